@@ -1,0 +1,722 @@
+/**
+ * A local stand-in for an API Gateway WebSocket API: the WebSocket endpoint, its `@connections`
+ * management API, the Lambda invoke API for the functions it hosts, and DynamoDB (dynalite), in one
+ * process, on one HTTP port (DynamoDB on its own). One instance owns all of its state.
+ *
+ * Lifecycle: new -> start() -> running -> stop() -> stopped. stop() closes every client with 1001,
+ * lets every invocation under way finish (their posts still get answers), then closes the servers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { isUtf8 } from 'node:buffer';
+import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  buildAuthorizerEvent,
+  buildConnectEvent,
+  buildDisconnectEvent,
+  buildMessageEvent,
+  connectHeaders,
+  queryParameters,
+  type ApiDescription,
+  type ConnectionDescription,
+  type WebSocketAuthorizerContext,
+  type WebSocketAuthorizerResult,
+  type WebSocketConnectEvent,
+  type WebSocketIdentity,
+} from './events.ts';
+import { AWS_LIMITS, CloseCode, type GatewayLimits } from './limits.ts';
+import { isGatewayId, newApiId, newGatewayId, newTraceId } from './ids.ts';
+import { compileRouteSelectionExpression, type RouteSelector } from './routeSelection.ts';
+import { FrameHeaderInspector } from './frameInspector.ts';
+import { FunctionHost, type FunctionDefinition, type InvocationOutcome, type LambdaHandler } from './functions.ts';
+import { LocalDynamo, type LocalTableDefinition } from './dynamo.ts';
+import { FaultInjector, type FaultSettings } from './faults.ts';
+import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, type ConnectionManager, type PostOutcome } from './managementApi.ts';
+import { handleInvokeRequest, matchInvokePath } from './invokeApi.ts';
+import { sendAwsError } from './http.ts';
+
+/** A route's integration: a function name from `functions`, or a handler defined inline. */
+export interface RouteDefinition {
+  readonly function: string | LambdaHandler;
+  /** Send the integration's `body` back to the client (a `$default` route response). @default false */
+  readonly returnResponse?: boolean;
+}
+
+export type RouteTarget = string | LambdaHandler | RouteDefinition;
+
+/** A Lambda REQUEST authorizer on `$connect`. */
+export interface AuthorizerDefinition {
+  readonly function: string | LambdaHandler;
+  /**
+   * Where the identity comes from; a request missing any of them is refused with 401 without running
+   * the authorizer. @default ['route.request.header.Authorization']
+   */
+  readonly identitySource?: readonly string[];
+}
+
+export interface LocalGatewayOptions {
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default 0 (an ephemeral port) */
+  readonly port?: number;
+  /** @default 'local' */
+  readonly stage?: string;
+  /** @default a random 10-character id */
+  readonly apiId?: string;
+  /** @default 'us-east-1' */
+  readonly region?: string;
+  /** @default '000000000000' */
+  readonly accountId?: string;
+  /** @default '$request.body.action' */
+  readonly routeSelectionExpression?: string;
+  /** Route key -> integration. `$connect`, `$disconnect` and `$default` are the special keys. */
+  readonly routes: Readonly<Record<string, RouteTarget>>;
+  /** Named functions: route targets, and what the invoke API serves. */
+  readonly functions?: Readonly<Record<string, FunctionDefinition>>;
+  readonly authorizer?: AuthorizerDefinition;
+  /** Tables created in the embedded DynamoDB at start. */
+  readonly tables?: readonly LocalTableDefinition[];
+  /** Directory for DynamoDB's files; in memory when absent. */
+  readonly dynamoPath?: string;
+  /** Overrides of the AWS quotas, e.g. a short idle timeout in a test. */
+  readonly limits?: Partial<GatewayLimits>;
+  readonly faults?: FaultSettings;
+  /** Extra environment for every hosted function and for `endpoints.env`, e.g. table names. */
+  readonly environment?: Record<string, string> | ((endpoints: GatewayUrls) => Record<string, string>);
+  /** How often expired items are deleted, as DynamoDB TTL would; 0 turns the sweeper off. @default 60000 */
+  readonly ttlSweepIntervalMs?: number;
+  /** Delays before the retries of a failed asynchronous invocation. @default [1000, 2000] */
+  readonly asyncRetryDelaysMs?: readonly number[];
+  /** Where to write one line per event; silent when absent. */
+  readonly log?: (line: string) => void;
+}
+
+export interface GatewayUrls {
+  /** `ws://host:port/{stage}`: what a browser or `ws` client connects to. */
+  readonly wsUrl: string;
+  /** `http://host:port/{stage}`: the `@connections` endpoint for ApiGatewayManagementApiClient. */
+  readonly callbackUrl: string;
+  /** `http://host:port`: the Lambda invoke API endpoint. */
+  readonly httpUrl: string;
+  /** The embedded DynamoDB endpoint. */
+  readonly dynamoEndpoint: string;
+  readonly region: string;
+  readonly apiId: string;
+  readonly stage: string;
+}
+
+export interface GatewayEndpoints extends GatewayUrls {
+  /** What a backend process needs in its environment to reach this gateway with unmodified AWS SDK code. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export interface GatewayStats {
+  readonly openConnections: number;
+  readonly connects: number;
+  readonly rejectedConnects: number;
+  readonly messages: number;
+  readonly posts: number;
+  readonly disconnects: number;
+  readonly droppedDisconnects: number;
+}
+
+type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
+
+interface LocalConnection extends ConnectionDescription {
+  state: ConnectionState;
+  lastActiveAt: number;
+  socket?: WebSocket;
+  idleTimer?: NodeJS.Timeout;
+  ageTimer?: NodeJS.Timeout;
+  /** Set when the gateway, not the client, closed the connection. */
+  serverClose?: { code: number; reason: string };
+  authorizer?: WebSocketAuthorizerContext;
+}
+
+interface ResolvedRoute {
+  readonly functionName: string;
+  readonly returnResponse: boolean;
+}
+
+type GatewayState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+const CLOSE_REASONS: Record<number, string> = {
+  [CloseCode.noStatus]: 'Client-side close frame status not set',
+};
+
+export class LocalGateway implements ConnectionManager {
+  readonly stage: string;
+  readonly apiId: string;
+  readonly region: string;
+  readonly limits: GatewayLimits;
+  readonly functions: FunctionHost;
+  readonly faults: FaultInjector;
+
+  private state: GatewayState = 'new';
+  private readonly host: string;
+  private readonly connections = new Map<string, LocalConnection>();
+  private readonly routes = new Map<string, ResolvedRoute>();
+  private readonly authorizerRoute?: { functionName: string; identitySource: readonly string[] };
+  private readonly selectRoute: RouteSelector;
+  private readonly dynamo: LocalDynamo;
+  private readonly wss: WebSocketServer;
+  private readonly upgradeHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
+  private server?: Server;
+  private urls?: GatewayUrls;
+  private extraEnv: Record<string, string> = {};
+  private sweepTimer?: NodeJS.Timeout;
+  private readonly pendingUpgrades = new Set<Promise<void>>();
+  private recentConnects: number[] = [];
+  private counters = { connects: 0, rejectedConnects: 0, messages: 0, posts: 0, disconnects: 0, droppedDisconnects: 0 };
+
+  constructor(private readonly options: LocalGatewayOptions) {
+    this.host = options.host ?? '127.0.0.1';
+    this.stage = options.stage ?? 'local';
+    this.apiId = options.apiId ?? newApiId();
+    this.region = options.region ?? 'us-east-1';
+    this.limits = { ...AWS_LIMITS, ...options.limits };
+    this.selectRoute = compileRouteSelectionExpression(options.routeSelectionExpression ?? '$request.body.action');
+    this.faults = new FaultInjector(options.faults);
+    this.functions = new FunctionHost({
+      region: this.region,
+      accountId: options.accountId ?? '000000000000',
+      baseEnvironment: () => this.functionEnvironment(),
+      httpsRedirects: () => this.httpsRedirects(),
+      asyncRetryDelaysMs: options.asyncRetryDelaysMs,
+      log: options.log,
+    });
+    for (const [name, definition] of Object.entries(options.functions ?? {})) this.functions.define(name, definition);
+    for (const [routeKey, target] of Object.entries(options.routes)) this.routes.set(routeKey, this.resolveRoute(routeKey, target));
+    if (options.authorizer) {
+      this.authorizerRoute = {
+        functionName: this.functionNameFor('$authorizer', options.authorizer.function),
+        identitySource: options.authorizer.identitySource ?? ['route.request.header.Authorization'],
+      };
+    }
+    this.dynamo = new LocalDynamo({ host: this.host, region: this.region, path: options.dynamoPath });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.limits.maxMessageBytes,
+      handleProtocols: (_protocols, req) => this.upgradeHeaders.get(req)?.['Sec-WebSocket-Protocol'] ?? false,
+    });
+    this.wss.on('headers', (headers, req) => {
+      for (const [name, value] of Object.entries(this.upgradeHeaders.get(req) ?? {})) {
+        const lower = name.toLowerCase();
+        if (lower === 'sec-websocket-protocol' && req.headers['sec-websocket-protocol']) continue; // ws negotiated it
+        if (['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-extensions'].includes(lower)) continue;
+        headers.push(`${name}: ${value}`);
+      }
+    });
+  }
+
+  private resolveRoute(routeKey: string, target: RouteTarget): ResolvedRoute {
+    if (typeof target === 'object') {
+      return { functionName: this.functionNameFor(routeKey, target.function), returnResponse: target.returnResponse ?? false };
+    }
+    return { functionName: this.functionNameFor(routeKey, target), returnResponse: false };
+  }
+
+  private functionNameFor(routeKey: string, target: string | LambdaHandler): string {
+    if (typeof target === 'function') {
+      const name = `route-${routeKey.replace(/[^A-Za-z0-9-_]/g, '') || 'handler'}-${this.functions.names().length}`;
+      this.functions.define(name, target);
+      return name;
+    }
+    if (!this.functions.has(target)) throw new Error(`route ${routeKey} names function ${JSON.stringify(target)}, which is not in functions`);
+    return target;
+  }
+
+  /** Starts DynamoDB, creates the tables and listens. Returns the URLs and the environment for a backend. */
+  async start(): Promise<GatewayEndpoints> {
+    if (this.state !== 'new') throw new Error(`start() called on a gateway that is ${this.state}`);
+    this.state = 'starting';
+    const dynamoEndpoint = await this.dynamo.start();
+    for (const table of this.options.tables ?? []) await this.dynamo.createTable(table);
+    const server = createServer((req, res) => this.onRequest(req, res));
+    server.keepAliveTimeout = 65_000;
+    server.on('upgrade', (req, socket, head) => this.trackUpgrade(this.onUpgrade(req, socket as Socket, head)));
+    server.on('clientError', (_error, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // A large backlog: with Node's default of 511, a burst of connects stalls on SYN retries.
+      server.listen({ port: this.options.port ?? 0, host: this.host, backlog: 8192 }, resolve);
+    });
+    this.server = server;
+    const { port } = server.address() as AddressInfo;
+    const hostPort = `${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}`;
+    this.urls = {
+      wsUrl: `ws://${hostPort}/${this.stage}`,
+      callbackUrl: `http://${hostPort}/${this.stage}`,
+      httpUrl: `http://${hostPort}`,
+      dynamoEndpoint,
+      region: this.region,
+      apiId: this.apiId,
+      stage: this.stage,
+    };
+    const environment = this.options.environment;
+    this.extraEnv = typeof environment === 'function' ? environment(this.urls) : { ...environment };
+    const sweepEvery = this.options.ttlSweepIntervalMs ?? 60_000;
+    if (sweepEvery > 0) {
+      this.sweepTimer = setInterval(() => void this.sweepExpiredItems().catch((e) => this.log(`TTL sweep failed: ${e}`)), sweepEvery);
+      this.sweepTimer.unref();
+    }
+    this.state = 'running';
+    return this.endpoints;
+  }
+
+  get endpoints(): GatewayEndpoints {
+    if (!this.urls) throw new Error('the gateway is not started');
+    return { ...this.urls, env: this.backendEnvironment() };
+  }
+
+  /** AWS SDK settings for a process outside the gateway, plus the `environment` option. */
+  private backendEnvironment(): Record<string, string> {
+    const urls = this.urls!;
+    return {
+      AWS_REGION: urls.region,
+      AWS_DEFAULT_REGION: urls.region,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: urls.dynamoEndpoint,
+      AWS_ENDPOINT_URL_LAMBDA: urls.httpUrl,
+      ...this.extraEnv,
+    };
+  }
+
+  private functionEnvironment(): Record<string, string> {
+    return { ...this.backendEnvironment(), AWS_SESSION_TOKEN: 'local' };
+  }
+
+  /** On AWS these endpoints are https; hosted functions reach them here over http. */
+  private httpsRedirects(): Array<{ pattern: string; target: string }> {
+    const urls = this.urls!;
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const hostPort = urls.httpUrl.replace(/^http:\/\//, '');
+    return [
+      { pattern: `^${escape(this.apiId)}\\.execute-api\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$`, target: urls.httpUrl },
+      { pattern: `^${escape(hostPort)}$`, target: urls.httpUrl },
+    ];
+  }
+
+  private get api(): ApiDescription {
+    return { apiId: this.apiId, stage: this.stage, domainName: this.urls!.httpUrl.replace(/^http:\/\//, '') };
+  }
+
+  get maxPostBytes(): number {
+    return this.limits.maxPostBytes;
+  }
+
+  /** Replaces the fault settings (see FaultSettings). */
+  setFaults(settings: FaultSettings): void {
+    this.faults.set(settings);
+  }
+
+  stats(): GatewayStats {
+    let open = 0;
+    for (const c of this.connections.values()) if (c.state === 'open') open++;
+    return { openConnections: open, ...this.counters };
+  }
+
+  /** Ids of the connections that are open now. */
+  openConnectionIds(): string[] {
+    return [...this.connections.values()].filter((c) => c.state === 'open').map((c) => c.connectionId);
+  }
+
+  /** Runs one TTL pass now; returns how many items it deleted. */
+  sweepExpiredItems(nowMs?: number): Promise<number> {
+    return this.dynamo.sweepExpiredItems(nowMs);
+  }
+
+  /** Invokes a hosted function, as the invoke API would (RequestResponse). */
+  invoke(functionName: string, event: unknown): Promise<InvocationOutcome> {
+    return this.functions.invoke(functionName, event);
+  }
+
+  // ---- WebSocket side ----
+
+  private trackUpgrade(work: Promise<void>): void {
+    this.pendingUpgrades.add(work);
+    void work.catch((error) => this.log(`upgrade failed: ${error?.stack ?? error}`)).finally(() => this.pendingUpgrades.delete(work));
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    if (this.state !== 'running') return rejectUpgrade(socket, 503, 'Service Unavailable');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname.replace(/\/+$/, '');
+    if (path !== `/${this.stage}`) return rejectUpgrade(socket, 403, 'Forbidden');
+    if (
+      req.headers.upgrade?.toLowerCase() !== 'websocket' ||
+      !req.headers['sec-websocket-key'] ||
+      req.headers['sec-websocket-version'] !== '13'
+    ) {
+      return rejectUpgrade(socket, 400, 'Bad Request');
+    }
+    const now = Date.now();
+    if (!this.admitNewConnection(now)) {
+      this.counters.rejectedConnects++;
+      return rejectUpgrade(socket, 429, 'Too Many Requests');
+    }
+
+    const userAgent = req.headers['user-agent'];
+    const identity: WebSocketIdentity = { sourceIp: plainIp(socket.remoteAddress), ...(userAgent ? { userAgent } : {}) };
+    const connection: LocalConnection = { connectionId: newGatewayId(), connectedAt: now, lastActiveAt: now, identity, state: 'connecting' };
+    // Registered while $connect runs, so that a post to it answers 410 as on AWS.
+    this.connections.set(connection.connectionId, connection);
+
+    const { headers, multiValueHeaders } = connectHeaders(withoutHopByHop(req.rawHeaders), {
+      'X-Amzn-Trace-Id': newTraceId(now),
+      'X-Forwarded-For': identity.sourceIp,
+      'X-Forwarded-Port': String((socket.localPort ?? 0)),
+      'X-Forwarded-Proto': 'http',
+    });
+    const connectEvent = buildConnectEvent(this.api, connection, {
+      headers,
+      multiValueHeaders,
+      query: queryParameters(url.searchParams),
+      requestId: newGatewayId(),
+      nowMs: now,
+    });
+
+    if (this.authorizerRoute) {
+      const decision = await this.authorize(connectEvent);
+      if (decision.status !== 200) {
+        this.forget(connection);
+        this.counters.rejectedConnects++;
+        return rejectUpgrade(socket, decision.status, decision.status === 401 ? 'Unauthorized' : decision.status === 403 ? 'Forbidden' : 'Internal Server Error');
+      }
+      connection.authorizer = decision.context;
+    }
+
+    const connectRoute = this.routes.get('$connect');
+    let responseHeaders: Record<string, string> = {};
+    if (connectRoute) {
+      const eventWithAuth = connection.authorizer
+        ? { ...connectEvent, requestContext: { ...connectEvent.requestContext, authorizer: connection.authorizer } }
+        : connectEvent;
+      const outcome = await this.functions.invoke(connectRoute.functionName, eventWithAuth, this.limits.integrationTimeoutMs);
+      const response = integrationResponse(outcome);
+      if (response.status < 200 || response.status > 299) {
+        this.forget(connection);
+        this.counters.rejectedConnects++;
+        this.log(`$connect refused ${connection.connectionId} with ${response.status}`);
+        return rejectUpgrade(socket, response.status, response.status === 502 ? 'Bad Gateway' : 'Forbidden');
+      }
+      responseHeaders = response.headers;
+    }
+
+    if (socket.destroyed || this.state !== 'running') {
+      // The client left while $connect ran: the backend has recorded a connection that is already gone.
+      connection.state = 'open';
+      this.onClose(connection, CloseCode.abnormal, Buffer.alloc(0));
+      return;
+    }
+    this.upgradeHeaders.set(req, responseHeaders);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(connection, ws, socket));
+  }
+
+  private admitNewConnection(now: number): boolean {
+    const limit = this.limits.newConnectionsPerSecond;
+    if (!Number.isFinite(limit)) return true;
+    this.recentConnects = this.recentConnects.filter((t) => now - t < 1000);
+    if (this.recentConnects.length >= limit) return false;
+    this.recentConnects.push(now);
+    return true;
+  }
+
+  private async authorize(connectEvent: WebSocketConnectEvent): Promise<{ status: number; context?: WebSocketAuthorizerContext }> {
+    const { functionName, identitySource } = this.authorizerRoute!;
+    const lowerHeaders = Object.fromEntries(Object.entries(connectEvent.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    for (const source of identitySource) {
+      const header = /^route\.request\.header\.(.+)$/.exec(source);
+      const query = /^route\.request\.querystring\.(.+)$/.exec(source);
+      const present = header
+        ? Boolean(lowerHeaders[header[1]!.toLowerCase()])
+        : query
+          ? Boolean(connectEvent.queryStringParameters?.[query[1]!])
+          : true;
+      if (!present) return { status: 401 };
+    }
+    const methodArn = `arn:aws:execute-api:${this.region}:${this.options.accountId ?? '000000000000'}:${this.apiId}/${this.stage}/$connect`;
+    const outcome = await this.functions.invoke(functionName, buildAuthorizerEvent(connectEvent, methodArn), this.limits.integrationTimeoutMs);
+    if (!outcome.ok) return { status: outcome.error.errorMessage === 'Unauthorized' ? 401 : 500 };
+    const policy = outcome.value as WebSocketAuthorizerResult | null;
+    const statements = policy?.policyDocument?.Statement;
+    if (!policy || typeof policy.principalId !== 'string' || !Array.isArray(statements)) return { status: 500 };
+    const allowed = statements.some((s) => s.Effect === 'Allow' && matchesInvoke(s.Action) && matchesArn(s.Resource, methodArn));
+    const denied = statements.some((s) => s.Effect === 'Deny' && matchesInvoke(s.Action) && matchesArn(s.Resource, methodArn));
+    if (!allowed || denied) return { status: 403 };
+    return { status: 200, context: { ...(policy.context ?? {}), principalId: policy.principalId } };
+  }
+
+  private onOpen(connection: LocalConnection, ws: WebSocket, socket: Socket): void {
+    connection.socket = ws;
+    connection.state = 'open';
+    this.counters.connects++;
+    this.log(`connect ${connection.connectionId} from ${connection.identity.sourceIp}`);
+    const inspector = new FrameHeaderInspector(this.limits.maxFrameBytes, () => this.closeConnection(connection, CloseCode.messageTooBig, 'Frame too big'));
+    socket.prependListener('data', (chunk: Buffer) => inspector.feed(chunk));
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(connection, data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(connection, code, reason));
+    ws.on('error', (error: Error & { code?: string }) => {
+      // ws closes the socket itself after a protocol error (e.g. 1009 over maxPayload); record why.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connection.serverClose ??= { code: CloseCode.messageTooBig, reason: 'Message too big' };
+      if (connection.state === 'open') connection.state = 'closing';
+    });
+    this.resetIdleTimer(connection);
+    connection.ageTimer = setTimeout(() => this.closeConnection(connection, CloseCode.goingAway, 'Going away'), this.limits.maxConnectionDurationMs);
+    connection.ageTimer.unref();
+  }
+
+  private resetIdleTimer(connection: LocalConnection): void {
+    clearTimeout(connection.idleTimer);
+    connection.idleTimer = setTimeout(() => this.closeConnection(connection, CloseCode.goingAway, 'Going away'), this.limits.idleTimeoutMs);
+    connection.idleTimer.unref();
+  }
+
+  private onMessage(connection: LocalConnection, data: Buffer, isBinary: boolean): void {
+    if (connection.state !== 'open') return;
+    if (isBinary) {
+      this.closeConnection(connection, CloseCode.unsupportedData, 'Binary frames are not supported');
+      return;
+    }
+    this.counters.messages++;
+    const now = Date.now();
+    connection.lastActiveAt = now;
+    this.resetIdleTimer(connection);
+    const body = data.toString('utf8');
+    const selected = this.selectRoute(body);
+    const matched = selected !== undefined && !selected.startsWith('$') ? this.routes.get(selected) : undefined;
+    const routeKey = matched ? selected! : '$default';
+    const route = matched ?? this.routes.get('$default');
+    const requestId = newGatewayId();
+    if (!route) {
+      this.sendErrorFrame(connection, 'Forbidden', requestId);
+      return;
+    }
+    const event = buildMessageEvent(this.api, connection, { routeKey, body, messageId: newGatewayId(), requestId, nowMs: now });
+    void this.functions.invoke(route.functionName, event, this.limits.integrationTimeoutMs).then((outcome) => {
+      if (!outcome.ok) {
+        this.log(`${routeKey} failed for ${connection.connectionId}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+        this.sendErrorFrame(connection, 'Internal server error', requestId);
+        return;
+      }
+      if (route.returnResponse) {
+        const value = outcome.value as { body?: unknown } | null;
+        const reply = typeof value === 'object' && value !== null && value.body !== undefined ? value.body : undefined;
+        if (reply !== undefined && connection.state === 'open') this.sendToClient(connection, Buffer.from(typeof reply === 'string' ? reply : JSON.stringify(reply)));
+      }
+    });
+  }
+
+  /** The frame API Gateway sends when it cannot route or integrate a message; spacing as on AWS. */
+  private sendErrorFrame(connection: LocalConnection, message: string, requestId: string): void {
+    if (connection.state !== 'open') return;
+    connection.socket!.send(`{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.connectionId)}, "requestId":${JSON.stringify(requestId)}}`);
+  }
+
+  private closeConnection(connection: LocalConnection, code: number, reason: string): void {
+    if (connection.state !== 'open') return;
+    connection.state = 'closing';
+    connection.serverClose = { code, reason };
+    this.log(`closing ${connection.connectionId} with ${code} ${reason}`);
+    connection.socket!.close(code, reason);
+    // A client that never answers the close frame is cut off, so $disconnect is not held up.
+    setTimeout(() => connection.socket!.terminate(), 2000).unref();
+  }
+
+  private onClose(connection: LocalConnection, code: number, reason: Buffer): void {
+    if (connection.state === 'closed') return;
+    connection.state = 'closed';
+    clearTimeout(connection.idleTimer);
+    clearTimeout(connection.ageTimer);
+    this.connections.delete(connection.connectionId);
+    const statusCode = connection.serverClose?.code ?? code;
+    const disconnectReason = connection.serverClose?.reason ?? (reason.length > 0 ? reason.toString('utf8') : (CLOSE_REASONS[statusCode] ?? ''));
+    this.counters.disconnects++;
+    this.log(`disconnect ${connection.connectionId} ${statusCode} ${disconnectReason}`);
+    const route = this.routes.get('$disconnect');
+    if (!route) return;
+    if (this.faults.shouldDropDisconnect()) {
+      this.counters.droppedDisconnects++;
+      this.log(`fault injection: dropped $disconnect of ${connection.connectionId}`);
+      return;
+    }
+    const event = buildDisconnectEvent(this.api, connection, { statusCode, reason: disconnectReason, requestId: newGatewayId(), nowMs: Date.now() });
+    void this.functions.invoke(route.functionName, event, this.limits.integrationTimeoutMs).then((outcome) => {
+      if (!outcome.ok) this.log(`$disconnect failed for ${connection.connectionId}: ${outcome.error.errorMessage}`);
+    });
+  }
+
+  private forget(connection: LocalConnection): void {
+    connection.state = 'closed';
+    this.connections.delete(connection.connectionId);
+  }
+
+  // ---- @connections, also callable in-process ----
+
+  postToConnection(connectionId: string, data: Buffer): PostOutcome {
+    if (!isGatewayId(connectionId)) return 'invalid-id';
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.state !== 'open') return 'gone';
+    if (data.length > this.limits.maxPostBytes) return 'too-large';
+    if (connection.socket!.bufferedAmount > this.limits.clientBufferBytes) return 'client-buffer-full';
+    this.counters.posts++;
+    connection.lastActiveAt = Date.now();
+    this.sendToClient(connection, data);
+    return 'sent';
+  }
+
+  /**
+   * Writes a message to the client in frames of at most 32 KB, as API Gateway does. Valid UTF-8 goes
+   * as a text frame, anything else as binary (AWS does not document the frame type).
+   */
+  private sendToClient(connection: LocalConnection, data: Buffer): void {
+    const ws = connection.socket!;
+    const binary = !isUtf8(data);
+    const frame = this.limits.maxFrameBytes;
+    if (data.length <= frame) {
+      ws.send(data, { binary, compress: false });
+      return;
+    }
+    for (let offset = 0; offset < data.length; offset += frame) {
+      ws.send(data.subarray(offset, offset + frame), { binary, compress: false, fin: offset + frame >= data.length });
+    }
+  }
+
+  getConnection(connectionId: string): ConnectionInfo | 'gone' | 'invalid-id' {
+    if (!isGatewayId(connectionId)) return 'invalid-id';
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.state !== 'open') return 'gone';
+    return connection;
+  }
+
+  deleteConnection(connectionId: string): 'deleted' | 'gone' | 'invalid-id' {
+    if (!isGatewayId(connectionId)) return 'invalid-id';
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.state !== 'open') return 'gone';
+    this.closeConnection(connection, CloseCode.normal, '');
+    return 'deleted';
+  }
+
+  /** Cuts a connection off without a close frame, as a network drop would (the client sees 1006). */
+  dropConnection(connectionId: string): boolean {
+    const connection = this.connections.get(connectionId);
+    if (!connection?.socket) return false;
+    connection.socket.terminate();
+    return true;
+  }
+
+  // ---- HTTP side ----
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const connectionId = matchConnectionsPath(url, this.stage);
+    const work =
+      connectionId !== undefined
+        ? handleManagementRequest(req, res, connectionId, this, this.faults)
+        : (() => {
+            const functionName = matchInvokePath(url);
+            if (functionName !== undefined) return handleInvokeRequest(req, res, functionName, this.functions);
+            req.resume();
+            sendAwsError(res, 403, 'MissingAuthenticationTokenException', { message: 'Missing Authentication Token' });
+            return Promise.resolve();
+          })();
+    work.catch((error) => {
+      this.log(`request ${req.method} ${url} failed: ${error?.stack ?? error}`);
+      if (!res.headersSent) sendAwsError(res, 500, 'InternalServerErrorException', { message: 'Internal server error' });
+      else res.destroy();
+    });
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  /**
+   * Stops accepting connections, closes every client with 1001 (each gets its `$disconnect`), waits
+   * for every invocation under way, then closes the servers and the function workers.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    clearInterval(this.sweepTimer);
+    await Promise.allSettled([...this.pendingUpgrades]);
+    const closing = [...this.connections.values()].filter((c) => c.state === 'open' || c.state === 'closing');
+    await Promise.all(
+      closing.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (!c.socket || c.state === 'closed') return resolve();
+            c.socket.once('close', () => resolve());
+            if (c.state === 'open') this.closeConnection(c, CloseCode.goingAway, 'Going away');
+            setTimeout(() => {
+              c.socket?.terminate();
+              resolve();
+            }, 1000).unref();
+          }),
+      ),
+    );
+    await this.functions.drain();
+    await new Promise<void>((resolve) => {
+      this.server!.close(() => resolve());
+      this.server!.closeAllConnections();
+    });
+    await this.functions.close();
+    this.wss.close();
+    await this.dynamo.stop();
+    this.state = 'stopped';
+  }
+}
+
+function rejectUpgrade(socket: Socket, status: number, reason: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** The HTTP answer to an upgrade: the integration's status (undefined counts as 200), 502 when it failed. */
+function integrationResponse(outcome: InvocationOutcome): { status: number; headers: Record<string, string> } {
+  if (!outcome.ok) return { status: 502, headers: {} };
+  const value = outcome.value as { statusCode?: unknown; headers?: unknown } | null;
+  if (value === null) return { status: 200, headers: {} };
+  if (typeof value !== 'object') return { status: 502, headers: {} };
+  const status = value.statusCode ?? 200;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) return { status: 502, headers: {} };
+  const headers: Record<string, string> = {};
+  if (value.headers && typeof value.headers === 'object') {
+    for (const [k, v] of Object.entries(value.headers as Record<string, unknown>)) headers[k] = String(v);
+  }
+  return { status, headers };
+}
+
+function matchesInvoke(action: string | readonly string[]): boolean {
+  const actions = typeof action === 'string' ? [action] : action;
+  return actions.some((a) => a === 'execute-api:Invoke' || a === 'execute-api:*' || a === '*');
+}
+
+function matchesArn(resource: string | readonly string[], arn: string): boolean {
+  const resources = typeof resource === 'string' ? [resource] : resource;
+  return resources.some((r) => new RegExp(`^${r.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(arn));
+}
+
+/** API Gateway does not pass the hop-by-hop Connection and Upgrade headers to `$connect`. */
+function withoutHopByHop(rawHeaders: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (name !== 'connection' && name !== 'upgrade') kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  return kept;
+}
+
+/** `::ffff:127.0.0.1` -> `127.0.0.1`, as API Gateway reports IPv4 clients. */
+function plainIp(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

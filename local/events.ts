@@ -1,0 +1,277 @@
+/**
+ * The Lambda proxy events an API Gateway WebSocket API sends, typed from captured AWS events
+ * (@types/aws-lambda lacks `headers`, `identity` and the disconnect fields), and a pure factory
+ * that builds them. Field order follows the captures; test/fixtures holds the shapes checked.
+ */
+
+export type WebSocketEventType = 'CONNECT' | 'DISCONNECT' | 'MESSAGE';
+
+export interface WebSocketIdentity {
+  readonly sourceIp: string;
+  /** Present when the client sent a User-Agent header. */
+  readonly userAgent?: string;
+}
+
+/** What a REQUEST authorizer on `$connect` returned: its principal and context, on every later event. */
+export interface WebSocketAuthorizerContext {
+  readonly principalId: string;
+  readonly [key: string]: string | number | boolean;
+}
+
+export interface WebSocketRequestContext {
+  readonly routeKey: string;
+  readonly eventType: WebSocketEventType;
+  readonly extendedRequestId: string;
+  readonly requestTime: string;
+  readonly messageDirection: 'IN';
+  readonly stage: string;
+  /** Epoch ms of the handshake; the same on every event of a connection. */
+  readonly connectedAt: number;
+  readonly requestTimeEpoch: number;
+  readonly identity: WebSocketIdentity;
+  readonly requestId: string;
+  readonly domainName: string;
+  readonly connectionId: string;
+  readonly apiId: string;
+  /** MESSAGE events only. */
+  readonly messageId?: string;
+  /** DISCONNECT events only: the close code, e.g. 1001, or 1005 when the client sent none. */
+  readonly disconnectStatusCode?: number;
+  /** DISCONNECT events only, e.g. "Client-side close frame status not set" with 1005. */
+  readonly disconnectReason?: string;
+  /** When a Lambda authorizer guards `$connect`. */
+  readonly authorizer?: WebSocketAuthorizerContext;
+}
+
+export interface WebSocketConnectEvent {
+  readonly headers: Record<string, string>;
+  readonly multiValueHeaders: Record<string, string[]>;
+  /** Only when the URL has a query string. */
+  readonly queryStringParameters?: Record<string, string>;
+  readonly multiValueQueryStringParameters?: Record<string, string[]>;
+  readonly requestContext: WebSocketRequestContext & { readonly eventType: 'CONNECT'; readonly routeKey: '$connect' };
+  readonly isBase64Encoded: false;
+}
+
+export interface WebSocketDisconnectEvent {
+  /** A fixed stub: Host, x-api-key, X-Forwarded-For and x-restapi, the last three empty. */
+  readonly headers: Record<string, string>;
+  readonly multiValueHeaders: Record<string, string[]>;
+  readonly requestContext: WebSocketRequestContext & {
+    readonly eventType: 'DISCONNECT';
+    readonly routeKey: '$disconnect';
+    readonly disconnectStatusCode: number;
+    readonly disconnectReason: string;
+  };
+  readonly isBase64Encoded: false;
+}
+
+export interface WebSocketMessageEvent {
+  readonly requestContext: WebSocketRequestContext & { readonly eventType: 'MESSAGE'; readonly messageId: string };
+  /** The frame text. Binary frames never reach a route: API Gateway closes with 1003. */
+  readonly body: string;
+  readonly isBase64Encoded: false;
+}
+
+export type WebSocketEvent = WebSocketConnectEvent | WebSocketDisconnectEvent | WebSocketMessageEvent;
+
+/** What a route integration returns. `undefined` counts as 200. */
+export interface WebSocketResult {
+  readonly statusCode?: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
+/** The REQUEST authorizer event API Gateway sends on `$connect`. */
+export interface WebSocketAuthorizerEvent {
+  readonly type: 'REQUEST';
+  readonly methodArn: string;
+  readonly headers: Record<string, string>;
+  readonly multiValueHeaders: Record<string, string[]>;
+  readonly queryStringParameters: Record<string, string>;
+  readonly multiValueQueryStringParameters: Record<string, string[]>;
+  readonly stageVariables: Record<string, string>;
+  readonly requestContext: WebSocketRequestContext;
+}
+
+/** The IAM policy a REQUEST authorizer returns. */
+export interface WebSocketAuthorizerResult {
+  readonly principalId: string;
+  readonly policyDocument: {
+    readonly Version?: string;
+    readonly Statement: ReadonlyArray<{
+      readonly Action: string | readonly string[];
+      readonly Effect: 'Allow' | 'Deny';
+      readonly Resource: string | readonly string[];
+    }>;
+  };
+  readonly context?: Record<string, string | number | boolean>;
+}
+
+/** The Lambda context object handed to every invocation. */
+export interface LambdaContext {
+  readonly functionName: string;
+  readonly functionVersion: string;
+  readonly invokedFunctionArn: string;
+  readonly memoryLimitInMB: string;
+  readonly awsRequestId: string;
+  readonly logGroupName: string;
+  readonly logStreamName: string;
+  callbackWaitsForEmptyEventLoop: boolean;
+  getRemainingTimeInMillis(): number;
+}
+
+/** Everything about the API a connection's events repeat. */
+export interface ApiDescription {
+  readonly apiId: string;
+  readonly stage: string;
+  readonly domainName: string;
+}
+
+/** Everything about one connection its events repeat. */
+export interface ConnectionDescription {
+  readonly connectionId: string;
+  readonly connectedAt: number;
+  readonly identity: WebSocketIdentity;
+  readonly authorizer?: WebSocketAuthorizerContext;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Common Log Format time, as API Gateway writes `requestTime`: `11/Nov/2024:11:35:24 +0000`. */
+export function formatRequestTime(epochMs: number): string {
+  const d = new Date(epochMs);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+}
+
+function requestContext(
+  api: ApiDescription,
+  connection: ConnectionDescription,
+  routeKey: string,
+  eventType: WebSocketEventType,
+  requestId: string,
+  nowMs: number,
+) {
+  return {
+    routeKey,
+    eventType,
+    extendedRequestId: requestId,
+    requestTime: formatRequestTime(nowMs),
+    messageDirection: 'IN' as const,
+    stage: api.stage,
+    connectedAt: connection.connectedAt,
+    requestTimeEpoch: nowMs,
+    identity: connection.identity,
+    requestId,
+    domainName: api.domainName,
+    connectionId: connection.connectionId,
+    apiId: api.apiId,
+    ...(connection.authorizer ? { authorizer: connection.authorizer } : {}),
+  };
+}
+
+export interface ConnectEventInput {
+  readonly headers: Record<string, string>;
+  readonly multiValueHeaders: Record<string, string[]>;
+  readonly query?: { single: Record<string, string>; multi: Record<string, string[]> };
+  readonly requestId: string;
+  readonly nowMs: number;
+}
+
+export function buildConnectEvent(api: ApiDescription, connection: ConnectionDescription, input: ConnectEventInput): WebSocketConnectEvent {
+  return {
+    headers: input.headers,
+    multiValueHeaders: input.multiValueHeaders,
+    ...(input.query
+      ? { queryStringParameters: input.query.single, multiValueQueryStringParameters: input.query.multi }
+      : {}),
+    requestContext: requestContext(api, connection, '$connect', 'CONNECT', input.requestId, input.nowMs) as WebSocketConnectEvent['requestContext'],
+    isBase64Encoded: false,
+  };
+}
+
+export interface DisconnectEventInput {
+  readonly statusCode: number;
+  readonly reason: string;
+  readonly requestId: string;
+  readonly nowMs: number;
+}
+
+export function buildDisconnectEvent(api: ApiDescription, connection: ConnectionDescription, input: DisconnectEventInput): WebSocketDisconnectEvent {
+  const headers = { Host: api.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
+  const base = requestContext(api, connection, '$disconnect', 'DISCONNECT', input.requestId, input.nowMs);
+  return {
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    requestContext: { ...base, disconnectStatusCode: input.statusCode, disconnectReason: input.reason } as WebSocketDisconnectEvent['requestContext'],
+    isBase64Encoded: false,
+  };
+}
+
+export interface MessageEventInput {
+  readonly routeKey: string;
+  readonly body: string;
+  readonly messageId: string;
+  readonly requestId: string;
+  readonly nowMs: number;
+}
+
+export function buildMessageEvent(api: ApiDescription, connection: ConnectionDescription, input: MessageEventInput): WebSocketMessageEvent {
+  const base = requestContext(api, connection, input.routeKey, 'MESSAGE', input.requestId, input.nowMs);
+  return {
+    requestContext: { ...base, messageId: input.messageId } as WebSocketMessageEvent['requestContext'],
+    body: input.body,
+    isBase64Encoded: false,
+  };
+}
+
+export function buildAuthorizerEvent(
+  connect: WebSocketConnectEvent,
+  methodArn: string,
+): WebSocketAuthorizerEvent {
+  return {
+    type: 'REQUEST',
+    methodArn,
+    headers: connect.headers,
+    multiValueHeaders: connect.multiValueHeaders,
+    queryStringParameters: connect.queryStringParameters ?? {},
+    multiValueQueryStringParameters: connect.multiValueQueryStringParameters ?? {},
+    stageVariables: {},
+    requestContext: connect.requestContext,
+  };
+}
+
+/**
+ * Headers as API Gateway passes them on `$connect`: the client's own names and casing, plus the
+ * proxy headers it adds (X-Amzn-Trace-Id, X-Forwarded-For/Port/Proto).
+ */
+export function connectHeaders(
+  rawHeaders: readonly string[],
+  added: Record<string, string>,
+): { headers: Record<string, string>; multiValueHeaders: Record<string, string[]> } {
+  const multi: Record<string, string[]> = {};
+  const canonical = new Map<string, string>();
+  const add = (name: string, value: string) => {
+    const key = canonical.get(name.toLowerCase()) ?? name;
+    canonical.set(name.toLowerCase(), key);
+    (multi[key] ??= []).push(value);
+  };
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) add(rawHeaders[i]!, rawHeaders[i + 1]!);
+  for (const [name, value] of Object.entries(added)) {
+    const existing = canonical.get(name.toLowerCase());
+    if (existing) delete multi[existing];
+    canonical.set(name.toLowerCase(), name);
+    multi[name] = [value];
+  }
+  const headers = Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v.join(',')]));
+  return { headers, multiValueHeaders: multi };
+}
+
+/** Query string parameters as API Gateway passes them: the last value wins in the single map. */
+export function queryParameters(search: URLSearchParams): { single: Record<string, string>; multi: Record<string, string[]> } | undefined {
+  const multi: Record<string, string[]> = {};
+  for (const [k, v] of search) (multi[k] ??= []).push(v);
+  if (Object.keys(multi).length === 0) return undefined;
+  return { single: Object.fromEntries(Object.entries(multi).map(([k, v]) => [k, v[v.length - 1]!])), multi };
+}

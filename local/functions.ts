@@ -1,0 +1,386 @@
+/**
+ * The Lambda side of the local gateway: named functions, invoked synchronously (RequestResponse) or
+ * asynchronously (Event, with Lambda's retries and an on-failure destination).
+ *
+ * A function is either a handler defined in the host process (quick to write in a test; it shares the
+ * host's process.env) or a module run in its own worker thread (`entry`): one warm execution
+ * environment with its own module scope and the function's own environment, as on Lambda. A timeout
+ * or a crash discards the worker, and the next invocation starts a cold one.
+ */
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+import type { LambdaContext } from './events.ts';
+import { newLambdaRequestId } from './ids.ts';
+
+// Lambda handlers take any event; the gateway does not constrain what user code accepts or returns.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LambdaHandler = (event: any, context: LambdaContext) => unknown;
+
+export interface InlineFunctionDefinition {
+  /** Runs in the host process with the host's process.env. */
+  readonly handler: LambdaHandler;
+  /** @default 3000, Lambda's default */
+  readonly timeoutMs?: number;
+  /** Function to invoke with a destination record when an asynchronous invocation fails for good. */
+  readonly onFailure?: string;
+  /** @default 2, Lambda's default for asynchronous invocations */
+  readonly maxRetryAttempts?: number;
+}
+
+export interface ModuleFunctionDefinition {
+  /** Absolute path of the module (.ts, .js, .mjs or .cjs); it runs in its own worker thread. */
+  readonly entry: string;
+  /** @default 'handler' */
+  readonly handlerName?: string;
+  /** The function's environment, merged over the gateway's endpoints and Lambda's reserved variables. */
+  readonly environment?: Record<string, string>;
+  /** @default 3000, Lambda's default */
+  readonly timeoutMs?: number;
+  /** @default 128 */
+  readonly memoryMB?: number;
+  readonly onFailure?: string;
+  readonly maxRetryAttempts?: number;
+}
+
+export type FunctionDefinition = LambdaHandler | InlineFunctionDefinition | ModuleFunctionDefinition;
+
+/** The error body Lambda returns for a failed invocation. */
+export interface LambdaErrorPayload {
+  readonly errorType: string;
+  readonly errorMessage: string;
+  readonly trace: readonly string[];
+}
+
+export type InvocationOutcome =
+  | { readonly ok: true; readonly value: unknown; readonly requestId: string }
+  | { readonly ok: false; readonly error: LambdaErrorPayload; readonly requestId: string };
+
+export interface FunctionHostOptions {
+  readonly region: string;
+  readonly accountId: string;
+  /** Environment every module function receives under its own variables (endpoints, credentials). */
+  readonly baseEnvironment: () => Record<string, string>;
+  /** Hosts a module function reaches over https on AWS that must reach the local gateway instead. */
+  readonly httpsRedirects: () => ReadonlyArray<{ pattern: string; target: string }>;
+  /** Delays before each retry of a failed asynchronous invocation. @default [1000, 2000] */
+  readonly asyncRetryDelaysMs?: readonly number[];
+  readonly log?: (line: string) => void;
+}
+
+interface RunningFunction {
+  invoke(event: unknown, context: Omit<LambdaContext, 'getRemainingTimeInMillis' | 'callbackWaitsForEmptyEventLoop'> & { deadlineMs: number }): Promise<InvocationOutcome>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 3000;
+
+export class FunctionNotFoundError extends Error {
+  override readonly name = 'FunctionNotFoundError';
+}
+
+export class FunctionHost {
+  private readonly definitions = new Map<string, FunctionDefinition>();
+  private readonly running = new Map<string, RunningFunction>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly failedAsyncInvocations: Array<{ functionName: string; error: LambdaErrorPayload; event: unknown }> = [];
+
+  constructor(private readonly options: FunctionHostOptions) {}
+
+  define(name: string, definition: FunctionDefinition): void {
+    if (this.definitions.has(name)) throw new Error(`function ${JSON.stringify(name)} is defined twice`);
+    this.definitions.set(name, definition);
+  }
+
+  has(name: string): boolean {
+    return this.definitions.has(name);
+  }
+
+  names(): string[] {
+    return [...this.definitions.keys()];
+  }
+
+  arn(name: string): string {
+    return `arn:aws:lambda:${this.options.region}:${this.options.accountId}:function:${name}`;
+  }
+
+  /** Accepts a name, a full or partial ARN, optionally qualified (`name:$LATEST`). */
+  resolveName(nameOrArn: string): string | undefined {
+    const candidates = [nameOrArn];
+    const arn = /^arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/.exec(nameOrArn);
+    if (arn) candidates.push(arn[1]!);
+    const partial = /^(?:[0-9]{12}:)?function:([^:]+)(?::[^:]+)?$/.exec(nameOrArn);
+    if (partial) candidates.push(partial[1]!);
+    const qualified = /^([^:]+):[^:]+$/.exec(nameOrArn);
+    if (qualified) candidates.push(qualified[1]!);
+    return candidates.find((c) => this.definitions.has(c));
+  }
+
+  /** Failed asynchronous invocations whose retries ran out, for tests and logs. */
+  asyncFailures(): ReadonlyArray<{ functionName: string; error: LambdaErrorPayload; event: unknown }> {
+    return this.failedAsyncInvocations;
+  }
+
+  /** A synchronous (RequestResponse) invocation. The event and result cross a JSON boundary, as on Lambda. */
+  invoke(name: string, event: unknown, timeoutOverrideMs?: number): Promise<InvocationOutcome> {
+    const definition = this.definitions.get(name);
+    if (!definition) return Promise.reject(new FunctionNotFoundError(`Function not found: ${this.arn(name)}`));
+    const timeoutMs = Math.min(timeoutOverrideMs ?? Number.POSITIVE_INFINITY, timeoutOf(definition));
+    const requestId = newLambdaRequestId();
+    const context = {
+      functionName: name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: this.arn(name),
+      memoryLimitInMB: String(typeof definition === 'object' && 'memoryMB' in definition ? (definition.memoryMB ?? 128) : 128),
+      awsRequestId: requestId,
+      logGroupName: `/aws/lambda/${name}`,
+      logStreamName: `local/[$LATEST]${requestId.replace(/-/g, '')}`,
+      deadlineMs: Date.now() + timeoutMs,
+    };
+    const run = this.runningFunction(name, definition).invoke(JSON.parse(JSON.stringify(event ?? null)), context);
+    return this.track(run);
+  }
+
+  /**
+   * An asynchronous (Event) invocation: returns at once; a failure is retried after each of
+   * `asyncRetryDelaysMs` (Lambda retries twice), then sent to the function's `onFailure` destination.
+   */
+  invokeAsync(name: string, event: unknown): void {
+    const definition = this.definitions.get(name);
+    if (!definition) throw new FunctionNotFoundError(`Function not found: ${this.arn(name)}`);
+    const maxRetries = typeof definition === 'object' ? (definition.maxRetryAttempts ?? 2) : 2;
+    const delays = this.options.asyncRetryDelaysMs ?? [1000, 2000];
+    const attempt = async () => {
+      let outcome: InvocationOutcome | undefined;
+      for (let attemptNo = 0; attemptNo <= maxRetries; attemptNo++) {
+        if (attemptNo > 0) await sleep(delays[Math.min(attemptNo - 1, delays.length - 1)] ?? 1000);
+        outcome = await this.invoke(name, event);
+        if (outcome.ok) return;
+      }
+      if (!outcome || outcome.ok) return;
+      this.failedAsyncInvocations.push({ functionName: name, error: outcome.error, event });
+      this.options.log?.(`async invocation of ${name} failed after ${maxRetries + 1} attempts: ${outcome.error.errorMessage}`);
+      const destination = typeof definition === 'object' ? definition.onFailure : undefined;
+      if (destination && this.definitions.has(destination)) {
+        await this.invoke(destination, this.destinationRecord(name, event, outcome, maxRetries + 1));
+      }
+    };
+    void this.track(attempt());
+  }
+
+  private destinationRecord(name: string, event: unknown, outcome: InvocationOutcome & { ok: false }, attempts: number) {
+    return {
+      version: '1.0',
+      timestamp: new Date().toISOString(),
+      requestContext: {
+        requestId: outcome.requestId,
+        functionArn: `${this.arn(name)}:$LATEST`,
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: attempts,
+      },
+      requestPayload: event,
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      responsePayload: outcome.error,
+    };
+  }
+
+  /** Waits for every invocation under way, including asynchronous retries. */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    await Promise.all([...this.running.values()].map((r) => r.close()));
+    this.running.clear();
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inFlight.add(promise);
+    const done = () => this.inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  private runningFunction(name: string, definition: FunctionDefinition): RunningFunction {
+    let running = this.running.get(name);
+    if (!running) {
+      running =
+        typeof definition === 'function' || 'handler' in definition && typeof definition.handler === 'function'
+          ? new InlineFunction(typeof definition === 'function' ? definition : (definition as InlineFunctionDefinition).handler)
+          : new WorkerFunction(name, definition as ModuleFunctionDefinition, this.options, () => this.running.delete(name));
+      this.running.set(name, running);
+    }
+    return running;
+  }
+}
+
+function timeoutOf(definition: FunctionDefinition): number {
+  return typeof definition === 'function' ? DEFAULT_TIMEOUT_MS : (definition.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}
+
+function toErrorPayload(error: unknown): LambdaErrorPayload {
+  if (error instanceof Error) {
+    return { errorType: error.name || 'Error', errorMessage: error.message, trace: String(error.stack ?? '').split('\n') };
+  }
+  return { errorType: typeof error, errorMessage: String(error), trace: [] };
+}
+
+function timeoutError(requestId: string, timeoutMs: number): LambdaErrorPayload {
+  return {
+    errorType: 'Sandbox.Timedout',
+    errorMessage: `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
+    trace: [],
+  };
+}
+
+class InlineFunction implements RunningFunction {
+  constructor(private readonly handler: LambdaHandler) {}
+
+  async invoke(event: unknown, ctx: Parameters<RunningFunction['invoke']>[1]): Promise<InvocationOutcome> {
+    const { deadlineMs, ...rest } = ctx;
+    const context: LambdaContext = {
+      ...rest,
+      callbackWaitsForEmptyEventLoop: true,
+      getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+    };
+    const timeoutMs = deadlineMs - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<InvocationOutcome>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, error: timeoutError(ctx.awsRequestId, timeoutMs), requestId: ctx.awsRequestId }), timeoutMs);
+    });
+    const run = (async (): Promise<InvocationOutcome> => {
+      try {
+        const value = await this.handler(event, context);
+        return { ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), requestId: ctx.awsRequestId };
+      } catch (error) {
+        return { ok: false, error: toErrorPayload(error), requestId: ctx.awsRequestId };
+      }
+    })();
+    try {
+      return await Promise.race([run, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+const WORKER_BOOTSTRAP = fileURLToPath(new URL('./lambdaWorker.mjs', import.meta.url));
+
+interface PendingInvocation {
+  resolve(outcome: InvocationOutcome): void;
+  timer?: NodeJS.Timeout;
+  requestId: string;
+}
+
+class WorkerFunction implements RunningFunction {
+  private worker: Worker;
+  private readonly ready: Promise<LambdaErrorPayload | undefined>;
+  private readonly pending = new Map<number, PendingInvocation>();
+  private nextId = 1;
+  private dead = false;
+
+  constructor(
+    private readonly name: string,
+    definition: ModuleFunctionDefinition,
+    options: FunctionHostOptions,
+    private readonly onDiscard: () => void,
+  ) {
+    const memoryMB = definition.memoryMB ?? 128;
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      TZ: ':UTC',
+      LANG: 'en_US.UTF-8',
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+      AWS_LAMBDA_FUNCTION_NAME: name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMB),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+      AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${name}`,
+      LAMBDA_TASK_ROOT: dirname(definition.entry),
+      ...passThrough('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'NODE_EXTRA_CA_CERTS'),
+      ...options.baseEnvironment(),
+      ...definition.environment,
+    };
+    this.worker = new Worker(WORKER_BOOTSTRAP, {
+      env,
+      workerData: {
+        entry: definition.entry,
+        handlerName: definition.handlerName ?? 'handler',
+        registerTsx: /\.[cm]?tsx?$/.test(definition.entry),
+        httpsRedirects: options.httpsRedirects(),
+      },
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(memoryMB, 256) },
+    });
+    this.worker.unref();
+    this.ready = new Promise((resolve) => {
+      this.worker.once('message', (message: { type: string; error?: LambdaErrorPayload }) => {
+        resolve(message.type === 'init-error' ? message.error : undefined);
+      });
+      this.worker.once('error', (error) => resolve(toErrorPayload(error)));
+    });
+    this.worker.on('message', (message: { type: string; id: number; ok: boolean; value?: string | null; error?: LambdaErrorPayload }) => {
+      if (message.type !== 'result') return;
+      const invocation = this.pending.get(message.id);
+      if (!invocation) return;
+      this.pending.delete(message.id);
+      clearTimeout(invocation.timer);
+      invocation.resolve(
+        message.ok
+          ? { ok: true, value: message.value == null ? null : JSON.parse(message.value), requestId: invocation.requestId }
+          : { ok: false, error: message.error!, requestId: invocation.requestId },
+      );
+    });
+    this.worker.on('error', (error) => this.discard(toErrorPayload(error)));
+    this.worker.on('exit', () => this.discard({ errorType: 'Runtime.ExitError', errorMessage: `${name}: the runtime exited`, trace: [] }));
+  }
+
+  async invoke(event: unknown, ctx: Parameters<RunningFunction['invoke']>[1]): Promise<InvocationOutcome> {
+    const initError = await this.ready;
+    if (initError) {
+      this.discard(initError);
+      return { ok: false, error: { ...initError, errorType: `Runtime.ImportModuleError`, errorMessage: `${initError.errorType}: ${initError.errorMessage}` }, requestId: ctx.awsRequestId };
+    }
+    if (this.dead) return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `${this.name}: the runtime exited`, trace: [] }, requestId: ctx.awsRequestId };
+    const id = this.nextId++;
+    const timeoutMs = Math.max(0, ctx.deadlineMs - Date.now());
+    return new Promise<InvocationOutcome>((resolve) => {
+      const invocation: PendingInvocation = { resolve, requestId: ctx.awsRequestId };
+      // Lambda stops the whole execution environment on a timeout; so does this.
+      invocation.timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ ok: false, error: timeoutError(ctx.awsRequestId, timeoutMs), requestId: ctx.awsRequestId });
+        this.discard({ errorType: 'Sandbox.Timedout', errorMessage: 'the execution environment was stopped after a timeout', trace: [] });
+      }, timeoutMs);
+      this.pending.set(id, invocation);
+      this.worker.postMessage({ type: 'invoke', id, event, context: ctx });
+    });
+  }
+
+  private discard(error: LambdaErrorPayload): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.onDiscard();
+    for (const [, invocation] of this.pending) {
+      clearTimeout(invocation.timer);
+      invocation.resolve({ ok: false, error, requestId: invocation.requestId });
+    }
+    this.pending.clear();
+    void this.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.dead = true;
+    await this.worker.terminate();
+  }
+}
+
+function passThrough(...names: string[]): Record<string, string> {
+  return Object.fromEntries(names.filter((n) => process.env[n] !== undefined).map((n) => [n, process.env[n]!]));
+}

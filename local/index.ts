@@ -1,0 +1,36 @@
+/** The local gateway: API Gateway WebSocket APIs, @connections, Lambda invoke and DynamoDB on a laptop. */
+export {
+  LocalGateway,
+  type LocalGatewayOptions,
+  type GatewayEndpoints,
+  type GatewayUrls,
+  type GatewayStats,
+  type RouteDefinition,
+  type RouteTarget,
+  type AuthorizerDefinition,
+} from './LocalGateway.ts';
+export { AWS_LIMITS, CloseCode, type GatewayLimits } from './limits.ts';
+export type { FaultSettings } from './faults.ts';
+export type {
+  FunctionDefinition,
+  InlineFunctionDefinition,
+  ModuleFunctionDefinition,
+  LambdaHandler,
+  InvocationOutcome,
+  LambdaErrorPayload,
+} from './functions.ts';
+export type { LocalTableDefinition } from './dynamo.ts';
+export { isGatewayId } from './ids.ts';
+export type {
+  WebSocketEvent,
+  WebSocketConnectEvent,
+  WebSocketDisconnectEvent,
+  WebSocketMessageEvent,
+  WebSocketRequestContext,
+  WebSocketIdentity,
+  WebSocketResult,
+  WebSocketAuthorizerEvent,
+  WebSocketAuthorizerResult,
+  WebSocketAuthorizerContext,
+  LambdaContext,
+} from './events.ts';

@@ -1,0 +1,88 @@
+// Worker-thread bootstrap for a Lambda function hosted by the local gateway: one worker is one warm
+// execution environment, with its own module scope and its own process.env (the function's). Plain
+// JavaScript so it can register tsx before loading a TypeScript handler.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createRequire, Module } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import http from 'node:http';
+import https from 'node:https';
+
+const { entry, handlerName, registerTsx, httpsRedirects } = workerData;
+
+if (registerTsx) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
+
+// API Gateway endpoints are https on AWS (`https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`,
+// or `https://{domainName}/{stage}`); code that builds them from the event reaches the local gateway
+// over plain http instead, so it runs unchanged. Only the listed hosts are redirected.
+if (httpsRedirects.length > 0) {
+  const localAgent = new http.Agent({ keepAlive: true });
+  const originalRequest = https.request;
+  const redirects = httpsRedirects.map((r) => ({ pattern: new RegExp(r.pattern), target: new URL(r.target) }));
+  https.request = function request(...args) {
+    const [options] = args;
+    if (options && typeof options === 'object' && !(options instanceof URL)) {
+      const host = String(options.hostname ?? options.host ?? '');
+      const hostWithPort = options.port ? `${host}:${options.port}` : host;
+      const redirect = redirects.find((r) => r.pattern.test(host) || r.pattern.test(hostWithPort));
+      if (redirect) {
+        const { hostname, port } = redirect.target;
+        return http.request({ ...options, protocol: 'http:', hostname, host: hostname, port, agent: localAgent }, ...args.slice(1));
+      }
+    }
+    return originalRequest.apply(this, args);
+  };
+}
+
+async function loadModule(file) {
+  try {
+    return await import(pathToFileURL(file).href);
+  } catch (error) {
+    // A CommonJS bundle under a "type": "module" package.json (cdk.out sits inside the project) is
+    // read as ESM; Lambda has no such package.json, so compile it as CommonJS, as Lambda would.
+    if (!(error instanceof ReferenceError) || !/\b(exports|require|module) is not defined\b/.test(error.message)) throw error;
+    const mod = new Module(file);
+    mod.filename = file;
+    mod.paths = Module._nodeModulePaths(dirname(file));
+    mod.require = createRequire(file);
+    mod._compile(readFileSync(file, 'utf8'), file);
+    return mod.exports;
+  }
+}
+
+function serializeError(error) {
+  if (error instanceof Error) {
+    return { errorType: error.name || 'Error', errorMessage: error.message, trace: String(error.stack ?? '').split('\n') };
+  }
+  return { errorType: typeof error, errorMessage: String(error), trace: [] };
+}
+
+let handler;
+try {
+  const mod = await loadModule(entry);
+  handler = mod[handlerName] ?? mod.default?.[handlerName];
+  if (typeof handler !== 'function') throw new Error(`${entry} does not export a function named ${handlerName}`);
+  parentPort.postMessage({ type: 'ready' });
+} catch (error) {
+  parentPort.postMessage({ type: 'init-error', error: serializeError(error) });
+}
+
+parentPort.on('message', async (message) => {
+  if (message.type !== 'invoke' || !handler) return;
+  const { id, event, context: ctx } = message;
+  const context = {
+    ...ctx,
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, ctx.deadlineMs - Date.now()),
+  };
+  try {
+    const value = await handler(event, context);
+    parentPort.postMessage({ type: 'result', id, ok: true, value: value === undefined ? null : JSON.stringify(value) });
+  } catch (error) {
+    parentPort.postMessage({ type: 'result', id, ok: false, error: serializeError(error) });
+  }
+});

@@ -1,0 +1,21 @@
+/**
+ * Environment variable names, declared once. The CDK construct sets them on every Lambda it wires
+ * (`GatewayBackend.grantGateway`), `Gateway.fromEnv()` reads them, and the local gateway sets them
+ * on the functions it hosts. Explicit constructor options always win over the environment.
+ */
+export const GatewayEnvVar = {
+  /** The `@connections` management endpoint: `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
+  callbackUrl: 'GATEWAY_CALLBACK_URL',
+  /** Table holding one item per live connection (uid, groups, session, identity). */
+  connectionsTable: 'GATEWAY_CONNECTIONS_TABLE',
+  /** Table indexing uid -> connection ids. */
+  uidsTable: 'GATEWAY_UIDS_TABLE',
+  /** Table indexing group -> connection ids. */
+  groupsTable: 'GATEWAY_GROUPS_TABLE',
+  /** Name or ARN of the fan-out worker Lambda; when set, large sends are split into chunks. */
+  fanoutFunction: 'GATEWAY_FANOUT_FUNCTION',
+  /** Recipient count above which a send is chunked to the fan-out worker. */
+  fanoutThreshold: 'GATEWAY_FANOUT_THRESHOLD',
+} as const;
+
+export type GatewayEnvVarName = (typeof GatewayEnvVar)[keyof typeof GatewayEnvVar];
