@@ -78,6 +78,8 @@ export interface LocalGatewayOptions {
   readonly tables?: readonly LocalTableDefinition[];
   /** Directory for DynamoDB's files; in memory when absent. */
   readonly dynamoPath?: string;
+  /** Port of the embedded DynamoDB. @default 0 (an ephemeral port) */
+  readonly dynamoPort?: number;
   /** Overrides of the AWS quotas, e.g. a short idle timeout in a test. */
   readonly limits?: Partial<GatewayLimits>;
   readonly faults?: FaultSettings;
@@ -193,7 +195,7 @@ export class LocalGateway implements ConnectionManager {
         identitySource: options.authorizer.identitySource ?? ['route.request.header.Authorization'],
       };
     }
-    this.dynamo = new LocalDynamo({ host: this.host, region: this.region, path: options.dynamoPath });
+    this.dynamo = new LocalDynamo({ host: this.host, region: this.region, path: options.dynamoPath, port: options.dynamoPort });
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,

@@ -40,6 +40,8 @@ export interface LocalDynamoOptions {
   readonly path?: string;
   readonly host: string;
   readonly region: string;
+  /** @default 0 (an ephemeral port) */
+  readonly port?: number;
 }
 
 export class LocalDynamo {
@@ -54,7 +56,7 @@ export class LocalDynamo {
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(this.options.path ? { path: this.options.path } : {}) });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: 0, host: this.options.host, backlog: 4096 }, resolve);
+      server.listen({ port: this.options.port ?? 0, host: this.options.host, backlog: 4096 }, resolve);
     });
     this.server = server;
     const { port } = server.address() as AddressInfo;

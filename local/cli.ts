@@ -1,0 +1,66 @@
+/**
+ * `npm start`: runs the local gateway in the foreground and prints what a browser and a backend need.
+ *
+ *   --port <n>          WebSocket, @connections and Lambda invoke API port (default 3001, or $PORT)
+ *   --dynamo-port <n>   embedded DynamoDB port (default 8000)
+ *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
+ *   --quiet             no per-event log lines
+ */
+import { parseArgs } from 'node:util';
+import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
+import { builtinApp } from './builtinApp.ts';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '3001' },
+    'dynamo-port': { type: 'string', default: '8000' },
+    persist: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+
+const app: Pick<LocalGatewayOptions, 'routes' | 'functions' | 'tables' | 'environment' | 'stage'> = builtinApp();
+
+const gateway = new LocalGateway({
+  apiId: 'localwsapi',
+  ...app,
+  port: Number(values.port),
+  dynamoPort: Number(values['dynamo-port']),
+  dynamoPath: values.persist,
+  log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
+});
+
+try {
+  const endpoints = await gateway.start();
+  console.log(
+    [
+      '',
+      `Local API Gateway WebSocket API ${endpoints.apiId}, stage ${endpoints.stage}`,
+      `  WebSocket URL   ${endpoints.wsUrl}`,
+      `  Callback URL    ${endpoints.callbackUrl}   (@connections: POST/GET/DELETE {callback}/@connections/{id})`,
+      `  Lambda API      ${endpoints.httpUrl}   (functions: ${gateway.functions.names().join(', ') || 'none'})`,
+      `  DynamoDB        ${endpoints.dynamoEndpoint}   (${values.persist ? `data in ${values.persist}` : 'in memory'})`,
+      '',
+      'Environment for a backend process (AWS SDK clients pick these up unchanged):',
+      ...Object.entries(endpoints.env).map(([name, value]) => `  export ${name}=${value}`),
+      '',
+      `Try it from a browser console: new WebSocket('${endpoints.wsUrl}').onmessage = (e) => console.log(e.data)`,
+      'Ctrl-C stops the gateway.',
+      '',
+    ].join('\n'),
+  );
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  console.error(code === 'EADDRINUSE' ? `port in use: pass --port <n> (${(error as Error).message})` : error);
+  process.exit(1);
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log('\nstopping: closing clients and letting invocations finish (Ctrl-C again to force)');
+    void gateway.stop().then(() => process.exit(0));
+  });
+}
