@@ -184,6 +184,7 @@ export class LocalGateway implements ConnectionManager {
       accountId: options.accountId ?? '000000000000',
       baseEnvironment: () => this.functionEnvironment(),
       httpsRedirects: () => this.httpsRedirects(),
+      rewriteEnvironment: (environment) => this.localizeUrls(environment),
       asyncRetryDelaysMs: options.asyncRetryDelaysMs,
       log: options.log,
     });
@@ -226,7 +227,9 @@ export class LocalGateway implements ConnectionManager {
       this.functions.define(name, target);
       return name;
     }
-    if (!this.functions.has(target)) throw new Error(`route ${routeKey} names function ${JSON.stringify(target)}, which is not in functions`);
+    if (!this.functions.has(target)) {
+      throw new Error(`route ${routeKey} names function ${JSON.stringify(target)}, which is not in functions: define it (by that name) in the functions option`);
+    }
     return target;
   }
 
@@ -258,7 +261,7 @@ export class LocalGateway implements ConnectionManager {
       stage: this.stage,
     };
     const environment = this.options.environment;
-    this.extraEnv = typeof environment === 'function' ? environment(this.urls) : { ...environment };
+    this.extraEnv = this.localizeUrls(typeof environment === 'function' ? environment(this.urls) : { ...environment });
     const sweepEvery = this.options.ttlSweepIntervalMs ?? 60_000;
     if (sweepEvery > 0) {
       this.sweepTimer = setInterval(() => void this.sweepExpiredItems().catch((e) => this.log(`TTL sweep failed: ${e}`)), sweepEvery);
@@ -300,6 +303,21 @@ export class LocalGateway implements ConnectionManager {
       { pattern: `^${escape(this.apiId)}\\.execute-api\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$`, target: urls.httpUrl },
       { pattern: `^${escape(hostPort)}$`, target: urls.httpUrl },
     ];
+  }
+
+  /**
+   * Environment values that are this API's AWS URLs (what a synthesized template resolves
+   * `stage.callbackUrl` and `stage.url` to) become the local ones.
+   */
+  private localizeUrls(environment: Record<string, string>): Record<string, string> {
+    const urls = this.urls!;
+    const aws = new RegExp(`^(https|wss)://${this.apiId}\\.execute-api\\.${this.region}\\.amazonaws\\.com(\\.cn)?/${this.stage}/?$`);
+    return Object.fromEntries(
+      Object.entries(environment).map(([name, value]) => {
+        const match = aws.exec(value);
+        return [name, match ? (match[1] === 'wss' ? urls.wsUrl : urls.callbackUrl) : value];
+      }),
+    );
   }
 
   private get api(): ApiDescription {

@@ -63,6 +63,8 @@ export interface FunctionHostOptions {
   readonly baseEnvironment: () => Record<string, string>;
   /** Hosts a module function reaches over https on AWS that must reach the local gateway instead. */
   readonly httpsRedirects: () => ReadonlyArray<{ pattern: string; target: string }>;
+  /** Rewrites a function's own environment before its worker starts (e.g. AWS URLs of the API to local ones). */
+  readonly rewriteEnvironment?: (environment: Record<string, string>) => Record<string, string>;
   /** Delays before each retry of a failed asynchronous invocation. @default [1000, 2000] */
   readonly asyncRetryDelaysMs?: readonly number[];
   readonly log?: (line: string) => void;
@@ -306,7 +308,7 @@ class WorkerFunction implements RunningFunction {
       LAMBDA_TASK_ROOT: dirname(definition.entry),
       ...passThrough('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'NODE_EXTRA_CA_CERTS'),
       ...options.baseEnvironment(),
-      ...definition.environment,
+      ...(options.rewriteEnvironment ? options.rewriteEnvironment({ ...definition.environment }) : definition.environment),
     };
     this.worker = new Worker(WORKER_BOOTSTRAP, {
       env,

@@ -34,3 +34,4 @@ export type {
   WebSocketAuthorizerContext,
   LambdaContext,
 } from './events.ts';
+export { loadCloudAssembly, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';

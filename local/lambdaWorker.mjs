@@ -2,7 +2,7 @@
 // execution environment, with its own module scope and its own process.env (the function's). Plain
 // JavaScript so it can register tsx before loading a TypeScript handler.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createRequire, Module } from 'node:module';
+import { createRequire, Module, register, syncBuiltinESMExports } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +10,19 @@ import http from 'node:http';
 import https from 'node:https';
 
 const { entry, handlerName, registerTsx, httpsRedirects } = workerData;
+
+// Lambda's runtime provides the AWS SDK; so does this one, for code whose own directory lacks it.
+register(new URL('./runtimeModules.mjs', import.meta.url));
+const runtimeRequire = createRequire(import.meta.url);
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, parent, ...rest) {
+  try {
+    return resolveFilename.call(this, request, parent, ...rest);
+  } catch (error) {
+    if (error?.code !== 'MODULE_NOT_FOUND' || !/^@(aws-sdk|smithy|aws-crypto)\//.test(request)) throw error;
+    return runtimeRequire.resolve(request);
+  }
+};
 
 if (registerTsx) {
   const { register } = await import('tsx/esm/api');
@@ -36,6 +49,8 @@ if (httpsRedirects.length > 0) {
     }
     return originalRequest.apply(this, args);
   };
+  // ESM code that imported `request` by name sees the replacement too.
+  syncBuiltinESMExports();
 }
 
 async function loadModule(file) {
