@@ -1,0 +1,211 @@
+/**
+ * The `@connections` management API over bare keep-alive HTTP(S), signed with our own SigV4
+ * (sdk/sigv4.ts) instead of ApiGatewayManagementApiClient's middleware stack. Same wire format as
+ * the AWS SDK: `POST|GET|DELETE {callbackUrl path}/%40connections/{id, URI-encoded}`, the raw
+ * payload as the body, service `execute-api`.
+ *
+ * Outcomes: 2xx -> done; 410 -> 'gone'; 429 and 5xx and socket errors/timeouts -> retried with
+ * full-jitter exponential backoff up to `maxRetries` times, then ThrottledError / ServiceError /
+ * NetworkError; 403 -> ForbiddenError; 400 -> BadRequestError; 413 -> PayloadTooLargeError (the SDK
+ * refuses those before any call, so it is not expected). Not retried: 4xx other than 429.
+ * A retried POST can be delivered twice if AWS failed after writing to the socket (at-least-once).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import {
+  BadRequestError,
+  ConfigurationError,
+  ForbiddenError,
+  type GatewayError,
+  NetworkError,
+  PayloadTooLargeError,
+  ServiceError,
+  ThrottledError,
+} from './errors.ts';
+import { canonicalPath, EMPTY_PAYLOAD_HASH, escapeUri, SigV4Signer } from './sigv4.ts';
+import type { CredentialCache } from './CredentialCache.ts';
+import { MAX_MESSAGE_BYTES } from './validation.ts';
+
+export interface RetryPolicy {
+  /** Retries after the first attempt, for 429, 5xx and network errors. */
+  readonly maxRetries: number;
+  /** The first retry waits a random time in [0, baseDelayMs), the n-th in [0, baseDelayMs * 2^(n-1)). */
+  readonly baseDelayMs: number;
+  /** Upper bound of one wait. */
+  readonly maxDelayMs: number;
+  /** Random source in [0, 1) for the jitter. */
+  readonly random: () => number;
+}
+
+export interface ConnectionsApiOptions {
+  readonly callbackUrl: URL;
+  readonly region: string;
+  readonly credentials: CredentialCache;
+  /** Sockets kept open to the endpoint (and the most requests in flight at once). */
+  readonly maxSockets: number;
+  /** Per-attempt timeout. */
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+}
+
+/** What GET @connections/{id} answers. */
+export interface ConnectionInfo {
+  readonly connectedAt: string;
+  readonly lastActiveAt: string;
+  readonly identity: { readonly sourceIp: string; readonly userAgent?: string };
+}
+
+interface RawResponse {
+  readonly status: number;
+  readonly errorType?: string;
+  readonly body?: string;
+}
+
+export class ConnectionsApi {
+  readonly signer: SigV4Signer;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
+  private readonly hostname: string;
+  private readonly port: number;
+  private readonly hostHeader: string;
+  /** `/stage/%40connections/` as sent, and its canonical (double-encoded) form for signing. */
+  private readonly basePath: string;
+  private readonly canonicalBase: string;
+
+  constructor(private readonly options: ConnectionsApiOptions) {
+    const url = options.callbackUrl;
+    const secure = url.protocol === 'https:';
+    if (!secure && url.protocol !== 'http:') throw new ConfigurationError(`callbackUrl must be http(s), got ${url.protocol}`);
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: 'lifo' as const };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.request = secure ? https.request : http.request;
+    this.hostname = url.hostname.replace(/^\[|\]$/g, '');
+    this.port = url.port ? Number(url.port) : secure ? 443 : 80;
+    this.hostHeader = url.host;
+    this.basePath = `${url.pathname.replace(/\/+$/, '')}/%40connections/`;
+    this.canonicalBase = canonicalPath(this.basePath);
+    this.signer = new SigV4Signer(options.region, 'execute-api');
+  }
+
+  /** The path the AWS SDK and this client send for a connection id. */
+  pathFor(connectionId: string): string {
+    return this.basePath + escapeUri(connectionId);
+  }
+
+  /** Posts `payload` (whose hex SHA-256 is `payloadHash`); 'gone' on 410. Rejects with a GatewayError. */
+  async post(connectionId: string, payload: Buffer, payloadHash: string): Promise<'sent' | 'gone'> {
+    const response = await this.send('POST', connectionId, payload, payloadHash);
+    return response.status === 410 ? 'gone' : 'sent';
+  }
+
+  /** GET @connections/{id}: the connection's info, or 'gone'. */
+  async get(connectionId: string): Promise<ConnectionInfo | 'gone'> {
+    const response = await this.send('GET', connectionId, undefined, EMPTY_PAYLOAD_HASH);
+    if (response.status === 410) return 'gone';
+    try {
+      return JSON.parse(response.body ?? '') as ConnectionInfo;
+    } catch (error) {
+      throw new ServiceError(`GET @connections answered ${response.status} with a body that is not JSON`, { statusCode: response.status }, { cause: error });
+    }
+  }
+
+  /** DELETE @connections/{id}: 'deleted', or 'gone' when it was not connected. */
+  async delete(connectionId: string): Promise<'deleted' | 'gone'> {
+    const response = await this.send('DELETE', connectionId, undefined, EMPTY_PAYLOAD_HASH);
+    return response.status === 410 ? 'gone' : 'deleted';
+  }
+
+  /** Closes the kept-alive sockets. */
+  destroy(): void {
+    this.agent.destroy();
+  }
+
+  private async send(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string): Promise<RawResponse> {
+    const { maxRetries } = this.options.retry;
+    for (let attempt = 0; ; attempt++) {
+      let response: RawResponse | undefined;
+      let failure: GatewayError;
+      try {
+        response = await this.attempt(method, connectionId, body, payloadHash);
+      } catch (error) {
+        failure = new NetworkError(`${method} @connections failed: ${(error as Error).message}`, { cause: error });
+      }
+      if (response) {
+        const { status } = response;
+        if ((status >= 200 && status < 300) || status === 410) return response;
+        failure = errorFor(method, response, body?.length ?? 0);
+        if (status !== 429 && status < 500) throw failure;
+      }
+      if (attempt >= maxRetries) throw failure!;
+      await sleep(this.backoff(attempt));
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const { baseDelayMs, maxDelayMs, random } = this.options.retry;
+    return random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+  }
+
+  private async attempt(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string): Promise<RawResponse> {
+    const credentials = this.options.credentials.peek() ?? (await this.options.credentials.get());
+    const { longDate, shortDate } = this.signer.now();
+    const canonicalUri = this.canonicalBase + escapeUri(escapeUri(connectionId));
+    const headers: Record<string, string | number> = {
+      host: this.hostHeader,
+      'x-amz-date': longDate,
+      authorization: this.signer.minimalAuthorization(method, canonicalUri, this.hostHeader, longDate, shortDate, credentials, payloadHash),
+    };
+    if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
+    if (body) {
+      headers['content-type'] = 'application/octet-stream';
+      headers['content-length'] = body.length;
+    }
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = this.request(
+        { host: this.hostname, port: this.port, method, path: this.pathFor(connectionId), headers, agent: this.agent, setHost: false },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const errorType = headerValue(res.headers['x-amzn-errortype']);
+          if (status >= 200 && status < 300 && method !== 'GET') {
+            res.resume();
+            resolve({ status });
+            return;
+          }
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status, errorType, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(this.options.timeoutMs, () => req.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.split(':')[0] || undefined;
+}
+
+function errorFor(method: string, response: RawResponse, bodyLength: number): GatewayError {
+  const { status, errorType } = response;
+  let message = '';
+  try {
+    const parsed = JSON.parse(response.body ?? '') as { message?: unknown; Message?: unknown };
+    message = String(parsed.message ?? parsed.Message ?? '');
+  } catch {
+    message = (response.body ?? '').slice(0, 200);
+  }
+  const text = `${method} @connections answered ${status}${errorType ? ` ${errorType}` : ''}${message ? `: ${message}` : ''}`;
+  if (status === 429) return new ThrottledError(text, { statusCode: status, errorType });
+  if (status === 403) return new ForbiddenError(text, { errorType });
+  if (status === 400) return new BadRequestError(text, { errorType });
+  if (status === 413) return new PayloadTooLargeError(bodyLength, MAX_MESSAGE_BYTES);
+  return new ServiceError(text, { statusCode: status, errorType });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,133 @@
+/**
+ * Every error the SDK produces is a GatewayError with a stable `code` to branch on (message texts may
+ * change) and, where another error caused it, `cause`. Async methods always reject with one of these,
+ * never throw synchronously; only the constructor and `Gateway.fromEnv` throw (ConfigurationError).
+ */
+
+/** The stable codes, one per error class. */
+export const GatewayErrorCode = {
+  /** Bad input: a malformed client id, an empty uid or group, a session that is not plain JSON, ... */
+  validation: 'VALIDATION',
+  /** A message over 131072 bytes after serialisation (API Gateway's PostToConnection limit). */
+  payloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  /** Missing or contradictory options or environment variables. */
+  configuration: 'CONFIGURATION',
+  /** The client is not connected: a mutation on it cannot take effect. */
+  connectionGone: 'CONNECTION_GONE',
+  /** 429 from `@connections` (throttling or the client's buffer is full) or DynamoDB throttling, retries exhausted. */
+  throttled: 'THROTTLED',
+  /** 403 from `@connections`: missing `execute-api:ManageConnections` permission or a bad signature. */
+  forbidden: 'FORBIDDEN',
+  /** 400 from `@connections` for a request the SDK believed valid. */
+  badRequest: 'BAD_REQUEST',
+  /** 5xx or an unexpected status from `@connections`, or a DynamoDB error, retries exhausted. */
+  service: 'SERVICE_ERROR',
+  /** The request never got an HTTP answer: socket error or timeout, retries exhausted. */
+  network: 'NETWORK',
+  /** `updateSession` lost the optimistic-lock race more times than allowed. */
+  conflict: 'CONFLICT',
+} as const;
+
+export type GatewayErrorCodeValue = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
+
+export class GatewayError extends Error {
+  override readonly name: string = 'GatewayError';
+  readonly code: GatewayErrorCodeValue;
+
+  constructor(code: GatewayErrorCodeValue, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export class ValidationError extends GatewayError {
+  override readonly name: string = 'ValidationError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(GatewayErrorCode.validation, message, options);
+  }
+}
+
+/** A ValidationError too, so `instanceof ValidationError` catches every refusal made before a call. */
+export class PayloadTooLargeError extends ValidationError {
+  override readonly name = 'PayloadTooLargeError';
+  override readonly code = GatewayErrorCode.payloadTooLarge;
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`the message is ${size} bytes after serialisation; API Gateway accepts at most ${limit}`);
+  }
+}
+
+export class ConfigurationError extends GatewayError {
+  override readonly name = 'ConfigurationError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(GatewayErrorCode.configuration, message, options);
+  }
+}
+
+export class ConnectionGoneError extends GatewayError {
+  override readonly name = 'ConnectionGoneError';
+  constructor(
+    readonly connectionId: string,
+    message = `client ${connectionId} is not connected`,
+  ) {
+    super(GatewayErrorCode.connectionGone, message);
+  }
+}
+
+/** Errors that come from a service answer (or the lack of one); `statusCode` when there was an HTTP answer. */
+export class ServiceError extends GatewayError {
+  override readonly name: string = 'ServiceError';
+  readonly statusCode: number | undefined;
+  /** The AWS error type (`x-amzn-ErrorType` or the SDK's exception name), when known. */
+  readonly errorType: string | undefined;
+
+  constructor(
+    message: string,
+    details: { statusCode?: number; errorType?: string; code?: GatewayErrorCodeValue } = {},
+    options?: ErrorOptions,
+  ) {
+    super(details.code ?? GatewayErrorCode.service, message, options);
+    this.statusCode = details.statusCode;
+    this.errorType = details.errorType;
+  }
+}
+
+export class ThrottledError extends ServiceError {
+  override readonly name = 'ThrottledError';
+  constructor(message: string, details: { statusCode?: number; errorType?: string } = {}, options?: ErrorOptions) {
+    super(message, { ...details, code: GatewayErrorCode.throttled }, options);
+  }
+}
+
+export class ForbiddenError extends ServiceError {
+  override readonly name = 'ForbiddenError';
+  constructor(message: string, details: { errorType?: string } = {}, options?: ErrorOptions) {
+    super(message, { statusCode: 403, ...details, code: GatewayErrorCode.forbidden }, options);
+  }
+}
+
+export class BadRequestError extends ServiceError {
+  override readonly name = 'BadRequestError';
+  constructor(message: string, details: { errorType?: string } = {}, options?: ErrorOptions) {
+    super(message, { statusCode: 400, ...details, code: GatewayErrorCode.badRequest }, options);
+  }
+}
+
+export class NetworkError extends ServiceError {
+  override readonly name = 'NetworkError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { code: GatewayErrorCode.network }, options);
+  }
+}
+
+export class ConflictError extends GatewayError {
+  override readonly name = 'ConflictError';
+  constructor(
+    readonly connectionId: string,
+    readonly attempts: number,
+  ) {
+    super(GatewayErrorCode.conflict, `updateSession on ${connectionId} lost the optimistic-lock race ${attempts} times`);
+  }
+}

@@ -1,0 +1,46 @@
+/** The Gateway SDK: GatewayClient's API on DynamoDB and API Gateway's `@connections`. No Lambda types here. */
+export {
+  Gateway,
+  CONNECT_GRACE_MS,
+  type GatewayOptions,
+  type GatewayTestHooks,
+  type HookEvent,
+  type HookOperation,
+  type Message,
+  type Session,
+  type SendReport,
+  type CloseReport,
+  type SendMetrics,
+  type ConnectionRecord,
+} from './Gateway.ts';
+export type { ConsumedCapacityEvent } from './ConnectionStore.ts';
+export {
+  GatewayError,
+  GatewayErrorCode,
+  type GatewayErrorCodeValue,
+  ValidationError,
+  PayloadTooLargeError,
+  ConfigurationError,
+  ConnectionGoneError,
+  ServiceError,
+  ThrottledError,
+  ForbiddenError,
+  BadRequestError,
+  NetworkError,
+  ConflictError,
+} from './errors.ts';
+export { GatewayEnvVar, type GatewayEnvVarName } from './env.ts';
+export {
+  GatewayTables,
+  ConnectionsTable,
+  UidsTable,
+  GroupsTable,
+  TTL_ATTRIBUTE,
+  CONNECTION_MAX_AGE_SECONDS,
+  TTL_MARGIN_SECONDS,
+  type GatewayTableNames,
+  type GatewayTableRole,
+  type TableKeyDefinition,
+} from './tables.ts';
+export { MAX_MESSAGE_BYTES, MAX_NAME_LENGTH, MAX_SESSION_BYTES, MAX_SESSION_DEPTH } from './validation.ts';
+export { SigV4Signer, type SigV4Credentials, type SignableRequest } from './sigv4.ts';
