@@ -1,8 +1,9 @@
 /**
  * The `@connections` management API over bare keep-alive HTTP(S), signed with our own SigV4
  * (sdk/sigv4.ts) instead of ApiGatewayManagementApiClient's middleware stack. Same wire format as
- * the AWS SDK: `POST|GET|DELETE {callbackUrl path}/%40connections/{id, URI-encoded}`, the raw
- * payload as the body, service `execute-api`.
+ * the AWS SDK (v3.11xx, checked in test/sdk-sigv4.test.ts): `POST|GET|DELETE
+ * {callbackUrl path}/@connections/{id, URI-encoded: "=" as %3D}`, the raw payload as the body,
+ * service `execute-api`; the canonical URI signs `@` as %40 and `%3D` as %253D.
  *
  * Outcomes: 2xx -> done; 410 -> 'gone'; 429 and 5xx and socket errors/timeouts -> retried with
  * full-jitter exponential backoff up to `maxRetries` times, then ThrottledError / ServiceError /
@@ -68,7 +69,7 @@ export class ConnectionsApi {
   private readonly hostname: string;
   private readonly port: number;
   private readonly hostHeader: string;
-  /** `/stage/%40connections/` as sent, and its canonical (double-encoded) form for signing. */
+  /** `/stage/@connections/` as sent, and its canonical (encoded again) form for signing. */
   private readonly basePath: string;
   private readonly canonicalBase: string;
 
@@ -82,7 +83,7 @@ export class ConnectionsApi {
     this.hostname = url.hostname.replace(/^\[|\]$/g, '');
     this.port = url.port ? Number(url.port) : secure ? 443 : 80;
     this.hostHeader = url.host;
-    this.basePath = `${url.pathname.replace(/\/+$/, '')}/%40connections/`;
+    this.basePath = `${url.pathname.replace(/\/+$/, '')}/@connections/`;
     this.canonicalBase = canonicalPath(this.basePath);
     this.signer = new SigV4Signer(options.region, 'execute-api');
   }

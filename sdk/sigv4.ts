@@ -7,8 +7,8 @@
  * key (four chained HMACs) is cached per secret, day, region and service.
  *
  * Rules followed (non-S3 SigV4): the canonical URI is the already-encoded request path, normalised
- * and URI-encoded a second time (`/stage/%40connections/abc%3D` signs as
- * `/stage/%2540connections/abc%253D`); headers are lower-cased, trimmed, inner whitespace collapsed,
+ * and URI-encoded a second time (`/stage/@connections/abc%3D`, as the AWS SDK sends it, signs as
+ * `/stage/%40connections/abc%253D`); headers are lower-cased, trimmed, inner whitespace collapsed,
  * sorted; the empty query string gives an empty line.
  */
 import { createHash, createHmac } from 'node:crypto';
@@ -23,7 +23,7 @@ export interface SigV4Credentials {
 
 export interface SignableRequest {
   readonly method: string;
-  /** The path as sent on the wire, already percent-encoded once (e.g. `/prod/%40connections/abc%3D`). */
+  /** The path as sent on the wire, already percent-encoded once (e.g. `/prod/@connections/abc%3D`). */
   readonly path: string;
   /** Decoded query parameters; none on `@connections` calls. */
   readonly query?: Readonly<Record<string, string>>;
