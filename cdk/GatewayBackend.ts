@@ -1,0 +1,543 @@
+/**
+ * The whole backend as one construct: the three DynamoDB tables, the WebSocket API and its stage, the
+ * Lambdas (`$connect`, `$disconnect`, `$default` + custom routes, and the init sender), and the
+ * outputs. `grantGateway(fn)` gives another Lambda the SDK in one call.
+ *
+ * Construct ids are part of the contract (renaming one replaces its resource, and the local gateway's
+ * template mode finds functions and tables by them): Connections, Uids, Groups, Api, Stage,
+ * AccessLogs, ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { GatewayEnvVar } from '../sdk/env.ts';
+import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
+import { LambdaEnvVar } from '../lambdas/env.ts';
+import { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
+import { iam5ResourceFindingId } from './nagFindingId.ts';
+
+/** The specifier lambdas/bundled/*.ts import the Events module by; esbuild aliases it at bundle time. */
+export const EVENTS_MODULE_SPECIFIER = '@gateway-backend/events';
+
+const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
+/** The seed's Events module: init on connect (sent by `$connect`), messages ignored. */
+export const DEFAULT_EVENTS_MODULE = resolve(LAMBDAS_DIR, 'defaultEvents.ts');
+
+/** API Gateway's integration timeout: `$connect` must answer within it. */
+const MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
+/** The init sender retries until `$connect`'s deadline plus 2 s (lambdas/connectHandler.ts), plus slack. */
+const INIT_SENDER_EXTRA_TIME = Duration.seconds(5);
+
+/** A Lambda REQUEST authorizer on `$connect`. */
+export interface GatewayAuthorizerOptions {
+  /**
+   * The authorizer function. It receives API Gateway's REQUEST authorizer event and returns an IAM
+   * policy allowing `execute-api:Invoke` on `event.methodArn` (plus a `context`, which every later
+   * event of the connection carries as `requestContext.authorizer`).
+   */
+  readonly handler: lambda.IFunction;
+  /**
+   * The query-string parameter holding the token. Browsers cannot set headers on a WebSocket, so the
+   * token travels in the URL: `wss://.../prod?token=...`. A connection without it is refused with
+   * 401 before the authorizer runs.
+   * @default 'token'
+   */
+  readonly queryParameter?: string;
+}
+
+/** Throttling of the stage's routes (every route: `$connect`, messages, ...). */
+export interface GatewayThrottleSettings {
+  /** Steady-state requests per second. */
+  readonly rateLimit: number;
+  /** Burst bucket size. */
+  readonly burstLimit: number;
+}
+
+export interface GatewayBackendProps {
+  /**
+   * Path of the Events module (onConnect, onWebSocketConnect, onMessage, onClose; see
+   * lambdas/events.ts), compiled into the `$connect`, `$disconnect` and message bundles. A relative
+   * path is resolved from the working directory (the directory of cdk.json under `cdk synth`).
+   * @default - the seed's module (lambdas/defaultEvents.ts): the init message on connect, messages
+   * accepted and ignored
+   */
+  readonly eventsModule?: string;
+  /**
+   * Send `{"type":"init","client_id":"<id>"}` to every new connection as soon as it opens.
+   * @default true
+   */
+  readonly initMessage?: boolean;
+  /**
+   * Route keys, besides `$default`, whose messages go to onMessage (`ctx.routeKey` tells them apart).
+   * Keys starting with `$` are reserved.
+   * @default - none: every message goes to `$default`
+   */
+  readonly routes?: readonly string[];
+  /**
+   * How API Gateway picks a route from a message.
+   * @default '$request.body.action'
+   */
+  readonly routeSelectionExpression?: string;
+  /**
+   * The stage name: the last segment of the wss and callback URLs.
+   * @default 'prod'
+   */
+  readonly stageName?: string;
+  /**
+   * Throttling for every route of the stage.
+   * @default { rateLimit: 1000, burstLimit: 500 } (a tenth of the account's default quota)
+   */
+  readonly throttle?: GatewayThrottleSettings;
+  /**
+   * A Lambda REQUEST authorizer on `$connect` that reads a token from the query string.
+   * @default - no authorizer: anyone may connect; onWebSocketConnect may still refuse
+   */
+  readonly authorizer?: GatewayAuthorizerOptions;
+  /**
+   * Point-in-time recovery on the three tables.
+   * @default true
+   */
+  readonly pointInTimeRecovery?: boolean;
+  /**
+   * What happens to the tables and log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the access logs and the functions' logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Memory of each function, in MB (Lambda gives CPU in proportion).
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Timeout of the `$connect`, `$disconnect` and message functions; at most 29 s, API Gateway's
+   * integration timeout.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Extra environment for the `$connect`, `$disconnect` and message functions (for the Events module).
+   * @default - none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Create the account-wide role API Gateway writes logs with (AWS::ApiGateway::Account). Access
+   * logging fails to deploy in an account and region where it was never set; it is one setting per
+   * account and region, so only one stack should own it.
+   * @default false
+   */
+  readonly apiGatewayCloudWatchRole?: boolean;
+  /**
+   * The API's name.
+   * @default - the construct's path
+   */
+  readonly apiName?: string;
+}
+
+/** What `grantGateway` needs from a function: IAM, and a way to set its environment. */
+export interface IGatewayFunction extends iam.IGrantable {
+  addEnvironment(key: string, value: string): unknown;
+}
+
+/** Thrown by the constructor for props it cannot build from; the message says what to change. */
+export class GatewayBackendPropsError extends Error {
+  override readonly name = 'GatewayBackendPropsError';
+}
+
+const RESERVED_ROUTE = /^\$/;
+const ROUTE_KEY = /^[^\s]{1,128}$/;
+const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+const QUERY_PARAMETER = /^[A-Za-z0-9._~-]{1,128}$/;
+const EVENTS_EXTENSION = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+export class GatewayBackend extends Construct {
+  /** One item per live connection: uid, groups, session, identity, connectedAt, expiresAt. */
+  readonly connectionsTable: dynamodb.Table;
+  /** uid -> connection ids. */
+  readonly uidsTable: dynamodb.Table;
+  /** group -> connection ids. */
+  readonly groupsTable: dynamodb.Table;
+  readonly webSocketApi: apigwv2.WebSocketApi;
+  readonly stage: apigwv2.WebSocketStage;
+  /** The stage's access logs. */
+  readonly accessLogGroup: logs.LogGroup;
+  readonly connectFunction: NodejsFunction;
+  readonly disconnectFunction: NodejsFunction;
+  /** Handles `$default` and every custom route. */
+  readonly messageFunction: NodejsFunction;
+  /** Posts the init message once a connection opens, invoked asynchronously by `$connect`. */
+  readonly initSenderFunction: NodejsFunction;
+  /** The functions' log groups (each function's role is `fn.role`). */
+  readonly functionLogGroups: {
+    readonly connect: logs.LogGroup;
+    readonly disconnect: logs.LogGroup;
+    readonly message: logs.LogGroup;
+    readonly initSender: logs.LogGroup;
+  };
+  /** The authorizer on `$connect`, when `authorizer` is set. */
+  readonly authorizer: WebSocketLambdaAuthorizer | undefined;
+  /** The role API Gateway logs with, when `apiGatewayCloudWatchRole` is set. */
+  readonly cloudWatchRole: iam.Role | undefined;
+  /** The account-level API Gateway setting that names `cloudWatchRole`. */
+  readonly apiGatewayAccount: apigateway.CfnAccount | undefined;
+  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: what browsers connect to. */
+  readonly url: string;
+  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the `@connections` endpoint. */
+  readonly callbackUrl: string;
+  readonly urlOutput: CfnOutput;
+  readonly callbackUrlOutput: CfnOutput;
+  /**
+   * The environment `Gateway.fromEnv()` reads (names from sdk/env.ts). `grantGateway` sets it on a
+   * function; give it to other compute (containers, ...) along with `grantGatewayPermissions`.
+   */
+  readonly environment: Readonly<Record<string, string>>;
+
+  private readonly stageArnPrefix: string;
+
+  constructor(scope: Construct, id: string, props: GatewayBackendProps = {}) {
+    super(scope, id);
+    const settings = validate(props);
+
+    // ---- tables ----
+    const table = (tableId: string, keys: TableKeyDefinition) =>
+      new dynamodb.Table(this, tableId, {
+        partitionKey: { name: keys.partitionKey, type: dynamodb.AttributeType.STRING },
+        ...(keys.sortKey ? { sortKey: { name: keys.sortKey, type: dynamodb.AttributeType.STRING } } : {}),
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        timeToLiveAttribute: keys.timeToLiveAttribute,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: settings.pointInTimeRecovery },
+        removalPolicy: settings.removalPolicy,
+      });
+    this.connectionsTable = table('Connections', GatewayTables.connections);
+    this.uidsTable = table('Uids', GatewayTables.uids);
+    this.groupsTable = table('Groups', GatewayTables.groups);
+    if (!settings.pointInTimeRecovery) {
+      for (const t of [this.connectionsTable, this.uidsTable, this.groupsTable]) {
+        Validations.of(t).acknowledge({
+          id: 'AwsSolutions-DDB3',
+          reason: 'Point-in-time recovery was turned off through GatewayBackendProps.pointInTimeRecovery: the items only live as long as a connection (2 h at most).',
+        });
+      }
+    }
+
+    // ---- logs ----
+    const logGroup = (logId: string) =>
+      new logs.LogGroup(this, logId, { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
+    this.accessLogGroup = logGroup('AccessLogs');
+    this.functionLogGroups = {
+      connect: logGroup('ConnectFunctionLogs'),
+      disconnect: logGroup('DisconnectFunctionLogs'),
+      message: logGroup('MessageFunctionLogs'),
+      initSender: logGroup('InitSenderFunctionLogs'),
+    };
+
+    // ---- functions ----
+    const handlerEnvironment = { ...props.environment };
+    const bundledFunction = (fnId: string, entry: string, logs_: logs.LogGroup, timeout: Duration, description: string, aliasEvents: boolean) => {
+      // Its own role with only what it needs: logs to its own log group (no AWSLambdaBasicExecutionRole,
+      // which would allow creating log groups anywhere), plus the grants below.
+      const role = new iam.Role(this, `${fnId}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+      logs_.grantWrite(role);
+      return new NodejsFunction(this, fnId, {
+        entry,
+        handler: 'handler',
+        description,
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: settings.memorySize,
+        timeout,
+        role,
+        logGroup: logs_,
+        environment: aliasEvents ? handlerEnvironment : {},
+        bundling: {
+          format: OutputFormat.ESM,
+          minify: true,
+          // Bundled, not the runtime's copy: the versions the lock file pins (and the tests ran) are the
+          // versions deployed, and the bundle is self-contained for the local gateway's template mode.
+          bundleAwsSDK: true,
+          mainFields: ['module', 'main'],
+          // CommonJS dependencies inside an ESM bundle may still call require() for Node built-ins.
+          banner: "import{createRequire as __gwCreateRequire}from'node:module';const require=__gwCreateRequire(import.meta.url);",
+          ...(aliasEvents ? { esbuildArgs: { '--alias': `${EVENTS_MODULE_SPECIFIER}=${settings.eventsModule}` } } : {}),
+        },
+      });
+    };
+    this.connectFunction = bundledFunction('ConnectFunction', resolve(LAMBDAS_DIR, 'bundled/connect.ts'), this.functionLogGroups.connect, settings.timeout, 'GatewayBackend $connect: stores the connection, runs onConnect/onWebSocketConnect', true);
+    this.disconnectFunction = bundledFunction('DisconnectFunction', resolve(LAMBDAS_DIR, 'bundled/disconnect.ts'), this.functionLogGroups.disconnect, settings.timeout, 'GatewayBackend $disconnect: removes the connection and its mappings, runs onClose', true);
+    this.messageFunction = bundledFunction('MessageFunction', resolve(LAMBDAS_DIR, 'bundled/message.ts'), this.functionLogGroups.message, settings.timeout, 'GatewayBackend $default and custom routes: runs onMessage', true);
+    this.initSenderFunction = bundledFunction('InitSenderFunction', resolve(LAMBDAS_DIR, 'initSender.ts'), this.functionLogGroups.initSender, settings.timeout.plus(INIT_SENDER_EXTRA_TIME), 'GatewayBackend init sender: posts the init message once the connection is open', false);
+    // A late init message is worthless: no retries, no queueing beyond a minute (Lambda's minimum).
+    this.initSenderFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+
+    // ---- API and stage ----
+    const integration = (integrationId: string, fn: lambda.IFunction) => new WebSocketLambdaIntegration(integrationId, fn);
+    this.authorizer = props.authorizer
+      ? new WebSocketLambdaAuthorizer('Authorizer', props.authorizer.handler, {
+          identitySource: [`route.request.querystring.${settings.authorizerQueryParameter}`],
+        })
+      : undefined;
+    this.webSocketApi = new apigwv2.WebSocketApi(this, 'Api', {
+      apiName: props.apiName ?? this.node.path.replace(/\//g, '-'),
+      description: 'GatewayWorker-style push gateway (GatewayBackend)',
+      routeSelectionExpression: settings.routeSelectionExpression,
+      connectRouteOptions: { integration: integration('ConnectIntegration', this.connectFunction), ...(this.authorizer ? { authorizer: this.authorizer } : {}) },
+      disconnectRouteOptions: { integration: integration('DisconnectIntegration', this.disconnectFunction) },
+      defaultRouteOptions: { integration: integration('DefaultIntegration', this.messageFunction) },
+    });
+    for (const routeKey of settings.routes) {
+      this.webSocketApi.addRoute(routeKey, { integration: integration(`Route${routeId(routeKey)}Integration`, this.messageFunction) });
+    }
+
+    if (props.apiGatewayCloudWatchRole) {
+      this.cloudWatchRole = new iam.Role(this, 'ApiGatewayCloudWatchRole', {
+        assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+      });
+      Validations.of(this.cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-level role API Gateway writes logs with must allow it to create and write log groups it names itself; AWS maintains this policy for exactly that.',
+      });
+      this.apiGatewayAccount = new apigateway.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: this.cloudWatchRole.roleArn });
+      this.apiGatewayAccount.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    } else {
+      this.cloudWatchRole = undefined;
+      this.apiGatewayAccount = undefined;
+    }
+
+    this.stage = new apigwv2.WebSocketStage(this, 'Stage', {
+      webSocketApi: this.webSocketApi,
+      stageName: settings.stageName,
+      autoDeploy: true,
+      throttle: settings.throttle,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+      },
+    });
+    if (this.apiGatewayAccount) this.stage.node.addDependency(this.apiGatewayAccount);
+
+    this.url = this.stage.url;
+    this.callbackUrl = this.stage.callbackUrl;
+    this.stageArnPrefix = Stack.of(this).formatArn({
+      service: 'execute-api',
+      resource: this.webSocketApi.apiId,
+      resourceName: this.stage.stageName,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+    this.environment = {
+      [GatewayEnvVar.callbackUrl]: this.callbackUrl,
+      [GatewayEnvVar.connectionsTable]: this.connectionsTable.tableName,
+      [GatewayEnvVar.uidsTable]: this.uidsTable.tableName,
+      [GatewayEnvVar.groupsTable]: this.groupsTable.tableName,
+    };
+
+    // ---- wiring ----
+    // The backend's own handlers run user code that may call any SDK method: they get what any SDK user gets.
+    for (const fn of [this.connectFunction, this.disconnectFunction, this.messageFunction]) this.grantGateway(fn);
+    this.connectFunction.addEnvironment(LambdaEnvVar.initFunction, this.initSenderFunction.functionName);
+    this.connectFunction.addEnvironment(LambdaEnvVar.initMessage, String(settings.initMessage));
+    // lambda:InvokeFunction on the function's own ARN only (grantInvoke would add `:*` for versions).
+    this.connectFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.initSenderFunction.functionArn] }),
+    );
+    // The init sender only posts, and checks that the connection item still exists.
+    this.initSenderFunction.addEnvironment(GatewayEnvVar.callbackUrl, this.callbackUrl);
+    this.initSenderFunction.addEnvironment(GatewayEnvVar.connectionsTable, this.connectionsTable.tableName);
+    this.manageConnectionsGrant(this.initSenderFunction, ['POST']);
+    iam.Grant.addToPrincipal({ grantee: this.initSenderFunction, actions: ['dynamodb:GetItem'], resourceArns: [this.connectionsTable.tableArn] });
+
+    // ---- outputs ----
+    this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.url, description: 'What browsers connect to' });
+    this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', { value: this.callbackUrl, description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})` });
+
+    this.acknowledgeFindings(settings);
+  }
+
+  /**
+   * Gives a function the Gateway SDK in one call: least-privilege IAM (see
+   * `grantGatewayPermissions`) and the environment `Gateway.fromEnv()` reads.
+   */
+  grantGateway(fn: IGatewayFunction): iam.Grant {
+    for (const [name, value] of Object.entries(this.environment)) fn.addEnvironment(name, value);
+    return this.grantGatewayPermissions(fn);
+  }
+
+  /**
+   * The IAM the SDK needs, and nothing more: `execute-api:ManageConnections` for POST, GET and
+   * DELETE on this stage's `@connections/*` only, and on each table exactly the DynamoDB actions the
+   * SDK calls on it (cdk/permissions.ts).
+   */
+  grantGatewayPermissions(grantee: iam.IGrantable): iam.Grant {
+    const tables: Array<[dynamodb.Table, readonly string[]]> = [
+      [this.connectionsTable, GATEWAY_TABLE_ACTIONS.connections],
+      [this.uidsTable, GATEWAY_TABLE_ACTIONS.uids],
+      [this.groupsTable, GATEWAY_TABLE_ACTIONS.groups],
+    ];
+    let grant = this.manageConnectionsGrant(grantee, MANAGE_CONNECTIONS_METHODS);
+    for (const [t, actions] of tables) {
+      grant = grant.combine(iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] }));
+    }
+    return grant;
+  }
+
+  /** `arn:...:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/@connections/*` for each method. */
+  connectionsArn(method: string): string {
+    return `${this.stageArnPrefix}/${method}/@connections/*`;
+  }
+
+  private manageConnectionsGrant(grantee: iam.IGrantable, methods: readonly string[]): iam.Grant {
+    this.acknowledgeConnectionsWildcard(grantee, methods);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:ManageConnections'],
+      resourceArns: methods.map((m) => this.connectionsArn(m)),
+    });
+  }
+
+  /** The one unavoidable wildcard: connection ids exist only at run time. Acknowledged where the policy lives. */
+  private acknowledgeConnectionsWildcard(grantee: iam.IGrantable, methods: readonly string[]): void {
+    const principal = grantee.grantPrincipal;
+    const target: Construct | undefined = principal instanceof Construct ? principal : undefined;
+    if (!target) return;
+    for (const method of methods) {
+      Validations.of(target).acknowledge({
+        id: iam5ResourceFindingId(this, this.connectionsArn(method)),
+        reason: `Connection ids are created by API Gateway at run time, so ${method} @connections can only be granted for every connection of this one stage; no other API, stage or method is included.`,
+      });
+    }
+  }
+
+  private acknowledgeFindings(settings: Settings): void {
+    const routes = this.webSocketApi.node.children.filter((c): c is apigwv2.WebSocketRoute => c instanceof apigwv2.WebSocketRoute);
+    for (const route of routes) {
+      const isConnect = route.routeKey === '$connect';
+      if (isConnect && settings.hasAuthorizer) continue;
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: isConnect
+          ? 'No authorizer was configured (GatewayBackendProps.authorizer): this stage is open to any client, as GatewayWorker is; onWebSocketConnect can still refuse a connection with a status.'
+          : 'API Gateway accepts an authorizer on the $connect route only; messages and $disconnect travel on a connection $connect already admitted.',
+      });
+    }
+  }
+}
+
+interface Settings {
+  readonly eventsModule: string;
+  readonly initMessage: boolean;
+  readonly routes: readonly string[];
+  readonly routeSelectionExpression: string;
+  readonly stageName: string;
+  readonly throttle: GatewayThrottleSettings;
+  readonly authorizerQueryParameter: string;
+  readonly hasAuthorizer: boolean;
+  readonly pointInTimeRecovery: boolean;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+}
+
+/** Props checked and defaulted in one place, with messages that say what to change. */
+function validate(props: GatewayBackendProps): Settings {
+  const fail = (message: string): never => {
+    throw new GatewayBackendPropsError(message);
+  };
+
+  let eventsModule = DEFAULT_EVENTS_MODULE;
+  if (props.eventsModule !== undefined) {
+    eventsModule = isAbsolute(props.eventsModule) ? props.eventsModule : resolve(props.eventsModule);
+    if (!existsSync(eventsModule) || !statSync(eventsModule).isFile()) {
+      fail(`eventsModule: ${JSON.stringify(props.eventsModule)} resolves to ${eventsModule}, which is not a file. Give a path relative to ${process.cwd()} or an absolute path.`);
+    }
+    if (!EVENTS_EXTENSION.test(eventsModule)) fail(`eventsModule: ${eventsModule} must be a .ts, .mts, .cts, .js, .mjs or .cjs file.`);
+  }
+
+  const routes = [...(props.routes ?? [])];
+  const seen = new Set<string>();
+  for (const routeKey of routes) {
+    if (RESERVED_ROUTE.test(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} starts with '$', which API Gateway reserves ($connect, $disconnect, $default are always there); remove it or rename it.`);
+    if (!ROUTE_KEY.test(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} must be 1-128 characters without whitespace.`);
+    if (seen.has(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} is listed twice.`);
+    seen.add(routeKey);
+  }
+
+  const routeSelectionExpression = props.routeSelectionExpression ?? '$request.body.action';
+  if (!Token.isUnresolved(routeSelectionExpression) && !/\$\{?request\.body\.[^\s]+/.test(routeSelectionExpression)) {
+    fail(`routeSelectionExpression: ${JSON.stringify(routeSelectionExpression)} must select from the message body, e.g. '$request.body.action' or '\${request.body.service}/\${request.body.action}'.`);
+  }
+
+  const stageName = props.stageName ?? 'prod';
+  if (!STAGE_NAME.test(stageName)) fail(`stageName: ${JSON.stringify(stageName)} must be 1-128 letters, digits, '-' or '_'.`);
+
+  const throttle = props.throttle ?? { rateLimit: 1000, burstLimit: 500 };
+  if (!(Number.isFinite(throttle.rateLimit) && throttle.rateLimit > 0)) fail(`throttle.rateLimit: ${throttle.rateLimit} must be a positive number of requests per second.`);
+  if (!(Number.isInteger(throttle.burstLimit) && throttle.burstLimit > 0)) fail(`throttle.burstLimit: ${throttle.burstLimit} must be a positive whole number.`);
+
+  const authorizerQueryParameter = props.authorizer?.queryParameter ?? 'token';
+  if (!QUERY_PARAMETER.test(authorizerQueryParameter)) fail(`authorizer.queryParameter: ${JSON.stringify(authorizerQueryParameter)} must be 1-128 URL-safe characters (letters, digits, '.', '_', '~', '-').`);
+
+  const memorySize = props.memorySize ?? 256;
+  if (!Token.isUnresolved(memorySize) && !(Number.isInteger(memorySize) && memorySize >= 128 && memorySize <= 10240)) {
+    fail(`memorySize: ${memorySize} must be a whole number of MB from 128 to 10240.`);
+  }
+
+  const timeout = props.timeout ?? Duration.seconds(10);
+  if (!timeout.isUnresolved() && (timeout.toMilliseconds() < 1000 || timeout.toMilliseconds() > MAX_INTEGRATION_TIMEOUT.toMilliseconds())) {
+    fail(`timeout: ${timeout.toHumanString()} must be from 1 second to 29 seconds: API Gateway stops waiting for an integration after 29 s.`);
+  }
+
+  return {
+    eventsModule,
+    initMessage: props.initMessage ?? true,
+    routes,
+    routeSelectionExpression,
+    stageName,
+    throttle,
+    authorizerQueryParameter,
+    hasAuthorizer: props.authorizer !== undefined,
+    pointInTimeRecovery: props.pointInTimeRecovery ?? true,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    memorySize,
+    timeout,
+  };
+}
+
+/** A construct id from a route key: letters and digits only, plus a hash-free disambiguation by index. */
+function routeId(routeKey: string): string {
+  const cleaned = routeKey.replace(/[^A-Za-z0-9]/g, '');
+  return cleaned.length > 0 ? cleaned.charAt(0).toUpperCase() + cleaned.slice(1) : Buffer.from(routeKey).toString('hex');
+}
+
+/** One JSON line per request, with the WebSocket $context variables worth having when debugging. */
+const ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: '$context.requestId',
+  extendedRequestId: '$context.extendedRequestId',
+  requestTime: '$context.requestTime',
+  eventType: '$context.eventType',
+  routeKey: '$context.routeKey',
+  connectionId: '$context.connectionId',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  status: '$context.status',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  errorMessage: '$context.error.message',
+  authorizerError: '$context.authorizer.error',
+});

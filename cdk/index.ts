@@ -1,0 +1,12 @@
+/** The CDK side: the whole backend as one construct (package export "./cdk"). */
+export {
+  GatewayBackend,
+  GatewayBackendPropsError,
+  DEFAULT_EVENTS_MODULE,
+  EVENTS_MODULE_SPECIFIER,
+  type GatewayBackendProps,
+  type GatewayAuthorizerOptions,
+  type GatewayThrottleSettings,
+  type IGatewayFunction,
+} from './GatewayBackend.ts';
+export { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';

@@ -1,0 +1,36 @@
+/**
+ * cdk-nag names each IAM5 finding after the flattened value it flags (`Resource::arn:aws:...:<ApiRef>/...`),
+ * so an acknowledgement must spell the value exactly as cdk-nag does. This mirrors cdk-nag 3's
+ * flattenCfnReference (not exported by the package): Ref -> `<Id>`, Fn::GetAtt -> `<Id.Attr>`,
+ * Fn::Join joined, `${x}` -> `<x>`.
+ */
+import { Stack } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+
+export function flattenForNag(scope: IConstruct, value: string): string {
+  const visit = (node: unknown): string => {
+    if (node === undefined) return '';
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+    if (typeof node === 'object' && node !== null) {
+      const o = node as Record<string, unknown>;
+      if (Array.isArray(o['Fn::Join'])) {
+        const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
+        return items.map(visit).join(delimiter);
+      }
+      if (o['Fn::Sub'] !== undefined) return visit(o['Fn::Sub']);
+      if (Array.isArray(o['Fn::GetAtt'])) {
+        const [resource, attribute] = o['Fn::GetAtt'] as [unknown, unknown];
+        return `<${visit(resource)}.${visit(attribute)}>`;
+      }
+      if (o['Fn::ImportValue'] !== undefined) return visit(o['Fn::ImportValue']);
+      if (o.Ref !== undefined) return `<${visit(o.Ref)}>`;
+    }
+    return JSON.stringify(node);
+  };
+  return visit(Stack.of(scope).resolve(value));
+}
+
+/** The id of the AwsSolutions-IAM5 finding for a wildcard resource. */
+export function iam5ResourceFindingId(scope: IConstruct, resourceArn: string): string {
+  return `AwsSolutions-IAM5[Resource::${flattenForNag(scope, resourceArn)}]`;
+}

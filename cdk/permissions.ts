@@ -1,0 +1,17 @@
+/**
+ * Exactly what the Gateway SDK (sdk/) calls, per table and per `@connections` method: the grant in
+ * GatewayBackend.grantGatewayPermissions is built from these lists and nothing else.
+ * test/cdk-permissions.test.ts runs every SDK method against a local DynamoDB, records each
+ * (command, table) pair the SDK reports, and fails if these lists miss one or hold one it never uses.
+ */
+export const GATEWAY_TABLE_ACTIONS = {
+  /** register/unregister/prune, get, sessions and bindings (conditional updates), batch reads for fan-out, scans for sendToAll/getAll*. */
+  connections: ['BatchGetItem', 'DeleteItem', 'GetItem', 'PutItem', 'Scan', 'UpdateItem'],
+  /** index items written and removed one by one or in batches, strongly consistent queries, scans for getAllUid*. */
+  uids: ['BatchWriteItem', 'DeleteItem', 'PutItem', 'Query', 'Scan'],
+  /** the same for groups, scans for getAllGroupIdList. */
+  groups: ['BatchWriteItem', 'DeleteItem', 'PutItem', 'Query', 'Scan'],
+} as const satisfies Record<'connections' | 'uids' | 'groups', readonly string[]>;
+
+/** `@connections` methods the SDK uses: POST (send), GET (isOnline / connection info), DELETE (closeClient). */
+export const MANAGE_CONNECTIONS_METHODS = ['POST', 'GET', 'DELETE'] as const;

@@ -1,0 +1,10 @@
+/**
+ * The `$disconnect` entry point the construct bundles. The user's Events module is compiled in
+ * through the esbuild alias '@gateway-backend/events' (see GatewayBackend), so nothing is resolved
+ * from a path at run time.
+ */
+import * as userEvents from '@gateway-backend/events';
+import { resolveEvents } from '../events.ts';
+import { disconnectHandlerFor } from '../wiring.ts';
+
+export const handler = disconnectHandlerFor(resolveEvents(userEvents));

@@ -1,0 +1,139 @@
+/**
+ * `$connect`: stores the connection (identity, connectedAt, TTL), runs onConnect and
+ * onWebSocketConnect, saves the session they built, then either refuses with a status or accepts and
+ * hands the init message (and whatever the callbacks queued) to the init sender, invoked
+ * asynchronously so the posts happen after the connection opens (see initSenderHandler.ts).
+ */
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { Gateway } from '../sdk/index.ts';
+import { buildConnectData } from './connectData.ts';
+import type { ConnectContext, ConnectDecision, GatewayEvents, Session } from './events.ts';
+import type { InitSenderEvent } from './initSenderHandler.ts';
+import type { LambdaInvocationContext, WebSocketConnectEvent, WebSocketResponse } from './webSocketEvent.ts';
+
+export interface ConnectHandlerOptions {
+  readonly events: GatewayEvents | Promise<GatewayEvents>;
+  readonly gateway: Gateway;
+  /** Client for the asynchronous invocation of the init sender. */
+  readonly lambda: LambdaClient;
+  /** The init sender's name or ARN; without it nothing is sent after the connection opens. */
+  readonly initFunction: string | undefined;
+  /** Send `{"type":"init","client_id":"..."}` first. */
+  readonly initMessage: boolean;
+  readonly log?: (message: string, details: Record<string, unknown>) => void;
+}
+
+/** The message a GatewayWorker seed sends from onConnect; the browser posts the id to its backend. */
+export function initMessageFor(clientId: string): string {
+  return JSON.stringify({ type: 'init', client_id: clientId });
+}
+
+/** Margin added to `$connect`'s own deadline: by then `$connect` has returned or timed out. */
+const RETRY_MARGIN_MS = 2000;
+
+export function createConnectHandler(options: ConnectHandlerOptions) {
+  const log = options.log ?? ((message, details) => console.warn(JSON.stringify({ message, ...details })));
+  if (options.initMessage && !options.initFunction) {
+    log('$connect: no init sender function is configured; the init message will not be sent', {});
+  }
+
+  return async function handler(event: WebSocketConnectEvent, context?: LambdaInvocationContext): Promise<WebSocketResponse> {
+    const events = await options.events;
+    const { gateway } = options;
+    const requestContext = event.requestContext;
+    const clientId = requestContext.connectionId;
+    await gateway.registerConnection({
+      connectionId: clientId,
+      connectedAt: requestContext.connectedAt,
+      sourceIp: requestContext.identity.sourceIp,
+      ...(requestContext.identity.userAgent ? { userAgent: requestContext.identity.userAgent } : {}),
+    });
+
+    const outbox: string[] = options.initMessage ? [initMessageFor(clientId)] : [];
+    let kicked = false;
+    const ctx: ConnectContext = {
+      clientId,
+      gateway,
+      requestContext,
+      session: {},
+      sendToCurrentClient(message: string) {
+        if (typeof message !== 'string') throw new TypeError('sendToCurrentClient in $connect takes a string');
+        outbox.push(message);
+      },
+      closeCurrentClient() {
+        kicked = true;
+      },
+    };
+
+    let response: { statusCode: number; headers?: Record<string, string> } = { statusCode: 200 };
+    try {
+      if (events.onConnect) response = merge(response, decide(await events.onConnect(clientId, ctx)));
+      if (!kicked && isSuccess(response.statusCode) && events.onWebSocketConnect) {
+        response = merge(response, decide(await events.onWebSocketConnect(clientId, buildConnectData(event), ctx)));
+      }
+      if (kicked && isSuccess(response.statusCode)) response = { statusCode: 403 };
+      if (isSuccess(response.statusCode)) await saveSession(gateway, clientId, ctx.session);
+    } catch (error) {
+      // API Gateway answers a failed $connect integration with 502; leave nothing behind.
+      await forget(gateway, clientId, log);
+      throw error;
+    }
+
+    if (!isSuccess(response.statusCode)) {
+      await forget(gateway, clientId, log);
+      return { statusCode: response.statusCode };
+    }
+
+    if (outbox.length > 0 && options.initFunction) {
+      const remaining = context ? context.getRemainingTimeInMillis() : 30_000;
+      const payload: InitSenderEvent = { connectionId: clientId, messages: outbox, retryUntil: Date.now() + remaining + RETRY_MARGIN_MS };
+      try {
+        await options.lambda.send(
+          new InvokeCommand({ FunctionName: options.initFunction, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }),
+        );
+      } catch (error) {
+        // Without its init message the browser cannot identify itself: refuse, so it reconnects.
+        log('$connect: invoking the init sender failed; refusing the connection', { clientId, error: String(error) });
+        await forget(gateway, clientId, log);
+        return { statusCode: 500 };
+      }
+    }
+    return response.headers && Object.keys(response.headers).length > 0 ? { statusCode: response.statusCode, headers: response.headers } : { statusCode: response.statusCode };
+  };
+}
+
+function decide(decision: ConnectDecision): { statusCode: number; headers?: Record<string, string> } | undefined {
+  if (decision === undefined || decision === null || decision === true) return undefined;
+  if (decision === false) return { statusCode: 403 };
+  if (typeof decision === 'object' && typeof decision.statusCode === 'number' && Number.isInteger(decision.statusCode)) {
+    return { statusCode: decision.statusCode, ...(decision.headers ? { headers: decision.headers } : {}) };
+  }
+  throw new TypeError(`onConnect / onWebSocketConnect returned ${JSON.stringify(decision)}; expected nothing, a boolean or { statusCode, headers? }`);
+}
+
+function merge(
+  current: { statusCode: number; headers?: Record<string, string> },
+  next: { statusCode: number; headers?: Record<string, string> } | undefined,
+): { statusCode: number; headers?: Record<string, string> } {
+  if (!next) return current;
+  return { statusCode: next.statusCode, headers: { ...current.headers, ...next.headers } };
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status <= 299;
+}
+
+async function saveSession(gateway: Gateway, clientId: string, session: Session): Promise<void> {
+  const entries = Object.entries(session ?? {}).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return;
+  await gateway.updateSession(clientId, Object.fromEntries(entries));
+}
+
+async function forget(gateway: Gateway, clientId: string, log: (message: string, details: Record<string, unknown>) => void): Promise<void> {
+  try {
+    await gateway.unregisterConnection(clientId);
+  } catch (error) {
+    // The item expires by TTL anyway.
+    log('$connect: removing a refused connection failed', { clientId, error: String(error) });
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The init sender: delivers the messages `$connect` queued (the init message first) once the
+ * connection is open. `$connect` cannot post them itself: API Gateway answers 410 to a post while
+ * the `$connect` integration runs (api-gateway-websocket.md A5), so `$connect` invokes this function
+ * asynchronously just before it returns, and this function posts, retrying 410 with a short
+ * exponential backoff until the connection opens.
+ *
+ * A 410 is ambiguous: "not open yet" or "already gone". It stops retrying when the connection item
+ * is gone from the table (the connection was refused or `$disconnect` ran), or when `retryUntil`
+ * passes: the `$connect` invocation's own deadline plus a margin, after which `$connect` has ended
+ * one way or the other, so a 410 can only mean gone. Giving up is not an error (nothing to retry
+ * later), so the function never throws for it and Lambda's async retries are not spent on it.
+ */
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { LambdaInvocationContext } from './webSocketEvent.ts';
+
+/** The payload `$connect` sends. */
+export interface InitSenderEvent {
+  readonly connectionId: string;
+  /** Posted in order, each once. */
+  readonly messages: readonly string[];
+  /** Epoch ms after which a 410 means the connection is gone rather than still opening. */
+  readonly retryUntil: number;
+}
+
+export type InitSenderOutcome = 'sent' | 'gone' | 'expired' | 'failed';
+
+export interface InitSenderResult {
+  readonly outcome: InitSenderOutcome;
+  /** Messages delivered. */
+  readonly delivered: number;
+  /** PostToConnection calls made, including the ones answered 410. */
+  readonly attempts: number;
+  /** From the handler's start to the last post. */
+  readonly elapsedMs: number;
+}
+
+export interface BackoffOptions {
+  /** Delay after the first 410. */
+  readonly firstDelayMs: number;
+  /** Upper bound of the doubling delay. */
+  readonly maxDelayMs: number;
+  /** How often, at most, to check that the connection item still exists while retrying. */
+  readonly existenceCheckEveryMs: number;
+}
+
+/**
+ * Chosen from measurements (see cdk/README-free notes in the report): locally the socket opens
+ * within a few ms of `$connect` returning; on AWS within tens of ms. 10 ms doubling to 200 ms keeps
+ * the init message within one delay of the open at a cost of a handful of 410s.
+ */
+export const DEFAULT_BACKOFF: BackoffOptions = { firstDelayMs: 10, maxDelayMs: 200, existenceCheckEveryMs: 500 };
+
+export interface InitSenderOptions {
+  readonly management: ApiGatewayManagementApiClient;
+  /** Where to check that the connection still exists; omit to rely on `retryUntil` alone. */
+  readonly connections?: { readonly client: DynamoDBClient; readonly tableName: string; readonly partitionKey: string };
+  readonly backoff?: Partial<BackoffOptions>;
+  readonly log?: (message: string, details: Record<string, unknown>) => void;
+}
+
+const SAFETY_MARGIN_MS = 500;
+
+export function createInitSenderHandler(options: InitSenderOptions) {
+  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  const log = options.log ?? ((message, details) => console.warn(JSON.stringify({ message, ...details })));
+
+  async function connectionExists(connectionId: string): Promise<boolean> {
+    const table = options.connections;
+    if (!table) return true;
+    try {
+      const { Item } = await table.client.send(
+        new GetItemCommand({
+          TableName: table.tableName,
+          Key: { [table.partitionKey]: { S: connectionId } },
+          ConsistentRead: true,
+          ProjectionExpression: '#k',
+          ExpressionAttributeNames: { '#k': table.partitionKey },
+        }),
+      );
+      return Item !== undefined;
+    } catch (error) {
+      log('init sender: existence check failed; retrying the post anyway', { connectionId, error: String(error) });
+      return true;
+    }
+  }
+
+  return async function handler(event: InitSenderEvent, context?: LambdaInvocationContext): Promise<InitSenderResult> {
+    const started = Date.now();
+    const { connectionId, messages, retryUntil } = event;
+    let attempts = 0;
+    let delivered = 0;
+    let delay = backoff.firstDelayMs;
+    let lastCheck = started;
+    const result = (outcome: InitSenderOutcome): InitSenderResult => ({ outcome, delivered, attempts, elapsedMs: Date.now() - started });
+
+    while (delivered < messages.length) {
+      attempts++;
+      try {
+        await options.management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(messages[delivered]!, 'utf8') }));
+        delivered++;
+        continue;
+      } catch (error) {
+        if (!isGone(error)) {
+          log('init sender: post failed', { connectionId, attempts, error: String(error) });
+          return result('failed');
+        }
+      }
+      // 410: not open yet, or gone.
+      if (delivered > 0) return result('gone'); // it was open a moment ago: gone for good
+      const now = Date.now();
+      const remaining = context ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY;
+      if (now + delay > retryUntil || remaining < delay + SAFETY_MARGIN_MS) return result('expired');
+      if (now - lastCheck >= backoff.existenceCheckEveryMs) {
+        lastCheck = now;
+        if (!(await connectionExists(connectionId))) return result('gone');
+      }
+      await sleep(jittered(delay));
+      delay = Math.min(backoff.maxDelayMs, delay * 2);
+    }
+    return result('sent');
+  };
+}
+
+function isGone(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === 'GoneException' || e?.$metadata?.httpStatusCode === 410;
+}
+
+/** Between half and all of `ms`, so connections opened together do not retry in lockstep. */
+function jittered(ms: number): number {
+  return ms / 2 + Math.random() * (ms / 2);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

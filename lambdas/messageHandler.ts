@@ -1,0 +1,61 @@
+/**
+ * `$default` and custom routes: runs onMessage with GatewayWorker's context (session, SDK,
+ * sendToCurrentClient, closeCurrentClient). The session is loaded before the callback and only what
+ * changed is written back, as a merge (see sessionPatch.ts). Without onMessage, messages are accepted
+ * and ignored, at the cost of nothing but the invocation: the seed's push-only mode.
+ */
+import type { Gateway } from '../sdk/index.ts';
+import { GatewayErrorCode } from '../sdk/errors.ts';
+import type { GatewayEvents, MessageContext, OutgoingMessage, Session } from './events.ts';
+import { sessionPatch } from './sessionPatch.ts';
+import type { WebSocketMessageEvent } from './webSocketEvent.ts';
+
+export interface MessageHandlerOptions {
+  readonly events: GatewayEvents | Promise<GatewayEvents>;
+  readonly gateway: Gateway;
+  readonly log?: (message: string, details: Record<string, unknown>) => void;
+}
+
+export function createMessageHandler(options: MessageHandlerOptions) {
+  const log = options.log ?? ((message, details) => console.warn(JSON.stringify({ message, ...details })));
+
+  return async function handler(event: WebSocketMessageEvent): Promise<{ statusCode: number }> {
+    const events = await options.events;
+    if (!events.onMessage) return { statusCode: 200 };
+    const { gateway } = options;
+    const requestContext = event.requestContext;
+    const clientId = requestContext.connectionId;
+    const record = await gateway.getConnection(clientId);
+    const loaded: Session = record?.session ?? {};
+    const before = structuredClone(loaded);
+    const ctx: MessageContext = {
+      clientId,
+      gateway,
+      requestContext,
+      routeKey: requestContext.routeKey,
+      session: structuredClone(loaded),
+      sendToCurrentClient: (message: OutgoingMessage) => gateway.sendToClient(clientId, message),
+      closeCurrentClient: (message?: OutgoingMessage) => (message === undefined ? gateway.closeClient(clientId) : gateway.closeClient(clientId, message)),
+    };
+    const body = typeof event.body === 'string' ? event.body : '';
+    await events.onMessage(clientId, body, ctx);
+
+    const after = ctx.session;
+    if (typeof after !== 'object' || after === null || Array.isArray(after)) {
+      throw new TypeError(`ctx.session must stay a plain object; onMessage set it to ${JSON.stringify(after)}`);
+    }
+    const patch = sessionPatch(before, after);
+    if (patch && record) {
+      try {
+        await gateway.updateSession(clientId, patch);
+      } catch (error) {
+        // The client left while onMessage ran: its session went with it, as in GatewayWorker.
+        if ((error as { code?: unknown } | undefined)?.code === GatewayErrorCode.connectionGone) log('onMessage: the session was not saved; the client is gone', { clientId });
+        else throw error;
+      }
+    } else if (patch) {
+      log('onMessage: the session was not saved; the client is gone', { clientId });
+    }
+    return { statusCode: 200 };
+  };
+}
