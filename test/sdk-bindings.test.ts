@@ -1,0 +1,385 @@
+/**
+ * Uids, groups, queries, closing and the connection lifecycle through the SDK, checked against the
+ * local gateway and the DynamoDB tables themselves; and the crash-between-writes hooks.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GatewayHarness } from './helpers/gatewayHarness.ts';
+import { connectionItem, indexIds, indexItemsOf } from './helpers/dynamo.ts';
+import { ConnectionGoneError, type Gateway } from '../sdk/index.ts';
+
+const sorted = (ids: readonly string[]) => [...ids].sort();
+
+class SimulatedCrash extends Error {}
+
+describe('uids', { timeout: 60_000 }, () => {
+  let h: GatewayHarness;
+  let gw: Gateway;
+  before(async () => {
+    h = await GatewayHarness.start();
+    gw = h.gateway;
+  });
+  after(() => h.stop());
+
+  test('bindUid indexes the connection and records the uid on it', async () => {
+    const a = await h.connect();
+    await gw.bindUid(a.id, 'u-1');
+    assert.equal(await gw.getUidByClientId(a.id), 'u-1');
+    assert.deepEqual(await gw.getClientIdByUid('u-1'), [a.id]);
+    assert.equal(await gw.isUidOnline('u-1'), true);
+    assert.equal((await connectionItem(h.doc, a.id))?.uid, 'u-1');
+    assert.deepEqual(await indexIds(h.doc, 'uids', 'u-1'), [a.id]);
+  });
+
+  test('one uid can have several clients', async () => {
+    const [a, b] = await h.connectMany(2);
+    await gw.bindUid(a!.id, 'multi');
+    await gw.bindUid(b!.id, 'multi');
+    assert.deepEqual(sorted(await gw.getClientIdByUid('multi')), sorted([a!.id, b!.id]));
+  });
+
+  test('binding again moves the client to the new uid and removes the old index item', async () => {
+    const a = await h.connect();
+    await gw.bindUid(a.id, 'old-uid');
+    await gw.bindUid(a.id, 'new-uid');
+    assert.equal(await gw.getUidByClientId(a.id), 'new-uid');
+    assert.deepEqual(await gw.getClientIdByUid('old-uid'), []);
+    assert.equal(await gw.isUidOnline('old-uid'), false);
+    assert.deepEqual(await gw.getClientIdByUid('new-uid'), [a.id]);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['uids:new-uid']);
+    assert.deepEqual((await gw.sendToUid('old-uid', 'x')).recipients, 0);
+    // Binding the same uid again changes nothing.
+    await gw.bindUid(a.id, 'new-uid');
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['uids:new-uid']);
+  });
+
+  test('unbindUid without a uid removes whatever uid the client has', async () => {
+    const a = await h.connect();
+    await gw.bindUid(a.id, 'to-unbind');
+    await gw.unbindUid(a.id);
+    assert.equal(await gw.getUidByClientId(a.id), undefined);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), []);
+    await gw.unbindUid(a.id); // unbound: a no-op
+  });
+
+  test('unbindUid with a uid only unbinds that uid, and is a no-op for another', async () => {
+    const a = await h.connect();
+    await gw.bindUid(a.id, 'current');
+    await gw.unbindUid(a.id, 'stale-guess');
+    assert.equal(await gw.getUidByClientId(a.id), 'current');
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['uids:current']);
+    await gw.unbindUid(a.id, 'current');
+    assert.equal(await gw.getUidByClientId(a.id), undefined);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), []);
+  });
+
+  test('isUidsOnline and batchGetClientIdByUid answer for every uid asked', async () => {
+    const [a, b] = await h.connectMany(2);
+    await gw.bindUid(a!.id, 'batch-1');
+    await gw.bindUid(b!.id, 'batch-1');
+    assert.deepEqual(await gw.isUidsOnline(['batch-1', 'batch-none']), { 'batch-1': true, 'batch-none': false });
+    const byUid = await gw.batchGetClientIdByUid(['batch-1', 'batch-none']);
+    assert.deepEqual(Object.keys(byUid).sort(), ['batch-1', 'batch-none']);
+    assert.deepEqual(sorted(byUid['batch-1']!), sorted([a!.id, b!.id]));
+    assert.deepEqual(byUid['batch-none'], []);
+    assert.deepEqual(await gw.isUidsOnline([]), {});
+  });
+
+  test('closeUid posts the last message then closes every connection of the uid', async () => {
+    const [a, b, other] = await h.connectMany(3);
+    await gw.bindUid(a!.id, 'kicked');
+    await gw.bindUid(b!.id, 'kicked');
+    await gw.bindUid(other!.id, 'stays');
+    const report = await gw.closeUid('kicked', { type: 'bye' });
+    assert.deepEqual(sorted(report.closed), sorted([a!.id, b!.id]));
+    assert.deepEqual(report.gone, []);
+    for (const x of [a!, b!]) {
+      assert.equal(await x.next(), '{"type":"bye"}');
+      assert.equal((await x.closed).code, 1000);
+      await h.whenDisconnected(x.id);
+    }
+    assert.deepEqual(await gw.getClientIdByUid('kicked'), []);
+    assert.deepEqual(await gw.getClientIdByUid('stays'), [other!.id]);
+    assert.equal(h.isOpen(other!.id), true);
+  });
+
+  test('mutating a client that is not connected rejects with ConnectionGoneError and leaves no index item', async () => {
+    const a = await h.connect();
+    await a.close();
+    await h.whenDisconnected(a.id);
+    for (const attempt of [() => gw.bindUid(a.id, 'ghost'), () => gw.unbindUid(a.id), () => gw.unbindUid(a.id, 'ghost')]) {
+      await assert.rejects(attempt(), (e: unknown) => e instanceof ConnectionGoneError && e.code === 'CONNECTION_GONE' && e.connectionId === a.id);
+    }
+    assert.deepEqual(await indexIds(h.doc, 'uids', 'ghost'), []);
+    assert.equal(await connectionItem(h.doc, a.id), undefined);
+  });
+});
+
+describe('groups', { timeout: 60_000 }, () => {
+  let h: GatewayHarness;
+  let gw: Gateway;
+  before(async () => {
+    h = await GatewayHarness.start();
+    gw = h.gateway;
+  });
+  after(() => h.stop());
+
+  test('joinGroup is idempotent and getGroupsByClientId lists the groups', async () => {
+    const a = await h.connect();
+    await gw.joinGroup(a.id, 'g-b');
+    await gw.joinGroup(a.id, 'g-a');
+    await gw.joinGroup(a.id, 'g-a');
+    assert.deepEqual(await gw.getGroupsByClientId(a.id), ['g-a', 'g-b']);
+    assert.deepEqual(await gw.getClientIdListByGroup('g-a'), [a.id]);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:g-a', 'groups:g-b']);
+  });
+
+  test('leaveGroup removes the membership from the connection and the index; the attribute goes when empty', async () => {
+    const a = await h.connect();
+    await gw.joinGroup(a.id, 'leave-me');
+    await gw.leaveGroup(a.id, 'leave-me');
+    assert.deepEqual(await gw.getGroupsByClientId(a.id), []);
+    assert.deepEqual(await gw.getClientIdListByGroup('leave-me'), []);
+    assert.equal((await connectionItem(h.doc, a.id))?.groups, undefined);
+    await gw.leaveGroup(a.id, 'never-joined'); // not a member: a no-op
+  });
+
+  test('counts, members, sessions and uids of a group', async () => {
+    const [a, b, c] = await h.connectMany(3);
+    for (const x of [a!, b!, c!]) await gw.joinGroup(x.id, 'team');
+    await gw.joinGroup(a!.id, 'team-2');
+    await gw.bindUid(a!.id, 'ann');
+    await gw.bindUid(b!.id, 'ann');
+    await gw.bindUid(c!.id, 'cid');
+    await gw.setSession(a!.id, { name: 'A' });
+    assert.equal(await gw.getClientCountByGroup('team'), 3);
+    assert.equal(await gw.getClientIdCountByGroup('team'), 3);
+    assert.equal(await gw.getClientCountByGroup('no-such-team'), 0);
+    assert.deepEqual(sorted(await gw.getClientIdListByGroup(['team', 'team-2'])), sorted([a!.id, b!.id, c!.id]));
+    assert.deepEqual(await gw.getClientSessionsByGroup('team'), { [a!.id]: { name: 'A' }, [b!.id]: {}, [c!.id]: {} });
+    assert.deepEqual(sorted(await gw.getUidListByGroup('team')), ['ann', 'cid']);
+    assert.equal(await gw.getUidCountByGroup('team'), 2);
+    assert.deepEqual(await gw.getUidListByGroup(['team-2']), ['ann']);
+    assert.deepEqual(await gw.batchGetClientIdCountByGroup(['team', 'team-2', 'empty']), { team: 3, 'team-2': 1, empty: 0 });
+  });
+
+  test('ungroup removes every member and keeps the connections and their other groups', async () => {
+    const [a, b] = await h.connectMany(2);
+    for (const x of [a!, b!]) await gw.joinGroup(x.id, 'dissolve');
+    await gw.joinGroup(a!.id, 'keep');
+    await gw.setSession(a!.id, { kept: true });
+    await gw.ungroup('dissolve');
+    assert.deepEqual(await gw.getClientIdListByGroup('dissolve'), []);
+    assert.deepEqual(await indexIds(h.doc, 'groups', 'dissolve'), []);
+    assert.deepEqual(await gw.getGroupsByClientId(a!.id), ['keep']);
+    assert.deepEqual(await gw.getGroupsByClientId(b!.id), []);
+    assert.deepEqual(await gw.getSession(a!.id), { kept: true });
+    assert.ok(h.isOpen(a!.id) && h.isOpen(b!.id));
+    await gw.joinGroup(b!.id, 'dissolve'); // can be joined again
+    assert.deepEqual(await gw.getClientIdListByGroup('dissolve'), [b!.id]);
+  });
+
+  test('joinGroup and leaveGroup on a client that is not connected reject with ConnectionGoneError', async () => {
+    const a = await h.connect();
+    await a.close();
+    await h.whenDisconnected(a.id);
+    await assert.rejects(gw.joinGroup(a.id, 'late'), ConnectionGoneError);
+    await assert.rejects(gw.leaveGroup(a.id, 'late'), ConnectionGoneError);
+    assert.deepEqual(await indexIds(h.doc, 'groups', 'late'), []);
+    assert.equal(await connectionItem(h.doc, a.id), undefined, 'the update did not resurrect the item');
+    assert.deepEqual(await gw.getGroupsByClientId(a.id), []);
+  });
+});
+
+describe('clients and the connection lifecycle', { timeout: 60_000 }, () => {
+  let h: GatewayHarness;
+  let gw: Gateway;
+  before(async () => {
+    h = await GatewayHarness.start();
+    gw = h.gateway;
+  });
+  after(() => h.stop());
+
+  test('registerConnection stores identity, an empty session and a TTL past the 2-hour limit', async () => {
+    const a = await h.connect();
+    const record = await gw.getConnection(a.id);
+    assert.ok(record);
+    assert.equal(record.connectionId, a.id);
+    assert.equal(record.sourceIp, '127.0.0.1');
+    assert.deepEqual(record.groups, []);
+    assert.deepEqual(record.session, {});
+    assert.equal(record.version, 0);
+    assert.equal(record.expiresAt, Math.floor(record.connectedAt / 1000) + 2 * 3600 + 300);
+  });
+
+  test('isOnline follows API Gateway', async () => {
+    const a = await h.connect();
+    assert.equal(await gw.isOnline(a.id), true);
+    await a.close();
+    await h.whenDisconnected(a.id);
+    assert.equal(await gw.isOnline(a.id), false);
+  });
+
+  test('unregisterConnection (from $disconnect) removes every item and returns the last uid, groups and session', async () => {
+    const a = await h.connect();
+    await gw.bindUid(a.id, 'leaver');
+    await gw.joinGroup(a.id, 'room-1');
+    await gw.joinGroup(a.id, 'room-2');
+    await gw.setSession(a.id, { cart: [1, 2] });
+    await a.close();
+    const record = await h.whenDisconnected(a.id);
+    assert.equal(record?.uid, 'leaver');
+    assert.deepEqual(record?.groups, ['room-1', 'room-2']);
+    assert.deepEqual(record?.session, { cart: [1, 2] });
+    assert.equal(await connectionItem(h.doc, a.id), undefined);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), []);
+    assert.equal(await gw.getConnection(a.id), undefined);
+    assert.equal(await gw.unregisterConnection(a.id), undefined);
+  });
+
+  test('closeClient posts the last message, closes with 1000, and answers false once the client is gone', async () => {
+    const a = await h.connect();
+    assert.equal(await gw.closeClient(a.id, 'goodbye'), true);
+    assert.equal(await a.next(), 'goodbye');
+    assert.equal((await a.closed).code, 1000);
+    await h.whenDisconnected(a.id);
+    assert.equal(await gw.closeClient(a.id, 'again'), false);
+    assert.equal(await gw.closeClient(a.id), false);
+  });
+
+  test('destroyClient closes the connection without a message', async () => {
+    const a = await h.connect();
+    assert.equal(await gw.destroyClient(a.id), true);
+    assert.equal((await a.closed).code, 1000);
+    assert.deepEqual(a.messages, []);
+    await h.whenDisconnected(a.id);
+    assert.equal(await gw.destroyClient(a.id), false);
+  });
+});
+
+describe('everything queries', { timeout: 60_000 }, () => {
+  let h: GatewayHarness;
+  let gw: Gateway;
+  before(async () => {
+    h = await GatewayHarness.start({ gateway: { scanSegments: 3 } });
+    gw = h.gateway;
+  });
+  after(() => h.stop());
+
+  test('getAll* see every connection, uid and group across scan segments and pages', async () => {
+    const clients = await h.connectMany(12);
+    const ids = clients.map((c) => c.id);
+    for (const [i, c] of clients.entries()) {
+      if (i % 3 === 0) await gw.bindUid(c.id, `user-${i % 6}`);
+      if (i % 2 === 0) await gw.joinGroup(c.id, `grp-${i % 4}`);
+    }
+    await gw.setSession(ids[1]!, { x: 1 });
+    // 300 more registered without sockets, 4 KB each: 1.2 MB, more than one 1 MB scan page.
+    const userAgent = 'u'.repeat(4000);
+    const extra = Array.from({ length: 300 }, (_, i) => `extra${String(i).padStart(10, '0')}=`);
+    await Promise.all(extra.map((id) => gw.registerConnection({ connectionId: id, connectedAt: Date.now(), userAgent })));
+    const total = ids.length + extra.length;
+    let scans = 0;
+    const oneSegment = h.newGateway({ scanSegments: 1, onConsumedCapacity: (e) => void (e.command === 'Scan' && e.operation === 'getAllClientIdList' && scans++) });
+    for (const g of [gw, oneSegment]) {
+      assert.equal(await g.getAllClientCount(), total);
+      assert.equal(await g.getAllClientIdCount(), total);
+      assert.deepEqual(sorted(await g.getAllClientIdList()), sorted([...ids, ...extra]));
+    }
+    assert.ok(scans >= 2, `one segment took ${scans} pages`);
+    const sessions = await gw.getAllClientSessions();
+    assert.equal(Object.keys(sessions).length, total);
+    assert.deepEqual(sessions[ids[1]!], { x: 1 });
+    assert.deepEqual(sessions[ids[0]!], {});
+    assert.deepEqual(sorted(await gw.getAllUidList()), ['user-0', 'user-3']);
+    assert.equal(await gw.getAllUidCount(), 2);
+    assert.deepEqual(sorted(await gw.getAllGroupIdList()), ['grp-0', 'grp-2']);
+  });
+});
+
+describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await GatewayHarness.start();
+  });
+  after(() => h.stop());
+
+  test('a bindUid stopped after its index write leaves the connection reachable through the new uid', async () => {
+    const a = await h.connect();
+    const crashing = h.newGateway({ hooks: { afterIndexWrite: () => { throw new SimulatedCrash(); } } });
+    await assert.rejects(crashing.bindUid(a.id, 'half-bound'), SimulatedCrash);
+    assert.deepEqual(await indexIds(h.doc, 'uids', 'half-bound'), [a.id]);
+    assert.equal((await connectionItem(h.doc, a.id))?.uid, undefined);
+    assert.deepEqual((await h.gateway.sendToUid('half-bound', 'still reached')).sent, [a.id]);
+    assert.equal(await a.next(), 'still reached');
+    // Retrying the bind completes it.
+    await h.gateway.bindUid(a.id, 'half-bound');
+    assert.equal(await h.gateway.getUidByClientId(a.id), 'half-bound');
+  });
+
+  test('a rebind stopped before removing the old index item leaves the connection reachable through both uids', async () => {
+    const a = await h.connect();
+    await h.gateway.bindUid(a.id, 'first');
+    const crashing = h.newGateway({ hooks: { beforeIndexDelete: () => { throw new SimulatedCrash(); } } });
+    await assert.rejects(crashing.bindUid(a.id, 'second'), SimulatedCrash);
+    assert.equal((await connectionItem(h.doc, a.id))?.uid, 'second');
+    assert.deepEqual((await h.gateway.sendToUid('second', 'via second')).sent, [a.id]);
+    assert.deepEqual((await h.gateway.sendToUid('first', 'via first (stale)')).sent, [a.id]);
+    assert.equal(await a.next(), 'via second');
+    assert.equal(await a.next(), 'via first (stale)');
+    // When the connection goes, $disconnect removes what the item knows; the next send prunes the rest.
+    await a.close();
+    await h.whenDisconnected(a.id);
+    assert.deepEqual(await indexIds(h.doc, 'uids', 'second'), []);
+    assert.deepEqual((await h.gateway.sendToUid('first', 'gone now')).gone, [a.id]);
+    assert.deepEqual(await indexIds(h.doc, 'uids', 'first'), []);
+  });
+
+  test('a joinGroup stopped after its index write leaves the connection reachable through the group', async () => {
+    const a = await h.connect();
+    const crashing = h.newGateway({ hooks: { afterIndexWrite: () => { throw new SimulatedCrash(); } } });
+    await assert.rejects(crashing.joinGroup(a.id, 'half-joined'), SimulatedCrash);
+    assert.equal((await connectionItem(h.doc, a.id))?.groups, undefined);
+    assert.deepEqual((await h.gateway.sendToGroup('half-joined', 'in anyway')).sent, [a.id]);
+    assert.equal(await a.next(), 'in anyway');
+  });
+
+  test('a leaveGroup stopped before its index delete leaves a stale index item, which only widens a send', async () => {
+    const a = await h.connect();
+    await h.gateway.joinGroup(a.id, 'half-left');
+    const crashing = h.newGateway({ hooks: { beforeIndexDelete: () => { throw new SimulatedCrash(); } } });
+    await assert.rejects(crashing.leaveGroup(a.id, 'half-left'), SimulatedCrash);
+    assert.deepEqual(await h.gateway.getGroupsByClientId(a.id), []);
+    assert.deepEqual(await indexIds(h.doc, 'groups', 'half-left'), [a.id]);
+  });
+
+  test('a joinGroup racing a disconnect does not resurrect the connection and removes its index item', async () => {
+    const a = await h.connect();
+    const racing = h.newGateway({
+      hooks: {
+        afterIndexWrite: async () => {
+          await a.close();
+          await h.whenDisconnected(a.id);
+        },
+      },
+    });
+    await assert.rejects(racing.joinGroup(a.id, 'raced'), ConnectionGoneError);
+    assert.equal(await connectionItem(h.doc, a.id), undefined);
+    assert.deepEqual(await indexIds(h.doc, 'groups', 'raced'), []);
+  });
+
+  test('a bindUid racing a disconnect does not resurrect the connection and removes its index item', async () => {
+    const a = await h.connect();
+    const racing = h.newGateway({
+      hooks: {
+        afterIndexWrite: async () => {
+          await a.close();
+          await h.whenDisconnected(a.id);
+        },
+      },
+    });
+    await assert.rejects(racing.bindUid(a.id, 'raced-uid'), ConnectionGoneError);
+    assert.equal(await connectionItem(h.doc, a.id), undefined);
+    assert.deepEqual(await indexIds(h.doc, 'uids', 'raced-uid'), []);
+  });
+});
