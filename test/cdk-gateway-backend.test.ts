@@ -1,0 +1,358 @@
+// GatewayBackend's template: tables, API and stage, functions, outputs, the exact IAM grantGateway
+// produces, the authorizer, and the props checks. Bundling is skipped here (it is what
+// cdk-bundles.test.ts checks); the feature flags are the app's, read from cdk.json.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { GatewayBackend, GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, type GatewayBackendProps } from '../cdk/index.ts';
+import { GatewayEnvVar, GatewayTables } from '../sdk/index.ts';
+import { LambdaEnvVar } from '../lambdas/env.ts';
+
+const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+
+/** A stack holding one GatewayBackend; props may be built from the stack (for functions they reference). */
+function build(props: GatewayBackendProps | ((stack: Stack) => GatewayBackendProps) = {}) {
+  const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'TestStack', { env: { account: ACCOUNT, region: REGION } });
+  const backend = new GatewayBackend(stack, 'Gateway', typeof props === 'function' ? props(stack) : props);
+  return { app, stack, backend, template: () => Template.fromStack(stack) };
+}
+
+/** `Ref`/`GetAtt`/`Join` flattened to a readable string: `<LogicalId>`, `<LogicalId.Arn>`. */
+function flatten(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const o = value as Record<string, unknown>;
+  if (o.Ref) return `<${o.Ref as string}>`;
+  if (o['Fn::GetAtt']) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+  if (o['Fn::Join']) {
+    const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+    return parts.map(flatten).join(sep);
+  }
+  return JSON.stringify(value);
+}
+
+/** Every Allow in the policies attached to a role, as resource -> actions (robust to how CDK groups statements). */
+function accessOf(template: Template, stack: Stack, role: iam.IRole): Record<string, string[]> {
+  const roleId = stack.getLogicalId(role.node.defaultChild as iam.CfnRole);
+  const access: Record<string, Set<string>> = {};
+  const policies = template.findResources('AWS::IAM::Policy');
+  for (const policy of Object.values(policies)) {
+    const roles = (policy.Properties.Roles as Array<{ Ref: string }>).map((r) => r.Ref);
+    if (!roles.includes(roleId)) continue;
+    for (const statement of policy.Properties.PolicyDocument.Statement as Array<{ Effect: string; Action: string | string[]; Resource: unknown }>) {
+      assert.equal(statement.Effect, 'Allow');
+      const actions = [statement.Action].flat();
+      for (const resource of [statement.Resource].flat()) {
+        const key = flatten(resource);
+        for (const action of actions) (access[key] ??= new Set()).add(action);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(access).map(([k, v]) => [k, [...v].sort()]));
+}
+
+const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+
+describe('tables', () => {
+  test('three pay-per-request tables keyed as sdk/tables.ts says, TTL on expiresAt, point-in-time recovery on, retained', () => {
+    const { template } = build();
+    const t = template();
+    t.resourceCountIs('AWS::DynamoDB::Table', 3);
+    for (const keys of Object.values(GatewayTables)) {
+      const keySchema = [{ AttributeName: keys.partitionKey, KeyType: 'HASH' }, ...('sortKey' in keys ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' }] : [])];
+      t.hasResource('AWS::DynamoDB::Table', {
+        Properties: {
+          KeySchema: keySchema,
+          AttributeDefinitions: keySchema.map((k) => ({ AttributeName: k.AttributeName, AttributeType: 'S' })),
+          BillingMode: 'PAY_PER_REQUEST',
+          TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        },
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
+    }
+  });
+
+  test('removal policy and point-in-time recovery follow the props', () => {
+    const t = build({ removalPolicy: RemovalPolicy.DESTROY, pointInTimeRecovery: false }).template();
+    const tables = Object.values(t.findResources('AWS::DynamoDB::Table'));
+    assert.equal(tables.length, 3);
+    for (const table of tables) {
+      assert.equal(table.DeletionPolicy, 'Delete');
+      assert.deepEqual(table.Properties.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: false });
+    }
+    for (const group of Object.values(t.findResources('AWS::Logs::LogGroup'))) assert.equal(group.DeletionPolicy, 'Delete');
+  });
+});
+
+describe('API and stage', () => {
+  test('a WebSocket API selecting routes by $request.body.action; $connect, $disconnect, $default and custom routes go to their functions', () => {
+    const { stack, backend, template } = build({ routes: ['chat', 'typing'] });
+    const t = template();
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
+    const routes = Object.values(t.findResources('AWS::ApiGatewayV2::Route'));
+    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), ['$connect', '$default', '$disconnect', 'chat', 'typing']);
+    const integrations = t.findResources('AWS::ApiGatewayV2::Integration');
+    const functionOf = (routeKey: string) => {
+      const route = routes.find((r) => r.Properties.RouteKey === routeKey)!;
+      const integrationId = (flatten(route.Properties.Target).match(/<(\w+)>/) ?? [])[1]!;
+      const integration = integrations[integrationId]!;
+      assert.equal(integration.Properties.IntegrationType, 'AWS_PROXY');
+      return flatten(integration.Properties.IntegrationUri).match(/<(\w+)\.Arn>/)![1];
+    };
+    assert.equal(functionOf('$connect'), logicalId(stack, backend.connectFunction));
+    assert.equal(functionOf('$disconnect'), logicalId(stack, backend.disconnectFunction));
+    for (const key of ['$default', 'chat', 'typing']) assert.equal(functionOf(key), logicalId(stack, backend.messageFunction));
+    for (const route of routes) assert.equal(route.Properties.AuthorizationType, 'NONE');
+  });
+
+  test('a custom route selection expression and stage name', () => {
+    const t = build({ routeSelectionExpression: '$request.body.type', stageName: 'live' }).template();
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { RouteSelectionExpression: '$request.body.type' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: 'live' });
+  });
+
+  test('the stage auto-deploys, throttles every route, and writes JSON access logs to its own log group', () => {
+    const { stack, backend, template } = build();
+    const t = template();
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: 'prod',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 500 },
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [logicalId(stack, backend.accessLogGroup), 'Arn'] },
+        Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId".*"routeKey":"\\$context.routeKey".*"connectionId":"\\$context.connectionId"'),
+      },
+    });
+    const format = JSON.parse(Object.values(t.findResources('AWS::ApiGatewayV2::Stage'))[0]!.Properties.AccessLogSettings.Format as string);
+    assert.equal(format.status, '$context.status');
+    t.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+    t.resourceCountIs('AWS::Logs::LogGroup', 5);
+  });
+
+  test('throttling follows the props', () => {
+    const t = build({ throttle: { rateLimit: 50, burstLimit: 20 } }).template();
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 20 } });
+  });
+
+  test('no account-level logging role unless asked for; when asked, the stage waits for it', () => {
+    build().template().resourceCountIs('AWS::ApiGateway::Account', 0);
+    const { stack, backend, template } = build({ apiGatewayCloudWatchRole: true });
+    const t = template();
+    t.resourceCountIs('AWS::ApiGateway::Account', 1);
+    t.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] },
+      ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'])]) })],
+    });
+    const stage = t.findResources('AWS::ApiGatewayV2::Stage')[logicalId(stack, backend.stage)]!;
+    assert.ok((stage.DependsOn as string[]).includes(stack.getLogicalId(backend.apiGatewayAccount!)));
+  });
+});
+
+describe('functions', () => {
+  test('four functions on Node 24, arm64, with their own log groups, roles without managed policies, and the init sender never retried', () => {
+    const { stack, backend, template } = build();
+    const t = template();
+    t.resourceCountIs('AWS::Lambda::Function', 4);
+    const functions = t.findResources('AWS::Lambda::Function');
+    for (const [fn, logs, timeout] of [
+      [backend.connectFunction, backend.functionLogGroups.connect, 10],
+      [backend.disconnectFunction, backend.functionLogGroups.disconnect, 10],
+      [backend.messageFunction, backend.functionLogGroups.message, 10],
+      [backend.initSenderFunction, backend.functionLogGroups.initSender, 15],
+    ] as const) {
+      const props = functions[logicalId(stack, fn)]!.Properties;
+      assert.equal(props.Runtime, 'nodejs24.x');
+      assert.deepEqual(props.Architectures, ['arm64']);
+      assert.equal(props.Handler, 'index.handler');
+      assert.equal(props.MemorySize, 256);
+      assert.equal(props.Timeout, timeout);
+      assert.deepEqual(props.LoggingConfig, { LogGroup: { Ref: logicalId(stack, logs) } });
+    }
+    for (const role of Object.values(t.findResources('AWS::IAM::Role'))) assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack, backend.initSenderFunction) },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
+  });
+
+  test('the handlers get the SDK environment, $connect also the init sender and the init switch, plus the user environment', () => {
+    const { stack, backend, template } = build({ environment: { APP_SECRET_NAME: 'my-secret' }, initMessage: false });
+    const functions = template().findResources('AWS::Lambda::Function');
+    const env = (fn: lambda.Function) => functions[logicalId(stack, fn)]!.Properties.Environment.Variables as Record<string, unknown>;
+    const sdkEnvironment = {
+      [GatewayEnvVar.callbackUrl]: stack.resolve(backend.callbackUrl),
+      [GatewayEnvVar.connectionsTable]: { Ref: logicalId(stack, backend.connectionsTable) },
+      [GatewayEnvVar.uidsTable]: { Ref: logicalId(stack, backend.uidsTable) },
+      [GatewayEnvVar.groupsTable]: { Ref: logicalId(stack, backend.groupsTable) },
+    };
+    assert.deepEqual(env(backend.connectFunction), {
+      APP_SECRET_NAME: 'my-secret',
+      ...sdkEnvironment,
+      [LambdaEnvVar.initFunction]: { Ref: logicalId(stack, backend.initSenderFunction) },
+      [LambdaEnvVar.initMessage]: 'false',
+    });
+    assert.deepEqual(env(backend.disconnectFunction), { APP_SECRET_NAME: 'my-secret', ...sdkEnvironment });
+    assert.deepEqual(env(backend.messageFunction), { APP_SECRET_NAME: 'my-secret', ...sdkEnvironment });
+    assert.deepEqual(env(backend.initSenderFunction), {
+      [GatewayEnvVar.callbackUrl]: sdkEnvironment[GatewayEnvVar.callbackUrl],
+      [GatewayEnvVar.connectionsTable]: sdkEnvironment[GatewayEnvVar.connectionsTable],
+    });
+  });
+
+  test('the init sender may only post to this stage and read the connections table; $connect may invoke only the init sender', () => {
+    const { stack, backend, template } = build();
+    const t = template();
+    const api = logicalId(stack, backend.webSocketApi);
+    assert.deepEqual(accessOf(t, stack, backend.initSenderFunction.role!), {
+      [`<${logicalId(stack, backend.functionLogGroups.initSender)}.Arn>`]: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      [`arn:aws:execute-api:${REGION}:${ACCOUNT}:<${api}>/prod/POST/@connections/*`]: ['execute-api:ManageConnections'],
+      [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: ['dynamodb:GetItem'],
+    });
+    const connectAccess = accessOf(t, stack, backend.connectFunction.role!);
+    assert.deepEqual(connectAccess[`<${logicalId(stack, backend.initSenderFunction)}.Arn>`], ['lambda:InvokeFunction']);
+    assert.equal(Object.values(connectAccess).flat().filter((a) => a.startsWith('lambda:')).length, 1);
+  });
+});
+
+describe('grantGateway', () => {
+  test('gives another Lambda exactly the SDK\'s IAM (this stage\'s @connections, the SDK\'s table actions, no wildcard action) and sets the env vars Gateway.fromEnv() reads', () => {
+    const { stack, backend, template } = build();
+    const appFunction = new lambda.Function(stack, 'AppBackend', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('export const handler = () => {}'), handler: 'index.handler' });
+    const grant = backend.grantGateway(appFunction);
+    assert.ok(grant.success);
+    const t = template();
+
+    const api = logicalId(stack, backend.webSocketApi);
+    const connectionsArn = (method: string) => `arn:aws:execute-api:${REGION}:${ACCOUNT}:<${api}>/prod/${method}/@connections/*`;
+    const dynamo = (actions: readonly string[]) => actions.map((a) => `dynamodb:${a}`).sort();
+    assert.deepEqual(accessOf(t, stack, appFunction.role!), {
+      [connectionsArn('DELETE')]: ['execute-api:ManageConnections'],
+      [connectionsArn('GET')]: ['execute-api:ManageConnections'],
+      [connectionsArn('POST')]: ['execute-api:ManageConnections'],
+      [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.connections),
+      [`<${logicalId(stack, backend.uidsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.uids),
+      [`<${logicalId(stack, backend.groupsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.groups),
+    });
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.connections), ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.groups), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
+    for (const action of Object.values(accessOf(t, stack, appFunction.role!)).flat()) assert.ok(!action.includes('*'), `${action} is not a wildcard`);
+
+    const env = t.findResources('AWS::Lambda::Function')[logicalId(stack, appFunction)]!.Properties.Environment.Variables;
+    assert.deepEqual(Object.keys(env).sort(), [GatewayEnvVar.callbackUrl, GatewayEnvVar.connectionsTable, GatewayEnvVar.groupsTable, GatewayEnvVar.uidsTable].sort());
+    assert.deepEqual(env[GatewayEnvVar.callbackUrl], stack.resolve(backend.callbackUrl));
+    assert.match(flatten(env[GatewayEnvVar.callbackUrl]), new RegExp(`^https://<${api}>\\.execute-api\\.${REGION}\\.<AWS::URLSuffix>/prod$`));
+    assert.deepEqual(env[GatewayEnvVar.connectionsTable], { Ref: logicalId(stack, backend.connectionsTable) });
+    assert.deepEqual(env[GatewayEnvVar.uidsTable], { Ref: logicalId(stack, backend.uidsTable) });
+    assert.deepEqual(env[GatewayEnvVar.groupsTable], { Ref: logicalId(stack, backend.groupsTable) });
+  });
+
+  test('grantGatewayPermissions serves compute that is not a Lambda (here a role), with `environment` to pass on', () => {
+    const { stack, backend, template } = build();
+    const role = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
+    backend.grantGatewayPermissions(role);
+    const access = accessOf(template(), stack, role);
+    assert.equal(Object.keys(access).length, 6);
+    assert.deepEqual(Object.keys(backend.environment).sort(), [GatewayEnvVar.callbackUrl, GatewayEnvVar.connectionsTable, GatewayEnvVar.groupsTable, GatewayEnvVar.uidsTable].sort());
+  });
+});
+
+describe('authorizer', () => {
+  test('a REQUEST authorizer on $connect only, reading the token from the query string', () => {
+    const { template } = build((stack) => ({
+      authorizer: { handler: new lambda.Function(stack, 'Authorizer', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }) },
+    }));
+    const t = template();
+    t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'REQUEST', IdentitySource: ['route.request.querystring.token'] });
+    const authorizerId = Object.keys(t.findResources('AWS::ApiGatewayV2::Authorizer'))[0]!;
+    for (const route of Object.values(t.findResources('AWS::ApiGatewayV2::Route'))) {
+      if (route.Properties.RouteKey === '$connect') {
+        assert.equal(route.Properties.AuthorizationType, 'CUSTOM');
+        assert.deepEqual(route.Properties.AuthorizerId, { Ref: authorizerId });
+      } else {
+        assert.equal(route.Properties.AuthorizationType, 'NONE');
+      }
+    }
+    t.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'apigateway.amazonaws.com', FunctionName: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^Authorizer'), 'Arn'] }) });
+  });
+
+  test('the query parameter can be renamed', () => {
+    const { template } = build((stack) => ({
+      authorizer: { handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }), queryParameter: 'access_token' },
+    }));
+    template().hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { IdentitySource: ['route.request.querystring.access_token'] });
+  });
+});
+
+test('outputs: the wss URL and the callback URL of the stage', () => {
+  const { stack, backend, template } = build();
+  const outputs = template().findOutputs('*');
+  const values = Object.values(outputs).map((o) => flatten(o.Value));
+  const api = logicalId(stack, backend.webSocketApi);
+  assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`]);
+  assert.deepEqual(stack.resolve(backend.urlOutput.value), stack.resolve(backend.url));
+  assert.deepEqual(stack.resolve(backend.callbackUrlOutput.value), stack.resolve(backend.callbackUrl));
+});
+
+test('construct ids are stable: the logical ids the local gateway and deployed stacks rely on', () => {
+  const { stack, backend } = build();
+  const ids = {
+    connections: logicalId(stack, backend.connectionsTable),
+    uids: logicalId(stack, backend.uidsTable),
+    groups: logicalId(stack, backend.groupsTable),
+    api: logicalId(stack, backend.webSocketApi),
+    stage: logicalId(stack, backend.stage),
+    connect: logicalId(stack, backend.connectFunction),
+    disconnect: logicalId(stack, backend.disconnectFunction),
+    message: logicalId(stack, backend.messageFunction),
+    initSender: logicalId(stack, backend.initSenderFunction),
+  };
+  for (const [name, id] of Object.entries(ids)) assert.match(id, /^Gateway[A-Za-z]+[0-9A-F]{8}$/, name);
+  assert.match(ids.connections, /^GatewayConnections/);
+  assert.match(ids.initSender, /^GatewayInitSenderFunction/);
+});
+
+describe('props checks fail with a message that says what to change', () => {
+  const fails = (props: GatewayBackendProps, message: RegExp) =>
+    assert.throws(() => build(props), (error: unknown) => error instanceof GatewayBackendPropsError && message.test(error.message));
+
+  test('fails on an events module that is not a file', () => {
+    fails({ eventsModule: 'no/such/events.ts' }, /eventsModule: "no\/such\/events\.ts" resolves to .*no\/such\/events\.ts, which is not a file/);
+    fails({ eventsModule: fileURLToPath(new URL('../cdk.json', import.meta.url)) }, /must be a \.ts, \.mts, \.cts, \.js, \.mjs or \.cjs file/);
+  });
+
+  test('fails on reserved, malformed or repeated route keys', () => {
+    fails({ routes: ['$custom'] }, /starts with '\$', which API Gateway reserves/);
+    fails({ routes: ['two words'] }, /1-128 characters without whitespace/);
+    fails({ routes: ['chat', 'chat'] }, /"chat" is listed twice/);
+  });
+
+  test('fails on a route selection expression that does not read the body, and on a bad stage name', () => {
+    fails({ routeSelectionExpression: '$request.header.x' }, /must select from the message body/);
+    fails({ stageName: 'a/b' }, /stageName: "a\/b" must be 1-128 letters, digits/);
+  });
+
+  test('fails on throttling, memory and timeout out of range', () => {
+    fails({ throttle: { rateLimit: 0, burstLimit: 10 } }, /throttle\.rateLimit: 0 must be a positive number/);
+    fails({ throttle: { rateLimit: 10, burstLimit: 1.5 } }, /throttle\.burstLimit: 1\.5 must be a positive whole number/);
+    fails({ memorySize: 64 }, /memorySize: 64 must be a whole number of MB from 128 to 10240/);
+    fails({ timeout: Duration.seconds(30) }, /timeout: 30 seconds must be from 1 second to 29 seconds/);
+  });
+
+  test('fails on an authorizer query parameter that cannot be in a URL as is', () => {
+    assert.throws(
+      () => build((stack) => ({ authorizer: { handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }), queryParameter: 'a b' } })),
+      (error: unknown) => error instanceof GatewayBackendPropsError && /authorizer\.queryParameter: "a b" must be 1-128 URL-safe characters/.test(error.message),
+    );
+  });
+});
