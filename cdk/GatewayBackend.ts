@@ -10,7 +10,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -25,7 +25,10 @@ import { GatewayEnvVar } from '../sdk/env.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
-import { iam5ResourceFindingId } from './nagFindingId.ts';
+import { flattenForNag, iam5ResourceFindingId } from './nagFindingId.ts';
+
+/** The warning a backend without an authorizer carries; acknowledge it as `annotation::<id>`. */
+export const NO_AUTHORIZER_WARNING = 'serverless-gateway-worker:noAuthorizer';
 
 /** The specifier lambdas/bundled/*.ts import the Events module by; esbuild aliases it at bundle time. */
 export const EVENTS_MODULE_SPECIFIER = '@gateway-backend/events';
@@ -173,6 +176,13 @@ export class GatewayBackend extends Construct {
   /** group -> connection ids. */
   readonly groupsTable: dynamodb.Table;
   readonly webSocketApi: apigwv2.WebSocketApi;
+  /** `$connect`, with the authorizer when there is one. */
+  readonly connectRoute: apigwv2.WebSocketRoute;
+  readonly disconnectRoute: apigwv2.WebSocketRoute;
+  /** `$default`: every message no custom route matches. */
+  readonly defaultRoute: apigwv2.WebSocketRoute;
+  /** One per key in `routes`, in order. */
+  readonly customRoutes: readonly apigwv2.WebSocketRoute[];
   readonly stage: apigwv2.WebSocketStage;
   /** The stage's access logs. */
   readonly accessLogGroup: logs.LogGroup;
@@ -295,21 +305,35 @@ export class GatewayBackend extends Construct {
       apiName: props.apiName ?? this.node.path.replace(/\//g, '-'),
       description: 'GatewayWorker-style push gateway (GatewayBackend)',
       routeSelectionExpression: settings.routeSelectionExpression,
-      connectRouteOptions: { integration: integration('ConnectIntegration', this.connectFunction), ...(this.authorizer ? { authorizer: this.authorizer } : {}) },
-      disconnectRouteOptions: { integration: integration('DisconnectIntegration', this.disconnectFunction) },
-      defaultRouteOptions: { integration: integration('DefaultIntegration', this.messageFunction) },
     });
-    for (const routeKey of settings.routes) {
-      this.webSocketApi.addRoute(routeKey, { integration: integration(`Route${routeId(routeKey)}Integration`, this.messageFunction) });
+    this.connectRoute = this.webSocketApi.addRoute('$connect', {
+      integration: integration('ConnectIntegration', this.connectFunction),
+      ...(this.authorizer ? { authorizer: this.authorizer } : {}),
+    });
+    this.disconnectRoute = this.webSocketApi.addRoute('$disconnect', { integration: integration('DisconnectIntegration', this.disconnectFunction) });
+    this.defaultRoute = this.webSocketApi.addRoute('$default', { integration: integration('DefaultIntegration', this.messageFunction) });
+    const usedIds = new Set<string>();
+    this.customRoutes = settings.routes.map((routeKey) => {
+      let integrationId = `Route${routeId(routeKey)}Integration`;
+      if (usedIds.has(integrationId)) integrationId = `Route${Buffer.from(routeKey).toString('hex')}Integration`;
+      usedIds.add(integrationId);
+      return this.webSocketApi.addRoute(routeKey, { integration: integration(integrationId, this.messageFunction) });
+    });
+    if (!this.authorizer) {
+      Annotations.of(this).addWarningV2(
+        NO_AUTHORIZER_WARNING,
+        `No authorizer on $connect: any client can open a connection. Pass \`authorizer\` (a token in the query string), refuse in onWebSocketConnect, or acknowledge this with Validations.of(backend).acknowledge({ id: 'annotation::${NO_AUTHORIZER_WARNING}', reason }) together with AwsSolutions-APIG4 on backend.connectRoute.`,
+      );
     }
 
     if (props.apiGatewayCloudWatchRole) {
+      const pushToCloudWatchLogs = iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs');
       this.cloudWatchRole = new iam.Role(this, 'ApiGatewayCloudWatchRole', {
         assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+        managedPolicies: [pushToCloudWatchLogs],
       });
       Validations.of(this.cloudWatchRole).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        id: `AwsSolutions-IAM4[Policy::${flattenForNag(this, pushToCloudWatchLogs.managedPolicyArn)}]`,
         reason: 'The account-level role API Gateway writes logs with must allow it to create and write log groups it names itself; AWS maintains this policy for exactly that.',
       });
       this.apiGatewayAccount = new apigateway.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: this.cloudWatchRole.roleArn });
@@ -365,7 +389,7 @@ export class GatewayBackend extends Construct {
     this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.url, description: 'What browsers connect to' });
     this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', { value: this.callbackUrl, description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})` });
 
-    this.acknowledgeFindings(settings);
+    this.acknowledgeFindings();
   }
 
   /**
@@ -422,16 +446,16 @@ export class GatewayBackend extends Construct {
     }
   }
 
-  private acknowledgeFindings(settings: Settings): void {
-    const routes = this.webSocketApi.node.children.filter((c): c is apigwv2.WebSocketRoute => c instanceof apigwv2.WebSocketRoute);
-    for (const route of routes) {
-      const isConnect = route.routeKey === '$connect';
-      if (isConnect && settings.hasAuthorizer) continue;
+  /**
+   * API Gateway accepts an authorizer on `$connect` only, so the other routes' APIG4 findings are
+   * structural. `$connect` without an authorizer is a choice: it is warned about (NO_AUTHORIZER_WARNING)
+   * and left for the app to acknowledge, with its own reason.
+   */
+  private acknowledgeFindings(): void {
+    for (const route of [this.disconnectRoute, this.defaultRoute, ...this.customRoutes]) {
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
-        reason: isConnect
-          ? 'No authorizer was configured (GatewayBackendProps.authorizer): this stage is open to any client, as GatewayWorker is; onWebSocketConnect can still refuse a connection with a status.'
-          : 'API Gateway accepts an authorizer on the $connect route only; messages and $disconnect travel on a connection $connect already admitted.',
+        reason: 'API Gateway accepts an authorizer on the $connect route only; messages and $disconnect travel on a connection that $connect (and its authorizer, when configured) already admitted.',
       });
     }
   }
@@ -445,7 +469,6 @@ interface Settings {
   readonly stageName: string;
   readonly throttle: GatewayThrottleSettings;
   readonly authorizerQueryParameter: string;
-  readonly hasAuthorizer: boolean;
   readonly pointInTimeRecovery: boolean;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
@@ -510,7 +533,6 @@ function validate(props: GatewayBackendProps): Settings {
     stageName,
     throttle,
     authorizerQueryParameter,
-    hasAuthorizer: props.authorizer !== undefined,
     pointInTimeRecovery: props.pointInTimeRecovery ?? true,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,

@@ -4,6 +4,7 @@ export {
   GatewayBackendPropsError,
   DEFAULT_EVENTS_MODULE,
   EVENTS_MODULE_SPECIFIER,
+  NO_AUTHORIZER_WARNING,
   type GatewayBackendProps,
   type GatewayAuthorizerOptions,
   type GatewayThrottleSettings,

@@ -1,0 +1,169 @@
+// "Exactly the table actions the SDK needs": every public Gateway method runs against the local
+// gateway while every DynamoDB call (command and table, whatever its outcome) and every @connections
+// request (method) is recorded. The grant's lists (cdk/permissions.ts) must equal what was used:
+// a missing action would fail on AWS with AccessDenied, an extra one is privilege nobody needs.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
+import { Gateway, GatewayTables, type GatewayTableNames } from '../sdk/index.ts';
+import { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../cdk/index.ts';
+import { connect, eventually, type TestClient } from './support/wsClient.ts';
+
+const tables: GatewayTableNames = { connections: 'perm-connections', uids: 'perm-uids', groups: 'perm-groups' };
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const STALE = 'AAAAAAAAAAAAAAA=';
+
+let local: LocalGateway;
+let endpoints: GatewayEndpoints;
+let gateway: Gateway;
+let base: DynamoDBClient;
+const used: Record<keyof GatewayTableNames, Set<string>> = { connections: new Set(), uids: new Set(), groups: new Set() };
+let recording = false;
+
+/** Which role a table name is. */
+function roleOf(tableName: string): keyof GatewayTableNames {
+  const role = (Object.keys(tables) as Array<keyof GatewayTableNames>).find((r) => tables[r] === tableName);
+  assert.ok(role, `the SDK called an unknown table ${tableName}`);
+  return role;
+}
+
+before(async () => {
+  local = new LocalGateway({
+    ttlSweepIntervalMs: 0,
+    tables: (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: tables[role], ...GatewayTables[role] })),
+    routes: {
+      $connect: async (event: WebSocketConnectEvent) => {
+        const { connectionId, connectedAt } = event.requestContext;
+        await gateway.registerConnection({ connectionId, connectedAt });
+        return { statusCode: 200 };
+      },
+      $disconnect: async (event: WebSocketDisconnectEvent) => {
+        await gateway.unregisterConnection(event.requestContext.connectionId);
+        return { statusCode: 200 };
+      },
+    },
+  });
+  endpoints = await local.start();
+  base = new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials });
+  // Every command the SDK sends, before it is sent: its API name and the tables it names.
+  base.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (recording) {
+        const action = String(context.commandName).replace(/Command$/, '');
+        const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown> };
+        const names = input.TableName ? [input.TableName] : Object.keys(input.RequestItems ?? {});
+        for (const name of names) used[roleOf(name)].add(action);
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordTableActions' },
+  );
+  const doc = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+  gateway = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, logger: { warn: () => {} } });
+});
+
+after(async () => {
+  gateway.destroy();
+  await local.stop();
+  base.destroy();
+});
+
+/** The public methods of Gateway, read from the class (private methods are marked so in the source). */
+function publicMethods(): string[] {
+  const source = readFileSync(fileURLToPath(new URL('../sdk/Gateway.ts', import.meta.url)), 'utf8');
+  const privateNames = new Set([...source.matchAll(/^\s+private\s+(?:async\s+)?(\w+)\s*\(/gm)].map((m) => m[1]!));
+  return Object.getOwnPropertyNames(Gateway.prototype).filter((name) => name !== 'constructor' && !privateNames.has(name));
+}
+
+test('the grant holds exactly the DynamoDB actions and @connections methods the SDK uses, table by table', async () => {
+  const clients: TestClient[] = await Promise.all([connect(endpoints.wsUrl), connect(endpoints.wsUrl), connect(endpoints.wsUrl), connect(endpoints.wsUrl)]);
+  const [a, b, c, d] = local.openConnectionIds();
+  assert.ok(a && b && c && d);
+
+  const methods = new Set<string>();
+  const posted = new Set<string>();
+  const onRequest = ({ request }: { request: ClientRequest }) => {
+    if (recording && request.path.includes('@connections')) posted.add(request.method);
+  };
+  subscribe('http.client.request.start', onRequest as (message: unknown) => void);
+  const call = async <T>(name: keyof Gateway, run: () => Promise<T>): Promise<T> => {
+    methods.add(name);
+    return run();
+  };
+  recording = true;
+  try {
+    // A stale connection (older than the SDK's $connect grace period) with a uid and two groups: a
+    // send to it answers 410 and prunes it and its index items.
+    await call('registerConnection', () => gateway.registerConnection({ connectionId: STALE, connectedAt: Date.now() - 3_600_000 }));
+    await call('bindUid', () => gateway.bindUid(STALE, 'u1'));
+    await call('joinGroup', () => gateway.joinGroup(STALE, 'g1'));
+    await gateway.joinGroup(STALE, 'g2');
+    await gateway.bindUid(a, 'u1');
+    await gateway.bindUid(a, 'u2'); // rebind
+    await gateway.bindUid(b, 'u1');
+    await gateway.joinGroup(a, 'g1');
+    await gateway.joinGroup(b, 'g1');
+    await gateway.joinGroup(c, 'g2');
+
+    await call('getConnection', () => gateway.getConnection(a));
+    await call('sendToClient', () => gateway.sendToClient(a, 'x'));
+    const toU1 = await call('sendToUid', () => gateway.sendToUid('u1', 'x'));
+    assert.deepEqual(toU1.gone, [STALE], 'the stale connection was found gone and pruned');
+    await call('sendToGroup', () => gateway.sendToGroup(['g1', 'g2'], 'x'));
+    await call('sendToAll', () => gateway.sendToAll('x'));
+    await gateway.sendToAll('x', { clientIds: [a, b] });
+    await call('isOnline', () => gateway.isOnline(a));
+    await call('setSession', () => gateway.setSession(a, { x: 1 }));
+    await call('updateSession', () => gateway.updateSession(a, { y: { z: 2 } }));
+    await call('getSession', () => gateway.getSession(a));
+    await call('getUidByClientId', () => gateway.getUidByClientId(a));
+    await call('getGroupsByClientId', () => gateway.getGroupsByClientId(a));
+    await call('isUidOnline', () => gateway.isUidOnline('u2'));
+    await call('getClientIdByUid', () => gateway.getClientIdByUid('u1'));
+    await call('isUidsOnline', () => gateway.isUidsOnline(['u1', 'u2', 'nobody']));
+    await call('batchGetClientIdByUid', () => gateway.batchGetClientIdByUid(['u1', 'u2']));
+    await call('getClientIdListByGroup', () => gateway.getClientIdListByGroup(['g1', 'g2']));
+    await call('getClientCountByGroup', () => gateway.getClientCountByGroup('g1'));
+    await call('getClientIdCountByGroup', () => gateway.getClientIdCountByGroup('g1'));
+    await call('getClientSessionsByGroup', () => gateway.getClientSessionsByGroup('g1'));
+    await call('getUidListByGroup', () => gateway.getUidListByGroup('g1'));
+    await call('getUidCountByGroup', () => gateway.getUidCountByGroup('g1'));
+    await call('batchGetClientIdCountByGroup', () => gateway.batchGetClientIdCountByGroup(['g1', 'g2']));
+    await call('getAllClientCount', () => gateway.getAllClientCount());
+    await call('getAllClientIdCount', () => gateway.getAllClientIdCount());
+    await call('getAllClientIdList', () => gateway.getAllClientIdList());
+    await call('getAllClientSessions', () => gateway.getAllClientSessions());
+    await call('getAllUidList', () => gateway.getAllUidList());
+    await call('getAllUidCount', () => gateway.getAllUidCount());
+    await call('getAllGroupIdList', () => gateway.getAllGroupIdList());
+    await call('leaveGroup', () => gateway.leaveGroup(b, 'g1'));
+    await call('unbindUid', () => gateway.unbindUid(b));
+    await call('ungroup', () => gateway.ungroup('g2'));
+    await call('closeUid', () => gateway.closeUid('u2', 'bye'));
+    await call('closeClient', () => gateway.closeClient(b, 'bye'));
+    await call('destroyClient', () => gateway.destroyClient(c));
+    await call('unregisterConnection', () => gateway.unregisterConnection(d));
+    await call('connectionPath', async () => gateway.connectionPath(d));
+    methods.add('destroy'); // in after()
+  } finally {
+    recording = false;
+    unsubscribe('http.client.request.start', onRequest as (message: unknown) => void);
+  }
+  await eventually(() => local.stats().openConnections, (n) => n <= 1, 10_000);
+  for (const client of clients) client.socket.terminate();
+
+  const missing = publicMethods().filter((m) => !methods.has(m));
+  assert.deepEqual(missing, [], 'every public Gateway method is exercised (add new ones here)');
+  const sorted = (s: Set<string>) => [...s].sort();
+  assert.deepEqual(
+    { connections: sorted(used.connections), uids: sorted(used.uids), groups: sorted(used.groups) },
+    { connections: [...GATEWAY_TABLE_ACTIONS.connections].sort(), uids: [...GATEWAY_TABLE_ACTIONS.uids].sort(), groups: [...GATEWAY_TABLE_ACTIONS.groups].sort() },
+  );
+  assert.deepEqual(sorted(posted), [...MANAGE_CONNECTIONS_METHODS].sort());
+});
