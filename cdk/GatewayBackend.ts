@@ -275,6 +275,8 @@ export class GatewayBackend extends Construct {
         logGroup: logs_,
         environment: aliasEvents ? handlerEnvironment : {},
         bundling: {
+          // The local esbuild (a devDependency), never a Docker container.
+          forceDockerBundling: false,
           format: OutputFormat.ESM,
           minify: true,
           // Bundled, not the runtime's copy: the versions the lock file pins (and the tests ran) are the
@@ -541,7 +543,7 @@ function validate(props: GatewayBackendProps): Settings {
   };
 }
 
-/** A construct id from a route key: letters and digits only, plus a hash-free disambiguation by index. */
+/** A construct id from a route key: its letters and digits (the caller falls back to hex on a clash). */
 function routeId(routeKey: string): string {
   const cleaned = routeKey.replace(/[^A-Za-z0-9]/g, '');
   return cleaned.length > 0 ? cleaned.charAt(0).toUpperCase() + cleaned.slice(1) : Buffer.from(routeKey).toString('hex');

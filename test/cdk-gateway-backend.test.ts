@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { GatewayBackend, GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, type GatewayBackendProps } from '../cdk/index.ts';
+import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../cdk/index.ts';
 import { GatewayEnvVar, GatewayTables } from '../sdk/index.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 
@@ -284,6 +284,17 @@ describe('authorizer', () => {
       }
     }
     t.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'apigateway.amazonaws.com', FunctionName: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^Authorizer'), 'Arn'] }) });
+  });
+
+  test('without an authorizer the construct warns, in a form an app can acknowledge; with one it does not', () => {
+    const open = build();
+    open.template();
+    Annotations.fromStack(open.stack).hasWarning('/TestStack/Gateway', Match.stringLikeRegexp(`No authorizer on \\$connect.*\\[ack: ${NO_AUTHORIZER_WARNING}\\]`));
+    const guarded = build((stack) => ({
+      authorizer: { handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }) },
+    }));
+    guarded.template();
+    Annotations.fromStack(guarded.stack).hasNoWarning('*', Match.anyValue());
   });
 
   test('the query parameter can be renamed', () => {
