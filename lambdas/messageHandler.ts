@@ -25,8 +25,8 @@ export function createMessageHandler(options: MessageHandlerOptions) {
     const { gateway } = options;
     const requestContext = event.requestContext;
     const clientId = requestContext.connectionId;
-    const record = await gateway.getConnection(clientId);
-    const loaded: Session = record?.session ?? {};
+    const stored = await gateway.getSession(clientId); // undefined: the client is gone
+    const loaded: Session = stored ?? {};
     const before = structuredClone(loaded);
     const ctx: MessageContext = {
       clientId,
@@ -45,7 +45,7 @@ export function createMessageHandler(options: MessageHandlerOptions) {
       throw new TypeError(`ctx.session must stay a plain object; onMessage set it to ${JSON.stringify(after)}`);
     }
     const patch = sessionPatch(before, after);
-    if (patch && record) {
+    if (patch && stored) {
       try {
         await gateway.updateSession(clientId, patch);
       } catch (error) {

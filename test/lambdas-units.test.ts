@@ -241,9 +241,9 @@ function fakeGateway(options: { session?: Record<string, unknown> | null; update
       calls.push(['unregisterConnection', id]);
       return { connectionId: id, connectedAt: 1, groups: ['g'], uid: 'u', session: { last: 'x' }, version: 1 };
     },
-    async getConnection(id: string) {
-      calls.push(['getConnection', id]);
-      return options.session === null ? undefined : { connectionId: id, connectedAt: 1, groups: [], session: options.session ?? {}, version: 1 };
+    async getSession(id: string) {
+      calls.push(['getSession', id]);
+      return options.session === null ? undefined : (options.session ?? {});
     },
     async updateSession(id: string, patch: unknown) {
       calls.push(['updateSession', id, patch]);
@@ -373,7 +373,7 @@ describe('messages', () => {
   test('an unchanged session is not written; a changed one is written as a patch of what changed', async () => {
     const unchanged = fakeGateway({ session: { a: 1, b: { c: 2 } } });
     await createMessageHandler({ events: { onMessage: (_id, _m, ctx) => void ctx.session.a }, gateway: unchanged.gateway })(messageEvent('x'));
-    assert.deepEqual(unchanged.names(), ['getConnection']);
+    assert.deepEqual(unchanged.names(), ['getSession']);
 
     const changed = fakeGateway({ session: { a: 1, b: { c: 2, d: 3 } } });
     await createMessageHandler({
@@ -406,6 +406,14 @@ describe('messages', () => {
       ['sendToClient', CONNECTION_ID, 'reply'],
       ['closeClient', CONNECTION_ID, 'bye'],
     ]);
+  });
+
+  test('a client already gone: onMessage still runs, its session changes are not written', async () => {
+    const { gateway, names } = fakeGateway({ session: null });
+    let ran = false;
+    await createMessageHandler({ events: { onMessage: (_id, _m, ctx) => void ((ctx.session.x = 1), (ran = true)) }, gateway, log: quiet })(messageEvent('x'));
+    assert.equal(ran, true);
+    assert.deepEqual(names(), ['getSession']);
   });
 
   test('a client that left while onMessage ran: the session is dropped, not an error', async () => {
