@@ -1,6 +1,10 @@
 /**
- * `npm start`: runs the local gateway in the foreground and prints what a browser and a backend need.
+ * `npm run gateway`: runs the local gateway alone in the foreground and prints what a browser and a
+ * backend need. With --assembly it serves any synthesized CDK app's WebSocket API; without, a small
+ * built-in handler set. (`npm start` runs this project's whole app: example/start.ts.)
  *
+ *   --assembly <dir>    serve the WebSocket API of the CDK app synthesized in <dir> (e.g. cdk.out)
+ *   --stack <name>      the stack to serve when <dir> has several with a WebSocket API
  *   --port <n>          WebSocket, @connections and Lambda invoke API port (default 3001, or $PORT)
  *   --dynamo-port <n>   embedded DynamoDB port (default 8000)
  *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
@@ -9,17 +13,22 @@
 import { parseArgs } from 'node:util';
 import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
 import { builtinApp } from './builtinApp.ts';
+import { loadCloudAssembly } from './cloudAssembly.ts';
 
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.PORT ?? '3001' },
     'dynamo-port': { type: 'string', default: '8000' },
     persist: { type: 'string' },
+    assembly: { type: 'string' },
+    stack: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },
 });
 
-const app: Pick<LocalGatewayOptions, 'routes' | 'functions' | 'tables' | 'environment' | 'stage'> = builtinApp();
+const assembly = values.assembly ? loadCloudAssembly({ directory: values.assembly, stackName: values.stack }) : undefined;
+for (const warning of assembly?.warnings ?? []) console.warn(`warning: ${warning}`);
+const app: Omit<LocalGatewayOptions, 'port'> = assembly?.gatewayOptions ?? builtinApp();
 
 const gateway = new LocalGateway({
   apiId: 'localwsapi',

@@ -1,19 +1,34 @@
 #!/usr/bin/env node
 // Prepares a fresh clone for `npm start`, `npm test` and `npm run bench`, so a newcomer runs nothing
-// else: installs the npm dependencies when they are missing or older than the lock file, and with
-// --for-tests installs Debian's Chromium for the browser tests when it is missing. Plain JavaScript
-// with no dependencies, because it runs before they exist.
+// else: installs the npm dependencies when they are missing or older than the lock file; with --synth
+// synthesizes the CDK app into cdk.out when its sources are newer; with --for-tests also installs
+// Debian's Chromium for the browser tests when it is missing. Plain JavaScript with no dependencies,
+// because it runs before they exist.
 import { execSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--for-tests');
+const synth = forTests || process.argv.includes('--synth');
 
-function run(command) {
+function run(command, env = {}) {
   console.log(`[prepare] ${command}`);
-  execSync(command, { cwd: root, stdio: 'inherit' });
+  execSync(command, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+}
+
+/** The newest modification time under the given paths (files or directories). */
+function newestMtime(paths) {
+  let newest = 0;
+  const visit = (path) => {
+    if (!existsSync(path)) return;
+    const stat = statSync(path);
+    if (stat.isDirectory()) for (const entry of readdirSync(path)) visit(join(path, entry));
+    else newest = Math.max(newest, stat.mtimeMs);
+  };
+  for (const path of paths) visit(join(root, path));
+  return newest;
 }
 
 function dependenciesAreCurrent() {
@@ -24,7 +39,15 @@ function dependenciesAreCurrent() {
 
 if (!dependenciesAreCurrent()) run('npm ci --no-audit --no-fund');
 
-export const CHROMIUM = '/usr/bin/chromium';
+if (synth) {
+  const manifest = join(root, 'cdk.out', 'manifest.json');
+  const sources = newestMtime(['cdk', 'lambdas', 'sdk', 'cdk.json', 'package-lock.json']);
+  if (!existsSync(manifest) || statSync(manifest).mtimeMs < sources) {
+    run('npx cdk synth --quiet', { CDK_DISABLE_VERSION_CHECK: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+  }
+}
+
+const CHROMIUM = '/usr/bin/chromium';
 
 if (forTests && !existsSync(CHROMIUM)) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -1,0 +1,73 @@
+/**
+ * The whole app on a laptop, as `npm start` runs it: the local gateway serving the synthesized CDK
+ * app from cdk.out (the very bundles `cdk deploy` uploads), plus the example backend and page.
+ */
+import { LocalGateway, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Gateway, GatewayEnvVar } from '../sdk/index.ts';
+import { startExampleBackend, type RunningBackend } from './backend.ts';
+
+export interface DevEnvironmentOptions {
+  /** @default 'cdk.out' */
+  readonly assemblyDirectory?: string;
+  /** @default 0 */
+  readonly gatewayPort?: number;
+  /** @default 0 */
+  readonly dynamoPort?: number;
+  /** @default 0 */
+  readonly backendPort?: number;
+  readonly dynamoPath?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface DevEnvironment {
+  readonly gateway: LocalGateway;
+  readonly endpoints: GatewayEndpoints;
+  /** The SDK, configured exactly as a backend process would be from `endpoints.env`. */
+  readonly sdk: Gateway;
+  readonly backend: RunningBackend;
+  readonly stackName: string;
+  readonly warnings: readonly string[];
+  stop(): Promise<void>;
+}
+
+const SDK_VARIABLES = new Set<string>(Object.values(GatewayEnvVar));
+
+export async function startDevEnvironment(options: DevEnvironmentOptions = {}): Promise<DevEnvironment> {
+  const app = loadCloudAssembly({ directory: options.assemblyDirectory ?? 'cdk.out' });
+  // What the construct's grantGateway set on its functions is what a backend needs too.
+  const sdkEnvironment: Record<string, string> = {};
+  for (const environment of Object.values(app.environments)) {
+    for (const [name, value] of Object.entries(environment)) if (SDK_VARIABLES.has(name)) sdkEnvironment[name] ??= value;
+  }
+  const gateway = new LocalGateway({
+    ...app.gatewayOptions,
+    port: options.gatewayPort ?? 0,
+    dynamoPort: options.dynamoPort ?? 0,
+    dynamoPath: options.dynamoPath,
+    environment: sdkEnvironment,
+    log: options.log,
+  });
+  const endpoints = await gateway.start();
+  // In this process the SDK gets the endpoints explicitly; a separate backend process would get them
+  // from `endpoints.env` (AWS_ENDPOINT_URL_DYNAMODB, ...) with Gateway.fromEnv().
+  const credentials = { accessKeyId: endpoints.env.AWS_ACCESS_KEY_ID!, secretAccessKey: endpoints.env.AWS_SECRET_ACCESS_KEY! };
+  const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
+  const sdk = Gateway.fromEnv({ region: endpoints.region, credentials, dynamoDb }, endpoints.env);
+  const backend = await startExampleBackend({ gateway: sdk, wsUrl: endpoints.wsUrl, port: options.backendPort ?? 0 });
+  return {
+    gateway,
+    endpoints,
+    sdk,
+    backend,
+    stackName: app.stackName,
+    warnings: app.warnings,
+    async stop() {
+      await backend.stop();
+      await gateway.stop();
+      sdk.destroy();
+      dynamoDb.destroy();
+    },
+  };
+}

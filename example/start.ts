@@ -1,0 +1,65 @@
+/**
+ * `npm start`: the whole app on this machine. The local gateway runs the synthesized CDK app from
+ * cdk.out (scripts/prepare.mjs synthesizes it when the sources are newer), and the example backend
+ * serves the page on top of the SDK.
+ *
+ *   --port <n>          gateway port: WebSocket, @connections, Lambda invoke API (default 3001, or $PORT)
+ *   --dynamo-port <n>   embedded DynamoDB port (default 8000)
+ *   --web-port <n>      the example page and backend (default 8080)
+ *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
+ *   --quiet             no per-event log lines
+ */
+import { parseArgs } from 'node:util';
+import { startDevEnvironment } from './devEnvironment.ts';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '3001' },
+    'dynamo-port': { type: 'string', default: '8000' },
+    'web-port': { type: 'string', default: '8080' },
+    persist: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+
+try {
+  const dev = await startDevEnvironment({
+    gatewayPort: Number(values.port),
+    dynamoPort: Number(values['dynamo-port']),
+    backendPort: Number(values['web-port']),
+    dynamoPath: values.persist,
+    log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
+  });
+  const { endpoints } = dev;
+  console.log(
+    [
+      '',
+      `Serving stack ${dev.stackName} from cdk.out on the local gateway (api ${endpoints.apiId}, stage ${endpoints.stage})`,
+      ...dev.warnings.map((w) => `  warning: ${w}`),
+      `  WebSocket URL   ${endpoints.wsUrl}`,
+      `  Callback URL    ${endpoints.callbackUrl}   (@connections: POST/GET/DELETE {callback}/@connections/{id})`,
+      `  Lambda API      ${endpoints.httpUrl}   (functions: ${dev.gateway.functions.names().join(', ')})`,
+      `  DynamoDB        ${endpoints.dynamoEndpoint}   (${values.persist ? `data in ${values.persist}` : 'in memory'})`,
+      '',
+      'Environment for a backend process (Gateway.fromEnv() and AWS SDK clients pick these up unchanged):',
+      ...Object.entries(endpoints.env).map(([name, value]) => `  export ${name}=${value}`),
+      '',
+      `Example page    ${dev.backend.url}   (open it in two tabs: ?uid=alice and ?uid=bob)`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      console.log('\nstopping: closing clients and letting invocations finish (Ctrl-C again to force)');
+      void dev.stop().then(() => process.exit(0));
+    });
+  }
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  console.error(code === 'EADDRINUSE' ? `a port is in use: pass --port, --dynamo-port or --web-port (${(error as Error).message})` : error);
+  process.exit(1);
+}
