@@ -390,6 +390,10 @@ export class GatewayBackend extends Construct {
     // ---- outputs ----
     this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.url, description: 'What browsers connect to' });
     this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', { value: this.callbackUrl, description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})` });
+    // Table names too, so a backend (or the scenario tests against a deployed stack) can be configured from the outputs alone.
+    new CfnOutput(this, 'ConnectionsTableName', { value: this.connectionsTable.tableName, description: GatewayEnvVar.connectionsTable });
+    new CfnOutput(this, 'UidsTableName', { value: this.uidsTable.tableName, description: GatewayEnvVar.uidsTable });
+    new CfnOutput(this, 'GroupsTableName', { value: this.groupsTable.tableName, description: GatewayEnvVar.groupsTable });
 
     this.acknowledgeFindings();
   }

@@ -305,12 +305,13 @@ describe('authorizer', () => {
   });
 });
 
-test('outputs: the wss URL and the callback URL of the stage', () => {
+test('outputs: the wss URL and the callback URL of the stage, and the three table names', () => {
   const { stack, backend, template } = build();
   const outputs = template().findOutputs('*');
   const values = Object.values(outputs).map((o) => flatten(o.Value));
   const api = logicalId(stack, backend.webSocketApi);
-  assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`]);
+  const tables = [backend.connectionsTable, backend.uidsTable, backend.groupsTable].map((t) => `<${logicalId(stack, t)}>`);
+  assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...tables].sort());
   assert.deepEqual(stack.resolve(backend.urlOutput.value), stack.resolve(backend.url));
   assert.deepEqual(stack.resolve(backend.callbackUrlOutput.value), stack.resolve(backend.callbackUrl));
 });
