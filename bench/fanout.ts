@@ -12,7 +12,7 @@
  * CPU per push is process.cpuUsage() in this process over the send call, divided by 1,000.
  * Then the DynamoDB cost (ReturnConsumedCapacity TOTAL on every call, via onConsumedCapacity).
  *
- * Options (environment): BENCH_CLIENTS (1000), BENCH_ROUNDS (9), BENCH_WARMUP (3),
+ * Options (environment): BENCH_CLIENTS (1000), BENCH_ROUNDS (15), BENCH_WARMUP (3),
  * BENCH_CONCURRENCY (the SDK default), BENCH_SCAN_ITEMS (10000).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -29,7 +29,7 @@ import { TEST_TABLES, LOCAL_CREDENTIALS } from '../test/helpers/gatewayHarness.t
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const SCAN_ITEMS = Number(process.env.BENCH_SCAN_ITEMS ?? 10_000);
 const DEFAULT_CONCURRENCY = 64; // the SDK's default (GatewayOptions.concurrency)

@@ -150,7 +150,8 @@ export class ConnectionsApi {
   private async attempt(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string): Promise<RawResponse> {
     const credentials = this.options.credentials.peek() ?? (await this.options.credentials.get());
     const { longDate, shortDate } = this.signer.now();
-    const canonicalUri = this.canonicalBase + escapeUri(escapeUri(connectionId));
+    const encodedId = escapeUri(connectionId);
+    const canonicalUri = this.canonicalBase + escapeUri(encodedId);
     const headers: Record<string, string | number> = {
       host: this.hostHeader,
       'x-amz-date': longDate,
@@ -163,7 +164,7 @@ export class ConnectionsApi {
     }
     return new Promise<RawResponse>((resolve, reject) => {
       const req = this.request(
-        { host: this.hostname, port: this.port, method, path: this.pathFor(connectionId), headers, agent: this.agent, setHost: false },
+        { host: this.hostname, port: this.port, method, path: this.basePath + encodedId, headers, agent: this.agent, setHost: false },
         (res) => {
           const status = res.statusCode ?? 0;
           const errorType = headerValue(res.headers['x-amzn-errortype']);
