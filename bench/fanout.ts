@@ -287,7 +287,7 @@ async function main(): Promise<void> {
     const reads = capacity.filter((e) => READS.has(e.command)).reduce((a, e) => a + e.capacityUnits, 0);
     const writes = capacity.filter((e) => !READS.has(e.command)).reduce((a, e) => a + e.capacityUnits, 0);
     const calls = new Map<string, number>();
-    for (const e of capacity) calls.set(e.command, (calls.get(e.command) ?? 0) + 1);
+    for (const e of new Map(capacity.map((e) => [e.call, e])).values()) calls.set(e.command, (calls.get(e.command) ?? 0) + 1);
     const callText = [...calls].map(([c, n]) => `${n} ${c}`).join(', ');
     cost.push([label, `| ${label} | ${callText} | ${fmt(reads, 1)} | ${fmt(writes, 1)} | ${fmt(ms, 1)} | ${note} |`]);
   };
@@ -321,7 +321,7 @@ async function main(): Promise<void> {
   await sdk.bindUid(extra[1]!, 'leaver');
   await sdk.joinGroup(extra[1]!, 'g1');
   await sdk.joinGroup(extra[1]!, 'g2');
-  await meter('unregisterConnection (uid + 2 groups)', () => sdk.unregisterConnection(extra[1]!), 'DeleteItem + BatchWriteItem of 3 index items');
+  await meter('unregisterConnection (uid + 2 groups)', () => sdk.unregisterConnection(extra[1]!), 'DeleteItem, then one BatchWriteItem for the 3 index items in 2 tables');
 
   console.log('\n## DynamoDB cost per call (ReturnConsumedCapacity TOTAL, as dynalite reports it)\n');
   console.log('| operation | DynamoDB calls | read units | write units | time, ms | notes |');

@@ -29,6 +29,8 @@ export interface ConsumedCapacityEvent {
   readonly command: string;
   readonly table: string;
   readonly capacityUnits: number;
+  /** Numbers the DynamoDB calls of one Gateway; a call that touched several tables gives one event per table, sharing this. */
+  readonly call: number;
 }
 
 /** A connections-table item as stored. */
@@ -70,6 +72,8 @@ const BATCH_ATTEMPTS = 8;
 export class ConditionFailed extends Error {}
 
 export class ConnectionStore {
+  private calls = 0;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tables: GatewayTableNames,
@@ -98,9 +102,10 @@ export class ConnectionStore {
       throw mapDynamoError(command, error);
     }
     const report = this.options.onConsumedCapacity;
+    const call = ++this.calls;
     if (report && output.ConsumedCapacity) {
       for (const c of Array.isArray(output.ConsumedCapacity) ? output.ConsumedCapacity : [output.ConsumedCapacity]) {
-        report({ operation, command, table: c.TableName ?? '', capacityUnits: c.CapacityUnits ?? 0 });
+        report({ operation, command, table: c.TableName ?? '', capacityUnits: c.CapacityUnits ?? 0, call });
       }
     }
     return output;

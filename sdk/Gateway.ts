@@ -174,6 +174,8 @@ export interface GatewayOptions {
   readonly hooks?: GatewayTestHooks;
 }
 
+const MAX_USER_AGENT_LENGTH = 1024;
+
 /** API Gateway answers 410 while `$connect` runs (up to its 29 s timeout): such connections are not pruned. */
 export const CONNECT_GRACE_MS = 30_000;
 
@@ -295,13 +297,17 @@ export class Gateway {
 
   // ---- connection lifecycle ($connect / $disconnect) ----
 
-  /** Stores a new connection (from `$connect`): empty session, version 0, TTL at connectedAt + 2 h + margin. */
+  /**
+   * Stores a new connection (from `$connect`): empty session, version 0, TTL at connectedAt + 2 h +
+   * margin. A user agent longer than 1024 characters is stored truncated (a long header must not
+   * refuse the connection).
+   */
   async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string }): Promise<void> {
     const input = checkOptionsObject(record, 'record');
     const connectionId = checkClientId(input.connectionId, 'record.connectionId');
     const connectedAt = checkEpochMs(input.connectedAt, 'record.connectedAt');
     const sourceIp = checkOptionalString(input.sourceIp, 'record.sourceIp', 64);
-    const userAgent = checkOptionalString(input.userAgent, 'record.userAgent', 4096);
+    const userAgent = checkOptionalString(input.userAgent, 'record.userAgent', Number.POSITIVE_INFINITY)?.slice(0, MAX_USER_AGENT_LENGTH);
     await this.store.putConnection('registerConnection', {
       connectionId,
       connectedAt,

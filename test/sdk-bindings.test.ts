@@ -212,6 +212,13 @@ describe('clients and the connection lifecycle', { timeout: 60_000 }, () => {
     assert.equal(record.expiresAt, Math.floor(record.connectedAt / 1000) + 2 * 3600 + 300);
   });
 
+  test('a user agent over 1024 characters is stored truncated, not refused', async () => {
+    const id = 'longUserAgent00=';
+    await gw.registerConnection({ connectionId: id, connectedAt: Date.now(), userAgent: 'x'.repeat(5000) });
+    assert.equal((await gw.getConnection(id))?.userAgent, 'x'.repeat(1024));
+    await gw.unregisterConnection(id);
+  });
+
   test('isOnline follows API Gateway', async () => {
     const a = await h.connect();
     assert.equal(await gw.isOnline(a.id), true);
@@ -274,10 +281,12 @@ describe('everything queries', { timeout: 60_000 }, () => {
       if (i % 2 === 0) await gw.joinGroup(c.id, `grp-${i % 4}`);
     }
     await gw.setSession(ids[1]!, { x: 1 });
-    // 300 more registered without sockets, 4 KB each: 1.2 MB, more than one 1 MB scan page.
-    const userAgent = 'u'.repeat(4000);
+    // 300 more registered without sockets, half with 6 KB sessions: over 1 MB, more than one scan page.
+    const userAgent = 'u'.repeat(1024);
+    const sourceIp = 'i'.repeat(64); // long values, so that the table spans more than one scan page
     const extra = Array.from({ length: 300 }, (_, i) => `extra${String(i).padStart(10, '0')}=`);
-    await Promise.all(extra.map((id) => gw.registerConnection({ connectionId: id, connectedAt: Date.now(), userAgent })));
+    await Promise.all(extra.map((id) => gw.registerConnection({ connectionId: id, connectedAt: Date.now(), userAgent, sourceIp })));
+    for (const id of extra.slice(0, 150)) await gw.setSession(id, { pad: 'p'.repeat(6000) });
     const total = ids.length + extra.length;
     let scans = 0;
     const oneSegment = h.newGateway({ scanSegments: 1, onConsumedCapacity: (e) => void (e.command === 'Scan' && e.operation === 'getAllClientIdList' && scans++) });
