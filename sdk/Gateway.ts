@@ -2,17 +2,29 @@
  * Gateway: GatewayClient's API (every method async, same names) on DynamoDB and API Gateway's
  * `@connections` API. Each method documents its own semantics; the rules common to all:
  *
- * - Input is checked before any network call (sdk/validation.ts); a failure rejects with
- *   ValidationError / PayloadTooLargeError. Every method rejects, none throws synchronously.
+ * - Input is checked before any network call (sdk/validation.ts lists the rules); a failure rejects
+ *   with ValidationError / PayloadTooLargeError. Every method rejects, none throws synchronously;
+ *   only the constructor and fromEnv throw (ConfigurationError).
  * - Mutations (bindUid, unbindUid, joinGroup, leaveGroup, setSession, updateSession) on a client
  *   whose connection item does not exist reject with ConnectionGoneError; they are never silently
  *   ignored. Queries on such a client answer "nothing": undefined, false, [].
- * - Sends return a SendReport (sent / gone / failed) instead of throwing per recipient. A 410 prunes
- *   the connection item and every index item pointing at it (a connection younger than 30 s is kept:
- *   API Gateway also answers 410 while `$connect` runs).
- * - Write order (no transactions): index item first, then the connection item (conditional on it
- *   existing; on failure the index item is deleted again); when removing, the connection item first
- *   and the old index item last. A crash in between never hides a live connection from a send.
+ * - Sends return a SendReport (sent / gone / failed) instead of throwing per recipient. 429, 5xx
+ *   and network errors are retried (full-jitter exponential backoff, `maxRetries` = 3 by default);
+ *   a retried post can in rare cases be delivered twice (at-least-once). A 410 prunes the
+ *   connection item and every index item pointing at it, including the one the recipient was found
+ *   through; a connection younger than 30 s is kept (API Gateway also answers 410 while `$connect`
+ *   runs). Delivery runs `concurrency` (64) posts at once over keep-alive sockets, signed by
+ *   sdk/sigv4.ts rather than through ApiGatewayManagementApiClient's middleware.
+ * - Write order (no transactions): the index item first, then the connection item (conditional on
+ *   it existing, so nothing is resurrected; on failure the index item is deleted again); when
+ *   removing, the connection item first and the old index item last. A crash in between leaves at
+ *   worst an extra index item (an extra recipient, pruned on 410 or by TTL), never a live connection
+ *   hidden from a send. Known narrow race: a leaveGroup (or unbind / rebind away) running at the same
+ *   moment as a joinGroup (bind) of the same client to the same group (uid) can end with the
+ *   membership on the connection item but no index item; the next join/bind repairs it.
+ * - Reads that drive a send, and per-group / per-uid queries, are strongly consistent Queries. Only
+ *   sendToAll and the getAll* family scan (parallel segments, every page); the getAll* scans are
+ *   eventually consistent (half the cost), sendToAll's is strongly consistent.
  */
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
