@@ -1,6 +1,7 @@
 /**
  * The `@connections` management API over HTTP, as API Gateway serves it at
- * `{callbackUrl}/@connections/{connectionId}` (the SDK sends `%40connections` and `%3D`):
+ * `{callbackUrl}/@connections/{connectionId}`, with the id URL-encoded (`%3D`); AWS's docs also write
+ * `%40connections`, and both forms are accepted:
  * POST 200, GET 200 with lowercase JSON, DELETE 204; 410 GoneException for an unknown or closed
  * connection, and for one whose `$connect` is still running; 400 for a malformed id; 413 over
  * 128 KB; 403 without a SigV4 Authorization header (the signature itself is not verified).
