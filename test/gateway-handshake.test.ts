@@ -3,18 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { LocalGateway, type WebSocketConnectEvent } from '../local/index.ts';
+import { withGateway } from './support/withGateway.ts';
 import { connect, deferred, refusedStatus } from './support/wsClient.ts';
 import { managementClient } from './support/awsClients.ts';
-
-async function withGateway(options: ConstructorParameters<typeof LocalGateway>[0], body: (gw: LocalGateway) => Promise<void>) {
-  const gw = new LocalGateway({ ttlSweepIntervalMs: 0, ...options });
-  await gw.start();
-  try {
-    await body(gw);
-  } finally {
-    await gw.stop();
-  }
-}
 
 test('the socket opens only after $connect returns, and a post during $connect answers 410 GoneException', async () => {
   const release = deferred();

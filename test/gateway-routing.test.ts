@@ -2,18 +2,9 @@
 // error frames API Gateway sends (exact spacing: a space after "message":, none after the others).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LocalGateway, type LocalGatewayOptions, type WebSocketMessageEvent } from '../local/index.ts';
+import { LocalGateway, type WebSocketMessageEvent } from '../local/index.ts';
+import { withGateway } from './support/withGateway.ts';
 import { connect, eventually } from './support/wsClient.ts';
-
-async function withGateway(options: Omit<LocalGatewayOptions, 'ttlSweepIntervalMs'>, body: (gw: LocalGateway) => Promise<void>) {
-  const gw = new LocalGateway({ ttlSweepIntervalMs: 0, ...options });
-  await gw.start();
-  try {
-    await body(gw);
-  } finally {
-    await gw.stop();
-  }
-}
 
 test('a JSON body selects the route named by $request.body.action; anything else reaches $default with routeKey "$default"', async () => {
   const seen: Array<[string, string]> = [];
