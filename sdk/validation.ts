@@ -6,20 +6,28 @@
  * - Uid and group: a string of 1..256 UTF-16 code units, well-formed (no lone surrogates), without
  *   control characters (U+0000-U+001F, U+007F-U+009F). No coercion: pass `String(123)` for a number.
  *   256 characters stay under DynamoDB's 1024-byte sort-key limit even at 4 bytes a character.
+ * - Lists of ids or names (`uid: string[]`, `exclude`, `clientIds`): real arrays without holes (a
+ *   sparse array's hole is an `undefined` element, refused like one).
  * - Session: a plain object (prototype Object.prototype or null) of JSON values: null, booleans,
- *   strings, arrays, plain objects, and numbers that are finite, within +-Number.MAX_SAFE_INTEGER
+ *   strings and keys that are well-formed Unicode (no lone surrogates: DynamoDB stores UTF-8, which
+ *   cannot encode them), arrays, plain objects, and numbers that are finite, within +-Number.MAX_SAFE_INTEGER
  *   (larger ones come back from DynamoDB as BigInt) and either 0 or at least 1e-130 in magnitude
  *   (DynamoDB's number range). Object keys are non-empty and not `__proto__`. Nesting depth at most
  *   30 (DynamoDB allows 32 levels in an item). Properties whose value is `undefined` are dropped, as
  *   JSON.stringify drops them; `undefined` anywhere else, functions, symbols, BigInt, class
  *   instances (Date, Map, ...) and cycles are refused. At most 100 KiB as JSON, leaving room in
  *   DynamoDB's 400 KB item for the groups and the other attributes.
- * - Message: a string (sent as UTF-8), bytes (Uint8Array/Buffer, ArrayBuffer or any ArrayBufferView,
- *   sent as is), or any other value JSON.stringify accepts (serialised once per call); `undefined`,
- *   functions, symbols and values JSON.stringify rejects are refused; over 131072 bytes after
- *   serialisation is a PayloadTooLargeError.
+ * - Message: a string (sent as UTF-8; a lone surrogate becomes U+FFFD, as in any UTF-8 encoder), bytes
+ *   (Uint8Array/Buffer, ArrayBuffer, SharedArrayBuffer or any ArrayBufferView, sent as is), or any
+ *   other value JSON.stringify accepts (serialised once per call); `undefined`, functions, symbols and
+ *   values JSON.stringify rejects are refused; over 131072 bytes after serialisation is a
+ *   PayloadTooLargeError.
+ * - connectedAt (registerConnection): a whole number of epoch milliseconds from 1 to 8.64e15 (the
+ *   range of a JavaScript Date; also a safe integer, which DynamoDB's document client requires).
+ * - Values that cannot be read (a getter or a Proxy trap that throws, a revoked Proxy) are refused
+ *   with a ValidationError whose `cause` is what was thrown; nothing else escapes as a raw error.
  */
-import { PayloadTooLargeError, ValidationError } from './errors.ts';
+import { GatewayError, PayloadTooLargeError, ValidationError } from './errors.ts';
 
 export type Session = Record<string, unknown>;
 
@@ -37,6 +45,14 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function describe(value: unknown): string {
+  try {
+    return describeUnsafe(value);
+  } catch {
+    return 'an unreadable value'; // a revoked Proxy, or a Proxy whose traps throw
+  }
+}
+
+function describeUnsafe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return 'a function';
@@ -45,6 +61,29 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return Object.getPrototypeOf(value)?.constructor?.name ? `a ${Object.getPrototypeOf(value).constructor.name}` : 'an object';
   return String(value);
+}
+
+/**
+ * Runs a check over a caller's value; anything but a GatewayError it throws (a throwing getter or
+ * Proxy trap reached while reading the value) becomes a ValidationError.
+ */
+function readSafely<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new ValidationError(`${what} could not be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+/** The elements of a real, dense array, each checked; a hole is refused like an `undefined` element. */
+function checkEach<T>(value: unknown[], what: string, check: (v: unknown, what: string) => T): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < value.length; i++) {
+    if (!(i in value)) throw new ValidationError(`${what}[${i}] is a hole (a sparse array); pass a dense array`);
+    out.push(check(value[i], `${what}[${i}]`));
+  }
+  return out;
 }
 
 export function isClientId(value: unknown): value is string {
@@ -75,51 +114,73 @@ export function checkGroup(value: unknown, what = 'group'): string {
 
 /** One name or a non-empty array of names; duplicates removed, order kept. */
 export function checkNames(value: unknown, check: (v: unknown, what: string) => string, what: string): string[] {
-  if (Array.isArray(value)) {
-    if (value.length === 0) throw new ValidationError(`${what} must not be an empty array`);
-    return [...new Set(value.map((v, i) => check(v, `${what}[${i}]`)))];
-  }
-  return [check(value, what)];
+  return readSafely(what, () => {
+    if (Array.isArray(value)) {
+      if (value.length === 0) throw new ValidationError(`${what} must not be an empty array`);
+      return [...new Set(checkEach(value, what, check))];
+    }
+    return [check(value, what)];
+  });
 }
 
 /** Client ids to leave out: undefined, one id or an array of ids. */
 export function checkExclude(value: unknown, what = 'exclude'): Set<string> {
-  if (value === undefined) return new Set();
-  if (Array.isArray(value)) return new Set(value.map((v, i) => checkClientId(v, `${what}[${i}]`)));
-  return new Set([checkClientId(value, what)]);
+  return readSafely(what, () => {
+    if (value === undefined) return new Set<string>();
+    if (Array.isArray(value)) return new Set(checkEach(value, what, checkClientId));
+    return new Set([checkClientId(value, what)]);
+  });
 }
 
 export function checkClientIds(value: unknown, what: string): string[] {
-  if (!Array.isArray(value)) throw new ValidationError(`${what} must be an array of client ids, got ${describe(value)}`);
-  return [...new Set(value.map((v, i) => checkClientId(v, `${what}[${i}]`)))];
+  return readSafely(what, () => {
+    if (!Array.isArray(value)) throw new ValidationError(`${what} must be an array of client ids, got ${describe(value)}`);
+    return [...new Set(checkEach(value, what, checkClientId))];
+  });
 }
 
+/**
+ * An options bag (or record): undefined gives {}; otherwise a non-array object, returned as a plain
+ * snapshot of every string-keyed property it has or inherits (accessors read once, here), so that a
+ * getter that throws is a ValidationError now rather than a raw error in the middle of a call.
+ */
 export function checkOptionsObject(value: unknown, what: string): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(`${what} must be an object, got ${describe(value)}`);
-  return value as Record<string, unknown>;
+  return readSafely(what, () => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(`${what} must be an object, got ${describe(value)}`);
+    const snapshot: Record<string, unknown> = {};
+    for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+      for (const key of Object.getOwnPropertyNames(o)) {
+        if (key === '__proto__' || Object.hasOwn(snapshot, key)) continue;
+        snapshot[key] = (value as Record<string, unknown>)[key];
+      }
+    }
+    return snapshot;
+  });
 }
 
 /** The bytes to post for a message. */
 export function serializeMessage(message: unknown): Buffer {
-  let bytes: Buffer;
-  if (typeof message === 'string') bytes = Buffer.from(message, 'utf8');
-  else if (message instanceof Uint8Array) bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  else if (ArrayBuffer.isView(message)) bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-  else if (message instanceof ArrayBuffer) bytes = Buffer.from(message);
-  else {
+  const bytes = readSafely('message', (): Buffer => {
+    if (typeof message === 'string') return Buffer.from(message, 'utf8');
+    if (ArrayBuffer.isView(message)) return Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+    if (message instanceof ArrayBuffer || isSharedArrayBuffer(message)) return Buffer.from(message);
     if (message === undefined) throw new ValidationError('message must not be undefined');
     let json: string | undefined;
     try {
       json = JSON.stringify(message);
     } catch (error) {
-      throw new ValidationError(`message cannot be serialised as JSON: ${(error as Error).message}`, { cause: error });
+      throw new ValidationError(`message cannot be serialised as JSON: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     }
     if (json === undefined) throw new ValidationError(`message cannot be serialised as JSON (got ${describe(message)})`);
-    bytes = Buffer.from(json, 'utf8');
-  }
+    return Buffer.from(json, 'utf8');
+  });
   if (bytes.length > MAX_MESSAGE_BYTES) throw new PayloadTooLargeError(bytes.length, MAX_MESSAGE_BYTES);
   return bytes;
+}
+
+function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
+  return typeof SharedArrayBuffer === 'function' && value instanceof SharedArrayBuffer;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -133,11 +194,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * Object.prototype, `undefined` properties dropped. Throws ValidationError on anything else.
  */
 export function checkSession(value: unknown, what = 'session'): Session {
+  return readSafely(what, () => checkSessionUnsafe(value, what));
+}
+
+function checkSessionUnsafe(value: unknown, what: string): Session {
   if (!isPlainObject(value)) throw new ValidationError(`${what} must be a plain object, got ${describe(value)}`);
   const seen = new Set<object>();
   const copy = (node: unknown, path: string, depth: number): unknown => {
     switch (typeof node) {
       case 'string':
+        if (LONE_SURROGATE.test(node)) throw new ValidationError(`${path} must be well-formed Unicode (no lone surrogates)`);
+        return node;
       case 'boolean':
         return node;
       case 'number':
@@ -166,6 +233,7 @@ export function checkSession(value: unknown, what = 'session'): Session {
             if (child === undefined) continue;
             if (key === '') throw new ValidationError(`${path} has an empty key (DynamoDB attribute names cannot be empty)`);
             if (key === '__proto__') throw new ValidationError(`${path} has a "__proto__" key`);
+            if (LONE_SURROGATE.test(key)) throw new ValidationError(`${path} has a key that is not well-formed Unicode (a lone surrogate)`);
             out[key] = copy(child, `${path}.${key}`, depth + 1);
           }
           if (Object.getOwnPropertySymbols(node).length > 0) throw new ValidationError(`${path} has symbol keys (not JSON)`);
@@ -202,10 +270,13 @@ export function mergeSession(base: Session, patch: Session): Session {
   return out;
 }
 
+/** The largest time value a JavaScript Date holds (ECMA-262 TimeClip): 100,000,000 days after 1970. */
+const MAX_EPOCH_MS = 8.64e15;
+
 /** Well-formed check for the connectedAt of registerConnection. */
 export function checkEpochMs(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || !Number.isInteger(value)) {
-    throw new ValidationError(`${what} must be a positive integer of epoch milliseconds, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_EPOCH_MS) {
+    throw new ValidationError(`${what} must be a whole number of epoch milliseconds from 1 to ${MAX_EPOCH_MS}, got ${describe(value)}`);
   }
   return value;
 }
