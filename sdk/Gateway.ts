@@ -25,6 +25,11 @@
  * - Reads that drive a send, and per-group / per-uid queries, are strongly consistent Queries. Only
  *   sendToAll and the getAll* family scan (parallel segments, every page); the getAll* scans are
  *   eventually consistent (half the cost), sendToAll's is strongly consistent.
+ * - With `fanout` (set by the construct through GATEWAY_FANOUT_FUNCTION), sendToUid, sendToGroup and
+ *   sendToAll with more recipients than `fanout.threshold` resolve the recipients as usual, then hand
+ *   them in chunks to the worker Lambda (asynchronous invocations) instead of posting: the report
+ *   then carries `queued` and the workers log the per-recipient outcome (sdk/Fanout.ts, and
+ *   lambdas/fanoutWorkerHandler.ts for what a worker does with failures).
  */
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -40,8 +45,20 @@ import {
   type ConsumedCapacityEvent,
   type IndexKey,
 } from './ConnectionStore.ts';
-import { ConfigurationError, ConflictError, ConnectionGoneError, GatewayError, ServiceError, ValidationError } from './errors.ts';
+import { ConfigurationError, ConflictError, ConnectionGoneError, GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
 import { GatewayEnvVar } from './env.ts';
+import {
+  buildChunks,
+  newFanoutId,
+  parseChunk,
+  parseThreshold,
+  queueChunks,
+  resolveFanoutOptions,
+  type FanoutHandle,
+  type FanoutOperation,
+  type FanoutOptions,
+  type ResolvedFanoutOptions,
+} from './Fanout.ts';
 import type { GatewayTableNames } from './tables.ts';
 import { sha256Hex } from './sigv4.ts';
 import {
@@ -66,7 +83,13 @@ export type { Session };
 /** A string or bytes are sent as they are; anything else is JSON.stringify'd once per call. */
 export type Message = string | Uint8Array | unknown;
 
-/** The outcome of a send, per recipient. A recipient is in exactly one of sent, gone, failed. */
+/**
+ * The outcome of a send, per recipient. Inline (no `queued`), a recipient is in exactly one of sent,
+ * gone, failed. Chunked (`queued` is set): sent and gone are empty, `failed` holds the recipients of
+ * the chunks that could not be queued (each with the `Invoke` error), every other recipient is in a
+ * queued chunk, and `queued.recipients + failed.length === recipients`. A worker's log line reports
+ * what became of the recipients of its chunk.
+ */
 export interface SendReport {
   /** Distinct connections the message was for, after de-duplication and exclusions. */
   readonly recipients: number;
@@ -74,8 +97,41 @@ export interface SendReport {
   readonly sent: string[];
   /** Not connected (410); their items were pruned from DynamoDB. */
   readonly gone: string[];
-  /** Anything else, after retries: ThrottledError, ServiceError, ForbiddenError, NetworkError, ... */
+  /**
+   * Anything else, after retries: ThrottledError, ServiceError, ForbiddenError, NetworkError, ...
+   * When chunked, the recipients of the chunks Lambda did not accept. To try them again:
+   * `sendToAll(message, { clientIds: report.failed.map((f) => f.connectionId) })`.
+   */
   readonly failed: Array<{ readonly connectionId: string; readonly error: GatewayError }>;
+  /** Present when the send went to the fan-out workers (more recipients than `fanout.threshold`). */
+  readonly queued?: FanoutHandle;
+}
+
+/** What the worker's `deliverChunk` did with one chunk: a SendReport, plus the chunk and the rounds. */
+export interface ChunkReport extends SendReport {
+  readonly fanoutId: string;
+  readonly index: number;
+  readonly count: number;
+  readonly operation: FanoutOperation;
+  /** Delivery rounds run: 1, plus one per extra round for retryable failures. */
+  readonly rounds: number;
+}
+
+export interface DeliverChunkOptions {
+  /**
+   * Extra rounds for the recipients whose post still failed with a retryable error (429, 5xx,
+   * network) after the per-post retries; each only posts to those. 0 turns them off.
+   * @default 2
+   */
+  readonly extraRounds?: number;
+  /** The pause before extra round n is roundDelayMs * 2^(n-1). @default 1000 */
+  readonly roundDelayMs?: number;
+  /**
+   * Epoch ms by which delivery must be over (a worker passes its invocation deadline minus a margin):
+   * an extra round starts only if its pause plus the previous round's duration ends before it.
+   * @default none
+   */
+  readonly deadlineMs?: number;
 }
 
 /** The outcome of closeUid, per connection of the uid. */
@@ -102,6 +158,9 @@ export interface SendMetrics {
   readonly deliverMs: number;
   /** Time spent pruning gone connections. */
   readonly pruneMs: number;
+  /** Chunked sends only: recipients in the chunks Lambda accepted, and how many chunks (deliverMs is then the time spent invoking). */
+  readonly queued?: number;
+  readonly chunks?: number;
 }
 
 export interface ConnectionRecord {
@@ -184,6 +243,13 @@ export interface GatewayOptions {
   readonly random?: () => number;
   /** TEST-ONLY, see GatewayTestHooks. */
   readonly hooks?: GatewayTestHooks;
+  /**
+   * Chunked fan-out through the worker Lambda for large sends (see FanoutOptions and sdk/Fanout.ts);
+   * `false` keeps every send inline even when the environment names a worker.
+   * @default - `Gateway.fromEnv()`: from GATEWAY_FANOUT_FUNCTION and GATEWAY_FANOUT_THRESHOLD when
+   * set; the constructor: none, every send is inline
+   */
+  readonly fanout?: FanoutOptions | false;
 }
 
 const MAX_USER_AGENT_LENGTH = 1024;
@@ -218,6 +284,8 @@ export class Gateway {
   private readonly random: () => number;
   private readonly hooks: GatewayTestHooks;
   private readonly logger: { warn(message: string, error?: unknown): void };
+  private readonly fanout: ResolvedFanoutOptions | undefined;
+  private readonly retryBackoff: { baseDelayMs: number; maxDelayMs: number };
 
   constructor(private readonly options: GatewayOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigurationError('Gateway options are required');
@@ -250,6 +318,7 @@ export class Gateway {
     this.random = options.random ?? Math.random;
     this.hooks = options.hooks ?? {};
     this.logger = options.logger ?? console;
+    this.retryBackoff = { baseDelayMs: positive('retryBaseDelayMs', 0), maxDelayMs: positive('retryMaxDelayMs', 0) };
     this.api = new ConnectionsApi({
       callbackUrl: url,
       region,
@@ -258,11 +327,12 @@ export class Gateway {
       timeoutMs: positive('requestTimeoutMs', 1),
       retry: {
         maxRetries: Math.floor(positive('maxRetries', 0)),
-        baseDelayMs: positive('retryBaseDelayMs', 0),
-        maxDelayMs: positive('retryMaxDelayMs', 0),
+        ...this.retryBackoff,
         random: this.random,
       },
     });
+    this.fanout = options.fanout ? resolveFanoutOptions(options.fanout, { region, credentials: options.credentials }) : undefined;
+    if (options.fanout !== undefined && options.fanout !== false && !this.fanout) throw new ConfigurationError('fanout must be an object or false');
     this.ownsDoc = !options.dynamoDb;
     this.doc =
       options.dynamoDb ??
@@ -279,7 +349,9 @@ export class Gateway {
   /**
    * Builds a Gateway from the environment variables in GatewayEnvVar (set by the CDK construct and by
    * the local gateway). Explicit `overrides` win; a variable that is needed and missing is a
-   * ConfigurationError naming it.
+   * ConfigurationError naming it. GATEWAY_FANOUT_FUNCTION (with GATEWAY_FANOUT_THRESHOLD, optional)
+   * turns chunked fan-out on unless `overrides.fanout` is given: an object replaces the environment's
+   * settings as a whole, `false` turns chunking off.
    */
   static fromEnv(overrides: Partial<GatewayOptions> = {}, env: Readonly<Record<string, string | undefined>> = process.env): Gateway {
     const read = (name: string): string => {
@@ -293,13 +365,23 @@ export class Gateway {
       uids: read(GatewayEnvVar.uidsTable),
       groups: read(GatewayEnvVar.groupsTable),
     };
-    return new Gateway({ ...overrides, callbackUrl, tables });
+    let fanout = overrides.fanout;
+    const fanoutFunction = env[GatewayEnvVar.fanoutFunction]?.trim();
+    if (fanout === undefined && fanoutFunction) {
+      const threshold = env[GatewayEnvVar.fanoutThreshold];
+      fanout = {
+        functionName: fanoutFunction,
+        ...(threshold !== undefined && threshold.trim() !== '' ? { threshold: parseThreshold(GatewayEnvVar.fanoutThreshold, threshold) } : {}),
+      };
+    }
+    return new Gateway({ ...overrides, callbackUrl, tables, ...(fanout !== undefined ? { fanout } : {}) });
   }
 
-  /** Closes the keep-alive sockets, and the DynamoDB client when the Gateway built it. */
+  /** Closes the keep-alive sockets, and the DynamoDB and Lambda clients the Gateway built. */
   destroy(): void {
     this.api.destroy();
     if (this.ownsDoc) this.doc.destroy();
+    if (this.fanout?.ownsLambda) (this.fanout.lambda as { destroy?: () => void }).destroy?.();
   }
 
   /** The path a post to `connectionId` uses (the same as ApiGatewayManagementApiClient's). */
@@ -365,7 +447,7 @@ export class Gateway {
     const payload = serializeMessage(message);
     const started = performance.now();
     const recipients = await this.resolveIndex('sendToUid', 'uids', uids, exclude);
-    return this.deliver('sendToUid', recipients, payload, performance.now() - started);
+    return this.dispatch('sendToUid', recipients, payload, performance.now() - started);
   }
 
   /** To every member of one group or several (each connection once), minus `exclude`. */
@@ -375,7 +457,7 @@ export class Gateway {
     const payload = serializeMessage(message);
     const started = performance.now();
     const recipients = await this.resolveIndex('sendToGroup', 'groups', groups, exclude);
-    return this.deliver('sendToGroup', recipients, payload, performance.now() - started);
+    return this.dispatch('sendToGroup', recipients, payload, performance.now() - started);
   }
 
   /**
@@ -399,7 +481,7 @@ export class Gateway {
         }
       });
     }
-    return this.deliver('sendToAll', recipients, payload, performance.now() - started);
+    return this.dispatch('sendToAll', recipients, payload, performance.now() - started);
   }
 
   private async resolveIndex(operation: string, role: 'uids' | 'groups', keys: string[], exclude: Set<string>): Promise<Recipients> {
@@ -420,18 +502,107 @@ export class Gateway {
     return recipients;
   }
 
+  /** Inline delivery, or chunks to the fan-out worker past the threshold. */
+  private dispatch(operation: FanoutOperation, recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+    if (this.fanout && recipients.size > this.fanout.threshold) return this.fanOut(this.fanout, operation, recipients, payload, resolveMs);
+    return this.deliver(operation, recipients, payload, resolveMs);
+  }
+
+  /** Splits the recipients into chunks and queues one asynchronous worker invocation per chunk. */
+  private async fanOut(fanout: ResolvedFanoutOptions, operation: FanoutOperation, recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+    const started = performance.now();
+    const id = newFanoutId();
+    const chunks = buildChunks(id, operation, payload, recipients, fanout.chunkSize);
+    const outcome = await queueChunks(fanout, chunks, { ...this.retryBackoff, random: this.random });
+    const failed = outcome.failed.flatMap(({ chunk, error }) => chunk.recipients.map((connectionId) => ({ connectionId, error })));
+    const queuedRecipients = outcome.queued.reduce((sum, chunk) => sum + chunk.recipients.length, 0);
+    const report: SendReport = {
+      recipients: recipients.size,
+      sent: [],
+      gone: [],
+      failed,
+      queued: { id, functionName: fanout.functionName, chunks: outcome.queued.length, recipients: queuedRecipients, failedChunks: outcome.failed.length },
+    };
+    this.options.onSendCompleted?.({
+      operation,
+      recipients: recipients.size,
+      sent: 0,
+      gone: 0,
+      failed: failed.length,
+      bytes: payload.length,
+      resolveMs,
+      deliverMs: performance.now() - started,
+      pruneMs: 0,
+      queued: queuedRecipients,
+      chunks: outcome.queued.length,
+    });
+    return report;
+  }
+
   /**
-   * Posts `payload` to every recipient with bounded concurrency, then prunes the gone ones (the
-   * connection item, its index items, and the index items each recipient was found through).
-   * Recipient resolution stays outside, so that a caller can hand chunks to worker Lambdas.
+   * Delivers one fan-out chunk (the worker Lambda's event, see sdk/Fanout.ts): the same posts,
+   * retries and 410 pruning as an inline send, then up to `extraRounds` more rounds for the
+   * recipients whose failure is retryable. Never chunks again. Rejects with a ValidationError when
+   * `event` is not a well-formed chunk; otherwise resolves with the per-recipient outcome (a recipient
+   * is in exactly one of sent, gone, failed).
    */
-  private async deliver(operation: SendMetrics['operation'], recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
-    const ids = [...recipients.keys()];
+  async deliverChunk(event: unknown, options: DeliverChunkOptions = {}): Promise<ChunkReport> {
+    const { chunk, payload, via } = parseChunk(event);
+    const input = checkOptionsObject(options, 'options');
+    const extraRounds = input.extraRounds ?? 2;
+    const roundDelayMs = input.roundDelayMs ?? 1000;
+    const deadlineMs = input.deadlineMs;
+    if (typeof extraRounds !== 'number' || !Number.isInteger(extraRounds) || extraRounds < 0) throw new ValidationError(`options.extraRounds must be a whole number >= 0, got ${extraRounds}`);
+    if (typeof roundDelayMs !== 'number' || !(roundDelayMs >= 0)) throw new ValidationError(`options.roundDelayMs must be a number >= 0, got ${roundDelayMs}`);
+    if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs))) throw new ValidationError(`options.deadlineMs must be epoch ms, got ${deadlineMs}`);
     const payloadHash = sha256Hex(payload);
     const sent: string[] = [];
     const gone: string[] = [];
-    const failed: Array<{ connectionId: string; error: GatewayError }> = [];
+    const failedForGood: Array<{ connectionId: string; error: GatewayError }> = [];
+    let failed: Array<{ connectionId: string; error: GatewayError }> = [];
     const started = performance.now();
+    let pending: readonly string[] = chunk.recipients;
+    let rounds = 0;
+    for (;;) {
+      const roundStarted = performance.now();
+      const outcome = await this.postAll(pending, payload, payloadHash);
+      rounds++;
+      const roundMs = performance.now() - roundStarted;
+      sent.push(...outcome.sent);
+      gone.push(...outcome.gone);
+      const retryable = outcome.failed.filter((f) => isRetryableFailure(f.error));
+      failedForGood.push(...outcome.failed.filter((f) => !isRetryableFailure(f.error)));
+      failed = [...failedForGood, ...retryable];
+      if (retryable.length === 0 || rounds > extraRounds) break;
+      const pause = roundDelayMs * 2 ** (rounds - 1);
+      if (deadlineMs !== undefined && Date.now() + pause + roundMs > deadlineMs) break;
+      await sleep(pause);
+      pending = retryable.map((f) => f.connectionId);
+    }
+    const delivered = performance.now();
+    if (gone.length > 0) {
+      const sources: Recipients = new Map(gone.map((id) => [id, via.map((v) => ({ role: v.role, key: v.key, connectionId: id }))]));
+      await this.pruneGone(chunk.operation, gone, sources);
+    }
+    this.options.onSendCompleted?.({
+      operation: chunk.operation,
+      recipients: chunk.recipients.length,
+      sent: sent.length,
+      gone: gone.length,
+      failed: failed.length,
+      bytes: payload.length,
+      resolveMs: 0,
+      deliverMs: delivered - started,
+      pruneMs: performance.now() - delivered,
+    });
+    return { fanoutId: chunk.fanoutId, index: chunk.index, count: chunk.count, operation: chunk.operation, rounds, recipients: chunk.recipients.length, sent, gone, failed };
+  }
+
+  /** Posts to every id with bounded concurrency; each id ends in exactly one list. */
+  private async postAll(ids: readonly string[], payload: Buffer, payloadHash: string): Promise<{ sent: string[]; gone: string[]; failed: Array<{ connectionId: string; error: GatewayError }> }> {
+    const sent: string[] = [];
+    const gone: string[] = [];
+    const failed: Array<{ connectionId: string; error: GatewayError }> = [];
     await forEachConcurrent(ids, this.concurrency, async (id) => {
       try {
         if ((await this.api.post(id, payload, payloadHash)) === 'sent') sent.push(id);
@@ -440,6 +611,18 @@ export class Gateway {
         failed.push({ connectionId: id, error: asGatewayError(error) });
       }
     });
+    return { sent, gone, failed };
+  }
+
+  /**
+   * Posts `payload` to every recipient with bounded concurrency, then prunes the gone ones (the
+   * connection item, its index items, and the index items each recipient was found through).
+   * Recipient resolution stays outside, so that a caller can hand chunks to worker Lambdas.
+   */
+  private async deliver(operation: SendMetrics['operation'], recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+    const ids = [...recipients.keys()];
+    const started = performance.now();
+    const { sent, gone, failed } = await this.postAll(ids, payload, sha256Hex(payload));
     const delivered = performance.now();
     if (gone.length > 0) await this.pruneGone(operation, gone, recipients);
     const report: SendReport = { recipients: ids.length, sent, gone, failed };
@@ -879,6 +1062,12 @@ function toRecord(item: ConnectionItem): ConnectionRecord {
     version: item.version ?? 0,
     ...(item.expiresAt !== undefined ? { expiresAt: item.expiresAt } : {}),
   };
+}
+
+/** Worth another round: throttled (429), a 5xx, or no answer. */
+function isRetryableFailure(error: GatewayError): boolean {
+  if (error instanceof ThrottledError || error instanceof NetworkError) return true;
+  return error instanceof ServiceError && error.statusCode !== undefined && error.statusCode >= 500;
 }
 
 function asGatewayError(error: unknown): GatewayError {

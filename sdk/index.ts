@@ -9,11 +9,24 @@ export {
   type Message,
   type Session,
   type SendReport,
+  type ChunkReport,
+  type DeliverChunkOptions,
   type CloseReport,
   type SendMetrics,
   type ConnectionRecord,
 } from './Gateway.ts';
 export type { ConsumedCapacityEvent } from './ConnectionStore.ts';
+export {
+  FANOUT_CHUNK_TYPE,
+  FANOUT_DEFAULTS,
+  MAX_CHUNK_EVENT_BYTES,
+  MAX_CHUNK_SIZE,
+  type FanoutOptions,
+  type FanoutHandle,
+  type FanoutChunk,
+  type FanoutInvoker,
+  type FanoutOperation,
+} from './Fanout.ts';
 export {
   GatewayError,
   GatewayErrorCode,

@@ -1,0 +1,384 @@
+/**
+ * Chunked fan-out: past a threshold, a send hands its recipients to worker Lambdas in chunks instead
+ * of posting to each of them from the calling process.
+ *
+ * ## Why asynchronous invocations, not an SQS queue
+ * Both put an AWS queue in front of the workers. Measured here (bench/chunked.ts, local gateway,
+ * 2 cores) and read from AWS's documentation:
+ * - Start-up under a burst. An async `Invoke` goes to Lambda's internal queue and the function scales
+ *   at once up to its reserved concurrency. An SQS event source mapping polls: it "starts processing
+ *   five batches at a time with five concurrent invocations" and adds "up to 300 more instances per
+ *   minute" (Lambda developer guide, SQS scaling). A broadcast is exactly such a burst: 100 chunks
+ *   would start 5 at a time on SQS.
+ * - Hops. Async invoke: caller -> Lambda (202) -> worker. SQS: caller -> SQS -> poller (long
+ *   polling, optional batch window) -> worker; one more service and one more billed request per
+ *   chunk, and the caller needs a queue URL and `sqs:SendMessage` as well as the function.
+ * - Caller cost, measured: one `Invoke` (Event) per chunk through @aws-sdk/client-lambda costs the
+ *   caller ~1 ms of CPU and a round trip; 10 chunks for 10,000 recipients is ~1% of what posting
+ *   inline costs the same process (bench/chunked.ts prints both). SQS's SendMessageBatch would group
+ *   10 chunks per call, which saves nothing that matters at 10-100 chunks per broadcast.
+ * - Failure handling is equal in substance. Async invoke: a function error is retried 0-2 times
+ *   (1 min, then 2 min later), throttles and 5xx for up to `MaximumEventAgeInSeconds` (6 h max), then
+ *   the on-failure destination receives the request payload (an SQS queue here). SQS: redelivery after
+ *   the visibility timeout (>= 6x the function timeout), `maxReceiveCount`, a DLQ, and partial batch
+ *   responses, which only help with several messages per batch (our unit of work is one chunk).
+ *   Neither can retry "only the recipients that failed" by itself; the worker does that (see
+ *   lambdas/fanoutWorkerHandler.ts).
+ * - Limits. Async `Invoke` accepts 1 MB; SQS messages were 256 KB for most of SQS's life. Chunks are
+ *   kept under MAX_CHUNK_EVENT_BYTES either way (see there).
+ * - Both are at-least-once: the async queue "is eventually consistent" and may deliver an event
+ *   twice, as SQS may. A duplicate chunk means a duplicate message to its recipients.
+ * The local gateway serves the Lambda invoke API with Lambda's retries and destinations, so the
+ * chunked path runs unchanged locally; it has no SQS.
+ *
+ * ## The chunk (the worker's event)
+ * One JSON object per chunk, FanoutChunk below: the message once (UTF-8 text, or base64 when the
+ * bytes are not UTF-8 or base64 is shorter), the recipients' connection ids, and the uid / group
+ * index keys they were found through (so a 410 prunes the index item the recipient was found by,
+ * as an inline send does).
+ */
+import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { sleep } from './ConnectionsApi.ts';
+import { ConfigurationError, ForbiddenError, type GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
+import { checkClientId, checkGroup, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
+
+/** What invokes the worker: a LambdaClient, or anything with the same `send` for InvokeCommand. */
+export interface FanoutInvoker {
+  send(command: InvokeCommand): Promise<InvokeCommandOutput>;
+}
+
+export interface FanoutOptions {
+  /**
+   * Name or ARN of the worker Lambda (GatewayBackend's `fanoutWorkerFunction`; its handler is
+   * lambdas/fanoutWorker.ts). `Gateway.fromEnv()` reads it from GATEWAY_FANOUT_FUNCTION.
+   */
+  readonly functionName: string;
+  /**
+   * sendToUid, sendToGroup and sendToAll with more distinct recipients than this (after
+   * de-duplication and exclusions) are chunked; up to this many are posted inline, as without
+   * `fanout`. sendToClient is never chunked. `Gateway.fromEnv()` reads GATEWAY_FANOUT_THRESHOLD.
+   * @default 1000
+   */
+  readonly threshold?: number;
+  /**
+   * Most recipients in one chunk. A send is split into ceil(n / chunkSize) chunks of nearly equal
+   * size; more when the ids and the message would not fit MAX_CHUNK_EVENT_BYTES.
+   * @default 1000
+   */
+  readonly chunkSize?: number;
+  /** `Invoke` calls in flight at once. @default 8 */
+  readonly invokeConcurrency?: number;
+  /**
+   * Retries of one chunk's `Invoke` after a throttle (429), a 5xx or a network error, with the
+   * Gateway's full-jitter backoff (`retryBaseDelayMs`, `retryMaxDelayMs`). Other errors (403, 404,
+   * 413, ...) are not retried.
+   * @default 3
+   */
+  readonly maxRetries?: number;
+  /**
+   * @default a LambdaClient for the Gateway's region and credentials, with its own retries off (this
+   * SDK retries); it honours AWS_ENDPOINT_URL_LAMBDA, so a local gateway needs nothing else
+   */
+  readonly lambda?: FanoutInvoker;
+}
+
+/** What a chunked send queued. Part of the SendReport (`queued`) of a send that went to the workers. */
+export interface FanoutHandle {
+  /** This send's id; every worker logs it (`fanoutId`), so its chunks can be found in the logs. */
+  readonly id: string;
+  /** The worker function invoked. */
+  readonly functionName: string;
+  /** Chunks Lambda accepted (202). */
+  readonly chunks: number;
+  /** Recipients in those chunks. */
+  readonly recipients: number;
+  /** Chunks that could not be queued after retries; their recipients are in the report's `failed`. */
+  readonly failedChunks: number;
+}
+
+export type FanoutOperation = 'sendToUid' | 'sendToGroup' | 'sendToAll';
+export type FanoutIndexRole = 'uids' | 'groups';
+
+/** The worker's event: one chunk of one send. Version 1 of the format. */
+export interface FanoutChunk {
+  readonly type: typeof FANOUT_CHUNK_TYPE;
+  readonly version: 1;
+  /** The send's id (FanoutHandle.id). */
+  readonly fanoutId: string;
+  /** 0-based index of this chunk, and how many chunks the send has. */
+  readonly index: number;
+  readonly count: number;
+  readonly operation: FanoutOperation;
+  /** The bytes to post: UTF-8 text, or base64. */
+  readonly message: { readonly utf8: string } | { readonly base64: string };
+  /** Connection ids, each once. */
+  readonly recipients: readonly string[];
+  /**
+   * The index keys (`[role, key]`) this chunk's recipients were found through. On a 410 the worker
+   * deletes the index item (key, id) for each of them (a no-op for keys the recipient was not in).
+   * Absent for sendToAll.
+   */
+  readonly via?: ReadonlyArray<readonly [FanoutIndexRole, string]>;
+}
+
+export const FANOUT_CHUNK_TYPE = 'gateway.fanout.chunk';
+
+/**
+ * Upper bound of one chunk's JSON. `Invoke` accepts 1 MB for an asynchronous invocation, but when a
+ * chunk fails for good Lambda sends a record holding the request payload, the error and an envelope
+ * to the on-failure destination, and drops the payload from the record when the whole passes the
+ * destination's 256 KB message limit (Lambda API reference, OnFailure). 200 KiB keeps the chunk in
+ * the record. It always holds the largest message (128 KB, 171 KiB in base64) and 1,500 ids; a
+ * typical small message leaves room for 10,000.
+ */
+export const MAX_CHUNK_EVENT_BYTES = 200 * 1024;
+
+export const FANOUT_DEFAULTS = { threshold: 1000, chunkSize: 1000, invokeConcurrency: 8, maxRetries: 3 } as const;
+/** Largest accepted `chunkSize`: an SQS-free ceiling that still lets one worker finish a chunk in seconds. */
+export const MAX_CHUNK_SIZE = 10_000;
+
+/** Options with defaults applied, as the Gateway holds them. */
+export interface ResolvedFanoutOptions {
+  readonly functionName: string;
+  readonly threshold: number;
+  readonly chunkSize: number;
+  readonly invokeConcurrency: number;
+  readonly maxRetries: number;
+  readonly lambda: FanoutInvoker;
+  /** Whether the Gateway built `lambda` (and destroys it). */
+  readonly ownsLambda: boolean;
+}
+
+export function resolveFanoutOptions(
+  options: FanoutOptions,
+  client: { region: string; credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider },
+): ResolvedFanoutOptions {
+  if (typeof options !== 'object' || options === null) throw new ConfigurationError(`fanout must be an object or false, got ${describe(options)}`);
+  if (typeof options.functionName !== 'string' || options.functionName.trim() === '') {
+    throw new ConfigurationError(`fanout.functionName must be the worker Lambda's name or ARN, got ${describe(options.functionName)}`);
+  }
+  const integer = (name: 'threshold' | 'chunkSize' | 'invokeConcurrency' | 'maxRetries', min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const value = options[name] ?? FANOUT_DEFAULTS[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigurationError(`fanout.${name} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${describe(value)}`);
+    }
+    return value;
+  };
+  const lambda = options.lambda ?? new LambdaClient({ region: client.region, maxAttempts: 1, ...(client.credentials ? { credentials: client.credentials } : {}) });
+  return {
+    functionName: options.functionName.trim(),
+    threshold: integer('threshold', 0),
+    chunkSize: integer('chunkSize', 1, MAX_CHUNK_SIZE),
+    invokeConcurrency: integer('invokeConcurrency', 1),
+    maxRetries: integer('maxRetries', 0),
+    lambda,
+    ownsLambda: options.lambda === undefined,
+  };
+}
+
+/** GATEWAY_FANOUT_THRESHOLD as a number, or a ConfigurationError naming the variable. */
+export function parseThreshold(name: string, value: string): number {
+  const trimmed = value.trim();
+  if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(Number(trimmed))) {
+    throw new ConfigurationError(`environment variable ${name} must be a whole number of recipients, got ${JSON.stringify(value)}`);
+  }
+  return Number(trimmed);
+}
+
+/** The message as it travels in a chunk: text when the bytes are UTF-8 and that is not longer than base64. */
+export function encodeChunkMessage(payload: Buffer): FanoutChunk['message'] {
+  const base64 = payload.toString('base64');
+  if (isUtf8(payload)) {
+    const utf8 = payload.toString('utf8');
+    if (Buffer.byteLength(JSON.stringify(utf8)) <= base64.length + 2) return { utf8 };
+  }
+  return { base64 };
+}
+
+/**
+ * Splits the recipients (id -> the index keys it was found through) into chunks: at most
+ * `chunkSize` ids each and nearly equal counts, and each chunk's JSON at most `maxBytes`. Order is
+ * kept, so recipients found through the same key stay together and each chunk's `via` stays short.
+ */
+export function buildChunks(
+  fanoutId: string,
+  operation: FanoutOperation,
+  payload: Buffer,
+  recipients: ReadonlyMap<string, ReadonlyArray<{ readonly role: FanoutIndexRole; readonly key: string }>>,
+  chunkSize: number,
+  maxBytes = MAX_CHUNK_EVENT_BYTES,
+): FanoutChunk[] {
+  const total = recipients.size;
+  if (total === 0) return [];
+  // Each chunk takes its share of what is left, so counts differ by one at most.
+  const share = (left: number) => Math.ceil(left / Math.ceil(left / chunkSize));
+  let left = total;
+  let target = share(left);
+  const message = encodeChunkMessage(payload);
+  // The JSON of a chunk with no ids and no keys, with the largest index/count it can have.
+  const empty: FanoutChunk = { type: FANOUT_CHUNK_TYPE, version: 1, fanoutId, index: total, count: total, operation, message, recipients: [], via: [] };
+  const baseBytes = Buffer.byteLength(JSON.stringify(empty));
+  if (baseBytes + 20 > maxBytes) throw new ValidationError(`the message leaves no room for recipients in a ${maxBytes}-byte chunk`);
+
+  const drafts: Array<{ ids: string[]; via: Map<string, readonly [FanoutIndexRole, string]> }> = [];
+  let ids: string[] = [];
+  let via = new Map<string, readonly [FanoutIndexRole, string]>();
+  let bytes = baseBytes;
+  const close = () => {
+    if (ids.length > 0) drafts.push({ ids, via });
+    left -= ids.length;
+    if (left > 0) target = share(left);
+    ids = [];
+    via = new Map();
+    bytes = baseBytes;
+  };
+  for (const [id, sources] of recipients) {
+    const idBytes = Buffer.byteLength(JSON.stringify(id)) + 1;
+    const newSources = sources.filter((s) => !via.has(`${s.role}\n${s.key}`));
+    const sourceBytes = newSources.reduce((sum, s) => sum + Buffer.byteLength(JSON.stringify([s.role, s.key])) + 1, 0);
+    if (ids.length > 0 && (ids.length >= target || bytes + idBytes + sourceBytes > maxBytes)) close();
+    ids.push(id);
+    bytes += idBytes;
+    for (const s of sources) {
+      const k = `${s.role}\n${s.key}`;
+      if (via.has(k)) continue;
+      const cost = Buffer.byteLength(JSON.stringify([s.role, s.key])) + 1;
+      // A key that does not fit even a chunk of its own is left out: the stale index item it may
+      // name is then left to TTL. Only a recipient found through hundreds of long keys gets here.
+      if (bytes + cost > maxBytes) continue;
+      via.set(k, [s.role, s.key]);
+      bytes += cost;
+    }
+  }
+  close();
+  return drafts.map((draft, index) => ({
+    type: FANOUT_CHUNK_TYPE,
+    version: 1,
+    fanoutId,
+    index,
+    count: drafts.length,
+    operation,
+    message,
+    recipients: draft.ids,
+    ...(draft.via.size > 0 ? { via: [...draft.via.values()] } : {}),
+  }));
+}
+
+/** A chunk the worker received, checked: the bytes, the ids, and the index keys for pruning. */
+export interface ParsedChunk {
+  readonly chunk: FanoutChunk;
+  readonly payload: Buffer;
+  readonly via: ReadonlyArray<{ readonly role: FanoutIndexRole; readonly key: string }>;
+}
+
+/** Checks a worker event; a ValidationError says what is wrong with it. */
+export function parseChunk(event: unknown): ParsedChunk {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new ValidationError(`a fan-out chunk must be an object, got ${describe(event)}`);
+  const c = event as Record<string, unknown>;
+  if (c.type !== FANOUT_CHUNK_TYPE || c.version !== 1) {
+    throw new ValidationError(`not a fan-out chunk of version 1: type ${describe(c.type)}, version ${describe(c.version)}`);
+  }
+  if (typeof c.fanoutId !== 'string' || c.fanoutId.length === 0 || c.fanoutId.length > 128) throw new ValidationError(`chunk.fanoutId must be a string of 1-128 characters, got ${describe(c.fanoutId)}`);
+  if (!Number.isInteger(c.count) || (c.count as number) < 1) throw new ValidationError(`chunk.count must be a positive whole number, got ${describe(c.count)}`);
+  if (!Number.isInteger(c.index) || (c.index as number) < 0 || (c.index as number) >= (c.count as number)) {
+    throw new ValidationError(`chunk.index must be a whole number below chunk.count, got ${describe(c.index)}`);
+  }
+  if (c.operation !== 'sendToUid' && c.operation !== 'sendToGroup' && c.operation !== 'sendToAll') {
+    throw new ValidationError(`chunk.operation must be sendToUid, sendToGroup or sendToAll, got ${describe(c.operation)}`);
+  }
+  const message = c.message as Record<string, unknown> | null | undefined;
+  let payload: Buffer;
+  if (typeof message?.utf8 === 'string') payload = Buffer.from(message.utf8, 'utf8');
+  else if (typeof message?.base64 === 'string') payload = Buffer.from(message.base64, 'base64');
+  else throw new ValidationError('chunk.message must be { utf8: string } or { base64: string }');
+  if (payload.length > MAX_MESSAGE_BYTES) throw new ValidationError(`chunk.message is ${payload.length} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}`);
+  if (!Array.isArray(c.recipients)) throw new ValidationError(`chunk.recipients must be an array of connection ids, got ${describe(c.recipients)}`);
+  const recipients = [...new Set(c.recipients.map((id, i) => checkClientId(id, `chunk.recipients[${i}]`)))];
+  const via: Array<{ role: FanoutIndexRole; key: string }> = [];
+  if (c.via !== undefined) {
+    if (!Array.isArray(c.via)) throw new ValidationError(`chunk.via must be an array of [role, key], got ${describe(c.via)}`);
+    c.via.forEach((entry, i) => {
+      if (!Array.isArray(entry) || entry.length !== 2 || (entry[0] !== 'uids' && entry[0] !== 'groups')) {
+        throw new ValidationError(`chunk.via[${i}] must be ['uids' | 'groups', key], got ${describe(entry)}`);
+      }
+      const key = entry[0] === 'uids' ? checkUid(entry[1], `chunk.via[${i}][1]`) : checkGroup(entry[1], `chunk.via[${i}][1]`);
+      via.push({ role: entry[0], key });
+    });
+  }
+  return { chunk: { ...(c as unknown as FanoutChunk), recipients }, payload, via };
+}
+
+/** The outcome of queueing a send's chunks. */
+export interface QueueOutcome {
+  readonly queued: FanoutChunk[];
+  readonly failed: Array<{ readonly chunk: FanoutChunk; readonly error: GatewayError }>;
+}
+
+/**
+ * Invokes the worker once per chunk (InvocationType Event), `invokeConcurrency` at a time, retrying
+ * throttles, 5xx and network errors with full-jitter backoff. Never rejects: a chunk that could not be
+ * queued is returned with its error. A retried `Invoke` whose first attempt reached Lambda but whose
+ * answer was lost queues the chunk twice (at-least-once, as everything in front of the worker).
+ */
+export async function queueChunks(
+  options: ResolvedFanoutOptions,
+  chunks: readonly FanoutChunk[],
+  backoff: { baseDelayMs: number; maxDelayMs: number; random: () => number },
+): Promise<QueueOutcome> {
+  const queued: FanoutChunk[] = [];
+  const failed: Array<{ chunk: FanoutChunk; error: GatewayError }> = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < chunks.length) {
+      const chunk = chunks[next++]!;
+      const payload = Buffer.from(JSON.stringify(chunk), 'utf8');
+      for (let attempt = 0; ; attempt++) {
+        let error: GatewayError;
+        try {
+          const out = await options.lambda.send(new InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: payload }));
+          if (out.StatusCode === 202 || out.StatusCode === undefined) {
+            queued.push(chunk);
+            break;
+          }
+          error = new ServiceError(`Invoke (Event) of ${options.functionName} answered ${out.StatusCode}, not 202`, { statusCode: out.StatusCode });
+        } catch (e) {
+          error = invokeError(options.functionName, e);
+        }
+        if (!isRetryable(error) || attempt >= options.maxRetries) {
+          failed.push({ chunk, error });
+          break;
+        }
+        await sleep(backoff.random() * Math.min(backoff.maxDelayMs, backoff.baseDelayMs * 2 ** attempt));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.invokeConcurrency, chunks.length) }, worker));
+  // Chunk order, for a stable report.
+  queued.sort((a, b) => a.index - b.index);
+  failed.sort((a, b) => a.chunk.index - b.chunk.index);
+  return { queued, failed };
+}
+
+export function newFanoutId(): string {
+  return randomUUID();
+}
+
+function isRetryable(error: GatewayError): boolean {
+  if (error instanceof ThrottledError || error instanceof NetworkError) return true;
+  return error instanceof ServiceError && error.statusCode !== undefined && error.statusCode >= 500;
+}
+
+/** An `Invoke` failure as a GatewayError: 429 Throttled, 403 Forbidden, no answer Network, else Service. */
+function invokeError(functionName: string, error: unknown): GatewayError {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  const errorType = e?.name;
+  const text = `Invoke (Event) of ${functionName} failed: ${errorType ?? 'Error'}: ${e?.message ?? String(error)}`;
+  if (status === 429 || errorType === 'TooManyRequestsException') return new ThrottledError(text, { statusCode: status ?? 429, errorType }, { cause: error });
+  if (status === 403) return new ForbiddenError(text, { ...(errorType ? { errorType } : {}) }, { cause: error });
+  if (status === undefined) return new NetworkError(text, { cause: error });
+  return new ServiceError(text, { statusCode: status, ...(errorType ? { errorType } : {}) }, { cause: error });
+}
