@@ -1,11 +1,13 @@
 /**
  * The whole backend as one construct: the three DynamoDB tables, the WebSocket API and its stage, the
- * Lambdas (`$connect`, `$disconnect`, `$default` + custom routes, and the init sender), and the
- * outputs. `grantGateway(fn)` gives another Lambda the SDK in one call.
+ * Lambdas (`$connect`, `$disconnect`, `$default` + custom routes, the init sender, and the fan-out
+ * worker with its failure queue), and the outputs. `grantGateway(fn)` gives another Lambda the SDK
+ * in one call, chunked fan-out included.
  *
  * Construct ids are part of the contract (renaming one replaces its resource, and the local gateway's
  * template mode finds functions and tables by them): Connections, Uids, Groups, Api, Stage,
- * AccessLogs, ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction.
+ * AccessLogs, ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
+ * FanoutWorkerFunction, FanoutFailures.
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -20,11 +22,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GatewayEnvVar } from '../sdk/env.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
-import { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
+import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
 import { flattenForNag, iam5ResourceFindingId } from './nagFindingId.ts';
 
 /** The warning a backend without an authorizer carries; acknowledge it as `annotation::<id>`. */
@@ -57,6 +60,57 @@ export interface GatewayAuthorizerOptions {
    * @default 'token'
    */
   readonly queryParameter?: string;
+}
+
+/**
+ * The fan-out worker: sends to more recipients than `threshold` are split into chunks that this
+ * Lambda delivers, invoked asynchronously by the SDK (see sdk/Fanout.ts for why not a queue).
+ */
+export interface GatewayFanoutProps {
+  /**
+   * A sendToUid / sendToGroup / sendToAll with more distinct recipients than this is chunked; the
+   * SDK reads it from GATEWAY_FANOUT_THRESHOLD, which `grantGateway` sets.
+   * @default 1000
+   */
+  readonly threshold?: number;
+  /**
+   * Reserved concurrency of the worker: at most this many chunks are delivered at once; the others
+   * wait in Lambda's asynchronous queue. Every worker posts up to 64 messages at once, and all of
+   * them share the account's `@connections` quota (10,000 requests/s by default, with `$connect` and
+   * every other API Gateway call), so this bounds the pressure a broadcast puts on it. Lambda
+   * refuses a reservation that leaves less than 100 unreserved executions in the account.
+   * @default 10
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Memory of the worker, in MB. Fan-out is CPU work (signing, sockets); Lambda gives CPU in
+   * proportion to memory (a full vCPU at 1769 MB).
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * Timeout of one chunk's delivery (a chunk holds up to 1,000 recipients by default). A timeout
+   * makes Lambda run the chunk again, duplicating the message for the recipients already reached.
+   * @default Duration.minutes(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Lambda's retries of a chunk whose invocation failed (the worker fails it only when nothing could
+   * be delivered, so a retry duplicates nothing), 0 to 2; then it goes to `fanoutFailureQueue`.
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+  /**
+   * How long a chunk may wait in Lambda's asynchronous queue (behind the reserved concurrency, or
+   * throttled) before it goes to the failure queue instead; 1 minute to 6 hours.
+   * @default Duration.hours(1)
+   */
+  readonly maxEventAge?: Duration;
+  /**
+   * How long the failure queue keeps a failed chunk; 1 minute to 14 days.
+   * @default Duration.days(14)
+   */
+  readonly failureRetention?: Duration;
 }
 
 /** Throttling of the stage's routes (every route: `$connect`, messages, ...). */
@@ -150,6 +204,11 @@ export interface GatewayBackendProps {
    * @default - the construct's path
    */
   readonly apiName?: string;
+  /**
+   * The chunked fan-out worker, its concurrency and its failure handling.
+   * @default - a worker with the defaults of GatewayFanoutProps
+   */
+  readonly fanout?: GatewayFanoutProps;
 }
 
 /** What `grantGateway` needs from a function: IAM, and a way to set its environment. */
@@ -192,12 +251,22 @@ export class GatewayBackend extends Construct {
   readonly messageFunction: NodejsFunction;
   /** Posts the init message once a connection opens, invoked asynchronously by `$connect`. */
   readonly initSenderFunction: NodejsFunction;
+  /** Delivers the chunks of large sends (lambdas/fanoutWorker.ts), invoked asynchronously by the SDK. */
+  readonly fanoutWorkerFunction: NodejsFunction;
+  /**
+   * Where Lambda puts a chunk the worker failed to deliver after its retries, or that waited longer
+   * than `fanout.maxEventAge`: the invocation record, with the chunk as `requestPayload`.
+   */
+  readonly fanoutFailureQueue: sqs.Queue;
+  /** Recipients above which sends are chunked (GATEWAY_FANOUT_THRESHOLD). */
+  readonly fanoutThreshold: number;
   /** The functions' log groups (each function's role is `fn.role`). */
   readonly functionLogGroups: {
     readonly connect: logs.LogGroup;
     readonly disconnect: logs.LogGroup;
     readonly message: logs.LogGroup;
     readonly initSender: logs.LogGroup;
+    readonly fanoutWorker: logs.LogGroup;
   };
   /** The authorizer on `$connect`, when `authorizer` is set. */
   readonly authorizer: WebSocketLambdaAuthorizer | undefined;
@@ -254,11 +323,20 @@ export class GatewayBackend extends Construct {
       disconnect: logGroup('DisconnectFunctionLogs'),
       message: logGroup('MessageFunctionLogs'),
       initSender: logGroup('InitSenderFunctionLogs'),
+      fanoutWorker: logGroup('FanoutWorkerFunctionLogs'),
     };
 
     // ---- functions ----
     const handlerEnvironment = { ...props.environment };
-    const bundledFunction = (fnId: string, entry: string, logs_: logs.LogGroup, timeout: Duration, description: string, aliasEvents: boolean) => {
+    const bundledFunction = (
+      fnId: string,
+      entry: string,
+      logs_: logs.LogGroup,
+      timeout: Duration,
+      description: string,
+      aliasEvents: boolean,
+      extra: { memorySize?: number; reservedConcurrentExecutions?: number } = {},
+    ) => {
       // Its own role with only what it needs: logs to its own log group (no AWSLambdaBasicExecutionRole,
       // which would allow creating log groups anywhere), plus the grants below.
       const role = new iam.Role(this, `${fnId}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
@@ -269,7 +347,8 @@ export class GatewayBackend extends Construct {
         description,
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
-        memorySize: settings.memorySize,
+        memorySize: extra.memorySize ?? settings.memorySize,
+        ...(extra.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: extra.reservedConcurrentExecutions } : {}),
         timeout,
         role,
         logGroup: logs_,
@@ -295,6 +374,42 @@ export class GatewayBackend extends Construct {
     this.initSenderFunction = bundledFunction('InitSenderFunction', resolve(LAMBDAS_DIR, 'initSender.ts'), this.functionLogGroups.initSender, settings.timeout.plus(INIT_SENDER_EXTRA_TIME), 'GatewayBackend init sender: posts the init message once the connection is open', false);
     // A late init message is worthless: no retries, no queueing beyond a minute (Lambda's minimum).
     this.initSenderFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+
+    // ---- chunked fan-out ----
+    const fanout = settings.fanout;
+    this.fanoutThreshold = fanout.threshold;
+    this.fanoutWorkerFunction = bundledFunction(
+      'FanoutWorkerFunction',
+      resolve(LAMBDAS_DIR, 'fanoutWorker.ts'),
+      this.functionLogGroups.fanoutWorker,
+      fanout.timeout,
+      'GatewayBackend fan-out worker: delivers one chunk of a large send, logs its counts',
+      false,
+      { memorySize: fanout.memorySize, reservedConcurrentExecutions: fanout.reservedConcurrency },
+    );
+    // The last stop for a chunk: kept for inspection and replay (the record's requestPayload is the chunk).
+    this.fanoutFailureQueue = new sqs.Queue(this, 'FanoutFailures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: fanout.failureRetention,
+      removalPolicy: settings.removalPolicy,
+    });
+    Validations.of(this.fanoutFailureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter destination: Lambda sends it the chunks the fan-out worker could not deliver after its retries. Nothing consumes it automatically, so a further DLQ behind it would never receive anything.',
+    });
+    const failureQueue = this.fanoutFailureQueue;
+    this.fanoutWorkerFunction.configureAsyncInvoke({
+      retryAttempts: fanout.retryAttempts,
+      maxEventAge: fanout.maxEventAge,
+      // As SqsDestination, but granting sqs:SendMessage only (it would add GetQueueAttributes and GetQueueUrl).
+      onFailure: {
+        bind: (_scope, fn) => {
+          iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [failureQueue.queueArn] });
+          return { destination: failureQueue.queueArn };
+        },
+      },
+    });
 
     // ---- API and stage ----
     const integration = (integrationId: string, fn: lambda.IFunction) => new WebSocketLambdaIntegration(integrationId, fn);
@@ -365,11 +480,16 @@ export class GatewayBackend extends Construct {
       resourceName: this.stage.stageName,
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
-    this.environment = {
+    const sdkEnvironment = {
       [GatewayEnvVar.callbackUrl]: this.callbackUrl,
       [GatewayEnvVar.connectionsTable]: this.connectionsTable.tableName,
       [GatewayEnvVar.uidsTable]: this.uidsTable.tableName,
       [GatewayEnvVar.groupsTable]: this.groupsTable.tableName,
+    };
+    this.environment = {
+      ...sdkEnvironment,
+      [GatewayEnvVar.fanoutFunction]: this.fanoutWorkerFunction.functionName,
+      [GatewayEnvVar.fanoutThreshold]: String(fanout.threshold),
     };
 
     // ---- wiring ----
@@ -386,6 +506,16 @@ export class GatewayBackend extends Construct {
     this.initSenderFunction.addEnvironment(GatewayEnvVar.connectionsTable, this.connectionsTable.tableName);
     this.manageConnectionsGrant(this.initSenderFunction, ['POST']);
     iam.Grant.addToPrincipal({ grantee: this.initSenderFunction, actions: ['dynamodb:GetItem'], resourceArns: [this.connectionsTable.tableArn] });
+    // The fan-out worker posts and prunes on 410; it gets no fan-out settings, so it never chunks again.
+    for (const [name, value] of Object.entries(sdkEnvironment)) this.fanoutWorkerFunction.addEnvironment(name, value);
+    this.manageConnectionsGrant(this.fanoutWorkerFunction, FANOUT_WORKER_CONNECTIONS_METHODS);
+    for (const [t, actions] of [
+      [this.connectionsTable, FANOUT_WORKER_TABLE_ACTIONS.connections],
+      [this.uidsTable, FANOUT_WORKER_TABLE_ACTIONS.uids],
+      [this.groupsTable, FANOUT_WORKER_TABLE_ACTIONS.groups],
+    ] as const) {
+      iam.Grant.addToPrincipal({ grantee: this.fanoutWorkerFunction, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] });
+    }
 
     // ---- outputs ----
     this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.url, description: 'What browsers connect to' });
@@ -394,6 +524,7 @@ export class GatewayBackend extends Construct {
     new CfnOutput(this, 'ConnectionsTableName', { value: this.connectionsTable.tableName, description: GatewayEnvVar.connectionsTable });
     new CfnOutput(this, 'UidsTableName', { value: this.uidsTable.tableName, description: GatewayEnvVar.uidsTable });
     new CfnOutput(this, 'GroupsTableName', { value: this.groupsTable.tableName, description: GatewayEnvVar.groupsTable });
+    new CfnOutput(this, 'FanoutFunctionName', { value: this.fanoutWorkerFunction.functionName, description: GatewayEnvVar.fanoutFunction });
 
     this.acknowledgeFindings();
   }
@@ -409,8 +540,9 @@ export class GatewayBackend extends Construct {
 
   /**
    * The IAM the SDK needs, and nothing more: `execute-api:ManageConnections` for POST, GET and
-   * DELETE on this stage's `@connections/*` only, and on each table exactly the DynamoDB actions the
-   * SDK calls on it (cdk/permissions.ts).
+   * DELETE on this stage's `@connections/*` only, on each table exactly the DynamoDB actions the
+   * SDK calls on it (cdk/permissions.ts), and `lambda:InvokeFunction` on the fan-out worker only
+   * (its unqualified ARN: no other function, version or alias).
    */
   grantGatewayPermissions(grantee: iam.IGrantable): iam.Grant {
     const tables: Array<[dynamodb.Table, readonly string[]]> = [
@@ -422,7 +554,7 @@ export class GatewayBackend extends Construct {
     for (const [t, actions] of tables) {
       grant = grant.combine(iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] }));
     }
-    return grant;
+    return grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [this.fanoutWorkerFunction.functionArn] }));
   }
 
   /** `arn:...:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/@connections/*` for each method. */
@@ -480,6 +612,15 @@ interface Settings {
   readonly logRetention: logs.RetentionDays;
   readonly memorySize: number;
   readonly timeout: Duration;
+  readonly fanout: {
+    readonly threshold: number;
+    readonly reservedConcurrency: number;
+    readonly memorySize: number;
+    readonly timeout: Duration;
+    readonly retryAttempts: number;
+    readonly maxEventAge: Duration;
+    readonly failureRetention: Duration;
+  };
 }
 
 /** Props checked and defaulted in one place, with messages that say what to change. */
@@ -531,7 +672,29 @@ function validate(props: GatewayBackendProps): Settings {
     fail(`timeout: ${timeout.toHumanString()} must be from 1 second to 29 seconds: API Gateway stops waiting for an integration after 29 s.`);
   }
 
+  const f = props.fanout ?? {};
+  const wholeNumber = (name: string, value: number, min: number, max: number, unit = '') => {
+    if (!Token.isUnresolved(value) && !(Number.isInteger(value) && value >= min && value <= max)) fail(`${name}: ${value} must be a whole number${unit} from ${min} to ${max}.`);
+    return value;
+  };
+  const duration = (name: string, value: Duration, min: Duration, max: Duration) => {
+    if (!value.isUnresolved() && (value.toMilliseconds() < min.toMilliseconds() || value.toMilliseconds() > max.toMilliseconds())) {
+      fail(`${name}: ${value.toHumanString()} must be from ${min.toHumanString()} to ${max.toHumanString()}.`);
+    }
+    return value;
+  };
+  const fanout = {
+    threshold: wholeNumber('fanout.threshold', f.threshold ?? 1000, 0, Number.MAX_SAFE_INTEGER, ' of recipients'),
+    reservedConcurrency: wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency ?? 10, 1, 100_000),
+    memorySize: wholeNumber('fanout.memorySize', f.memorySize ?? 1024, 128, 10240, ' of MB'),
+    timeout: duration('fanout.timeout', f.timeout ?? Duration.minutes(1), Duration.seconds(10), Duration.minutes(15)),
+    retryAttempts: wholeNumber('fanout.retryAttempts', f.retryAttempts ?? 2, 0, 2),
+    maxEventAge: duration('fanout.maxEventAge', f.maxEventAge ?? Duration.hours(1), Duration.minutes(1), Duration.hours(6)),
+    failureRetention: duration('fanout.failureRetention', f.failureRetention ?? Duration.days(14), Duration.minutes(1), Duration.days(14)),
+  };
+
   return {
+    fanout,
     eventsModule,
     initMessage: props.initMessage ?? true,
     routes,

@@ -8,6 +8,7 @@ export {
   type GatewayBackendProps,
   type GatewayAuthorizerOptions,
   type GatewayThrottleSettings,
+  type GatewayFanoutProps,
   type IGatewayFunction,
 } from './GatewayBackend.ts';
-export { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
+export { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, FANOUT_WORKER_CONNECTIONS_METHODS } from './permissions.ts';

@@ -15,3 +15,16 @@ export const GATEWAY_TABLE_ACTIONS = {
 
 /** `@connections` methods the SDK uses: POST (send), GET (isOnline / connection info), DELETE (closeClient). */
 export const MANAGE_CONNECTIONS_METHODS = ['POST', 'GET', 'DELETE'] as const;
+
+/**
+ * What the fan-out worker (lambdas/fanoutWorker.ts, `Gateway.deliverChunk`) calls: POST to deliver,
+ * and on a 410 the prune: a conditional DeleteItem of the connection item, then its index items one
+ * by one (DeleteItem) or together (BatchWriteItem). test/cdk-permissions.test.ts records them.
+ */
+export const FANOUT_WORKER_TABLE_ACTIONS = {
+  connections: ['DeleteItem'],
+  uids: ['BatchWriteItem', 'DeleteItem'],
+  groups: ['BatchWriteItem', 'DeleteItem'],
+} as const satisfies Record<'connections' | 'uids' | 'groups', readonly string[]>;
+
+export const FANOUT_WORKER_CONNECTIONS_METHODS = ['POST'] as const;

@@ -148,8 +148,8 @@ export interface ResolvedFanoutOptions {
   readonly invokeConcurrency: number;
   readonly maxRetries: number;
   readonly lambda: FanoutInvoker;
-  /** Whether the Gateway built `lambda` (and destroys it). */
-  readonly ownsLambda: boolean;
+  /** Closes the LambdaClient the Gateway built, if it built one. */
+  readonly destroy: () => void;
 }
 
 export function resolveFanoutOptions(
@@ -167,7 +167,11 @@ export function resolveFanoutOptions(
     }
     return value;
   };
-  const lambda = options.lambda ?? new LambdaClient({ region: client.region, maxAttempts: 1, ...(client.credentials ? { credentials: client.credentials } : {}) });
+  // Built on the first chunked send: a process that never sends that much never pays for the client.
+  let built: LambdaClient | undefined;
+  const lambda: FanoutInvoker = options.lambda ?? {
+    send: (command) => (built ??= new LambdaClient({ region: client.region, maxAttempts: 1, ...(client.credentials ? { credentials: client.credentials } : {}) })).send(command),
+  };
   return {
     functionName: options.functionName.trim(),
     threshold: integer('threshold', 0),
@@ -175,7 +179,7 @@ export function resolveFanoutOptions(
     invokeConcurrency: integer('invokeConcurrency', 1),
     maxRetries: integer('maxRetries', 0),
     lambda,
-    ownsLambda: options.lambda === undefined,
+    destroy: () => built?.destroy(),
   };
 }
 

@@ -381,7 +381,7 @@ export class Gateway {
   destroy(): void {
     this.api.destroy();
     if (this.ownsDoc) this.doc.destroy();
-    if (this.fanout?.ownsLambda) (this.fanout.lambda as { destroy?: () => void }).destroy?.();
+    this.fanout?.destroy();
   }
 
   /** The path a post to `connectionId` uses (the same as ApiGatewayManagementApiClient's). */

@@ -11,9 +11,10 @@ import { App, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GatewayBackend } from '../cdk/index.ts';
 import { LocalGateway, type GatewayEndpoints } from '../local/index.ts';
-import { GatewayEnvVar, GatewayTables, type GatewayTableNames } from '../sdk/index.ts';
+import { Gateway, GatewayEnvVar, GatewayTables, type GatewayTableNames } from '../sdk/index.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { connect, eventually } from './support/wsClient.ts';
 
@@ -23,7 +24,7 @@ const MARKER = 'onWebSocketConnect failed on purpose'; // a string only the fixt
 
 describe('bundles built by GatewayBackend', () => {
   let outdir: string;
-  let code: Record<'connect' | 'disconnect' | 'message' | 'initSender', { dir: string; source: string }>;
+  let code: Record<'connect' | 'disconnect' | 'message' | 'initSender' | 'fanoutWorker', { dir: string; source: string }>;
 
   before(() => {
     outdir = mkdtempSync(join(tmpdir(), 'gateway-bundles-'));
@@ -42,6 +43,7 @@ describe('bundles built by GatewayBackend', () => {
       disconnect: assetOf(backend.disconnectFunction),
       message: assetOf(backend.messageFunction),
       initSender: assetOf(backend.initSenderFunction),
+      fanoutWorker: assetOf(backend.fanoutWorkerFunction),
     };
   });
 
@@ -59,9 +61,10 @@ describe('bundles built by GatewayBackend', () => {
     }
   });
 
-  test('the Events module is compiled into $connect, $disconnect and message, and not into the init sender', () => {
+  test('the Events module is compiled into $connect, $disconnect and message, and not into the init sender or the fan-out worker', () => {
     for (const name of ['connect', 'disconnect', 'message'] as const) assert.ok(code[name].source.includes(MARKER), `${name} has the Events module`);
     assert.ok(!code.initSender.source.includes(MARKER));
+    assert.ok(!code.fanoutWorker.source.includes(MARKER));
     assert.ok(!code.connect.source.includes('@gateway-backend/events'), 'the alias was resolved at bundle time');
   });
 
@@ -86,6 +89,7 @@ describe('bundles built by GatewayBackend', () => {
           disconnect: { entry: join(code.disconnect.dir, 'index.mjs'), timeoutMs: 15_000 },
           message: { entry: join(code.message.dir, 'index.mjs'), timeoutMs: 15_000 },
           initSender: { entry: join(code.initSender.dir, 'index.mjs'), timeoutMs: 20_000, maxRetryAttempts: 0 },
+          fanoutWorker: { entry: join(code.fanoutWorker.dir, 'index.mjs'), timeoutMs: 60_000 },
         },
         routes: { $connect: 'connect', $disconnect: 'disconnect', $default: 'message', chat: 'message' },
       });
@@ -119,6 +123,24 @@ describe('bundles built by GatewayBackend', () => {
         (item) => item === undefined,
         20_000,
       );
+    });
+
+    test('the bundled fan-out worker delivers a chunked send', async () => {
+      const clients = await Promise.all([connect(`${endpoints.wsUrl}?token=a`), connect(`${endpoints.wsUrl}?token=b`)]);
+      const ids = await Promise.all(clients.map(async (c) => (await c.json(0, 20_000)).client_id as string));
+      await Promise.all(clients.map((c) => c.message(1, 20_000))); // the welcome
+      const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+      const lambda = new LambdaClient({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials, maxAttempts: 1 });
+      const gateway = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, fanout: { functionName: 'fanoutWorker', threshold: 0, lambda } });
+      try {
+        const report = await gateway.sendToAll('through the bundled worker', { clientIds: ids });
+        assert.deepEqual([report.queued?.chunks, report.queued?.recipients, report.failed], [1, 2, []]);
+        for (const c of clients) assert.equal(await c.message(2, 20_000), 'through the bundled worker');
+      } finally {
+        gateway.destroy();
+        lambda.destroy();
+        await Promise.all(clients.map((c) => c.close()));
+      }
     });
   });
 });

@@ -9,7 +9,7 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../cdk/index.ts';
+import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, FANOUT_WORKER_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../cdk/index.ts';
 import { GatewayEnvVar, GatewayTables } from '../sdk/index.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 
@@ -135,7 +135,7 @@ describe('API and stage', () => {
     const format = JSON.parse(Object.values(t.findResources('AWS::ApiGatewayV2::Stage'))[0]!.Properties.AccessLogSettings.Format as string);
     assert.equal(format.status, '$context.status');
     t.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
-    t.resourceCountIs('AWS::Logs::LogGroup', 5);
+    t.resourceCountIs('AWS::Logs::LogGroup', 6);
   });
 
   test('throttling follows the props', () => {
@@ -158,24 +158,26 @@ describe('API and stage', () => {
 });
 
 describe('functions', () => {
-  test('four functions on Node 24, arm64, with their own log groups, roles without managed policies, and the init sender never retried', () => {
+  test('five functions on Node 24, arm64, with their own log groups, roles without managed policies, and the init sender never retried', () => {
     const { stack, backend, template } = build();
     const t = template();
-    t.resourceCountIs('AWS::Lambda::Function', 4);
+    t.resourceCountIs('AWS::Lambda::Function', 5);
     const functions = t.findResources('AWS::Lambda::Function');
-    for (const [fn, logs, timeout] of [
-      [backend.connectFunction, backend.functionLogGroups.connect, 10],
-      [backend.disconnectFunction, backend.functionLogGroups.disconnect, 10],
-      [backend.messageFunction, backend.functionLogGroups.message, 10],
-      [backend.initSenderFunction, backend.functionLogGroups.initSender, 15],
+    for (const [fn, logs, timeout, memory] of [
+      [backend.connectFunction, backend.functionLogGroups.connect, 10, 256],
+      [backend.disconnectFunction, backend.functionLogGroups.disconnect, 10, 256],
+      [backend.messageFunction, backend.functionLogGroups.message, 10, 256],
+      [backend.initSenderFunction, backend.functionLogGroups.initSender, 15, 256],
+      [backend.fanoutWorkerFunction, backend.functionLogGroups.fanoutWorker, 60, 1024],
     ] as const) {
       const props = functions[logicalId(stack, fn)]!.Properties;
       assert.equal(props.Runtime, 'nodejs24.x');
       assert.deepEqual(props.Architectures, ['arm64']);
       assert.equal(props.Handler, 'index.handler');
-      assert.equal(props.MemorySize, 256);
+      assert.equal(props.MemorySize, memory);
       assert.equal(props.Timeout, timeout);
       assert.deepEqual(props.LoggingConfig, { LogGroup: { Ref: logicalId(stack, logs) } });
+      assert.equal(props.ReservedConcurrentExecutions, fn === backend.fanoutWorkerFunction ? 10 : undefined);
     }
     for (const role of Object.values(t.findResources('AWS::IAM::Role'))) assert.equal(role.Properties.ManagedPolicyArns, undefined);
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
@@ -189,11 +191,16 @@ describe('functions', () => {
     const { stack, backend, template } = build({ environment: { APP_SECRET_NAME: 'my-secret' }, initMessage: false });
     const functions = template().findResources('AWS::Lambda::Function');
     const env = (fn: lambda.Function) => functions[logicalId(stack, fn)]!.Properties.Environment.Variables as Record<string, unknown>;
-    const sdkEnvironment = {
+    const tableEnvironment = {
       [GatewayEnvVar.callbackUrl]: stack.resolve(backend.callbackUrl),
       [GatewayEnvVar.connectionsTable]: { Ref: logicalId(stack, backend.connectionsTable) },
       [GatewayEnvVar.uidsTable]: { Ref: logicalId(stack, backend.uidsTable) },
       [GatewayEnvVar.groupsTable]: { Ref: logicalId(stack, backend.groupsTable) },
+    };
+    const sdkEnvironment = {
+      ...tableEnvironment,
+      [GatewayEnvVar.fanoutFunction]: { Ref: logicalId(stack, backend.fanoutWorkerFunction) },
+      [GatewayEnvVar.fanoutThreshold]: '1000',
     };
     assert.deepEqual(env(backend.connectFunction), {
       APP_SECRET_NAME: 'my-secret',
@@ -207,6 +214,8 @@ describe('functions', () => {
       [GatewayEnvVar.callbackUrl]: sdkEnvironment[GatewayEnvVar.callbackUrl],
       [GatewayEnvVar.connectionsTable]: sdkEnvironment[GatewayEnvVar.connectionsTable],
     });
+    // The worker gets what Gateway.fromEnv() needs and no fan-out settings: a chunk never fans out again.
+    assert.deepEqual(env(backend.fanoutWorkerFunction), tableEnvironment);
   });
 
   test('the init sender may only post to this stage and read the connections table; $connect may invoke only the init sender', () => {
@@ -219,8 +228,68 @@ describe('functions', () => {
       [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: ['dynamodb:GetItem'],
     });
     const connectAccess = accessOf(t, stack, backend.connectFunction.role!);
-    assert.deepEqual(connectAccess[`<${logicalId(stack, backend.initSenderFunction)}.Arn>`], ['lambda:InvokeFunction']);
-    assert.equal(Object.values(connectAccess).flat().filter((a) => a.startsWith('lambda:')).length, 1);
+    const invokable = Object.entries(connectAccess).filter(([, actions]) => actions.some((a) => a.startsWith('lambda:')));
+    assert.deepEqual(Object.fromEntries(invokable), {
+      [`<${logicalId(stack, backend.initSenderFunction)}.Arn>`]: ['lambda:InvokeFunction'],
+      [`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`]: ['lambda:InvokeFunction'],
+    });
+  });
+
+  test('the fan-out worker may only post to this stage, prune what a 410 leaves, and send to its failure queue', () => {
+    const { stack, backend, template } = build();
+    const t = template();
+    const api = logicalId(stack, backend.webSocketApi);
+    const dynamo = (actions: readonly string[]) => actions.map((a) => `dynamodb:${a}`).sort();
+    assert.deepEqual(accessOf(t, stack, backend.fanoutWorkerFunction.role!), {
+      [`<${logicalId(stack, backend.functionLogGroups.fanoutWorker)}.Arn>`]: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      [`arn:aws:execute-api:${REGION}:${ACCOUNT}:<${api}>/prod/POST/@connections/*`]: ['execute-api:ManageConnections'],
+      [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: dynamo(FANOUT_WORKER_TABLE_ACTIONS.connections),
+      [`<${logicalId(stack, backend.uidsTable)}.Arn>`]: dynamo(FANOUT_WORKER_TABLE_ACTIONS.uids),
+      [`<${logicalId(stack, backend.groupsTable)}.Arn>`]: dynamo(FANOUT_WORKER_TABLE_ACTIONS.groups),
+      [`<${stack.getLogicalId(backend.fanoutFailureQueue.node.defaultChild as never)}.Arn>`]: ['sqs:SendMessage'],
+    });
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.connections), ['dynamodb:DeleteItem']);
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']);
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.groups), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']);
+  });
+
+  test('the fan-out worker: retried twice, an hour in the queue at most, then its failure queue (encrypted, TLS only, 14 days)', () => {
+    const { stack, backend, template } = build();
+    const t = template();
+    const queueId = stack.getLogicalId(backend.fanoutFailureQueue.node.defaultChild as never);
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack, backend.fanoutWorkerFunction) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 3600,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+    t.resourceCountIs('AWS::SQS::Queue', 1);
+    t.hasResource('AWS::SQS::Queue', {
+      Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 },
+      DeletionPolicy: 'Retain',
+    });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } }),
+        ],
+      },
+    });
+  });
+
+  test('fan-out props: threshold (into GATEWAY_FANOUT_THRESHOLD), concurrency, memory, timeout, retries, event age, retention', () => {
+    const { stack, backend, template } = build({
+      fanout: { threshold: 250, reservedConcurrency: 3, memorySize: 2048, timeout: Duration.seconds(30), retryAttempts: 0, maxEventAge: Duration.minutes(5), failureRetention: Duration.days(1) },
+    });
+    const t = template();
+    const functions = t.findResources('AWS::Lambda::Function');
+    const worker = functions[logicalId(stack, backend.fanoutWorkerFunction)]!.Properties;
+    assert.deepEqual([worker.ReservedConcurrentExecutions, worker.MemorySize, worker.Timeout], [3, 2048, 30]);
+    assert.equal(functions[logicalId(stack, backend.messageFunction)]!.Properties.Environment.Variables[GatewayEnvVar.fanoutThreshold], '250');
+    assert.equal(backend.fanoutThreshold, 250);
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: logicalId(stack, backend.fanoutWorkerFunction) }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
+    t.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 86400 });
   });
 });
 
@@ -242,6 +311,8 @@ describe('grantGateway', () => {
       [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.connections),
       [`<${logicalId(stack, backend.uidsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.uids),
       [`<${logicalId(stack, backend.groupsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.groups),
+      // The fan-out worker's unqualified ARN only: no other function, no version or alias (`:*`).
+      [`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`]: ['lambda:InvokeFunction'],
     });
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.connections), ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
@@ -249,7 +320,9 @@ describe('grantGateway', () => {
     for (const action of Object.values(accessOf(t, stack, appFunction.role!)).flat()) assert.ok(!action.includes('*'), `${action} is not a wildcard`);
 
     const env = t.findResources('AWS::Lambda::Function')[logicalId(stack, appFunction)]!.Properties.Environment.Variables;
-    assert.deepEqual(Object.keys(env).sort(), [GatewayEnvVar.callbackUrl, GatewayEnvVar.connectionsTable, GatewayEnvVar.groupsTable, GatewayEnvVar.uidsTable].sort());
+    assert.deepEqual(Object.keys(env).sort(), Object.values(GatewayEnvVar).sort());
+    assert.deepEqual(env[GatewayEnvVar.fanoutFunction], { Ref: logicalId(stack, backend.fanoutWorkerFunction) });
+    assert.equal(env[GatewayEnvVar.fanoutThreshold], '1000');
     assert.deepEqual(env[GatewayEnvVar.callbackUrl], stack.resolve(backend.callbackUrl));
     assert.match(flatten(env[GatewayEnvVar.callbackUrl]), new RegExp(`^https://<${api}>\\.execute-api\\.${REGION}\\.<AWS::URLSuffix>/prod$`));
     assert.deepEqual(env[GatewayEnvVar.connectionsTable], { Ref: logicalId(stack, backend.connectionsTable) });
@@ -262,8 +335,9 @@ describe('grantGateway', () => {
     const role = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     backend.grantGatewayPermissions(role);
     const access = accessOf(template(), stack, role);
-    assert.equal(Object.keys(access).length, 6);
-    assert.deepEqual(Object.keys(backend.environment).sort(), [GatewayEnvVar.callbackUrl, GatewayEnvVar.connectionsTable, GatewayEnvVar.groupsTable, GatewayEnvVar.uidsTable].sort());
+    assert.equal(Object.keys(access).length, 7);
+    assert.deepEqual(access[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
+    assert.deepEqual(Object.keys(backend.environment).sort(), Object.values(GatewayEnvVar).sort());
   });
 });
 
@@ -305,13 +379,13 @@ describe('authorizer', () => {
   });
 });
 
-test('outputs: the wss URL and the callback URL of the stage, and the three table names', () => {
+test('outputs: the wss URL and the callback URL of the stage, the three table names and the fan-out worker\'s name', () => {
   const { stack, backend, template } = build();
   const outputs = template().findOutputs('*');
   const values = Object.values(outputs).map((o) => flatten(o.Value));
   const api = logicalId(stack, backend.webSocketApi);
-  const tables = [backend.connectionsTable, backend.uidsTable, backend.groupsTable].map((t) => `<${logicalId(stack, t)}>`);
-  assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...tables].sort());
+  const names = [backend.connectionsTable, backend.uidsTable, backend.groupsTable, backend.fanoutWorkerFunction].map((t) => `<${logicalId(stack, t)}>`);
+  assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...names].sort());
   assert.deepEqual(stack.resolve(backend.urlOutput.value), stack.resolve(backend.url));
   assert.deepEqual(stack.resolve(backend.callbackUrlOutput.value), stack.resolve(backend.callbackUrl));
 });
@@ -328,10 +402,14 @@ test('construct ids are stable: the logical ids the local gateway and deployed s
     disconnect: logicalId(stack, backend.disconnectFunction),
     message: logicalId(stack, backend.messageFunction),
     initSender: logicalId(stack, backend.initSenderFunction),
+    fanoutWorker: logicalId(stack, backend.fanoutWorkerFunction),
+    fanoutFailures: stack.getLogicalId(backend.fanoutFailureQueue.node.defaultChild as never),
   };
   for (const [name, id] of Object.entries(ids)) assert.match(id, /^Gateway[A-Za-z]+[0-9A-F]{8}$/, name);
   assert.match(ids.connections, /^GatewayConnections/);
   assert.match(ids.initSender, /^GatewayInitSenderFunction/);
+  assert.match(ids.fanoutWorker, /^GatewayFanoutWorkerFunction/);
+  assert.match(ids.fanoutFailures, /^GatewayFanoutFailures/);
 });
 
 describe('props checks fail with a message that says what to change', () => {
@@ -359,6 +437,16 @@ describe('props checks fail with a message that says what to change', () => {
     fails({ throttle: { rateLimit: 10, burstLimit: 1.5 } }, /throttle\.burstLimit: 1\.5 must be a positive whole number/);
     fails({ memorySize: 64 }, /memorySize: 64 must be a whole number of MB from 128 to 10240/);
     fails({ timeout: Duration.seconds(30) }, /timeout: 30 seconds must be from 1 second to 29 seconds/);
+  });
+
+  test('fails on fan-out settings out of range', () => {
+    fails({ fanout: { threshold: -1 } }, /fanout\.threshold: -1 must be a whole number of recipients from 0/);
+    fails({ fanout: { reservedConcurrency: 0 } }, /fanout\.reservedConcurrency: 0 must be a whole number from 1/);
+    fails({ fanout: { memorySize: 100 } }, /fanout\.memorySize: 100 must be a whole number of MB from 128 to 10240/);
+    fails({ fanout: { timeout: Duration.minutes(16) } }, /fanout\.timeout: 16 minutes must be from 10 seconds to 15 minutes/);
+    fails({ fanout: { retryAttempts: 3 } }, /fanout\.retryAttempts: 3 must be a whole number from 0 to 2/);
+    fails({ fanout: { maxEventAge: Duration.hours(7) } }, /fanout\.maxEventAge: 7 hours must be from 1 minute to 6 hours/);
+    fails({ fanout: { failureRetention: Duration.days(15) } }, /fanout\.failureRetention: 15 days must be from 1 minute to 14 days/);
   });
 
   test('fails on an authorizer query parameter that cannot be in a URL as is', () => {

@@ -119,4 +119,7 @@ test('every acknowledgement the construct and the app make has a written reason'
   for (const method of ['POST', 'GET', 'DELETE']) {
     assert.ok([...ids].some((id) => id.startsWith('AwsSolutions-IAM5[Resource::') && id.endsWith(`/prod/${method}/@connections/*]`)), `the ${method} @connections wildcard is acknowledged`);
   }
+  // The fan-out worker's own: its POST wildcard, and its failure queue having no DLQ (it is one).
+  assert.ok(acks.some((a) => a.path.endsWith('/FanoutWorkerFunctionRole') && a.id.includes('/prod/POST/@connections/*]')));
+  assert.deepEqual(acks.filter((a) => a.id.replace(/^[Aa]nnotation::/, '') === 'AwsSolutions-SQS3').map((a) => a.path), ['NagStack/Gateway/FanoutFailures']);
 });

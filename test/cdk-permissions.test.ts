@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
-import { Gateway, GatewayTables, type GatewayTableNames } from '../sdk/index.ts';
-import { GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../cdk/index.ts';
+import { FANOUT_CHUNK_TYPE, Gateway, GatewayTables, type FanoutChunk, type GatewayTableNames } from '../sdk/index.ts';
+import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../cdk/index.ts';
 import { connect, eventually, type TestClient } from './support/wsClient.ts';
 
 const tables: GatewayTableNames = { connections: 'perm-connections', uids: 'perm-uids', groups: 'perm-groups' };
@@ -73,6 +73,11 @@ after(async () => {
   await local.stop();
   base.destroy();
 });
+
+/** A fan-out chunk (the worker's event) for these recipients, found through these index keys. */
+function chunk(recipients: string[], via?: Array<['uids' | 'groups', string]>): FanoutChunk {
+  return { type: FANOUT_CHUNK_TYPE, version: 1, fanoutId: 'perm', index: 0, count: 1, operation: 'sendToGroup', message: { utf8: 'x' }, recipients, ...(via ? { via } : {}) };
+}
 
 /** The public methods of Gateway, read from the class (private methods are marked so in the source). */
 function publicMethods(): string[] {
@@ -150,6 +155,7 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     await call('destroyClient', () => gateway.destroyClient(c));
     await call('unregisterConnection', () => gateway.unregisterConnection(d));
     await call('connectionPath', async () => gateway.connectionPath(d));
+    await call('deliverChunk', () => gateway.deliverChunk(chunk([d], [['groups', 'g1']])));
     methods.add('destroy'); // in after()
   } finally {
     recording = false;
@@ -166,4 +172,52 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     { connections: [...GATEWAY_TABLE_ACTIONS.connections].sort(), uids: [...GATEWAY_TABLE_ACTIONS.uids].sort(), groups: [...GATEWAY_TABLE_ACTIONS.groups].sort() },
   );
   assert.deepEqual(sorted(posted), [...MANAGE_CONNECTIONS_METHODS].sort());
+});
+
+test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, and the prune after a 410', async () => {
+  const client = await connect(endpoints.wsUrl);
+  const [live] = local.openConnectionIds();
+  assert.ok(live);
+  const old = Date.now() - 3_600_000;
+  // A stale connection item with a uid and two groups, and stale index items without a connection item.
+  const staleItem = 'BBBBBBBBBBBBBBB=';
+  const onlyInGroup = 'CCCCCCCCCCCCCCC=';
+  const onlyInUid = 'DDDDDDDDDDDDDDD=';
+  await gateway.registerConnection({ connectionId: staleItem, connectedAt: old });
+  await gateway.bindUid(staleItem, 'w-user');
+  await gateway.joinGroup(staleItem, 'w1');
+  await gateway.joinGroup(staleItem, 'w2');
+  for (const id of [onlyInGroup, onlyInUid]) await gateway.registerConnection({ connectionId: id, connectedAt: old });
+  await gateway.joinGroup(onlyInGroup, 'w1');
+  await gateway.bindUid(onlyInUid, 'w-user');
+  for (const id of [onlyInGroup, onlyInUid]) await base.send(new DeleteItemCommand({ TableName: tables.connections, Key: { connectionId: { S: id } } }));
+
+  for (const set of Object.values(used)) set.clear();
+  const posted = new Set<string>();
+  const onRequest = ({ request }: { request: ClientRequest }) => {
+    if (recording && request.path.includes('@connections')) posted.add(request.method);
+  };
+  const worker = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: DynamoDBDocumentClient.from(base), logger: { warn: () => {} } });
+  subscribe('http.client.request.start', onRequest as (message: unknown) => void);
+  recording = true;
+  try {
+    // Every shape a prune takes: item + index items in both tables (batch), one group index item, one uid index item.
+    const a = await worker.deliverChunk(chunk([live, staleItem], [['groups', 'w1'], ['groups', 'w2'], ['uids', 'w-user']]));
+    const b = await worker.deliverChunk(chunk([onlyInGroup], [['groups', 'w1']]));
+    const c = await worker.deliverChunk(chunk([onlyInUid], [['uids', 'w-user']]));
+    assert.deepEqual([a.sent, a.gone, b.gone, c.gone], [[live], [staleItem], [onlyInGroup], [onlyInUid]]);
+  } finally {
+    recording = false;
+    unsubscribe('http.client.request.start', onRequest as (message: unknown) => void);
+    worker.destroy();
+    client.socket.terminate();
+  }
+  assert.deepEqual(await gateway.getClientIdListByGroup('w1'), []);
+  assert.deepEqual(await gateway.getClientIdByUid('w-user'), []);
+  const sorted = (s: Set<string>) => [...s].sort();
+  assert.deepEqual(
+    { connections: sorted(used.connections), uids: sorted(used.uids), groups: sorted(used.groups) },
+    { connections: [...FANOUT_WORKER_TABLE_ACTIONS.connections].sort(), uids: [...FANOUT_WORKER_TABLE_ACTIONS.uids].sort(), groups: [...FANOUT_WORKER_TABLE_ACTIONS.groups].sort() },
+  );
+  assert.deepEqual(sorted(posted), [...FANOUT_WORKER_CONNECTIONS_METHODS]);
 });
