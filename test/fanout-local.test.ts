@@ -349,6 +349,44 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     assert.equal(records.reduce((sum, r) => sum + r.requestPayload.recipients.length, 0), 55);
   });
 
+  test('deliverChunk: retryable failures get extra rounds with only the failed recipients; permanent ones, the round limit and the deadline stop them', async () => {
+    const members = await group('rounds', 5);
+    const worker = newGateway({ fanout: false, maxRetries: 0 });
+    const chunk = (text: string) => ({
+      type: 'gateway.fanout.chunk',
+      version: 1,
+      fanoutId: `rounds-${text}`,
+      index: 0,
+      count: 1,
+      operation: 'sendToGroup',
+      message: { utf8: text },
+      recipients: members.map((c) => c.id),
+      via: [['groups', 'rounds']],
+    });
+    // The first five @connections requests are throttled (one random draw each), every later one passes.
+    let draws = 0;
+    local.setFaults({ throttleRate: 0.5, random: () => (++draws <= 5 ? 0 : 0.99) });
+    try {
+      const report = await worker.deliverChunk(chunk('second round'), { extraRounds: 2, roundDelayMs: 1 });
+      assert.deepEqual([report.rounds, sorted(report.sent), report.failed], [2, sorted(members.map((c) => c.id)), []]);
+      await everyoneGotItOnce(members, 'second round');
+
+      local.setFaults({ throttleRate: 1 });
+      const exhausted = await worker.deliverChunk(chunk('never'), { extraRounds: 2, roundDelayMs: 1 });
+      assert.deepEqual([exhausted.rounds, exhausted.sent, exhausted.failed.length], [3, [], 5]);
+      assert.ok(exhausted.failed.every((f) => f.error.code === 'THROTTLED'));
+      const late = await worker.deliverChunk(chunk('never'), { extraRounds: 2, roundDelayMs: 1000, deadlineMs: Date.now() + 500 });
+      assert.equal(late.rounds, 1, 'no round that cannot end before the deadline');
+    } finally {
+      local.setFaults({});
+    }
+    // A permanent failure (403 from a wrong endpoint) is not retried.
+    const wrong = newGateway({ fanout: false, maxRetries: 0, callbackUrl: `${endpoints.httpUrl}/wrong-stage` });
+    const refused = await wrong.deliverChunk(chunk('never'), { extraRounds: 2, roundDelayMs: 1 });
+    assert.deepEqual([refused.rounds, refused.failed.length, refused.failed[0]!.error.code], [1, 5, 'FORBIDDEN']);
+    for (const c of members) assert.ok(!c.messages.includes('never'));
+  });
+
   test('bad input is refused before any network call, chunked or not', async () => {
     const gateway = chunked();
     for (const [name, run] of [
