@@ -12,7 +12,8 @@
  *   strings and keys that are well-formed Unicode (no lone surrogates: DynamoDB stores UTF-8, which
  *   cannot encode them), arrays, plain objects, and numbers that are finite, within +-Number.MAX_SAFE_INTEGER
  *   (larger ones come back from DynamoDB as BigInt) and either 0 or at least 1e-130 in magnitude
- *   (DynamoDB's number range). Object keys are non-empty and not `__proto__`. Nesting depth at most
+ *   (DynamoDB's number range). Object keys are non-empty and neither `__proto__` nor `constructor` (the
+ *   AWS SDK's marshaller reads `constructor` to pick an object's DynamoDB type). Nesting depth at most
  *   30 (DynamoDB allows 32 levels in an item). Properties whose value is `undefined` are dropped, as
  *   JSON.stringify drops them; `undefined` anywhere else, functions, symbols, BigInt, class
  *   instances (Date, Map, ...) and cycles are refused. At most 100 KiB as JSON, leaving room in
@@ -140,22 +141,17 @@ export function checkClientIds(value: unknown, what: string): string[] {
 }
 
 /**
- * An options bag (or record): undefined gives {}; otherwise a non-array object, returned as a plain
- * snapshot of every string-keyed property it has or inherits (accessors read once, here), so that a
- * getter that throws is a ValidationError now rather than a raw error in the middle of a call.
+ * An options bag (or record): undefined gives {}; otherwise a non-array object. It is returned
+ * behind a read guard: a property whose getter (or Proxy trap) throws when the SDK reads it rejects
+ * the call with a ValidationError instead of a raw error. Only the properties the SDK reads are read.
  */
 export function checkOptionsObject(value: unknown, what: string): Record<string, unknown> {
   if (value === undefined) return {};
   return readSafely(what, () => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(`${what} must be an object, got ${describe(value)}`);
-    const snapshot: Record<string, unknown> = {};
-    for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-      for (const key of Object.getOwnPropertyNames(o)) {
-        if (key === '__proto__' || Object.hasOwn(snapshot, key)) continue;
-        snapshot[key] = (value as Record<string, unknown>)[key];
-      }
-    }
-    return snapshot;
+    return new Proxy(value as Record<string, unknown>, {
+      get: (target, key) => readSafely(`${what}.${String(key)}`, () => Reflect.get(target, key)),
+    });
   });
 }
 
@@ -233,6 +229,10 @@ function checkSessionUnsafe(value: unknown, what: string): Session {
             if (child === undefined) continue;
             if (key === '') throw new ValidationError(`${path} has an empty key (DynamoDB attribute names cannot be empty)`);
             if (key === '__proto__') throw new ValidationError(`${path} has a "__proto__" key`);
+            // The AWS SDK's marshaller (@aws-sdk/util-dynamodb) picks an object's DynamoDB type from
+            // `value.constructor.name`: an own "constructor" key makes it refuse the object, or store it
+            // as the string "[object Object]" ({ constructor: { name: 'String' } }).
+            if (key === 'constructor') throw new ValidationError(`${path} has a "constructor" key, which the AWS SDK cannot store as a map key`);
             if (LONE_SURROGATE.test(key)) throw new ValidationError(`${path} has a key that is not well-formed Unicode (a lone surrogate)`);
             out[key] = copy(child, `${path}.${key}`, depth + 1);
           }
