@@ -89,6 +89,11 @@ export interface LocalGatewayOptions {
   readonly ttlSweepIntervalMs?: number;
   /** Delays before the retries of a failed asynchronous invocation. @default [1000, 2000] */
   readonly asyncRetryDelaysMs?: readonly number[];
+  /**
+   * Invocations of one module function that run in its worker at once; more wait in line, and a
+   * function's timeout counts from the start of its invocation (see functions.ts). @default 64
+   */
+  readonly maxConcurrentInvocations?: number;
   /** Where to write one line per event; silent when absent. */
   readonly log?: (line: string) => void;
 }
@@ -186,6 +191,7 @@ export class LocalGateway implements ConnectionManager {
       httpsRedirects: () => this.httpsRedirects(),
       rewriteEnvironment: (environment) => this.localizeUrls(environment),
       asyncRetryDelaysMs: options.asyncRetryDelaysMs,
+      maxConcurrentInvocations: options.maxConcurrentInvocations,
       log: options.log,
     });
     for (const [name, definition] of Object.entries(options.functions ?? {})) this.functions.define(name, definition);

@@ -4,8 +4,20 @@
  *
  * A function is either a handler defined in the host process (quick to write in a test; it shares the
  * host's process.env) or a module run in its own worker thread (`entry`): one warm execution
- * environment with its own module scope and the function's own environment, as on Lambda. A timeout
- * or a crash discards the worker, and the next invocation starts a cold one.
+ * environment with its own module scope and the function's own environment, as on Lambda. A crash
+ * discards the worker, failing what runs in it, and the next invocation starts a cold one.
+ *
+ * On Lambda every concurrent invocation has an execution environment of its own; here one worker
+ * runs many at once, so two things keep that sharing from changing the outcome under load:
+ * - At most `maxConcurrentInvocations` run in a worker at once; the others wait in line, and a
+ *   function's timeout counts from the moment its invocation starts, as on Lambda (the caller's own
+ *   limit, e.g. API Gateway's 29 s integration timeout, counts from the call). Without the line, a
+ *   connect storm of 8,000 queued 8,000 `$connect`s in one worker and the later ones ran out of
+ *   their 10 s while they waited.
+ * - A timeout fails that invocation only. The worker is retired: new invocations go to a fresh one,
+ *   and the retired worker is stopped once the invocations already running in it have ended (each
+ *   within its own deadline). Stopping it at once would fail every invocation that shared it, which
+ *   on Lambda would have run in environments of their own.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +79,11 @@ export interface FunctionHostOptions {
   readonly rewriteEnvironment?: (environment: Record<string, string>) => Record<string, string>;
   /** Delays before each retry of a failed asynchronous invocation. @default [1000, 2000] */
   readonly asyncRetryDelaysMs?: readonly number[];
+  /**
+   * Invocations of one module function running at once; more wait in line (see the top of this
+   * file). @default 64
+   */
+  readonly maxConcurrentInvocations?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -76,6 +93,7 @@ interface RunningFunction {
 }
 
 const DEFAULT_TIMEOUT_MS = 3000;
+const DEFAULT_MAX_CONCURRENT_INVOCATIONS = 64;
 
 export class FunctionNotFoundError extends Error {
   override readonly name = 'FunctionNotFoundError';
@@ -84,6 +102,7 @@ export class FunctionNotFoundError extends Error {
 export class FunctionHost {
   private readonly definitions = new Map<string, FunctionDefinition>();
   private readonly running = new Map<string, RunningFunction>();
+  private readonly lines = new Map<string, InvocationLine>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly failedAsyncInvocations: Array<{ functionName: string; error: LambdaErrorPayload; event: unknown }> = [];
 
@@ -127,20 +146,40 @@ export class FunctionHost {
   invoke(name: string, event: unknown, timeoutOverrideMs?: number): Promise<InvocationOutcome> {
     const definition = this.definitions.get(name);
     if (!definition) return Promise.reject(new FunctionNotFoundError(`Function not found: ${this.arn(name)}`));
-    const timeoutMs = Math.min(timeoutOverrideMs ?? Number.POSITIVE_INFINITY, timeoutOf(definition));
+    const functionTimeoutMs = timeoutOf(definition);
+    // The caller's own limit (API Gateway's integration timeout) runs from now, the function's from its start.
+    const callerDeadline = Date.now() + (timeoutOverrideMs ?? Number.POSITIVE_INFINITY);
     const requestId = newLambdaRequestId();
-    const context = {
-      functionName: name,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: this.arn(name),
-      memoryLimitInMB: String(typeof definition === 'object' && 'memoryMB' in definition ? (definition.memoryMB ?? 128) : 128),
-      awsRequestId: requestId,
-      logGroupName: `/aws/lambda/${name}`,
-      logStreamName: `local/[$LATEST]${requestId.replace(/-/g, '')}`,
-      deadlineMs: Date.now() + timeoutMs,
+    const payload = JSON.parse(JSON.stringify(event ?? null));
+    const start = (): Promise<InvocationOutcome> => {
+      const now = Date.now();
+      const timeoutMs = Math.min(functionTimeoutMs, callerDeadline - now);
+      if (timeoutMs <= 0) {
+        // The caller gave up while the invocation waited in line: it never starts.
+        return Promise.resolve({ ok: false, error: timeoutError(requestId, timeoutOverrideMs ?? functionTimeoutMs), requestId });
+      }
+      const context = {
+        functionName: name,
+        functionVersion: '$LATEST',
+        invokedFunctionArn: this.arn(name),
+        memoryLimitInMB: String(typeof definition === 'object' && 'memoryMB' in definition ? (definition.memoryMB ?? 128) : 128),
+        awsRequestId: requestId,
+        logGroupName: `/aws/lambda/${name}`,
+        logStreamName: `local/[$LATEST]${requestId.replace(/-/g, '')}`,
+        deadlineMs: now + timeoutMs,
+      };
+      return this.runningFunction(name, definition).invoke(payload, context);
     };
-    const run = this.runningFunction(name, definition).invoke(JSON.parse(JSON.stringify(event ?? null)), context);
-    return this.track(run);
+    return this.track(isModuleFunction(definition) ? this.lineFor(name).run(start) : start());
+  }
+
+  private lineFor(name: string): InvocationLine {
+    let line = this.lines.get(name);
+    if (!line) {
+      line = new InvocationLine(Math.max(1, Math.floor(this.options.maxConcurrentInvocations ?? DEFAULT_MAX_CONCURRENT_INVOCATIONS)));
+      this.lines.set(name, line);
+    }
+    return line;
   }
 
   /**
@@ -207,13 +246,40 @@ export class FunctionHost {
   private runningFunction(name: string, definition: FunctionDefinition): RunningFunction {
     let running = this.running.get(name);
     if (!running) {
-      running =
-        typeof definition === 'function' || 'handler' in definition && typeof definition.handler === 'function'
-          ? new InlineFunction(typeof definition === 'function' ? definition : (definition as InlineFunctionDefinition).handler)
-          : new WorkerFunction(name, definition as ModuleFunctionDefinition, this.options, () => this.running.delete(name));
+      const created: RunningFunction = isModuleFunction(definition)
+        ? new WorkerFunction(name, definition, this.options, () => {
+            // Only this environment: a fresh one may already have replaced it.
+            if (this.running.get(name) === created) this.running.delete(name);
+          })
+        : new InlineFunction(typeof definition === 'function' ? definition : (definition as InlineFunctionDefinition).handler);
+      running = created;
       this.running.set(name, running);
     }
     return running;
+  }
+}
+
+function isModuleFunction(definition: FunctionDefinition): definition is ModuleFunctionDefinition {
+  return typeof definition === 'object' && typeof (definition as ModuleFunctionDefinition).entry === 'string' && !('handler' in definition && typeof definition.handler === 'function');
+}
+
+/** A FIFO semaphore: at most `limit` tasks run at once; a finishing task hands its slot to the next. */
+class InvocationLine {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
   }
 }
 
@@ -287,6 +353,8 @@ class WorkerFunction implements RunningFunction {
   private readonly pending = new Map<number, PendingInvocation>();
   private nextId = 1;
   private dead = false;
+  /** Timed out once: takes no new invocations, stops when the ones running have ended. */
+  private retired = false;
 
   constructor(
     private readonly name: string,
@@ -333,6 +401,7 @@ class WorkerFunction implements RunningFunction {
       if (!invocation) return;
       this.pending.delete(message.id);
       clearTimeout(invocation.timer);
+      if (this.retired && this.pending.size === 0) this.stop();
       invocation.resolve(
         message.ok
           ? { ok: true, value: message.value == null ? null : JSON.parse(message.value), requestId: invocation.requestId }
@@ -354,15 +423,30 @@ class WorkerFunction implements RunningFunction {
     const timeoutMs = Math.max(0, ctx.deadlineMs - Date.now());
     return new Promise<InvocationOutcome>((resolve) => {
       const invocation: PendingInvocation = { resolve, requestId: ctx.awsRequestId };
-      // Lambda stops the whole execution environment on a timeout; so does this.
+      // Lambda stops the execution environment of an invocation that times out. Here other
+      // invocations share it: this one fails now, the environment is retired (see the top of the file).
       invocation.timer = setTimeout(() => {
         this.pending.delete(id);
         resolve({ ok: false, error: timeoutError(ctx.awsRequestId, timeoutMs), requestId: ctx.awsRequestId });
-        this.discard({ errorType: 'Sandbox.Timedout', errorMessage: 'the execution environment was stopped after a timeout', trace: [] });
+        this.retire();
       }, timeoutMs);
       this.pending.set(id, invocation);
       this.worker.postMessage({ type: 'invoke', id, event, context: ctx });
     });
+  }
+
+  private retire(): void {
+    if (this.dead || this.retired) return;
+    this.retired = true;
+    this.onDiscard();
+    if (this.pending.size === 0) this.stop();
+  }
+
+  /** Stops a worker nothing runs in any more. */
+  private stop(): void {
+    if (this.dead) return;
+    this.dead = true;
+    void this.worker.terminate();
   }
 
   private discard(error: LambdaErrorPayload): void {
