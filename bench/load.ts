@@ -39,6 +39,7 @@ function markdown(result: LoadResult): string {
   lines.push(`| connect storm | ${ms(connect.durationMs)} ms, **${rate(connect.perSecond)} connects/s** |`);
   lines.push(`| time to init, p50 / p99 (max) | **${pq(connect.timeToInit)}** (${ms(connect.timeToInit.max)} ms) |`);
   lines.push(`| time to open (101), p50 / p99 | ${pq(connect.timeToOpen)} |`);
+  lines.push(`| init sender posts during the storm: delivered / answered 410 (not open yet) | ${connect.initPosts.sent} / ${connect.initPosts.gone} |`);
   lines.push(`| bindUid | ${binds.count} in ${ms(binds.ms)} ms, **${rate(binds.perSecond)} ops/s** |`);
   lines.push(`| joinGroup | ${joins.count} in ${ms(joins.ms)} ms, **${rate(joins.perSecond)} ops/s** |`);
   for (const s of sends) {
@@ -67,10 +68,14 @@ function markdown(result: LoadResult): string {
   lines.push('');
   lines.push('## CPU by phase (all processes share the same cores)');
   lines.push('');
-  lines.push('| phase | wall | gateway CPU (all threads) | gateway main-thread busy | clients CPU | backend (SDK) CPU |');
-  lines.push('|---|---:|---:|---:|---:|---:|');
+  lines.push(`Gateway at start, before any connection: RSS ${mb(memory.gatewayIdle.rssBytes)}, heap ${mb(memory.gatewayIdle.heapUsedBytes)}.`);
+  lines.push('');
+  lines.push('| phase | wall | gateway CPU (all threads) | gateway main-thread busy | clients CPU | backend (SDK) CPU | gateway RSS / heap after | clients RSS after |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const p of result.phases) {
-    lines.push(`| ${p.phase} | ${ms(p.wallMs)} ms | ${ms(p.gatewayCpuMs)} ms | ${(p.gatewayEventLoop * 100).toFixed(0)} % | ${ms(p.clientsCpuMs)} ms | ${ms(p.backendCpuMs)} ms |`);
+    lines.push(
+      `| ${p.phase} | ${ms(p.wallMs)} ms | ${ms(p.gatewayCpuMs)} ms | ${(p.gatewayEventLoop * 100).toFixed(0)} % | ${ms(p.clientsCpuMs)} ms | ${ms(p.backendCpuMs)} ms | ${mb(p.gatewayRssBytes)} / ${mb(p.gatewayHeapUsedBytes)} | ${mb(p.clientsRssBytes)} |`,
+    );
   }
   lines.push('');
   lines.push('## Correctness');

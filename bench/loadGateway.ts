@@ -30,15 +30,20 @@ export interface GatewayLoadStats extends GatewayStats {
   /** Log lines that report a failure (a failed route, a refused $connect, a failed request). */
   readonly failureLines: number;
   readonly firstFailures: readonly string[];
+  /** Answers of the `@connections` POSTs by outcome ('sent', 'gone', ...), e.g. the init sender's 410s. */
+  readonly postOutcomes: Readonly<Record<string, number>>;
 }
 
 const SDK_VARIABLES = new Set<string>(Object.values(GatewayEnvVar));
-const FAILURE = /fail|refused|error|timed out|fault injection/i;
+// The gateway's own failure lines ("$connect refused ...", "$default failed for ...", "request ... failed: ...",
+// "async invocation of ... failed after ...", "fault injection: ...") and closes the gateway started; never a bare connection id.
+const FAILURE = / failed[ :]| refused |^fault injection|^closing |timed out/;
 
 const sampler = new MemorySampler(Number(process.env.LOAD_SAMPLE_MS ?? 100));
 let gateway: LocalGateway | undefined;
 let failureLines = 0;
 const firstFailures: string[] = [];
+const postOutcomes: Record<string, number> = {};
 
 function log(line: string): void {
   if (!FAILURE.test(line)) return;
@@ -48,7 +53,7 @@ function log(line: string): void {
 
 function stats(): GatewayLoadStats {
   const g = gateway!;
-  return { ...g.stats(), asyncFailures: g.functions.asyncFailures().length, failureLines, firstFailures: [...firstFailures] };
+  return { ...g.stats(), asyncFailures: g.functions.asyncFailures().length, failureLines, firstFailures: [...firstFailures], postOutcomes: { ...postOutcomes } };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,7 +66,21 @@ serve({
     for (const environment of Object.values(app.environments)) {
       for (const [name, value] of Object.entries(environment)) if (SDK_VARIABLES.has(name)) sdkEnvironment[name] ??= value;
     }
-    gateway = new LocalGateway({ ...app.gatewayOptions, ttlSweepIntervalMs: 0, environment: sdkEnvironment, log });
+    const maxConcurrentInvocations = process.env.LOAD_MAX_CONCURRENT_INVOCATIONS ? Number(process.env.LOAD_MAX_CONCURRENT_INVOCATIONS) : undefined;
+    gateway = new LocalGateway({
+      ...app.gatewayOptions,
+      ttlSweepIntervalMs: 0,
+      environment: sdkEnvironment,
+      log,
+      ...(maxConcurrentInvocations ? { maxConcurrentInvocations } : {}),
+    });
+    // Count the outcome of every @connections POST (the management API calls this method on the instance).
+    const post = gateway.postToConnection.bind(gateway);
+    gateway.postToConnection = (connectionId, data) => {
+      const outcome = post(connectionId, data);
+      postOutcomes[outcome] = (postOutcomes[outcome] ?? 0) + 1;
+      return outcome;
+    };
     const endpoints = await gateway.start();
     return {
       stackName: app.stackName,

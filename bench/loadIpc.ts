@@ -117,6 +117,8 @@ export class ChildHandle {
         for (const listener of this.listeners.get(message.name) ?? []) listener(message.data);
       }
     });
+    // A failed send (the child is gone) is reported by the exit below.
+    child.on('error', () => {});
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exitCode = code;
@@ -137,7 +139,11 @@ export class ChildHandle {
       const id = this.nextId++;
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, method });
       const request: Request = { kind: 'call', id, method, args };
-      this.child.send(request);
+      this.child.send(request, (error) => {
+        if (!error || !this.pending.has(id)) return;
+        this.pending.delete(id);
+        reject(new Error(`${this.name}.${method}: ${error.message}`));
+      });
     });
   }
 
@@ -166,8 +172,8 @@ export class ChildHandle {
  * as they are), with the open-file limit raised to `fileLimit` when given. stdout and stderr go to
  * this process's stderr.
  */
-export function spawnChild(name: string, script: string, env: Record<string, string | undefined>, fileLimit?: number): ChildHandle {
-  const node = [process.execPath, '--import', 'tsx', script];
+export function spawnChild(name: string, script: string, env: Record<string, string | undefined>, fileLimit?: number, nodeArgs: readonly string[] = []): ChildHandle {
+  const node = [process.execPath, ...nodeArgs, '--import', 'tsx', script];
   const [command, ...args] = fileLimit === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${Math.floor(fileLimit)} && exec "$@"`, 'sh', ...node];
   const child = spawn(command!, args, {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Gateway, GatewayEnvVar, type SendMetrics } from '../sdk/index.ts';
-import { ChildHandle, MemorySampler, spawnChild, wallClock, type ProcessReport } from './loadIpc.ts';
+import { ChildHandle, MemorySampler, spawnChild, wallClock, type MemoryPeak, type ProcessReport } from './loadIpc.ts';
 import type { GatewayLoadStats, GatewayStarted } from './loadGateway.ts';
 import type { ConnectResult, ReceivedRounds } from './loadClients.ts';
 
@@ -143,6 +143,10 @@ export interface PhaseUsage {
   readonly gatewayEventLoop: number;
   readonly clientsCpuMs: number;
   readonly backendCpuMs: number;
+  /** At the end of the phase. */
+  readonly gatewayRssBytes: number;
+  readonly gatewayHeapUsedBytes: number;
+  readonly clientsRssBytes: number;
 }
 
 export interface TableCounts {
@@ -163,6 +167,8 @@ export interface LoadResult {
     readonly perSecond: number;
     readonly timeToInit: Percentiles;
     readonly timeToOpen: Percentiles;
+    /** `@connections` POSTs during the storm (the init sender's): delivered, and answered 410 (not open yet). */
+    readonly initPosts: { readonly sent: number; readonly gone: number };
   };
   readonly binds: OpsResult;
   readonly joins: OpsResult;
@@ -183,7 +189,13 @@ export interface LoadResult {
   readonly tablesAfterJoins: TableCounts;
   readonly tablesAfter: TableCounts;
   readonly statsAfter: GatewayLoadStats;
-  readonly memory: { readonly gateway: ProcessReport; readonly clients: ProcessReport; readonly backend: ProcessReport };
+  readonly memory: {
+    readonly gateway: ProcessReport;
+    readonly clients: ProcessReport;
+    readonly backend: ProcessReport;
+    /** The gateway once started, before any connection (its functions not yet loaded). */
+    readonly gatewayIdle: MemoryPeak;
+  };
   readonly phases: readonly PhaseUsage[];
   readonly problems: readonly string[];
 }
@@ -232,8 +244,10 @@ function fileLimitFor(wanted: number): number | undefined {
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
+/** LOAD_GATEWAY_NODE_ARGS / LOAD_CLIENTS_NODE_ARGS: extra Node arguments for one child, e.g. `--cpu-prof`. */
 function startChild(name: string, script: string, fileLimit: number | undefined): ChildHandle {
-  return spawnChild(name, here(script), {}, fileLimit);
+  const extra = process.env[`LOAD_${name.toUpperCase()}_NODE_ARGS`]?.split(/\s+/).filter(Boolean) ?? [];
+  return spawnChild(name, here(script), {}, fileLimit, extra);
 }
 
 export async function runLoad(config: LoadConfig): Promise<LoadResult> {
@@ -253,13 +267,17 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
   const clientsProcess = startChild('clients', './loadClients.ts', fileLimit);
   let sdk: Gateway | undefined;
   let dynamo: DynamoDBClient | undefined;
+  const savedEnv = new Map<string, string | undefined>();
   try {
     const started = await gatewayProcess.call<GatewayStarted>('start', config.assemblyDirectory);
     progress(`gateway up: ${started.stackName} from ${config.assemblyDirectory}; routes ${started.routes.join(' ')}; functions ${started.functions.length}`);
     for (const warning of started.warnings) progress(`assembly warning: ${warning}`);
 
     // This process is the application's backend: configured from the environment, as in production.
-    Object.assign(process.env, started.env);
+    for (const [name, value] of Object.entries(started.env)) {
+      savedEnv.set(name, process.env[name]);
+      process.env[name] = value;
+    }
     const sendMetrics: SendMetrics[] = [];
     sdk = Gateway.fromEnv({
       ...(config.sdkConcurrency ? { concurrency: config.sdkConcurrency } : {}),
@@ -291,6 +309,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
       return { at: wallClock(), gateway, clients, backend: backendSampler.report() };
     };
     let last = await snapshot();
+    const idleGateway = last.gateway.now;
     const endPhase = async (phase: string) => {
       const now = await snapshot();
       const active = now.gateway.eventLoop.activeMs - last.gateway.eventLoop.activeMs;
@@ -302,6 +321,9 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         gatewayEventLoop: active + idle > 0 ? active / (active + idle) : 0,
         clientsCpuMs: now.clients.cpuMs - last.clients.cpuMs,
         backendCpuMs: now.backend.cpuMs - last.backend.cpuMs,
+        gatewayRssBytes: now.gateway.now.rssBytes,
+        gatewayHeapUsedBytes: now.gateway.now.heapUsedBytes,
+        clientsRssBytes: now.clients.now.rssBytes,
       });
       last = now;
     };
@@ -316,6 +338,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
       initTimeoutMs: config.initTimeoutMs,
     });
     await endPhase('connect storm');
+    const afterConnect = await gatewayProcess.call<GatewayLoadStats>('stats');
     const ids = connected.ids.filter((id) => id !== '');
     const indexOf = new Map<string, number>(); // client id -> original client index
     connected.ids.forEach((id, i) => id && indexOf.set(id, i));
@@ -514,6 +537,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         perSecond: (ids.length / connectMs) * 1000,
         timeToInit,
         timeToOpen: percentiles(connected.openMs),
+        initPosts: { sent: afterConnect.postOutcomes.sent ?? 0, gone: afterConnect.postOutcomes.gone ?? 0 },
       },
       binds,
       joins,
@@ -534,13 +558,17 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
       tablesAfterJoins,
       tablesAfter,
       statsAfter,
-      memory: { gateway: gatewayReport, clients: clientsReport, backend: backendSampler.report() },
+      memory: { gateway: gatewayReport, clients: clientsReport, backend: backendSampler.report(), gatewayIdle: idleGateway },
       phases,
       problems,
     };
   } finally {
     sdk?.destroy();
     dynamo?.destroy();
+    for (const [name, value] of savedEnv) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
     backendSampler.stop();
     await Promise.all([clientsProcess.stop(), gatewayProcess.stop()]);
   }
