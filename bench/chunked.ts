@@ -117,8 +117,8 @@ class Ipc {
   }
 
   async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.removeAllListeners('exit');
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.send({ type: 'stop' });
     await exited;
   }

@@ -370,7 +370,8 @@ export function newFanoutId(): string {
   return randomUUID();
 }
 
-function isRetryable(error: GatewayError): boolean {
+/** Worth trying again: throttled (429), a 5xx, or no answer at all. */
+export function isRetryable(error: GatewayError): boolean {
   if (error instanceof ThrottledError || error instanceof NetworkError) return true;
   return error instanceof ServiceError && error.statusCode !== undefined && error.statusCode >= 500;
 }

@@ -45,10 +45,11 @@ import {
   type ConsumedCapacityEvent,
   type IndexKey,
 } from './ConnectionStore.ts';
-import { ConfigurationError, ConflictError, ConnectionGoneError, GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
+import { ConfigurationError, ConflictError, ConnectionGoneError, GatewayError, ServiceError, ValidationError } from './errors.ts';
 import { GatewayEnvVar } from './env.ts';
 import {
   buildChunks,
+  isRetryable,
   newFanoutId,
   parseChunk,
   parseThreshold,
@@ -570,8 +571,8 @@ export class Gateway {
       const roundMs = performance.now() - roundStarted;
       sent.push(...outcome.sent);
       gone.push(...outcome.gone);
-      const retryable = outcome.failed.filter((f) => isRetryableFailure(f.error));
-      failedForGood.push(...outcome.failed.filter((f) => !isRetryableFailure(f.error)));
+      const retryable = outcome.failed.filter((f) => isRetryable(f.error));
+      failedForGood.push(...outcome.failed.filter((f) => !isRetryable(f.error)));
       failed = [...failedForGood, ...retryable];
       if (retryable.length === 0 || rounds > extraRounds) break;
       const pause = roundDelayMs * 2 ** (rounds - 1);
@@ -1062,12 +1063,6 @@ function toRecord(item: ConnectionItem): ConnectionRecord {
     version: item.version ?? 0,
     ...(item.expiresAt !== undefined ? { expiresAt: item.expiresAt } : {}),
   };
-}
-
-/** Worth another round: throttled (429), a 5xx, or no answer. */
-function isRetryableFailure(error: GatewayError): boolean {
-  if (error instanceof ThrottledError || error instanceof NetworkError) return true;
-  return error instanceof ServiceError && error.statusCode !== undefined && error.statusCode >= 500;
 }
 
 function asGatewayError(error: unknown): GatewayError {
