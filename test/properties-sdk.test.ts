@@ -37,12 +37,12 @@ import {
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 const NUM_RUNS = {
   /** One random call of a random Gateway method per run. */
-  everyMethod: 1500,
-  ids: 300,
-  names: 300,
-  sessions: 400,
-  messages: 300,
-  sizes: 120,
+  everyMethod: 1200,
+  ids: 150,
+  names: 200,
+  sessions: 300,
+  messages: 200,
+  sizes: 60,
   constructor: 400,
 } as const;
 const params = (numRuns: number) => ({ numRuns, ...(seed === undefined ? {} : { seed }) });
