@@ -18,10 +18,11 @@
  * Locally all chunks run in ONE execution environment (the local gateway hosts one warm worker per
  * function and does not emulate concurrency), on the same 2 cores as the gateway and the clients: the
  * chunked figure here is the overhead of the path, not the speed-up AWS gives by running chunks in
- * parallel workers.
+ * parallel workers. The sweep's single chunk (chunkSize 10000) separates the path's fixed cost from
+ * the cost of running many chunks at once in that one environment.
  *
  * Options (environment): BENCH_CHUNKED_CLIENTS (10000), BENCH_CHUNKED_ROUNDS (5), BENCH_CHUNKED_WARMUP (1),
- * BENCH_CHUNK_SIZE (1000, the SDK default), BENCH_CHUNK_SWEEP (comma-separated extra chunk sizes, '500,2500';
+ * BENCH_CHUNK_SIZE (1000, the SDK default), BENCH_CHUNK_SWEEP (comma-separated extra chunk sizes, '500,2500,10000';
  * '' for none), BENCH_INVOKES (300).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -41,7 +42,7 @@ const CLIENTS = Number(process.env.BENCH_CHUNKED_CLIENTS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_CHUNKED_ROUNDS ?? 5);
 const WARMUP = Number(process.env.BENCH_CHUNKED_WARMUP ?? 1);
 const CHUNK_SIZE = Number(process.env.BENCH_CHUNK_SIZE ?? 1000);
-const SWEEP = (process.env.BENCH_CHUNK_SWEEP ?? '500,2500').split(',').filter(Boolean).map(Number);
+const SWEEP = (process.env.BENCH_CHUNK_SWEEP ?? '500,2500,10000').split(',').filter(Boolean).map(Number);
 const INVOKES = Number(process.env.BENCH_INVOKES ?? 300);
 const GROUP = 'everyone';
 /** The SDK's default threshold, below the group's size so that the chunked path is taken. */
@@ -138,7 +139,8 @@ interface Sample {
 async function main(): Promise<void> {
   const limits = fdLimits();
   console.log(`# Chunked fan-out benchmark: ${thousands(CLIENTS)} live local connections, ${ROUNDS} rounds after ${WARMUP} warm-up round(s) per path`);
-  console.log(`node ${process.version}; ${(await import('node:os')).availableParallelism()} cores, not pinned; ulimit -n here: soft ${limits.soft}, hard ${limits.hard}`);
+  const os = await import('node:os');
+  console.log(`node ${process.version}; ${os.availableParallelism()} cores, not pinned; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ulimit -n here: soft ${limits.soft}, hard ${limits.hard}`);
 
   const gatewayChild = spawnChild('./chunkedGateway.ts', CLIENTS + 2048, {}, 'pipe');
   const gateway = new Ipc(gatewayChild.child, 'gateway');
