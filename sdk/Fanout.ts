@@ -49,8 +49,8 @@ import { isUtf8 } from 'node:buffer';
 import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { sleep } from './ConnectionsApi.ts';
-import { ConfigurationError, ForbiddenError, type GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
-import { checkClientId, checkGroup, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
+import { ConfigurationError, ForbiddenError, GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
+import { checkClientIds, checkGroup, checkOptionsObject, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
 
 /** What invokes the worker: a LambdaClient, or anything with the same `send` for InvokeCommand. */
 export interface FanoutInvoker {
@@ -285,41 +285,72 @@ export interface ParsedChunk {
   readonly via: ReadonlyArray<{ readonly role: FanoutIndexRole; readonly key: string }>;
 }
 
-/** Checks a worker event; a ValidationError says what is wrong with it. */
+/**
+ * Checks a worker event; a ValidationError says what is wrong with it (also for an event whose fields
+ * cannot be read: a throwing getter or Proxy trap, with what was thrown as its `cause`).
+ */
 export function parseChunk(event: unknown): ParsedChunk {
+  try {
+    return parseChunkFields(event);
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new ValidationError(`the fan-out chunk could not be read: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+function parseChunkFields(event: unknown): ParsedChunk {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new ValidationError(`a fan-out chunk must be an object, got ${describe(event)}`);
-  const c = event as Record<string, unknown>;
-  if (c.type !== FANOUT_CHUNK_TYPE || c.version !== 1) {
-    throw new ValidationError(`not a fan-out chunk of version 1: type ${describe(c.type)}, version ${describe(c.version)}`);
+  const c = checkOptionsObject(event, 'chunk');
+  const type = c.type;
+  const version = c.version;
+  if (type !== FANOUT_CHUNK_TYPE || version !== 1) throw new ValidationError(`not a fan-out chunk of version 1: type ${describe(type)}, version ${describe(version)}`);
+  const fanoutId = c.fanoutId;
+  if (typeof fanoutId !== 'string' || fanoutId.length === 0 || fanoutId.length > 128) throw new ValidationError(`chunk.fanoutId must be a string of 1-128 characters, got ${describe(fanoutId)}`);
+  const count = c.count;
+  const index = c.index;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw new ValidationError(`chunk.count must be a positive whole number, got ${describe(count)}`);
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count) throw new ValidationError(`chunk.index must be a whole number below chunk.count, got ${describe(index)}`);
+  const operation = c.operation;
+  if (operation !== 'sendToUid' && operation !== 'sendToGroup' && operation !== 'sendToAll') {
+    throw new ValidationError(`chunk.operation must be sendToUid, sendToGroup or sendToAll, got ${describe(operation)}`);
   }
-  if (typeof c.fanoutId !== 'string' || c.fanoutId.length === 0 || c.fanoutId.length > 128) throw new ValidationError(`chunk.fanoutId must be a string of 1-128 characters, got ${describe(c.fanoutId)}`);
-  if (!Number.isInteger(c.count) || (c.count as number) < 1) throw new ValidationError(`chunk.count must be a positive whole number, got ${describe(c.count)}`);
-  if (!Number.isInteger(c.index) || (c.index as number) < 0 || (c.index as number) >= (c.count as number)) {
-    throw new ValidationError(`chunk.index must be a whole number below chunk.count, got ${describe(c.index)}`);
-  }
-  if (c.operation !== 'sendToUid' && c.operation !== 'sendToGroup' && c.operation !== 'sendToAll') {
-    throw new ValidationError(`chunk.operation must be sendToUid, sendToGroup or sendToAll, got ${describe(c.operation)}`);
-  }
-  const message = c.message as Record<string, unknown> | null | undefined;
+  const rawMessage = c.message;
+  const message = typeof rawMessage === 'object' && rawMessage !== null ? checkOptionsObject(rawMessage, 'chunk.message') : {};
+  const utf8 = message.utf8;
+  const base64 = typeof utf8 === 'string' ? undefined : message.base64;
   let payload: Buffer;
-  if (typeof message?.utf8 === 'string') payload = Buffer.from(message.utf8, 'utf8');
-  else if (typeof message?.base64 === 'string') payload = Buffer.from(message.base64, 'base64');
+  if (typeof utf8 === 'string') payload = Buffer.from(utf8, 'utf8');
+  else if (typeof base64 === 'string') payload = Buffer.from(base64, 'base64');
   else throw new ValidationError('chunk.message must be { utf8: string } or { base64: string }');
   if (payload.length > MAX_MESSAGE_BYTES) throw new ValidationError(`chunk.message is ${payload.length} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}`);
-  if (!Array.isArray(c.recipients)) throw new ValidationError(`chunk.recipients must be an array of connection ids, got ${describe(c.recipients)}`);
-  const recipients = [...new Set(c.recipients.map((id, i) => checkClientId(id, `chunk.recipients[${i}]`)))];
+  // Dense, each a connection id, each once.
+  const recipients = checkClientIds(c.recipients, 'chunk.recipients');
   const via: Array<{ role: FanoutIndexRole; key: string }> = [];
-  if (c.via !== undefined) {
-    if (!Array.isArray(c.via)) throw new ValidationError(`chunk.via must be an array of [role, key], got ${describe(c.via)}`);
-    c.via.forEach((entry, i) => {
+  const rawVia = c.via;
+  if (rawVia !== undefined) {
+    if (!Array.isArray(rawVia)) throw new ValidationError(`chunk.via must be an array of [role, key], got ${describe(rawVia)}`);
+    for (let i = 0; i < rawVia.length; i++) {
+      const entry: unknown = i in rawVia ? rawVia[i] : undefined;
       if (!Array.isArray(entry) || entry.length !== 2 || (entry[0] !== 'uids' && entry[0] !== 'groups')) {
         throw new ValidationError(`chunk.via[${i}] must be ['uids' | 'groups', key], got ${describe(entry)}`);
       }
-      const key = entry[0] === 'uids' ? checkUid(entry[1], `chunk.via[${i}][1]`) : checkGroup(entry[1], `chunk.via[${i}][1]`);
-      via.push({ role: entry[0], key });
-    });
+      const role: FanoutIndexRole = entry[0];
+      const key = role === 'uids' ? checkUid(entry[1], `chunk.via[${i}][1]`) : checkGroup(entry[1], `chunk.via[${i}][1]`);
+      via.push({ role, key });
+    }
   }
-  return { chunk: { ...(c as unknown as FanoutChunk), recipients }, payload, via };
+  const chunk: FanoutChunk = {
+    type: FANOUT_CHUNK_TYPE,
+    version: 1,
+    fanoutId,
+    index,
+    count,
+    operation,
+    message: typeof utf8 === 'string' ? { utf8 } : { base64: base64 as string },
+    recipients,
+    ...(via.length > 0 ? { via: via.map((v) => [v.role, v.key] as const) } : {}),
+  };
+  return { chunk, payload, via };
 }
 
 /** The outcome of queueing a send's chunks. */

@@ -100,6 +100,23 @@ describe('parseChunk', () => {
       assert.throws(() => parseChunk(bad), (error: unknown) => error instanceof ValidationError && message.test(error.message), String(message));
     }
   });
+
+  test('refuses holes and fields that cannot be read with a ValidationError, never a raw error', () => {
+    const [a] = valid().recipients;
+    // eslint-disable-next-line no-sparse-arrays
+    const holes: unknown[] = [, a];
+    assert.throws(() => parseChunk({ ...valid(), recipients: holes }), (e: unknown) => e instanceof ValidationError && /chunk\.recipients\[0\] is a hole/.test(e.message));
+    // eslint-disable-next-line no-sparse-arrays
+    assert.throws(() => parseChunk({ ...valid(), via: [, ['uids', 'u']] }), (e: unknown) => e instanceof ValidationError && /chunk\.via\[0\] must be/.test(e.message));
+    const boom = new TypeError('boom');
+    const getter = Object.defineProperty({ ...valid() }, 'recipients', { get: () => { throw boom; } });
+    assert.throws(() => parseChunk(getter), (e: unknown) => e instanceof ValidationError && e.cause === boom && /chunk\.recipients could not be read: boom/.test(e.message));
+    const { proxy, revoke } = Proxy.revocable({ ...valid() }, {});
+    revoke();
+    assert.throws(() => parseChunk(proxy), (e: unknown) => e instanceof ValidationError && /could not be read/.test(e.message));
+    const message = Object.defineProperty({}, 'utf8', { get: () => { throw boom; } });
+    assert.throws(() => parseChunk({ ...valid(), message }), (e: unknown) => e instanceof ValidationError && e.cause === boom);
+  });
 });
 
 describe('queueChunks', () => {
