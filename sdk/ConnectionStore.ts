@@ -206,17 +206,23 @@ export class ConnectionStore {
     return out.Attributes as Partial<ConnectionItem> | undefined;
   }
 
-  async putIndex(operation: string, index: IndexKey, nowMs: number): Promise<void> {
+  /**
+   * Writes (or refreshes) an index item. Returns whether it existed before: a caller that must undo
+   * the write removes only an item it created (ReturnValues ALL_OLD costs no extra capacity).
+   */
+  async putIndex(operation: string, index: IndexKey, nowMs: number): Promise<{ existed: boolean }> {
     const table = this.indexTable(index.role);
-    await this.call(operation, 'PutItem', () =>
+    const out = await this.call(operation, 'PutItem', () =>
       this.doc.send(
         new PutCommand({
           TableName: table.name,
           Item: { [table.partitionKey]: index.key, connectionId: index.connectionId, [TTL]: ConnectionStore.expiresAt(nowMs) },
+          ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
       ),
     );
+    return { existed: out.Attributes !== undefined };
   }
 
   async deleteIndex(operation: string, index: IndexKey): Promise<void> {

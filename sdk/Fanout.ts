@@ -174,6 +174,9 @@ export function resolveFanoutOptions(
     }
     return value;
   };
+  if (options.lambda !== undefined && typeof (options.lambda as { send?: unknown } | null)?.send !== 'function') {
+    throw new ConfigurationError(`fanout.lambda must be a client with a send(command) method (a LambdaClient), got ${describe(options.lambda)}`);
+  }
   // Built on the first chunked send: a process that never sends that much never pays for the client.
   let built: LambdaClient | undefined;
   const lambda: FanoutInvoker = options.lambda ?? {

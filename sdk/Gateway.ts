@@ -16,15 +16,19 @@
  *   runs). Delivery runs `concurrency` (64) posts at once over keep-alive sockets, signed by
  *   sdk/sigv4.ts rather than through ApiGatewayManagementApiClient's middleware.
  * - Write order (no transactions): the index item first, then the connection item (conditional on
- *   it existing, so nothing is resurrected; on failure the index item is deleted again); when
- *   removing, the connection item first and the old index item last. A crash in between leaves at
+ *   it existing, so nothing is resurrected; on any failure of that update the index item this call
+ *   created is deleted again, so sends agree with the error the caller got); when removing, the
+ *   connection item first and the old index item last. A crash in between leaves at
  *   worst an extra index item (an extra recipient, pruned on 410 or by TTL), never a live connection
  *   hidden from a send. Known narrow race: a leaveGroup (or unbind / rebind away) running at the same
  *   moment as a joinGroup (bind) of the same client to the same group (uid) can end with the
  *   membership on the connection item but no index item; the next join/bind repairs it.
  * - Reads that drive a send, and per-group / per-uid queries, are strongly consistent Queries. Only
  *   sendToAll and the getAll* family scan (parallel segments, every page); the getAll* scans are
- *   eventually consistent (half the cost), sendToAll's is strongly consistent.
+ *   eventually consistent (half the cost), sendToAll's is strongly consistent. Queries and scans never
+ *   give partial results: a page that fails fails the call.
+ * - One connection is in at most MAX_GROUPS_PER_CONNECTION (200) groups, so that its item stays well
+ *   under DynamoDB's 400 KB with the largest session (sdk/validation.ts has the arithmetic).
  * - With `fanout` (set by the construct through GATEWAY_FANOUT_FUNCTION), sendToUid, sendToGroup and
  *   sendToAll with more recipients than `fanout.threshold` resolve the recipients as usual, then hand
  *   them in chunks to the worker Lambda (asynchronous invocations) instead of posting: the report
@@ -45,7 +49,7 @@ import {
   type ConsumedCapacityEvent,
   type IndexKey,
 } from './ConnectionStore.ts';
-import { ConfigurationError, ConflictError, ConnectionGoneError, GatewayError, ServiceError, ValidationError } from './errors.ts';
+import { ConfigurationError, ConflictError, ConnectionGoneError, GatewayError, LimitExceededError, ServiceError, ValidationError } from './errors.ts';
 import { GatewayEnvVar } from './env.ts';
 import {
   buildChunks,
@@ -60,7 +64,7 @@ import {
   type FanoutOptions,
   type ResolvedFanoutOptions,
 } from './Fanout.ts';
-import type { GatewayTableNames } from './tables.ts';
+import { GatewayTables, type GatewayTableNames } from './tables.ts';
 import { sha256Hex } from './sigv4.ts';
 import {
   checkClientId,
@@ -71,11 +75,15 @@ import {
   checkNames,
   checkOptionalString,
   checkOptionsObject,
+  checkNameList,
   checkSession,
   checkSessionSize,
   checkUid,
+  describe,
+  MAX_GROUPS_PER_CONNECTION,
   mergeSession,
   serializeMessage,
+  truncateCodePoints,
   type Session,
 } from './validation.ts';
 
@@ -255,6 +263,9 @@ export interface GatewayOptions {
 
 const MAX_USER_AGENT_LENGTH = 1024;
 
+/** joinGroup's conditional update, tried again when a concurrent leaveGroup made room in between. */
+const JOIN_ATTEMPTS = 3;
+
 /** API Gateway answers 410 while `$connect` runs (up to its 29 s timeout): such connections are not pruned. */
 export const CONNECT_GRACE_MS = 30_000;
 
@@ -272,6 +283,157 @@ const DEFAULTS = {
 
 type Recipients = Map<string, IndexKey[]>;
 
+/** GatewayOptions read once and checked: what the constructor builds the Gateway from. */
+interface ResolvedOptions {
+  readonly url: URL;
+  readonly tables: GatewayTableNames;
+  readonly region: string;
+  readonly credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined;
+  readonly dynamoDb: DynamoDBDocumentClient | undefined;
+  readonly concurrency: number;
+  readonly maxRetries: number;
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  readonly requestTimeoutMs: number;
+  readonly scanSegments: number;
+  readonly maxSessionAttempts: number;
+  readonly onConsumedCapacity: ((event: ConsumedCapacityEvent) => void) | undefined;
+  readonly onSendCompleted: ((metrics: SendMetrics) => void) | undefined;
+  readonly logger: { warn(message: string, error?: unknown): void };
+  readonly random: () => number;
+  readonly hooks: GatewayTestHooks;
+  readonly fanout: ResolvedFanoutOptions | undefined;
+}
+
+/** Runs `read` over a caller's option; a throwing getter or Proxy trap becomes a ConfigurationError naming it. */
+function readConfig<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new ConfigurationError(`${what} could not be read: ${errorText(error)}`, { cause: error });
+  }
+}
+
+/** A non-array object (Array.isArray throws for a revoked Proxy: a ConfigurationError then). */
+function isOptionsObject(what: string, value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !readConfig(what, () => Array.isArray(value));
+}
+
+function errorText(error: unknown): string {
+  try {
+    return (error as Error)?.message ?? String(error);
+  } catch {
+    return 'an unprintable error';
+  }
+}
+
+/**
+ * Checks every option the constructor uses, before anything is built. Each failure is a
+ * ConfigurationError whose message names the option and prints the value with describe(), which
+ * prints anything (a BigInt, a symbol, a null-prototype object, a revoked Proxy).
+ */
+function resolveOptions(options: unknown): ResolvedOptions {
+  if (!isOptionsObject('Gateway options', options)) throw new ConfigurationError(`Gateway options are required (an object), got ${describe(options)}`);
+  const bag = options as Record<string, unknown>;
+  const option = (name: keyof GatewayOptions): unknown => readConfig(name, () => bag[name]);
+  const optionalFunction = <F>(name: keyof GatewayOptions): F | undefined => {
+    const value = option(name);
+    if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(`${name} must be a function, got ${describe(value)}`);
+    return value as F | undefined;
+  };
+
+  const rawUrl = option('callbackUrl');
+  if (typeof rawUrl !== 'string') throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${describe(rawUrl)}`);
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch (error) {
+    throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${describe(rawUrl)}`, { cause: error });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${describe(rawUrl)}`);
+  if (url.search || url.hash) throw new ConfigurationError('callbackUrl must not have a query or a fragment');
+
+  const rawTables = option('tables');
+  const tableName = (role: keyof GatewayTableNames): string => {
+    const value = typeof rawTables === 'object' && rawTables !== null ? readConfig(`tables.${role}`, () => (rawTables as Record<string, unknown>)[role]) : undefined;
+    if (typeof value !== 'string' || value.length < 3) throw new ConfigurationError(`tables.${role} must be a DynamoDB table name, got ${describe(value)}`);
+    return value;
+  };
+  const tables: GatewayTableNames = { connections: tableName('connections'), uids: tableName('uids'), groups: tableName('groups') };
+
+  const givenRegion = option('region');
+  if (givenRegion !== undefined && (typeof givenRegion !== 'string' || givenRegion.trim() === '')) {
+    throw new ConfigurationError(`region must be an AWS Region name, got ${describe(givenRegion)}`);
+  }
+  const region = givenRegion ?? EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!region) throw new ConfigurationError('no region: pass `region`, use an execute-api callbackUrl, or set AWS_REGION');
+
+  const number = (name: keyof typeof DEFAULTS, min: number): number => {
+    const value = option(name) ?? DEFAULTS[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new ConfigurationError(`${name} must be a number >= ${min}, got ${describe(value)}`);
+    return value;
+  };
+
+  const credentials = option('credentials');
+  if (credentials !== undefined && typeof credentials !== 'function') {
+    const fields =
+      typeof credentials === 'object' && credentials !== null
+        ? readConfig('credentials', () => [(credentials as Record<string, unknown>).accessKeyId, (credentials as Record<string, unknown>).secretAccessKey])
+        : [];
+    if (typeof fields[0] !== 'string' || typeof fields[1] !== 'string') {
+      throw new ConfigurationError(`credentials must be { accessKeyId, secretAccessKey, sessionToken? } or a credential provider function, got ${describe(credentials)}`);
+    }
+  }
+
+  const dynamoDb = option('dynamoDb');
+  if (dynamoDb !== undefined) {
+    const send = typeof dynamoDb === 'object' && dynamoDb !== null ? readConfig('dynamoDb.send', () => (dynamoDb as Record<string, unknown>).send) : undefined;
+    if (typeof send !== 'function') throw new ConfigurationError(`dynamoDb must be a DynamoDBDocumentClient, got ${describe(dynamoDb)}`);
+  }
+
+  const logger = option('logger') ?? console;
+  const warn = typeof logger === 'object' || typeof logger === 'function' ? readConfig('logger.warn', () => (logger as Record<string, unknown>).warn) : undefined;
+  if (typeof warn !== 'function') throw new ConfigurationError(`logger must be an object with a warn(message, error) method, got ${describe(logger)}`);
+
+  const hooks = option('hooks') ?? {};
+  if (typeof hooks !== 'object' || hooks === null) throw new ConfigurationError(`hooks must be an object, got ${describe(hooks)}`);
+  for (const name of ['afterIndexWrite', 'beforeIndexDelete'] as const) {
+    const hook = readConfig(`hooks.${name}`, () => (hooks as Record<string, unknown>)[name]);
+    if (hook !== undefined && typeof hook !== 'function') throw new ConfigurationError(`hooks.${name} must be a function, got ${describe(hook)}`);
+  }
+
+  const rawFanout = option('fanout');
+  let fanout: ResolvedFanoutOptions | undefined;
+  if (rawFanout !== undefined && rawFanout !== false) {
+    if (typeof rawFanout !== 'object' || rawFanout === null) throw new ConfigurationError(`fanout must be an object or false, got ${describe(rawFanout)}`);
+    fanout = readConfig('fanout', () =>
+      resolveFanoutOptions(rawFanout as FanoutOptions, { region, ...(credentials !== undefined ? { credentials: credentials as AwsCredentialIdentity | AwsCredentialIdentityProvider } : {}) }),
+    );
+  }
+
+  return {
+    url,
+    tables,
+    region,
+    credentials: credentials as AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined,
+    dynamoDb: dynamoDb as DynamoDBDocumentClient | undefined,
+    concurrency: Math.floor(number('concurrency', 1)),
+    maxRetries: Math.floor(number('maxRetries', 0)),
+    retryBaseDelayMs: number('retryBaseDelayMs', 0),
+    retryMaxDelayMs: number('retryMaxDelayMs', 0),
+    requestTimeoutMs: number('requestTimeoutMs', 1),
+    scanSegments: Math.floor(number('scanSegments', 1)),
+    maxSessionAttempts: Math.floor(number('maxSessionAttempts', 1)),
+    onConsumedCapacity: optionalFunction('onConsumedCapacity'),
+    onSendCompleted: optionalFunction('onSendCompleted'),
+    logger: logger as { warn(message: string, error?: unknown): void },
+    random: optionalFunction<() => number>('random') ?? Math.random,
+    hooks: hooks as GatewayTestHooks,
+    fanout,
+  };
+}
+
 export class Gateway {
   readonly callbackUrl: string;
   readonly region: string;
@@ -285,65 +447,42 @@ export class Gateway {
   private readonly random: () => number;
   private readonly hooks: GatewayTestHooks;
   private readonly logger: { warn(message: string, error?: unknown): void };
+  private readonly onSendCompleted: ((metrics: SendMetrics) => void) | undefined;
   private readonly fanout: ResolvedFanoutOptions | undefined;
   private readonly retryBackoff: { baseDelayMs: number; maxDelayMs: number };
 
-  constructor(private readonly options: GatewayOptions) {
-    if (typeof options !== 'object' || options === null) throw new ConfigurationError('Gateway options are required');
-    let url: URL;
-    try {
-      url = new URL(options.callbackUrl);
-    } catch (error) {
-      throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${JSON.stringify(options.callbackUrl)}`, { cause: error });
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${JSON.stringify(options.callbackUrl)}`);
-    if (url.search || url.hash) throw new ConfigurationError('callbackUrl must not have a query or a fragment');
-    this.callbackUrl = url.toString().replace(/\/+$/, '');
-    const tables = options.tables;
-    for (const role of ['connections', 'uids', 'groups'] as const) {
-      if (typeof tables?.[role] !== 'string' || tables[role].length < 3) {
-        throw new ConfigurationError(`tables.${role} must be a DynamoDB table name, got ${JSON.stringify(tables?.[role])}`);
-      }
-    }
-    this.tables = { connections: tables.connections, uids: tables.uids, groups: tables.groups };
-    const region = options.region ?? EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-    if (!region) throw new ConfigurationError('no region: pass `region`, use an execute-api callbackUrl, or set AWS_REGION');
-    this.region = region;
-    const positive = (name: keyof typeof DEFAULTS, min: number): number => {
-      const value = options[name] ?? DEFAULTS[name];
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new ConfigurationError(`${name} must be a number >= ${min}, got ${value}`);
-      return value;
-    };
-    this.concurrency = Math.floor(positive('concurrency', 1));
-    this.maxSessionAttempts = Math.floor(positive('maxSessionAttempts', 1));
-    this.random = options.random ?? Math.random;
-    this.hooks = options.hooks ?? {};
-    this.logger = options.logger ?? console;
-    this.retryBackoff = { baseDelayMs: positive('retryBaseDelayMs', 0), maxDelayMs: positive('retryMaxDelayMs', 0) };
+  /** Throws a ConfigurationError for options that are missing, of the wrong type or unreadable. */
+  constructor(options: GatewayOptions) {
+    const o = resolveOptions(options);
+    this.callbackUrl = o.url.toString().replace(/\/+$/, '');
+    this.tables = o.tables;
+    this.region = o.region;
+    this.concurrency = o.concurrency;
+    this.maxSessionAttempts = o.maxSessionAttempts;
+    this.random = o.random;
+    this.hooks = o.hooks;
+    this.logger = o.logger;
+    this.onSendCompleted = o.onSendCompleted;
+    this.retryBackoff = { baseDelayMs: o.retryBaseDelayMs, maxDelayMs: o.retryMaxDelayMs };
+    this.fanout = o.fanout;
     this.api = new ConnectionsApi({
-      callbackUrl: url,
-      region,
-      credentials: new CredentialCache(options.credentials),
+      callbackUrl: o.url,
+      region: o.region,
+      credentials: new CredentialCache(o.credentials),
       maxSockets: this.concurrency,
-      timeoutMs: positive('requestTimeoutMs', 1),
-      retry: {
-        maxRetries: Math.floor(positive('maxRetries', 0)),
-        ...this.retryBackoff,
-        random: this.random,
-      },
+      timeoutMs: o.requestTimeoutMs,
+      retry: { maxRetries: o.maxRetries, ...this.retryBackoff, random: this.random },
     });
-    this.fanout = options.fanout ? resolveFanoutOptions(options.fanout, { region, credentials: options.credentials }) : undefined;
-    if (options.fanout !== undefined && options.fanout !== false && !this.fanout) throw new ConfigurationError('fanout must be an object or false');
-    this.ownsDoc = !options.dynamoDb;
+    this.ownsDoc = !o.dynamoDb;
     this.doc =
-      options.dynamoDb ??
-      DynamoDBDocumentClient.from(new DynamoDBClient({ region, ...(options.credentials ? { credentials: options.credentials } : {}) }), {
+      o.dynamoDb ??
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: o.region, ...(o.credentials ? { credentials: o.credentials } : {}) }), {
         marshallOptions: { removeUndefinedValues: true },
       });
     this.store = new ConnectionStore(this.doc, this.tables, {
-      scanSegments: Math.floor(positive('scanSegments', 1)),
+      scanSegments: o.scanSegments,
       concurrency: this.concurrency,
-      onConsumedCapacity: options.onConsumedCapacity,
+      onConsumedCapacity: o.onConsumedCapacity,
     });
   }
 
@@ -352,30 +491,39 @@ export class Gateway {
    * the local gateway). Explicit `overrides` win; a variable that is needed and missing is a
    * ConfigurationError naming it. GATEWAY_FANOUT_FUNCTION (with GATEWAY_FANOUT_THRESHOLD, optional)
    * turns chunked fan-out on unless `overrides.fanout` is given: an object replaces the environment's
-   * settings as a whole, `false` turns chunking off.
+   * settings as a whole, `false` turns chunking off. Overrides or an environment that are not objects
+   * (or cannot be read) are a ConfigurationError too.
    */
   static fromEnv(overrides: Partial<GatewayOptions> = {}, env: Readonly<Record<string, string | undefined>> = process.env): Gateway {
+    if (!isOptionsObject('fromEnv overrides', overrides)) throw new ConfigurationError(`fromEnv: overrides must be an object of Gateway options, got ${describe(overrides)}`);
+    if (!isOptionsObject('fromEnv env', env)) throw new ConfigurationError(`fromEnv: env must be an object of environment variables, got ${describe(env)}`);
+    const given: Partial<GatewayOptions> = readConfig('fromEnv overrides', () => ({ ...overrides }));
+    const variable = (name: string): string | undefined => {
+      const value: unknown = readConfig(`environment variable ${name}`, () => env[name]);
+      if (value !== undefined && typeof value !== 'string') throw new ConfigurationError(`environment variable ${name} must be a string, got ${describe(value)}`);
+      return value;
+    };
     const read = (name: string): string => {
-      const value = env[name];
+      const value = variable(name);
       if (value === undefined || value === '') throw new ConfigurationError(`environment variable ${name} is not set`);
       return value;
     };
-    const callbackUrl = overrides.callbackUrl ?? read(GatewayEnvVar.callbackUrl);
-    const tables = overrides.tables ?? {
+    const callbackUrl = given.callbackUrl ?? read(GatewayEnvVar.callbackUrl);
+    const tables = given.tables ?? {
       connections: read(GatewayEnvVar.connectionsTable),
       uids: read(GatewayEnvVar.uidsTable),
       groups: read(GatewayEnvVar.groupsTable),
     };
-    let fanout = overrides.fanout;
-    const fanoutFunction = env[GatewayEnvVar.fanoutFunction]?.trim();
+    let fanout = given.fanout;
+    const fanoutFunction = variable(GatewayEnvVar.fanoutFunction)?.trim();
     if (fanout === undefined && fanoutFunction) {
-      const threshold = env[GatewayEnvVar.fanoutThreshold];
+      const threshold = variable(GatewayEnvVar.fanoutThreshold);
       fanout = {
         functionName: fanoutFunction,
         ...(threshold !== undefined && threshold.trim() !== '' ? { threshold: parseThreshold(GatewayEnvVar.fanoutThreshold, threshold) } : {}),
       };
     }
-    return new Gateway({ ...overrides, callbackUrl, tables, ...(fanout !== undefined ? { fanout } : {}) });
+    return new Gateway({ ...given, callbackUrl, tables, ...(fanout !== undefined ? { fanout } : {}) });
   }
 
   /** Closes the keep-alive sockets, and the DynamoDB and Lambda clients the Gateway built. */
@@ -385,29 +533,33 @@ export class Gateway {
     this.fanout?.destroy();
   }
 
-  /** The path a post to `connectionId` uses (the same as ApiGatewayManagementApiClient's). */
+  /**
+   * The path a post to `connectionId` uses (the same as ApiGatewayManagementApiClient's). Throws a
+   * ValidationError (synchronously: this method is not async) for what is not a connection id.
+   */
   connectionPath(connectionId: string): string {
-    return this.api.pathFor(connectionId);
+    return this.api.pathFor(checkClientId(connectionId, 'connectionId'));
   }
 
   // ---- connection lifecycle ($connect / $disconnect) ----
 
   /**
    * Stores a new connection (from `$connect`): empty session, version 0, TTL at connectedAt + 2 h +
-   * margin. A user agent longer than 1024 characters is stored truncated (a long header must not
-   * refuse the connection).
+   * margin. A user agent longer than 1024 UTF-16 code units is stored truncated (a long header must
+   * not refuse the connection), on a code-point boundary: a surrogate pair is never split.
    */
   async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string }): Promise<void> {
     const input = checkOptionsObject(record, 'record');
     const connectionId = checkClientId(input.connectionId, 'record.connectionId');
     const connectedAt = checkEpochMs(input.connectedAt, 'record.connectedAt');
     const sourceIp = checkOptionalString(input.sourceIp, 'record.sourceIp', 64);
-    const userAgent = checkOptionalString(input.userAgent, 'record.userAgent', Number.POSITIVE_INFINITY)?.slice(0, MAX_USER_AGENT_LENGTH);
+    const userAgent = checkOptionalString(input.userAgent, 'record.userAgent', Number.POSITIVE_INFINITY);
+    const storedUserAgent = userAgent === undefined ? undefined : truncateCodePoints(userAgent, MAX_USER_AGENT_LENGTH);
     await this.store.putConnection('registerConnection', {
       connectionId,
       connectedAt,
       ...(sourceIp !== undefined ? { sourceIp } : {}),
-      ...(userAgent !== undefined ? { userAgent } : {}),
+      ...(storedUserAgent !== undefined ? { userAgent: storedUserAgent } : {}),
       session: {},
       version: 0,
       expiresAt: ConnectionStore.expiresAt(connectedAt),
@@ -524,7 +676,7 @@ export class Gateway {
       failed,
       queued: { id, functionName: fanout.functionName, chunks: outcome.queued.length, recipients: queuedRecipients, failedChunks: outcome.failed.length },
     };
-    this.options.onSendCompleted?.({
+    this.onSendCompleted?.({
       operation,
       recipients: recipients.size,
       sent: 0,
@@ -553,9 +705,9 @@ export class Gateway {
     const extraRounds = input.extraRounds ?? 2;
     const roundDelayMs = input.roundDelayMs ?? 1000;
     const deadlineMs = input.deadlineMs;
-    if (typeof extraRounds !== 'number' || !Number.isInteger(extraRounds) || extraRounds < 0) throw new ValidationError(`options.extraRounds must be a whole number >= 0, got ${extraRounds}`);
-    if (typeof roundDelayMs !== 'number' || !(roundDelayMs >= 0)) throw new ValidationError(`options.roundDelayMs must be a number >= 0, got ${roundDelayMs}`);
-    if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs))) throw new ValidationError(`options.deadlineMs must be epoch ms, got ${deadlineMs}`);
+    if (typeof extraRounds !== 'number' || !Number.isInteger(extraRounds) || extraRounds < 0) throw new ValidationError(`options.extraRounds must be a whole number >= 0, got ${describe(extraRounds)}`);
+    if (typeof roundDelayMs !== 'number' || !(roundDelayMs >= 0)) throw new ValidationError(`options.roundDelayMs must be a number >= 0, got ${describe(roundDelayMs)}`);
+    if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs))) throw new ValidationError(`options.deadlineMs must be epoch ms, got ${describe(deadlineMs)}`);
     const payloadHash = sha256Hex(payload);
     const sent: string[] = [];
     const gone: string[] = [];
@@ -585,7 +737,7 @@ export class Gateway {
       const sources: Recipients = new Map(gone.map((id) => [id, via.map((v) => ({ role: v.role, key: v.key, connectionId: id }))]));
       await this.pruneGone(chunk.operation, gone, sources);
     }
-    this.options.onSendCompleted?.({
+    this.onSendCompleted?.({
       operation: chunk.operation,
       recipients: chunk.recipients.length,
       sent: sent.length,
@@ -627,7 +779,7 @@ export class Gateway {
     const delivered = performance.now();
     if (gone.length > 0) await this.pruneGone(operation, gone, recipients);
     const report: SendReport = { recipients: ids.length, sent, gone, failed };
-    this.options.onSendCompleted?.({
+    this.onSendCompleted?.({
       operation,
       recipients: ids.length,
       sent: sent.length,
@@ -770,7 +922,7 @@ export class Gateway {
     checkClientId(clientId);
     checkUid(uid);
     const index: IndexKey = { role: 'uids', key: uid, connectionId: clientId };
-    await this.store.putIndex('bindUid', index, Date.now());
+    const { existed } = await this.store.putIndex('bindUid', index, Date.now());
     await this.hooks.afterIndexWrite?.({ operation: 'bindUid', clientId, uid });
     let old: Partial<ConnectionItem> | undefined;
     try {
@@ -781,9 +933,14 @@ export class Gateway {
         returnValues: 'UPDATED_OLD',
       });
     } catch (error) {
-      if (!(error instanceof ConditionFailed)) throw error;
-      await this.store.deleteIndex('bindUid', index);
-      throw new ConnectionGoneError(clientId);
+      if (error instanceof ConditionFailed) {
+        await this.undoIndexWrite('bindUid', index);
+        throw new ConnectionGoneError(clientId);
+      }
+      // Any other failure: the caller is told the bind failed, and sends must agree. An index item
+      // that was there before this call (the client was already bound to this uid) stays.
+      if (!existed) await this.undoIndexWrite('bindUid', index);
+      throw error;
     }
     const previous = old?.uid;
     if (previous !== undefined && previous !== uid) {
@@ -842,17 +999,18 @@ export class Gateway {
     return this.batchQuery('batchGetClientIdByUid', 'uids', uids, 'uids');
   }
 
+  /**
+   * One strongly consistent Query per distinct key. The result is built with Object.fromEntries, so
+   * that a uid or group named "__proto__" is an own key like any other.
+   */
   private async batchQuery(operation: string, role: 'uids' | 'groups', keys: unknown, what: string): Promise<Record<string, string[]>> {
-    if (!Array.isArray(keys)) throw new ValidationError(`${what} must be an array`);
-    const checked = [...new Set(keys.map((k, i) => (role === 'uids' ? checkUid(k, `${what}[${i}]`) : checkGroup(k, `${what}[${i}]`))))];
+    const checked = checkNameList(keys, role === 'uids' ? checkUid : checkGroup, what);
     const now = Date.now();
-    const result: Record<string, string[]> = {};
     const lists: string[][] = new Array(checked.length);
     await forEachConcurrent(checked, this.concurrency, async (key, i) => {
       lists[i] = await this.store.queryIndex(operation, role, key, now);
     });
-    checked.forEach((key, i) => (result[key] = lists[i]!));
-    return result;
+    return Object.fromEntries(checked.map((key, i) => [key, lists[i]!]));
   }
 
   /** Closes every connection of the uid (posting `message` first when given). */
@@ -880,23 +1038,70 @@ export class Gateway {
 
   // ---- groups ----
 
-  /** Adds the client to the group (idempotent). ConnectionGoneError when the client is not connected. */
+  /**
+   * Adds the client to the group (idempotent). ConnectionGoneError when the client is not connected;
+   * LimitExceededError when it is already in MAX_GROUPS_PER_CONNECTION (200) other groups (joining a
+   * group it is in always succeeds).
+   *
+   * The cap is read from the connection item (a strongly consistent GetItem) before the index item is
+   * written, so a refused join writes nothing; the connection-item update repeats it as a condition,
+   * so two joins racing for the last place cannot both get it (the loser's index item is removed).
+   * Any failure of that update removes the index item this call wrote, so that no send reaches the
+   * client through a membership the caller was told failed.
+   */
   async joinGroup(clientId: string, group: string): Promise<void> {
     checkClientId(clientId);
     checkGroup(group);
+    const current = await this.store.getConnection('joinGroup', clientId, ['connectionId', 'groups']);
+    // No item: not connected (or not yet visible); the conditional update below decides.
+    if (current && isFull(current.groups, group)) throw new LimitExceededError(clientId, MAX_GROUPS_PER_CONNECTION);
     const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
-    await this.store.putIndex('joinGroup', index, Date.now());
+    const { existed } = await this.store.putIndex('joinGroup', index, Date.now());
     await this.hooks.afterIndexWrite?.({ operation: 'joinGroup', clientId, group });
+    for (let attempt = 1; ; attempt++) {
+      let refusal: GatewayError;
+      try {
+        await this.store.updateConnection('joinGroup', clientId, {
+          expression: 'ADD #g :g',
+          names: { '#g': 'groups' },
+          values: { ':g': new Set([group]), ':max': MAX_GROUPS_PER_CONNECTION, ':group': group },
+          condition: 'attribute_not_exists(#g) OR size(#g) < :max OR contains(#g, :group)',
+        });
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionFailed)) {
+          // The membership is not on the item (or, after a timeout, may be): the index item this call
+          // created goes; one that was there before (the client was already a member) stays.
+          if (!existed) await this.undoIndexWrite('joinGroup', index);
+          throw error;
+        }
+        // Gone or full: which one, from the item as it is now.
+        let now: ConnectionItem | undefined;
+        try {
+          now = await this.store.getConnection('joinGroup', clientId, ['connectionId', 'groups']);
+        } catch (readError) {
+          await this.undoIndexWrite('joinGroup', index);
+          throw readError;
+        }
+        if (now && !isFull(now.groups, group) && attempt < JOIN_ATTEMPTS) continue; // a leaveGroup made room meanwhile
+        refusal = now ? new LimitExceededError(clientId, MAX_GROUPS_PER_CONNECTION) : new ConnectionGoneError(clientId);
+      }
+      // The item does not list the group: an index item for it (written now or left before) is stale.
+      await this.undoIndexWrite('joinGroup', index);
+      throw refusal;
+    }
+  }
+
+  /**
+   * Removes the index item a bindUid / joinGroup wrote when the connection-item update failed. Best
+   * effort: a failed delete is logged (the item is pruned by the next send's 410 or expires by TTL),
+   * and the caller gets the error of the update either way.
+   */
+  private async undoIndexWrite(operation: HookOperation, index: IndexKey): Promise<void> {
     try {
-      await this.store.updateConnection('joinGroup', clientId, {
-        expression: 'ADD #g :g',
-        names: { '#g': 'groups' },
-        values: { ':g': new Set([group]) },
-      });
+      await this.store.deleteIndex(operation, index);
     } catch (error) {
-      if (!(error instanceof ConditionFailed)) throw error;
-      await this.store.deleteIndex('joinGroup', index);
-      throw new ConnectionGoneError(clientId);
+      this.logger.warn(`gateway: ${operation} could not remove its index item (${index.role} ${describe(index.key)}, ${index.connectionId}): ${errorText(error)}`, error);
     }
   }
 
@@ -985,8 +1190,7 @@ export class Gateway {
 
   /** Every requested group is a key ([] accepted, giving {}). */
   async batchGetClientIdCountByGroup(groups: string[]): Promise<Record<string, number>> {
-    if (!Array.isArray(groups)) throw new ValidationError('groups must be an array');
-    const checked = [...new Set(groups.map((g, i) => checkGroup(g, `groups[${i}]`)))];
+    const checked = checkNameList(groups, checkGroup, 'groups');
     const now = Date.now();
     const counts: number[] = new Array(checked.length);
     await forEachConcurrent(checked, this.concurrency, async (group, i) => {
@@ -1035,6 +1239,95 @@ export class Gateway {
     return this.distinctKeys('getAllGroupIdList', 'groups', 'group');
   }
 
+  /**
+   * group -> the connection ids of its members, for every group with at least one member (GatewayWorker's
+   * getAllGroupClientIdList, as lists, without its early stop: nothing is skipped, and a failed page
+   * fails the call rather than giving part of the answer).
+   *
+   * Read from the groups index, the same items sends use: a stale index item (a connection gone
+   * without its `$disconnect`, or a crash leftover) is counted until a send's 410 prunes it or TTL
+   * removes it, exactly as sendToGroup would post to it. Ids are in no particular order.
+   *
+   * Cost: one parallel Scan of the groups index (`scanSegments` segments, every page, eventually
+   * consistent): 0.5 RCU per 4 KB of index items (each is a group name, a connection id and a TTL),
+   * whatever the size of the sessions.
+   */
+  async getAllGroupClientIdList(): Promise<Record<string, string[]>> {
+    return Object.fromEntries(await this.scanGroupMembers('getAllGroupClientIdList'));
+  }
+
+  /** group -> how many members it has: getAllGroupClientIdList's counts, from the same one Scan. */
+  async getAllGroupClientIdCount(): Promise<Record<string, number>> {
+    const members = await this.scanGroupMembers('getAllGroupClientIdCount');
+    return Object.fromEntries([...members].map(([group, ids]) => [group, ids.length]));
+  }
+
+  /**
+   * group -> the distinct uids of its members, for every group with at least one member; members
+   * without a uid are skipped (a group none of whose members has one maps to []), never a reason to
+   * stop. Unlike GatewayWorker, whose map leaves such groups out and whose loop stops at the first
+   * connection without a uid, silently dropping the rest.
+   *
+   * Index-driven like getAllGroupClientIdList: members from the groups index, their uids from the uids
+   * index (the items sendToUid uses), joined on the connection id. Cost: two parallel Scans run at
+   * the same time, of the groups index and of the uids index, eventually consistent: 0.5 RCU per
+   * 4 KB of index items. Reading the uids from the connection items instead would cost more:
+   * BatchGetItem is billed per item, each rounded up to 4 KB of the whole item, session included
+   * (at least 0.5 RCU per member, 100 keys a request), and a Scan of the connections table reads
+   * every connection's session; the uids index holds only uid, connection id and TTL, about a
+   * hundred bytes an item.
+   */
+  async getAllGroupUidList(): Promise<Record<string, string[]>> {
+    const byGroup = await this.groupUids('getAllGroupUidList');
+    return Object.fromEntries([...byGroup].map(([group, uids]) => [group, [...uids]]));
+  }
+
+  /** group -> how many distinct uids its members have (getAllGroupUidList's counts; 0 when none has one). */
+  async getAllGroupUidCount(): Promise<Record<string, number>> {
+    const byGroup = await this.groupUids('getAllGroupUidCount');
+    return Object.fromEntries([...byGroup].map(([group, uids]) => [group, uids.size]));
+  }
+
+  /** Every group -> its members' connection ids, from one parallel Scan of the groups index. */
+  private async scanGroupMembers(operation: string): Promise<Map<string, string[]>> {
+    const key = GatewayTables.groups.partitionKey;
+    const members = new Map<string, string[]>();
+    await this.store.scan(operation, 'groups', { attributes: [key, 'connectionId'], consistent: false, nowMs: Date.now() }, (items) => {
+      for (const item of items) {
+        const group = item[key] as string;
+        const id = item.connectionId as string;
+        const ids = members.get(group);
+        if (ids) ids.push(id);
+        else members.set(group, [id]);
+      }
+    });
+    return members;
+  }
+
+  /** Every group -> the distinct uids of its members: the groups index and the uids index, scanned at once. */
+  private async groupUids(operation: string): Promise<Map<string, Set<string>>> {
+    const key = GatewayTables.uids.partitionKey;
+    const uidsOf = new Map<string, string[]>(); // connection id -> uids (more than one only for a crash leftover)
+    const [members] = await Promise.all([
+      this.scanGroupMembers(operation),
+      this.store.scan(operation, 'uids', { attributes: [key, 'connectionId'], consistent: false, nowMs: Date.now() }, (items) => {
+        for (const item of items) {
+          const id = item.connectionId as string;
+          const uids = uidsOf.get(id);
+          if (uids) uids.push(item[key] as string);
+          else uidsOf.set(id, [item[key] as string]);
+        }
+      }),
+    ]);
+    const result = new Map<string, Set<string>>();
+    for (const [group, ids] of members) {
+      const uids = new Set<string>();
+      for (const id of ids) for (const uid of uidsOf.get(id) ?? []) uids.add(uid);
+      result.set(group, uids);
+    }
+    return result;
+  }
+
   private async distinctKeys(operation: string, role: 'uids' | 'groups', attribute: string): Promise<string[]> {
     const keys = new Set<string>();
     await this.store.scan(operation, role, { attributes: [attribute], consistent: false, nowMs: Date.now() }, (items) => {
@@ -1042,6 +1335,11 @@ export class Gateway {
     });
     return [...keys];
   }
+}
+
+/** Whether joining `group` would take a connection in `groups` past MAX_GROUPS_PER_CONNECTION. */
+function isFull(groups: ReadonlySet<string> | undefined, group: string): boolean {
+  return (groups?.size ?? 0) >= MAX_GROUPS_PER_CONNECTION && !groups?.has(group);
 }
 
 function indexKeysOf(item: ConnectionItem): IndexKey[] {

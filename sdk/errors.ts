@@ -26,6 +26,8 @@ export const GatewayErrorCode = {
   network: 'NETWORK',
   /** `updateSession` lost the optimistic-lock race more times than allowed. */
   conflict: 'CONFLICT',
+  /** A per-connection limit of the data model would be exceeded (`joinGroup` past MAX_GROUPS_PER_CONNECTION). */
+  limitExceeded: 'LIMIT_EXCEEDED',
 } as const;
 
 export type GatewayErrorCodeValue = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
@@ -129,5 +131,20 @@ export class ConflictError extends GatewayError {
     readonly attempts: number,
   ) {
     super(GatewayErrorCode.conflict, `updateSession on ${connectionId} lost the optimistic-lock race ${attempts} times`);
+  }
+}
+
+/**
+ * A per-connection limit of the data model would be exceeded: `joinGroup` of a client already in
+ * `limit` groups (MAX_GROUPS_PER_CONNECTION). Nothing was changed; leaving a group makes room.
+ */
+export class LimitExceededError extends GatewayError {
+  override readonly name = 'LimitExceededError';
+  constructor(
+    readonly connectionId: string,
+    readonly limit: number,
+    message = `client ${connectionId} is already in ${limit} groups, the most one connection may join`,
+  ) {
+    super(GatewayErrorCode.limitExceeded, message);
   }
 }

@@ -41,6 +41,7 @@ export {
   BadRequestError,
   NetworkError,
   ConflictError,
+  LimitExceededError,
 } from './errors.ts';
 export { GatewayEnvVar, type GatewayEnvVarName } from './env.ts';
 export {
@@ -55,5 +56,5 @@ export {
   type GatewayTableRole,
   type TableKeyDefinition,
 } from './tables.ts';
-export { MAX_MESSAGE_BYTES, MAX_NAME_LENGTH, MAX_SESSION_BYTES, MAX_SESSION_DEPTH } from './validation.ts';
+export { MAX_GROUPS_PER_CONNECTION, MAX_MESSAGE_BYTES, MAX_NAME_LENGTH, MAX_SESSION_BYTES, MAX_SESSION_DEPTH } from './validation.ts';
 export { SigV4Signer, type SigV4Credentials, type SignableRequest } from './sigv4.ts';

@@ -6,8 +6,9 @@
  * - Uid and group: a string of 1..256 UTF-16 code units, well-formed (no lone surrogates), without
  *   control characters (U+0000-U+001F, U+007F-U+009F). No coercion: pass `String(123)` for a number.
  *   256 characters stay under DynamoDB's 1024-byte sort-key limit even at 4 bytes a character.
- * - Lists of ids or names (`uid: string[]`, `exclude`, `clientIds`): real arrays without holes (a
- *   sparse array's hole is an `undefined` element, refused like one).
+ * - Lists of ids or names (`uid: string[]`, `exclude`, `clientIds`, the arrays of isUidsOnline,
+ *   batchGetClientIdByUid and batchGetClientIdCountByGroup): real arrays without holes (a sparse
+ *   array's hole is an `undefined` element, refused like one).
  * - Session: a plain object (prototype Object.prototype or null) of JSON values: null, booleans,
  *   strings and keys that are well-formed Unicode (no lone surrogates: DynamoDB stores UTF-8, which
  *   cannot encode them), arrays, plain objects, and numbers that are finite, within +-Number.MAX_SAFE_INTEGER
@@ -37,6 +38,20 @@ export const MAX_MESSAGE_BYTES = 131072;
 export const MAX_NAME_LENGTH = 256;
 export const MAX_SESSION_BYTES = 100 * 1024;
 export const MAX_SESSION_DEPTH = 30;
+/**
+ * The most groups one connection may be in: `joinGroup` past it rejects with LimitExceededError
+ * before writing anything. The groups live in one string set on the connection item, next to the
+ * session, and DynamoDB refuses an item over 400 KB (409,600 bytes, names and values in UTF-8), so
+ * the cap is set for the worst case of every other limit at once:
+ * - groups: 200 names of 256 UTF-16 units at up to 3 UTF-8 bytes each: 153,600 bytes;
+ * - session: 100 KiB as JSON, which DynamoDB can store in up to ~1.5 times that (`[0,0,...]` is
+ *   2 bytes a number in JSON, 3 in DynamoDB: 2 for the number, 1 for the list element): 153,600 bytes;
+ * - the rest (user agent of 1024 units: 3,072; uid: 768; source IP, id, numbers, attribute names):
+ *   under 5,000 bytes.
+ * About 312,000 bytes in all, 76% of the limit; the ~97 KB left is the margin for DynamoDB's own
+ * accounting. Without the cap, ~1,600 joins of 256-character groups overflowed the item.
+ */
+export const MAX_GROUPS_PER_CONNECTION = 200;
 /** DynamoDB numbers: magnitudes from 1e-130 up to below 1e126; JS numbers further limited to safe integers. */
 const MIN_NUMBER_MAGNITUDE = 1e-130;
 
@@ -130,6 +145,14 @@ export function checkExclude(value: unknown, what = 'exclude'): Set<string> {
     if (value === undefined) return new Set<string>();
     if (Array.isArray(value)) return new Set(checkEach(value, what, checkClientId));
     return new Set([checkClientId(value, what)]);
+  });
+}
+
+/** A real, dense array of names, possibly empty (the batch queries); duplicates removed, order kept. */
+export function checkNameList(value: unknown, check: (v: unknown, what: string) => string, what: string): string[] {
+  return readSafely(what, () => {
+    if (!Array.isArray(value)) throw new ValidationError(`${what} must be an array, got ${describe(value)}`);
+    return [...new Set(checkEach(value, what, check))];
   });
 }
 
@@ -279,6 +302,18 @@ export function checkEpochMs(value: unknown, what: string): number {
     throw new ValidationError(`${what} must be a whole number of epoch milliseconds from 1 to ${MAX_EPOCH_MS}, got ${describe(value)}`);
   }
   return value;
+}
+
+/**
+ * At most `max` UTF-16 code units of `value`, cut on a code-point boundary: a surrogate pair is kept
+ * whole or dropped whole, never split into a lone high surrogate.
+ */
+export function truncateCodePoints(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const last = value.charCodeAt(max - 1);
+  const next = value.charCodeAt(max);
+  const splitsPair = last >= 0xd800 && last <= 0xdbff && next >= 0xdc00 && next <= 0xdfff;
+  return value.slice(0, splitsPair ? max - 1 : max);
 }
 
 export function checkOptionalString(value: unknown, what: string, max = 4096): string | undefined {

@@ -147,6 +147,10 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     await call('getAllUidList', () => gateway.getAllUidList());
     await call('getAllUidCount', () => gateway.getAllUidCount());
     await call('getAllGroupIdList', () => gateway.getAllGroupIdList());
+    await call('getAllGroupClientIdList', () => gateway.getAllGroupClientIdList());
+    await call('getAllGroupClientIdCount', () => gateway.getAllGroupClientIdCount());
+    await call('getAllGroupUidList', () => gateway.getAllGroupUidList());
+    await call('getAllGroupUidCount', () => gateway.getAllGroupUidCount());
     await call('leaveGroup', () => gateway.leaveGroup(b, 'g1'));
     await call('unbindUid', () => gateway.unbindUid(b));
     await call('ungroup', () => gateway.ungroup('g2'));
