@@ -4,9 +4,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GatewayHarness } from './helpers/gatewayHarness.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GatewayHarness, LOCAL_CREDENTIALS } from './helpers/gatewayHarness.ts';
 import { connectionItem, indexIds, indexItemsOf } from './helpers/dynamo.ts';
-import { ConnectionGoneError, type Gateway } from '../sdk/index.ts';
+import { ConnectionGoneError, ServiceError, type Gateway } from '../sdk/index.ts';
 
 const sorted = (ids: readonly string[]) => [...ids].sort();
 
@@ -219,6 +221,21 @@ describe('clients and the connection lifecycle', { timeout: 60_000 }, () => {
     await gw.unregisterConnection(id);
   });
 
+  test('the user agent is cut on a code-point boundary: a surrogate pair across the limit goes whole', async () => {
+    const id = 'emojiUserAgent0=';
+    for (const [given, stored] of [
+      [`${'x'.repeat(1023)}😀tail`, 'x'.repeat(1023)], // the pair would be code units 1024 and 1025
+      [`${'x'.repeat(1022)}😀tail`, `${'x'.repeat(1022)}😀`], // the pair ends at the limit: kept
+      ['😀'.repeat(600), '😀'.repeat(512)],
+    ] as const) {
+      await gw.registerConnection({ connectionId: id, connectedAt: Date.now(), userAgent: given });
+      const userAgent = (await gw.getConnection(id))?.userAgent;
+      assert.equal(userAgent, stored);
+      assert.ok(userAgent!.length <= 1024);
+      await gw.unregisterConnection(id);
+    }
+  });
+
   test('isOnline follows API Gateway', async () => {
     const a = await h.connect();
     assert.equal(await gw.isOnline(a.id), true);
@@ -390,5 +407,79 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
     await assert.rejects(racing.bindUid(a.id, 'raced-uid'), ConnectionGoneError);
     assert.equal(await connectionItem(h.doc, a.id), undefined);
     assert.deepEqual(await indexIds(h.doc, 'uids', 'raced-uid'), []);
+  });
+});
+
+describe('a connection-item update that fails for another reason than a gone connection', { timeout: 60_000 }, () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await GatewayHarness.start();
+  });
+  after(() => h.stop());
+
+  /** A Gateway whose DynamoDB calls of the given commands fail as DynamoDB refuses an item over 400 KB. */
+  function failing(commands: readonly string[], logger?: { warn(message: string, error?: unknown): void }): { gateway: Gateway; destroy(): void } {
+    const base = new DynamoDBClient({ endpoint: h.endpoints.dynamoEndpoint, region: h.endpoints.region, credentials: LOCAL_CREDENTIALS });
+    base.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (commands.includes(String(context.commandName))) {
+          throw Object.assign(new Error('Item size to update has exceeded the maximum allowed size'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failCommands' },
+    );
+    const gateway = h.newGateway({ dynamoDb: DynamoDBDocumentClient.from(base), ...(logger ? { logger } : {}) });
+    return { gateway, destroy: () => base.destroy() };
+  }
+  const isItemTooLarge = (e: unknown) => e instanceof ServiceError && e.errorType === 'ValidationException' && e.statusCode === 400;
+
+  test('joinGroup and bindUid remove the index item they wrote: the client is not reached through it, and a retry fails the same clean way', async () => {
+    const a = await h.connect();
+    const { gateway, destroy } = failing(['UpdateItemCommand']);
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await assert.rejects(gateway.joinGroup(a.id, 'too-big'), isItemTooLarge);
+        await assert.rejects(gateway.bindUid(a.id, 'too-big-uid'), isItemTooLarge);
+        assert.deepEqual(await indexItemsOf(h.doc, a.id), []);
+      }
+    } finally {
+      destroy();
+    }
+    assert.equal((await h.gateway.sendToGroup('too-big', 'x')).recipients, 0);
+    assert.equal((await h.gateway.sendToUid('too-big-uid', 'x')).recipients, 0);
+    assert.deepEqual(await h.gateway.getGroupsByClientId(a.id), []);
+    assert.equal(await h.gateway.getUidByClientId(a.id), undefined);
+  });
+
+  test('an index item that was there before the call (already a member, already bound) stays', async () => {
+    const a = await h.connect();
+    await h.gateway.joinGroup(a.id, 'member');
+    await h.gateway.bindUid(a.id, 'bound');
+    const { gateway, destroy } = failing(['UpdateItemCommand']);
+    try {
+      await assert.rejects(gateway.joinGroup(a.id, 'member'), isItemTooLarge);
+      await assert.rejects(gateway.bindUid(a.id, 'bound'), isItemTooLarge);
+    } finally {
+      destroy();
+    }
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:member', 'uids:bound']);
+    assert.deepEqual((await h.gateway.sendToGroup('member', 'still in')).sent, [a.id]);
+    assert.equal(await a.next(), 'still in');
+  });
+
+  test('when removing the index item fails too, that is logged and the update\'s error is the one the caller gets', async () => {
+    const a = await h.connect();
+    const warnings: string[] = [];
+    const { gateway, destroy } = failing(['UpdateItemCommand', 'DeleteItemCommand'], { warn: (message) => warnings.push(message) });
+    try {
+      await assert.rejects(gateway.joinGroup(a.id, 'left-behind'), isItemTooLarge);
+    } finally {
+      destroy();
+    }
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /joinGroup could not remove its index item/);
+    // What is left is an extra recipient (as after a crash), pruned on 410 or by TTL.
+    assert.deepEqual(await indexIds(h.doc, 'groups', 'left-behind'), [a.id]);
   });
 });
