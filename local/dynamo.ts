@@ -10,6 +10,7 @@ import dynalite from 'dynalite';
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
   ScanCommand,
@@ -100,6 +101,21 @@ export class LocalDynamo {
       );
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    await this.waitUntilActive(table.name);
+  }
+
+  /**
+   * dynalite answers ResourceNotFoundException while a table is CREATING, and makes it ACTIVE in a
+   * timer after CreateTable returns; with LevelDB files (`path`) that write can lag the next request,
+   * so a put right after start() failed about 1 run in 5 (gateway-dynamodb.test.ts). Waits for ACTIVE.
+   */
+  private async waitUntilActive(tableName: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const { Table } = await this.client!.send(new DescribeTableCommand({ TableName: tableName }));
+      if (Table?.TableStatus === 'ACTIVE') return;
+      if (attempt >= 500) throw new Error(`table ${tableName} is still ${Table?.TableStatus} after 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
 
