@@ -208,6 +208,7 @@ export interface GatewayTestHooks {
   readonly beforeIndexDelete?: (event: HookEvent) => void | Promise<void>;
 }
 
+/** Options of `new Gateway()`. An option that is undefined or null takes its default. */
 export interface GatewayOptions {
   /**
    * The `@connections` endpoint: `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or a
@@ -336,7 +337,8 @@ function errorText(error: unknown): string {
 function resolveOptions(options: unknown): ResolvedOptions {
   if (!isOptionsObject('Gateway options', options)) throw new ConfigurationError(`Gateway options are required (an object), got ${describe(options)}`);
   const bag = options as Record<string, unknown>;
-  const option = (name: keyof GatewayOptions): unknown => readConfig(name, () => bag[name]);
+  // An option that is undefined or null takes its default.
+  const option = (name: keyof GatewayOptions): unknown => readConfig(name, () => bag[name]) ?? undefined;
   const optionalFunction = <F>(name: keyof GatewayOptions): F | undefined => {
     const value = option(name);
     if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(`${name} must be a function, got ${describe(value)}`);
@@ -514,7 +516,7 @@ export class Gateway {
       uids: read(GatewayEnvVar.uidsTable),
       groups: read(GatewayEnvVar.groupsTable),
     };
-    let fanout = given.fanout;
+    let fanout = given.fanout ?? undefined;
     const fanoutFunction = variable(GatewayEnvVar.fanoutFunction)?.trim();
     if (fanout === undefined && fanoutFunction) {
       const threshold = variable(GatewayEnvVar.fanoutThreshold);
