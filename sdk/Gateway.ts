@@ -1273,11 +1273,17 @@ export class Gateway {
    * Index-driven like getAllGroupClientIdList: members from the groups index, their uids from the uids
    * index (the items sendToUid uses), joined on the connection id. Cost: two parallel Scans run at
    * the same time, of the groups index and of the uids index, eventually consistent: 0.5 RCU per
-   * 4 KB of index items. Reading the uids from the connection items instead would cost more:
-   * BatchGetItem is billed per item, each rounded up to 4 KB of the whole item, session included
-   * (at least 0.5 RCU per member, 100 keys a request), and a Scan of the connections table reads
-   * every connection's session; the uids index holds only uid, connection id and TTL, about a
-   * hundred bytes an item.
+   * 4 KB of index items. Reading the uids from the connection items instead costs more in all but
+   * one case: BatchGetItem is billed per item, each rounded up to 4 KB of the whole item, session
+   * included (at least 0.5 RCU per distinct member, 100 keys a request: 10,000 members >= 5,000 RCU,
+   * where the uids index of 10,000 bound connections, about a hundred bytes an item, scans for
+   * ~125), and a Scan of the connections table reads every connection with its session. BatchGet
+   * would only win when very few of the bound connections are in any group (fewer members than
+   * about 1 in 40 bound connections).
+   *
+   * Being index-driven, a uid index item left by a crash (a rebind or unbind stopped before its
+   * last delete) counts like a binding, as it does for sendToUid; getUidListByGroup reads the uid
+   * from the connection items and so may differ in that case.
    */
   async getAllGroupUidList(): Promise<Record<string, string[]>> {
     const byGroup = await this.groupUids('getAllGroupUidList');

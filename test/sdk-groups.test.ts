@@ -17,8 +17,10 @@ const sorted = (ids: readonly string[]) => [...ids].sort();
 const longGroup = (n: number) => `g${String(n).padStart(5, '0')}-`.padEnd(MAX_NAME_LENGTH, 'x');
 
 /**
- * A session of at most MAX_SESSION_BYTES as JSON that DynamoDB stores in the most bytes: empty lists,
- * 3 bytes of JSON each ("[],") and 4 in an item (3 for the list, 1 for the element).
+ * A session of at most MAX_SESSION_BYTES as JSON that the local DynamoDB (dynalite) stores in the most
+ * bytes: empty lists, 3 bytes of JSON each ("[],") and 4 in an item (3 for the list, 1 for the
+ * element). (AWS's worst case is a list of zeros, 1.5 times its JSON; dynalite counts a 0 as one
+ * byte. sdk/validation.ts budgets for AWS.)
  */
 function largestSession(): Record<string, unknown> {
   const n = Math.floor((MAX_SESSION_BYTES - '{"x":[]}'.length + 1) / 3);
