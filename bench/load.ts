@@ -66,15 +66,15 @@ function markdown(result: LoadResult): string {
     );
   }
   lines.push('');
-  lines.push('## CPU by phase (all processes share the same cores)');
+  lines.push(`## CPU by phase (the ${availableParallelism()} cores are shared; "other processes" is CPU the rest of the machine used during the phase)`);
   lines.push('');
   lines.push(`Gateway at start, before any connection: RSS ${mb(memory.gatewayIdle.rssBytes)}, heap ${mb(memory.gatewayIdle.heapUsedBytes)}.`);
   lines.push('');
-  lines.push('| phase | wall | gateway CPU (all threads) | gateway main-thread busy | clients CPU | backend (SDK) CPU | gateway RSS / heap after | clients RSS after |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| phase | wall | gateway CPU (all threads) | gateway main-thread busy | clients CPU | backend (SDK) CPU | other processes on the machine | gateway RSS / heap after | clients RSS after |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const p of result.phases) {
     lines.push(
-      `| ${p.phase} | ${ms(p.wallMs)} ms | ${ms(p.gatewayCpuMs)} ms | ${(p.gatewayEventLoop * 100).toFixed(0)} % | ${ms(p.clientsCpuMs)} ms | ${ms(p.backendCpuMs)} ms | ${mb(p.gatewayRssBytes)} / ${mb(p.gatewayHeapUsedBytes)} | ${mb(p.clientsRssBytes)} |`,
+      `| ${p.phase} | ${ms(p.wallMs)} ms | ${ms(p.gatewayCpuMs)} ms | ${(p.gatewayEventLoop * 100).toFixed(0)} % | ${ms(p.clientsCpuMs)} ms | ${ms(p.backendCpuMs)} ms | ${ms(p.otherCpuMs)} ms | ${mb(p.gatewayRssBytes)} / ${mb(p.gatewayHeapUsedBytes)} | ${mb(p.clientsRssBytes)} |`,
     );
   }
   lines.push('');

@@ -18,6 +18,7 @@
  * left at the end (scan, and the gateway's stats()).
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Gateway, GatewayEnvVar, type SendMetrics } from '../sdk/index.ts';
@@ -143,6 +144,11 @@ export interface PhaseUsage {
   readonly gatewayEventLoop: number;
   readonly clientsCpuMs: number;
   readonly backendCpuMs: number;
+  /**
+   * CPU the rest of the machine used meanwhile (all CPUs busy, from /proc/stat, minus these three
+   * processes): other work competing for the same cores, which the numbers of the phase include.
+   */
+  readonly otherCpuMs: number;
   /** At the end of the phase. */
   readonly gatewayRssBytes: number;
   readonly gatewayHeapUsedBytes: number;
@@ -242,6 +248,17 @@ function fileLimitFor(wanted: number): number | undefined {
   }
 }
 
+/** CPU time all CPUs spent busy since boot (user, nice, system, irq, softirq, steal), ms; NaN off Linux. */
+function machineBusyMs(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+    return ((user + nice + system + irq + softirq + steal) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 /** LOAD_GATEWAY_NODE_ARGS / LOAD_CLIENTS_NODE_ARGS: extra Node arguments for one child, e.g. `--cpu-prof`. */
@@ -303,10 +320,10 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
 
     // ---- phase bookkeeping: CPU and event-loop use of each process per phase ----
     const phases: PhaseUsage[] = [];
-    type Snapshot = { at: number; gateway: ProcessReport; clients: ProcessReport; backend: ProcessReport };
+    type Snapshot = { at: number; gateway: ProcessReport; clients: ProcessReport; backend: ProcessReport; machineBusyMs: number };
     const snapshot = async (): Promise<Snapshot> => {
       const [gateway, clients] = await Promise.all([gatewayProcess.call<ProcessReport>('report'), clientsProcess.call<ProcessReport>('report')]);
-      return { at: wallClock(), gateway, clients, backend: backendSampler.report() };
+      return { at: wallClock(), gateway, clients, backend: backendSampler.report(), machineBusyMs: machineBusyMs() };
     };
     let last = await snapshot();
     const idleGateway = last.gateway.now;
@@ -321,6 +338,10 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         gatewayEventLoop: active + idle > 0 ? active / (active + idle) : 0,
         clientsCpuMs: now.clients.cpuMs - last.clients.cpuMs,
         backendCpuMs: now.backend.cpuMs - last.backend.cpuMs,
+        otherCpuMs: Math.max(
+          0,
+          now.machineBusyMs - last.machineBusyMs - (now.gateway.cpuMs - last.gateway.cpuMs) - (now.clients.cpuMs - last.clients.cpuMs) - (now.backend.cpuMs - last.backend.cpuMs),
+        ),
         gatewayRssBytes: now.gateway.now.rssBytes,
         gatewayHeapUsedBytes: now.gateway.now.heapUsedBytes,
         clientsRssBytes: now.clients.now.rssBytes,
