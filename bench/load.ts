@@ -9,7 +9,12 @@
  * LOAD_SEND_WARMUP (2), LOAD_MESSAGE_BYTES (100), LOAD_OPS_CONCURRENCY (64 SDK calls in flight for
  * binds and joins), LOAD_SDK_CONCURRENCY (the SDK's default), LOAD_ASSEMBLY (cdk.out),
  * LOAD_DELIVERY_TIMEOUT_MS (60000), LOAD_DISCONNECT_TIMEOUT_MS (120000), LOAD_JSON (a file to write
- * the full result to).
+ * the full result to). Diagnostics: LOAD_MAX_CONCURRENT_INVOCATIONS (the gateway's per-function bound,
+ * default 64), LOAD_GATEWAY_NODE_ARGS / LOAD_CLIENTS_NODE_ARGS (extra Node arguments for a child,
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ *
+ * The cores are shared: the report's phase table shows how much CPU other processes used meanwhile.
+ * Run it directly (`node --import tsx bench/load.ts`) to skip the synth step of `npm run load`.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
