@@ -1045,18 +1045,15 @@ export class Gateway {
    * LimitExceededError when it is already in MAX_GROUPS_PER_CONNECTION (200) other groups (joining a
    * group it is in always succeeds).
    *
-   * The cap is read from the connection item (a strongly consistent GetItem) before the index item is
-   * written, so a refused join writes nothing; the connection-item update repeats it as a condition,
-   * so two joins racing for the last place cannot both get it (the loser's index item is removed).
-   * Any failure of that update removes the index item this call wrote, so that no send reaches the
-   * client through a membership the caller was told failed.
+   * The cap is a condition of the connection-item update, so two joins racing for the last place
+   * cannot both get it. A join costs two writes (the index item, then the update), as before the cap:
+   * only a refused one reads the item (gone or full?) and removes the index item it wrote. Any failure
+   * of the update removes that index item, so that no send reaches the client through a membership
+   * the caller was told failed (a send in the moment between can reach it once, as after a crash).
    */
   async joinGroup(clientId: string, group: string): Promise<void> {
     checkClientId(clientId);
     checkGroup(group);
-    const current = await this.store.getConnection('joinGroup', clientId, ['connectionId', 'groups']);
-    // No item: not connected (or not yet visible); the conditional update below decides.
-    if (current && isFull(current.groups, group)) throw new LimitExceededError(clientId, MAX_GROUPS_PER_CONNECTION);
     const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
     const { existed } = await this.store.putIndex('joinGroup', index, Date.now());
     await this.hooks.afterIndexWrite?.({ operation: 'joinGroup', clientId, group });

@@ -74,8 +74,11 @@ test('with a dynamoPath the data survives a restart', async () => {
   try {
     const first = new LocalGateway({ routes: {}, tables, dynamoPath: dir, ttlSweepIntervalMs: 0 });
     await first.start();
-    await documentClient(first.endpoints).send(new PutCommand({ TableName: 'plain', Item: { id: 'kept', owner: 'me' } }));
-    await first.stop();
+    try {
+      await documentClient(first.endpoints).send(new PutCommand({ TableName: 'plain', Item: { id: 'kept', owner: 'me' } }));
+    } finally {
+      await first.stop();
+    }
 
     const second = new LocalGateway({ routes: {}, tables, dynamoPath: dir, ttlSweepIntervalMs: 0 });
     await second.start();

@@ -42,7 +42,7 @@ describe('the group cap', { timeout: 120_000 }, () => {
   });
   after(() => h.stop());
 
-  test(`a connection in ${MAX_GROUPS_PER_CONNECTION} groups of 256 characters, with the largest session, a 1024-character user agent and a 256-character uid, stays writable; the next join is a LimitExceededError that writes nothing`, async () => {
+  test(`a connection in ${MAX_GROUPS_PER_CONNECTION} groups of 256 characters, with the largest session, a 1024-character user agent and a 256-character uid, stays writable; the next join is a LimitExceededError that leaves nothing behind`, async () => {
     const a = await h.connect();
     const id = a.id;
     await h.gateway.unregisterConnection(id);
@@ -62,14 +62,30 @@ describe('the group cap', { timeout: 120_000 }, () => {
         metered.joinGroup(id, extra),
         (e: unknown) => e instanceof LimitExceededError && e.code === 'LIMIT_EXCEEDED' && e.limit === MAX_GROUPS_PER_CONNECTION && e.connectionId === id,
       );
-      // One read, and nothing written: no index item, at no moment.
+      // The index item, the refused update (a failed condition reports no capacity), a read to tell
+      // full from gone, and the index item undone: none is left.
       assert.deepEqual(
         events.map((e) => [e.command, e.table]),
-        [['GetItem', TEST_TABLES.connections]],
+        [
+          ['PutItem', TEST_TABLES.groups],
+          ['GetItem', TEST_TABLES.connections],
+          ['DeleteItem', TEST_TABLES.groups],
+        ],
       );
       assert.deepEqual(await indexIds(h.doc, 'groups', extra), []);
     }
     assert.equal((await gw.sendToGroup(extra, 'not for a')).recipients, 0);
+
+    // An accepted join costs two writes and no read.
+    events.length = 0;
+    await metered.joinGroup(id, groups[1]!);
+    assert.deepEqual(
+      events.map((e) => [e.command, e.table]),
+      [
+        ['PutItem', TEST_TABLES.groups],
+        ['UpdateItem', TEST_TABLES.connections],
+      ],
+    );
 
     // Joining a group it is in is still fine, and so is the largest session update.
     await gw.joinGroup(id, groups[0]!);
@@ -91,7 +107,7 @@ describe('the group cap', { timeout: 120_000 }, () => {
   test('two joins racing for the last place: one gets it, the other is a LimitExceededError and its index item is removed', async () => {
     const a = await h.connect();
     await joinAll(gw, a.id, Array.from({ length: MAX_GROUPS_PER_CONNECTION - 1 }, (_, i) => `race-${i}`));
-    // The loser read 199 groups before writing its index item; the winner joins in between.
+    // The winner joins between the loser's index write and its update.
     const loser = h.newGateway({ hooks: { afterIndexWrite: () => gw.joinGroup(a.id, 'winner') } });
     await assert.rejects(loser.joinGroup(a.id, 'loser'), LimitExceededError);
     assert.deepEqual(await indexIds(h.doc, 'groups', 'loser'), []);
