@@ -7,9 +7,9 @@
 export const GATEWAY_TABLE_ACTIONS = {
   /** register/unregister/prune, get, sessions and bindings (conditional updates), batch reads for fan-out, scans for sendToAll/getAll*. */
   connections: ['BatchGetItem', 'DeleteItem', 'GetItem', 'PutItem', 'Scan', 'UpdateItem'],
-  /** index items written and removed one by one or in batches, strongly consistent queries, scans for getAllUid*. */
+  /** index items written and removed one by one or in batches, strongly consistent queries, scans for getAllUid* and getAllGroupUid*. */
   uids: ['BatchWriteItem', 'DeleteItem', 'PutItem', 'Query', 'Scan'],
-  /** the same for groups, scans for getAllGroupIdList. */
+  /** the same for groups, scans for getAllGroupIdList and the getAllGroup* family. */
   groups: ['BatchWriteItem', 'DeleteItem', 'PutItem', 'Query', 'Scan'],
 } as const satisfies Record<'connections' | 'uids' | 'groups', readonly string[]>;
 
