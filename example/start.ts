@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startDevEnvironment } from './devEnvironment.ts';
+import { describeEndpoints, startFailure, stopOnSignals } from '../local/cliSupport.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,35 +32,21 @@ try {
     log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
   });
   const { endpoints } = dev;
+  const dynamoData = values.persist ? `data in ${values.persist}` : 'in memory';
   console.log(
     [
       '',
       `Serving stack ${dev.stackName} from cdk.out on the local gateway (api ${endpoints.apiId}, stage ${endpoints.stage})`,
       ...dev.warnings.map((w) => `  warning: ${w}`),
-      `  WebSocket URL   ${endpoints.wsUrl}`,
-      `  Callback URL    ${endpoints.callbackUrl}   (@connections: POST/GET/DELETE {callback}/@connections/{id})`,
-      `  Lambda API      ${endpoints.httpUrl}   (functions: ${dev.gateway.functions.names().join(', ')})`,
-      `  DynamoDB        ${endpoints.dynamoEndpoint}   (${values.persist ? `data in ${values.persist}` : 'in memory'})`,
-      '',
-      'Environment for a backend process (Gateway.fromEnv() and AWS SDK clients pick these up unchanged):',
-      ...Object.entries(endpoints.env).map(([name, value]) => `  export ${name}=${value}`),
+      ...describeEndpoints(endpoints, dev.gateway.functions.names(), dynamoData),
       '',
       `Example page    ${dev.backend.url}   (open it in two tabs: ?uid=alice and ?uid=bob)`,
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      console.log('\nstopping: closing clients and letting invocations finish (Ctrl-C again to force)');
-      void dev.stop().then(() => process.exit(0));
-    });
-  }
+  stopOnSignals(() => dev.stop());
 } catch (error) {
-  const code = (error as NodeJS.ErrnoException).code;
-  console.error(code === 'EADDRINUSE' ? `a port is in use: pass --port, --dynamo-port or --web-port (${(error as Error).message})` : error);
+  console.error(startFailure(error, '--port, --dynamo-port or --web-port'));
   process.exit(1);
 }

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
 import { builtinApp } from './builtinApp.ts';
 import { loadCloudAssembly } from './cloudAssembly.ts';
+import { describeEndpoints, startFailure, stopOnSignals } from './cliSupport.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,17 +42,12 @@ const gateway = new LocalGateway({
 
 try {
   const endpoints = await gateway.start();
+  const dynamoData = values.persist ? `data in ${values.persist}` : 'in memory';
   console.log(
     [
       '',
       `Local API Gateway WebSocket API ${endpoints.apiId}, stage ${endpoints.stage}`,
-      `  WebSocket URL   ${endpoints.wsUrl}`,
-      `  Callback URL    ${endpoints.callbackUrl}   (@connections: POST/GET/DELETE {callback}/@connections/{id})`,
-      `  Lambda API      ${endpoints.httpUrl}   (functions: ${gateway.functions.names().join(', ') || 'none'})`,
-      `  DynamoDB        ${endpoints.dynamoEndpoint}   (${values.persist ? `data in ${values.persist}` : 'in memory'})`,
-      '',
-      'Environment for a backend process (AWS SDK clients pick these up unchanged):',
-      ...Object.entries(endpoints.env).map(([name, value]) => `  export ${name}=${value}`),
+      ...describeEndpoints(endpoints, gateway.functions.names(), dynamoData),
       '',
       `Try it from a browser console: new WebSocket('${endpoints.wsUrl}').onmessage = (e) => console.log(e.data)`,
       'Ctrl-C stops the gateway.',
@@ -59,17 +55,8 @@ try {
     ].join('\n'),
   );
 } catch (error) {
-  const code = (error as NodeJS.ErrnoException).code;
-  console.error(code === 'EADDRINUSE' ? `port in use: pass --port <n> (${(error as Error).message})` : error);
+  console.error(startFailure(error, '--port or --dynamo-port'));
   process.exit(1);
 }
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    console.log('\nstopping: closing clients and letting invocations finish (Ctrl-C again to force)');
-    void gateway.stop().then(() => process.exit(0));
-  });
-}
+stopOnSignals(() => gateway.stop());
