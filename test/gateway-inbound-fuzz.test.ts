@@ -3,11 +3,10 @@
 // and neither the gateway nor any other connection is disturbed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { LocalGateway, type WebSocketMessageEvent } from '../local/index.ts';
 import { connect, eventually, type TestClient } from './support/wsClient.ts';
+import { openRawWebSocket } from './support/rawWebSocket.ts';
 
 /** Close codes the gateway documents for bad inbound data. */
 const DOCUMENTED_CLOSE_CODES = new Set([1002, 1003, 1007, 1009]);
@@ -101,68 +100,11 @@ test('a text frame over 32 KB closes with 1009, whatever its content', async () 
   routed.clear();
 });
 
-/** Walks the server's (unmasked) frames; returns the code of the first close frame once it is complete. */
-function closeCodeIn(frames: Buffer): number | undefined {
-  let offset = 0;
-  while (offset + 2 <= frames.length) {
-    const opcode = frames[offset]! & 0x0f;
-    let length = frames[offset + 1]! & 0x7f;
-    let header = 2;
-    if (length === 126) {
-      if (offset + 4 > frames.length) return undefined;
-      length = frames.readUInt16BE(offset + 2);
-      header = 4;
-    } else if (length === 127) {
-      if (offset + 10 > frames.length) return undefined;
-      length = Number(frames.readBigUInt64BE(offset + 2));
-      header = 10;
-    }
-    if (offset + header + length > frames.length) return undefined;
-    if (opcode === 0x8) return length >= 2 ? frames.readUInt16BE(offset + header) : 1005;
-    offset += header + length;
-  }
-  return undefined;
-}
-
-/** A raw TCP client that completes the WebSocket handshake and then writes whatever it is given. */
-async function rawWebSocket(): Promise<{ socket: Socket; closeCode: Promise<number | undefined> }> {
-  const url = new URL(gw.endpoints.wsUrl);
-  const socket = tcpConnect(Number(url.port), url.hostname);
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write(
-    `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  let buffered = Buffer.alloc(0);
-  let handshakeDone = false;
-  let resolveOpen!: () => void;
-  const opened = new Promise<void>((r) => (resolveOpen = r));
-  const closeCode = new Promise<number | undefined>((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (!handshakeDone) {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        assert.match(buffered.subarray(0, end).toString(), /^HTTP\/1\.1 101/);
-        buffered = buffered.subarray(end + 4);
-        handshakeDone = true;
-        resolveOpen();
-      }
-      const code = closeCodeIn(buffered);
-      if (code !== undefined) resolve(code);
-    });
-    socket.on('close', () => resolve(undefined));
-    socket.on('error', () => resolve(undefined));
-  });
-  await opened;
-  return { socket, closeCode };
-}
-
 test('raw garbage after the handshake ends in a documented close code, and the gateway carries on', async () => {
   await fc.assert(
     // A client close frame would be answered with its own code; every other opcode is fair game.
     fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 512 }).filter((b) => (b[0]! & 0x0f) !== 0x8), async (bytes) => {
-      const { socket, closeCode } = await rawWebSocket();
+      const { socket, closeCode } = await openRawWebSocket(gw.endpoints.wsUrl);
       socket.write(Buffer.from(bytes));
       // Bytes that happen to form an incomplete frame leave the connection waiting for more: end it.
       const timer = setTimeout(() => socket.end(), 200);

@@ -16,14 +16,13 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
 import { Gateway, GatewayEnvVar, type GatewayTableNames } from '../sdk/index.ts';
 import { connect, type TestClient } from './support/wsClient.ts';
+import { openRawWebSocket } from './support/rawWebSocket.ts';
 
 /** Close codes the gateway documents for bad inbound data (local/limits.ts and ws's protocol errors). */
 const DOCUMENTED_CLOSE_CODES = new Set([1002, 1003, 1007, 1009]);
@@ -255,7 +254,7 @@ describe('bad frames end in a documented close code, and $disconnect cleans up',
       // A client close frame would be answered with its own code; every other opcode is fair game.
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 512 }).filter((b) => (b[0]! & 0x0f) !== 0x8), async (bytes) => {
         const before = new Set(gw.openConnectionIds());
-        const { socket, closeCode, initReceived } = await rawWebSocket();
+        const { socket, closeCode, firstTextFrame: initReceived } = await openRawWebSocket(endpoints.wsUrl);
         const id = gw.openConnectionIds().find((x) => !before.has(x))!;
         await initReceived;
         await bindLikeAnApp(id);
@@ -273,69 +272,3 @@ describe('bad frames end in a documented close code, and $disconnect cleans up',
   });
 });
 
-/** Walks the server's (unmasked) frames; returns the code of the first close frame once it is complete. */
-function closeCodeIn(frames: Buffer): number | undefined {
-  return walkFrames(frames).closeCode;
-}
-
-/** The complete frames in what the server sent: how many text frames, and the first close code. */
-function walkFrames(frames: Buffer): { textFrames: number; closeCode?: number } {
-  let offset = 0;
-  let textFrames = 0;
-  while (offset + 2 <= frames.length) {
-    const opcode = frames[offset]! & 0x0f;
-    let length = frames[offset + 1]! & 0x7f;
-    let header = 2;
-    if (length === 126) {
-      if (offset + 4 > frames.length) break;
-      length = frames.readUInt16BE(offset + 2);
-      header = 4;
-    } else if (length === 127) {
-      if (offset + 10 > frames.length) break;
-      length = Number(frames.readBigUInt64BE(offset + 2));
-      header = 10;
-    }
-    if (offset + header + length > frames.length) break;
-    if (opcode === 0x8) return { textFrames, closeCode: length >= 2 ? frames.readUInt16BE(offset + header) : 1005 };
-    if (opcode === 0x1) textFrames++;
-    offset += header + length;
-  }
-  return { textFrames };
-}
-
-/** A raw TCP client that completes the WebSocket handshake (through the real $connect), then writes whatever it is given. */
-async function rawWebSocket(): Promise<{ socket: Socket; closeCode: Promise<number | undefined>; initReceived: Promise<void> }> {
-  const url = new URL(endpoints.wsUrl);
-  const socket = tcpConnect(Number(url.port), url.hostname);
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write(
-    `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  let buffered = Buffer.alloc(0);
-  let handshakeDone = false;
-  let resolveOpen!: () => void;
-  const opened = new Promise<void>((r) => (resolveOpen = r));
-  let resolveInit!: () => void;
-  const initReceived = new Promise<void>((r) => (resolveInit = r));
-  const closeCode = new Promise<number | undefined>((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (!handshakeDone) {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end === -1) return;
-        assert.match(buffered.subarray(0, end).toString(), /^HTTP\/1\.1 101/);
-        buffered = buffered.subarray(end + 4);
-        handshakeDone = true;
-        resolveOpen();
-      }
-      const { textFrames, closeCode: code } = walkFrames(buffered);
-      if (textFrames > 0) resolveInit();
-      if (code !== undefined) resolve(code);
-    });
-    socket.on('close', () => resolve(undefined));
-    socket.on('error', () => resolve(undefined));
-  });
-  await opened;
-  return { socket, closeCode, initReceived };
-}
