@@ -2,7 +2,7 @@
  * The whole app on a laptop, as `npm start` runs it: the local gateway serving the synthesized CDK
  * app from cdk.out (the very bundles `cdk deploy` uploads), plus the example backend and page.
  */
-import { LocalGateway, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
+import { LocalGateway, environmentOf, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway, GatewayEnvVar } from '../sdk/index.ts';
@@ -32,15 +32,10 @@ export interface DevEnvironment {
   stop(): Promise<void>;
 }
 
-const SDK_VARIABLES = new Set<string>(Object.values(GatewayEnvVar));
-
 export async function startDevEnvironment(options: DevEnvironmentOptions = {}): Promise<DevEnvironment> {
   const app = loadCloudAssembly({ directory: options.assemblyDirectory ?? 'cdk.out' });
   // What the construct's grantGateway set on its functions is what a backend needs too.
-  const sdkEnvironment: Record<string, string> = {};
-  for (const environment of Object.values(app.environments)) {
-    for (const [name, value] of Object.entries(environment)) if (SDK_VARIABLES.has(name)) sdkEnvironment[name] ??= value;
-  }
+  const sdkEnvironment = environmentOf(app, Object.values(GatewayEnvVar));
   const gateway = new LocalGateway({
     ...app.gatewayOptions,
     port: options.gatewayPort ?? 0,

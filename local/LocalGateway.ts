@@ -487,8 +487,9 @@ export class LocalGateway implements ConnectionManager {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(connection, data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(connection, code, reason));
     ws.on('error', (error: Error & { code?: string }) => {
-      // ws closes the socket itself after a protocol error (e.g. 1009 over maxPayload); record why.
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connection.serverClose ??= { code: CloseCode.messageTooBig, reason: 'Message too big' };
+      // ws closes the connection itself after a protocol error (1002 malformed frame, 1007 invalid
+      // UTF-8, 1009 over maxPayload); record the code it sent, for $disconnect.
+      connection.serverClose ??= { code: protocolErrorCloseCode(error), reason: error.message };
       if (connection.state === 'open') connection.state = 'closing';
     });
     this.resetIdleTimer(connection);
@@ -729,6 +730,16 @@ function matchesInvoke(action: string | readonly string[]): boolean {
 function matchesArn(resource: string | readonly string[], arn: string): boolean {
   const resources = typeof resource === 'string' ? [resource] : resource;
   return resources.some((r) => new RegExp(`^${r.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(arn));
+}
+
+/** The close code ws sends after a receiver error: it keeps it on the error under a private symbol. */
+function protocolErrorCloseCode(error: Error & { code?: string }): number {
+  const statusSymbol = Object.getOwnPropertySymbols(error).find((symbol) => symbol.description === 'status-code');
+  const status = statusSymbol ? (error as unknown as Record<symbol, unknown>)[statusSymbol] : undefined;
+  if (typeof status === 'number') return status;
+  if (error.code === 'WS_ERR_INVALID_UTF8') return CloseCode.invalidPayload;
+  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CloseCode.messageTooBig;
+  return CloseCode.protocolError;
 }
 
 /** API Gateway does not pass the hop-by-hop Connection and Upgrade headers to `$connect`. */

@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
 import { builtinApp } from './builtinApp.ts';
-import { loadCloudAssembly } from './cloudAssembly.ts';
+import { loadCloudAssembly, sharedEnvironmentOf } from './cloudAssembly.ts';
 import { describeEndpoints, startFailure, stopOnSignals } from './cliSupport.ts';
 
 const { values } = parseArgs({
@@ -29,7 +29,10 @@ const { values } = parseArgs({
 
 const assembly = values.assembly ? loadCloudAssembly({ directory: values.assembly, stackName: values.stack }) : undefined;
 for (const warning of assembly?.warnings ?? []) console.warn(`warning: ${warning}`);
-const app: Omit<LocalGatewayOptions, 'port'> = assembly?.gatewayOptions ?? builtinApp();
+// With an app, a backend process needs what its functions share (table names, the callback URL, ...).
+const app: Omit<LocalGatewayOptions, 'port'> = assembly
+  ? { ...assembly.gatewayOptions, environment: sharedEnvironmentOf(assembly) }
+  : builtinApp();
 
 const gateway = new LocalGateway({
   apiId: 'localwsapi',

@@ -44,6 +44,38 @@ export interface CloudAssemblyApp {
   readonly warnings: readonly string[];
 }
 
+/**
+ * The variables named in `names` as the app's functions have them (the first function that sets
+ * one wins): e.g. what a backend outside the app needs to reach the same API and tables.
+ */
+export function environmentOf(app: CloudAssemblyApp, names: Iterable<string>): Record<string, string> {
+  const wanted = new Set(names);
+  const environment: Record<string, string> = {};
+  for (const variables of Object.values(app.environments)) {
+    for (const [name, value] of Object.entries(variables)) if (wanted.has(name)) environment[name] ??= value;
+  }
+  return environment;
+}
+
+/**
+ * The variables several of the app's functions share (set on two or more, with one value): what
+ * configures the app's resources rather than one function, e.g. table names and endpoints.
+ */
+export function sharedEnvironmentOf(app: CloudAssemblyApp): Record<string, string> {
+  const seen = new Map<string, { value: string; count: number; consistent: boolean }>();
+  for (const variables of Object.values(app.environments)) {
+    for (const [name, value] of Object.entries(variables)) {
+      const entry = seen.get(name);
+      if (!entry) seen.set(name, { value, count: 1, consistent: true });
+      else {
+        entry.count++;
+        entry.consistent &&= entry.value === value;
+      }
+    }
+  }
+  return Object.fromEntries([...seen].filter(([, e]) => e.count >= 2 && e.consistent).map(([name, e]) => [name, e.value]));
+}
+
 export class CloudAssemblyError extends Error {
   override readonly name = 'CloudAssemblyError';
 }

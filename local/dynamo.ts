@@ -4,6 +4,7 @@
  * UpdateTimeToLive, so the TTL attribute comes from each table definition and `sweepExpiredItems`
  * deletes what DynamoDB's TTL would.
  */
+/// <reference path="./dynalite.d.ts" />
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import dynalite from 'dynalite';

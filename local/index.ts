@@ -34,4 +34,4 @@ export type {
   WebSocketAuthorizerContext,
   LambdaContext,
 } from './events.ts';
-export { loadCloudAssembly, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';
+export { loadCloudAssembly, environmentOf, sharedEnvironmentOf, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';

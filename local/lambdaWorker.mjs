@@ -31,23 +31,37 @@ if (registerTsx) {
 
 // API Gateway endpoints are https on AWS (`https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`,
 // or `https://{domainName}/{stage}`); code that builds them from the event reaches the local gateway
-// over plain http instead, so it runs unchanged. Only the listed hosts are redirected.
+// over plain http instead, so it runs unchanged. Only the listed hosts are redirected, and only
+// through node:https (what the AWS SDK uses); fetch() is not redirected.
 if (httpsRedirects.length > 0) {
   const localAgent = new http.Agent({ keepAlive: true });
   const originalRequest = https.request;
   const redirects = httpsRedirects.map((r) => ({ pattern: new RegExp(r.pattern), target: new URL(r.target) }));
   https.request = function request(...args) {
-    const [options] = args;
-    if (options && typeof options === 'object' && !(options instanceof URL)) {
+    // request(options[, cb]) or request(url[, options][, cb]), as node:https accepts them.
+    let options = args[0];
+    let rest = args.slice(1);
+    if (typeof options === 'string' || options instanceof URL) {
+      const url = new URL(options);
+      const extra = rest[0] && typeof rest[0] === 'object' ? rest.shift() : {};
+      options = { protocol: url.protocol, hostname: url.hostname, port: url.port || undefined, path: `${url.pathname}${url.search}`, ...extra };
+    }
+    if (options && typeof options === 'object') {
       const host = String(options.hostname ?? options.host ?? '');
       const hostWithPort = options.port ? `${host}:${options.port}` : host;
       const redirect = redirects.find((r) => r.pattern.test(host) || r.pattern.test(hostWithPort));
       if (redirect) {
         const { hostname, port } = redirect.target;
-        return http.request({ ...options, protocol: 'http:', hostname, host: hostname, port, agent: localAgent }, ...args.slice(1));
+        return http.request({ ...options, protocol: 'http:', hostname, host: hostname, port, agent: localAgent }, ...rest);
       }
     }
     return originalRequest.apply(this, args);
+  };
+  // https.get calls the module's own request, not the export: route it through the replacement.
+  https.get = function get(...args) {
+    const req = https.request(...args);
+    req.end();
+    return req;
   };
   // ESM code that imported `request` by name sees the replacement too.
   syncBuiltinESMExports();

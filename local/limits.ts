@@ -45,12 +45,16 @@ export const CloseCode = {
   normal: 1000,
   /** Idle timeout and maximum connection duration. */
   goingAway: 1001,
+  /** A malformed inbound frame (unmasked, reserved bits, bad opcode): the WebSocket protocol's code. */
+  protocolError: 1002,
   /** An inbound binary frame (API Gateway rejects binary frames). */
   unsupportedData: 1003,
   /** A client that closed without a status code. */
   noStatus: 1005,
   /** The socket ended without a close frame. */
   abnormal: 1006,
+  /** Invalid UTF-8 in an inbound text frame: the WebSocket protocol's code. */
+  invalidPayload: 1007,
   /** An inbound message over 128 KB or frame over 32 KB. */
   messageTooBig: 1009,
 } as const;

@@ -12,7 +12,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { LocalGateway, loadCloudAssembly } from '../local/index.ts';
+import { LocalGateway, loadCloudAssembly, sharedEnvironmentOf } from '../local/index.ts';
 import { connect, refusedStatus } from './support/wsClient.ts';
 
 const chatApp = fileURLToPath(new URL('./fixtures/chat-app', import.meta.url));
@@ -67,6 +67,8 @@ test('a synthesized stack is read into routes, functions, tables and the authori
     assert.equal(app.environments[connectFn]!.TABLE_NAME, table.name);
     assert.deepEqual(options.authorizer?.identitySource, ['route.request.querystring.token']);
     assert.match((options.functions![connectFn] as { entry: string }).entry, /asset\.[0-9a-f]+\/onconnect\.mjs$/);
+    // What the functions share is what a backend process needs: here the table name.
+    assert.deepEqual(sharedEnvironmentOf(app), { TABLE_NAME: table.name });
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }

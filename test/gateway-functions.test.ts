@@ -18,6 +18,7 @@ before(async () => {
       probe: { entry: fixture('envProbe.mjs'), environment: { CUSTOM_SETTING: 'yes' } },
       fragile: { entry: fixture('slowThenCrash.mjs'), timeoutMs: 300 },
       typed: { entry: fixture('typescriptHandler.ts') },
+      httpsGet: { entry: fixture('httpsGetProbe.mjs') },
     },
   });
   await gw.start();
@@ -74,4 +75,9 @@ test('a module that fails to load reports Runtime.ImportModuleError', async () =
   } finally {
     await broken.stop();
   }
+});
+
+test('https.get to the API\'s AWS host reaches the local gateway too', async () => {
+  const result = await gw.invoke('httpsGet', { apiId: gw.apiId, stage: gw.stage });
+  assert.deepEqual(result.ok && result.value, { status: 410, errorType: 'GoneException' });
 });

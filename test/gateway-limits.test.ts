@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LocalGateway, type LocalGatewayOptions, type WebSocketDisconnectEvent } from '../local/index.ts';
 import { connect, eventually } from './support/wsClient.ts';
+import { openRawWebSocket } from './support/rawWebSocket.ts';
 
 async function withGateway(options: Partial<LocalGatewayOptions>, body: (gw: LocalGateway, disconnects: WebSocketDisconnectEvent[], bodies: string[]) => Promise<void>) {
   const disconnects: WebSocketDisconnectEvent[] = [];
@@ -107,5 +108,27 @@ test('limits are configurable: a 1 KB message limit closes a 2 KB message with 1
     ws.send('a'.repeat(400), { fin: false });
     ws.send('a'.repeat(400), { fin: true });
     assert.equal((await ws.closed).code, 1009);
+  });
+});
+
+/** A client frame: FIN, the opcode, masked with a zero key unless `masked` is false. */
+function clientFrame(opcode: number, payload: Buffer, masked = true): Buffer {
+  const header = Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | payload.length]);
+  return Buffer.concat([header, masked ? Buffer.alloc(4) : Buffer.alloc(0), payload]);
+}
+
+test('a malformed frame closes with 1002 and invalid UTF-8 with 1007; $disconnect reports those codes', async () => {
+  await withGateway({}, async (gw, disconnects, bodies) => {
+    const unmasked = await openRawWebSocket(gw.endpoints.wsUrl);
+    unmasked.socket.write(clientFrame(0x1, Buffer.from('hi'), false));
+    assert.equal(await unmasked.closeCode, 1002);
+    unmasked.socket.destroy();
+    const badUtf8 = await openRawWebSocket(gw.endpoints.wsUrl);
+    badUtf8.socket.write(clientFrame(0x1, Buffer.from([0xc3, 0x28])));
+    assert.equal(await badUtf8.closeCode, 1007);
+    badUtf8.socket.destroy();
+    await eventually(() => disconnects.length === 2);
+    assert.deepEqual(disconnects.map((d) => d.requestContext.disconnectStatusCode).sort(), [1002, 1007]);
+    assert.deepEqual(bodies, []);
   });
 });
