@@ -78,10 +78,11 @@ export interface GatewayFanoutProps {
    * wait in Lambda's asynchronous queue. Every worker posts up to 64 messages at once, and all of
    * them share the account's `@connections` quota (10,000 requests/s by default, with `$connect` and
    * every other API Gateway call), so this bounds the pressure a broadcast puts on it. Lambda
-   * refuses a reservation that leaves less than 100 unreserved executions in the account.
+   * refuses a reservation that leaves less than 100 unreserved executions in the account: in an
+   * account whose concurrency quota is under 110, pass `false` (no reservation, no bound).
    * @default 10
    */
-  readonly reservedConcurrency?: number;
+  readonly reservedConcurrency?: number | false;
   /**
    * Memory of the worker, in MB. Fan-out is CPU work (signing, sockets); Lambda gives CPU in
    * proportion to memory (a full vCPU at 1769 MB).
@@ -614,7 +615,7 @@ interface Settings {
   readonly timeout: Duration;
   readonly fanout: {
     readonly threshold: number;
-    readonly reservedConcurrency: number;
+    readonly reservedConcurrency: number | undefined;
     readonly memorySize: number;
     readonly timeout: Duration;
     readonly retryAttempts: number;
@@ -685,7 +686,7 @@ function validate(props: GatewayBackendProps): Settings {
   };
   const fanout = {
     threshold: wholeNumber('fanout.threshold', f.threshold ?? 1000, 0, Number.MAX_SAFE_INTEGER, ' of recipients'),
-    reservedConcurrency: wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency ?? 10, 1, 100_000),
+    reservedConcurrency: f.reservedConcurrency === false ? undefined : wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency ?? 10, 1, 100_000),
     memorySize: wholeNumber('fanout.memorySize', f.memorySize ?? 1024, 128, 10240, ' of MB'),
     timeout: duration('fanout.timeout', f.timeout ?? Duration.minutes(1), Duration.seconds(10), Duration.minutes(15)),
     retryAttempts: wholeNumber('fanout.retryAttempts', f.retryAttempts ?? 2, 0, 2),

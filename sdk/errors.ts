@@ -136,7 +136,8 @@ export class ConflictError extends GatewayError {
 
 /**
  * A per-connection limit of the data model would be exceeded: `joinGroup` of a client already in
- * `limit` groups (MAX_GROUPS_PER_CONNECTION). Nothing was changed; leaving a group makes room.
+ * `limit` groups (MAX_GROUPS_PER_CONNECTION). The connection item is unchanged and the index item
+ * the join wrote is removed again; leaving a group makes room.
  */
 export class LimitExceededError extends GatewayError {
   override readonly name = 'LimitExceededError';

@@ -40,7 +40,8 @@ export const MAX_SESSION_BYTES = 100 * 1024;
 export const MAX_SESSION_DEPTH = 30;
 /**
  * The most groups one connection may be in: `joinGroup` past it rejects with LimitExceededError
- * before writing anything. The groups live in one string set on the connection item, next to the
+ * (the connection item's update is conditional on it; the index item written first is removed
+ * again). The groups live in one string set on the connection item, next to the
  * session, and DynamoDB refuses an item over 400 KB (409,600 bytes, names and values in UTF-8), so
  * the cap is set for the worst case of every other limit at once:
  * - groups: 200 names of 256 UTF-16 units at up to 3 UTF-8 bytes each: 153,600 bytes;

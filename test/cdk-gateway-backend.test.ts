@@ -291,6 +291,12 @@ describe('functions', () => {
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: logicalId(stack, backend.fanoutWorkerFunction) }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
     t.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 86400 });
   });
+
+  test('reservedConcurrency false leaves the worker unreserved, for accounts with a small concurrency quota', () => {
+    const { stack, backend, template } = build({ fanout: { reservedConcurrency: false } });
+    const worker = template().findResources('AWS::Lambda::Function')[logicalId(stack, backend.fanoutWorkerFunction)]!.Properties;
+    assert.equal(worker.ReservedConcurrentExecutions, undefined);
+  });
 });
 
 describe('grantGateway', () => {
