@@ -10,15 +10,12 @@
 //   sweeps expired items the way TTL does, and leaves every live connection's items alone.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
-import { CONNECTION_MAX_AGE_SECONDS, Gateway, GatewayEnvVar, TTL_MARGIN_SECONDS, type GatewayOptions, type GatewayTableNames } from '../sdk/index.ts';
+import { LocalGateway, type GatewayEndpoints } from '../local/index.ts';
+import { CONNECTION_MAX_AGE_SECONDS, Gateway, TTL_MARGIN_SECONDS, type GatewayOptions, type GatewayTableNames } from '../sdk/index.ts';
 import { connect, type TestClient } from './support/wsClient.ts';
+import { copySynthesizedApp, tableNamesOf } from './support/synthesizedApp.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const FAULTS = { throttleRate: 0.2, serverErrorRate: 0.1 } as const;
@@ -34,16 +31,15 @@ let doc: DynamoDBDocumentClient;
 let sdk: Gateway;
 let crashAfterIndexWrite: Gateway;
 let crashBeforeIndexDelete: Gateway;
-let assemblyCopy: string;
+let disposeAssembly: () => void;
 const sdks: Gateway[] = [];
 const clients: TestClient[] = [];
 
 before(async () => {
-  assemblyCopy = mkdtempSync(join(tmpdir(), 'faults-cleanup-cdk-out-'));
-  cpSync(fileURLToPath(new URL('../cdk.out', import.meta.url)), assemblyCopy, { recursive: true });
-  const app = loadCloudAssembly({ directory: assemblyCopy });
-  const env = Object.values(app.environments).find((e) => e[GatewayEnvVar.callbackUrl] && e[GatewayEnvVar.uidsTable])!;
-  tables = { connections: env[GatewayEnvVar.connectionsTable]!, uids: env[GatewayEnvVar.uidsTable]!, groups: env[GatewayEnvVar.groupsTable]! };
+  const synthesized = copySynthesizedApp('faults-cleanup');
+  disposeAssembly = synthesized.dispose;
+  const { app } = synthesized;
+  tables = tableNamesOf(app);
   gw = new LocalGateway({ ...app.gatewayOptions, ttlSweepIntervalMs: 0 });
   endpoints = await gw.start();
   doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
@@ -62,7 +58,7 @@ after(async () => {
   for (const g of sdks) g.destroy();
   await gw.stop();
   doc.destroy();
-  rmSync(assemblyCopy, { recursive: true, force: true });
+  disposeAssembly();
 });
 
 async function until(probe: () => boolean | Promise<boolean>): Promise<void> {

@@ -19,16 +19,13 @@
 // tables. Every client received exactly the messages the model expected, in order.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
-import { ConnectionGoneError, Gateway, GatewayEnvVar, ServiceError, ThrottledError, type GatewayTableNames, type SendReport } from '../sdk/index.ts';
+import { LocalGateway, type GatewayEndpoints } from '../local/index.ts';
+import { ConnectionGoneError, Gateway, ServiceError, ThrottledError, type GatewayTableNames, type SendReport } from '../sdk/index.ts';
 import { connect, type TestClient } from './support/wsClient.ts';
+import { copySynthesizedApp, tableNamesOf } from './support/synthesizedApp.ts';
 
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 const RUNS = { patient: 25, impatient: 15 } as const;
@@ -63,20 +60,13 @@ interface World {
 }
 
 let world: World;
-let assemblyCopy: string;
+let disposeAssembly: () => void;
 
 before(async () => {
-  // A private copy: others may re-synthesize cdk.out while this runs.
-  assemblyCopy = mkdtempSync(join(tmpdir(), 'faults-model-cdk-out-'));
-  cpSync(fileURLToPath(new URL('../cdk.out', import.meta.url)), assemblyCopy, { recursive: true });
-  const app = loadCloudAssembly({ directory: assemblyCopy });
-  const sdkEnvironment = Object.values(app.environments).find((env) => env[GatewayEnvVar.callbackUrl] && env[GatewayEnvVar.uidsTable]);
-  assert.ok(sdkEnvironment, 'the synthesized app wires the SDK into its functions');
-  const tables: GatewayTableNames = {
-    connections: sdkEnvironment[GatewayEnvVar.connectionsTable]!,
-    uids: sdkEnvironment[GatewayEnvVar.uidsTable]!,
-    groups: sdkEnvironment[GatewayEnvVar.groupsTable]!,
-  };
+  const synthesized = copySynthesizedApp('faults-model');
+  disposeAssembly = synthesized.dispose;
+  const { app } = synthesized;
+  const tables = tableNamesOf(app);
   const gw = new LocalGateway({ ...app.gatewayOptions, ttlSweepIntervalMs: 0 });
   const endpoints = await gw.start();
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }), {
@@ -91,7 +81,7 @@ after(async () => {
   for (const sdk of world.sdks) sdk.destroy();
   await world.gw.stop();
   world.doc.destroy();
-  rmSync(assemblyCopy, { recursive: true, force: true });
+  disposeAssembly();
 });
 
 /** The backend's SDK instances for a retry policy (fast backoff: the faults are injected, not real). */

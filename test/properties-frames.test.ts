@@ -12,17 +12,14 @@
 //   they are still reached by sends.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
-import { Gateway, GatewayEnvVar, type GatewayTableNames } from '../sdk/index.ts';
+import { LocalGateway, type GatewayEndpoints } from '../local/index.ts';
+import { Gateway, type GatewayTableNames } from '../sdk/index.ts';
 import { connect, type TestClient } from './support/wsClient.ts';
 import { openRawWebSocket } from './support/rawWebSocket.ts';
+import { copySynthesizedApp, tableNamesOf } from './support/synthesizedApp.ts';
 
 /** Close codes the gateway documents for bad inbound data (local/limits.ts and ws's protocol errors). */
 const DOCUMENTED_CLOSE_CODES = new Set([1002, 1003, 1007, 1009]);
@@ -38,18 +35,17 @@ let tables: GatewayTableNames;
 let raw: DynamoDBClient;
 let doc: DynamoDBDocumentClient;
 let sdk: Gateway;
-let assemblyCopy: string;
+let disposeAssembly: () => void;
 /** Connections that are not fuzzed: bound, grouped, with sessions. */
 const bystanders: Array<{ client: TestClient; id: string }> = [];
 /** The other connections' stored state, as it must stay. */
 let baseline: string;
 
 before(async () => {
-  assemblyCopy = mkdtempSync(join(tmpdir(), 'properties-frames-cdk-out-'));
-  cpSync(fileURLToPath(new URL('../cdk.out', import.meta.url)), assemblyCopy, { recursive: true });
-  const app = loadCloudAssembly({ directory: assemblyCopy });
-  const env = Object.values(app.environments).find((e) => e[GatewayEnvVar.callbackUrl] && e[GatewayEnvVar.uidsTable])!;
-  tables = { connections: env[GatewayEnvVar.connectionsTable]!, uids: env[GatewayEnvVar.uidsTable]!, groups: env[GatewayEnvVar.groupsTable]! };
+  const synthesized = copySynthesizedApp('properties-frames');
+  disposeAssembly = synthesized.dispose;
+  const { app } = synthesized;
+  tables = tableNamesOf(app);
   gw = new LocalGateway({ ...app.gatewayOptions, ttlSweepIntervalMs: 0 });
   endpoints = await gw.start();
   raw = new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials });
@@ -77,7 +73,7 @@ after(async () => {
     await gw.stop();
     doc.destroy();
     raw.destroy();
-    rmSync(assemblyCopy, { recursive: true, force: true });
+    disposeAssembly();
   }
 });
 

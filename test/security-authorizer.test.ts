@@ -25,8 +25,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GatewayBackend } from '../cdk/index.ts';
 import { LocalGateway, loadCloudAssembly, type GatewayEndpoints, type InlineFunctionDefinition, type RouteDefinition } from '../local/index.ts';
-import { Gateway, GatewayEnvVar, type GatewayTableNames } from '../sdk/index.ts';
+import { Gateway, type GatewayTableNames } from '../sdk/index.ts';
 import { connect, refusedStatus } from './support/wsClient.ts';
+import { tableNamesOf } from './support/synthesizedApp.ts';
 
 const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
 const AUTHORIZER_ENTRY = fileURLToPath(new URL('./fixtures/security/tokenAuthorizer.ts', import.meta.url));
@@ -69,8 +70,7 @@ before(async () => {
   assert.ok(options.authorizer, 'the template puts an authorizer on $connect');
   const authorizerName = options.authorizer.function as string;
   const connectName = (options.routes.$connect as RouteDefinition).function as string;
-  const env = Object.values(assembly.environments).find((e) => e[GatewayEnvVar.callbackUrl] && e[GatewayEnvVar.uidsTable])!;
-  tables = { connections: env[GatewayEnvVar.connectionsTable]!, uids: env[GatewayEnvVar.uidsTable]!, groups: env[GatewayEnvVar.groupsTable]! };
+  tables = tableNamesOf(assembly);
   // Counting relays in front of the bundled authorizer and $connect (same names, so the routes and the authorizer point at them).
   const relay = (bundle: string, log: Array<Record<string, any>>): InlineFunctionDefinition => ({
     timeoutMs: 25_000,
