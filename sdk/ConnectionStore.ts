@@ -270,36 +270,35 @@ export class ConnectionStore {
 
   /** Every connection id in one uid's or group's index, strongly consistent, every page. */
   async queryIndex(operation: string, role: IndexRole, key: string, nowMs: number): Promise<string[]> {
-    const table = this.indexTable(role);
     const ids: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const exclusiveStartKey = startKey;
-      const out = await this.call(operation, 'Query', () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: table.name,
-            KeyConditionExpression: '#pk = :pk',
-            FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
-            ProjectionExpression: '#cid',
-            ExpressionAttributeNames: { '#pk': table.partitionKey, '#cid': 'connectionId', '#ttl': TTL },
-            ExpressionAttributeValues: { ':pk': key, ':now': Math.floor(nowMs / 1000) },
-            ConsistentRead: true,
-            ExclusiveStartKey: exclusiveStartKey,
-            ReturnConsumedCapacity: 'TOTAL',
-          }),
-        ),
-      );
-      for (const item of out.Items ?? []) ids.push(item.connectionId as string);
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    await this.queryIndexPages(operation, role, key, nowMs, 'ids', (items) => {
+      for (const item of items) ids.push(item.connectionId as string);
+    });
     return ids;
   }
 
   /** How many connection ids one uid or group has, strongly consistent (Select COUNT, every page). */
   async countIndex(operation: string, role: IndexRole, key: string, nowMs: number): Promise<number> {
-    const table = this.indexTable(role);
     let count = 0;
+    await this.queryIndexPages(operation, role, key, nowMs, 'count', (_items, pageCount) => {
+      count += pageCount;
+    });
+    return count;
+  }
+
+  /**
+   * Every page of one uid's or group's index items that have not expired (a strongly consistent
+   * Query), projected to the connection id, or only counted.
+   */
+  private async queryIndexPages(
+    operation: string,
+    role: IndexRole,
+    key: string,
+    nowMs: number,
+    select: 'ids' | 'count',
+    onPage: (items: Array<Record<string, unknown>>, count: number) => void,
+  ): Promise<void> {
+    const table = this.indexTable(role);
     let startKey: Record<string, unknown> | undefined;
     do {
       const exclusiveStartKey = startKey;
@@ -309,19 +308,19 @@ export class ConnectionStore {
             TableName: table.name,
             KeyConditionExpression: '#pk = :pk',
             FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
-            ExpressionAttributeNames: { '#pk': table.partitionKey, '#ttl': TTL },
+            ...(select === 'count'
+              ? { Select: 'COUNT' as const, ExpressionAttributeNames: { '#pk': table.partitionKey, '#ttl': TTL } }
+              : { ProjectionExpression: '#cid', ExpressionAttributeNames: { '#pk': table.partitionKey, '#cid': 'connectionId', '#ttl': TTL } }),
             ExpressionAttributeValues: { ':pk': key, ':now': Math.floor(nowMs / 1000) },
-            Select: 'COUNT',
             ConsistentRead: true,
             ExclusiveStartKey: exclusiveStartKey,
             ReturnConsumedCapacity: 'TOTAL',
           }),
         ),
       );
-      count += out.Count ?? 0;
+      onPage(out.Items ?? [], out.Count ?? 0);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
-    return count;
   }
 
   /** Connection items by id (BatchGetItem, 100 at a time, strongly consistent); missing ids are absent. */
