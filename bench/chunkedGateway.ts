@@ -12,7 +12,8 @@
  * stdout:  the worker's log lines (one JSON line per chunk), for the parent to read.
  */
 import { LocalGateway, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
-import { Gateway, GatewayEnvVar, GatewayTables } from '../sdk/index.ts';
+import { Gateway, gatewayEnvironment } from '../sdk/index.ts';
+import { localTables } from '../test/helpers/gatewayHarness.ts';
 import { forEachConcurrent } from '../sdk/ConnectionStore.ts';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -31,12 +32,9 @@ async function main(): Promise<void> {
     ttlSweepIntervalMs: 0,
     // The benchmark's clients never send; keep them past API Gateway's 10-minute idle timeout.
     limits: { idleTimeoutMs: 24 * 60 * 60 * 1000 },
-    tables: (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: tables[role], ...GatewayTables[role] })),
+    tables: localTables(tables),
     environment: (urls) => ({
-      [GatewayEnvVar.callbackUrl]: urls.callbackUrl,
-      [GatewayEnvVar.connectionsTable]: tables.connections,
-      [GatewayEnvVar.uidsTable]: tables.uids,
-      [GatewayEnvVar.groupsTable]: tables.groups,
+      ...gatewayEnvironment(urls.callbackUrl, tables),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     }),
     functions: {

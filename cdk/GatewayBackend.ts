@@ -24,7 +24,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { GatewayEnvVar } from '../sdk/env.ts';
+import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
@@ -481,12 +481,11 @@ export class GatewayBackend extends Construct {
       resourceName: this.stage.stageName,
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
-    const sdkEnvironment = {
-      [GatewayEnvVar.callbackUrl]: this.callbackUrl,
-      [GatewayEnvVar.connectionsTable]: this.connectionsTable.tableName,
-      [GatewayEnvVar.uidsTable]: this.uidsTable.tableName,
-      [GatewayEnvVar.groupsTable]: this.groupsTable.tableName,
-    };
+    const sdkEnvironment = gatewayEnvironment(this.callbackUrl, {
+      connections: this.connectionsTable.tableName,
+      uids: this.uidsTable.tableName,
+      groups: this.groupsTable.tableName,
+    });
     this.environment = {
       ...sdkEnvironment,
       [GatewayEnvVar.fanoutFunction]: this.fanoutWorkerFunction.functionName,

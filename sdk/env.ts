@@ -1,3 +1,5 @@
+import type { GatewayTableNames } from './tables.ts';
+
 /**
  * Environment variable names, declared once. The CDK construct sets them on every Lambda it wires
  * (`GatewayBackend.grantGateway`), `Gateway.fromEnv()` reads them, and the local gateway sets them
@@ -19,3 +21,13 @@ export const GatewayEnvVar = {
 } as const;
 
 export type GatewayEnvVarName = (typeof GatewayEnvVar)[keyof typeof GatewayEnvVar];
+
+/** The variables `Gateway.fromEnv()` needs: the `@connections` endpoint and the three table names. */
+export function gatewayEnvironment(callbackUrl: string, tables: GatewayTableNames): Record<string, string> {
+  return {
+    [GatewayEnvVar.callbackUrl]: callbackUrl,
+    [GatewayEnvVar.connectionsTable]: tables.connections,
+    [GatewayEnvVar.uidsTable]: tables.uids,
+    [GatewayEnvVar.groupsTable]: tables.groups,
+  };
+}

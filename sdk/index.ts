@@ -43,7 +43,7 @@ export {
   ConflictError,
   LimitExceededError,
 } from './errors.ts';
-export { GatewayEnvVar, type GatewayEnvVarName } from './env.ts';
+export { GatewayEnvVar, gatewayEnvironment, type GatewayEnvVarName } from './env.ts';
 export {
   GatewayTables,
   ConnectionsTable,

@@ -14,7 +14,8 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GatewayBackend } from '../cdk/index.ts';
 import { LocalGateway, type GatewayEndpoints } from '../local/index.ts';
-import { Gateway, GatewayEnvVar, GatewayTables, type GatewayTableNames } from '../sdk/index.ts';
+import { Gateway, gatewayEnvironment, type GatewayTableNames } from '../sdk/index.ts';
+import { localTables } from './helpers/gatewayHarness.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { connect, eventually } from './support/wsClient.ts';
 
@@ -77,13 +78,8 @@ describe('bundles built by GatewayBackend', () => {
     before(async () => {
       local = new LocalGateway({
         ttlSweepIntervalMs: 0,
-        tables: (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: tables[role], ...GatewayTables[role] })),
-        environment: (urls) => ({
-          [GatewayEnvVar.callbackUrl]: urls.callbackUrl,
-          [GatewayEnvVar.connectionsTable]: tables.connections,
-          [GatewayEnvVar.uidsTable]: tables.uids,
-          [GatewayEnvVar.groupsTable]: tables.groups,
-        }),
+        tables: localTables(tables),
+        environment: (urls) => gatewayEnvironment(urls.callbackUrl, tables),
         functions: {
           connect: { entry: join(code.connect.dir, 'index.mjs'), environment: { [LambdaEnvVar.initFunction]: 'initSender' }, timeoutMs: 15_000 },
           disconnect: { entry: join(code.disconnect.dir, 'index.mjs'), timeoutMs: 15_000 },

@@ -11,7 +11,8 @@ import type { ClientRequest } from 'node:http';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
-import { FANOUT_CHUNK_TYPE, Gateway, GatewayTables, type FanoutChunk, type GatewayTableNames } from '../sdk/index.ts';
+import { FANOUT_CHUNK_TYPE, Gateway, type FanoutChunk, type GatewayTableNames } from '../sdk/index.ts';
+import { localTables } from './helpers/gatewayHarness.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../cdk/index.ts';
 import { connect, eventually, type TestClient } from './support/wsClient.ts';
 
@@ -36,7 +37,7 @@ function roleOf(tableName: string): keyof GatewayTableNames {
 before(async () => {
   local = new LocalGateway({
     ttlSweepIntervalMs: 0,
-    tables: (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: tables[role], ...GatewayTables[role] })),
+    tables: localTables(tables),
     routes: {
       $connect: async (event: WebSocketConnectEvent) => {
         const { connectionId, connectedAt } = event.requestContext;

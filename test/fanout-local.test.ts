@@ -16,7 +16,7 @@ import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type W
 import {
   Gateway,
   GatewayEnvVar,
-  GatewayTables,
+  gatewayEnvironment,
   ServiceError,
   ValidationError,
   type FanoutInvoker,
@@ -25,7 +25,7 @@ import {
   type SendReport,
 } from '../sdk/index.ts';
 import { createFanoutWorkerHandler, type FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
-import { countHttpRequests } from './helpers/gatewayHarness.ts';
+import { countHttpRequests, localTables } from './helpers/gatewayHarness.ts';
 
 const tables: GatewayTableNames = { connections: 'fan-connections', uids: 'fan-uids', groups: 'fan-groups' };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -71,13 +71,8 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     local = new LocalGateway({
       ttlSweepIntervalMs: 0,
       asyncRetryDelaysMs: [10, 20],
-      tables: (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: tables[role], ...GatewayTables[role] })),
-      environment: (urls) => ({
-        [GatewayEnvVar.callbackUrl]: urls.callbackUrl,
-        [GatewayEnvVar.connectionsTable]: tables.connections,
-        [GatewayEnvVar.uidsTable]: tables.uids,
-        [GatewayEnvVar.groupsTable]: tables.groups,
-      }),
+      tables: localTables(tables),
+      environment: (urls) => gatewayEnvironment(urls.callbackUrl, tables),
       functions: {
         worker: {
           handler: (event, context) => {
@@ -433,10 +428,7 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
   test('Gateway.fromEnv chunks when GATEWAY_FANOUT_FUNCTION is set (the threshold from GATEWAY_FANOUT_THRESHOLD), and `fanout: false` keeps it inline', async () => {
     const members = await group('env', 30);
     const env = {
-      [GatewayEnvVar.callbackUrl]: endpoints.callbackUrl,
-      [GatewayEnvVar.connectionsTable]: tables.connections,
-      [GatewayEnvVar.uidsTable]: tables.uids,
-      [GatewayEnvVar.groupsTable]: tables.groups,
+      ...gatewayEnvironment(endpoints.callbackUrl, tables),
       [GatewayEnvVar.fanoutFunction]: 'worker',
       [GatewayEnvVar.fanoutThreshold]: '20',
     };

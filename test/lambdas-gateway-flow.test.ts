@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints } from '../local/index.ts';
-import { Gateway, GatewayEnvVar, GatewayTables, CONNECTION_MAX_AGE_SECONDS, TTL_MARGIN_SECONDS, type GatewayTableNames } from '../sdk/index.ts';
+import { Gateway, gatewayEnvironment, CONNECTION_MAX_AGE_SECONDS, TTL_MARGIN_SECONDS, type GatewayTableNames } from '../sdk/index.ts';
+import { localTables } from './helpers/gatewayHarness.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { connect, eventually, refusedStatus, type TestClient } from './support/wsClient.ts';
 
@@ -36,12 +37,9 @@ async function startBackend(options: { eventsModule?: string } = {}): Promise<Ba
   const local = new LocalGateway({
     ttlSweepIntervalMs: 0,
     asyncRetryDelaysMs: [100],
-    tables: (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: tables[role], ...GatewayTables[role] })),
+    tables: localTables(tables),
     environment: (urls) => ({
-      [GatewayEnvVar.callbackUrl]: urls.callbackUrl,
-      [GatewayEnvVar.connectionsTable]: tables.connections,
-      [GatewayEnvVar.uidsTable]: tables.uids,
-      [GatewayEnvVar.groupsTable]: tables.groups,
+      ...gatewayEnvironment(urls.callbackUrl, tables),
       ...(options.eventsModule ? { [LambdaEnvVar.eventsModule]: options.eventsModule } : {}),
     }),
     functions: {

@@ -7,11 +7,16 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import WebSocket from 'ws';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, type FaultSettings, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
+import { LocalGateway, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
 import { Gateway, GatewayTables, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../../sdk/index.ts';
 
 export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', uids: 'gw-uids', groups: 'gw-groups' };
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** The three tables of the data model (sdk/tables.ts), under the given names, for LocalGateway's `tables`. */
+export function localTables(names: GatewayTableNames): LocalTableDefinition[] {
+  return (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: names[role], ...GatewayTables[role] }));
+}
 
 export interface HarnessOptions {
   /** Options for the Gateway the harness (and its routes) use. */
@@ -73,7 +78,7 @@ export class GatewayHarness {
     this.local = new LocalGateway({
       ttlSweepIntervalMs: 0,
       faults: options.faults,
-      tables: (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: TEST_TABLES[role], ...GatewayTables[role] })),
+      tables: localTables(TEST_TABLES),
       routes: {
         $connect: async (event: WebSocketConnectEvent) => {
           const { connectionId, connectedAt, identity } = event.requestContext;
