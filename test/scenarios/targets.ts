@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, loadCloudAssembly } from '../../local/index.ts';
+import { LocalGateway, environmentOf, loadCloudAssembly } from '../../local/index.ts';
 import { Gateway, GatewayEnvVar } from '../../sdk/index.ts';
 
 export interface ScenarioTarget {
@@ -21,7 +21,7 @@ export async function localTarget(assemblyDirectory = 'cdk.out'): Promise<Scenar
   const app = loadCloudAssembly({ directory: assemblyDirectory });
   const gateway = new LocalGateway({ ...app.gatewayOptions, ttlSweepIntervalMs: 0 });
   const endpoints = await gateway.start();
-  const sdkEnvironment = Object.values(app.environments).find((env) => env[GatewayEnvVar.callbackUrl]) ?? {};
+  const sdkEnvironment = environmentOf(app, Object.values(GatewayEnvVar));
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
   const sdk = Gateway.fromEnv({ callbackUrl: endpoints.callbackUrl, region: endpoints.region, credentials, dynamoDb }, sdkEnvironment);
