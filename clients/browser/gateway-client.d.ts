@@ -1,0 +1,66 @@
+/** Types of gateway-client.js, the browser client. README: "Browser client". */
+
+/**
+ * - `connecting`: the first attempt, before its init message.
+ * - `open`: the init message arrived (or, with `waitForInit: false`, the socket opened).
+ * - `reconnecting`: the connection was lost (or never came up); waiting for, or making, the next attempt.
+ * - `closed`: `close()` was called; nothing more happens.
+ */
+export type GatewayClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** What the page posts to its backend to bind this connection. */
+export interface GatewayInit {
+  readonly clientId: string;
+  /** The init message's `bind_token`; undefined when the gateway sent none. */
+  readonly bindToken: string | undefined;
+}
+
+export interface GatewayStateInfo {
+  readonly clientId?: string;
+  /** The WebSocket close code and reason, when a close caused the change. */
+  readonly code?: number;
+  readonly reason?: string;
+  /** The WebSocket constructor threw (e.g. a malformed URL). */
+  readonly error?: unknown;
+  /** `reconnecting`: which retry this is (1 for the first) and how long it waits before it starts. */
+  readonly attempt?: number;
+  readonly delayMs?: number;
+}
+
+export interface GatewayClientOptions {
+  /** Called on every new connection once its init message arrived: bind here (every reconnect has a new id). */
+  onInit?(init: GatewayInit): void;
+  /** A pushed message: parsed JSON when it is JSON, else the text (binary frames as the browser gives them). */
+  onMessage?(data: unknown, event: MessageEvent): void;
+  onStateChange?(state: GatewayClientState, info: GatewayStateInfo): void;
+  /** @default 10000: no init within this time of the attempt's start closes and retries */
+  initTimeoutMs?: number;
+  /** @default 1000 */
+  minDelayMs?: number;
+  /** @default 30000 */
+  maxDelayMs?: number;
+  /** @default 5000: a connection up this long after its init resets the backoff */
+  stableAfterMs?: number;
+  /** Interval of the `{"action":"ping"}` heartbeat; 0 turns it off. @default 300000 */
+  heartbeatMs?: number;
+  /** `false` for a backend that sends no init message: open means the socket opened. @default true */
+  waitForInit?: boolean;
+  protocols?: string | string[];
+  /** A WebSocket constructor other than the global one. */
+  WebSocket?: { new (url: string, protocols?: string | string[]): WebSocket };
+}
+
+export interface GatewayClient {
+  readonly state: GatewayClientState;
+  /** The current connection's id; undefined between connections. */
+  readonly clientId: string | undefined;
+  readonly bindToken: string | undefined;
+  /** Sends a text frame (objects as JSON) on the current connection; false when not open. */
+  send(data: string | object): boolean;
+  /** Stops for good: closes the socket with 1000 and never reconnects. */
+  close(): void;
+}
+
+export declare const DEFAULTS: Readonly<Required<Pick<GatewayClientOptions, 'initTimeoutMs' | 'minDelayMs' | 'maxDelayMs' | 'stableAfterMs' | 'heartbeatMs'>>>;
+
+export declare function connect(url: string, options?: GatewayClientOptions): GatewayClient;
