@@ -1,0 +1,68 @@
+/**
+ * What the Gateway's concern files share: the context every operation runs in (built once by the
+ * Gateway constructor from the checked options) and the helpers more than one concern uses.
+ */
+import type { ConnectionsApi } from '../ConnectionsApi.ts';
+import type { ConnectionItem, ConnectionStore, IndexKey } from '../ConnectionStore.ts';
+import { GatewayError, ServiceError } from '../errors.ts';
+import type { ResolvedFanoutOptions } from '../Fanout.ts';
+import { describe } from '../validation.ts';
+import { errorText, type GatewayTestHooks, type HookOperation } from './options.ts';
+import type { ConnectionRecord, SendMetrics } from './types.ts';
+
+export interface GatewayContext {
+  readonly store: ConnectionStore;
+  readonly api: ConnectionsApi;
+  /** Parallel posts and parallel DynamoDB calls of one operation. */
+  readonly concurrency: number;
+  readonly maxSessionAttempts: number;
+  readonly random: () => number;
+  readonly hooks: GatewayTestHooks;
+  readonly logger: { warn(message: string, error?: unknown): void };
+  readonly onSendCompleted: ((metrics: SendMetrics) => void) | undefined;
+  readonly fanout: ResolvedFanoutOptions | undefined;
+  readonly retryBackoff: { baseDelayMs: number; maxDelayMs: number };
+}
+
+/** Recipient connection id -> the index items it was found through (pruned with it on a 410). */
+export type Recipients = Map<string, IndexKey[]>;
+
+/** The index items a connection item's uid and groups imply. */
+export function indexKeysOf(item: ConnectionItem): IndexKey[] {
+  const keys: IndexKey[] = [];
+  if (item.uid !== undefined) keys.push({ role: 'uids', key: item.uid, connectionId: item.connectionId });
+  for (const group of item.groups ?? []) keys.push({ role: 'groups', key: group, connectionId: item.connectionId });
+  return keys;
+}
+
+export function toRecord(item: ConnectionItem): ConnectionRecord {
+  return {
+    connectionId: item.connectionId,
+    connectedAt: item.connectedAt,
+    ...(item.sourceIp !== undefined ? { sourceIp: item.sourceIp } : {}),
+    ...(item.userAgent !== undefined ? { userAgent: item.userAgent } : {}),
+    ...(item.uid !== undefined ? { uid: item.uid } : {}),
+    groups: item.groups ? [...item.groups].sort() : [],
+    session: item.session ?? {},
+    version: item.version ?? 0,
+    ...(item.expiresAt !== undefined ? { expiresAt: item.expiresAt } : {}),
+  };
+}
+
+export function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new ServiceError(`unexpected error: ${(error as Error)?.message ?? String(error)}`, {}, { cause: error });
+}
+
+/**
+ * Removes the index item a bindUid / joinGroup wrote when the connection-item update failed. Best
+ * effort: a failed delete is logged (the item is pruned by the next send's 410 or expires by TTL),
+ * and the caller gets the error of the update either way.
+ */
+export async function undoIndexWrite(ctx: GatewayContext, operation: HookOperation, index: IndexKey): Promise<void> {
+  try {
+    await ctx.store.deleteIndex(operation, index);
+  } catch (error) {
+    ctx.logger.warn(`gateway: ${operation} could not remove its index item (${index.role} ${describe(index.key)}, ${index.connectionId}): ${errorText(error)}`, error);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The delivery path every send ends in: inline posts with bounded concurrency (ConnectionsApi
+ * retries each post), or chunks queued to the fan-out worker past `fanout.threshold`; then the 410
+ * pruning of the connections found gone. deliverChunk is the worker's side of a chunk.
+ */
+import { performance } from 'node:perf_hooks';
+import { sleep } from '../ConnectionsApi.ts';
+import { forEachConcurrent } from '../ConnectionStore.ts';
+import { ValidationError, type GatewayError } from '../errors.ts';
+import { buildChunks, isRetryable, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
+import { sha256Hex } from '../sigv4.ts';
+import { checkOptionsObject, describe } from '../validation.ts';
+import { asGatewayError, indexKeysOf, type GatewayContext, type Recipients } from './context.ts';
+import type { ChunkReport, DeliverChunkOptions, SendMetrics, SendReport } from './types.ts';
+
+/** API Gateway answers 410 while `$connect` runs (up to its 29 s timeout): such connections are not pruned. */
+export const CONNECT_GRACE_MS = 30_000;
+/** Inline delivery, or chunks to the fan-out worker past the threshold. */
+export function dispatch(ctx: GatewayContext, operation: FanoutOperation, recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+  if (ctx.fanout && recipients.size > ctx.fanout.threshold) return fanOut(ctx, ctx.fanout, operation, recipients, payload, resolveMs);
+  return deliver(ctx, operation, recipients, payload, resolveMs);
+}
+
+/** Splits the recipients into chunks and queues one asynchronous worker invocation per chunk. */
+export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions, operation: FanoutOperation, recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+  const started = performance.now();
+  const id = newFanoutId();
+  const chunks = buildChunks(id, operation, payload, recipients, fanout.chunkSize);
+  const outcome = await queueChunks(fanout, chunks, { ...ctx.retryBackoff, random: ctx.random });
+  const failed = outcome.failed.flatMap(({ chunk, error }) => chunk.recipients.map((connectionId) => ({ connectionId, error })));
+  const queuedRecipients = outcome.queued.reduce((sum, chunk) => sum + chunk.recipients.length, 0);
+  const report: SendReport = {
+    recipients: recipients.size,
+    sent: [],
+    gone: [],
+    failed,
+    queued: { id, functionName: fanout.functionName, chunks: outcome.queued.length, recipients: queuedRecipients, failedChunks: outcome.failed.length },
+  };
+  ctx.onSendCompleted?.({
+    operation,
+    recipients: recipients.size,
+    sent: 0,
+    gone: 0,
+    failed: failed.length,
+    bytes: payload.length,
+    resolveMs,
+    deliverMs: performance.now() - started,
+    pruneMs: 0,
+    queued: queuedRecipients,
+    chunks: outcome.queued.length,
+  });
+  return report;
+}
+
+export async function deliverChunk(ctx: GatewayContext, event: unknown, options: DeliverChunkOptions = {}): Promise<ChunkReport> {
+  const { chunk, payload, via } = parseChunk(event);
+  const input = checkOptionsObject(options, 'options');
+  const extraRounds = input.extraRounds ?? 2;
+  const roundDelayMs = input.roundDelayMs ?? 1000;
+  const deadlineMs = input.deadlineMs;
+  if (typeof extraRounds !== 'number' || !Number.isInteger(extraRounds) || extraRounds < 0) throw new ValidationError(`options.extraRounds must be a whole number >= 0, got ${describe(extraRounds)}`);
+  if (typeof roundDelayMs !== 'number' || !(roundDelayMs >= 0)) throw new ValidationError(`options.roundDelayMs must be a number >= 0, got ${describe(roundDelayMs)}`);
+  if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs))) throw new ValidationError(`options.deadlineMs must be epoch ms, got ${describe(deadlineMs)}`);
+  const payloadHash = sha256Hex(payload);
+  const sent: string[] = [];
+  const gone: string[] = [];
+  const failedForGood: Array<{ connectionId: string; error: GatewayError }> = [];
+  let failed: Array<{ connectionId: string; error: GatewayError }> = [];
+  const started = performance.now();
+  let pending: readonly string[] = chunk.recipients;
+  let rounds = 0;
+  for (;;) {
+    const roundStarted = performance.now();
+    const outcome = await postAll(ctx, pending, payload, payloadHash);
+    rounds++;
+    const roundMs = performance.now() - roundStarted;
+    sent.push(...outcome.sent);
+    gone.push(...outcome.gone);
+    const retryable = outcome.failed.filter((f) => isRetryable(f.error));
+    failedForGood.push(...outcome.failed.filter((f) => !isRetryable(f.error)));
+    failed = [...failedForGood, ...retryable];
+    if (retryable.length === 0 || rounds > extraRounds) break;
+    const pause = roundDelayMs * 2 ** (rounds - 1);
+    if (deadlineMs !== undefined && Date.now() + pause + roundMs > deadlineMs) break;
+    await sleep(pause);
+    pending = retryable.map((f) => f.connectionId);
+  }
+  const delivered = performance.now();
+  if (gone.length > 0) {
+    const sources: Recipients = new Map(gone.map((id) => [id, via.map((v) => ({ role: v.role, key: v.key, connectionId: id }))]));
+    await pruneGone(ctx, chunk.operation, gone, sources);
+  }
+  ctx.onSendCompleted?.({
+    operation: chunk.operation,
+    recipients: chunk.recipients.length,
+    sent: sent.length,
+    gone: gone.length,
+    failed: failed.length,
+    bytes: payload.length,
+    resolveMs: 0,
+    deliverMs: delivered - started,
+    pruneMs: performance.now() - delivered,
+  });
+  return { fanoutId: chunk.fanoutId, index: chunk.index, count: chunk.count, operation: chunk.operation, rounds, recipients: chunk.recipients.length, sent, gone, failed };
+}
+
+/** Posts to every id with bounded concurrency; each id ends in exactly one list. */
+export async function postAll(ctx: GatewayContext, ids: readonly string[], payload: Buffer, payloadHash: string): Promise<{ sent: string[]; gone: string[]; failed: Array<{ connectionId: string; error: GatewayError }> }> {
+  const sent: string[] = [];
+  const gone: string[] = [];
+  const failed: Array<{ connectionId: string; error: GatewayError }> = [];
+  await forEachConcurrent(ids, ctx.concurrency, async (id) => {
+    try {
+      if ((await ctx.api.post(id, payload, payloadHash)) === 'sent') sent.push(id);
+      else gone.push(id);
+    } catch (error) {
+      failed.push({ connectionId: id, error: asGatewayError(error) });
+    }
+  });
+  return { sent, gone, failed };
+}
+
+/**
+ * Posts `payload` to every recipient with bounded concurrency, then prunes the gone ones (the
+ * connection item, its index items, and the index items each recipient was found through).
+ * Recipient resolution stays outside, so that a caller can hand chunks to worker Lambdas.
+ */
+export async function deliver(ctx: GatewayContext, operation: SendMetrics['operation'], recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+  const ids = [...recipients.keys()];
+  const started = performance.now();
+  const { sent, gone, failed } = await postAll(ctx, ids, payload, sha256Hex(payload));
+  const delivered = performance.now();
+  if (gone.length > 0) await pruneGone(ctx, operation, gone, recipients);
+  const report: SendReport = { recipients: ids.length, sent, gone, failed };
+  ctx.onSendCompleted?.({
+    operation,
+    recipients: ids.length,
+    sent: sent.length,
+    gone: gone.length,
+    failed: failed.length,
+    bytes: payload.length,
+    resolveMs,
+    deliverMs: delivered - started,
+    pruneMs: performance.now() - delivered,
+  });
+  return report;
+}
+
+/** Best effort: a prune that fails is logged, and TTL removes the items later. */
+export async function pruneGone(ctx: GatewayContext, operation: string, ids: readonly string[], sources?: Recipients): Promise<void> {
+  const cutoff = Date.now() - CONNECT_GRACE_MS;
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        const old = await ctx.store.pruneConnection(operation, id, cutoff);
+        if (old === 'young') return;
+        const keys = [...(old ? indexKeysOf(old) : []), ...(sources?.get(id) ?? [])];
+        if (keys.length > 0) await ctx.store.deleteIndexItems(operation, keys);
+      } catch (error) {
+        ctx.logger.warn(`gateway: could not prune gone connection ${id}: ${(error as Error)?.message ?? error}`, error);
+      }
+    }),
+  );
+}

@@ -1,0 +1,250 @@
+/**
+ * GatewayOptions and their checking: every option the constructor uses is read once and checked
+ * before anything is built (resolveOptions). New options go here: the interface, then the check.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { ConsumedCapacityEvent } from '../ConnectionStore.ts';
+import { ConfigurationError, GatewayError } from '../errors.ts';
+import { resolveFanoutOptions, type FanoutOptions, type ResolvedFanoutOptions } from '../Fanout.ts';
+import type { GatewayTableNames } from '../tables.ts';
+import { describe } from '../validation.ts';
+import type { SendMetrics } from './types.ts';
+
+export type HookOperation = 'bindUid' | 'unbindUid' | 'joinGroup' | 'leaveGroup';
+
+export interface HookEvent {
+  readonly operation: HookOperation;
+  readonly clientId: string;
+  readonly uid?: string;
+  readonly group?: string;
+}
+
+/**
+ * TEST-ONLY hooks between the two writes of a binding change, to simulate a crash there (throw) or
+ * to interleave another operation. Not for production code.
+ */
+export interface GatewayTestHooks {
+  /** After bindUid / joinGroup wrote the index item, before the connection item is updated. */
+  readonly afterIndexWrite?: (event: HookEvent) => void | Promise<void>;
+  /** After bindUid (rebind) / unbindUid / leaveGroup updated the connection item, before the old index item is deleted. */
+  readonly beforeIndexDelete?: (event: HookEvent) => void | Promise<void>;
+}
+
+/** Options of `new Gateway()`. An option that is undefined or null takes its default. */
+export interface GatewayOptions {
+  /**
+   * The `@connections` endpoint: `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or a
+   * local gateway's `http://127.0.0.1:PORT/{stage}`.
+   */
+  readonly callbackUrl: string;
+  /** Physical names of the three tables. */
+  readonly tables: GatewayTableNames;
+  /** Signing region. @default the region in the callbackUrl host, else AWS_REGION, else AWS_DEFAULT_REGION */
+  readonly region?: string;
+  /** @default the AWS SDK's default chain (@aws-sdk/credential-provider-node) */
+  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /**
+   * Bring your own DynamoDB document client. @default one built for `region` and `credentials`; it
+   * honours AWS_ENDPOINT_URL_DYNAMODB by itself
+   */
+  readonly dynamoDb?: DynamoDBDocumentClient;
+  /**
+   * Posts in flight at once during a fan-out, and keep-alive sockets to the endpoint; also bounds
+   * parallel DynamoDB calls. @default 64 (measured: bench/fanout.ts)
+   */
+  readonly concurrency?: number;
+  /** Retries of a post after a 429, a 5xx or a network error. @default 3 */
+  readonly maxRetries?: number;
+  /** Full-jitter backoff: retry n waits random() * min(retryMaxDelayMs, retryBaseDelayMs * 2^(n-1)). @default 100 */
+  readonly retryBaseDelayMs?: number;
+  /** @default 2000 */
+  readonly retryMaxDelayMs?: number;
+  /** Timeout of one `@connections` request attempt. @default 10000 */
+  readonly requestTimeoutMs?: number;
+  /** Parallel segments of the scans behind sendToAll and getAll*. @default 4 */
+  readonly scanSegments?: number;
+  /** updateSession attempts under contention before ConflictError. @default 25 */
+  readonly maxSessionAttempts?: number;
+  /** Called with the consumed capacity of every DynamoDB call (all are made with ReturnConsumedCapacity TOTAL). */
+  readonly onConsumedCapacity?: (event: ConsumedCapacityEvent) => void;
+  /** Called after every send with its counts and phase timings. */
+  readonly onSendCompleted?: (metrics: SendMetrics) => void;
+  /** Where non-fatal problems go (a failed prune after a 410). @default console */
+  readonly logger?: { warn(message: string, error?: unknown): void };
+  /** Random source in [0, 1) for the backoff jitter. @default Math.random */
+  readonly random?: () => number;
+  /** TEST-ONLY, see GatewayTestHooks. */
+  readonly hooks?: GatewayTestHooks;
+  /**
+   * Chunked fan-out through the worker Lambda for large sends (see FanoutOptions and sdk/Fanout.ts);
+   * `false` keeps every send inline even when the environment names a worker.
+   * @default - `Gateway.fromEnv()`: from GATEWAY_FANOUT_FUNCTION and GATEWAY_FANOUT_THRESHOLD when
+   * set; the constructor: none, every send is inline
+   */
+  readonly fanout?: FanoutOptions | false;
+}
+
+const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+
+const DEFAULTS = {
+  concurrency: 64,
+  maxRetries: 3,
+  retryBaseDelayMs: 100,
+  retryMaxDelayMs: 2000,
+  requestTimeoutMs: 10_000,
+  scanSegments: 4,
+  maxSessionAttempts: 25,
+} as const;
+
+/** GatewayOptions read once and checked: what the constructor builds the Gateway from. */
+export interface ResolvedOptions {
+  readonly url: URL;
+  readonly tables: GatewayTableNames;
+  readonly region: string;
+  readonly credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined;
+  readonly dynamoDb: DynamoDBDocumentClient | undefined;
+  readonly concurrency: number;
+  readonly maxRetries: number;
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  readonly requestTimeoutMs: number;
+  readonly scanSegments: number;
+  readonly maxSessionAttempts: number;
+  readonly onConsumedCapacity: ((event: ConsumedCapacityEvent) => void) | undefined;
+  readonly onSendCompleted: ((metrics: SendMetrics) => void) | undefined;
+  readonly logger: { warn(message: string, error?: unknown): void };
+  readonly random: () => number;
+  readonly hooks: GatewayTestHooks;
+  readonly fanout: ResolvedFanoutOptions | undefined;
+}
+
+/** Runs `read` over a caller's option; a throwing getter or Proxy trap becomes a ConfigurationError naming it. */
+export function readConfig<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new ConfigurationError(`${what} could not be read: ${errorText(error)}`, { cause: error });
+  }
+}
+
+/** A non-array object (Array.isArray throws for a revoked Proxy: a ConfigurationError then). */
+export function isOptionsObject(what: string, value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !readConfig(what, () => Array.isArray(value));
+}
+
+export function errorText(error: unknown): string {
+  try {
+    return (error as Error)?.message ?? String(error);
+  } catch {
+    return 'an unprintable error';
+  }
+}
+
+/**
+ * Checks every option the constructor uses, before anything is built. Each failure is a
+ * ConfigurationError whose message names the option and prints the value with describe(), which
+ * prints anything (a BigInt, a symbol, a null-prototype object, a revoked Proxy).
+ */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (!isOptionsObject('Gateway options', options)) throw new ConfigurationError(`Gateway options are required (an object), got ${describe(options)}`);
+  const bag = options as Record<string, unknown>;
+  // An option that is undefined or null takes its default.
+  const option = (name: keyof GatewayOptions): unknown => readConfig(name, () => bag[name]) ?? undefined;
+  const optionalFunction = <F>(name: keyof GatewayOptions): F | undefined => {
+    const value = option(name);
+    if (value !== undefined && typeof value !== 'function') throw new ConfigurationError(`${name} must be a function, got ${describe(value)}`);
+    return value as F | undefined;
+  };
+
+  const rawUrl = option('callbackUrl');
+  if (typeof rawUrl !== 'string') throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${describe(rawUrl)}`);
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch (error) {
+    throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${describe(rawUrl)}`, { cause: error });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigurationError(`callbackUrl must be an http(s) URL, got ${describe(rawUrl)}`);
+  if (url.search || url.hash) throw new ConfigurationError('callbackUrl must not have a query or a fragment');
+
+  const rawTables = option('tables');
+  const tableName = (role: keyof GatewayTableNames): string => {
+    const value = typeof rawTables === 'object' && rawTables !== null ? readConfig(`tables.${role}`, () => (rawTables as Record<string, unknown>)[role]) : undefined;
+    if (typeof value !== 'string' || value.length < 3) throw new ConfigurationError(`tables.${role} must be a DynamoDB table name, got ${describe(value)}`);
+    return value;
+  };
+  const tables: GatewayTableNames = { connections: tableName('connections'), uids: tableName('uids'), groups: tableName('groups') };
+
+  const givenRegion = option('region');
+  if (givenRegion !== undefined && (typeof givenRegion !== 'string' || givenRegion.trim() === '')) {
+    throw new ConfigurationError(`region must be an AWS Region name, got ${describe(givenRegion)}`);
+  }
+  const region = givenRegion ?? EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!region) throw new ConfigurationError('no region: pass `region`, use an execute-api callbackUrl, or set AWS_REGION');
+
+  const number = (name: keyof typeof DEFAULTS, min: number): number => {
+    const value = option(name) ?? DEFAULTS[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new ConfigurationError(`${name} must be a number >= ${min}, got ${describe(value)}`);
+    return value;
+  };
+
+  const credentials = option('credentials');
+  if (credentials !== undefined && typeof credentials !== 'function') {
+    const fields =
+      typeof credentials === 'object' && credentials !== null
+        ? readConfig('credentials', () => [(credentials as Record<string, unknown>).accessKeyId, (credentials as Record<string, unknown>).secretAccessKey])
+        : [];
+    if (typeof fields[0] !== 'string' || typeof fields[1] !== 'string') {
+      throw new ConfigurationError(`credentials must be { accessKeyId, secretAccessKey, sessionToken? } or a credential provider function, got ${describe(credentials)}`);
+    }
+  }
+
+  const dynamoDb = option('dynamoDb');
+  if (dynamoDb !== undefined) {
+    const send = typeof dynamoDb === 'object' && dynamoDb !== null ? readConfig('dynamoDb.send', () => (dynamoDb as Record<string, unknown>).send) : undefined;
+    if (typeof send !== 'function') throw new ConfigurationError(`dynamoDb must be a DynamoDBDocumentClient, got ${describe(dynamoDb)}`);
+  }
+
+  const logger = option('logger') ?? console;
+  const warn = typeof logger === 'object' || typeof logger === 'function' ? readConfig('logger.warn', () => (logger as Record<string, unknown>).warn) : undefined;
+  if (typeof warn !== 'function') throw new ConfigurationError(`logger must be an object with a warn(message, error) method, got ${describe(logger)}`);
+
+  const hooks = option('hooks') ?? {};
+  if (typeof hooks !== 'object' || hooks === null) throw new ConfigurationError(`hooks must be an object, got ${describe(hooks)}`);
+  for (const name of ['afterIndexWrite', 'beforeIndexDelete'] as const) {
+    const hook = readConfig(`hooks.${name}`, () => (hooks as Record<string, unknown>)[name]);
+    if (hook !== undefined && typeof hook !== 'function') throw new ConfigurationError(`hooks.${name} must be a function, got ${describe(hook)}`);
+  }
+
+  const rawFanout = option('fanout');
+  let fanout: ResolvedFanoutOptions | undefined;
+  if (rawFanout !== undefined && rawFanout !== false) {
+    if (typeof rawFanout !== 'object' || rawFanout === null) throw new ConfigurationError(`fanout must be an object or false, got ${describe(rawFanout)}`);
+    fanout = readConfig('fanout', () =>
+      resolveFanoutOptions(rawFanout as FanoutOptions, { region, ...(credentials !== undefined ? { credentials: credentials as AwsCredentialIdentity | AwsCredentialIdentityProvider } : {}) }),
+    );
+  }
+
+  return {
+    url,
+    tables,
+    region,
+    credentials: credentials as AwsCredentialIdentity | AwsCredentialIdentityProvider | undefined,
+    dynamoDb: dynamoDb as DynamoDBDocumentClient | undefined,
+    concurrency: Math.floor(number('concurrency', 1)),
+    maxRetries: Math.floor(number('maxRetries', 0)),
+    retryBaseDelayMs: number('retryBaseDelayMs', 0),
+    retryMaxDelayMs: number('retryMaxDelayMs', 0),
+    requestTimeoutMs: number('requestTimeoutMs', 1),
+    scanSegments: Math.floor(number('scanSegments', 1)),
+    maxSessionAttempts: Math.floor(number('maxSessionAttempts', 1)),
+    onConsumedCapacity: optionalFunction('onConsumedCapacity'),
+    onSendCompleted: optionalFunction('onSendCompleted'),
+    logger: logger as { warn(message: string, error?: unknown): void },
+    random: optionalFunction<() => number>('random') ?? Math.random,
+    hooks: hooks as GatewayTestHooks,
+    fanout,
+  };
+}

@@ -1,0 +1,52 @@
+/** The session: read, replace, deep-merge under optimistic locking on `version`. */
+import { sleep } from '../ConnectionsApi.ts';
+import { ConditionFailed } from '../ConnectionStore.ts';
+import { ConflictError, ConnectionGoneError } from '../errors.ts';
+import { checkClientId, checkSession, checkSessionSize, mergeSession, type Session } from '../validation.ts';
+import type { GatewayContext } from './context.ts';
+
+export async function getSession(ctx: GatewayContext, clientId: string): Promise<Session | undefined> {
+  checkClientId(clientId);
+  const item = await ctx.store.getConnection('getSession', clientId, ['session']);
+  return item ? (item.session ?? {}) : undefined;
+}
+
+export async function setSession(ctx: GatewayContext, clientId: string, session: Session): Promise<void> {
+  checkClientId(clientId);
+  const value = checkSession(session);
+  try {
+    await ctx.store.updateConnection('setSession', clientId, {
+      expression: 'SET #s = :s ADD #v :one',
+      names: { '#s': 'session', '#v': 'version' },
+      values: { ':s': value, ':one': 1 },
+    });
+  } catch (error) {
+    if (error instanceof ConditionFailed) throw new ConnectionGoneError(clientId);
+    throw error;
+  }
+}
+
+export async function updateSession(ctx: GatewayContext, clientId: string, patch: Session): Promise<Session> {
+  checkClientId(clientId);
+  const value = checkSession(patch, 'patch');
+  for (let attempt = 1; ; attempt++) {
+    const item = await ctx.store.getConnection('updateSession', clientId, ['session', 'version']);
+    if (!item) throw new ConnectionGoneError(clientId);
+    const merged = mergeSession(item.session ?? {}, value);
+    checkSessionSize(merged, 'the merged session');
+    const version = item.version;
+    try {
+      await ctx.store.updateConnection('updateSession', clientId, {
+        expression: 'SET #s = :s, #v = :next',
+        names: { '#s': 'session', '#v': 'version' },
+        values: { ':s': merged, ':next': (version ?? 0) + 1, ...(version === undefined ? {} : { ':v': version }) },
+        condition: version === undefined ? 'attribute_not_exists(#v)' : '#v = :v',
+      });
+      return merged;
+    } catch (error) {
+      if (!(error instanceof ConditionFailed)) throw error;
+      if (attempt >= ctx.maxSessionAttempts) throw new ConflictError(clientId, attempt);
+      await sleep(ctx.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
+    }
+  }
+}
