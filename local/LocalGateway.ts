@@ -33,7 +33,7 @@ import { LocalDynamo, type LocalTableDefinition } from './dynamo.ts';
 import { FaultInjector, type FaultSettings } from './faults.ts';
 import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, type ConnectionManager, type PostOutcome } from './managementApi.ts';
 import { handleInvokeRequest, matchInvokePath } from './invokeApi.ts';
-import { sendAwsError } from './http.ts';
+import { sendAwsError, sendEmpty } from './http.ts';
 
 /** A route's integration: a function name from `functions`, or a handler defined inline. */
 export interface RouteDefinition {
@@ -341,13 +341,13 @@ export class LocalGateway implements ConnectionManager {
 
   stats(): GatewayStats {
     let open = 0;
-    for (const c of this.connections.values()) if (c.state === 'open') open++;
+    for (const c of this.connections.values()) if (isOpen(c)) open++;
     return { openConnections: open, ...this.counters };
   }
 
   /** Ids of the connections that are open now. */
   openConnectionIds(): string[] {
-    return [...this.connections.values()].filter((c) => c.state === 'open').map((c) => c.connectionId);
+    return [...this.connections.values()].filter(isOpen).map((c) => c.connectionId);
   }
 
   /** Runs one TTL pass now; returns how many items it deleted. */
@@ -371,8 +371,7 @@ export class LocalGateway implements ConnectionManager {
     socket.on('error', () => socket.destroy());
     if (this.state !== 'running') return rejectUpgrade(socket, 503, 'Service Unavailable');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname.replace(/\/+$/, '');
-    if (path !== `/${this.stage}`) return rejectUpgrade(socket, 403, 'Forbidden');
+    if (!this.isStagePath(req.url ?? '/')) return rejectUpgrade(socket, 403, 'Forbidden');
     if (
       req.headers.upgrade?.toLowerCase() !== 'websocket' ||
       !req.headers['sec-websocket-key'] ||
@@ -533,19 +532,19 @@ export class LocalGateway implements ConnectionManager {
       if (route.returnResponse) {
         const value = outcome.value as { body?: unknown } | null;
         const reply = typeof value === 'object' && value !== null && value.body !== undefined ? value.body : undefined;
-        if (reply !== undefined && connection.state === 'open') this.sendToClient(connection, Buffer.from(typeof reply === 'string' ? reply : JSON.stringify(reply)));
+        if (reply !== undefined && isOpen(connection)) this.sendToClient(connection, Buffer.from(typeof reply === 'string' ? reply : JSON.stringify(reply)));
       }
     });
   }
 
   /** The frame API Gateway sends when it cannot route or integrate a message; spacing as on AWS. */
   private sendErrorFrame(connection: LocalConnection, message: string, requestId: string): void {
-    if (connection.state !== 'open') return;
+    if (!isOpen(connection)) return;
     connection.socket!.send(`{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.connectionId)}, "requestId":${JSON.stringify(requestId)}}`);
   }
 
   private closeConnection(connection: LocalConnection, code: number, reason: string): void {
-    if (connection.state !== 'open') return;
+    if (!isOpen(connection)) return;
     connection.state = 'closing';
     connection.serverClose = { code, reason };
     this.log(`closing ${connection.connectionId} with ${code} ${reason}`);
@@ -587,7 +586,7 @@ export class LocalGateway implements ConnectionManager {
   postToConnection(connectionId: string, data: Buffer): PostOutcome {
     if (!isGatewayId(connectionId)) return 'invalid-id';
     const connection = this.connections.get(connectionId);
-    if (!connection || connection.state !== 'open') return 'gone';
+    if (!connection || !isOpen(connection)) return 'gone';
     if (data.length > this.limits.maxPostBytes) return 'too-large';
     if (connection.socket!.bufferedAmount > this.limits.clientBufferBytes) return 'client-buffer-full';
     this.counters.posts++;
@@ -616,14 +615,14 @@ export class LocalGateway implements ConnectionManager {
   getConnection(connectionId: string): ConnectionInfo | 'gone' | 'invalid-id' {
     if (!isGatewayId(connectionId)) return 'invalid-id';
     const connection = this.connections.get(connectionId);
-    if (!connection || connection.state !== 'open') return 'gone';
+    if (!connection || !isOpen(connection)) return 'gone';
     return connection;
   }
 
   deleteConnection(connectionId: string): 'deleted' | 'gone' | 'invalid-id' {
     if (!isGatewayId(connectionId)) return 'invalid-id';
     const connection = this.connections.get(connectionId);
-    if (!connection || connection.state !== 'open') return 'gone';
+    if (!connection || !isOpen(connection)) return 'gone';
     this.closeConnection(connection, CloseCode.normal, '');
     return 'deleted';
   }
@@ -640,6 +639,12 @@ export class LocalGateway implements ConnectionManager {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
+    if (req.method === 'GET' && this.isStagePath(url)) {
+      // A plain GET (a browser tab, curl, a health check) on the WebSocket URL: API Gateway asks for the upgrade.
+      req.resume();
+      sendEmpty(res, 426, { Upgrade: 'websocket', Connection: 'Upgrade' });
+      return;
+    }
     const connectionId = matchConnectionsPath(url, this.stage);
     const work =
       connectionId !== undefined
@@ -656,6 +661,12 @@ export class LocalGateway implements ConnectionManager {
       if (!res.headersSent) sendAwsError(res, 500, 'InternalServerErrorException', { message: 'Internal server error' });
       else res.destroy();
     });
+  }
+
+  /** `/{stage}`, with or without a trailing slash or a query: the path clients connect to. */
+  private isStagePath(rawUrl: string): boolean {
+    const path = new URL(rawUrl, 'http://localhost').pathname.replace(/\/+$/, '');
+    return path === `/${this.stage}`;
   }
 
   private log(line: string): void {
@@ -700,6 +711,17 @@ export class LocalGateway implements ConnectionManager {
     await this.dynamo.stop();
     this.state = 'stopped';
   }
+}
+
+/**
+ * Open for @connections: `$connect` has finished and no close frame has gone either way. Once the
+ * client's close frame arrives, ws answers it and waits for the TCP close, which can take a while
+ * (a client that never closes its side is cut off after 30 s); API Gateway answers 410 from the
+ * client's close frame on, so this does too.
+ */
+function isOpen(connection: LocalConnection): boolean {
+  const socket = connection.socket;
+  return connection.state === 'open' && socket !== undefined && socket.readyState === socket.OPEN;
 }
 
 function rejectUpgrade(socket: Socket, status: number, reason: string): void {

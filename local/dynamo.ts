@@ -1,13 +1,14 @@
 /**
  * Embedded DynamoDB: dynalite (DynamoDB's wire protocol over HTTP, in this process), in memory by
  * default or in LevelDB files with `path`. dynalite never expires TTL items and has no
- * UpdateTimeToLive, so the TTL attribute comes from each table definition and `sweepExpiredItems`
- * deletes what DynamoDB's TTL would.
+ * UpdateTimeToLive, so the TTL attribute comes from each table definition, `sweepExpiredItems`
+ * deletes what DynamoDB's TTL would, and DescribeTimeToLive reports it (dynaliteWithTtl.ts).
  */
 /// <reference path="./dynalite.d.ts" />
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import dynalite from 'dynalite';
+import { reportTimeToLive } from './dynaliteWithTtl.ts';
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
@@ -56,6 +57,7 @@ export class LocalDynamo {
 
   async start(): Promise<string> {
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(this.options.path ? { path: this.options.path } : {}) });
+    reportTimeToLive(server, (tableName) => this.tables.get(tableName)?.timeToLiveAttribute);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: this.options.port ?? 0, host: this.options.host, backlog: 4096 }, resolve);

@@ -12,6 +12,7 @@ import {
 import { LocalGateway, type WebSocketEvent } from '../local/index.ts';
 import { connect, eventually, type TestClient } from './support/wsClient.ts';
 import { managementClient } from './support/awsClients.ts';
+import { clientCloseFrame, openRawWebSocket, walkServerFrames } from './support/rawWebSocket.ts';
 
 let gw: LocalGateway;
 let client: ApiGatewayManagementApiClient;
@@ -97,6 +98,26 @@ test('an unknown or closed connection gets 410 GoneException on POST, GET and DE
   assert.equal(raw.status, 410);
   assert.equal(raw.headers['x-amzn-errortype'], 'GoneException');
   assert.equal(raw.body, '', 'AWS sends a 410 with no body');
+});
+
+test('during the close handshake a POST, GET or DELETE gets 410 GoneException and nothing is delivered', async () => {
+  // The client sends its close frame and keeps its side of the TCP connection open: the server has
+  // answered the close (its close frame is the signal) and waits in its closing state for the TCP
+  // close. Nothing here depends on timing: the state is held until the client ends the socket.
+  const count = events.length;
+  const raw = await openRawWebSocket(gw.endpoints.wsUrl, { allowHalfOpen: true });
+  const id = events[count]!.requestContext.connectionId;
+  raw.socket.write(clientCloseFrame(4000));
+  assert.equal(await raw.closeCode, 4000, 'the server echoed the close: it is closing');
+  await assert.rejects(client.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'too late' })), awsError('GoneException', 410));
+  await assert.rejects(client.send(new GetConnectionCommand({ ConnectionId: id })), awsError('GoneException', 410));
+  await assert.rejects(client.send(new DeleteConnectionCommand({ ConnectionId: id })), awsError('GoneException', 410));
+  assert.equal(walkServerFrames(raw.received()).textFrames, 0, 'no data frame was sent');
+  assert.ok(!events.some((e) => e.requestContext.eventType === 'DISCONNECT' && e.requestContext.connectionId === id), '$disconnect waits for the TCP close');
+  raw.socket.end();
+  await eventually(() => events.some((e) => e.requestContext.eventType === 'DISCONNECT' && e.requestContext.connectionId === id));
+  const disconnect = events.find((e) => e.requestContext.eventType === 'DISCONNECT' && e.requestContext.connectionId === id)!;
+  assert.equal((disconnect.requestContext as { disconnectStatusCode?: number }).disconnectStatusCode, 4000);
 });
 
 test('a malformed connection id gets 400 BadRequestException', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type LocalTableDefinition } from '../local/index.ts';
 import { documentClient } from './support/awsClients.ts';
@@ -27,6 +27,22 @@ test('tables are created from their definitions, with keys and indexes', async (
     ]);
     const plain = await client.send(new DescribeTableCommand({ TableName: 'plain' }));
     assert.equal(plain.Table!.GlobalSecondaryIndexes![0]!.IndexName, 'byOwner');
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('DescribeTimeToLive reports ENABLED with the attribute for a table with a TTL attribute, DISABLED otherwise', async () => {
+  const gw = new LocalGateway({ routes: {}, tables, ttlSweepIntervalMs: 0 });
+  const { dynamoEndpoint, region } = await gw.start();
+  try {
+    // maxAttempts 1: a wrong x-amz-crc32 would make the SDK fail (and retry) instead of parsing.
+    const client = new DynamoDBClient({ endpoint: dynamoEndpoint, region, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
+    const things = await client.send(new DescribeTimeToLiveCommand({ TableName: 'things' }));
+    assert.deepEqual(things.TimeToLiveDescription, { AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
+    const plain = await client.send(new DescribeTimeToLiveCommand({ TableName: 'plain' }));
+    assert.deepEqual(plain.TimeToLiveDescription, { TimeToLiveStatus: 'DISABLED' });
+    await assert.rejects(client.send(new DescribeTimeToLiveCommand({ TableName: 'missing' })), ResourceNotFoundException);
   } finally {
     await gw.stop();
   }

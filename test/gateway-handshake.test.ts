@@ -93,6 +93,22 @@ test('an upgrade to a path other than the stage is refused with 403 before any h
   });
 });
 
+test('a plain HTTP GET on the WebSocket URL gets 426 Upgrade Required, and no handler runs', async () => {
+  let calls = 0;
+  await withGateway({ stage: 'prod', routes: { $connect: async () => { calls++; } } }, async (gw) => {
+    const stageUrl = gw.endpoints.wsUrl.replace(/^ws:/, 'http:');
+    for (const url of [stageUrl, `${stageUrl}/`, `${stageUrl}?token=abc`]) {
+      const response = await fetch(url);
+      assert.equal(response.status, 426, url);
+      assert.equal(response.statusText, 'Upgrade Required');
+      assert.equal(response.headers.get('upgrade'), 'websocket');
+      assert.equal(await response.text(), '');
+    }
+    assert.equal((await fetch(stageUrl.replace('/prod', '/other'))).status, 403, 'another path is not the WebSocket URL');
+    assert.equal(calls, 0);
+  });
+});
+
 test('the new-connection rate limit answers 429 past the configured rate', async () => {
   await withGateway({ routes: {}, limits: { newConnectionsPerSecond: 2 } }, async (gw) => {
     const a = await connect(gw.endpoints.wsUrl);

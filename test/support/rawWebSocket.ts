@@ -12,6 +12,28 @@ export interface RawWebSocket {
   readonly closeCode: Promise<number | undefined>;
   /** Resolves once the server sent a text frame (e.g. the init message). */
   readonly firstTextFrame: Promise<void>;
+  /** Everything the server sent after the handshake, so far. */
+  received(): Buffer;
+}
+
+export interface RawWebSocketOptions {
+  /**
+   * Keep this side of the TCP connection open when the server ends its side, as a client that is
+   * slow to finish the close handshake does: the server then stays in its closing state.
+   */
+  readonly allowHalfOpen?: boolean;
+}
+
+/** A client frame: FIN, the opcode, the payload (under 126 bytes) masked with a zero key. */
+export function maskedClientFrame(opcode: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), Buffer.alloc(4), payload]);
+}
+
+/** A client close frame with a status code. */
+export function clientCloseFrame(code: number): Buffer {
+  const payload = Buffer.alloc(2);
+  payload.writeUInt16BE(code);
+  return maskedClientFrame(0x8, payload);
 }
 
 /** The complete frames in what the server sent (unmasked): how many text frames, and the first close code. */
@@ -39,9 +61,9 @@ export function walkServerFrames(frames: Buffer): { textFrames: number; closeCod
   return { textFrames };
 }
 
-export async function openRawWebSocket(wsUrl: string): Promise<RawWebSocket> {
+export async function openRawWebSocket(wsUrl: string, options: RawWebSocketOptions = {}): Promise<RawWebSocket> {
   const url = new URL(wsUrl);
-  const socket = tcpConnect(Number(url.port), url.hostname);
+  const socket = tcpConnect({ port: Number(url.port), host: url.hostname, allowHalfOpen: options.allowHalfOpen ?? false });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.write(
     `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -72,5 +94,5 @@ export async function openRawWebSocket(wsUrl: string): Promise<RawWebSocket> {
     socket.on('error', () => resolve(undefined));
   });
   await opened;
-  return { socket, closeCode, firstTextFrame };
+  return { socket, closeCode, firstTextFrame, received: () => buffered };
 }
