@@ -6,7 +6,7 @@
  *
  * Construct ids are part of the contract (renaming one replaces its resource, and the local gateway's
  * template mode finds functions and tables by them): Connections, Uids, Groups, Api, Stage,
- * AccessLogs, ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
+ * AccessLogs (when on), ApiGatewayCloudWatchRole and ApiGatewayAccount (when created), ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
  * FanoutWorkerFunction, FanoutFailures.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -28,7 +28,8 @@ import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
-import { flattenForNag, iam5ResourceFindingId } from './nagFindingId.ts';
+import { iam5ResourceFindingId } from './nagFindingId.ts';
+import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 
 /** The warning a backend without an authorizer carries; acknowledge it as `annotation::<id>`. */
 export const NO_AUTHORIZER_WARNING = 'serverless-gateway-worker:noAuthorizer';
@@ -75,12 +76,12 @@ export interface GatewayFanoutProps {
   readonly threshold?: number;
   /**
    * Reserved concurrency of the worker: at most this many chunks are delivered at once; the others
-   * wait in Lambda's asynchronous queue. Every worker posts up to 64 messages at once, and all of
-   * them share the account's `@connections` quota (10,000 requests/s by default, with `$connect` and
-   * every other API Gateway call), so this bounds the pressure a broadcast puts on it. Lambda
-   * refuses a reservation that leaves less than 100 unreserved executions in the account: in an
-   * account whose concurrency quota is under 110, pass `false` (no reservation, no bound).
-   * @default 10
+   * wait in Lambda's asynchronous queue. Off by default, because Lambda refuses any reservation that
+   * leaves fewer than 100 unreserved executions in the account, and new accounts start with a
+   * concurrency quota too small for any (the deploy fails with InvalidParameterValueException).
+   * A reservation also holds those executions back from every other function of the account.
+   * `false` is the same as leaving it unset.
+   * @default - no reservation
    */
   readonly reservedConcurrency?: number | false;
   /**
@@ -194,12 +195,21 @@ export interface GatewayBackendProps {
    */
   readonly environment?: Readonly<Record<string, string>>;
   /**
-   * Create the account-wide role API Gateway writes logs with (AWS::ApiGateway::Account). Access
-   * logging fails to deploy in an account and region where it was never set; it is one setting per
-   * account and region, so only one stack should own it.
+   * Create API Gateway's account-wide CloudWatch Logs role for this region (`AWS::ApiGateway::Account`
+   * and its role, both retained when the stack is deleted: other APIs in the region may log with it).
+   * One setting per account and region: when another stack or a person has set it, leave this off
+   * and pass `accessLogs: true`. See cdk/apiGatewayLogging.ts for what two stacks that both set it do.
    * @default false
    */
   readonly apiGatewayCloudWatchRole?: boolean;
+  /**
+   * JSON access logs of the stage, in their own log group. API Gateway refuses a stage with access
+   * logs in an account and region whose CloudWatch Logs role was never set ("CloudWatch Logs role
+   * ARN must be set in account settings"), so they are on by default only when this construct sets
+   * that role; `true` without `apiGatewayCloudWatchRole` states that the region already has it.
+   * @default - the value of `apiGatewayCloudWatchRole`
+   */
+  readonly accessLogs?: boolean;
   /**
    * The API's name.
    * @default - the construct's path
@@ -244,8 +254,8 @@ export class GatewayBackend extends Construct {
   /** One per key in `routes`, in order. */
   readonly customRoutes: readonly apigwv2.WebSocketRoute[];
   readonly stage: apigwv2.WebSocketStage;
-  /** The stage's access logs. */
-  readonly accessLogGroup: logs.LogGroup;
+  /** The stage's access logs, when `accessLogs` is on. */
+  readonly accessLogGroup: logs.LogGroup | undefined;
   readonly connectFunction: NodejsFunction;
   readonly disconnectFunction: NodejsFunction;
   /** Handles `$default` and every custom route. */
@@ -318,7 +328,7 @@ export class GatewayBackend extends Construct {
     // ---- logs ----
     const logGroup = (logId: string) =>
       new logs.LogGroup(this, logId, { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
-    this.accessLogGroup = logGroup('AccessLogs');
+    this.accessLogGroup = settings.accessLogs ? logGroup('AccessLogs') : undefined;
     this.functionLogGroups = {
       connect: logGroup('ConnectFunctionLogs'),
       disconnect: logGroup('DisconnectFunctionLogs'),
@@ -444,34 +454,31 @@ export class GatewayBackend extends Construct {
       );
     }
 
-    if (props.apiGatewayCloudWatchRole) {
-      const pushToCloudWatchLogs = iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs');
-      this.cloudWatchRole = new iam.Role(this, 'ApiGatewayCloudWatchRole', {
-        assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
-        managedPolicies: [pushToCloudWatchLogs],
-      });
-      Validations.of(this.cloudWatchRole).acknowledge({
-        id: `AwsSolutions-IAM4[Policy::${flattenForNag(this, pushToCloudWatchLogs.managedPolicyArn)}]`,
-        reason: 'The account-level role API Gateway writes logs with must allow it to create and write log groups it names itself; AWS maintains this policy for exactly that.',
-      });
-      this.apiGatewayAccount = new apigateway.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: this.cloudWatchRole.roleArn });
-      this.apiGatewayAccount.applyRemovalPolicy(RemovalPolicy.RETAIN);
-    } else {
-      this.cloudWatchRole = undefined;
-      this.apiGatewayAccount = undefined;
-    }
+    const loggingRole = settings.apiGatewayCloudWatchRole ? createApiGatewayLoggingRole(this) : undefined;
+    this.cloudWatchRole = loggingRole?.role;
+    this.apiGatewayAccount = loggingRole?.account;
 
     this.stage = new apigwv2.WebSocketStage(this, 'Stage', {
       webSocketApi: this.webSocketApi,
       stageName: settings.stageName,
       autoDeploy: true,
       throttle: settings.throttle,
-      accessLogSettings: {
-        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
-        format: apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
-      },
+      ...(this.accessLogGroup
+        ? {
+            accessLogSettings: {
+              destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+              format: apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+            },
+          }
+        : {}),
     });
     if (this.apiGatewayAccount) this.stage.node.addDependency(this.apiGatewayAccount);
+    if (!this.accessLogGroup) {
+      Validations.of(this.stage).acknowledge({
+        id: 'AwsSolutions-APIG1',
+        reason: "Access logs are off because API Gateway refuses them in a region whose account-wide CloudWatch Logs role was never set, and this backend was not asked to set it. Turn them on with GatewayBackendProps.apiGatewayCloudWatchRole (creates the role) or accessLogs: true (the region has one). Lambda logs and metrics are kept either way.",
+      });
+    }
 
     this.url = this.stage.url;
     this.callbackUrl = this.stage.callbackUrl;
@@ -608,6 +615,8 @@ interface Settings {
   readonly throttle: GatewayThrottleSettings;
   readonly authorizerQueryParameter: string;
   readonly pointInTimeRecovery: boolean;
+  readonly apiGatewayCloudWatchRole: boolean;
+  readonly accessLogs: boolean;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
   readonly memorySize: number;
@@ -685,7 +694,7 @@ function validate(props: GatewayBackendProps): Settings {
   };
   const fanout = {
     threshold: wholeNumber('fanout.threshold', f.threshold ?? 1000, 0, Number.MAX_SAFE_INTEGER, ' of recipients'),
-    reservedConcurrency: f.reservedConcurrency === false ? undefined : wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency ?? 10, 1, 100_000),
+    reservedConcurrency: f.reservedConcurrency === false || f.reservedConcurrency === undefined ? undefined : wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency, 1, 100_000),
     memorySize: wholeNumber('fanout.memorySize', f.memorySize ?? 1024, 128, 10240, ' of MB'),
     timeout: duration('fanout.timeout', f.timeout ?? Duration.minutes(1), Duration.seconds(10), Duration.minutes(15)),
     retryAttempts: wholeNumber('fanout.retryAttempts', f.retryAttempts ?? 2, 0, 2),
@@ -703,6 +712,8 @@ function validate(props: GatewayBackendProps): Settings {
     throttle,
     authorizerQueryParameter,
     pointInTimeRecovery: props.pointInTimeRecovery ?? true,
+    apiGatewayCloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
+    accessLogs: props.accessLogs ?? props.apiGatewayCloudWatchRole ?? false,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     memorySize,

@@ -120,15 +120,28 @@ describe('API and stage', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { StageName: 'live' });
   });
 
-  test('the stage auto-deploys, throttles every route, and writes JSON access logs to its own log group', () => {
-    const { stack, backend, template } = build();
+  test('the stage auto-deploys and throttles every route; by default it has no access logs, which a fresh region refuses', () => {
+    const { backend, template } = build();
     const t = template();
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: 'prod',
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 500 },
+    });
+    const stage = Object.values(t.findResources('AWS::ApiGatewayV2::Stage'))[0]!;
+    assert.equal(stage.Properties.AccessLogSettings, undefined);
+    assert.equal(stage.Properties.DefaultRouteSettings.LoggingLevel, undefined, 'execution logs need the account role too');
+    assert.equal(backend.accessLogGroup, undefined);
+    t.resourceCountIs('AWS::ApiGateway::Account', 0);
+    t.resourceCountIs('AWS::Logs::LogGroup', 5);
+  });
+
+  test('accessLogs: true writes JSON access logs to their own log group, without creating the account role', () => {
+    const { stack, backend, template } = build({ accessLogs: true });
+    const t = template();
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       AccessLogSettings: {
-        DestinationArn: { 'Fn::GetAtt': [logicalId(stack, backend.accessLogGroup), 'Arn'] },
+        DestinationArn: { 'Fn::GetAtt': [logicalId(stack, backend.accessLogGroup!), 'Arn'] },
         Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId".*"routeKey":"\\$context.routeKey".*"connectionId":"\\$context.connectionId"'),
       },
     });
@@ -136,6 +149,7 @@ describe('API and stage', () => {
     assert.equal(format.status, '$context.status');
     t.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
     t.resourceCountIs('AWS::Logs::LogGroup', 6);
+    t.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 
   test('throttling follows the props', () => {
@@ -143,17 +157,46 @@ describe('API and stage', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 20 } });
   });
 
-  test('no account-level logging role unless asked for; when asked, the stage waits for it', () => {
-    build().template().resourceCountIs('AWS::ApiGateway::Account', 0);
-    const { stack, backend, template } = build({ apiGatewayCloudWatchRole: true });
+  test('apiGatewayCloudWatchRole: the region\'s role and setting, both retained even with removalPolicy DESTROY, access logs on, the stage waiting for the setting', () => {
+    const { stack, backend, template } = build({ apiGatewayCloudWatchRole: true, removalPolicy: RemovalPolicy.DESTROY });
     const t = template();
     t.resourceCountIs('AWS::ApiGateway::Account', 1);
-    t.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] },
-      ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'])]) })],
+    const roleId = logicalId(stack, backend.cloudWatchRole!);
+    t.hasResource('AWS::IAM::Role', {
+      Properties: {
+        AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] },
+        ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'])]) })],
+      },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
     });
+    const account = t.findResources('AWS::ApiGateway::Account')[stack.getLogicalId(backend.apiGatewayAccount!)]!;
+    assert.deepEqual([account.DeletionPolicy, account.UpdateReplacePolicy], ['Retain', 'Retain']);
+    assert.deepEqual(account.Properties.CloudWatchRoleArn, { 'Fn::GetAtt': [roleId, 'Arn'] });
     const stage = t.findResources('AWS::ApiGatewayV2::Stage')[logicalId(stack, backend.stage)]!;
     assert.ok((stage.DependsOn as string[]).includes(stack.getLogicalId(backend.apiGatewayAccount!)));
+    assert.ok(stage.Properties.AccessLogSettings, 'access logs follow the role');
+    // The rest follows removalPolicy: only the region-wide pieces outlive the stack.
+    t.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Delete' });
+  });
+
+  test('apiGatewayCloudWatchRole with accessLogs: false sets the region up and leaves this stage unlogged', () => {
+    const t = build({ apiGatewayCloudWatchRole: true, accessLogs: false }).template();
+    t.resourceCountIs('AWS::ApiGateway::Account', 1);
+    assert.equal(Object.values(t.findResources('AWS::ApiGatewayV2::Stage'))[0]!.Properties.AccessLogSettings, undefined);
+  });
+
+  test('two stacks of the same app in one region each get their own retained role: neither deletion leaves the setting naming a deleted role', () => {
+    const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+    const copies = ['Staging', 'Prod'].map((name) => {
+      const stack = new Stack(app, name, { env: { account: ACCOUNT, region: REGION } });
+      return { stack, backend: new GatewayBackend(stack, 'Gateway', { apiGatewayCloudWatchRole: true }) };
+    });
+    const roles = copies.map(({ stack, backend }) => Template.fromStack(stack).findResources('AWS::IAM::Role')[logicalId(stack, backend.cloudWatchRole!)]!);
+    for (const role of roles) {
+      assert.equal(role.DeletionPolicy, 'Retain');
+      assert.equal(role.Properties.RoleName, undefined, 'a fixed name would make the second stack fail with AlreadyExists');
+    }
   });
 });
 
@@ -177,7 +220,7 @@ describe('functions', () => {
       assert.equal(props.MemorySize, memory);
       assert.equal(props.Timeout, timeout);
       assert.deepEqual(props.LoggingConfig, { LogGroup: { Ref: logicalId(stack, logs) } });
-      assert.equal(props.ReservedConcurrentExecutions, fn === backend.fanoutWorkerFunction ? 10 : undefined);
+      assert.equal(props.ReservedConcurrentExecutions, undefined);
     }
     for (const role of Object.values(t.findResources('AWS::IAM::Role'))) assert.equal(role.Properties.ManagedPolicyArns, undefined);
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
@@ -292,10 +335,13 @@ describe('functions', () => {
     t.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 86400 });
   });
 
-  test('reservedConcurrency false leaves the worker unreserved, for accounts with a small concurrency quota', () => {
-    const { stack, backend, template } = build({ fanout: { reservedConcurrency: false } });
-    const worker = template().findResources('AWS::Lambda::Function')[logicalId(stack, backend.fanoutWorkerFunction)]!.Properties;
-    assert.equal(worker.ReservedConcurrentExecutions, undefined);
+  test('no reservation by default (Lambda refuses one that leaves under 100 unreserved executions, and new accounts have fewer); false is the same', () => {
+    for (const fanout of [undefined, { reservedConcurrency: false as const }]) {
+      const { stack, backend, template } = build(fanout ? { fanout } : {});
+      const functions = template().findResources('AWS::Lambda::Function');
+      assert.equal(functions[logicalId(stack, backend.fanoutWorkerFunction)]!.Properties.ReservedConcurrentExecutions, undefined);
+      for (const fn of Object.values(functions)) assert.equal(fn.Properties.ReservedConcurrentExecutions, undefined);
+    }
   });
 });
 

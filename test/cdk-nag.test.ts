@@ -80,6 +80,18 @@ test('the app\'s configuration has no unacknowledged AwsSolutions finding', () =
   assert.deepEqual(findings, []);
 });
 
+test('the construct with default props (no account role, so no access logs) has none; the missing access logs are acknowledged on the stage, with why', () => {
+  const { findings, app } = synthWithNag(appLikeStack({ apiGatewayCloudWatchRole: undefined }));
+  assert.deepEqual(findings, []);
+  const stageAcks = acknowledgements(app).filter((a) => a.path === 'NagStack/Gateway/Stage');
+  assert.deepEqual(stageAcks.map((a) => a.id.replace(/^[Aa]nnotation::/, '')), ['AwsSolutions-APIG1']);
+  assert.match(stageAcks[0]!.reason, /CloudWatch Logs role/);
+  // With access logs on, nothing needs acknowledging there.
+  const withLogs = synthWithNag(appLikeStack({ apiGatewayCloudWatchRole: undefined, accessLogs: true }));
+  assert.deepEqual(withLogs.findings, []);
+  assert.deepEqual(acknowledgements(withLogs.app).filter((a) => a.path === 'NagStack/Gateway/Stage'), []);
+});
+
 test('every option on (authorizer, custom routes, no PITR, a granted application Lambda) still has none', () => {
   const { findings } = synthWithNag((stack) => {
     const role = (id: string) => new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });

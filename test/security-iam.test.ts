@@ -317,7 +317,7 @@ describe('least privilege', () => {
       add(['execute-api:ManageConnections'], [`arn:aws:execute-api:eu-west-1:123456789012:*/*/POST/@connections/*`]);
       add(['execute-api:Invoke'], [gateway.connectionsArn('POST')]);
       add(['lambda:InvokeFunction'], [`${gateway.connectFunction.functionArn}:*`]);
-      add(['logs:CreateLogGroup'], [gateway.accessLogGroup.logGroupArn]);
+      add(['logs:CreateLogGroup'], [gateway.functionLogGroups.connect.logGroupArn]);
       add(['s3:GetObject'], ['arn:aws:s3:::some-bucket/key']);
       fn.role!.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess'));
       new iam.Role(s, 'AnyoneRole', { assumedBy: new iam.AnyPrincipal() });

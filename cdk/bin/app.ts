@@ -3,42 +3,29 @@
  * at synth time (a finding fails `cdk synth`). Runs offline (cdk.json: notices off, telemetry off;
  * set CDK_DISABLE_VERSION_CHECK=1 to skip the CLI's version check too).
  *
- * Context (`cdk synth -c key=value`):
- *   stackName                  default 'ServerlessGatewayWorker'
- *   eventsModule               path of your Events module; default: the seed's (init, messages ignored)
- *   stageName                  default 'prod'
- *   routes                     comma-separated custom route keys
- *   removalPolicy              'retain' (default) or 'destroy'
- *   apiGatewayCloudWatchRole   'true' (default) to set the account's API Gateway logging role here,
- *                              'false' when another stack already owns it
+ * Context (`cdk synth -c key=value`): see APP_CONTEXT_KEYS in cdk/appContext.ts (stackName,
+ * eventsModule, stageName, routes, removalPolicy, apiGatewayCloudWatchRole, accessLogs, and every
+ * fan-out prop as fanoutXxx). The app sets the region's API Gateway logging role by default, so
+ * that access logs work on a fresh account; pass apiGatewayCloudWatchRole=false where another stack
+ * owns it (with accessLogs=true if that role exists).
  */
-import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GatewayBackend, NO_AUTHORIZER_WARNING } from '../GatewayBackend.ts';
+import { appSettingsFromContext, type AppContextKey } from '../appContext.ts';
 
 const app = new App();
-const context = (key: string): string | undefined => {
+const { stackName, props } = appSettingsFromContext((key: AppContextKey) => {
   const value: unknown = app.node.tryGetContext(key);
   return value === undefined || value === null || value === '' ? undefined : String(value);
-};
+});
 
-const stack = new Stack(app, context('stackName') ?? 'ServerlessGatewayWorker', {
+const stack = new Stack(app, stackName, {
   description: 'GatewayWorker + GatewayClient on API Gateway WebSocket APIs, Lambda and DynamoDB',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
 
-const removalPolicy = context('removalPolicy');
-if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
-  throw new Error(`context removalPolicy must be 'retain' or 'destroy', got ${JSON.stringify(removalPolicy)}`);
-}
-
-const backend = new GatewayBackend(stack, 'Gateway', {
-  eventsModule: context('eventsModule'),
-  stageName: context('stageName'),
-  routes: context('routes')?.split(',').map((r) => r.trim()).filter(Boolean),
-  removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-  apiGatewayCloudWatchRole: context('apiGatewayCloudWatchRole') !== 'false',
-});
+const backend = new GatewayBackend(stack, 'Gateway', props);
 
 // The seed is push-only and open, as a GatewayWorker gateway is: a connection learns its id and
 // nothing else until the application's own (authenticated) backend binds that id to a uid or group.

@@ -1,0 +1,109 @@
+/**
+ * The deployable app's `-c key=value` context switches, turned into GatewayBackendProps. Kept apart
+ * from cdk/bin/app.ts so that tests can check every switch without running `cdk synth`.
+ *
+ * A switch left unset takes the construct's default, except `apiGatewayCloudWatchRole`, which the app
+ * turns on (a fresh account then gets both the region's logging role and access logs).
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { GatewayBackendProps, GatewayFanoutProps } from './GatewayBackend.ts';
+
+/** Thrown for a context value the app cannot use; the message names the switch and what it takes. */
+export class AppContextError extends Error {
+  override readonly name = 'AppContextError';
+}
+
+/** Every switch the app reads, with what it takes (test/cdk-app-context.test.ts checks that the README names each). */
+export const APP_CONTEXT_KEYS = {
+  stackName: "the stack's name (default ServerlessGatewayWorker)",
+  eventsModule: 'path of your Events module',
+  stageName: 'the stage name (default prod)',
+  routes: 'comma-separated custom route keys',
+  removalPolicy: "'retain' (default) or 'destroy'",
+  apiGatewayCloudWatchRole: "'true' (the app's default) or 'false'",
+  accessLogs: "'true' or 'false' (default: the value of apiGatewayCloudWatchRole)",
+  fanoutThreshold: 'recipients above which a send is chunked',
+  fanoutReservedConcurrency: "executions reserved for the fan-out worker, or 'none' (default)",
+  fanoutMemorySize: "the fan-out worker's memory in MB",
+  fanoutTimeout: "one chunk's timeout: seconds, or a number with s, m, h or d",
+  fanoutRetryAttempts: "Lambda's retries of a failed chunk, 0 to 2",
+  fanoutMaxEventAge: 'how long a chunk may wait in the queue: seconds, or with s, m, h or d',
+  fanoutFailureRetention: 'how long the failure queue keeps a chunk: seconds, or with s, m, h or d',
+} as const;
+
+export type AppContextKey = keyof typeof APP_CONTEXT_KEYS;
+
+/** Reads one context value as a string; undefined, null and '' mean unset. */
+export type ContextReader = (key: AppContextKey) => string | undefined;
+
+export interface AppSettings {
+  readonly stackName: string;
+  readonly props: GatewayBackendProps;
+}
+
+export function appSettingsFromContext(read: ContextReader): AppSettings {
+  const fail = (key: AppContextKey, value: string): never => {
+    throw new AppContextError(`context ${key} must be ${APP_CONTEXT_KEYS[key]}, got ${JSON.stringify(value)}`);
+  };
+  const boolean = (key: AppContextKey): boolean | undefined => {
+    const value = read(key);
+    if (value === undefined) return undefined;
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    return fail(key, value);
+  };
+  const wholeNumber = (key: AppContextKey): number | undefined => {
+    const value = read(key);
+    if (value === undefined) return undefined;
+    return /^\d+$/.test(value) ? Number(value) : fail(key, value);
+  };
+  const duration = (key: AppContextKey): Duration | undefined => {
+    const value = read(key);
+    if (value === undefined) return undefined;
+    const match = /^(\d+)([smhd]?)$/.exec(value);
+    if (!match) return fail(key, value);
+    const amount = Number(match[1]);
+    switch (match[2]) {
+      case 'm':
+        return Duration.minutes(amount);
+      case 'h':
+        return Duration.hours(amount);
+      case 'd':
+        return Duration.days(amount);
+      default:
+        return Duration.seconds(amount);
+    }
+  };
+
+  const removalPolicy = read('removalPolicy');
+  if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') fail('removalPolicy', removalPolicy);
+
+  const reservation = read('fanoutReservedConcurrency');
+  const fanout: GatewayFanoutProps = {
+    threshold: wholeNumber('fanoutThreshold'),
+    reservedConcurrency: reservation === 'none' ? false : wholeNumber('fanoutReservedConcurrency'),
+    memorySize: wholeNumber('fanoutMemorySize'),
+    timeout: duration('fanoutTimeout'),
+    retryAttempts: wholeNumber('fanoutRetryAttempts'),
+    maxEventAge: duration('fanoutMaxEventAge'),
+    failureRetention: duration('fanoutFailureRetention'),
+  };
+
+  const apiGatewayCloudWatchRole = boolean('apiGatewayCloudWatchRole') ?? true;
+  return {
+    stackName: read('stackName') ?? 'ServerlessGatewayWorker',
+    props: {
+      eventsModule: read('eventsModule'),
+      stageName: read('stageName'),
+      routes: read('routes')?.split(',').map((r) => r.trim()).filter(Boolean),
+      removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      apiGatewayCloudWatchRole,
+      accessLogs: boolean('accessLogs') ?? apiGatewayCloudWatchRole,
+      fanout: withoutUnset(fanout),
+    },
+  };
+}
+
+function withoutUnset<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
