@@ -8,15 +8,15 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { listenOn, type PortRequest } from '../local/listen.ts';
 import { Gateway, GatewayError } from '../sdk/index.ts';
 
 export interface ExampleBackendOptions {
   readonly gateway: Gateway;
   /** The WebSocket URL the page connects to. */
   readonly wsUrl: string;
-  /** @default 0 */
-  readonly port?: number;
+  /** @default 0 (see PortRequest for a preferred port) */
+  readonly port?: PortRequest;
   /** @default '127.0.0.1' */
   readonly host?: string;
 }
@@ -67,8 +67,7 @@ export async function startExampleBackend(options: ExampleBackendOptions): Promi
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOn(server, options.port ?? 0, { host: options.host ?? '127.0.0.1' });
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}/`,
     server,

@@ -3,6 +3,7 @@
  * app from cdk.out (the very bundles `cdk deploy` uploads), plus the example backend and page.
  */
 import { LocalGateway, environmentOf, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
+import type { PortRequest } from '../local/listen.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway, GatewayEnvVar } from '../sdk/index.ts';
@@ -11,12 +12,12 @@ import { startExampleBackend, type RunningBackend } from './backend.ts';
 export interface DevEnvironmentOptions {
   /** @default 'cdk.out' */
   readonly assemblyDirectory?: string;
+  /** @default 0 (see PortRequest for a preferred port) */
+  readonly gatewayPort?: PortRequest;
   /** @default 0 */
-  readonly gatewayPort?: number;
+  readonly dynamoPort?: PortRequest;
   /** @default 0 */
-  readonly dynamoPort?: number;
-  /** @default 0 */
-  readonly backendPort?: number;
+  readonly backendPort?: PortRequest;
   readonly dynamoPath?: string;
   readonly log?: (line: string) => void;
 }

@@ -7,7 +7,7 @@
  * lets every invocation under way finish (their posts still get answers), then closes the servers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
@@ -32,8 +32,9 @@ import { FunctionHost, type FunctionDefinition, type InvocationOutcome, type Lam
 import { LocalDynamo, type LocalTableDefinition } from './dynamo.ts';
 import { FaultInjector, type FaultSettings } from './faults.ts';
 import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, type ConnectionManager, type PostOutcome } from './managementApi.ts';
-import { handleInvokeRequest, matchInvokePath } from './invokeApi.ts';
+import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
 import { sendAwsError, sendEmpty } from './http.ts';
+import { listenOn, type PortRequest } from './listen.ts';
 
 /** A route's integration: a function name from `functions`, or a handler defined inline. */
 export interface RouteDefinition {
@@ -57,8 +58,8 @@ export interface AuthorizerDefinition {
 export interface LocalGatewayOptions {
   /** @default '127.0.0.1' */
   readonly host?: string;
-  /** @default 0 (an ephemeral port) */
-  readonly port?: number;
+  /** @default 0 (an ephemeral port); `{ preferred: n }`: n when it is free, else an ephemeral port */
+  readonly port?: PortRequest;
   /** @default 'local' */
   readonly stage?: string;
   /** @default a random 10-character id */
@@ -78,8 +79,8 @@ export interface LocalGatewayOptions {
   readonly tables?: readonly LocalTableDefinition[];
   /** Directory for DynamoDB's files; in memory when absent. */
   readonly dynamoPath?: string;
-  /** Port of the embedded DynamoDB. @default 0 (an ephemeral port) */
-  readonly dynamoPort?: number;
+  /** Port of the embedded DynamoDB, as `port`. @default 0 (an ephemeral port) */
+  readonly dynamoPort?: PortRequest;
   /** Overrides of the AWS quotas, e.g. a short idle timeout in a test. */
   readonly limits?: Partial<GatewayLimits>;
   readonly faults?: FaultSettings;
@@ -249,13 +250,9 @@ export class LocalGateway implements ConnectionManager {
     server.keepAliveTimeout = 65_000;
     server.on('upgrade', (req, socket, head) => this.trackUpgrade(this.onUpgrade(req, socket as Socket, head)));
     server.on('clientError', (_error, socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // A large backlog: with Node's default of 511, a burst of connects stalls on SYN retries.
-      server.listen({ port: this.options.port ?? 0, host: this.host, backlog: 8192 }, resolve);
-    });
+    // A large backlog: with Node's default of 511, a burst of connects stalls on SYN retries.
+    const port = await listenOn(server, this.options.port ?? 0, { host: this.host, backlog: 8192 });
     this.server = server;
-    const { port } = server.address() as AddressInfo;
     const hostPort = `${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}`;
     this.urls = {
       wsUrl: `ws://${hostPort}/${this.stage}`,
@@ -650,8 +647,7 @@ export class LocalGateway implements ConnectionManager {
       connectionId !== undefined
         ? handleManagementRequest(req, res, connectionId, this, this.faults)
         : (() => {
-            const functionName = matchInvokePath(url);
-            if (functionName !== undefined) return handleInvokeRequest(req, res, functionName, this.functions);
+            if (isLambdaApiRequest(req)) return handleLambdaApiRequest(req, res, this.functions);
             req.resume();
             sendAwsError(res, 403, 'MissingAuthenticationTokenException', { message: 'Missing Authentication Token' });
             return Promise.resolve();

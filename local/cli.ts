@@ -5,8 +5,10 @@
  *
  *   --assembly <dir>    serve the WebSocket API of the CDK app synthesized in <dir> (e.g. cdk.out)
  *   --stack <name>      the stack to serve when <dir> has several with a WebSocket API
- *   --port <n>          WebSocket, @connections and Lambda invoke API port (default 3001, or $PORT)
+ *   --port <n>          WebSocket, @connections and Lambda API port (default 3001, or $PORT)
  *   --dynamo-port <n>   embedded DynamoDB port (default 8000)
+ * A default port that is taken gives way to a free one, and the output says which; a port given
+ * with an option (or $PORT) must be free.
  *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
  *   --quiet             no per-event log lines
  */
@@ -14,12 +16,13 @@ import { parseArgs } from 'node:util';
 import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
 import { builtinApp } from './builtinApp.ts';
 import { loadCloudAssembly, sharedEnvironmentOf } from './cloudAssembly.ts';
-import { describeEndpoints, startFailure, stopOnSignals } from './cliSupport.ts';
+import { describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from './cliSupport.ts';
+import type { PortRequest } from './listen.ts';
 
 const { values } = parseArgs({
   options: {
-    port: { type: 'string', default: process.env.PORT ?? '3001' },
-    'dynamo-port': { type: 'string', default: '8000' },
+    port: { type: 'string' },
+    'dynamo-port': { type: 'string' },
     persist: { type: 'string' },
     assembly: { type: 'string' },
     stack: { type: 'string' },
@@ -34,11 +37,21 @@ const app: Omit<LocalGatewayOptions, 'port'> = assembly
   ? { ...assembly.gatewayOptions, environment: sharedEnvironmentOf(assembly) }
   : builtinApp();
 
+let port: PortRequest;
+let dynamoPort: PortRequest;
+try {
+  port = portOption(values.port ?? process.env.PORT, 3001, '--port');
+  dynamoPort = portOption(values['dynamo-port'], 8000, '--dynamo-port');
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+
 const gateway = new LocalGateway({
   apiId: 'localwsapi',
   ...app,
-  port: Number(values.port),
-  dynamoPort: Number(values['dynamo-port']),
+  port,
+  dynamoPort,
   dynamoPath: values.persist,
   log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
 });
@@ -50,6 +63,10 @@ try {
     [
       '',
       `Local API Gateway WebSocket API ${endpoints.apiId}, stage ${endpoints.stage}`,
+      ...portFallbackNotes([
+        { what: 'the gateway', requested: port, actual: portOf(endpoints.httpUrl) },
+        { what: 'DynamoDB', requested: dynamoPort, actual: portOf(endpoints.dynamoEndpoint) },
+      ]),
       ...describeEndpoints(endpoints, gateway.functions.names(), dynamoData),
       '',
       `Try it from a browser console: new WebSocket('${endpoints.wsUrl}').onmessage = (e) => console.log(e.data)`,

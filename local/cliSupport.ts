@@ -1,5 +1,26 @@
 /** What the two command-line entry points (local/cli.ts, example/start.ts) print and how they stop. */
 import type { GatewayEndpoints } from './LocalGateway.ts';
+import { parsePort, type PortRequest } from './listen.ts';
+
+/**
+ * A port option: the port the user gave (it must be free: a taken one fails the start), else the
+ * default, which gives way to a free port when it is taken.
+ */
+export function portOption(value: string | undefined, defaultPort: number, option: string): PortRequest {
+  return value === undefined ? { preferred: defaultPort } : parsePort(value, option);
+}
+
+/** One line for each default port that was taken, naming the port used instead. */
+export function portFallbackNotes(ports: ReadonlyArray<{ readonly what: string; readonly requested: PortRequest; readonly actual: number }>): string[] {
+  return ports
+    .filter((p) => typeof p.requested !== 'number' && p.requested.preferred !== p.actual)
+    .map((p) => `  note: ${p.what} default port ${(p.requested as { preferred: number }).preferred} is in use; using ${p.actual} instead`);
+}
+
+/** The port of an http://host:port URL. */
+export function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
 
 /** The URL block and the `export` lines a backend process needs. */
 export function describeEndpoints(endpoints: GatewayEndpoints, functionNames: readonly string[], dynamoData: string): string[] {

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import type { AuthorizerDefinition, LocalGatewayOptions, RouteDefinition } from './LocalGateway.ts';
 import type { ModuleFunctionDefinition } from './functions.ts';
 import type { LocalTableDefinition } from './dynamo.ts';
+import { DEFAULT_RUNTIME, unsupportedRuntimeReason } from './runtimes.ts';
 
 export interface CloudAssemblyOptions {
   /** The cloud assembly directory. @default 'cdk.out' */
@@ -168,6 +169,13 @@ class TemplateReader {
       const environment = this.resolveEnvironment(logicalId, resource);
       environments[name] = environment;
       const config = destinations.get(logicalId);
+      const runtime = String(resource.Properties?.Runtime ?? DEFAULT_RUNTIME);
+      if (!runtime.startsWith('nodejs')) {
+        this.warnings.push(`function ${name} uses ${runtime}; the local gateway runs Node.js functions only: pass one in functions: { '${name}': ... }`);
+        continue;
+      }
+      const refused = unsupportedRuntimeReason(runtime);
+      if (refused) throw new CloudAssemblyError(`function ${logicalId}: ${refused}`);
       const entry = this.functionEntry(logicalId, resource);
       if (!entry) {
         this.warnings.push(`function ${name} has no local asset (inline code or a container image): pass one in functions: { '${name}': ... }`);
@@ -179,6 +187,10 @@ class TemplateReader {
         environment,
         timeoutMs: Number(resource.Properties?.Timeout ?? 3) * 1000,
         memoryMB: Number(resource.Properties?.MemorySize ?? 128),
+        runtime,
+        ...(resource.Properties?.Role !== undefined ? { role: String(this.resolve(resource.Properties.Role, `${logicalId}.Role`)) } : {}),
+        ...(typeof resource.Properties?.Description === 'string' ? { description: resource.Properties.Description } : {}),
+        ...(Array.isArray(resource.Properties?.Architectures) ? { architectures: (resource.Properties.Architectures as unknown[]).map(String) } : {}),
         ...(config?.onFailure ? { onFailure: config.onFailure } : {}),
         ...(config?.maxRetryAttempts !== undefined ? { maxRetryAttempts: config.maxRetryAttempts } : {}),
       };

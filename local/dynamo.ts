@@ -5,10 +5,10 @@
  * deletes what DynamoDB's TTL would, and DescribeTimeToLive reports it (dynaliteWithTtl.ts).
  */
 /// <reference path="./dynalite.d.ts" />
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 import { reportTimeToLive } from './dynaliteWithTtl.ts';
+import { listenOn, type PortRequest } from './listen.ts';
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
@@ -44,7 +44,7 @@ export interface LocalDynamoOptions {
   readonly host: string;
   readonly region: string;
   /** @default 0 (an ephemeral port) */
-  readonly port?: number;
+  readonly port?: PortRequest;
 }
 
 export class LocalDynamo {
@@ -58,12 +58,8 @@ export class LocalDynamo {
   async start(): Promise<string> {
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(this.options.path ? { path: this.options.path } : {}) });
     reportTimeToLive(server, (tableName) => this.tables.get(tableName)?.timeToLiveAttribute);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: this.options.port ?? 0, host: this.options.host, backlog: 4096 }, resolve);
-    });
+    const port = await listenOn(server, this.options.port ?? 0, { host: this.options.host, backlog: 4096 });
     this.server = server;
-    const { port } = server.address() as AddressInfo;
     this.endpoint = `http://${this.options.host}:${port}`;
     this.client = new DynamoDBClient({
       endpoint: this.endpoint,

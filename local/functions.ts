@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import type { LambdaContext } from './events.ts';
 import { newLambdaRequestId } from './ids.ts';
+import { unsupportedRuntimeReason } from './runtimes.ts';
 
 // Lambda handlers take any event; the gateway does not constrain what user code accepts or returns.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -53,6 +54,16 @@ export interface ModuleFunctionDefinition {
   readonly memoryMB?: number;
   readonly onFailure?: string;
   readonly maxRetryAttempts?: number;
+  /**
+   * The Lambda runtime: decides whether callback handlers work, what the context carries and what
+   * `AWS_EXECUTION_ENV` says (see runtimes.ts). @default 'nodejs24.x'
+   */
+  readonly runtime?: string;
+  /** Reported by GetFunction / ListFunctions, as the template declares them. */
+  readonly role?: string;
+  readonly description?: string;
+  /** @default ['x86_64'] */
+  readonly architectures?: readonly string[];
 }
 
 export type FunctionDefinition = LambdaHandler | InlineFunctionDefinition | ModuleFunctionDefinition;
@@ -101,6 +112,7 @@ export class FunctionNotFoundError extends Error {
 
 export class FunctionHost {
   private readonly definitions = new Map<string, FunctionDefinition>();
+  private readonly definitionTimes = new Map<string, number>();
   private readonly running = new Map<string, RunningFunction>();
   private readonly lines = new Map<string, InvocationLine>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -110,7 +122,21 @@ export class FunctionHost {
 
   define(name: string, definition: FunctionDefinition): void {
     if (this.definitions.has(name)) throw new Error(`function ${JSON.stringify(name)} is defined twice`);
+    const runtime = isModuleFunction(definition) ? definition.runtime : undefined;
+    const refused = runtime === undefined ? undefined : unsupportedRuntimeReason(runtime);
+    if (refused) throw new Error(`function ${JSON.stringify(name)}: ${refused}`);
     this.definitions.set(name, definition);
+    this.definitionTimes.set(name, Date.now());
+  }
+
+  /** When the function was defined (epoch ms): its LastModified when it has no code file. */
+  definedAt(name: string): number {
+    return this.definitionTimes.get(name) ?? Date.now();
+  }
+
+  /** The definition a function was given, for the Lambda read operations. */
+  definitionOf(name: string): FunctionDefinition | undefined {
+    return this.definitions.get(name);
   }
 
   has(name: string): boolean {
@@ -259,7 +285,7 @@ export class FunctionHost {
   }
 }
 
-function isModuleFunction(definition: FunctionDefinition): definition is ModuleFunctionDefinition {
+export function isModuleFunction(definition: FunctionDefinition): definition is ModuleFunctionDefinition {
   return typeof definition === 'object' && typeof (definition as ModuleFunctionDefinition).entry === 'string' && !('handler' in definition && typeof definition.handler === 'function');
 }
 
@@ -283,7 +309,7 @@ class InvocationLine {
   }
 }
 
-function timeoutOf(definition: FunctionDefinition): number {
+export function timeoutOf(definition: FunctionDefinition): number {
   return typeof definition === 'function' ? DEFAULT_TIMEOUT_MS : (definition.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 

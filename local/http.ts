@@ -59,6 +59,13 @@ export function hasSigV4Authorization(req: IncomingMessage): boolean {
   return typeof auth === 'string' && auth.startsWith('AWS4-HMAC-SHA256 ') && auth.includes('Credential=') && auth.includes('Signature=');
 }
 
+/** The service a SigV4 signature is scoped to (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`). */
+export function signedService(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth !== 'string') return undefined;
+  return /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(auth)?.[1];
+}
+
 /** Path segments, each URL-decoded; undefined when a segment is not valid percent-encoding. */
 export function decodedPathSegments(rawUrl: string): string[] | undefined {
   const query = rawUrl.indexOf('?');

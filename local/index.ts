@@ -20,6 +20,8 @@ export type {
   LambdaErrorPayload,
 } from './functions.ts';
 export type { LocalTableDefinition } from './dynamo.ts';
+export type { PortRequest } from './listen.ts';
+export { LAMBDA_NODE_RUNTIMES, type LambdaNodeRuntime } from './runtimes.ts';
 export { isGatewayId } from './ids.ts';
 export type {
   WebSocketEvent,

@@ -67,6 +67,9 @@ test('a synthesized stack is read into routes, functions, tables and the authori
     assert.equal(app.environments[connectFn]!.TABLE_NAME, table.name);
     assert.deepEqual(options.authorizer?.identitySource, ['route.request.querystring.token']);
     assert.match((options.functions![connectFn] as { entry: string }).entry, /asset\.[0-9a-f]+\/onconnect\.mjs$/);
+    const connectDefinition = options.functions![connectFn] as { runtime?: string; role?: string };
+    assert.equal(connectDefinition.runtime, 'nodejs24.x', 'the template\'s Runtime');
+    assert.match(connectDefinition.role ?? '', /^arn:aws:iam::000000000000:role\/OnConnectServiceRole/);
     // What the functions share is what a backend process needs: here the table name.
     assert.deepEqual(sharedEnvironmentOf(app), { TABLE_NAME: table.name });
   } finally {
