@@ -1,13 +1,14 @@
 /**
  * The whole backend as one construct: the three DynamoDB tables, the WebSocket API and its stage, the
  * Lambdas (`$connect`, `$disconnect`, `$default` + custom routes, the init sender, and the fan-out
- * worker with its failure queue), and the outputs. `grantGateway(fn)` gives another Lambda the SDK
- * in one call, chunked fan-out included.
+ * worker with its failure queue, the Gateway API), and the outputs. `grantGateway(fn)` gives another
+ * Lambda the SDK in one call, chunked fan-out included; `grantInvokeGatewayApi(grantee)` lets any
+ * principal call the Gateway API (other languages).
  *
  * Construct ids are part of the contract (renaming one replaces its resource, and the local gateway's
  * template mode finds functions and tables by them): Connections, Uids, Groups, Api, Stage,
  * AccessLogs (when on), ApiGatewayCloudWatchRole and ApiGatewayAccount (when created), ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
- * FanoutWorkerFunction, FanoutFailures.
+ * FanoutWorkerFunction, FanoutFailures, GatewayApiFunction.
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -27,6 +28,7 @@ import { Construct } from 'constructs';
 import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
+import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
 import { iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
@@ -265,6 +267,11 @@ export class GatewayBackend extends Construct {
   /** Delivers the chunks of large sends (lambdas/fanoutWorker.ts), invoked asynchronously by the SDK. */
   readonly fanoutWorkerFunction: NodejsFunction;
   /**
+   * The Gateway API (lambdas/gatewayApi.ts): GatewayClient's methods for any language, invoked with
+   * `lambda:InvokeFunction`; `grantInvokeGatewayApi(grantee)` allows a caller.
+   */
+  readonly gatewayApiFunction: NodejsFunction;
+  /**
    * Where Lambda puts a chunk the worker failed to deliver after its retries, or that waited longer
    * than `fanout.maxEventAge`: the invocation record, with the chunk as `requestPayload`.
    */
@@ -278,6 +285,7 @@ export class GatewayBackend extends Construct {
     readonly message: logs.LogGroup;
     readonly initSender: logs.LogGroup;
     readonly fanoutWorker: logs.LogGroup;
+    readonly gatewayApi: logs.LogGroup;
   };
   /** The authorizer on `$connect`, when `authorizer` is set. */
   readonly authorizer: WebSocketLambdaAuthorizer | undefined;
@@ -335,6 +343,7 @@ export class GatewayBackend extends Construct {
       message: logGroup('MessageFunctionLogs'),
       initSender: logGroup('InitSenderFunctionLogs'),
       fanoutWorker: logGroup('FanoutWorkerFunctionLogs'),
+      gatewayApi: logGroup('GatewayApiFunctionLogs'),
     };
 
     // ---- functions ----
@@ -499,9 +508,13 @@ export class GatewayBackend extends Construct {
       [GatewayEnvVar.fanoutThreshold]: String(fanout.threshold),
     };
 
+    this.gatewayApiFunction = bundledFunction('GatewayApiFunction', resolve(LAMBDAS_DIR, 'gatewayApi.ts'), this.functionLogGroups.gatewayApi, settings.timeout, 'GatewayBackend Gateway API: GatewayClient\'s methods for any language, invoked with lambda:InvokeFunction', false);
+
     // ---- wiring ----
     // The backend's own handlers run user code that may call any SDK method: they get what any SDK user gets.
     for (const fn of [this.connectFunction, this.disconnectFunction, this.messageFunction]) this.grantGateway(fn);
+    // The Gateway API calls any SDK method on its callers' behalf.
+    this.grantGateway(this.gatewayApiFunction);
     this.connectFunction.addEnvironment(LambdaEnvVar.initFunction, this.initSenderFunction.functionName);
     this.connectFunction.addEnvironment(LambdaEnvVar.initMessage, String(settings.initMessage));
     // lambda:InvokeFunction on the function's own ARN only (grantInvoke would add `:*` for versions).
@@ -532,6 +545,7 @@ export class GatewayBackend extends Construct {
     new CfnOutput(this, 'UidsTableName', { value: this.uidsTable.tableName, description: GatewayEnvVar.uidsTable });
     new CfnOutput(this, 'GroupsTableName', { value: this.groupsTable.tableName, description: GatewayEnvVar.groupsTable });
     new CfnOutput(this, 'FanoutFunctionName', { value: this.fanoutWorkerFunction.functionName, description: GatewayEnvVar.fanoutFunction });
+    new CfnOutput(this, 'GatewayApiFunctionName', { value: this.gatewayApiFunction.functionName, description: `${GATEWAY_API_FUNCTION_ENV}: invoke it to call GatewayClient's methods from any language` });
 
     this.acknowledgeFindings();
   }
@@ -562,6 +576,15 @@ export class GatewayBackend extends Construct {
       grant = grant.combine(iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] }));
     }
     return grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [this.fanoutWorkerFunction.functionArn] }));
+  }
+
+  /**
+   * Lets a caller invoke the Gateway API: `lambda:InvokeFunction` on its unqualified ARN only (the
+   * CDK's `grantInvoke` would add `:*`, every version and alias). Give the caller the function's name
+   * too, e.g. `fn.addEnvironment('GATEWAY_API_FUNCTION', backend.gatewayApiFunction.functionName)`.
+   */
+  grantInvokeGatewayApi(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [this.gatewayApiFunction.functionArn] });
   }
 
   /** `arn:...:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/@connections/*` for each method. */

@@ -2,11 +2,12 @@
  * The whole app on a laptop, as `npm start` runs it: the local gateway serving the synthesized CDK
  * app from cdk.out (the very bundles `cdk deploy` uploads), plus the example backend and page.
  */
-import { LocalGateway, environmentOf, loadCloudAssembly, type GatewayEndpoints } from '../local/index.ts';
+import { LocalGateway, environmentOf, loadCloudAssembly, outputOf, type CloudAssemblyApp, type GatewayEndpoints } from '../local/index.ts';
 import type { PortRequest } from '../local/listen.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway, GatewayEnvVar } from '../sdk/index.ts';
+import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { startExampleBackend, type RunningBackend } from './backend.ts';
 
 export interface DevEnvironmentOptions {
@@ -33,10 +34,20 @@ export interface DevEnvironment {
   stop(): Promise<void>;
 }
 
+/**
+ * The app's variables a backend process needs: what the construct's grantGateway set on its
+ * functions (for the Node SDK), and the Gateway API's function name (for every other language).
+ */
+export function backendEnvironmentOf(app: CloudAssemblyApp): Record<string, string> {
+  const environment = environmentOf(app, Object.values(GatewayEnvVar));
+  const gatewayApiFunction = outputOf(app, 'GatewayApiFunctionName');
+  if (gatewayApiFunction) environment[GATEWAY_API_FUNCTION_ENV] = gatewayApiFunction;
+  return environment;
+}
+
 export async function startDevEnvironment(options: DevEnvironmentOptions = {}): Promise<DevEnvironment> {
   const app = loadCloudAssembly({ directory: options.assemblyDirectory ?? 'cdk.out' });
-  // What the construct's grantGateway set on its functions is what a backend needs too.
-  const sdkEnvironment = environmentOf(app, Object.values(GatewayEnvVar));
+  const sdkEnvironment = backendEnvironmentOf(app);
   const gateway = new LocalGateway({
     ...app.gatewayOptions,
     port: options.gatewayPort ?? 0,

@@ -41,6 +41,11 @@ export interface CloudAssemblyApp {
   readonly environments: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** Logical id -> local name, for tables and functions. */
   readonly physicalNames: Readonly<Record<string, string>>;
+  /**
+   * The stack's outputs that resolve locally, by logical id: a function's or table's local name; the
+   * API's own URLs in their AWS form (the gateway turns those into local ones only in environments).
+   */
+  readonly outputs: Readonly<Record<string, string>>;
   /** What could not be carried over, e.g. an SQS on-failure destination. */
   readonly warnings: readonly string[];
 }
@@ -77,6 +82,11 @@ export function sharedEnvironmentOf(app: CloudAssemblyApp): Record<string, strin
   return Object.fromEntries([...seen].filter(([, e]) => e.count >= 2 && e.consistent).map(([name, e]) => [name, e.value]));
 }
 
+/** An output's value by its construct id (`FanoutFunctionName`), whatever path and hash prefix and suffix its logical id. */
+export function outputOf(app: CloudAssemblyApp, id: string): string | undefined {
+  return Object.entries(app.outputs).find(([logicalId]) => logicalId.replace(/[0-9A-F]{8}$/, '').endsWith(id))?.[1];
+}
+
 export class CloudAssemblyError extends Error {
   override readonly name = 'CloudAssemblyError';
 }
@@ -87,7 +97,7 @@ interface CfnResource {
   readonly Metadata?: Record<string, unknown>;
 }
 
-type Template = { Resources: Record<string, CfnResource> };
+type Template = { Resources: Record<string, CfnResource>; Outputs?: Record<string, { Value?: unknown }> };
 
 export function loadCloudAssembly(options: CloudAssemblyOptions = {}): CloudAssemblyApp {
   const directory = resolve(options.directory ?? 'cdk.out');
@@ -121,6 +131,7 @@ function isWebSocketApi(resource: CfnResource): boolean {
 
 class TemplateReader {
   private readonly resources: Record<string, CfnResource>;
+  private readonly outputDefinitions: Record<string, { Value?: unknown }>;
   private readonly warnings: string[] = [];
   private readonly names = new Map<string, string>();
   /** Asset object key (`{hash}.zip`) -> directory in the assembly, from the `*.assets.json` manifests. */
@@ -133,6 +144,7 @@ class TemplateReader {
     private readonly env: { region: string; accountId: string; apiId: string },
   ) {
     this.resources = template.Resources ?? {};
+    this.outputDefinitions = template.Outputs ?? {};
     for (const file of readdirSync(directory).filter((f) => f.endsWith('.assets.json'))) {
       const assets = JSON.parse(readFileSync(join(directory, file), 'utf8')) as {
         files?: Record<string, { source?: { path?: string }; destinations?: Record<string, { objectKey?: string }> }>;
@@ -246,8 +258,21 @@ class TemplateReader {
       },
       environments,
       physicalNames: Object.fromEntries(this.names),
+      outputs: this.resolveOutputs(),
       warnings: this.warnings,
     };
+  }
+
+  /** Outputs are informational: one that cannot be resolved locally is left out, without a warning. */
+  private resolveOutputs(): Record<string, string> {
+    const outputs: Record<string, string> = {};
+    for (const [id, output] of Object.entries(this.outputDefinitions)) {
+      const warningCount = this.warnings.length;
+      const value = this.resolve(output.Value, `Outputs.${id}`);
+      if (this.warnings.length === warningCount && (typeof value === 'string' || typeof value === 'number')) outputs[id] = String(value);
+      this.warnings.length = warningCount;
+    }
+    return outputs;
   }
 
   private ofType(type: string): Array<[string, CfnResource]> {

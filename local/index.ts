@@ -36,4 +36,4 @@ export type {
   WebSocketAuthorizerContext,
   LambdaContext,
 } from './events.ts';
-export { loadCloudAssembly, environmentOf, sharedEnvironmentOf, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';
+export { loadCloudAssembly, environmentOf, sharedEnvironmentOf, outputOf, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';

@@ -1,0 +1,112 @@
+/**
+ * The synthesized app (a private copy of cdk.out) on a local gateway, set up as `npm start` sets it
+ * up for a backend: `env` is the environment `npm start` prints (AWS variables, the SDK's variables
+ * and GATEWAY_API_FUNCTION), and browsers' sockets get the app's init message. For the tests of the
+ * Gateway API's clients in other languages.
+ */
+import WebSocket from 'ws';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LocalGateway, type GatewayEndpoints } from '../../local/index.ts';
+import { Gateway } from '../../sdk/index.ts';
+import { backendEnvironmentOf } from '../../example/devEnvironment.ts';
+import { GATEWAY_API_FUNCTION_ENV } from '../../lambdas/gatewayApiProtocol.ts';
+import { copySynthesizedApp } from './synthesizedApp.ts';
+
+export interface GatewayApiApp {
+  readonly gateway: LocalGateway;
+  readonly endpoints: GatewayEndpoints;
+  /** What `npm start` prints for a backend process. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly functionName: string;
+  /** The Node SDK on the same tables, to check what the other clients did. */
+  readonly sdk: Gateway;
+  /** A WebSocket client with the client id of its init message. */
+  connect(): Promise<AppClient>;
+  stop(): Promise<void>;
+}
+
+export interface AppClient {
+  readonly id: string;
+  readonly socket: WebSocket;
+  /** Messages after init, in order of arrival. */
+  readonly messages: string[];
+  /** Waits for the n-th message after init (1-based). */
+  message(n: number, timeoutMs?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startGatewayApiApp(prefix: string): Promise<GatewayApiApp> {
+  const copy = copySynthesizedApp(prefix);
+  const environment = backendEnvironmentOf(copy.app);
+  const functionName = environment[GATEWAY_API_FUNCTION_ENV];
+  if (!functionName) throw new Error('cdk.out has no GatewayApiFunctionName output: synthesize again (npm run synth)');
+  const gateway = new LocalGateway({ ...copy.app.gatewayOptions, environment, ttlSweepIntervalMs: 0 });
+  const endpoints = await gateway.start();
+  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
+  const sdk = Gateway.fromEnv({ region: endpoints.region, credentials, dynamoDb, logger: { warn: () => {} } }, endpoints.env);
+  const clients = new Set<WebSocket>();
+  return {
+    gateway,
+    endpoints,
+    env: endpoints.env,
+    functionName,
+    sdk,
+    connect: () => connectClient(endpoints.wsUrl, clients),
+    async stop() {
+      for (const socket of clients) socket.terminate();
+      await gateway.stop();
+      sdk.destroy();
+      dynamoDb.destroy();
+      copy.dispose();
+    },
+  };
+}
+
+async function connectClient(url: string, clients: Set<WebSocket>): Promise<AppClient> {
+  const socket = new WebSocket(url);
+  clients.add(socket);
+  const messages: string[] = [];
+  let wake: (() => void) | undefined;
+  let initialized = false;
+  const id = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no init message within 10 s')), 10_000);
+    socket.on('error', reject);
+    socket.on('message', (data: Buffer) => {
+      const text = data.toString('utf8');
+      if (!initialized) {
+        initialized = true;
+        clearTimeout(timer);
+        resolve((JSON.parse(text) as { client_id: string }).client_id);
+        return;
+      }
+      messages.push(text);
+      wake?.();
+    });
+  });
+  return {
+    id,
+    socket,
+    messages,
+    async message(n, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < n) {
+        if (Date.now() > deadline) throw new Error(`client ${id} has ${messages.length} messages, waited for ${n}: ${JSON.stringify(messages)}`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 100);
+        });
+      }
+      return messages[n - 1]!;
+    },
+    async close() {
+      if (socket.readyState === WebSocket.CLOSED) return;
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.close();
+      });
+      clients.delete(socket);
+    },
+  };
+}
