@@ -2,7 +2,7 @@
 // Prepares a fresh clone for `npm start`, `npm test` and `npm run bench`, so a newcomer runs nothing
 // else: installs the npm dependencies when they are missing or older than the lock file; with --synth
 // synthesizes the CDK app into cdk.out when its sources are newer; with --for-tests also installs
-// Debian's Chromium for the browser tests when it is missing. Plain JavaScript with no dependencies,
+// the Debian packages the tests use (Chromium, php-cli, ...) when they are missing. Plain JavaScript with no dependencies,
 // because it runs before they exist.
 import { execSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -47,11 +47,30 @@ if (synth) {
   }
 }
 
-const CHROMIUM = '/usr/bin/chromium';
+// Debian's tools the tests use, by a file each package installs: Chromium for the browser tests, php-cli
+// and php-curl for PHP's GatewayClient and the PHP example, libjs-jquery for that example, awscli (v2)
+// and python3-boto3 for the Gateway API from the CLI and Python.
+const succeeds = (command) => {
+  try {
+    execSync(command, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const DEBIAN_TOOLS = [
+  ['chromium', () => existsSync('/usr/bin/chromium')],
+  ['php-cli', () => existsSync('/usr/bin/php')],
+  ['php-curl', () => succeeds(`/usr/bin/php -r 'exit(extension_loaded("curl") ? 0 : 1);'`)],
+  ['libjs-jquery', () => existsSync('/usr/share/javascript/jquery/jquery.min.js')],
+  ['awscli', () => existsSync('/usr/bin/aws')],
+  ['python3-boto3', () => succeeds(`/usr/bin/python3 -c 'import boto3'`)],
+];
+const missing = forTests ? DEBIAN_TOOLS.filter(([, installed]) => !installed()).map(([name]) => name) : [];
 
-if (forTests && !existsSync(CHROMIUM)) {
+if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const sudo = isRoot ? '' : 'sudo ';
   run(`${sudo}apt-get update -qq`);
-  run(`${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium`);
+  run(`${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`);
 }

@@ -29,7 +29,7 @@ test('cdk.json runs the app with tsx, offline: no notices, no telemetry', () => 
   assert.equal(cdkJson.context['cli-telemetry'], false);
 });
 
-test('`npx cdk synth` builds the stack, bundles five functions, and passes the nag check', (t) => {
+test('`npx cdk synth` builds the stack, bundles six functions, and passes the nag check', (t) => {
   const run = cdkSynth([]);
   try {
     t.diagnostic(`cdk synth took ${run.seconds.toFixed(1)} s`);
@@ -39,12 +39,12 @@ test('`npx cdk synth` builds the stack, bundles five functions, and passes the n
       Outputs: Record<string, unknown>;
     };
     const types = Object.values(template.Resources).map((r) => r.Type);
-    assert.equal(types.filter((type) => type === 'AWS::Lambda::Function').length, 5);
+    assert.equal(types.filter((type) => type === 'AWS::Lambda::Function').length, 6);
     assert.equal(types.filter((type) => type === 'AWS::SQS::Queue').length, 1, 'the fan-out failure queue');
     assert.equal(types.filter((type) => type === 'AWS::DynamoDB::Table').length, 3);
     assert.equal(types.filter((type) => type === 'AWS::ApiGateway::Account').length, 1, 'the app sets the account logging role by default');
     const outputIds = Object.keys(template.Outputs).map((key) => key.replace(/^Gateway|[0-9A-F]{8}$/g, ''));
-    assert.deepEqual(outputIds.sort(), ['CallbackUrl', 'ConnectionsTableName', 'FanoutFunctionName', 'GroupsTableName', 'UidsTableName', 'WebSocketUrl']);
+    assert.deepEqual(outputIds.sort(), ['CallbackUrl', 'ConnectionsTableName', 'FanoutFunctionName', 'GatewayApiFunctionName', 'GroupsTableName', 'UidsTableName', 'WebSocketUrl']);
     const report = JSON.parse(readFileSync(join(run.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations?: unknown[] }> };
     assert.deepEqual(report.pluginReports.flatMap((r) => r.violations ?? []), []);
   } finally {

@@ -133,7 +133,7 @@ describe('API and stage', () => {
     assert.equal(stage.Properties.DefaultRouteSettings.LoggingLevel, undefined, 'execution logs need the account role too');
     assert.equal(backend.accessLogGroup, undefined);
     t.resourceCountIs('AWS::ApiGateway::Account', 0);
-    t.resourceCountIs('AWS::Logs::LogGroup', 5);
+    t.resourceCountIs('AWS::Logs::LogGroup', 6);
   });
 
   test('accessLogs: true writes JSON access logs to their own log group, without creating the account role', () => {
@@ -148,7 +148,7 @@ describe('API and stage', () => {
     const format = JSON.parse(Object.values(t.findResources('AWS::ApiGatewayV2::Stage'))[0]!.Properties.AccessLogSettings.Format as string);
     assert.equal(format.status, '$context.status');
     t.hasResource('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
-    t.resourceCountIs('AWS::Logs::LogGroup', 6);
+    t.resourceCountIs('AWS::Logs::LogGroup', 7);
     t.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 
@@ -201,10 +201,10 @@ describe('API and stage', () => {
 });
 
 describe('functions', () => {
-  test('five functions on Node 24, arm64, with their own log groups, roles without managed policies, and the init sender never retried', () => {
+  test('six functions on Node 24, arm64, with their own log groups, roles without managed policies, and the init sender never retried', () => {
     const { stack, backend, template } = build();
     const t = template();
-    t.resourceCountIs('AWS::Lambda::Function', 5);
+    t.resourceCountIs('AWS::Lambda::Function', 6);
     const functions = t.findResources('AWS::Lambda::Function');
     for (const [fn, logs, timeout, memory] of [
       [backend.connectFunction, backend.functionLogGroups.connect, 10, 256],
@@ -212,6 +212,7 @@ describe('functions', () => {
       [backend.messageFunction, backend.functionLogGroups.message, 10, 256],
       [backend.initSenderFunction, backend.functionLogGroups.initSender, 15, 256],
       [backend.fanoutWorkerFunction, backend.functionLogGroups.fanoutWorker, 60, 1024],
+      [backend.gatewayApiFunction, backend.functionLogGroups.gatewayApi, 10, 256],
     ] as const) {
       const props = functions[logicalId(stack, fn)]!.Properties;
       assert.equal(props.Runtime, 'nodejs24.x');
@@ -259,6 +260,8 @@ describe('functions', () => {
     });
     // The worker gets what Gateway.fromEnv() needs and no fan-out settings: a chunk never fans out again.
     assert.deepEqual(env(backend.fanoutWorkerFunction), tableEnvironment);
+    // The Gateway API is an SDK user like any other (large sends chunk), and runs no user code.
+    assert.deepEqual(env(backend.gatewayApiFunction), sdkEnvironment);
   });
 
   test('the init sender may only post to this stage and read the connections table; $connect may invoke only the init sender', () => {
@@ -393,6 +396,19 @@ describe('grantGateway', () => {
   });
 });
 
+describe('grantInvokeGatewayApi', () => {
+  test("allows lambda:InvokeFunction on the Gateway API's unqualified ARN and nothing else; the function itself has the SDK's IAM", () => {
+    const { stack, backend, template } = build();
+    const role = new iam.Role(stack, 'PhpAppRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    assert.ok(backend.grantInvokeGatewayApi(role).success);
+    const t = template();
+    assert.deepEqual(accessOf(t, stack, role), { [`<${logicalId(stack, backend.gatewayApiFunction)}.Arn>`]: ['lambda:InvokeFunction'] });
+    const api = accessOf(t, stack, backend.gatewayApiFunction.role!);
+    assert.equal(Object.keys(api).length, 8, 'its log group, the three @connections methods, the three tables and the fan-out worker');
+    assert.deepEqual(api[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
+  });
+});
+
 describe('authorizer', () => {
   test('a REQUEST authorizer on $connect only, reading the token from the query string', () => {
     const { template } = build((stack) => ({
@@ -431,12 +447,12 @@ describe('authorizer', () => {
   });
 });
 
-test('outputs: the wss URL and the callback URL of the stage, the three table names and the fan-out worker\'s name', () => {
+test('outputs: the wss URL and the callback URL of the stage, the three table names, the fan-out worker\'s and the Gateway API\'s names', () => {
   const { stack, backend, template } = build();
   const outputs = template().findOutputs('*');
   const values = Object.values(outputs).map((o) => flatten(o.Value));
   const api = logicalId(stack, backend.webSocketApi);
-  const names = [backend.connectionsTable, backend.uidsTable, backend.groupsTable, backend.fanoutWorkerFunction].map((t) => `<${logicalId(stack, t)}>`);
+  const names = [backend.connectionsTable, backend.uidsTable, backend.groupsTable, backend.fanoutWorkerFunction, backend.gatewayApiFunction].map((t) => `<${logicalId(stack, t)}>`);
   assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...names].sort());
   assert.deepEqual(stack.resolve(backend.urlOutput.value), stack.resolve(backend.url));
   assert.deepEqual(stack.resolve(backend.callbackUrlOutput.value), stack.resolve(backend.callbackUrl));
@@ -456,12 +472,14 @@ test('construct ids are stable: the logical ids the local gateway and deployed s
     initSender: logicalId(stack, backend.initSenderFunction),
     fanoutWorker: logicalId(stack, backend.fanoutWorkerFunction),
     fanoutFailures: stack.getLogicalId(backend.fanoutFailureQueue.node.defaultChild as never),
+    gatewayApi: logicalId(stack, backend.gatewayApiFunction),
   };
   for (const [name, id] of Object.entries(ids)) assert.match(id, /^Gateway[A-Za-z]+[0-9A-F]{8}$/, name);
   assert.match(ids.connections, /^GatewayConnections/);
   assert.match(ids.initSender, /^GatewayInitSenderFunction/);
   assert.match(ids.fanoutWorker, /^GatewayFanoutWorkerFunction/);
   assert.match(ids.fanoutFailures, /^GatewayFanoutFailures/);
+  assert.match(ids.gatewayApi, /^GatewayGatewayApiFunction/);
 });
 
 describe('props checks fail with a message that says what to change', () => {
