@@ -36,8 +36,6 @@ import { Gateway, type GatewayOptions, type SendMetrics, type SendReport } from 
 import { buildChunks } from '../sdk/Fanout.ts';
 import type { FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const CLIENTS = Number(process.env.BENCH_CHUNKED_CLIENTS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_CHUNKED_ROUNDS ?? 5);
 const WARMUP = Number(process.env.BENCH_CHUNKED_WARMUP ?? 1);
@@ -75,7 +73,7 @@ function spawnChild(file: string, fds: number, env: Record<string, string>, stdo
   if (fds > hard) throw new Error(`${file} needs ${fds} file descriptors and the hard limit (ulimit -Hn) is ${hard}: raise it, or lower BENCH_CHUNKED_CLIENTS`);
   const raise = fds > soft;
   const [command, ...args] = raise ? ['sh', '-c', `ulimit -n ${fds} && exec "$0" "$@"`, ...node] : node;
-  const child = spawn(command!, args, { stdio: ['ignore', stdout, 'inherit', 'ipc'], env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+  const child = spawn(command!, args, { stdio: ['ignore', stdout, 'inherit', 'ipc'], env: { ...process.env, ...env } });
   return { child, note: raise ? `soft limit raised from ${soft} to ${fds}` : `soft limit ${soft} is enough for ${fds}` };
 }
 

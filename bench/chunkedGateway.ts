@@ -33,10 +33,7 @@ async function main(): Promise<void> {
     // The benchmark's clients never send; keep them past API Gateway's 10-minute idle timeout.
     limits: { idleTimeoutMs: 24 * 60 * 60 * 1000 },
     tables: localTables(tables),
-    environment: (urls) => ({
-      ...gatewayEnvironment(urls.callbackUrl, tables),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    }),
+    environment: (urls) => gatewayEnvironment(urls.callbackUrl, tables),
     functions: {
       fanoutWorker: { entry: fileURLToPath(new URL('../lambdas/fanoutWorker.ts', import.meta.url)), timeoutMs: 120_000, memoryMB: 1024 },
       noop: { handler: async () => null },

@@ -25,9 +25,6 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { Gateway, type ConsumedCapacityEvent, type GatewayOptions, type SendMetrics } from '../sdk/index.ts';
 import { TEST_TABLES, LOCAL_CREDENTIALS } from '../test/helpers/gatewayHarness.ts';
 
-// The AWS SDK warns about Node 20 when a client is built; this is a benchmark, not a deployment.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
@@ -97,7 +94,7 @@ function startClients(pinned: boolean): ClientsProcess {
   const [command, ...args] = pinned ? ['taskset', '-c', '0', ...node] : node;
   const child = spawn(command!, args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, BENCH_CLIENTS: String(CLIENTS), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, BENCH_CLIENTS: String(CLIENTS) },
   });
   return new ClientsProcess(child);
 }

@@ -32,6 +32,7 @@ import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
 import { iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
+import { assertLocalEsbuild } from './localEsbuild.ts';
 
 /** The warning a backend without an authorizer carries; acknowledge it as `annotation::<id>`. */
 export const NO_AUTHORIZER_WARNING = 'serverless-gateway-worker:noAuthorizer';
@@ -40,8 +41,11 @@ export const NO_AUTHORIZER_WARNING = 'serverless-gateway-worker:noAuthorizer';
 export const EVENTS_MODULE_SPECIFIER = '@gateway-backend/events';
 
 const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
+/** The entry points as this file finds them: `.ts` sources under tsx, the compiled `.js` in the package (dist/). */
+const MODULE_EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const lambdaEntry = (name: string) => resolve(LAMBDAS_DIR, `${name}${MODULE_EXTENSION}`);
 /** The seed's Events module: init on connect (sent by `$connect`), messages ignored. */
-export const DEFAULT_EVENTS_MODULE = resolve(LAMBDAS_DIR, 'defaultEvents.ts');
+export const DEFAULT_EVENTS_MODULE = lambdaEntry('defaultEvents');
 
 /** API Gateway's integration timeout: `$connect` must answer within it. */
 const MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
@@ -347,6 +351,8 @@ export class GatewayBackend extends Construct {
     };
 
     // ---- functions ----
+    // Only when this stack is bundled (`cdk synth` bundles every stack; tests may skip it).
+    if (Stack.of(this).bundlingRequired) assertLocalEsbuild();
     const handlerEnvironment = { ...props.environment };
     const bundledFunction = (
       fnId: string,
@@ -388,10 +394,10 @@ export class GatewayBackend extends Construct {
         },
       });
     };
-    this.connectFunction = bundledFunction('ConnectFunction', resolve(LAMBDAS_DIR, 'bundled/connect.ts'), this.functionLogGroups.connect, settings.timeout, 'GatewayBackend $connect: stores the connection, runs onConnect/onWebSocketConnect', true);
-    this.disconnectFunction = bundledFunction('DisconnectFunction', resolve(LAMBDAS_DIR, 'bundled/disconnect.ts'), this.functionLogGroups.disconnect, settings.timeout, 'GatewayBackend $disconnect: removes the connection and its mappings, runs onClose', true);
-    this.messageFunction = bundledFunction('MessageFunction', resolve(LAMBDAS_DIR, 'bundled/message.ts'), this.functionLogGroups.message, settings.timeout, 'GatewayBackend $default and custom routes: runs onMessage', true);
-    this.initSenderFunction = bundledFunction('InitSenderFunction', resolve(LAMBDAS_DIR, 'initSender.ts'), this.functionLogGroups.initSender, settings.timeout.plus(INIT_SENDER_EXTRA_TIME), 'GatewayBackend init sender: posts the init message once the connection is open', false);
+    this.connectFunction = bundledFunction('ConnectFunction', lambdaEntry('bundled/connect'), this.functionLogGroups.connect, settings.timeout, 'GatewayBackend $connect: stores the connection, runs onConnect/onWebSocketConnect', true);
+    this.disconnectFunction = bundledFunction('DisconnectFunction', lambdaEntry('bundled/disconnect'), this.functionLogGroups.disconnect, settings.timeout, 'GatewayBackend $disconnect: removes the connection and its mappings, runs onClose', true);
+    this.messageFunction = bundledFunction('MessageFunction', lambdaEntry('bundled/message'), this.functionLogGroups.message, settings.timeout, 'GatewayBackend $default and custom routes: runs onMessage', true);
+    this.initSenderFunction = bundledFunction('InitSenderFunction', lambdaEntry('initSender'), this.functionLogGroups.initSender, settings.timeout.plus(INIT_SENDER_EXTRA_TIME), 'GatewayBackend init sender: posts the init message once the connection is open', false);
     // A late init message is worthless: no retries, no queueing beyond a minute (Lambda's minimum).
     this.initSenderFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
 
@@ -400,7 +406,7 @@ export class GatewayBackend extends Construct {
     this.fanoutThreshold = fanout.threshold;
     this.fanoutWorkerFunction = bundledFunction(
       'FanoutWorkerFunction',
-      resolve(LAMBDAS_DIR, 'fanoutWorker.ts'),
+      lambdaEntry('fanoutWorker'),
       this.functionLogGroups.fanoutWorker,
       fanout.timeout,
       'GatewayBackend fan-out worker: delivers one chunk of a large send, logs its counts',

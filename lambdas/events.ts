@@ -4,7 +4,7 @@
  *
  * ```ts
  * // events.ts, given to the construct as `eventsModule: 'events.ts'`
- * import type { GatewayEvents } from 'serverless-gateway-worker/lambdas/events';
+ * import type { GatewayEvents } from 'serverless-gateway-worker/events';
  *
  * export const onWebSocketConnect: GatewayEvents['onWebSocketConnect'] = async (clientId, data, ctx) => {
  *   if (!data.get.token) return { statusCode: 401 };

@@ -11,7 +11,9 @@
  * into the local ones by the gateway when it starts.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { AuthorizerDefinition, LocalGatewayOptions, RouteDefinition } from './LocalGateway.ts';
 import type { ModuleFunctionDefinition } from './functions.ts';
 import type { LocalTableDefinition } from './dynamo.ts';
@@ -101,28 +103,48 @@ type Template = { Resources: Record<string, CfnResource>; Outputs?: Record<strin
 
 export function loadCloudAssembly(options: CloudAssemblyOptions = {}): CloudAssemblyApp {
   const directory = resolve(options.directory ?? 'cdk.out');
-  const manifestPath = join(directory, 'manifest.json');
-  if (!existsSync(manifestPath)) throw new CloudAssemblyError(`no cloud assembly at ${directory}: run \`npx cdk synth\` first`);
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
-    artifacts?: Record<string, { type: string; properties?: { templateFile?: string } }>;
-  };
-  const stacks = Object.entries(manifest.artifacts ?? {})
-    .filter(([, a]) => a.type === 'aws:cloudformation:stack' && a.properties?.templateFile)
-    .map(([name, a]) => ({ name, template: JSON.parse(readFileSync(join(directory, a.properties!.templateFile!), 'utf8')) as Template }));
+  if (!existsSync(join(directory, 'manifest.json'))) throw new CloudAssemblyError(`no cloud assembly at ${directory}: run \`npx cdk synth\` first`);
+  // Every stack, those of nested Stage assemblies included, read by the app's own aws-cdk-lib: the
+  // reader that wrote the manifest knows its schema version.
+  const stacks = readAssembly(directory).stacksRecursively.map((artifact) => ({
+    names: new Set([artifact.stackName, artifact.hierarchicalId, artifact.displayName, artifact.id]),
+    name: artifact.stackName,
+    label: artifact.displayName,
+    directory: artifact.assembly.directory,
+    template: artifact.template as Template,
+  }));
   const withApi = stacks.filter((s) => Object.values(s.template.Resources ?? {}).some(isWebSocketApi));
-  const chosen = options.stackName ? stacks.find((s) => s.name === options.stackName) : withApi.length === 1 ? withApi[0] : undefined;
+  const chosen = options.stackName ? stacks.find((s) => s.names.has(options.stackName!)) : withApi.length === 1 ? withApi[0] : undefined;
   if (!chosen) {
     throw new CloudAssemblyError(
       options.stackName
-        ? `stack ${options.stackName} is not in ${directory}; it has ${stacks.map((s) => s.name).join(', ') || 'no stacks'}`
-        : `expected exactly one stack with a WebSocket API in ${directory}, found ${withApi.map((s) => s.name).join(', ') || 'none'}: pass stackName`,
+        ? `stack ${options.stackName} is not in ${directory}; it has ${stacks.map((s) => s.label).join(', ') || 'no stacks'}`
+        : `expected exactly one stack with a WebSocket API in ${directory}, found ${withApi.map((s) => s.label).join(', ') || 'none'}: pass stackName`,
     );
   }
-  return new TemplateReader(chosen.name, chosen.template, directory, {
+  return new TemplateReader(chosen.name, chosen.template, chosen.directory, {
     region: options.region ?? 'us-east-1',
     accountId: options.accountId ?? '000000000000',
     apiId: options.apiId ?? 'localwsapi',
   }).read();
+}
+
+/**
+ * aws-cdk-lib's cloud-assembly reader, loaded only here: aws-cdk-lib is an optional peer of this
+ * package (an app that synthesized a cdk.out has it), and the rest of the local gateway runs without it.
+ */
+function readAssembly(directory: string): CloudAssembly {
+  let cxapi: typeof import('aws-cdk-lib/cx-api');
+  try {
+    cxapi = createRequire(import.meta.url)('aws-cdk-lib/cx-api') as typeof import('aws-cdk-lib/cx-api');
+  } catch (error) {
+    throw new CloudAssemblyError('reading a cloud assembly needs aws-cdk-lib (the package the app was synthesized with): npm install --save-dev aws-cdk-lib', { cause: error });
+  }
+  try {
+    return new cxapi.CloudAssembly(directory);
+  } catch (error) {
+    throw new CloudAssemblyError(`${directory} is not a cloud assembly this aws-cdk-lib can read: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function isWebSocketApi(resource: CfnResource): boolean {

@@ -17,7 +17,6 @@ export AWS_DEFAULT_REGION="$AWS_REGION"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export CDK_DISABLE_VERSION_CHECK=1
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 if ! node -e "fetch(process.env.AWS_ENDPOINT_URL + '/_localstack/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; then
   echo "LocalStack is not reachable at $AWS_ENDPOINT_URL. Start it (it needs Docker, and WebSocket APIs need its paid tier), or set AWS_ENDPOINT_URL." >&2

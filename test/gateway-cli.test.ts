@@ -8,7 +8,7 @@ import { connect } from './support/wsClient.ts';
 
 /** The CLIs' environment: no $PORT, so the default ports apply unless a test passes options. */
 function cliEnvironment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.PORT;
   return env;
 }
@@ -57,7 +57,6 @@ test('npm start serves the synthesized app and the example page: a client connec
 
 test('the CLI prints a ws:// URL, a callback URL and the backend environment; a client connects and gets init', async () => {
   const cli = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../local/cli.ts', import.meta.url)), '--port', '0', '--dynamo-port', '0'], {
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
