@@ -29,7 +29,6 @@ function synthApp(context: Partial<Record<AppContextKey, string>> = {}): Templat
         ...process.env,
         CDK_OUTDIR: outdir,
         CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context }),
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
       encoding: 'utf8',
     });

@@ -43,7 +43,7 @@ test('every export has a types and a default condition, both built from a source
   assert.deepEqual(manifest.exports['.'], manifest.exports['./sdk']);
 });
 
-test('the tarball holds dist/, the README, LICENSE, CHANGELOG and package.json, and no TypeScript source', () => {
+test('the tarball holds dist/, the browser client, the README, LICENSE, CHANGELOG and package.json, and no TypeScript source or test', () => {
   const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   assert.equal(pack.status, 0, pack.stderr);
   const [{ files }] = JSON.parse(pack.stdout) as [{ files: Array<{ path: string }> }];
