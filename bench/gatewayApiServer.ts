@@ -5,8 +5,6 @@
  */
 import { startGatewayApiApp } from '../test/support/gatewayApiApp.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const app = await startGatewayApiApp('bench-gateway-api');
 process.send!({ type: 'ready', env: app.env, wsUrl: app.endpoints.wsUrl, functionName: app.functionName });
 process.on('disconnect', () => void app.stop().then(() => process.exit(0)));

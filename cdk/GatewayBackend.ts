@@ -514,7 +514,7 @@ export class GatewayBackend extends Construct {
       [GatewayEnvVar.fanoutThreshold]: String(fanout.threshold),
     };
 
-    this.gatewayApiFunction = bundledFunction('GatewayApiFunction', resolve(LAMBDAS_DIR, 'gatewayApi.ts'), this.functionLogGroups.gatewayApi, settings.timeout, 'GatewayBackend Gateway API: GatewayClient\'s methods for any language, invoked with lambda:InvokeFunction', false);
+    this.gatewayApiFunction = bundledFunction('GatewayApiFunction', lambdaEntry('gatewayApi'), this.functionLogGroups.gatewayApi, settings.timeout, 'GatewayBackend Gateway API: GatewayClient\'s methods for any language, invoked with lambda:InvokeFunction', false);
 
     // ---- wiring ----
     // The backend's own handlers run user code that may call any SDK method: they get what any SDK user gets.

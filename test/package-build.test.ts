@@ -23,6 +23,8 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
   devDependencies: Record<string, string>;
   engines: { node: string };
 };
+/** The entry points the construct bundles, as it names them (`lambdaEntry('bundled/connect')`), in dist/. */
+const constructEntries = [...readFileSync(join(root, 'cdk/GatewayBackend.ts'), 'utf8').matchAll(/lambdaEntry\('([^']+)'\)/g)].map((m) => `dist/lambdas/${m[1]}.js`);
 const conditionalExports = Object.entries(manifest.exports).filter((e): e is [string, { types: string; default: string }] => typeof e[1] === 'object');
 
 before(() => {
@@ -59,9 +61,7 @@ test('the tarball holds dist/, the browser client, the README, LICENSE, CHANGELO
   assert.deepEqual(sources, []);
   assert.ok(!paths.some((p) => /(^|\/)(test|bench|scripts)\//.test(p)), 'tests, benchmarks or scripts are packed');
   // The construct bundles the Lambda entry points from the package: they ship as JavaScript.
-  for (const entry of ['dist/lambdas/bundled/connect.js', 'dist/lambdas/bundled/disconnect.js', 'dist/lambdas/bundled/message.js', 'dist/lambdas/initSender.js', 'dist/lambdas/fanoutWorker.js', 'dist/lambdas/defaultEvents.js']) {
-    assert.ok(paths.includes(entry), `${entry} is not packed`);
-  }
+  for (const entry of constructEntries) assert.ok(paths.includes(entry), `${entry} is not packed`);
 });
 
 /** The bare specifiers a compiled module graph imports, following its relative imports. */
@@ -96,7 +96,7 @@ test('the SDK and the Events types reach only the dependencies: no aws-cdk-lib, 
 });
 
 test('what the construct, the local gateway, the command and the bundled Lambdas import is a dependency or an optional peer', () => {
-  const entries = ['dist/cdk/index.js', 'dist/local/index.js', 'dist/local/bin.js', 'dist/local/lambdaWorker.mjs', 'dist/lambdas/bundled/connect.js', 'dist/lambdas/bundled/disconnect.js', 'dist/lambdas/bundled/message.js', 'dist/lambdas/initSender.js', 'dist/lambdas/fanoutWorker.js'];
+  const entries = ['dist/cdk/index.js', 'dist/local/index.js', 'dist/local/bin.js', 'dist/local/lambdaWorker.mjs', ...constructEntries];
   const allowed = (name: string) => manifest.dependencies[name] !== undefined || manifest.peerDependenciesMeta[name]?.optional === true;
   for (const entry of entries) {
     for (const [specifier, from] of bareImportsOf(entry)) {
@@ -113,6 +113,9 @@ test('what the construct, the local gateway, the command and the bundled Lambdas
 });
 
 test('the compiled construct finds its Lambda entry points as .js files in dist/', async () => {
+  assert.ok(constructEntries.length >= 6, `the construct names its entries with lambdaEntry(): ${constructEntries.join(', ')}`);
+  // An entry named any other way (a literal .ts path) would not exist in dist/ and fails below.
+  assert.doesNotMatch(readFileSync(join(root, 'cdk/GatewayBackend.ts'), 'utf8'), /LAMBDAS_DIR, '[^']+\.ts'/);
   const cdk = (await import(pathToFileURL(join(root, 'dist/cdk/index.js')).href)) as typeof import('../cdk/index.ts');
   assert.equal(cdk.DEFAULT_EVENTS_MODULE, join(root, 'dist/lambdas/defaultEvents.js'));
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
