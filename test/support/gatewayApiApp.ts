@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, type GatewayEndpoints } from '../../local/index.ts';
+import { LocalGateway, type GatewayEndpoints, type LocalGatewayOptions } from '../../local/index.ts';
 import { Gateway } from '../../sdk/index.ts';
 import { backendEnvironmentOf } from '../../example/devEnvironment.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../../lambdas/gatewayApiProtocol.ts';
@@ -36,12 +36,13 @@ export interface AppClient {
   close(): Promise<void>;
 }
 
-export async function startGatewayApiApp(prefix: string): Promise<GatewayApiApp> {
+/** `functions`: extra functions beside the app's (e.g. one that crashes, to reach that path). */
+export async function startGatewayApiApp(prefix: string, functions: LocalGatewayOptions['functions'] = {}): Promise<GatewayApiApp> {
   const copy = copySynthesizedApp(prefix);
   const environment = backendEnvironmentOf(copy.app);
   const functionName = environment[GATEWAY_API_FUNCTION_ENV];
   if (!functionName) throw new Error('cdk.out has no GatewayApiFunctionName output: synthesize again (npm run synth)');
-  const gateway = new LocalGateway({ ...copy.app.gatewayOptions, environment, ttlSweepIntervalMs: 0 });
+  const gateway = new LocalGateway({ ...copy.app.gatewayOptions, functions: { ...copy.app.gatewayOptions.functions, ...functions }, environment, ttlSweepIntervalMs: 0 });
   const endpoints = await gateway.start();
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));

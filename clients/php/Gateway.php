@@ -1,0 +1,468 @@
+<?php
+
+declare(strict_types=1);
+
+/**
+ * GatewayClient for PHP, on the serverless gateway: GatewayClient v3's static methods, names and
+ * argument order, each one a signed Invoke of the Gateway API Lambda (README: "PHP: GatewayClient").
+ * An existing app changes its `require` to this file and sets `Gateway::$registerAddress` to the
+ * Gateway API function's name or ARN (or leaves it and sets GATEWAY_API_FUNCTION).
+ *
+ * Return shapes are GatewayClient's (`getClientIdListByGroup` keyed by id, `isOnline` 0/1, numeric
+ * uids turned into integer keys as PHP does). Where GatewayClient echoes a warning and carries on,
+ * returns false, or silently does nothing, this throws a GatewayException with a stable code.
+ */
+
+namespace GatewayClient;
+
+require_once __DIR__ . '/GatewayException.php';
+require_once __DIR__ . '/SigV4Signer.php';
+require_once __DIR__ . '/GatewayApiClient.php';
+
+class Gateway
+{
+    /** GatewayClient's default, which means "not configured": GATEWAY_API_FUNCTION is used instead. */
+    public const DEFAULT_REGISTER_ADDRESS = '127.0.0.1:1236';
+
+    /**
+     * The Gateway API function's name or ARN (GatewayClient: the Register's address). Left at
+     * GatewayClient's default, empty or null, the GATEWAY_API_FUNCTION variable names it. An array
+     * (GatewayClient accepts several Registers) uses its first entry.
+     *
+     * @var string|array<string>|null
+     */
+    public static $registerAddress = self::DEFAULT_REGISTER_ADDRESS;
+
+    /** Kept so configuration code still runs; IAM (SigV4) authenticates, there is no shared secret. */
+    public static $secretKey = '';
+
+    /** Seconds to wait for the connection to Lambda's endpoint. */
+    public static $connectTimeout = 3;
+
+    /** Seconds a call may take in all (the function's own timeout is 10 s by default). */
+    public static $timeout = 30;
+
+    /** Kept so configuration code still runs: the connection to Lambda is always kept alive within a process. */
+    public static $persistentConnection = false;
+
+    /** Kept so configuration code still runs: there are no gateway addresses to cache. */
+    public static $addressesCacheDisable = false;
+
+    private static ?GatewayApiClient $client = null;
+    private static ?string $clientKey = null;
+
+    // ---- sending -----------------------------------------------------------------------------
+
+    /**
+     * To every connection, or to `$client_id_array` only (`[]`: to nobody), except `$exclude_client_id`.
+     * Returns the delivery report (GatewayClient returns nothing): recipients, sent, gone, failed.
+     */
+    public static function sendToAll($message, $client_id_array = null, $exclude_client_id = null, $raw = false)
+    {
+        self::refuseRaw($raw, __FUNCTION__);
+        return self::run(__FUNCTION__, [$message, $client_id_array, $exclude_client_id]);
+    }
+
+    public static function sendToClient($client_id, $message)
+    {
+        return self::run(__FUNCTION__, [$client_id, $message]);
+    }
+
+    /** `$uid`: one uid or an array of uids; each connection gets the message once. */
+    public static function sendToUid($uid, $message)
+    {
+        return self::run(__FUNCTION__, [$uid, $message]);
+    }
+
+    /** `$group`: one group or an array; a connection in several of them gets the message once. */
+    public static function sendToGroup($group, $message, $exclude_client_id = null, $raw = false)
+    {
+        self::refuseRaw($raw, __FUNCTION__);
+        return self::run(__FUNCTION__, [$group, $message, $exclude_client_id]);
+    }
+
+    // ---- connections ---------------------------------------------------------------------------
+
+    /** 1 when the client is connected, else 0. */
+    public static function isOnline($client_id)
+    {
+        return self::run(__FUNCTION__, [$client_id]);
+    }
+
+    /** Sends `$message` (when given) and closes; false when the client was already gone. */
+    public static function closeClient($client_id, $message = null)
+    {
+        return self::run(__FUNCTION__, [$client_id, $message]);
+    }
+
+    /** GatewayClient's spelling; closes at once (API Gateway has no harder close than closeClient's). */
+    public static function destoryClient($client_id)
+    {
+        return self::run(__FUNCTION__, [$client_id]);
+    }
+
+    public static function destroyClient($client_id)
+    {
+        return self::run(__FUNCTION__, [$client_id]);
+    }
+
+    /** As in GatewayClient: there is no current client outside GatewayWorker's own processes. */
+    public static function destoryCurrentClient()
+    {
+        throw new GatewayException('destoryCurrentClient has no current client outside an Events callback; use destoryClient($client_id)', GatewayException::UNSUPPORTED);
+    }
+
+    // ---- uids ----------------------------------------------------------------------------------
+
+    /** `$bind_token`: the init message's bind_token, when the backend requires bind tokens. */
+    public static function bindUid($client_id, $uid, $bind_token = null)
+    {
+        self::run(__FUNCTION__, [$client_id, $uid, $bind_token]);
+    }
+
+    /** Unbinds `$uid` from the client if it is the one bound (GatewayClient ignores `$uid`). */
+    public static function unbindUid($client_id, $uid)
+    {
+        self::run(__FUNCTION__, [$client_id, $uid]);
+    }
+
+    public static function isUidOnline($uid)
+    {
+        return self::run(__FUNCTION__, [$uid]);
+    }
+
+    /** The uid's connections, a list. */
+    public static function getClientIdByUid($uid)
+    {
+        return self::run(__FUNCTION__, [$uid]);
+    }
+
+    /** [uid => 0/1] for every uid asked. */
+    public static function isUidsOnline(array $uids)
+    {
+        return self::run(__FUNCTION__, [$uids]);
+    }
+
+    /** [uid => list of client ids] for every uid asked. */
+    public static function batchGetClientIdByUid(array $uids)
+    {
+        return self::run(__FUNCTION__, [$uids]);
+    }
+
+    /** The client's uid, or null. */
+    public static function getUidByClientId($client_id)
+    {
+        return self::run(__FUNCTION__, [$client_id]);
+    }
+
+    /** New: closes every connection of the uid; returns the report (recipients, closed, gone, failed). */
+    public static function closeUid($uid, $message = null)
+    {
+        return self::run(__FUNCTION__, [$uid, $message]);
+    }
+
+    // ---- groups --------------------------------------------------------------------------------
+
+    /** `$bind_token`: the init message's bind_token, when the backend requires bind tokens. */
+    public static function joinGroup($client_id, $group, $bind_token = null)
+    {
+        self::run(__FUNCTION__, [$client_id, $group, $bind_token]);
+    }
+
+    public static function leaveGroup($client_id, $group)
+    {
+        self::run(__FUNCTION__, [$client_id, $group]);
+    }
+
+    public static function ungroup($group)
+    {
+        self::run(__FUNCTION__, [$group]);
+    }
+
+    /** New: the client's groups, a list (GatewayClient cannot tell). */
+    public static function getGroupsByClientId($client_id)
+    {
+        return self::run(__FUNCTION__, [$client_id]);
+    }
+
+    /** [client_id => client_id]; `$group` may be an array (the union). */
+    public static function getClientIdListByGroup($group)
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
+    /** `''` (the default): every connection. */
+    public static function getClientIdCountByGroup($group = '')
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
+    public static function getClientCountByGroup($group = '')
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
+    /** [client_id => session]. */
+    public static function getClientSessionsByGroup($group)
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
+    /** [uid => uid]: the group's distinct uids. */
+    public static function getUidListByGroup($group)
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
+    public static function getUidCountByGroup($group)
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
+    /** [group => number of connections] for every group asked. */
+    public static function batchGetClientIdCountByGroup(array $groups)
+    {
+        return self::run(__FUNCTION__, [$groups]);
+    }
+
+    // ---- everything ----------------------------------------------------------------------------
+
+    public static function getAllClientIdCount()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    public static function getAllClientCount()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    /** [client_id => client_id]. */
+    public static function getAllClientIdList()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    /** [client_id => session]; with a group, that group's connections only. */
+    public static function getAllClientSessions($group = '')
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
+    /** Deprecated in GatewayClient too (it echoes a warning): getAllClientSessions. */
+    public static function getAllClientInfo($group = '')
+    {
+        trigger_error('Gateway::getAllClientInfo is deprecated; use getAllClientSessions', E_USER_DEPRECATED);
+        return self::run('getAllClientSessions', [$group]);
+    }
+
+    /** Deprecated in GatewayClient too (it echoes a warning): getClientSessionsByGroup. */
+    public static function getClientInfoByGroup($group)
+    {
+        trigger_error('Gateway::getClientInfoByGroup is deprecated; use getClientSessionsByGroup', E_USER_DEPRECATED);
+        return self::run('getClientSessionsByGroup', [$group]);
+    }
+
+    /** [uid => uid]. */
+    public static function getAllUidList()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    public static function getAllUidCount()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    /** [group => group]. */
+    public static function getAllGroupIdList()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    /** [group => [uid => uid]], every group (GatewayClient's stops early on some connections). */
+    public static function getAllGroupUidList()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    /** [group => number of distinct uids]. */
+    public static function getAllGroupUidCount()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    /** [group => [client_id => client_id]]. */
+    public static function getAllGroupClientIdList()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    /** [group => number of connections]. */
+    public static function getAllGroupClientIdCount()
+    {
+        return self::run(__FUNCTION__, []);
+    }
+
+    // ---- sessions ------------------------------------------------------------------------------
+
+    /** The session array ([] when none was set), or null when the client is not connected. */
+    public static function getSession($client_id)
+    {
+        return self::run(__FUNCTION__, [$client_id]);
+    }
+
+    /** Replaces the session. */
+    public static function setSession($client_id, array $session)
+    {
+        self::run(__FUNCTION__, [$client_id, $session]);
+    }
+
+    /** Merges into the session (nested arrays merge); returns the merged session (GatewayClient: nothing). */
+    public static function updateSession($client_id, array $session)
+    {
+        return self::run(__FUNCTION__, [$client_id, $session]);
+    }
+
+    /** GatewayWorker's internal serialized-session write: no such format here; use setSession. */
+    public static function setSocketSession($client_id, $session_str)
+    {
+        throw new GatewayException('setSocketSession writes GatewayWorker\'s serialized session format, which does not exist here; use setSession($client_id, $session)', GatewayException::UNSUPPORTED);
+    }
+
+    // ---- several calls in one round trip -------------------------------------------------------
+
+    /**
+     * New: several calls in one invocation, run in order; the first that fails stops the rest and is
+     * thrown (getIndex() says which, getResults() has the results of those before it). Each call is
+     * [method, ...arguments], with this class's method names and arguments:
+     *
+     *     Gateway::batch([['bindUid', $client_id, $uid], ['joinGroup', $client_id, $group]]);
+     *
+     * Every call is checked before any runs: bad input anywhere runs none of them.
+     *
+     * @param list<array> $calls
+     * @return list<mixed> each call's result, shaped as its method returns it
+     */
+    public static function batch(array $calls)
+    {
+        $methods = [];
+        $events = [];
+        foreach (array_values($calls) as $index => $call) {
+            if (!is_array($call) || !is_string($call[0] ?? null)) {
+                throw new GatewayException("batch call {$index} must be [method, ...arguments]", GatewayException::VALIDATION, ['index' => $index]);
+            }
+            $call = array_values($call);
+            $method = array_shift($call);
+            $methods[] = $method;
+            $events[] = ['method' => self::apiMethodOf($method, $index), 'args' => self::arguments($method, $call)];
+        }
+        $answer = self::client()->invoke(['calls' => $events]);
+        $results = [];
+        foreach ($answer['results'] ?? [] as $index => $result) {
+            if (!($result['ok'] ?? false)) {
+                break;
+            }
+            $results[] = self::shape($methods[$index], $result['result'] ?? null);
+        }
+        if (!$answer['ok']) {
+            throw GatewayException::fromApiError((array) ($answer['error'] ?? []), $results);
+        }
+        return $results;
+    }
+
+    // ---- the mapping onto the Gateway API ------------------------------------------------------
+
+    /** One call: its arguments prepared, one invocation, its result shaped as GatewayClient's. */
+    private static function run(string $method, array $args)
+    {
+        $answer = self::client()->invoke(['method' => self::apiMethodOf($method), 'args' => self::arguments($method, $args)]);
+        if (!$answer['ok']) {
+            throw GatewayException::fromApiError((array) ($answer['error'] ?? []));
+        }
+        return self::shape($method, $answer['result'] ?? null);
+    }
+
+    /** The PHP methods batch() accepts, with the Gateway API method each calls. */
+    private static function apiMethodOf(string $method, ?int $index = null): string
+    {
+        $api = match ($method) {
+            'getAllClientInfo' => 'getAllClientSessions',
+            'getClientInfoByGroup' => 'getClientSessionsByGroup',
+            'destoryCurrentClient', 'setSocketSession', 'batch' => null,
+            default => method_exists(self::class, $method) && (new \ReflectionMethod(self::class, $method))->isPublic() ? $method : null,
+        };
+        if ($api === null) {
+            throw new GatewayException("Gateway::{$method} cannot be called through the Gateway API", GatewayException::VALIDATION, $index === null ? [] : ['index' => $index]);
+        }
+        return $api;
+    }
+
+    /**
+     * PHP values as the Gateway API reads them: integer uids and groups as strings (GatewayClient
+     * takes `$user->id`), id and name arrays as lists (a `[id => id]` map from a query works as an
+     * exclusion list), scalar messages as GatewayClient sends them (true as "1"), sessions as objects.
+     */
+    private static function arguments(string $method, array $args): array
+    {
+        $kinds = match ($method) {
+            'sendToAll' => ['message', 'list', 'ids'],
+            'sendToClient' => ['id', 'message'],
+            'sendToUid', 'sendToGroup' => ['names', 'message', 'ids'],
+            'closeClient' => ['id', 'message'],
+            'closeUid' => ['name', 'message'],
+            'bindUid', 'unbindUid', 'joinGroup', 'leaveGroup' => ['id', 'name', 'id'],
+            'isUidOnline', 'getClientIdByUid', 'ungroup', 'getClientSessionsByGroup', 'getClientInfoByGroup' => ['name'],
+            'getClientIdCountByGroup', 'getClientCountByGroup', 'getAllClientSessions', 'getAllClientInfo' => ['name'],
+            'getClientIdListByGroup', 'getUidListByGroup', 'getUidCountByGroup' => ['names'],
+            'isUidsOnline', 'batchGetClientIdByUid', 'batchGetClientIdCountByGroup' => ['nameList'],
+            'setSession', 'updateSession' => ['id', 'session'],
+            default => [],
+        };
+        foreach ($args as $i => $value) {
+            $args[$i] = match ($kinds[$i] ?? 'id') {
+                'name' => is_int($value) ? (string) $value : $value,
+                'names' => is_array($value) ? array_map(static fn ($v) => is_int($v) ? (string) $v : $v, array_values($value)) : (is_int($value) ? (string) $value : $value),
+                'nameList' => is_array($value) ? array_map(static fn ($v) => is_int($v) ? (string) $v : $v, array_values($value)) : $value,
+                'list', 'ids' => is_array($value) ? array_values($value) : $value,
+                'message' => is_bool($value) || is_int($value) || is_float($value) ? (string) $value : $value,
+                'session' => is_array($value) ? (object) $value : $value,
+                default => $value,
+            };
+        }
+        return $args;
+    }
+
+    /** Gateway API results in GatewayClient's shapes. */
+    private static function shape(string $method, mixed $result): mixed
+    {
+        $keyed = static fn (array $list): array => $list === [] ? [] : array_combine($list, $list);
+        return match ($method) {
+            'isOnline', 'isUidOnline' => $result ? 1 : 0,
+            'isUidsOnline' => array_map(static fn ($online) => $online ? 1 : 0, (array) $result),
+            'getClientIdListByGroup', 'getAllClientIdList', 'getUidListByGroup', 'getAllUidList', 'getAllGroupIdList' => $keyed((array) $result),
+            'getAllGroupUidList', 'getAllGroupClientIdList' => array_map($keyed, (array) $result),
+            'bindUid', 'unbindUid', 'joinGroup', 'leaveGroup', 'ungroup', 'setSession' => null,
+            default => $result,
+        };
+    }
+
+    private static function refuseRaw($raw, string $method): void
+    {
+        if ($raw) {
+            throw new GatewayException("{$method}: \$raw (a pre-framed message) cannot be sent: API Gateway frames every message itself", GatewayException::UNSUPPORTED);
+        }
+    }
+
+    private static function client(): GatewayApiClient
+    {
+        $address = is_array(self::$registerAddress) ? (reset(self::$registerAddress) ?: null) : self::$registerAddress;
+        $function = is_string($address) && $address !== '' && $address !== self::DEFAULT_REGISTER_ADDRESS ? $address : null;
+        $key = json_encode([$function, self::$connectTimeout, self::$timeout]);
+        if (self::$client === null || self::$clientKey !== $key) {
+            self::$client = new GatewayApiClient($function, self::$connectTimeout, self::$timeout);
+            self::$clientKey = $key;
+        }
+        return self::$client;
+    }
+}
