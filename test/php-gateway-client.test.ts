@@ -50,8 +50,10 @@ describe("PHP's GatewayClient against the local gateway", { timeout: 180_000 }, 
   let app: GatewayApiApp;
   before(async () => {
     app = await startGatewayApiApp('php-gateway-client', {
-      crashingGatewayApi: async () => {
-        throw new TypeError('a bug in the function');
+      functions: {
+        crashingGatewayApi: async () => {
+          throw new TypeError('a bug in the function');
+        },
       },
     });
   });

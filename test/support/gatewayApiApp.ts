@@ -36,13 +36,25 @@ export interface AppClient {
   close(): Promise<void>;
 }
 
-/** `functions`: extra functions beside the app's (e.g. one that crashes, to reach that path). */
-export async function startGatewayApiApp(prefix: string, functions: LocalGatewayOptions['functions'] = {}): Promise<GatewayApiApp> {
+export interface GatewayApiAppOptions {
+  /** Extra functions beside the app's (e.g. one that crashes, to reach that path). */
+  readonly functions?: LocalGatewayOptions['functions'];
+  /** Variables set on every one of the app's functions, over their own (e.g. a construct switch). */
+  readonly functionEnvironment?: Readonly<Record<string, string>>;
+}
+
+export async function startGatewayApiApp(prefix: string, options: GatewayApiAppOptions = {}): Promise<GatewayApiApp> {
   const copy = copySynthesizedApp(prefix);
   const environment = backendEnvironmentOf(copy.app);
   const functionName = environment[GATEWAY_API_FUNCTION_ENV];
   if (!functionName) throw new Error('cdk.out has no GatewayApiFunctionName output: synthesize again (npm run synth)');
-  const gateway = new LocalGateway({ ...copy.app.gatewayOptions, functions: { ...copy.app.gatewayOptions.functions, ...functions }, environment, ttlSweepIntervalMs: 0 });
+  const appFunctions = Object.fromEntries(
+    Object.entries(copy.app.gatewayOptions.functions ?? {}).map(([name, definition]) => [
+      name,
+      typeof definition === 'object' && 'entry' in definition ? { ...definition, environment: { ...definition.environment, ...options.functionEnvironment } } : definition,
+    ]),
+  );
+  const gateway = new LocalGateway({ ...copy.app.gatewayOptions, functions: { ...appFunctions, ...options.functions }, environment, ttlSweepIntervalMs: 0 });
   const endpoints = await gateway.start();
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
