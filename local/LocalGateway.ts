@@ -95,6 +95,12 @@ export interface LocalGatewayOptions {
    * function's timeout counts from the start of its invocation (see functions.ts). @default 64
    */
   readonly maxConcurrentInvocations?: number;
+  /**
+   * The budget of a module function's init phase (module load) on its first start; it is not part of
+   * any invocation's timeout. Past it, the init runs again within the first invocation, as on Lambda
+   * (see workerFunction.ts). @default 10000, Lambda's
+   */
+  readonly functionInitTimeoutMs?: number;
   /** Where to write one line per event; silent when absent. */
   readonly log?: (line: string) => void;
 }
@@ -193,6 +199,7 @@ export class LocalGateway implements ConnectionManager {
       rewriteEnvironment: (environment) => this.localizeUrls(environment),
       asyncRetryDelaysMs: options.asyncRetryDelaysMs,
       maxConcurrentInvocations: options.maxConcurrentInvocations,
+      initTimeoutMs: options.functionInitTimeoutMs,
       log: options.log,
     });
     for (const [name, definition] of Object.entries(options.functions ?? {})) this.functions.define(name, definition);

@@ -117,7 +117,8 @@ export interface LambdaContext {
   readonly awsRequestId: string;
   readonly logGroupName: string;
   readonly logStreamName: string;
-  callbackWaitsForEmptyEventLoop: boolean;
+  /** Runtimes up to nodejs22.x only (with `succeed`, `fail` and `done`); nodejs24.x has none of them. */
+  callbackWaitsForEmptyEventLoop?: boolean;
   getRemainingTimeInMillis(): number;
 }
 

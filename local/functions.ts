@@ -3,9 +3,10 @@
  * asynchronously (Event, with Lambda's retries and an on-failure destination).
  *
  * A function is either a handler defined in the host process (quick to write in a test; it shares the
- * host's process.env) or a module run in its own worker thread (`entry`): one warm execution
- * environment with its own module scope and the function's own environment, as on Lambda. A crash
- * discards the worker, failing what runs in it, and the next invocation starts a cold one.
+ * host's process.env) or a module run in its own worker thread (`entry`, workerFunction.ts): one warm
+ * execution environment with its own module scope, the function's own environment and the behaviour
+ * of its Lambda runtime (runtimes.ts), with an init phase of its own. A crash discards the worker,
+ * failing what runs in it, and the next invocation starts a new one, initializing within its timeout.
  *
  * On Lambda every concurrent invocation has an execution environment of its own; here one worker
  * runs many at once, so two things keep that sharing from changing the outcome under load:
@@ -19,12 +20,13 @@
  *   within its own deadline). Stopping it at once would fail every invocation that shared it, which
  *   on Lambda would have run in environments of their own.
  */
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
-import { dirname } from 'node:path';
 import type { LambdaContext } from './events.ts';
 import { newLambdaRequestId } from './ids.ts';
-import { unsupportedRuntimeReason } from './runtimes.ts';
+import { timeoutError, toErrorPayload, type InvocationOutcome, type InvocationRequest, type LambdaErrorPayload, type RunningFunction } from './invocation.ts';
+import { DEFAULT_RUNTIME, unsupportedRuntimeReason, type LambdaNodeRuntime } from './runtimes.ts';
+import { WorkerFunction, nodeVersionMismatch } from './workerFunction.ts';
+
+export type { InvocationOutcome, LambdaErrorPayload } from './invocation.ts';
 
 // Lambda handlers take any event; the gateway does not constrain what user code accepts or returns.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -68,17 +70,6 @@ export interface ModuleFunctionDefinition {
 
 export type FunctionDefinition = LambdaHandler | InlineFunctionDefinition | ModuleFunctionDefinition;
 
-/** The error body Lambda returns for a failed invocation. */
-export interface LambdaErrorPayload {
-  readonly errorType: string;
-  readonly errorMessage: string;
-  readonly trace: readonly string[];
-}
-
-export type InvocationOutcome =
-  | { readonly ok: true; readonly value: unknown; readonly requestId: string }
-  | { readonly ok: false; readonly error: LambdaErrorPayload; readonly requestId: string };
-
 export interface FunctionHostOptions {
   readonly region: string;
   readonly accountId: string;
@@ -95,15 +86,13 @@ export interface FunctionHostOptions {
    * file). @default 64
    */
   readonly maxConcurrentInvocations?: number;
+  /** The budget of a module function's on-demand init phase (see workerFunction.ts). @default 10000, Lambda's */
+  readonly initTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
-interface RunningFunction {
-  invoke(event: unknown, context: Omit<LambdaContext, 'getRemainingTimeInMillis' | 'callbackWaitsForEmptyEventLoop'> & { deadlineMs: number }): Promise<InvocationOutcome>;
-  close(): Promise<void>;
-}
-
 const DEFAULT_TIMEOUT_MS = 3000;
+const DEFAULT_INIT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_CONCURRENT_INVOCATIONS = 64;
 
 export class FunctionNotFoundError extends Error {
@@ -113,6 +102,9 @@ export class FunctionNotFoundError extends Error {
 export class FunctionHost {
   private readonly definitions = new Map<string, FunctionDefinition>();
   private readonly definitionTimes = new Map<string, number>();
+  /** Functions whose last environment was reset: the next one initializes within its first invocation. */
+  private readonly resetFunctions = new Set<string>();
+  private readonly versionNoticeGiven = new Set<string>();
   private readonly running = new Map<string, RunningFunction>();
   private readonly lines = new Map<string, InvocationLine>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -174,27 +166,31 @@ export class FunctionHost {
     if (!definition) return Promise.reject(new FunctionNotFoundError(`Function not found: ${this.arn(name)}`));
     const functionTimeoutMs = timeoutOf(definition);
     // The caller's own limit (API Gateway's integration timeout) runs from now, the function's from its start.
-    const callerDeadline = Date.now() + (timeoutOverrideMs ?? Number.POSITIVE_INFINITY);
+    const callerDeadlineMs = Date.now() + (timeoutOverrideMs ?? Number.POSITIVE_INFINITY);
     const requestId = newLambdaRequestId();
     const payload = JSON.parse(JSON.stringify(event ?? null));
     const start = (): Promise<InvocationOutcome> => {
-      const now = Date.now();
-      const timeoutMs = Math.min(functionTimeoutMs, callerDeadline - now);
-      if (timeoutMs <= 0) {
+      const startedAt = Date.now();
+      if (callerDeadlineMs <= startedAt) {
         // The caller gave up while the invocation waited in line: it never starts.
         return Promise.resolve({ ok: false, error: timeoutError(requestId, timeoutOverrideMs ?? functionTimeoutMs), requestId });
       }
-      const context = {
-        functionName: name,
-        functionVersion: '$LATEST',
-        invokedFunctionArn: this.arn(name),
-        memoryLimitInMB: String(typeof definition === 'object' && 'memoryMB' in definition ? (definition.memoryMB ?? 128) : 128),
-        awsRequestId: requestId,
-        logGroupName: `/aws/lambda/${name}`,
-        logStreamName: `local/[$LATEST]${requestId.replace(/-/g, '')}`,
-        deadlineMs: now + timeoutMs,
+      const request: InvocationRequest = {
+        event: payload,
+        context: {
+          functionName: name,
+          functionVersion: '$LATEST',
+          invokedFunctionArn: this.arn(name),
+          memoryLimitInMB: String(typeof definition === 'object' && 'memoryMB' in definition ? (definition.memoryMB ?? 128) : 128),
+          awsRequestId: requestId,
+          logGroupName: `/aws/lambda/${name}`,
+          logStreamName: `local/[$LATEST]${requestId.replace(/-/g, '')}`,
+        },
+        functionTimeoutMs,
+        callerDeadlineMs,
+        startedAt,
       };
-      return this.runningFunction(name, definition).invoke(payload, context);
+      return this.runningFunction(name, definition).invoke(request);
     };
     return this.track(isModuleFunction(definition) ? this.lineFor(name).run(start) : start());
   }
@@ -269,13 +265,36 @@ export class FunctionHost {
     return promise;
   }
 
+  /** A worker-thread environment; after a reset its init runs within the first invocation. */
+  private startEnvironment(name: string, definition: ModuleFunctionDefinition, onReset: () => void): RunningFunction {
+    const runtime = (definition.runtime as LambdaNodeRuntime | undefined) ?? DEFAULT_RUNTIME;
+    const mismatch = nodeVersionMismatch(runtime);
+    if (mismatch && !this.versionNoticeGiven.has(name)) {
+      this.versionNoticeGiven.add(name);
+      this.options.log?.(`${name}: ${mismatch}`);
+    }
+    return new WorkerFunction({
+      name,
+      definition,
+      initMode: this.resetFunctions.delete(name) ? 'suppressed' : 'on-demand',
+      initTimeoutMs: this.options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS,
+      baseEnvironment: this.options.baseEnvironment(),
+      httpsRedirects: this.options.httpsRedirects(),
+      rewriteEnvironment: this.options.rewriteEnvironment,
+      onReset,
+      log: this.options.log,
+    });
+  }
+
   private runningFunction(name: string, definition: FunctionDefinition): RunningFunction {
     let running = this.running.get(name);
     if (!running) {
       const created: RunningFunction = isModuleFunction(definition)
-        ? new WorkerFunction(name, definition, this.options, () => {
+        ? this.startEnvironment(name, definition, () => {
             // Only this environment: a fresh one may already have replaced it.
-            if (this.running.get(name) === created) this.running.delete(name);
+            if (this.running.get(name) !== created) return;
+            this.running.delete(name);
+            this.resetFunctions.add(name);
           })
         : new InlineFunction(typeof definition === 'function' ? definition : (definition as InlineFunctionDefinition).handler);
       running = created;
@@ -317,42 +336,25 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }
 
-function toErrorPayload(error: unknown): LambdaErrorPayload {
-  if (error instanceof Error) {
-    return { errorType: error.name || 'Error', errorMessage: error.message, trace: String(error.stack ?? '').split('\n') };
-  }
-  return { errorType: typeof error, errorMessage: String(error), trace: [] };
-}
-
-function timeoutError(requestId: string, timeoutMs: number): LambdaErrorPayload {
-  return {
-    errorType: 'Sandbox.Timedout',
-    errorMessage: `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
-    trace: [],
-  };
-}
-
+/** A handler in the host process, presented as nodejs24.x: no callback, no init phase. */
 class InlineFunction implements RunningFunction {
   constructor(private readonly handler: LambdaHandler) {}
 
-  async invoke(event: unknown, ctx: Parameters<RunningFunction['invoke']>[1]): Promise<InvocationOutcome> {
-    const { deadlineMs, ...rest } = ctx;
-    const context: LambdaContext = {
-      ...rest,
-      callbackWaitsForEmptyEventLoop: true,
-      getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
-    };
-    const timeoutMs = deadlineMs - Date.now();
+  async invoke(request: InvocationRequest): Promise<InvocationOutcome> {
+    const requestId = request.context.awsRequestId;
+    const deadlineMs = Math.min(request.callerDeadlineMs, request.startedAt + request.functionTimeoutMs);
+    const context: LambdaContext = { ...request.context, getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()) };
+    const timeoutMs = deadlineMs - request.startedAt;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<InvocationOutcome>((resolve) => {
-      timer = setTimeout(() => resolve({ ok: false, error: timeoutError(ctx.awsRequestId, timeoutMs), requestId: ctx.awsRequestId }), timeoutMs);
+      timer = setTimeout(() => resolve({ ok: false, error: timeoutError(requestId, timeoutMs), requestId }), Math.max(0, deadlineMs - Date.now()));
     });
     const run = (async (): Promise<InvocationOutcome> => {
       try {
-        const value = await this.handler(event, context);
-        return { ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), requestId: ctx.awsRequestId };
+        const value = await this.handler(request.event, context);
+        return { ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), requestId };
       } catch (error) {
-        return { ok: false, error: toErrorPayload(error), requestId: ctx.awsRequestId };
+        return { ok: false, error: toErrorPayload(error), requestId };
       }
     })();
     try {
@@ -363,136 +365,4 @@ class InlineFunction implements RunningFunction {
   }
 
   async close(): Promise<void> {}
-}
-
-const WORKER_BOOTSTRAP = fileURLToPath(new URL('./lambdaWorker.mjs', import.meta.url));
-
-interface PendingInvocation {
-  resolve(outcome: InvocationOutcome): void;
-  timer?: NodeJS.Timeout;
-  requestId: string;
-}
-
-class WorkerFunction implements RunningFunction {
-  private worker: Worker;
-  private readonly ready: Promise<LambdaErrorPayload | undefined>;
-  private readonly pending = new Map<number, PendingInvocation>();
-  private nextId = 1;
-  private dead = false;
-  /** Timed out once: takes no new invocations, stops when the ones running have ended. */
-  private retired = false;
-
-  constructor(
-    private readonly name: string,
-    definition: ModuleFunctionDefinition,
-    options: FunctionHostOptions,
-    private readonly onDiscard: () => void,
-  ) {
-    const memoryMB = definition.memoryMB ?? 128;
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      TZ: ':UTC',
-      LANG: 'en_US.UTF-8',
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-      AWS_LAMBDA_FUNCTION_NAME: name,
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMB),
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
-      AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${name}`,
-      LAMBDA_TASK_ROOT: dirname(definition.entry),
-      ...passThrough('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'NODE_EXTRA_CA_CERTS'),
-      ...options.baseEnvironment(),
-      ...(options.rewriteEnvironment ? options.rewriteEnvironment({ ...definition.environment }) : definition.environment),
-    };
-    this.worker = new Worker(WORKER_BOOTSTRAP, {
-      env,
-      workerData: {
-        entry: definition.entry,
-        handlerName: definition.handlerName ?? 'handler',
-        registerTsx: /\.[cm]?tsx?$/.test(definition.entry),
-        httpsRedirects: options.httpsRedirects(),
-      },
-      resourceLimits: { maxOldGenerationSizeMb: Math.max(memoryMB, 256) },
-    });
-    this.worker.unref();
-    this.ready = new Promise((resolve) => {
-      this.worker.once('message', (message: { type: string; error?: LambdaErrorPayload }) => {
-        resolve(message.type === 'init-error' ? message.error : undefined);
-      });
-      this.worker.once('error', (error) => resolve(toErrorPayload(error)));
-    });
-    this.worker.on('message', (message: { type: string; id: number; ok: boolean; value?: string | null; error?: LambdaErrorPayload }) => {
-      if (message.type !== 'result') return;
-      const invocation = this.pending.get(message.id);
-      if (!invocation) return;
-      this.pending.delete(message.id);
-      clearTimeout(invocation.timer);
-      if (this.retired && this.pending.size === 0) this.stop();
-      invocation.resolve(
-        message.ok
-          ? { ok: true, value: message.value == null ? null : JSON.parse(message.value), requestId: invocation.requestId }
-          : { ok: false, error: message.error!, requestId: invocation.requestId },
-      );
-    });
-    this.worker.on('error', (error) => this.discard(toErrorPayload(error)));
-    this.worker.on('exit', () => this.discard({ errorType: 'Runtime.ExitError', errorMessage: `${name}: the runtime exited`, trace: [] }));
-  }
-
-  async invoke(event: unknown, ctx: Parameters<RunningFunction['invoke']>[1]): Promise<InvocationOutcome> {
-    const initError = await this.ready;
-    if (initError) {
-      this.discard(initError);
-      return { ok: false, error: { ...initError, errorType: `Runtime.ImportModuleError`, errorMessage: `${initError.errorType}: ${initError.errorMessage}` }, requestId: ctx.awsRequestId };
-    }
-    if (this.dead) return { ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `${this.name}: the runtime exited`, trace: [] }, requestId: ctx.awsRequestId };
-    const id = this.nextId++;
-    const timeoutMs = Math.max(0, ctx.deadlineMs - Date.now());
-    return new Promise<InvocationOutcome>((resolve) => {
-      const invocation: PendingInvocation = { resolve, requestId: ctx.awsRequestId };
-      // Lambda stops the execution environment of an invocation that times out. Here other
-      // invocations share it: this one fails now, the environment is retired (see the top of the file).
-      invocation.timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve({ ok: false, error: timeoutError(ctx.awsRequestId, timeoutMs), requestId: ctx.awsRequestId });
-        this.retire();
-      }, timeoutMs);
-      this.pending.set(id, invocation);
-      this.worker.postMessage({ type: 'invoke', id, event, context: ctx });
-    });
-  }
-
-  private retire(): void {
-    if (this.dead || this.retired) return;
-    this.retired = true;
-    this.onDiscard();
-    if (this.pending.size === 0) this.stop();
-  }
-
-  /** Stops a worker nothing runs in any more. */
-  private stop(): void {
-    if (this.dead) return;
-    this.dead = true;
-    void this.worker.terminate();
-  }
-
-  private discard(error: LambdaErrorPayload): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.onDiscard();
-    for (const [, invocation] of this.pending) {
-      clearTimeout(invocation.timer);
-      invocation.resolve({ ok: false, error, requestId: invocation.requestId });
-    }
-    this.pending.clear();
-    void this.worker.terminate();
-  }
-
-  async close(): Promise<void> {
-    this.dead = true;
-    await this.worker.terminate();
-  }
-}
-
-function passThrough(...names: string[]): Record<string, string> {
-  return Object.fromEntries(names.filter((n) => process.env[n] !== undefined).map((n) => [n, process.env[n]!]));
 }

@@ -3,13 +3,15 @@
 // JavaScript so it can register tsx before loading a TypeScript handler.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRequire, Module, register, syncBuiltinESMExports } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import http from 'node:http';
 import https from 'node:https';
+import { RuntimeInterface, handlerInitError, serializeError } from './runtimeInterface.mjs';
 
-const { entry, handlerName, registerTsx, httpsRedirects } = workerData;
+const { entry, handlerName, handlerString, runtime, registerTsx, httpsRedirects } = workerData;
+const runtimeInterface = new RuntimeInterface(runtime);
 
 // Lambda's runtime provides the AWS SDK; so does this one, for code whose own directory lacks it.
 register(new URL('./runtimeModules.mjs', import.meta.url));
@@ -83,35 +85,41 @@ async function loadModule(file) {
   }
 }
 
-function serializeError(error) {
-  if (error instanceof Error) {
-    return { errorType: error.name || 'Error', errorMessage: error.message, trace: String(error.stack ?? '').split('\n') };
-  }
-  return { errorType: typeof error, errorMessage: String(error), trace: [] };
+/** A load failure as Lambda's runtime reports it: a missing module, a syntax error, or what the code threw. */
+function initErrorOf(error) {
+  if (error instanceof SyntaxError) return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: String(error), trace: String(error.stack ?? '').split('\n') };
+  if (error?.code === 'MODULE_NOT_FOUND' || !existsSync(entry)) return { errorType: 'Runtime.ImportModuleError', errorMessage: String(error), trace: String(error?.stack ?? '').split('\n') };
+  return serializeError(error);
 }
 
-let handler;
-try {
-  const mod = await loadModule(entry);
-  handler = mod[handlerName] ?? mod.default?.[handlerName];
-  if (typeof handler !== 'function') throw new Error(`${entry} does not export a function named ${handlerName}`);
-  parentPort.postMessage({ type: 'ready' });
-} catch (error) {
-  parentPort.postMessage({ type: 'init-error', error: serializeError(error) });
+function findHandler(mod) {
+  const find = (object) => handlerName.split('.').reduce((nested, key) => (nested && typeof nested === 'object' ? nested[key] : undefined), object);
+  return find(mod) ?? (mod && typeof mod === 'object' && 'default' in mod ? find(mod.default) : undefined);
 }
+
+// The init phase: load the module and check the handler, as Lambda's runtime does before the first
+// invocation. What came before (starting the thread, registering the hooks above) is the emulator's
+// own start-up, much slower than Lambda's runtime start: it is not charged to the init's budget.
+parentPort.postMessage({ type: 'runtime-ready' });
+let handler;
+let initError;
+try {
+  const mod = await runtimeInterface.init(() => loadModule(entry));
+  const found = findHandler(mod);
+  if (!found) initError = { errorType: 'Runtime.HandlerNotFound', errorMessage: `${handlerString} is undefined or not exported`, trace: [] };
+  else if (typeof found !== 'function') initError = { errorType: 'Runtime.HandlerNotFound', errorMessage: `${handlerString} is not a function`, trace: [] };
+  else initError = handlerInitError(found, runtime);
+  handler = initError ? undefined : found;
+} catch (error) {
+  initError = initErrorOf(error);
+}
+parentPort.postMessage(initError ? { type: 'init-error', error: initError } : { type: 'ready' });
 
 parentPort.on('message', async (message) => {
   if (message.type !== 'invoke' || !handler) return;
   const { id, event, context: ctx } = message;
-  const context = {
-    ...ctx,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, ctx.deadlineMs - Date.now()),
-  };
-  try {
-    const value = await handler(event, context);
-    parentPort.postMessage({ type: 'result', id, ok: true, value: value === undefined ? null : JSON.stringify(value) });
-  } catch (error) {
-    parentPort.postMessage({ type: 'result', id, ok: false, error: serializeError(error) });
-  }
+  const { deadlineMs, ...fields } = ctx;
+  const context = { ...fields, getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()) };
+  const outcome = await runtimeInterface.invoke(handler, event, context, id);
+  parentPort.postMessage({ type: 'result', id, ...outcome });
 });
