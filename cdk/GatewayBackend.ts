@@ -23,13 +23,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
-import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
+import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
 import { iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertLocalEsbuild } from './localEsbuild.ts';
@@ -143,6 +144,14 @@ export interface GatewayBackendProps {
    * @default true
    */
   readonly initMessage?: boolean;
+  /**
+   * Binds (`bindUid`, `joinGroup`) must carry the `bind_token` of the connection's init message
+   * (GATEWAY_REQUIRE_BIND_TOKEN, read by `Gateway.fromEnv()`): a client id alone can no longer be
+   * bound by whoever learned it. `false` for GatewayWorker code that cannot pass the token yet; the
+   * tokens are sent and can be verified either way.
+   * @default true
+   */
+  readonly requireBindToken?: boolean;
   /**
    * Route keys, besides `$default`, whose messages go to onMessage (`ctx.routeKey` tells them apart).
    * Keys starting with `$` are reserved.
@@ -268,6 +277,11 @@ export class GatewayBackend extends Construct {
   readonly messageFunction: NodejsFunction;
   /** Posts the init message once a connection opens, invoked asynchronously by `$connect`. */
   readonly initSenderFunction: NodejsFunction;
+  /**
+   * The key of the bind tokens (64 generated characters; GATEWAY_BIND_TOKEN_SECRET is its ARN),
+   * readable by the init sender, which signs the tokens, and by whatever `grantGateway` grants.
+   */
+  readonly bindTokenSecret: secretsmanager.Secret;
   /** Delivers the chunks of large sends (lambdas/fanoutWorker.ts), invoked asynchronously by the SDK. */
   readonly fanoutWorkerFunction: NodejsFunction;
   /**
@@ -503,6 +517,14 @@ export class GatewayBackend extends Construct {
       resourceName: this.stage.stageName,
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
+    this.bindTokenSecret = new secretsmanager.Secret(this, 'BindTokenSecret', {
+      description: 'GatewayBackend: the key of the bind tokens in init messages (sdk/bindToken.ts)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+    Validations.of(this.bindTokenSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Each process reads the key once; a rotated value would refuse every token issued before it until every function restarted. Tokens expire within 2 hours; rotate by putting a new value and redeploying (README: Bind tokens).',
+    });
     const sdkEnvironment = gatewayEnvironment(this.callbackUrl, {
       connections: this.connectionsTable.tableName,
       uids: this.uidsTable.tableName,
@@ -512,6 +534,8 @@ export class GatewayBackend extends Construct {
       ...sdkEnvironment,
       [GatewayEnvVar.fanoutFunction]: this.fanoutWorkerFunction.functionName,
       [GatewayEnvVar.fanoutThreshold]: String(fanout.threshold),
+      [GatewayEnvVar.bindTokenSecret]: this.bindTokenSecret.secretArn,
+      [GatewayEnvVar.requireBindToken]: String(settings.requireBindToken),
     };
 
     this.gatewayApiFunction = bundledFunction('GatewayApiFunction', lambdaEntry('gatewayApi'), this.functionLogGroups.gatewayApi, settings.timeout, 'GatewayBackend Gateway API: GatewayClient\'s methods for any language, invoked with lambda:InvokeFunction', false);
@@ -532,6 +556,9 @@ export class GatewayBackend extends Construct {
     this.initSenderFunction.addEnvironment(GatewayEnvVar.connectionsTable, this.connectionsTable.tableName);
     this.manageConnectionsGrant(this.initSenderFunction, ['POST']);
     iam.Grant.addToPrincipal({ grantee: this.initSenderFunction, actions: ['dynamodb:GetItem'], resourceArns: [this.connectionsTable.tableArn] });
+    // ... and signs the bind token of each init message.
+    this.initSenderFunction.addEnvironment(GatewayEnvVar.bindTokenSecret, this.bindTokenSecret.secretArn);
+    this.bindTokenSecretGrant(this.initSenderFunction);
     // The fan-out worker posts and prunes on 410; it gets no fan-out settings, so it never chunks again.
     for (const [name, value] of Object.entries(sdkEnvironment)) this.fanoutWorkerFunction.addEnvironment(name, value);
     this.manageConnectionsGrant(this.fanoutWorkerFunction, FANOUT_WORKER_CONNECTIONS_METHODS);
@@ -550,6 +577,7 @@ export class GatewayBackend extends Construct {
     new CfnOutput(this, 'ConnectionsTableName', { value: this.connectionsTable.tableName, description: GatewayEnvVar.connectionsTable });
     new CfnOutput(this, 'UidsTableName', { value: this.uidsTable.tableName, description: GatewayEnvVar.uidsTable });
     new CfnOutput(this, 'GroupsTableName', { value: this.groupsTable.tableName, description: GatewayEnvVar.groupsTable });
+    new CfnOutput(this, 'BindTokenSecretArn', { value: this.bindTokenSecret.secretArn, description: GatewayEnvVar.bindTokenSecret });
     new CfnOutput(this, 'FanoutFunctionName', { value: this.fanoutWorkerFunction.functionName, description: GatewayEnvVar.fanoutFunction });
     new CfnOutput(this, 'GatewayApiFunctionName', { value: this.gatewayApiFunction.functionName, description: `${GATEWAY_API_FUNCTION_ENV}: invoke it to call GatewayClient's methods from any language` });
 
@@ -569,7 +597,8 @@ export class GatewayBackend extends Construct {
    * The IAM the SDK needs, and nothing more: `execute-api:ManageConnections` for POST, GET and
    * DELETE on this stage's `@connections/*` only, on each table exactly the DynamoDB actions the
    * SDK calls on it (cdk/permissions.ts), and `lambda:InvokeFunction` on the fan-out worker only
-   * (its unqualified ARN: no other function, version or alias).
+   * (its unqualified ARN: no other function, version or alias), and `secretsmanager:GetSecretValue`
+   * on the bind token secret.
    */
   grantGatewayPermissions(grantee: iam.IGrantable): iam.Grant {
     const tables: Array<[dynamodb.Table, readonly string[]]> = [
@@ -581,6 +610,7 @@ export class GatewayBackend extends Construct {
     for (const [t, actions] of tables) {
       grant = grant.combine(iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] }));
     }
+    grant = grant.combine(this.bindTokenSecretGrant(grantee));
     return grant.combine(iam.Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [this.fanoutWorkerFunction.functionArn] }));
   }
 
@@ -591,6 +621,11 @@ export class GatewayBackend extends Construct {
    */
   grantInvokeGatewayApi(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [this.gatewayApiFunction.functionArn] });
+  }
+
+  /** GetSecretValue on the bind token secret only (no DescribeSecret: `secret.grantRead` would add it). */
+  private bindTokenSecretGrant(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: GATEWAY_SECRET_ACTIONS.map((a) => `secretsmanager:${a}`), resourceArns: [this.bindTokenSecret.secretArn] });
   }
 
   /** `arn:...:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/@connections/*` for each method. */
@@ -638,6 +673,7 @@ export class GatewayBackend extends Construct {
 interface Settings {
   readonly eventsModule: string;
   readonly initMessage: boolean;
+  readonly requireBindToken: boolean;
   readonly routes: readonly string[];
   readonly routeSelectionExpression: string;
   readonly stageName: string;
@@ -735,6 +771,7 @@ function validate(props: GatewayBackendProps): Settings {
     fanout,
     eventsModule,
     initMessage: props.initMessage ?? true,
+    requireBindToken: props.requireBindToken ?? true,
     routes,
     routeSelectionExpression,
     stageName,

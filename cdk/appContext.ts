@@ -22,6 +22,7 @@ export const APP_CONTEXT_KEYS = {
   removalPolicy: "'retain' (default) or 'destroy'",
   apiGatewayCloudWatchRole: "'true' (the app's default) or 'false'",
   accessLogs: "'true' or 'false' (default: the value of apiGatewayCloudWatchRole)",
+  requireBindToken: "'true' (default: binds need the init message's bind token) or 'false'",
   fanoutThreshold: 'recipients above which a send is chunked',
   fanoutReservedConcurrency: "executions reserved for the fan-out worker, or 'none' (default)",
   fanoutMemorySize: "the fan-out worker's memory in MB",
@@ -99,6 +100,7 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
       removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       apiGatewayCloudWatchRole,
       accessLogs: boolean('accessLogs') ?? apiGatewayCloudWatchRole,
+      requireBindToken: boolean('requireBindToken'),
       fanout: withoutUnset(fanout),
     },
   };

@@ -13,6 +13,9 @@ export const GATEWAY_TABLE_ACTIONS = {
   groups: ['BatchWriteItem', 'DeleteItem', 'PutItem', 'Query', 'Scan'],
 } as const satisfies Record<'connections' | 'uids' | 'groups', readonly string[]>;
 
+/** Secrets Manager actions the SDK calls, on the bind token secret only: reading the key (sdk/bindToken.ts). */
+export const GATEWAY_SECRET_ACTIONS = ['GetSecretValue'] as const;
+
 /** `@connections` methods the SDK uses: POST (send), GET (isOnline / connection info), DELETE (closeClient). */
 export const MANAGE_CONNECTIONS_METHODS = ['POST', 'GET', 'DELETE'] as const;
 

@@ -9,6 +9,7 @@ import type { Gateway } from '../sdk/index.ts';
 import { buildConnectData } from './connectData.ts';
 import type { ConnectContext, ConnectDecision, GatewayEvents, Session } from './events.ts';
 import type { InitSenderEvent } from './initSenderHandler.ts';
+export { initMessageFor } from './initSenderHandler.ts';
 import type { LambdaInvocationContext, WebSocketConnectEvent, WebSocketResponse } from './webSocketEvent.ts';
 
 export interface ConnectHandlerOptions {
@@ -18,14 +19,9 @@ export interface ConnectHandlerOptions {
   readonly lambda: LambdaClient;
   /** The init sender's name or ARN; without it nothing is sent after the connection opens. */
   readonly initFunction: string | undefined;
-  /** Send `{"type":"init","client_id":"..."}` first. */
+  /** Have the init sender send `{"type":"init","client_id":"...","bind_token":"..."}` first. */
   readonly initMessage: boolean;
   readonly log?: (message: string, details: Record<string, unknown>) => void;
-}
-
-/** The message a GatewayWorker seed sends from onConnect; the browser posts the id to its backend. */
-export function initMessageFor(clientId: string): string {
-  return JSON.stringify({ type: 'init', client_id: clientId });
 }
 
 /** Margin added to `$connect`'s own deadline: by then `$connect` has returned or timed out. */
@@ -49,7 +45,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
       ...(requestContext.identity.userAgent ? { userAgent: requestContext.identity.userAgent } : {}),
     });
 
-    const outbox: string[] = options.initMessage ? [initMessageFor(clientId)] : [];
+    const outbox: string[] = [];
     let kicked = false;
     const ctx: ConnectContext = {
       clientId,
@@ -84,9 +80,14 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
       return { statusCode: response.statusCode };
     }
 
-    if (outbox.length > 0 && options.initFunction) {
+    if ((options.initMessage || outbox.length > 0) && options.initFunction) {
       const remaining = context ? context.getRemainingTimeInMillis() : 30_000;
-      const payload: InitSenderEvent = { connectionId: clientId, messages: outbox, retryUntil: Date.now() + remaining + RETRY_MARGIN_MS };
+      const payload: InitSenderEvent = {
+        connectionId: clientId,
+        ...(options.initMessage ? { init: true } : {}),
+        messages: outbox,
+        retryUntil: Date.now() + remaining + RETRY_MARGIN_MS,
+      };
       try {
         await options.lambda.send(
           new InvokeCommand({ FunctionName: options.initFunction, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }),

@@ -10,15 +10,23 @@
  * passes: the `$connect` invocation's own deadline plus a margin, after which `$connect` has ended
  * one way or the other, so a 410 can only mean gone. Giving up is not an error (nothing to retry
  * later), so the function never throws for it and Lambda's async retries are not spent on it.
+ *
+ * The init message is built here, not in `$connect`, because it carries the connection's bind token
+ * (sdk/bindToken.ts), signed with a secret this function reads once per process: the read overlaps
+ * the wait for the connection to open instead of delaying the handshake. Without the key there is
+ * no init: the browser client takes a missing init as a failure and reconnects.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { LambdaInvocationContext } from './webSocketEvent.ts';
+import { mintBindToken } from '../sdk/bindToken.ts';
 
 /** The payload `$connect` sends. */
 export interface InitSenderEvent {
   readonly connectionId: string;
-  /** Posted in order, each once. */
+  /** Post `{"type":"init","client_id","bind_token"}` first. */
+  readonly init?: boolean;
+  /** Posted in order, each once (after the init message). */
   readonly messages: readonly string[];
   /** Epoch ms after which a 410 means the connection is gone rather than still opening. */
   readonly retryUntil: number;
@@ -59,6 +67,8 @@ export interface InitSenderOptions {
   /** Where to check that the connection still exists; omit to rely on `retryUntil` alone. */
   readonly connections?: { readonly client: DynamoDBClient; readonly tableName: string; readonly partitionKey: string };
   readonly backoff?: Partial<BackoffOptions>;
+  /** The bind token key (BindTokenSecret); without it the init message carries no `bind_token`. */
+  readonly bindTokenKey?: { key(): Promise<Uint8Array> };
   readonly log?: (message: string, details: Record<string, unknown>) => void;
 }
 
@@ -90,12 +100,25 @@ export function createInitSenderHandler(options: InitSenderOptions) {
 
   return async function handler(event: InitSenderEvent, context?: LambdaInvocationContext): Promise<InitSenderResult> {
     const started = Date.now();
-    const { connectionId, messages, retryUntil } = event;
+    const { connectionId, retryUntil } = event;
+    let messages = event.messages;
     let attempts = 0;
     let delivered = 0;
     let delay = backoff.firstDelayMs;
     let lastCheck = started;
     const result = (outcome: InitSenderOutcome): InitSenderResult => ({ outcome, delivered, attempts, elapsedMs: Date.now() - started });
+    if (event.init) {
+      let bindToken: string | undefined;
+      if (options.bindTokenKey) {
+        try {
+          bindToken = mintBindToken(await options.bindTokenKey.key(), connectionId);
+        } catch (error) {
+          log('init sender: the bind token key could not be read; no init message sent', { connectionId, error: String(error) });
+          return result('failed');
+        }
+      }
+      messages = [initMessageFor(connectionId, bindToken), ...messages];
+    }
 
     while (delivered < messages.length) {
       attempts++;
@@ -123,6 +146,11 @@ export function createInitSenderHandler(options: InitSenderOptions) {
     }
     return result('sent');
   };
+}
+
+/** The message a GatewayWorker seed sends from onConnect, plus the bind token the browser posts with the id. */
+export function initMessageFor(clientId: string, bindToken?: string): string {
+  return JSON.stringify(bindToken === undefined ? { type: 'init', client_id: clientId } : { type: 'init', client_id: clientId, bind_token: bindToken });
 }
 
 function isGone(error: unknown): boolean {

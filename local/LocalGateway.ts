@@ -35,6 +35,7 @@ import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, typ
 import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
 import { sendAwsError, sendEmpty } from './http.ts';
 import { listenOn, type PortRequest } from './listen.ts';
+import { LocalSecrets, type LocalSecretDefinition } from './secretsManager.ts';
 
 /** A route's integration: a function name from `functions`, or a handler defined inline. */
 export interface RouteDefinition {
@@ -77,6 +78,8 @@ export interface LocalGatewayOptions {
   readonly authorizer?: AuthorizerDefinition;
   /** Tables created in the embedded DynamoDB at start. */
   readonly tables?: readonly LocalTableDefinition[];
+  /** Secrets served by GetSecretValue on the HTTP port (local/secretsManager.ts); generated values are new at each start. */
+  readonly secrets?: readonly LocalSecretDefinition[];
   /** Directory for DynamoDB's files; in memory when absent. */
   readonly dynamoPath?: string;
   /** Port of the embedded DynamoDB, as `port`. @default 0 (an ephemeral port) */
@@ -165,6 +168,7 @@ export class LocalGateway implements ConnectionManager {
   readonly limits: GatewayLimits;
   readonly functions: FunctionHost;
   readonly faults: FaultInjector;
+  readonly secrets: LocalSecrets;
 
   private state: GatewayState = 'new';
   private readonly host: string;
@@ -191,6 +195,7 @@ export class LocalGateway implements ConnectionManager {
     this.limits = { ...AWS_LIMITS, ...options.limits };
     this.selectRoute = compileRouteSelectionExpression(options.routeSelectionExpression ?? '$request.body.action');
     this.faults = new FaultInjector(options.faults);
+    this.secrets = new LocalSecrets(options.secrets ?? []);
     this.functions = new FunctionHost({
       region: this.region,
       accountId: options.accountId ?? '000000000000',
@@ -296,6 +301,7 @@ export class LocalGateway implements ConnectionManager {
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: urls.dynamoEndpoint,
       AWS_ENDPOINT_URL_LAMBDA: urls.httpUrl,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: urls.httpUrl,
       ...this.extraEnv,
     };
   }
@@ -655,6 +661,7 @@ export class LocalGateway implements ConnectionManager {
         ? handleManagementRequest(req, res, connectionId, this, this.faults)
         : (() => {
             if (isLambdaApiRequest(req)) return handleLambdaApiRequest(req, res, this.functions);
+            if (LocalSecrets.matches(req)) return this.secrets.handle(req, res);
             req.resume();
             sendAwsError(res, 403, 'MissingAuthenticationTokenException', { message: 'Missing Authentication Token' });
             return Promise.resolve();

@@ -18,6 +18,8 @@ import type { AuthorizerDefinition, LocalGatewayOptions, RouteDefinition } from 
 import type { ModuleFunctionDefinition } from './functions.ts';
 import type { LocalTableDefinition } from './dynamo.ts';
 import { DEFAULT_RUNTIME, unsupportedRuntimeReason } from './runtimes.ts';
+import type { LocalSecretDefinition } from './secretsManager.ts';
+import { createHash } from 'node:crypto';
 
 export interface CloudAssemblyOptions {
   /** The cloud assembly directory. @default 'cdk.out' */
@@ -37,7 +39,7 @@ export interface CloudAssemblyApp {
   /** Spread into `new LocalGateway({...})`. */
   readonly gatewayOptions: Pick<
     LocalGatewayOptions,
-    'routes' | 'functions' | 'tables' | 'authorizer' | 'routeSelectionExpression' | 'stage' | 'apiId' | 'region' | 'accountId'
+    'routes' | 'functions' | 'tables' | 'secrets' | 'authorizer' | 'routeSelectionExpression' | 'stage' | 'apiId' | 'region' | 'accountId'
   >;
   /** Each function's resolved environment, by function name (as in `gatewayOptions.functions`). */
   readonly environments: Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -264,6 +266,15 @@ class TemplateReader {
     }
 
     const tables: LocalTableDefinition[] = this.ofType('AWS::DynamoDB::Table').map(([logicalId, r]) => this.table(logicalId, r));
+    const secrets: LocalSecretDefinition[] = this.ofType('AWS::SecretsManager::Secret').map(([logicalId, r]) => {
+      const generate = r.Properties?.GenerateSecretString as { PasswordLength?: number } | undefined;
+      return {
+        arn: this.secretArn(logicalId),
+        name: this.secretName(logicalId),
+        ...(typeof r.Properties?.SecretString === 'string' ? { value: r.Properties.SecretString } : {}),
+        ...(generate?.PasswordLength ? { generateLength: Number(generate.PasswordLength) } : {}),
+      };
+    });
 
     return {
       stackName: this.stackName,
@@ -271,6 +282,7 @@ class TemplateReader {
         routes,
         functions,
         tables,
+        secrets,
         ...(authorizer ? { authorizer } : {}),
         routeSelectionExpression: String(api.Properties?.RouteSelectionExpression ?? '$request.body.action'),
         stage,
@@ -295,6 +307,16 @@ class TemplateReader {
       this.warnings.length = warningCount;
     }
     return outputs;
+  }
+
+  private secretName(logicalId: string): string {
+    return String(this.resources[logicalId]?.Properties?.Name ?? `${logicalId}-local`);
+  }
+
+  /** A secret's ARN ends in `-` and 6 random characters; here they are derived from the logical id, so the ARN is stable. */
+  private secretArn(logicalId: string): string {
+    const suffix = createHash('sha256').update(logicalId).digest('base64url').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 6);
+    return this.arn('secretsmanager', `secret:${this.secretName(logicalId)}-${suffix}`);
   }
 
   private ofType(type: string): Array<[string, CfnResource]> {
@@ -443,6 +465,8 @@ class TemplateReader {
         return this.env.apiId;
       case 'AWS::ApiGatewayV2::Stage':
         return String(resource.Properties?.StageName);
+      case 'AWS::SecretsManager::Secret':
+        return this.secretArn(id);
       default:
         return id;
     }

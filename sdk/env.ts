@@ -18,6 +18,10 @@ export const GatewayEnvVar = {
   fanoutFunction: 'GATEWAY_FANOUT_FUNCTION',
   /** Recipient count above which a send is chunked to the fan-out worker. */
   fanoutThreshold: 'GATEWAY_FANOUT_THRESHOLD',
+  /** ARN (or name) of the Secrets Manager secret that keys the bind tokens (sdk/bindToken.ts). */
+  bindTokenSecret: 'GATEWAY_BIND_TOKEN_SECRET',
+  /** `true`: bindUid / joinGroup refuse a missing or wrong bind token (BindTokenError). */
+  requireBindToken: 'GATEWAY_REQUIRE_BIND_TOKEN',
 } as const;
 
 export type GatewayEnvVarName = (typeof GatewayEnvVar)[keyof typeof GatewayEnvVar];

@@ -28,6 +28,8 @@ export const GatewayErrorCode = {
   conflict: 'CONFLICT',
   /** A per-connection limit of the data model would be exceeded (`joinGroup` past MAX_GROUPS_PER_CONNECTION). */
   limitExceeded: 'LIMIT_EXCEEDED',
+  /** `requireBindToken` is on and a bind carried no token, or one that is not valid for that client now. */
+  bindToken: 'BIND_TOKEN',
 } as const;
 
 export type GatewayErrorCodeValue = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
@@ -147,5 +149,25 @@ export class LimitExceededError extends GatewayError {
     message = `client ${connectionId} is already in ${limit} groups, the most one connection may join`,
   ) {
     super(GatewayErrorCode.limitExceeded, message);
+  }
+}
+
+/** Why a bind token was refused: none given, not a token, not for this client (or forged), too old. */
+export type BindTokenRefusal = 'missing' | 'malformed' | 'mismatch' | 'expired';
+
+/**
+ * A bind (`bindUid`, `joinGroup`) refused before any write because `requireBindToken` is on and the
+ * token is missing or not valid for this client now (sdk/bindToken.ts). Neither the token nor the
+ * secret is in the message.
+ */
+export class BindTokenError extends GatewayError {
+  override readonly name = 'BindTokenError';
+  constructor(
+    readonly operation: string,
+    readonly connectionId: string,
+    readonly reason: BindTokenRefusal,
+  ) {
+    const why = { missing: 'no bind token was given', malformed: 'the bind token is not one', mismatch: 'the bind token is not valid for this client', expired: 'the bind token has expired' }[reason];
+    super(GatewayErrorCode.bindToken, `${operation} refused for client ${connectionId}: ${why}`);
   }
 }

@@ -11,6 +11,7 @@ import { buildConnectData, parseCookie } from '../lambdas/connectData.ts';
 import { sessionPatch } from '../lambdas/sessionPatch.ts';
 import { resolveEvents, type GatewayEvents } from '../lambdas/events.ts';
 import { createInitSenderHandler, type InitSenderEvent } from '../lambdas/initSenderHandler.ts';
+import { checkBindToken } from '../sdk/bindToken.ts';
 import { createConnectHandler, initMessageFor } from '../lambdas/connectHandler.ts';
 import { createMessageHandler } from '../lambdas/messageHandler.ts';
 import { createDisconnectHandler } from '../lambdas/disconnectHandler.ts';
@@ -220,6 +221,38 @@ describe('the init sender', () => {
     assert.equal(result.outcome, 'expired');
   });
 
+  test('init: the init message goes first, with a bind token for this connection signed with the key', async () => {
+    const key = Buffer.alloc(32, 7);
+    const { client, posts } = scriptedManagement(['gone', 'ok', 'ok']);
+    const handler = createInitSenderHandler({ management: client, backoff: fastBackoff, bindTokenKey: { key: async () => key }, log: quiet });
+    const result = await handler({ ...event(['welcome']), init: true });
+    assert.deepEqual([result.outcome, result.delivered], ['sent', 2]);
+    const init = JSON.parse(posts[0]!.data);
+    assert.deepEqual(Object.keys(init), ['type', 'client_id', 'bind_token']);
+    assert.deepEqual([init.type, init.client_id], ['init', CONNECTION_ID]);
+    assert.equal(checkBindToken(key, CONNECTION_ID, init.bind_token), undefined);
+    assert.equal(checkBindToken(key, 'AAAAAAAAAAAAAAA=', init.bind_token), 'mismatch');
+    assert.equal(posts[1]!.data, 'welcome');
+    // Without a key (no secret configured) the init carries the id alone, as GatewayWorker's.
+    const plain = scriptedManagement(['ok']);
+    await createInitSenderHandler({ management: plain.client, backoff: fastBackoff, log: quiet })({ ...event([]), init: true });
+    assert.deepEqual(JSON.parse(plain.posts[0]!.data), { type: 'init', client_id: CONNECTION_ID });
+    assert.equal(plain.posts[0]!.data, initMessageFor(CONNECTION_ID));
+  });
+
+  test('init: when the key cannot be read nothing is posted (the client reconnects after its init timeout), and the log has no secret', async () => {
+    const { client, posts } = scriptedManagement(['ok']);
+    const logged: string[] = [];
+    const result = await createInitSenderHandler({
+      management: client,
+      backoff: fastBackoff,
+      bindTokenKey: { key: async () => Promise.reject(new Error('AccessDeniedException')) },
+      log: (m, d) => logged.push(m + JSON.stringify(d)),
+    })({ ...event(['welcome']), init: true });
+    assert.deepEqual([result.outcome, result.attempts, posts.length], ['failed', 0, 0]);
+    assert.match(logged[0]!, /bind token key could not be read.*AccessDeniedException/);
+  });
+
   test('a 410 after a delivered message means gone; other errors are reported, not thrown (no async retry resends)', async () => {
     const afterFirst = await createInitSenderHandler({ management: scriptedManagement(['ok', 'gone']).client, backoff: fastBackoff, log: quiet })(event(['a', 'b']));
     assert.deepEqual([afterFirst.outcome, afterFirst.delivered], ['gone', 1]);
@@ -296,8 +329,9 @@ describe('$connect', () => {
     const [invocation] = lambda.invocations;
     assert.equal(invocation!.FunctionName, 'init-fn');
     assert.equal(invocation!.InvocationType, 'Event');
-    assert.deepEqual(invocation!.payload.messages, [initMessageFor(CONNECTION_ID), 'first', 'second']);
-    assert.deepEqual(JSON.parse(invocation!.payload.messages[0]!), { type: 'init', client_id: CONNECTION_ID });
+    // The init message is built (and its bind token signed) by the init sender, ahead of the queued ones.
+    assert.equal(invocation!.payload.init, true);
+    assert.deepEqual(invocation!.payload.messages, ['first', 'second']);
     assert.ok(invocation!.payload.retryUntil >= started + 9_000 + 2_000, 'retries until $connect has surely ended');
   });
 
@@ -306,7 +340,8 @@ describe('$connect', () => {
     const lambda = fakeLambda();
     await createConnectHandler({ events: defaultEvents, gateway, lambda: lambda.client, initFunction: 'f', initMessage: true, log: quiet })(connectEvent(), lambdaContext);
     assert.deepEqual(names(), ['registerConnection']);
-    assert.deepEqual(lambda.invocations[0]!.payload.messages, [initMessageFor(CONNECTION_ID)]);
+    assert.equal(lambda.invocations[0]!.payload.init, true);
+    assert.deepEqual(lambda.invocations[0]!.payload.messages, []);
   });
 
   test('with the init message off and nothing queued, nothing is invoked', async () => {

@@ -1,0 +1,167 @@
+/**
+ * Bind tokens: proof that whoever asks to bind a connection got its init message, i.e. owns it.
+ * A connection id is not a credential (it leaks through rosters, payloads and logs); the token is a
+ * MAC over the id and an expiry, keyed by a secret that only the backend side can read.
+ *
+ *   token = "v1." + expiry + "." + base64url(HMAC-SHA256(key, "v1." + connectionId + "." + expiry))
+ *
+ * `expiry` is Unix seconds in decimal; the MAC is 43 characters. The key is the UTF-8 bytes of a
+ * Secrets Manager secret's SecretString (the construct generates 64 characters; locally the gateway
+ * generates one per start). Verification is constant-time over the MAC and refuses expired tokens.
+ * The key and the secret's value never appear in an error or a log line.
+ *
+ * The secret is read once per process (BindTokenSecret caches it): verification makes no network
+ * call after the first. A new secret value reaches a process when it starts.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { BindTokenError, ConfigurationError, ServiceError, ThrottledError, ValidationError, type BindTokenRefusal } from './errors.ts';
+import { CONNECTION_MAX_AGE_SECONDS } from './tables.ts';
+
+/** A token is valid as long as the longest connection API Gateway allows: 2 hours. */
+export const BIND_TOKEN_TTL_SECONDS = CONNECTION_MAX_AGE_SECONDS;
+
+/** Shorter keys are refused (a configuration error): HMAC-SHA256 wants at least 32 bytes of key. */
+export const MIN_BIND_SECRET_BYTES = 32;
+
+const VERSION = 'v1';
+const TOKEN = /^v1\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/;
+
+/** Options of the binding methods (`bindUid`, `joinGroup`). */
+export interface BindOptions {
+  /** The `bind_token` of the connection's init message, as the browser posted it. */
+  readonly bindToken?: string;
+}
+
+/**
+ * Set by the Lambda handlers (lambdas/currentClient.ts) on binds of the connection whose event they
+ * are handling: API Gateway delivered that event on that very connection, so its id is proven.
+ * Not exported from the package index.
+ */
+export const OWN_CONNECTION: unique symbol = Symbol('gateway.ownConnection');
+
+function mac(key: Uint8Array, connectionId: string, expiry: string): Buffer {
+  return createHmac('sha256', key).update(`${VERSION}.${connectionId}.${expiry}`, 'utf8').digest();
+}
+
+/** A token for `connectionId`, valid until `nowMs` + `ttlSeconds`. */
+export function mintBindToken(key: Uint8Array, connectionId: string, nowMs = Date.now(), ttlSeconds = BIND_TOKEN_TTL_SECONDS): string {
+  const expiry = String(Math.floor(nowMs / 1000) + ttlSeconds);
+  return `${VERSION}.${expiry}.${mac(key, connectionId, expiry).toString('base64url')}`;
+}
+
+/** Why a token is refused, or undefined when it is valid for `connectionId` at `nowMs`. */
+export function checkBindToken(key: Uint8Array, connectionId: string, token: unknown, nowMs = Date.now()): BindTokenRefusal | undefined {
+  if (token === undefined || token === null || token === '') return 'missing';
+  const match = typeof token === 'string' ? TOKEN.exec(token) : null;
+  if (!match) return 'malformed';
+  const [, expiry, given] = match as unknown as [string, string, string];
+  const expected = mac(key, connectionId, expiry);
+  const presented = Buffer.from(given, 'base64url');
+  // 43 base64url characters always decode to 32 bytes; the length check only guards timingSafeEqual.
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'mismatch';
+  if (Number(expiry) * 1000 <= nowMs) return 'expired';
+  return undefined;
+}
+
+export interface BindTokenSecretOptions {
+  /** The secret's ARN or name (GATEWAY_BIND_TOKEN_SECRET). */
+  readonly secretId: string;
+  /** @default one built for `region` and `credentials`; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER by itself */
+  readonly client?: SecretsManagerClient;
+  readonly region?: string;
+  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+}
+
+/** The key, read from Secrets Manager on first use and kept; a failed read is tried again next time. */
+export class BindTokenSecret {
+  readonly secretId: string;
+  private readonly client: SecretsManagerClient;
+  private readonly ownsClient: boolean;
+  private pending: Promise<Buffer> | undefined;
+
+  constructor(options: BindTokenSecretOptions) {
+    this.secretId = options.secretId;
+    this.ownsClient = !options.client;
+    this.client =
+      options.client ?? new SecretsManagerClient({ ...(options.region ? { region: options.region } : {}), ...(options.credentials ? { credentials: options.credentials } : {}) });
+  }
+
+  key(): Promise<Buffer> {
+    this.pending ??= this.load().catch((error) => {
+      this.pending = undefined;
+      throw error;
+    });
+    return this.pending;
+  }
+
+  destroy(): void {
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  private async load(): Promise<Buffer> {
+    let value: string | undefined;
+    try {
+      value = (await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }))).SecretString;
+    } catch (error) {
+      // The AWS error's name and message name the secret at most, never its value.
+      const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      const details = { statusCode: e?.$metadata?.httpStatusCode, errorType: e?.name };
+      const message = `reading the bind token secret ${this.secretId} failed: ${e?.name ?? 'Error'}: ${e?.message ?? 'no answer'}`;
+      if (e?.name === 'ThrottlingException') throw new ThrottledError(message, details);
+      throw new ServiceError(message, details);
+    }
+    const key = Buffer.from(value ?? '', 'utf8');
+    if (key.length < MIN_BIND_SECRET_BYTES) {
+      throw new ConfigurationError(`the bind token secret ${this.secretId} has no SecretString of at least ${MIN_BIND_SECRET_BYTES} bytes`);
+    }
+    return key;
+  }
+}
+
+/** What the binding methods call before any write: refuses a missing or wrong token when tokens are required. */
+export class BindTokenGuard {
+  constructor(
+    private readonly secret: BindTokenSecret | undefined,
+    readonly required: boolean,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (required && !secret) throw new ConfigurationError('requireBindToken needs bindTokenSecret (GATEWAY_BIND_TOKEN_SECRET): the secret the tokens are checked with');
+  }
+
+  /** True when `token` is a valid, unexpired token for `clientId`. */
+  async verify(clientId: string, token: unknown): Promise<boolean> {
+    return (await this.refusal(clientId, token)) === undefined;
+  }
+
+  async create(clientId: string): Promise<string> {
+    return mintBindToken(await this.keyOrThrow('createBindToken'), clientId, this.now());
+  }
+
+  /** Throws BindTokenError when the token is required and refused, ValidationError for a malformed options argument. */
+  async authorize(operation: string, clientId: string, options: unknown): Promise<void> {
+    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+      throw new ValidationError(`${operation}: options must be an object such as { bindToken }`);
+    }
+    const given = (options ?? {}) as BindOptions & { [OWN_CONNECTION]?: boolean };
+    if (given.bindToken !== undefined && typeof given.bindToken !== 'string') throw new ValidationError(`${operation}: bindToken must be a string`);
+    if (!this.required || given[OWN_CONNECTION] === true) return;
+    const refusal = await this.refusal(clientId, given.bindToken);
+    if (refusal) throw new BindTokenError(operation, clientId, refusal);
+  }
+
+  destroy(): void {
+    this.secret?.destroy();
+  }
+
+  private async refusal(clientId: string, token: unknown): Promise<BindTokenRefusal | undefined> {
+    if (token === undefined || token === null || token === '') return 'missing'; // no secret read needed
+    return checkBindToken(await this.keyOrThrow('verifyBindToken'), clientId, token, this.now());
+  }
+
+  private keyOrThrow(operation: string): Promise<Buffer> {
+    if (!this.secret) return Promise.reject(new ConfigurationError(`${operation} needs bindTokenSecret (GATEWAY_BIND_TOKEN_SECRET)`));
+    return this.secret.key();
+  }
+}
