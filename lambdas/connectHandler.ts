@@ -7,6 +7,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Gateway } from '../sdk/index.ts';
 import { buildConnectData } from './connectData.ts';
+import { gatewayForCurrentClient } from './currentClient.ts';
 import type { ConnectContext, ConnectDecision, GatewayEvents, Session } from './events.ts';
 import type { InitSenderEvent } from './initSenderHandler.ts';
 export { initMessageFor } from './initSenderHandler.ts';
@@ -49,7 +50,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     let kicked = false;
     const ctx: ConnectContext = {
       clientId,
-      gateway,
+      gateway: gatewayForCurrentClient(gateway, clientId),
       requestContext,
       session: {},
       sendToCurrentClient(message: string) {

@@ -56,7 +56,10 @@ export type ConnectDecision = void | undefined | boolean | { readonly statusCode
 interface BaseContext {
   /** The API Gateway connection id: GatewayWorker's client_id. */
   readonly clientId: string;
-  /** The Gateway SDK, configured from the function's environment. */
+  /**
+   * The Gateway SDK, configured from the function's environment. Binding `clientId` itself
+   * (`bindUid`, `joinGroup`) needs no bind token here: the event came on that connection.
+   */
   readonly gateway: Gateway;
   /** The event's request context: route key, identity, connectedAt, authorizer context, ... */
   readonly requestContext: WebSocketRequestContext;

@@ -4,6 +4,7 @@
  * changed is written back, as a merge (see sessionPatch.ts). Without onMessage, messages are accepted
  * and ignored, at the cost of nothing but the invocation: the seed's push-only mode.
  */
+import { gatewayForCurrentClient } from './currentClient.ts';
 import type { Gateway } from '../sdk/index.ts';
 import { GatewayErrorCode } from '../sdk/errors.ts';
 import type { GatewayEvents, MessageContext, OutgoingMessage, Session } from './events.ts';
@@ -30,7 +31,7 @@ export function createMessageHandler(options: MessageHandlerOptions) {
     const before = structuredClone(loaded);
     const ctx: MessageContext = {
       clientId,
-      gateway,
+      gateway: gatewayForCurrentClient(gateway, clientId),
       requestContext,
       routeKey: requestContext.routeKey,
       session: structuredClone(loaded),

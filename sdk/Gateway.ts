@@ -39,6 +39,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BindTokenGuard, BindTokenSecret, type BindOptions } from './bindToken.ts';
 import { ConnectionsApi } from './ConnectionsApi.ts';
 import { CredentialCache } from './CredentialCache.ts';
 import { ConnectionStore } from './ConnectionStore.ts';
@@ -110,6 +111,12 @@ export class Gateway {
       onSendCompleted: o.onSendCompleted,
       fanout: o.fanout,
       retryBackoff,
+      bindTokens: new BindTokenGuard(
+        o.bindTokenSecret === undefined
+          ? undefined
+          : new BindTokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) }),
+        o.requireBindToken,
+      ),
     };
   }
 
@@ -150,14 +157,24 @@ export class Gateway {
         ...(threshold !== undefined && threshold.trim() !== '' ? { threshold: parseThreshold(GatewayEnvVar.fanoutThreshold, threshold) } : {}),
       };
     }
-    return new Gateway({ ...given, callbackUrl, tables, ...(fanout !== undefined ? { fanout } : {}) });
+    const bindTokenSecret = given.bindTokenSecret ?? (variable(GatewayEnvVar.bindTokenSecret)?.trim() || undefined);
+    const requireBindToken = given.requireBindToken ?? parseFlag(GatewayEnvVar.requireBindToken, variable(GatewayEnvVar.requireBindToken));
+    return new Gateway({
+      ...given,
+      callbackUrl,
+      tables,
+      ...(fanout !== undefined ? { fanout } : {}),
+      ...(bindTokenSecret !== undefined ? { bindTokenSecret } : {}),
+      ...(requireBindToken !== undefined ? { requireBindToken } : {}),
+    });
   }
 
-  /** Closes the keep-alive sockets, and the DynamoDB and Lambda clients the Gateway built. */
+  /** Closes the keep-alive sockets, and the DynamoDB, Lambda and Secrets Manager clients the Gateway built. */
   destroy(): void {
     this.ctx.api.destroy();
     if (this.ownsDoc) this.doc.destroy();
     this.ctx.fanout?.destroy();
+    this.ctx.bindTokens.destroy();
   }
 
   /**
@@ -279,15 +296,35 @@ export class Gateway {
     return sessions.updateSession(this.ctx, clientId, patch);
   }
 
+  // ---- bind tokens: sdk/bindToken.ts ----
+
+  /**
+   * True when `token` is a valid, unexpired bind token for `clientId` (the `bind_token` of its init
+   * message). Constant-time; no network call once the secret was read (the first call reads it).
+   * Rejects with ConfigurationError without `bindTokenSecret`, ServiceError when the secret cannot
+   * be read, ValidationError for a malformed client id.
+   */
+  async verifyBindToken(clientId: string, token: string): Promise<boolean> {
+    checkClientId(clientId);
+    return this.ctx.bindTokens.verify(clientId, token);
+  }
+
+  /** A bind token for `clientId`, valid 2 hours: for an Events module that sends its own init message. */
+  async createBindToken(clientId: string): Promise<string> {
+    checkClientId(clientId);
+    return this.ctx.bindTokens.create(clientId);
+  }
+
   // ---- uids: sdk/gateway/bindings.ts ----
 
 
   /**
    * Binds the client to `uid`. A client has at most one uid: binding again moves it (the old uid's
-   * index item is removed last). ConnectionGoneError when the client is not connected.
+   * index item is removed last). ConnectionGoneError when the client is not connected. With
+   * `requireBindToken`, BindTokenError before any write unless `options.bindToken` is the client's.
    */
-  async bindUid(clientId: string, uid: string): Promise<void> {
-    return bindings.bindUid(this.ctx, clientId, uid);
+  async bindUid(clientId: string, uid: string, options?: BindOptions): Promise<void> {
+    return bindings.bindUid(this.ctx, clientId, uid, options);
   }
 
   /**
@@ -305,10 +342,11 @@ export class Gateway {
   /**
    * Adds the client to the group (idempotent). ConnectionGoneError when the client is not connected;
    * LimitExceededError when it is already in MAX_GROUPS_PER_CONNECTION (200) other groups (joining a
-   * group it is in always succeeds).
+   * group it is in always succeeds). With `requireBindToken`, BindTokenError before any write unless
+   * `options.bindToken` is the client's.
    */
-  async joinGroup(clientId: string, group: string): Promise<void> {
-    return groups.joinGroup(this.ctx, clientId, group);
+  async joinGroup(clientId: string, group: string, options?: BindOptions): Promise<void> {
+    return groups.joinGroup(this.ctx, clientId, group, options);
   }
 
   /** Removes the client from the group (a no-op when not a member). ConnectionGoneError when not connected. */
@@ -442,4 +480,13 @@ export class Gateway {
   async getAllGroupUidCount(): Promise<Record<string, number>> {
     return scans.getAllGroupUidCount(this.ctx);
   }
+}
+
+/** An environment flag: `true` / `false` (any case), or unset / empty for the default. */
+function parseFlag(name: string, value: string | undefined): boolean | undefined {
+  const v = value?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new ConfigurationError(`environment variable ${name} must be true or false, got ${JSON.stringify(value)}`);
 }

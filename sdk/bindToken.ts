@@ -59,7 +59,9 @@ export function checkBindToken(key: Uint8Array, connectionId: string, token: unk
   const [, expiry, given] = match as unknown as [string, string, string];
   const expected = mac(key, connectionId, expiry);
   const presented = Buffer.from(given, 'base64url');
-  // 43 base64url characters always decode to 32 bytes; the length check only guards timingSafeEqual.
+  // The last of 43 characters carries 2 unused bits: only the canonical spelling is a token, so one
+  // token has exactly one form. 43 characters always decode to 32 bytes (the length check guards timingSafeEqual).
+  if (presented.toString('base64url') !== given) return 'malformed';
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'mismatch';
   if (Number(expiry) * 1000 <= nowMs) return 'expired';
   return undefined;

@@ -42,7 +42,10 @@ export {
   NetworkError,
   ConflictError,
   LimitExceededError,
+  BindTokenError,
+  type BindTokenRefusal,
 } from './errors.ts';
+export { BIND_TOKEN_TTL_SECONDS, type BindOptions } from './bindToken.ts';
 export { GatewayEnvVar, gatewayEnvironment, type GatewayEnvVarName } from './env.ts';
 export {
   GatewayTables,

@@ -9,7 +9,7 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, FANOUT_WORKER_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../cdk/index.ts';
+import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, FANOUT_WORKER_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../cdk/index.ts';
 import { GatewayEnvVar, GatewayTables } from '../sdk/index.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 
@@ -245,6 +245,8 @@ describe('functions', () => {
       ...tableEnvironment,
       [GatewayEnvVar.fanoutFunction]: { Ref: logicalId(stack, backend.fanoutWorkerFunction) },
       [GatewayEnvVar.fanoutThreshold]: '1000',
+      [GatewayEnvVar.bindTokenSecret]: { Ref: logicalId(stack, backend.bindTokenSecret) },
+      [GatewayEnvVar.requireBindToken]: 'true',
     };
     assert.deepEqual(env(backend.connectFunction), {
       APP_SECRET_NAME: 'my-secret',
@@ -257,6 +259,7 @@ describe('functions', () => {
     assert.deepEqual(env(backend.initSenderFunction), {
       [GatewayEnvVar.callbackUrl]: sdkEnvironment[GatewayEnvVar.callbackUrl],
       [GatewayEnvVar.connectionsTable]: sdkEnvironment[GatewayEnvVar.connectionsTable],
+      [GatewayEnvVar.bindTokenSecret]: sdkEnvironment[GatewayEnvVar.bindTokenSecret],
     });
     // The worker gets what Gateway.fromEnv() needs and no fan-out settings: a chunk never fans out again.
     assert.deepEqual(env(backend.fanoutWorkerFunction), tableEnvironment);
@@ -264,7 +267,7 @@ describe('functions', () => {
     assert.deepEqual(env(backend.gatewayApiFunction), sdkEnvironment);
   });
 
-  test('the init sender may only post to this stage and read the connections table; $connect may invoke only the init sender', () => {
+  test('the init sender may only post to this stage, read the connections table and read the bind token secret; $connect may invoke only the init sender', () => {
     const { stack, backend, template } = build();
     const t = template();
     const api = logicalId(stack, backend.webSocketApi);
@@ -272,6 +275,7 @@ describe('functions', () => {
       [`<${logicalId(stack, backend.functionLogGroups.initSender)}.Arn>`]: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       [`arn:aws:execute-api:${REGION}:${ACCOUNT}:<${api}>/prod/POST/@connections/*`]: ['execute-api:ManageConnections'],
       [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: ['dynamodb:GetItem'],
+      [`<${logicalId(stack, backend.bindTokenSecret)}>`]: ['secretsmanager:GetSecretValue'],
     });
     const connectAccess = accessOf(t, stack, backend.connectFunction.role!);
     const invokable = Object.entries(connectAccess).filter(([, actions]) => actions.some((a) => a.startsWith('lambda:')));
@@ -368,6 +372,8 @@ describe('grantGateway', () => {
       [`<${logicalId(stack, backend.groupsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.groups),
       // The fan-out worker's unqualified ARN only: no other function, no version or alias (`:*`).
       [`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`]: ['lambda:InvokeFunction'],
+      // The bind token secret only, and only its value (no DescribeSecret).
+      [`<${logicalId(stack, backend.bindTokenSecret)}>`]: GATEWAY_SECRET_ACTIONS.map((a) => `secretsmanager:${a}`),
     });
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.connections), ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
@@ -390,7 +396,8 @@ describe('grantGateway', () => {
     const role = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     backend.grantGatewayPermissions(role);
     const access = accessOf(template(), stack, role);
-    assert.equal(Object.keys(access).length, 7);
+    assert.equal(Object.keys(access).length, 8);
+    assert.deepEqual(access[`<${logicalId(stack, backend.bindTokenSecret)}>`], ['secretsmanager:GetSecretValue']);
     assert.deepEqual(access[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
     assert.deepEqual(Object.keys(backend.environment).sort(), Object.values(GatewayEnvVar).sort());
   });
@@ -447,12 +454,12 @@ describe('authorizer', () => {
   });
 });
 
-test('outputs: the wss URL and the callback URL of the stage, the three table names, the fan-out worker\'s and the Gateway API\'s names', () => {
+test('outputs: the wss URL and the callback URL of the stage, the three table names, the fan-out worker\'s and the Gateway API\'s names, and the bind token secret\'s ARN', () => {
   const { stack, backend, template } = build();
   const outputs = template().findOutputs('*');
   const values = Object.values(outputs).map((o) => flatten(o.Value));
   const api = logicalId(stack, backend.webSocketApi);
-  const names = [backend.connectionsTable, backend.uidsTable, backend.groupsTable, backend.fanoutWorkerFunction, backend.gatewayApiFunction].map((t) => `<${logicalId(stack, t)}>`);
+  const names = [backend.connectionsTable, backend.uidsTable, backend.groupsTable, backend.fanoutWorkerFunction, backend.gatewayApiFunction, backend.bindTokenSecret].map((t) => `<${logicalId(stack, t)}>`);
   assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...names].sort());
   assert.deepEqual(stack.resolve(backend.urlOutput.value), stack.resolve(backend.url));
   assert.deepEqual(stack.resolve(backend.callbackUrlOutput.value), stack.resolve(backend.callbackUrl));
@@ -524,5 +531,25 @@ describe('props checks fail with a message that says what to change', () => {
       () => build((stack) => ({ authorizer: { handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }), queryParameter: 'a b' } })),
       (error: unknown) => error instanceof GatewayBackendPropsError && /authorizer\.queryParameter: "a b" must be 1-128 URL-safe characters/.test(error.message),
     );
+  });
+});
+
+describe('bind tokens', () => {
+  test('one generated 64-character secret; binds require its tokens by default, and requireBindToken: false turns that off', () => {
+    const { stack, backend, template } = build();
+    const t = template();
+    t.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    t.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false } });
+    const secretRef = { Ref: logicalId(stack, backend.bindTokenSecret) };
+    assert.deepEqual(stack.resolve(backend.environment[GatewayEnvVar.bindTokenSecret]), secretRef);
+    assert.equal(backend.environment[GatewayEnvVar.requireBindToken], 'true');
+    const env = (fn: lambda.IFunction) => t.findResources('AWS::Lambda::Function')[logicalId(stack, fn)]!.Properties.Environment.Variables;
+    // The init sender signs with the secret; every function grantGateway set up verifies with it.
+    assert.deepEqual(env(backend.initSenderFunction)[GatewayEnvVar.bindTokenSecret], secretRef);
+    for (const fn of [backend.connectFunction, backend.messageFunction, backend.disconnectFunction]) {
+      assert.deepEqual(env(fn)[GatewayEnvVar.bindTokenSecret], secretRef);
+      assert.equal(env(fn)[GatewayEnvVar.requireBindToken], 'true');
+    }
+    assert.equal(build({ requireBindToken: false }).backend.environment[GatewayEnvVar.requireBindToken], 'false');
   });
 });

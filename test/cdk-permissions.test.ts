@@ -13,17 +13,22 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
 import { FANOUT_CHUNK_TYPE, Gateway, type FanoutChunk, type GatewayTableNames } from '../sdk/index.ts';
 import { localTables } from './helpers/gatewayHarness.ts';
-import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../cdk/index.ts';
+import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../cdk/index.ts';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connect, eventually, type TestClient } from './support/wsClient.ts';
 
 const tables: GatewayTableNames = { connections: 'perm-connections', uids: 'perm-uids', groups: 'perm-groups' };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const STALE = 'AAAAAAAAAAAAAAA=';
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:perm-bind-key-AbCdEf';
 
 let local: LocalGateway;
 let endpoints: GatewayEndpoints;
 let gateway: Gateway;
 let base: DynamoDBClient;
+let secretsManager: SecretsManagerClient;
+/** Secrets Manager actions the SDK called (on the bind token secret: the only secret it knows). */
+const secretActions = new Set<string>();
 const used: Record<keyof GatewayTableNames, Set<string>> = { connections: new Set(), uids: new Set(), groups: new Set() };
 let recording = false;
 
@@ -38,6 +43,7 @@ before(async () => {
   local = new LocalGateway({
     ttlSweepIntervalMs: 0,
     tables: localTables(tables),
+    secrets: [{ arn: SECRET_ARN, name: 'perm-bind-key' }],
     routes: {
       $connect: async (event: WebSocketConnectEvent) => {
         const { connectionId, connectedAt } = event.requestContext;
@@ -66,14 +72,37 @@ before(async () => {
     { step: 'initialize', name: 'recordTableActions' },
   );
   const doc = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
-  gateway = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, logger: { warn: () => {} } });
+  secretsManager = new SecretsManagerClient({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials });
+  secretsManager.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (recording) secretActions.add(String(context.commandName).replace(/Command$/, ''));
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordSecretActions' },
+  );
+  // As the construct configures it by default: binds need their connection's token.
+  gateway = new Gateway({
+    callbackUrl: endpoints.callbackUrl,
+    tables,
+    region: endpoints.region,
+    credentials,
+    dynamoDb: doc,
+    logger: { warn: () => {} },
+    bindTokenSecret: SECRET_ARN,
+    requireBindToken: true,
+    secretsManager,
+  });
 });
 
 after(async () => {
   gateway.destroy();
   await local.stop();
   base.destroy();
+  secretsManager.destroy();
 });
+
+/** Binding options with the client's bind token, as a backend gets it from the browser. */
+const token = async (id: string) => ({ bindToken: await gateway.createBindToken(id) });
 
 /** A fan-out chunk (the worker's event) for these recipients, found through these index keys. */
 function chunk(recipients: string[], via?: Array<['uids' | 'groups', string]>): FanoutChunk {
@@ -104,18 +133,20 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
   };
   recording = true;
   try {
+    await call('createBindToken', () => gateway.createBindToken(a));
+    await call('verifyBindToken', async () => assert.equal(await gateway.verifyBindToken(a, (await token(a)).bindToken), true));
     // A stale connection (older than the SDK's $connect grace period) with a uid and two groups: a
     // send to it answers 410 and prunes it and its index items.
     await call('registerConnection', () => gateway.registerConnection({ connectionId: STALE, connectedAt: Date.now() - 3_600_000 }));
-    await call('bindUid', () => gateway.bindUid(STALE, 'u1'));
-    await call('joinGroup', () => gateway.joinGroup(STALE, 'g1'));
-    await gateway.joinGroup(STALE, 'g2');
-    await gateway.bindUid(a, 'u1');
-    await gateway.bindUid(a, 'u2'); // rebind
-    await gateway.bindUid(b, 'u1');
-    await gateway.joinGroup(a, 'g1');
-    await gateway.joinGroup(b, 'g1');
-    await gateway.joinGroup(c, 'g2');
+    await call('bindUid', async () => gateway.bindUid(STALE, 'u1', await token(STALE)));
+    await call('joinGroup', async () => gateway.joinGroup(STALE, 'g1', await token(STALE)));
+    await gateway.joinGroup(STALE, 'g2', await token(STALE));
+    await gateway.bindUid(a, 'u1', await token(a));
+    await gateway.bindUid(a, 'u2', await token(a)); // rebind
+    await gateway.bindUid(b, 'u1', await token(b));
+    await gateway.joinGroup(a, 'g1', await token(a));
+    await gateway.joinGroup(b, 'g1', await token(b));
+    await gateway.joinGroup(c, 'g2', await token(c));
 
     await call('getConnection', () => gateway.getConnection(a));
     await call('sendToClient', () => gateway.sendToClient(a, 'x'));
@@ -177,6 +208,7 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     { connections: [...GATEWAY_TABLE_ACTIONS.connections].sort(), uids: [...GATEWAY_TABLE_ACTIONS.uids].sort(), groups: [...GATEWAY_TABLE_ACTIONS.groups].sort() },
   );
   assert.deepEqual(sorted(posted), [...MANAGE_CONNECTIONS_METHODS].sort());
+  assert.deepEqual(sorted(secretActions), [...GATEWAY_SECRET_ACTIONS].sort());
 });
 
 test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, and the prune after a 410', async () => {
@@ -189,12 +221,12 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
   const onlyInGroup = 'CCCCCCCCCCCCCCC=';
   const onlyInUid = 'DDDDDDDDDDDDDDD=';
   await gateway.registerConnection({ connectionId: staleItem, connectedAt: old });
-  await gateway.bindUid(staleItem, 'w-user');
-  await gateway.joinGroup(staleItem, 'w1');
-  await gateway.joinGroup(staleItem, 'w2');
+  await gateway.bindUid(staleItem, 'w-user', await token(staleItem));
+  await gateway.joinGroup(staleItem, 'w1', await token(staleItem));
+  await gateway.joinGroup(staleItem, 'w2', await token(staleItem));
   for (const id of [onlyInGroup, onlyInUid]) await gateway.registerConnection({ connectionId: id, connectedAt: old });
-  await gateway.joinGroup(onlyInGroup, 'w1');
-  await gateway.bindUid(onlyInUid, 'w-user');
+  await gateway.joinGroup(onlyInGroup, 'w1', await token(onlyInGroup));
+  await gateway.bindUid(onlyInUid, 'w-user', await token(onlyInUid));
   for (const id of [onlyInGroup, onlyInUid]) await base.send(new DeleteItemCommand({ TableName: tables.connections, Key: { connectionId: { S: id } } }));
 
   for (const set of Object.values(used)) set.clear();

@@ -10,7 +10,8 @@
 //   own stage's `@connections/*` for POST / GET / DELETE; DynamoDB only data actions on the ARNs of
 //   this stack's tables (no index or stream ARNs); lambda:InvokeFunction only on this stack's
 //   functions; logs only CreateLogStream / PutLogEvents on this stack's log groups; SQS only data
-//   actions on this stack's queues; any other service is a finding to review;
+//   actions on this stack's queues; Secrets Manager only GetSecretValue on this stack's secrets (the
+//   bind token key); any other service is a finding to review;
 // - roles are assumed by lambda or apigateway only; a managed policy needs an acknowledged reason;
 //   every function has a role of its own; Lambda permissions let only API Gateway invoke, from this API;
 // - resource policies allow nothing to `*`.
@@ -117,6 +118,7 @@ function leastPrivilegeFindings(stack: SynthesizedStack): string[] {
   const functions = idsOf('AWS::Lambda::Function');
   const logGroups = idsOf('AWS::Logs::LogGroup');
   const queues = idsOf('AWS::SQS::Queue');
+  const secrets = idsOf('AWS::SecretsManager::Secret');
   const apis = ofType('AWS::ApiGatewayV2::Api').filter(([, r]) => r.Properties?.ProtocolType === 'WEBSOCKET');
   const stages = ofType('AWS::ApiGatewayV2::Stage');
   if (apis.length !== 1) findings.push(`expected one WebSocket API, found ${apis.length}`);
@@ -172,6 +174,13 @@ function leastPrivilegeFindings(stack: SynthesizedStack): string[] {
             if (!SQS_DATA_ACTIONS.has(name)) findings.push(`${where}: ${action} is not a data action`);
             if (!arnOf(queues, resource)) findings.push(`${where}: ${action} on ${resource}, not one of this stack's queues`);
             break;
+          case 'secretsmanager': {
+            // A secret's Ref is its ARN.
+            const ref = /^<([A-Za-z0-9]+)>$/.exec(resource)?.[1];
+            if (name !== 'GetSecretValue') findings.push(`${where}: ${action} (only GetSecretValue is needed)`);
+            if (!ref || !secrets.has(ref)) findings.push(`${where}: ${action} on ${resource}, not one of this stack's secrets`);
+            break;
+          }
           default:
             findings.push(`${where}: ${action} on ${resource} (a service this backend does not use: review it)`);
         }
@@ -319,6 +328,8 @@ describe('least privilege', () => {
       add(['lambda:InvokeFunction'], [`${gateway.connectFunction.functionArn}:*`]);
       add(['logs:CreateLogGroup'], [gateway.functionLogGroups.connect.logGroupArn]);
       add(['s3:GetObject'], ['arn:aws:s3:::some-bucket/key']);
+      add(['secretsmanager:DescribeSecret'], [gateway.bindTokenSecret.secretArn]);
+      add(['secretsmanager:GetSecretValue'], ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf']);
       fn.role!.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess'));
       new iam.Role(s, 'AnyoneRole', { assumedBy: new iam.AnyPrincipal() });
       gateway.connectFunction.addPermission('Open', { principal: new iam.ServicePrincipal('apigateway.amazonaws.com') });
@@ -336,6 +347,8 @@ describe('least privilege', () => {
       /lambda:InvokeFunction on <\w+\.Arn>:\*, not one of this stack's functions/,
       /logs:CreateLogGroup/,
       /s3:GetObject on arn:aws:s3:::some-bucket\/key \(a service this backend does not use/,
+      /secretsmanager:DescribeSecret \(only GetSecretValue is needed\)/,
+      /secretsmanager:GetSecretValue on arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf, not one of this stack's secrets/,
       /managed policy arn:<AWS::Partition>:iam::aws:policy\/AdministratorAccess/,
       /AnyoneRole\w*: assumable by/,
       /invocable from any source/,

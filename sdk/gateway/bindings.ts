@@ -6,10 +6,12 @@ import { ConditionFailed, type ConnectionItem, type IndexKey } from '../Connecti
 import { ConnectionGoneError } from '../errors.ts';
 import { checkClientId, checkUid } from '../validation.ts';
 import { undoIndexWrite, type GatewayContext } from './context.ts';
+import type { BindOptions } from '../bindToken.ts';
 
-export async function bindUid(ctx: GatewayContext, clientId: string, uid: string): Promise<void> {
+export async function bindUid(ctx: GatewayContext, clientId: string, uid: string, options?: BindOptions): Promise<void> {
   checkClientId(clientId);
   checkUid(uid);
+  await ctx.bindTokens.authorize('bindUid', clientId, options);
   const index: IndexKey = { role: 'uids', key: uid, connectionId: clientId };
   const { existed } = await ctx.store.putIndex('bindUid', index, Date.now());
   await ctx.hooks.afterIndexWrite?.({ operation: 'bindUid', clientId, uid });

@@ -2,6 +2,7 @@
  * What the Gateway's concern files share: the context every operation runs in (built once by the
  * Gateway constructor from the checked options) and the helpers more than one concern uses.
  */
+import type { BindTokenGuard } from '../bindToken.ts';
 import type { ConnectionsApi } from '../ConnectionsApi.ts';
 import type { ConnectionItem, ConnectionStore, IndexKey } from '../ConnectionStore.ts';
 import { GatewayError, ServiceError } from '../errors.ts';
@@ -22,6 +23,8 @@ export interface GatewayContext {
   readonly onSendCompleted: ((metrics: SendMetrics) => void) | undefined;
   readonly fanout: ResolvedFanoutOptions | undefined;
   readonly retryBackoff: { baseDelayMs: number; maxDelayMs: number };
+  /** Checks the bind token of bindUid / joinGroup (sdk/bindToken.ts). */
+  readonly bindTokens: BindTokenGuard;
 }
 
 /** Recipient connection id -> the index items it was found through (pruned with it on a 410). */

@@ -6,6 +6,7 @@ import { ConditionFailed, forEachConcurrent, type ConnectionItem, type IndexKey 
 import { ConnectionGoneError, LimitExceededError, type GatewayError } from '../errors.ts';
 import { checkClientId, checkGroup, MAX_GROUPS_PER_CONNECTION } from '../validation.ts';
 import { undoIndexWrite, type GatewayContext } from './context.ts';
+import type { BindOptions } from '../bindToken.ts';
 
 /** joinGroup's conditional update, tried again when a concurrent leaveGroup made room in between. */
 const JOIN_ATTEMPTS = 3;
@@ -21,9 +22,10 @@ const JOIN_ATTEMPTS = 3;
  * of the update removes that index item, so that no send reaches the client through a membership
  * the caller was told failed (a send in the moment between can reach it once, as after a crash).
  */
-export async function joinGroup(ctx: GatewayContext, clientId: string, group: string): Promise<void> {
+export async function joinGroup(ctx: GatewayContext, clientId: string, group: string, options?: BindOptions): Promise<void> {
   checkClientId(clientId);
   checkGroup(group);
+  await ctx.bindTokens.authorize('joinGroup', clientId, options);
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
   const { existed } = await ctx.store.putIndex('joinGroup', index, Date.now());
   await ctx.hooks.afterIndexWrite?.({ operation: 'joinGroup', clientId, group });

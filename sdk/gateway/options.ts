@@ -2,6 +2,7 @@
  * GatewayOptions and their checking: every option the constructor uses is read once and checked
  * before anything is built (resolveOptions). New options go here: the interface, then the check.
  */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { ConsumedCapacityEvent } from '../ConnectionStore.ts';
@@ -83,6 +84,19 @@ export interface GatewayOptions {
    * set; the constructor: none, every send is inline
    */
   readonly fanout?: FanoutOptions | false;
+  /**
+   * ARN or name of the Secrets Manager secret that keys the bind tokens (sdk/bindToken.ts), read once
+   * on first use. @default - `Gateway.fromEnv()`: GATEWAY_BIND_TOKEN_SECRET; the constructor: none
+   */
+  readonly bindTokenSecret?: string;
+  /**
+   * bindUid and joinGroup refuse a missing or wrong bind token with BindTokenError, before any write.
+   * Needs `bindTokenSecret`. @default - `Gateway.fromEnv()`: GATEWAY_REQUIRE_BIND_TOKEN (`true` as
+   * the construct sets it by default); the constructor: false
+   */
+  readonly requireBindToken?: boolean;
+  /** Bring your own Secrets Manager client. @default one built for `region` and `credentials`; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER by itself */
+  readonly secretsManager?: SecretsManagerClient;
 }
 
 const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
@@ -117,6 +131,9 @@ export interface ResolvedOptions {
   readonly random: () => number;
   readonly hooks: GatewayTestHooks;
   readonly fanout: ResolvedFanoutOptions | undefined;
+  readonly bindTokenSecret: string | undefined;
+  readonly requireBindToken: boolean;
+  readonly secretsManager: SecretsManagerClient | undefined;
 }
 
 /** Runs `read` over a caller's option; a throwing getter or Proxy trap becomes a ConfigurationError naming it. */
@@ -227,6 +244,21 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     );
   }
 
+  const bindTokenSecret = option('bindTokenSecret');
+  if (bindTokenSecret !== undefined && (typeof bindTokenSecret !== 'string' || bindTokenSecret.trim() === '')) {
+    throw new ConfigurationError(`bindTokenSecret must be a secret's ARN or name, got ${describe(bindTokenSecret)}`);
+  }
+  const requireBindToken = option('requireBindToken') ?? false;
+  if (typeof requireBindToken !== 'boolean') throw new ConfigurationError(`requireBindToken must be a boolean, got ${describe(requireBindToken)}`);
+  if (requireBindToken && bindTokenSecret === undefined) {
+    throw new ConfigurationError('requireBindToken needs bindTokenSecret (GATEWAY_BIND_TOKEN_SECRET): the secret the bind tokens are checked with');
+  }
+  const secretsManager = option('secretsManager');
+  if (secretsManager !== undefined) {
+    const send = typeof secretsManager === 'object' && secretsManager !== null ? readConfig('secretsManager.send', () => (secretsManager as Record<string, unknown>).send) : undefined;
+    if (typeof send !== 'function') throw new ConfigurationError(`secretsManager must be a SecretsManagerClient, got ${describe(secretsManager)}`);
+  }
+
   return {
     url,
     tables,
@@ -246,5 +278,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     random: optionalFunction<() => number>('random') ?? Math.random,
     hooks: hooks as GatewayTestHooks,
     fanout,
+    bindTokenSecret: bindTokenSecret as string | undefined,
+    requireBindToken,
+    secretsManager: secretsManager as SecretsManagerClient | undefined,
   };
 }

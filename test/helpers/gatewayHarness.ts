@@ -7,7 +7,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import WebSocket from 'ws';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
+import { LocalGateway, type LocalGatewayOptions, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
 import { Gateway, GatewayTables, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../../sdk/index.ts';
 
 export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', uids: 'gw-uids', groups: 'gw-groups' };
@@ -22,6 +22,8 @@ export interface HarnessOptions {
   /** Options for the Gateway the harness (and its routes) use. */
   readonly gateway?: Partial<GatewayOptions>;
   readonly faults?: FaultSettings;
+  /** Secrets the local gateway serves (GetSecretValue), e.g. a bind token secret. */
+  readonly secrets?: LocalGatewayOptions['secrets'];
   /** Extra work in `$connect` after the connection is registered (e.g. a send during `$connect`). */
   readonly onConnect?: (connectionId: string, gateway: Gateway) => Promise<void>;
 }
@@ -78,6 +80,7 @@ export class GatewayHarness {
     this.local = new LocalGateway({
       ttlSweepIntervalMs: 0,
       faults: options.faults,
+      ...(options.secrets ? { secrets: options.secrets } : {}),
       tables: localTables(TEST_TABLES),
       routes: {
         $connect: async (event: WebSocketConnectEvent) => {

@@ -25,18 +25,21 @@ export function registerSeedScenarios(makeTarget: () => Promise<ScenarioTarget> 
   });
 
   /** Connects and waits for the init message; returns the client and its id. */
-  async function joined(): Promise<{ client: TestClient; clientId: string }> {
+  async function joined(): Promise<{ client: TestClient; clientId: string; bind: { bindToken: string } }> {
     const client = await connect(target.wsUrl);
     open.push(client);
     const init = await client.json(0, 15_000);
     assert.equal(init.type, 'init');
     assert.match(init.client_id, CLIENT_ID);
-    return { client, clientId: init.client_id };
+    // The page posts the token with the id, and the backend passes it to the binding methods.
+    assert.equal(typeof init.bind_token, 'string');
+    return { client, clientId: init.client_id, bind: { bindToken: init.bind_token } };
   }
 
-  test('a new connection receives {"type":"init","client_id"} without sending anything, and is online', async () => {
-    const { clientId } = await joined();
+  test('a new connection receives {"type":"init","client_id","bind_token"} without sending anything, and is online', async () => {
+    const { clientId, bind } = await joined();
     assert.equal(await target.sdk.isOnline(clientId), true);
+    assert.equal(await target.sdk.verifyBindToken(clientId, bind.bindToken), true);
   });
 
   test('bindUid then sendToUid reaches every client of that uid and no other', async () => {
@@ -44,8 +47,8 @@ export function registerSeedScenarios(makeTarget: () => Promise<ScenarioTarget> 
     const a = await joined();
     const b = await joined();
     const other = await joined();
-    await target.sdk.bindUid(a.clientId, uid);
-    await target.sdk.bindUid(b.clientId, uid);
+    await target.sdk.bindUid(a.clientId, uid, a.bind);
+    await target.sdk.bindUid(b.clientId, uid, b.bind);
     const report = await target.sdk.sendToUid(uid, { type: 'say', text: 'for the uid' });
     assert.deepEqual(report.sent.sort(), [a.clientId, b.clientId].sort());
     for (const c of [a, b]) assert.deepEqual(await c.client.json(1, 15_000), { type: 'say', text: 'for the uid' });
@@ -56,7 +59,7 @@ export function registerSeedScenarios(makeTarget: () => Promise<ScenarioTarget> 
   test('joinGroup then sendToGroup reaches the members, minus the excluded one', async () => {
     const group = `room-${suffix}`;
     const members = [await joined(), await joined(), await joined()];
-    for (const m of members) await target.sdk.joinGroup(m.clientId, group);
+    for (const m of members) await target.sdk.joinGroup(m.clientId, group, m.bind);
     assert.equal(await target.sdk.getClientCountByGroup(group), 3);
     const report = await target.sdk.sendToGroup(group, 'hello group', { exclude: members[2]!.clientId });
     assert.equal(report.recipients, 2);
@@ -69,9 +72,9 @@ export function registerSeedScenarios(makeTarget: () => Promise<ScenarioTarget> 
   test('disconnecting removes the connection, its uid binding and its group memberships', async () => {
     const uid = `leaver-${suffix}`;
     const group = `leavers-${suffix}`;
-    const { client, clientId } = await joined();
-    await target.sdk.bindUid(clientId, uid);
-    await target.sdk.joinGroup(clientId, group);
+    const { client, clientId, bind } = await joined();
+    await target.sdk.bindUid(clientId, uid, bind);
+    await target.sdk.joinGroup(clientId, group, bind);
     await client.close();
     open.splice(open.indexOf(client), 1);
     await eventually(() => target.sdk.getConnection(clientId), (c) => c === undefined, 15_000);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { LocalGateway, environmentOf, loadCloudAssembly } from '../../local/index.ts';
 import { Gateway, GatewayEnvVar } from '../../sdk/index.ts';
 
@@ -24,7 +25,8 @@ export async function localTarget(assemblyDirectory = 'cdk.out'): Promise<Scenar
   const sdkEnvironment = environmentOf(app, Object.values(GatewayEnvVar));
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
-  const sdk = Gateway.fromEnv({ callbackUrl: endpoints.callbackUrl, region: endpoints.region, credentials, dynamoDb }, sdkEnvironment);
+  const secretsManager = new SecretsManagerClient({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials });
+  const sdk = Gateway.fromEnv({ callbackUrl: endpoints.callbackUrl, region: endpoints.region, credentials, dynamoDb, secretsManager }, sdkEnvironment);
   return {
     name: `local gateway (${app.stackName} from ${assemblyDirectory})`,
     wsUrl: endpoints.wsUrl,
@@ -33,6 +35,7 @@ export async function localTarget(assemblyDirectory = 'cdk.out'): Promise<Scenar
       await gateway.stop();
       sdk.destroy();
       dynamoDb.destroy();
+      secretsManager.destroy();
     },
   };
 }
@@ -56,6 +59,7 @@ export function deployedTarget(env: NodeJS.ProcessEnv = process.env): ScenarioTa
     settings[GatewayEnvVar.connectionsTable] = pick('ConnectionsTableName');
     settings[GatewayEnvVar.uidsTable] = pick('UidsTableName');
     settings[GatewayEnvVar.groupsTable] = pick('GroupsTableName');
+    settings[GatewayEnvVar.bindTokenSecret] = env[GatewayEnvVar.bindTokenSecret] ?? pick('BindTokenSecretArn');
   }
   const wsUrl = settings.SCENARIO_WS_URL;
   if (!wsUrl) throw new Error('set SCENARIO_OUTPUTS_FILE (cdk deploy --outputs-file) or SCENARIO_WS_URL and the GATEWAY_* variables');
