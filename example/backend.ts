@@ -1,15 +1,22 @@
 /**
  * The example's backend: the part of an application that GatewayClient served in the PHP seed
- * (bind.php and send_message.php), here a minimal Node HTTP server on the Gateway SDK. It also
- * serves the page and tells it where the WebSocket endpoint is.
+ * (bind.php and send_message.php), here a minimal Node HTTP server on the Gateway SDK. Who the user
+ * is comes from a server-side session behind a cookie (the seed's `$_SESSION`), never from what the
+ * page posts; the page posts only its connection's client id and bind token. Bodies may be
+ * form-encoded (the seed's `$.post('./bind', {client_id})`) or JSON. It also serves the page, the
+ * browser client and the WebSocket URL.
  *
- *   POST /bind  {client_id, uid, group}            bindUid + joinGroup
- *   POST /send  {from, to: 'group'|'uid', target, text}   sendToGroup / sendToUid of {"type":"say",...}
+ *   POST /login  {uid, group}               starts a session (a stand-in for the app's real login)
+ *   GET  /session                           the session's uid and group, 401 without one
+ *   POST /bind   {client_id, bind_token?}   bindUid + joinGroup of the session's uid and group
+ *   POST /send   {to: 'group'|'uid', target?, text}   sendToGroup (the session's group) / sendToUid,
+ *                                           of {"type":"say","from":<session uid>,"text"}
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { listenOn, type PortRequest } from '../local/listen.ts';
-import { Gateway, GatewayError } from '../sdk/index.ts';
+import { Gateway, GatewayError, GatewayErrorCode } from '../sdk/index.ts';
 
 export interface ExampleBackendOptions {
   readonly gateway: Gateway;
@@ -27,43 +34,77 @@ export interface RunningBackend {
   stop(): Promise<void>;
 }
 
-const PAGE = new URL('./web/index.html', import.meta.url);
+interface UserSession {
+  readonly uid: string;
+  readonly group: string;
+}
+
+const FILES: Record<string, { url: URL; type: string }> = {
+  '/': { url: new URL('./web/index.html', import.meta.url), type: 'text/html; charset=utf-8' },
+  '/gateway-client.js': { url: new URL('../clients/browser/gateway-client.js', import.meta.url), type: 'text/javascript; charset=utf-8' },
+};
 const MAX_BODY_BYTES = 64 * 1024;
+const SESSION_COOKIE = 'sid';
+
+/** What each error means to the page: its status. */
+const STATUS_BY_CODE: Partial<Record<string, number>> = {
+  [GatewayErrorCode.validation]: 400,
+  [GatewayErrorCode.payloadTooLarge]: 413,
+  [GatewayErrorCode.bindToken]: 403,
+  [GatewayErrorCode.connectionGone]: 409,
+  [GatewayErrorCode.limitExceeded]: 409,
+};
 
 export async function startExampleBackend(options: ExampleBackendOptions): Promise<RunningBackend> {
   const { gateway } = options;
-  const routes: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
-    'POST /bind': async (body) => {
-      const clientId = requireString(body, 'client_id');
-      await gateway.bindUid(clientId, requireString(body, 'uid'));
-      await gateway.joinGroup(clientId, requireString(body, 'group'));
-      return { ok: true };
+  // In memory: an example. A real app keeps its sessions wherever it already does.
+  const sessions = new Map<string, UserSession>();
+
+  type Route = (body: Record<string, string>, session: UserSession | undefined, res: ServerResponse) => Promise<unknown>;
+  const routes: Record<string, Route> = {
+    'POST /login': async (body, _session, res) => {
+      const user = { uid: requireString(body, 'uid'), group: requireString(body, 'group') };
+      const id = randomBytes(24).toString('base64url');
+      sessions.set(id, user);
+      res.setHeader('set-cookie', `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`);
+      return user;
     },
-    'POST /send': async (body) => {
-      const message = { type: 'say', from: requireString(body, 'from'), text: requireString(body, 'text') };
-      const target = requireString(body, 'target');
-      const report = body.to === 'uid' ? await gateway.sendToUid(target, message) : await gateway.sendToGroup(target, message);
+    'GET /session': async (_body, session) => requireSession(session),
+    'POST /bind': async (body, session) => {
+      const user = requireSession(session);
+      const clientId = requireString(body, 'client_id');
+      // Passed through as the browser got it; the SDK refuses a missing or wrong one when tokens are required.
+      const bindToken = body.bind_token || undefined;
+      await gateway.bindUid(clientId, user.uid, { bindToken });
+      await gateway.joinGroup(clientId, user.group, { bindToken });
+      return { ok: true, uid: user.uid, group: user.group };
+    },
+    'POST /send': async (body, session) => {
+      const user = requireSession(session);
+      const message = { type: 'say', from: user.uid, text: requireString(body, 'text') };
+      const report = body.to === 'uid' ? await gateway.sendToUid(requireString(body, 'target'), message) : await gateway.sendToGroup(user.group, message);
       return { recipients: report.recipients, sent: report.sent.length, gone: report.gone.length, failed: report.failed.length };
     },
   };
 
   const server = createServer((req, res) => void handle(req, res));
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     try {
-      if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(await readFile(PAGE));
+      const file = req.method === 'GET' ? FILES[path === '/index.html' ? '/' : path] : undefined;
+      if (file) {
+        res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(await readFile(file.url));
         return;
       }
-      if (req.method === 'GET' && path === '/config.json') {
-        return json(res, 200, { wsUrl: options.wsUrl });
-      }
+      if (req.method === 'GET' && path === '/config.json') return json(res, 200, { wsUrl: options.wsUrl });
       const route = routes[`${req.method} ${path}`];
       if (!route) return json(res, 404, { error: 'not found' });
-      json(res, 200, await route(await readJson(req)));
+      const session = sessions.get(cookie(req, SESSION_COOKIE) ?? '');
+      json(res, 200, await route(req.method === 'POST' ? await readForm(req) : {}, session, res));
     } catch (error) {
-      const status = error instanceof BadRequest ? 400 : error instanceof GatewayError && error.code === 'VALIDATION' ? 400 : error instanceof GatewayError && error.code === 'CONNECTION_GONE' ? 409 : 500;
-      json(res, status, { error: error instanceof Error ? error.message : String(error), code: (error as { code?: string }).code });
+      const code = (error as { code?: string }).code;
+      const status = error instanceof HttpError ? error.status : error instanceof GatewayError ? (STATUS_BY_CODE[error.code] ?? 500) : 500;
+      json(res, status, { error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
     }
   }
 
@@ -79,29 +120,56 @@ export async function startExampleBackend(options: ExampleBackendOptions): Promi
   };
 }
 
-class BadRequest extends Error {}
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
-function requireString(body: Record<string, unknown>, field: string): string {
+function requireSession(session: UserSession | undefined): UserSession {
+  if (!session) throw new HttpError(401, 'not logged in');
+  return session;
+}
+
+function requireString(body: Record<string, string>, field: string): string {
   const value = body[field];
-  if (typeof value !== 'string' || value.length === 0) throw new BadRequest(`${field} must be a non-empty string`);
+  if (typeof value !== 'string' || value.length === 0) throw new HttpError(400, `${field} must be a non-empty string`);
   return value;
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+function cookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return undefined;
+}
+
+/** A form-encoded or JSON object body, as string fields (what a PHP `$_POST` would hold). */
+async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new BadRequest('body too large');
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'body too large');
     chunks.push(chunk);
   }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text));
+  if (type !== 'application/json' && type !== '') throw new HttpError(415, 'send application/x-www-form-urlencoded or application/json');
+  if (text === '') return {};
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error();
-    return parsed as Record<string, unknown>;
+    parsed = JSON.parse(text);
   } catch {
-    throw new BadRequest('body must be a JSON object');
+    throw new HttpError(400, 'body must be a JSON object');
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object');
+  return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

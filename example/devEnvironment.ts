@@ -6,6 +6,7 @@ import { LocalGateway, environmentOf, loadCloudAssembly, outputOf, type CloudAss
 import type { PortRequest } from '../local/listen.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Gateway, GatewayEnvVar } from '../sdk/index.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { startExampleBackend, type RunningBackend } from './backend.ts';
@@ -24,6 +25,7 @@ export interface DevEnvironmentOptions {
 }
 
 export interface DevEnvironment {
+  /** The running gateway (a new one after restartGateway()). */
   readonly gateway: LocalGateway;
   readonly endpoints: GatewayEndpoints;
   /** The SDK, configured exactly as a backend process would be from `endpoints.env`. */
@@ -31,6 +33,11 @@ export interface DevEnvironment {
   readonly backend: RunningBackend;
   readonly stackName: string;
   readonly warnings: readonly string[];
+  /**
+   * Stops the gateway (every client gets 1001) and starts a new one on the same ports, with the same
+   * secret values (as a redeploy keeps a stack's secret) and empty tables; the backend keeps running.
+   */
+  restartGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,33 +55,47 @@ export function backendEnvironmentOf(app: CloudAssemblyApp): Record<string, stri
 export async function startDevEnvironment(options: DevEnvironmentOptions = {}): Promise<DevEnvironment> {
   const app = loadCloudAssembly({ directory: options.assemblyDirectory ?? 'cdk.out' });
   const sdkEnvironment = backendEnvironmentOf(app);
-  const gateway = new LocalGateway({
-    ...app.gatewayOptions,
-    port: options.gatewayPort ?? 0,
-    dynamoPort: options.dynamoPort ?? 0,
-    dynamoPath: options.dynamoPath,
-    environment: sdkEnvironment,
-    log: options.log,
-  });
+  const newGateway = (ports: { gateway: PortRequest; dynamo: PortRequest }, secrets = app.gatewayOptions.secrets) =>
+    new LocalGateway({
+      ...app.gatewayOptions,
+      secrets,
+      port: ports.gateway,
+      dynamoPort: ports.dynamo,
+      dynamoPath: options.dynamoPath,
+      environment: sdkEnvironment,
+      log: options.log,
+    });
+  let gateway = newGateway({ gateway: options.gatewayPort ?? 0, dynamo: options.dynamoPort ?? 0 });
   const endpoints = await gateway.start();
   // In this process the SDK gets the endpoints explicitly; a separate backend process would get them
   // from `endpoints.env` (AWS_ENDPOINT_URL_DYNAMODB, ...) with Gateway.fromEnv().
   const credentials = { accessKeyId: endpoints.env.AWS_ACCESS_KEY_ID!, secretAccessKey: endpoints.env.AWS_SECRET_ACCESS_KEY! };
   const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
-  const sdk = Gateway.fromEnv({ region: endpoints.region, credentials, dynamoDb }, endpoints.env);
+  const secretsManager = new SecretsManagerClient({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials });
+  const sdk = Gateway.fromEnv({ region: endpoints.region, credentials, dynamoDb, secretsManager }, endpoints.env);
   const backend = await startExampleBackend({ gateway: sdk, wsUrl: endpoints.wsUrl, port: options.backendPort ?? 0 });
   return {
-    gateway,
+    get gateway() {
+      return gateway;
+    },
     endpoints,
     sdk,
     backend,
     stackName: app.stackName,
     warnings: app.warnings,
+    async restartGateway() {
+      const values = gateway.secrets.values();
+      await gateway.stop();
+      const ports = { gateway: Number(new URL(endpoints.httpUrl).port), dynamo: Number(new URL(endpoints.dynamoEndpoint).port) };
+      gateway = newGateway(ports, app.gatewayOptions.secrets?.map((s) => ({ ...s, value: values[s.arn] })));
+      await gateway.start();
+    },
     async stop() {
       await backend.stop();
       await gateway.stop();
       sdk.destroy();
       dynamoDb.destroy();
+      secretsManager.destroy();
     },
   };
 }

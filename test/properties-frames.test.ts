@@ -91,7 +91,8 @@ async function open(): Promise<{ client: TestClient; id: string }> {
   const client = await connect(endpoints.wsUrl);
   const id = gw.openConnectionIds().find((x) => !before.has(x))!;
   await until(() => client.messages.length > 0);
-  assert.deepEqual(JSON.parse(client.messages[0]!), { type: 'init', client_id: id });
+  const init = JSON.parse(client.messages[0]!);
+  assert.deepEqual([init.type, init.client_id, typeof init.bind_token], ['init', id, 'string']);
   return { client, id };
 }
 

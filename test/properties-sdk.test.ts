@@ -602,6 +602,7 @@ function methodSpecs(): Record<string, MethodSpec> {
       const optionalString = (v: unknown, max: number) => v === undefined || (typeof v === 'string' && v.length <= max);
       return validId(o.connectionId) && validEpochMs(o.connectedAt) && optionalString(o.sourceIp, 64) && optionalString(o.userAgent, Number.POSITIVE_INFINITY);
     }) === true;
+  const noBindTokenSecret = (error: unknown) => error instanceof ConfigurationError && /bindTokenSecret/.test(error.message);
   const mergedTooBig = (error: unknown) => error instanceof ValidationError && /the merged session/.test(error.message);
 
   const specs: Record<string, MethodSpec> = {
@@ -647,6 +648,10 @@ function methodSpecs(): Record<string, MethodSpec> {
     getUidListByGroup: { args: fc.tuple(groupPool), verdict: ([g]) => verdict([validNames(g)]) },
     getUidCountByGroup: { args: fc.tuple(groupPool), verdict: ([g]) => verdict([validNames(g)]) },
     batchGetClientIdCountByGroup: { args: fc.tuple(batchList), verdict: ([l]) => verdict([denseArrayOf(l, validName)]) },
+    // This Gateway has no bind token secret: a valid id gets the documented ConfigurationError, after
+    // the id was checked (test/sdk-bind-tokens.test.ts runs them with a secret).
+    verifyBindToken: { args: fc.tuple(anyId, fc.string()), verdict: ([id]) => verdict([validId(id)]), alsoAllowed: noBindTokenSecret },
+    createBindToken: { args: fc.tuple(anyId), verdict: ([id]) => verdict([validId(id)]), alsoAllowed: noBindTokenSecret },
   };
   for (const name of NO_ARGUMENT_METHODS) specs[name] = { args: fc.array(weird, { maxLength: 2 }), verdict: () => VALID };
   return specs;
