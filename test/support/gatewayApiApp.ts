@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints, type LocalGatewayOptions } from '../../local/index.ts';
-import { Gateway } from '../../sdk/index.ts';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Gateway, GatewayEnvVar } from '../../sdk/index.ts';
 import { backendEnvironmentOf } from '../../example/devEnvironment.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../../lambdas/gatewayApiProtocol.ts';
 import { copySynthesizedApp } from './synthesizedApp.ts';
@@ -41,24 +42,31 @@ export interface GatewayApiAppOptions {
   readonly functions?: LocalGatewayOptions['functions'];
   /** Variables set on every one of the app's functions, over their own (e.g. a construct switch). */
   readonly functionEnvironment?: Readonly<Record<string, string>>;
+  /**
+   * The app's requireBindToken switch (GATEWAY_REQUIRE_BIND_TOKEN on its functions and in `env`).
+   * @default false: the seed's GatewayWorker code posts the client id alone
+   */
+  readonly requireBindToken?: boolean;
 }
 
 export async function startGatewayApiApp(prefix: string, options: GatewayApiAppOptions = {}): Promise<GatewayApiApp> {
   const copy = copySynthesizedApp(prefix);
-  const environment = backendEnvironmentOf(copy.app);
+  const bindTokenSwitch = { [GatewayEnvVar.requireBindToken]: String(options.requireBindToken ?? false) };
+  const environment: Record<string, string> = { ...backendEnvironmentOf(copy.app), ...bindTokenSwitch };
   const functionName = environment[GATEWAY_API_FUNCTION_ENV];
   if (!functionName) throw new Error('cdk.out has no GatewayApiFunctionName output: synthesize again (npm run synth)');
   const appFunctions = Object.fromEntries(
     Object.entries(copy.app.gatewayOptions.functions ?? {}).map(([name, definition]) => [
       name,
-      typeof definition === 'object' && 'entry' in definition ? { ...definition, environment: { ...definition.environment, ...options.functionEnvironment } } : definition,
+      typeof definition === 'object' && 'entry' in definition ? { ...definition, environment: { ...definition.environment, ...bindTokenSwitch, ...options.functionEnvironment } } : definition,
     ]),
   );
   const gateway = new LocalGateway({ ...copy.app.gatewayOptions, functions: { ...appFunctions, ...options.functions }, environment, ttlSweepIntervalMs: 0 });
   const endpoints = await gateway.start();
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
-  const sdk = Gateway.fromEnv({ region: endpoints.region, credentials, dynamoDb, logger: { warn: () => {} } }, endpoints.env);
+  const secretsManager = new SecretsManagerClient({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials });
+  const sdk = Gateway.fromEnv({ region: endpoints.region, credentials, dynamoDb, secretsManager, logger: { warn: () => {} } }, endpoints.env);
   const clients = new Set<WebSocket>();
   return {
     gateway,
@@ -72,6 +80,7 @@ export async function startGatewayApiApp(prefix: string, options: GatewayApiAppO
       await gateway.stop();
       sdk.destroy();
       dynamoDb.destroy();
+      secretsManager.destroy();
       copy.dispose();
     },
   };
