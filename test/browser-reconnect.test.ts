@@ -3,7 +3,8 @@
 // bind token and receives a push; the gateway is stopped and started again on the same port (and,
 // separately, the connection is deleted through @connections) and the page reconnects, binds again
 // with its new id and receives the next push, with no reload; another session cannot bind the page's
-// id; an init that never comes makes the client reconnect; close() stops it for good.
+// id; an init that never comes makes the client reconnect; close() stops it for good; the browser's
+// `online` event ends a long backoff wait at once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -157,5 +158,40 @@ test('an init that never comes makes the client close and reconnect; once init c
   } finally {
     await page.close();
     await silent.stop();
+  }
+});
+
+test('coming back online reconnects at once instead of waiting out the backoff', async () => {
+  const app = builtinApp();
+  let gateway = new LocalGateway({ ...app, ttlSweepIntervalMs: 0 });
+  const { wsUrl } = await gateway.start();
+  const port = Number(new URL(wsUrl).port);
+  await gateway.stop();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(`${dev.backend.url}config.json`);
+    // Nothing listens yet: the first retry waits 30-60 s.
+    await page.evaluate(`(async () => {
+      const { connect } = await import('/gateway-client.js');
+      window.inits = [];
+      window.states = [];
+      window.client = connect(${JSON.stringify(wsUrl)}, { minDelayMs: 60000, maxDelayMs: 60000, onInit: (init) => window.inits.push(init), onStateChange: (state, info) => window.states.push({ state, info }) });
+    })()`);
+    await eventually(() => page.evaluate(() => window.states.filter((s: { state: string }) => s.state === 'reconnecting').length), (n) => n === 1, 10_000);
+    const wait = await page.evaluate(() => window.states.at(-1).info.delayMs);
+    assert.ok(wait >= 30_000, `waiting ${wait} ms`);
+    gateway = new LocalGateway({ ...builtinApp(), ttlSweepIntervalMs: 0, port });
+    await gateway.start();
+    const started = Date.now();
+    await context.setOffline(true);
+    await context.setOffline(false); // fires `online`
+    await eventually(() => page.evaluate(() => window.inits.length), (n) => n === 1, 10_000);
+    assert.ok(Date.now() - started < 10_000);
+    assert.equal(await page.evaluate(() => window.client.state), 'open');
+    await page.evaluate(() => window.client.close());
+  } finally {
+    await context.close();
+    await gateway.stop();
   }
 });
