@@ -33,7 +33,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Gateway, type GatewayOptions, type SendMetrics, type SendReport } from '../sdk/index.ts';
-import { buildChunks } from '../sdk/Fanout.ts';
+import { buildChunks, MAX_FANOUT_RATE } from '../sdk/Fanout.ts';
 import type { FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
 
 const CLIENTS = Number(process.env.BENCH_CHUNKED_CLIENTS ?? 10_000);
@@ -168,7 +168,10 @@ async function main(): Promise<void> {
   let lastMetrics: SendMetrics | undefined;
   const gateways: Gateway[] = [];
   const sdk = (fanout?: GatewayOptions['fanout']) => {
-    const g = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, onSendCompleted: (m) => (lastMetrics = m), ...(fanout ? { fanout } : {}) });
+    // The path's speed, not the request-rate budget (a deliberate cap, test/fanout-budget.test.ts):
+    // no process limit here, a budget no chunk reaches, and GATEWAY_SEND_RATE=off for the worker.
+    const unbudgeted = fanout ? { ...fanout, rateLimit: MAX_FANOUT_RATE } : undefined;
+    const g = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, onSendCompleted: (m) => (lastMetrics = m), sendRate: false, ...(unbudgeted ? { fanout: unbudgeted } : {}) });
     gateways.push(g);
     return g;
   };

@@ -301,6 +301,8 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
       // data path; a token check is one HMAC in this process (test/sdk-bind-tokens.test.ts).
       requireBindToken: false,
       ...(config.sdkConcurrency ? { concurrency: config.sdkConcurrency } : {}),
+      // Measures the system, not the request-rate budget (a deliberate cap, test/fanout-budget.test.ts).
+      sendRate: false,
       onSendCompleted: (m) => sendMetrics.push(m),
       logger: { warn: (message) => progress(`sdk warning: ${message}`) },
     });

@@ -27,6 +27,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
+import { FANOUT_DEFAULTS, MAX_FANOUT_RATE } from '../sdk/Fanout.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
@@ -115,6 +116,17 @@ export interface GatewayFanoutProps {
    * @default Duration.hours(1)
    */
   readonly maxEventAge?: Duration;
+  /**
+   * `@connections` requests per second one chunked broadcast may spend, retries included, shared by
+   * its chunks: each gets rateLimit / min(chunks, reservedConcurrency) (sdk/Fanout.ts). It comes out
+   * of the account's API Gateway quota (10,000 requests/s per region, 2,500 in some newer regions),
+   * which every API and every `$connect` of the account shares. `grantGateway` sets it as
+   * GATEWAY_FANOUT_RATE. Without a reservation every chunk may run at once, so each chunk takes as
+   * long as the whole broadcast (recipients / rateLimit): keep that under the worker's `timeout`, or
+   * reserve concurrency.
+   * @default 2000 (a fifth of the default quota, and under the smaller regions' quota)
+   */
+  readonly rateLimit?: number;
   /**
    * How long the failure queue keeps a failed chunk; 1 minute to 14 days.
    * @default Duration.days(14)
@@ -536,6 +548,9 @@ export class GatewayBackend extends Construct {
       [GatewayEnvVar.fanoutThreshold]: String(fanout.threshold),
       [GatewayEnvVar.bindTokenSecret]: this.bindTokenSecret.secretArn,
       [GatewayEnvVar.requireBindToken]: String(settings.requireBindToken),
+      [GatewayEnvVar.fanoutRate]: String(fanout.rateLimit),
+      // The most chunks that run at once, when Lambda bounds it: each chunk's share of the budget.
+      ...(fanout.reservedConcurrency !== undefined ? { [GatewayEnvVar.fanoutConcurrency]: String(fanout.reservedConcurrency) } : {}),
     };
 
     this.gatewayApiFunction = bundledFunction('GatewayApiFunction', lambdaEntry('gatewayApi'), this.functionLogGroups.gatewayApi, settings.timeout, 'GatewayBackend Gateway API: GatewayClient\'s methods for any language, invoked with lambda:InvokeFunction', false);
@@ -694,6 +709,7 @@ interface Settings {
     readonly retryAttempts: number;
     readonly maxEventAge: Duration;
     readonly failureRetention: Duration;
+    readonly rateLimit: number;
   };
 }
 
@@ -765,7 +781,11 @@ function validate(props: GatewayBackendProps): Settings {
     retryAttempts: wholeNumber('fanout.retryAttempts', f.retryAttempts ?? 2, 0, 2),
     maxEventAge: duration('fanout.maxEventAge', f.maxEventAge ?? Duration.hours(1), Duration.minutes(1), Duration.hours(6)),
     failureRetention: duration('fanout.failureRetention', f.failureRetention ?? Duration.days(14), Duration.minutes(1), Duration.days(14)),
+    rateLimit: f.rateLimit ?? FANOUT_DEFAULTS.rateLimit,
   };
+  if (!Token.isUnresolved(fanout.rateLimit) && !(Number.isFinite(fanout.rateLimit) && fanout.rateLimit > 0 && fanout.rateLimit <= MAX_FANOUT_RATE)) {
+    fail(`fanout.rateLimit: ${fanout.rateLimit} must be a number of requests per second above 0 and at most ${MAX_FANOUT_RATE}.`);
+  }
 
   return {
     fanout,

@@ -30,6 +30,7 @@ export const APP_CONTEXT_KEYS = {
   fanoutRetryAttempts: "Lambda's retries of a failed chunk, 0 to 2",
   fanoutMaxEventAge: 'how long a chunk may wait in the queue: seconds, or with s, m, h or d',
   fanoutFailureRetention: 'how long the failure queue keeps a chunk: seconds, or with s, m, h or d',
+  fanoutRateLimit: '@connections requests per second one broadcast may spend (a positive number)',
 } as const;
 
 export type AppContextKey = keyof typeof APP_CONTEXT_KEYS;
@@ -57,6 +58,11 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
     const value = read(key);
     if (value === undefined) return undefined;
     return /^\d+$/.test(value) ? Number(value) : fail(key, value);
+  };
+  const positiveNumber = (key: AppContextKey): number | undefined => {
+    const value = read(key);
+    if (value === undefined) return undefined;
+    return /^\d+(\.\d+)?$/.test(value) && Number(value) > 0 ? Number(value) : fail(key, value);
   };
   const duration = (key: AppContextKey): Duration | undefined => {
     const value = read(key);
@@ -88,6 +94,7 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
     retryAttempts: wholeNumber('fanoutRetryAttempts'),
     maxEventAge: duration('fanoutMaxEventAge'),
     failureRetention: duration('fanoutFailureRetention'),
+    rateLimit: positiveNumber('fanoutRateLimit'),
   };
 
   const apiGatewayCloudWatchRole = boolean('apiGatewayCloudWatchRole') ?? true;

@@ -36,6 +36,9 @@ import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
 import { sendAwsError, sendEmpty } from './http.ts';
 import { listenOn, type PortRequest } from './listen.ts';
 import { LocalSecrets, type LocalSecretDefinition } from './secretsManager.ts';
+import { GatewayThrottles, rejectThrottledUpgrade, THROTTLED_MESSAGE, type RouteThrottleSettings, type ThrottleReport, type ThrottleSettings } from './throttling.ts';
+import { checkSigningTime, type SigningRefusal } from './signingTime.ts';
+import { CompiledMockIntegration, type MockRouteDefinition } from './mockIntegration.ts';
 
 /** A route's integration: a function name from `functions`, or a handler defined inline. */
 export interface RouteDefinition {
@@ -44,7 +47,8 @@ export interface RouteDefinition {
   readonly returnResponse?: boolean;
 }
 
-export type RouteTarget = string | LambdaHandler | RouteDefinition;
+/** A function name, an inline handler, a Lambda route, or a MOCK integration (local/mockIntegration.ts). */
+export type RouteTarget = string | LambdaHandler | RouteDefinition | MockRouteDefinition;
 
 /** A Lambda REQUEST authorizer on `$connect`. */
 export interface AuthorizerDefinition {
@@ -86,6 +90,23 @@ export interface LocalGatewayOptions {
   readonly dynamoPort?: PortRequest;
   /** Overrides of the AWS quotas, e.g. a short idle timeout in a test. */
   readonly limits?: Partial<GatewayLimits>;
+  /**
+   * The stage's default route throttling, for every route (`$connect` and messages), each route with
+   * a token bucket of its own; see local/throttling.ts. @default none (the template's, in template mode)
+   */
+  readonly throttle?: ThrottleSettings;
+  /** Per route key, overriding `throttle` field by field. @default none */
+  readonly routeThrottles?: Readonly<Record<string, RouteThrottleSettings>>;
+  /**
+   * The account's bucket, shared by connects, messages and `@connections` calls. AWS: 10,000
+   * requests/s, burst 5,000 (2,500 / 1,250 in some newer regions). @default none
+   */
+  readonly accountThrottle?: ThrottleSettings;
+  /**
+   * How far the gateway's clock runs ahead of this host's (negative: behind). It checks SigV4 signing
+   * times against it and puts it in answers' `Date` header: for testing clock-skew handling. @default 0
+   */
+  readonly clockOffsetMs?: number;
   readonly faults?: FaultSettings;
   /** Extra environment for every hosted function and for `endpoints.env`, e.g. table names. */
   readonly environment?: Record<string, string> | ((endpoints: GatewayUrls) => Record<string, string>);
@@ -151,7 +172,10 @@ interface LocalConnection extends ConnectionDescription {
 }
 
 interface ResolvedRoute {
-  readonly functionName: string;
+  /** A Lambda integration's function, or */
+  readonly functionName?: string;
+  /** a MOCK integration, answered by the gateway itself. */
+  readonly mock?: CompiledMockIntegration;
   readonly returnResponse: boolean;
 }
 
@@ -169,6 +193,7 @@ export class LocalGateway implements ConnectionManager {
   readonly functions: FunctionHost;
   readonly faults: FaultInjector;
   readonly secrets: LocalSecrets;
+  readonly throttles: GatewayThrottles;
 
   private state: GatewayState = 'new';
   private readonly host: string;
@@ -196,6 +221,11 @@ export class LocalGateway implements ConnectionManager {
     this.selectRoute = compileRouteSelectionExpression(options.routeSelectionExpression ?? '$request.body.action');
     this.faults = new FaultInjector(options.faults);
     this.secrets = new LocalSecrets(options.secrets ?? []);
+    this.throttles = new GatewayThrottles({
+      ...(options.throttle ? { stage: options.throttle } : {}),
+      ...(options.routeThrottles ? { routes: options.routeThrottles } : {}),
+      ...(options.accountThrottle ? { account: options.accountThrottle } : {}),
+    });
     this.functions = new FunctionHost({
       region: this.region,
       accountId: options.accountId ?? '000000000000',
@@ -234,6 +264,10 @@ export class LocalGateway implements ConnectionManager {
   }
 
   private resolveRoute(routeKey: string, target: RouteTarget): ResolvedRoute {
+    if (typeof target === 'object' && 'mock' in target) {
+      const returnResponse = target.returnResponse ?? false;
+      return { mock: new CompiledMockIntegration(routeKey, target.mock, returnResponse), returnResponse };
+    }
     if (typeof target === 'object') {
       return { functionName: this.functionNameFor(routeKey, target.function), returnResponse: target.returnResponse ?? false };
     }
@@ -355,6 +389,25 @@ export class LocalGateway implements ConnectionManager {
     return { openConnections: open, ...this.counters };
   }
 
+  /** Replaces the throttle settings given at construction (see `throttle`, `routeThrottles`, `accountThrottle`). */
+  setThrottling(settings: { throttle?: ThrottleSettings; routeThrottles?: Readonly<Record<string, RouteThrottleSettings>>; accountThrottle?: ThrottleSettings }): void {
+    this.throttles.configure({
+      ...(settings.throttle ? { stage: settings.throttle } : {}),
+      ...(settings.routeThrottles ? { routes: settings.routeThrottles } : {}),
+      ...(settings.accountThrottle ? { account: settings.accountThrottle } : {}),
+    });
+  }
+
+  /** Requests admitted and throttled (connects, messages, `@connections`), in total and per second. */
+  throttleReport(): ThrottleReport {
+    return this.throttles.meter.report();
+  }
+
+  /** The gateway's clock: this host's plus `clockOffsetMs`. */
+  clockNow(): number {
+    return Date.now() + (this.options.clockOffsetMs ?? 0);
+  }
+
   /** Ids of the connections that are open now. */
   openConnectionIds(): string[] {
     return [...this.connections.values()].filter(isOpen).map((c) => c.connectionId);
@@ -388,6 +441,10 @@ export class LocalGateway implements ConnectionManager {
       req.headers['sec-websocket-version'] !== '13'
     ) {
       return rejectUpgrade(socket, 400, 'Bad Request');
+    }
+    if (!this.throttles.admit('connect', '$connect')) {
+      this.counters.rejectedConnects++;
+      return rejectThrottledUpgrade(socket);
     }
     const now = Date.now();
     if (!this.admitNewConnection(now)) {
@@ -427,7 +484,16 @@ export class LocalGateway implements ConnectionManager {
 
     const connectRoute = this.routes.get('$connect');
     let responseHeaders: Record<string, string> = {};
-    if (connectRoute) {
+    if (connectRoute?.mock) {
+      const outcome = connectRoute.mock.run({ body: '', context: this.mockContext(connection, '$connect', 'CONNECT', connectEvent.requestContext.requestId) });
+      const status = outcome.ok ? outcome.statusCode : 500;
+      if (!outcome.ok) this.log(`$connect MOCK failed for ${connection.connectionId}: ${outcome.reason}`);
+      if (status < 200 || status > 299) {
+        this.forget(connection);
+        this.counters.rejectedConnects++;
+        return rejectUpgrade(socket, status, status === 500 ? 'Internal Server Error' : 'Forbidden');
+      }
+    } else if (connectRoute?.functionName) {
       const eventWithAuth = connection.authorizer
         ? { ...connectEvent, requestContext: { ...connectEvent.requestContext, authorizer: connection.authorizer } }
         : connectEvent;
@@ -532,8 +598,23 @@ export class LocalGateway implements ConnectionManager {
       this.sendErrorFrame(connection, 'Forbidden', requestId);
       return;
     }
-    const event = buildMessageEvent(this.api, connection, { routeKey, body, messageId: newGatewayId(), requestId, nowMs: now });
-    void this.functions.invoke(route.functionName, event, this.limits.integrationTimeoutMs).then((outcome) => {
+    if (!this.throttles.admit('message', routeKey)) {
+      this.sendErrorFrame(connection, THROTTLED_MESSAGE, requestId);
+      return;
+    }
+    const messageId = newGatewayId();
+    if (route.mock) {
+      const outcome = route.mock.run({ body, context: { ...this.mockContext(connection, routeKey, 'MESSAGE', requestId), messageId } });
+      if (!outcome.ok) {
+        this.log(`${routeKey} MOCK failed for ${connection.connectionId}: ${outcome.reason}`);
+        this.sendErrorFrame(connection, outcome.frameMessage, requestId);
+      } else if (outcome.reply !== undefined) {
+        this.sendToClient(connection, Buffer.from(outcome.reply));
+      }
+      return;
+    }
+    const event = buildMessageEvent(this.api, connection, { routeKey, body, messageId, requestId, nowMs: now });
+    void this.functions.invoke(route.functionName!, event, this.limits.integrationTimeoutMs).then((outcome) => {
       if (!outcome.ok) {
         this.log(`${routeKey} failed for ${connection.connectionId}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
         this.sendErrorFrame(connection, 'Internal server error', requestId);
@@ -574,7 +655,7 @@ export class LocalGateway implements ConnectionManager {
     this.counters.disconnects++;
     this.log(`disconnect ${connection.connectionId} ${statusCode} ${disconnectReason}`);
     const route = this.routes.get('$disconnect');
-    if (!route) return;
+    if (!route?.functionName) return;
     if (this.faults.shouldDropDisconnect()) {
       this.counters.droppedDisconnects++;
       this.log(`fault injection: dropped $disconnect of ${connection.connectionId}`);
@@ -647,8 +728,38 @@ export class LocalGateway implements ConnectionManager {
 
   // ---- HTTP side ----
 
+  /**
+   * Screens an `@connections` request after its Authorization header was found: the signing time
+   * (local/signingTime.ts), then the account's throttle.
+   */
+  screenManagementRequest(req: IncomingMessage): SigningRefusal | { status: 429; errorType: 'LimitExceededException'; message: string } | undefined {
+    const refusal = checkSigningTime(req, this.clockNow());
+    if (refusal) return refusal;
+    if (!this.throttles.admit('management')) return { status: 429, errorType: 'LimitExceededException', message: THROTTLED_MESSAGE };
+    return undefined;
+  }
+
+  private mockContext(connection: LocalConnection, routeKey: string, eventType: string, requestId: string): Record<string, string | number | undefined> {
+    return {
+      apiId: this.apiId,
+      connectedAt: connection.connectedAt,
+      connectionId: connection.connectionId,
+      domainName: this.api.domainName,
+      eventType,
+      extendedRequestId: requestId,
+      'identity.sourceIp': connection.identity.sourceIp,
+      'identity.userAgent': connection.identity.userAgent,
+      requestId,
+      requestTimeEpoch: Date.now(),
+      routeKey,
+      stage: this.stage,
+    };
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
+    // Answers carry the gateway's clock, which clients correct their skew from.
+    if (this.options.clockOffsetMs) res.setHeader('Date', new Date(this.clockNow()).toUTCString());
     if (req.method === 'GET' && this.isStagePath(url)) {
       // A plain GET (a browser tab, curl, a health check) on the WebSocket URL: API Gateway asks for the upgrade.
       req.resume();

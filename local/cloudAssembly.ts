@@ -1,6 +1,7 @@
 /**
  * Reads a synthesized CDK cloud assembly (`cdk.out`) and turns one stack's WebSocket API into local
- * gateway options: the routes and their integrations, the `$connect` authorizer, route responses,
+ * gateway options: the routes and their integrations (Lambda proxy and MOCK), the `$connect` authorizer,
+ * route responses, the stage's throttling (default route settings and per-route settings),
  * the Lambda functions with their bundled code (the very assets `cdk deploy` would upload), their
  * environment, timeout, memory and on-failure destinations, and the DynamoDB tables.
  *
@@ -14,7 +15,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
-import type { AuthorizerDefinition, LocalGatewayOptions, RouteDefinition } from './LocalGateway.ts';
+import type { AuthorizerDefinition, LocalGatewayOptions, RouteTarget } from './LocalGateway.ts';
+import type { MockIntegration, MockIntegrationResponse } from './mockIntegration.ts';
+import type { RouteThrottleSettings, ThrottleSettings } from './throttling.ts';
 import type { ModuleFunctionDefinition } from './functions.ts';
 import type { LocalTableDefinition } from './dynamo.ts';
 import { DEFAULT_RUNTIME, unsupportedRuntimeReason } from './runtimes.ts';
@@ -39,7 +42,7 @@ export interface CloudAssemblyApp {
   /** Spread into `new LocalGateway({...})`. */
   readonly gatewayOptions: Pick<
     LocalGatewayOptions,
-    'routes' | 'functions' | 'tables' | 'secrets' | 'authorizer' | 'routeSelectionExpression' | 'stage' | 'apiId' | 'region' | 'accountId'
+    'routes' | 'functions' | 'tables' | 'secrets' | 'authorizer' | 'routeSelectionExpression' | 'stage' | 'apiId' | 'region' | 'accountId' | 'throttle' | 'routeThrottles'
   >;
   /** Each function's resolved environment, by function name (as in `gatewayOptions.functions`). */
   readonly environments: Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -149,6 +152,25 @@ function readAssembly(directory: string): CloudAssembly {
   }
 }
 
+/** The stage's `DefaultRouteSettings` and `RouteSettings` throttling; a field left out is not throttled. */
+function stageThrottling(stage: Record<string, unknown>): { throttle?: ThrottleSettings; routeThrottles?: Record<string, RouteThrottleSettings> } {
+  const of = (settings: unknown): RouteThrottleSettings => {
+    const s = (settings ?? {}) as { ThrottlingRateLimit?: unknown; ThrottlingBurstLimit?: unknown };
+    return {
+      ...(typeof s.ThrottlingRateLimit === 'number' ? { rateLimit: s.ThrottlingRateLimit } : {}),
+      ...(typeof s.ThrottlingBurstLimit === 'number' ? { burstLimit: s.ThrottlingBurstLimit } : {}),
+    };
+  };
+  const defaults = of(stage.DefaultRouteSettings);
+  const routes = Object.entries((stage.RouteSettings ?? {}) as Record<string, unknown>)
+    .map(([routeKey, settings]) => [routeKey, of(settings)] as const)
+    .filter(([, settings]) => Object.keys(settings).length > 0);
+  return {
+    ...(defaults.rateLimit !== undefined && defaults.burstLimit !== undefined ? { throttle: { rateLimit: defaults.rateLimit, burstLimit: defaults.burstLimit } } : {}),
+    ...(routes.length > 0 ? { routeThrottles: Object.fromEntries(routes) } : {}),
+  };
+}
+
 function isWebSocketApi(resource: CfnResource): boolean {
   return resource.Type === 'AWS::ApiGatewayV2::Api' && resource.Properties?.ProtocolType === 'WEBSOCKET';
 }
@@ -195,6 +217,7 @@ class TemplateReader {
     const stages = this.ofType('AWS::ApiGatewayV2::Stage').filter(([, r]) => belongsToApi(r));
     if (stages.length === 0) throw new CloudAssemblyError(`the WebSocket API ${apiLogicalId} has no stage`);
     const stage = String(stages[0]![1].Properties!.StageName);
+    const { throttle, routeThrottles } = stageThrottling(stages[0]![1].Properties ?? {});
     if (stages.length > 1) this.warnings.push(`the API has ${stages.length} stages; serving ${stage}`);
 
     const functions: Record<string, ModuleFunctionDefinition> = {};
@@ -237,7 +260,7 @@ class TemplateReader {
         .filter(([, r]) => r.Properties?.RouteResponseKey === '$default')
         .map(([, r]) => (r.Properties?.RouteId as { Ref?: string } | undefined)?.Ref),
     );
-    const routes: Record<string, RouteDefinition> = {};
+    const routes: Record<string, RouteTarget> = {};
     let authorizer: AuthorizerDefinition | undefined;
     for (const [routeLogicalId, route] of this.ofType('AWS::ApiGatewayV2::Route').filter(([, r]) => belongsToApi(r))) {
       const routeKey = String(route.Properties!.RouteKey);
@@ -248,8 +271,12 @@ class TemplateReader {
         this.warnings.push(`route ${routeKey} has no Lambda integration the gateway can run; skipped`);
         continue;
       }
+      if (integration.Properties?.IntegrationType === 'MOCK') {
+        routes[routeKey] = { mock: this.mockIntegration(integrationId!, integration), returnResponse: routeResponses.has(routeLogicalId) };
+        continue;
+      }
       if (integration.Properties?.IntegrationType !== 'AWS_PROXY') {
-        this.warnings.push(`route ${routeKey} uses a ${String(integration.Properties?.IntegrationType)} integration; only AWS_PROXY runs locally; skipped`);
+        this.warnings.push(`route ${routeKey} uses a ${String(integration.Properties?.IntegrationType)} integration; only AWS_PROXY and MOCK run locally; skipped`);
         continue;
       }
       const functionName = this.functionFromInvocationUri(integration.Properties?.IntegrationUri, `${integrationId}.IntegrationUri`);
@@ -285,6 +312,8 @@ class TemplateReader {
         secrets,
         ...(authorizer ? { authorizer } : {}),
         routeSelectionExpression: String(api.Properties?.RouteSelectionExpression ?? '$request.body.action'),
+        ...(throttle ? { throttle } : {}),
+        ...(routeThrottles ? { routeThrottles } : {}),
         stage,
         apiId: this.env.apiId,
         region: this.env.region,
@@ -317,6 +346,24 @@ class TemplateReader {
   private secretArn(logicalId: string): string {
     const suffix = createHash('sha256').update(logicalId).digest('base64url').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 6);
     return this.arn('secretsmanager', `secret:${this.secretName(logicalId)}-${suffix}`);
+  }
+
+  /** A MOCK integration and its integration responses, as the local gateway takes them. */
+  private mockIntegration(integrationId: string, integration: CfnResource): MockIntegration {
+    const p = integration.Properties ?? {};
+    const responses: MockIntegrationResponse[] = this.ofType('AWS::ApiGatewayV2::IntegrationResponse')
+      .filter(([, r]) => (r.Properties?.IntegrationId as { Ref?: string } | undefined)?.Ref === integrationId)
+      .map(([, r]) => ({
+        key: String(r.Properties?.IntegrationResponseKey),
+        ...(r.Properties?.ResponseTemplates ? { responseTemplates: r.Properties.ResponseTemplates as Record<string, string> } : {}),
+        ...(r.Properties?.TemplateSelectionExpression !== undefined ? { templateSelectionExpression: String(r.Properties.TemplateSelectionExpression) } : {}),
+      }));
+    return {
+      ...(p.RequestTemplates ? { requestTemplates: p.RequestTemplates as Record<string, string> } : {}),
+      ...(p.TemplateSelectionExpression !== undefined ? { templateSelectionExpression: String(p.TemplateSelectionExpression) } : {}),
+      ...(p.PassthroughBehavior !== undefined ? { passthroughBehavior: p.PassthroughBehavior as MockIntegration['passthroughBehavior'] } : {}),
+      ...(responses.length > 0 ? { integrationResponses: responses } : {}),
+    };
   }
 
   private ofType(type: string): Array<[string, CfnResource]> {

@@ -4,7 +4,8 @@
  * `%40connections`, and both forms are accepted:
  * POST 200, GET 200 with lowercase JSON, DELETE 204; 410 GoneException for an unknown or closed
  * connection, and for one whose `$connect` is still running; 400 for a malformed id; 413 over
- * 128 KB; 403 without a SigV4 Authorization header (the signature itself is not verified).
+ * 128 KB; 403 without a SigV4 Authorization header (the signature itself is not verified) and for a
+ * signing time more than 5 minutes off (local/signingTime.ts); 429 under the account throttle.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodedPathSegments, hasSigV4Authorization, readBody, sendAwsError, sendEmpty, sendJson } from './http.ts';
@@ -25,6 +26,8 @@ export interface ConnectionManager {
   postToConnection(connectionId: string, data: Buffer): PostOutcome;
   getConnection(connectionId: string): ConnectionInfo | 'gone' | 'invalid-id';
   deleteConnection(connectionId: string): 'deleted' | 'gone' | 'invalid-id';
+  /** A refusal for a signed request before it is served (signing time, throttling), else undefined. */
+  screenManagementRequest?(req: IncomingMessage): { status: number; errorType: string; message: string } | undefined;
 }
 
 /** Returns the connection id when the path is `/{stage}/@connections/{id}`, else undefined. */
@@ -45,6 +48,12 @@ export async function handleManagementRequest(
   if (!hasSigV4Authorization(req)) {
     req.resume();
     sendAwsError(res, 403, 'MissingAuthenticationTokenException', { message: 'Missing Authentication Token' });
+    return;
+  }
+  const refusal = manager.screenManagementRequest?.(req);
+  if (refusal) {
+    req.resume();
+    sendAwsError(res, refusal.status, refusal.errorType, { message: refusal.message });
     return;
   }
   const fault = faults.managementFault();

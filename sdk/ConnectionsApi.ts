@@ -5,11 +5,25 @@
  * {callbackUrl path}/@connections/{id, URI-encoded: "=" as %3D}`, the raw payload as the body,
  * service `execute-api`; the canonical URI signs `@` as %40 and `%3D` as %253D.
  *
- * Outcomes: 2xx -> done; 410 -> 'gone'; 429 and 5xx and socket errors/timeouts -> retried with
- * full-jitter exponential backoff up to `maxRetries` times, then ThrottledError / ServiceError /
- * NetworkError; 403 -> ForbiddenError; 400 -> BadRequestError; 413 -> PayloadTooLargeError (the SDK
- * refuses those before any call, so it is not expected). Not retried: 4xx other than 429.
+ * Outcomes: 2xx -> done; 410 -> 'gone'; 5xx and socket errors/timeouts -> retried with full-jitter
+ * exponential backoff up to `maxRetries` times, then ServiceError / NetworkError; 429 -> retried with
+ * the longer throttle backoff (below), then ThrottledError; 403 -> ForbiddenError, except a signature
+ * refused for its time (clock skew, below); 400 -> BadRequestError; 413 -> PayloadTooLargeError (the
+ * SDK refuses those before any call, so it is not expected). Not retried: other 4xx.
  * A retried POST can be delivered twice if AWS failed after writing to the socket (at-least-once).
+ *
+ * Pacing: every attempt, retries included, first takes a slot from the process's RateLimiter
+ * (`sendRate`) and from the call's own (a fan-out chunk's share of the broadcast budget).
+ *
+ * 429: the account's token bucket refills continuously, so a throttle passes when the account's
+ * callers slow down; waits of half to all of min(throttleMaxDelayMs, throttleBaseDelayMs * 2^n) give
+ * it time, where full jitter could retry at once. A call with a deadline (a fan-out worker) retries
+ * 429s until the next wait would pass the deadline; one without retries them `maxRetries` times.
+ *
+ * Clock skew: API Gateway refuses a signature dated more than 5 minutes from its own clock (403
+ * InvalidSignatureException "Signature expired: ..." / "Signature not yet current: ..."). The
+ * signer then takes its offset from the answer's `Date` header and the request is signed and sent
+ * once more, as the AWS SDK clients do; later requests keep the offset.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -25,6 +39,7 @@ import {
 } from './errors.ts';
 import { canonicalPath, EMPTY_PAYLOAD_HASH, escapeUri, SigV4Signer } from './sigv4.ts';
 import type { CredentialCache } from './CredentialCache.ts';
+import type { RateLimiter } from './RateLimiter.ts';
 import { MAX_MESSAGE_BYTES } from './validation.ts';
 
 export interface RetryPolicy {
@@ -36,6 +51,22 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
   /** Random source in [0, 1) for the jitter. */
   readonly random: () => number;
+  /** 429s: retry n waits between half and all of min(throttleMaxDelayMs, throttleBaseDelayMs * 2^(n-1)). @default 250 */
+  readonly throttleBaseDelayMs?: number;
+  /** @default 8000 */
+  readonly throttleMaxDelayMs?: number;
+}
+
+export const THROTTLE_BACKOFF_DEFAULTS = { throttleBaseDelayMs: 250, throttleMaxDelayMs: 8000 } as const;
+
+/** Per call: the budget it spends from besides the process's, its deadline, and what it counts. */
+export interface CallOptions {
+  /** A second limiter (a fan-out chunk's share of its broadcast's budget). */
+  readonly limiter?: RateLimiter;
+  /** Epoch ms: no attempt starts after it, and 429s are retried until it instead of `maxRetries` times. */
+  readonly deadlineMs?: number;
+  /** Incremented for every 429 answer (SendMetrics.throttled). */
+  readonly counters?: { throttled: number };
 }
 
 export interface ConnectionsApiOptions {
@@ -47,6 +78,8 @@ export interface ConnectionsApiOptions {
   /** Per-attempt timeout. */
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
+  /** The process's budget (`sendRate`), shared by every call of this client. */
+  readonly limiter?: RateLimiter;
 }
 
 /** What GET @connections/{id} answers. */
@@ -60,7 +93,12 @@ interface RawResponse {
   readonly status: number;
   readonly errorType?: string;
   readonly body?: string;
+  /** The `Date` header, kept for 403s (clock skew). */
+  readonly date?: string;
 }
+
+/** API Gateway's texts for a signature refused for its time (the 5-minute window). */
+const SKEWED_SIGNATURE = /^Signature (expired|not yet current):/;
 
 export class ConnectionsApi {
   readonly signer: SigV4Signer;
@@ -94,14 +132,14 @@ export class ConnectionsApi {
   }
 
   /** Posts `payload` (whose hex SHA-256 is `payloadHash`); 'gone' on 410. Rejects with a GatewayError. */
-  async post(connectionId: string, payload: Buffer, payloadHash: string): Promise<'sent' | 'gone'> {
-    const response = await this.send('POST', connectionId, payload, payloadHash);
+  async post(connectionId: string, payload: Buffer, payloadHash: string, call: CallOptions = {}): Promise<'sent' | 'gone'> {
+    const response = await this.send('POST', connectionId, payload, payloadHash, call);
     return response.status === 410 ? 'gone' : 'sent';
   }
 
   /** GET @connections/{id}: the connection's info, or 'gone'. */
-  async get(connectionId: string): Promise<ConnectionInfo | 'gone'> {
-    const response = await this.send('GET', connectionId, undefined, EMPTY_PAYLOAD_HASH);
+  async get(connectionId: string, call: CallOptions = {}): Promise<ConnectionInfo | 'gone'> {
+    const response = await this.send('GET', connectionId, undefined, EMPTY_PAYLOAD_HASH, call);
     if (response.status === 410) return 'gone';
     try {
       return JSON.parse(response.body ?? '') as ConnectionInfo;
@@ -111,8 +149,8 @@ export class ConnectionsApi {
   }
 
   /** DELETE @connections/{id}: 'deleted', or 'gone' when it was not connected. */
-  async delete(connectionId: string): Promise<'deleted' | 'gone'> {
-    const response = await this.send('DELETE', connectionId, undefined, EMPTY_PAYLOAD_HASH);
+  async delete(connectionId: string, call: CallOptions = {}): Promise<'deleted' | 'gone'> {
+    const response = await this.send('DELETE', connectionId, undefined, EMPTY_PAYLOAD_HASH, call);
     return response.status === 410 ? 'gone' : 'deleted';
   }
 
@@ -121,9 +159,12 @@ export class ConnectionsApi {
     this.agent.destroy();
   }
 
-  private async send(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string): Promise<RawResponse> {
+  private async send(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string, call: CallOptions): Promise<RawResponse> {
     const { maxRetries } = this.options.retry;
-    for (let attempt = 0; ; attempt++) {
+    const { deadlineMs } = call;
+    let skewRetried = false;
+    for (let attempt = 0, throttles = 0; ; attempt++) {
+      await this.pace(method, call);
       let response: RawResponse | undefined;
       let failure: GatewayError;
       try {
@@ -131,20 +172,65 @@ export class ConnectionsApi {
       } catch (error) {
         failure = new NetworkError(`${method} @connections failed: ${(error as Error).message}`, { cause: error });
       }
+      let wait: number;
       if (response) {
         const { status } = response;
         if ((status >= 200 && status < 300) || status === 410) return response;
         failure = errorFor(method, response, body?.length ?? 0);
+        if (status === 403 && !skewRetried && this.correctClock(response)) {
+          skewRetried = true;
+          attempt--;
+          continue;
+        }
         if (status !== 429 && status < 500) throw failure;
+        if (status === 429) {
+          if (call.counters) call.counters.throttled++;
+          wait = this.throttleBackoff(throttles++);
+          // With a deadline, 429s are retried for as long as it allows; without, maxRetries times.
+          const more = deadlineMs !== undefined ? Date.now() + wait < deadlineMs : attempt < maxRetries;
+          if (!more) throw failure;
+          await sleep(wait);
+          continue;
+        }
       }
       if (attempt >= maxRetries) throw failure!;
-      await sleep(this.backoff(attempt));
+      wait = this.backoff(attempt);
+      if (deadlineMs !== undefined && Date.now() + wait >= deadlineMs) throw failure!;
+      await sleep(wait);
     }
+  }
+
+  /** Waits for a slot in the process's budget and the call's; a ThrottledError when none comes before the deadline. */
+  private async pace(method: string, call: CallOptions): Promise<void> {
+    for (const limiter of [this.options.limiter, call.limiter]) {
+      if (limiter && !(await limiter.take(call.deadlineMs))) {
+        throw new ThrottledError(`${method} @connections not sent: the send-rate budget (${limiter.rate} requests/s) has no slot left before the deadline`);
+      }
+    }
+  }
+
+  /**
+   * After a 403 for the signature's time: the offset between this host's clock and the `Date` of the
+   * answer, for the signer. False (no retry) for any other 403, or without a readable `Date`.
+   */
+  private correctClock(response: RawResponse): boolean {
+    if (response.errorType !== 'InvalidSignatureException' || !SKEWED_SIGNATURE.test(messageOf(response))) return false;
+    const serverMs = response.date ? Date.parse(response.date) : Number.NaN;
+    if (!Number.isFinite(serverMs)) return false;
+    // The header has whole seconds: the server's clock was somewhere in that second.
+    this.signer.clockOffsetMs = serverMs + 500 - Date.now();
+    return true;
   }
 
   private backoff(attempt: number): number {
     const { baseDelayMs, maxDelayMs, random } = this.options.retry;
     return random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+  }
+
+  private throttleBackoff(throttles: number): number {
+    const { throttleBaseDelayMs = THROTTLE_BACKOFF_DEFAULTS.throttleBaseDelayMs, throttleMaxDelayMs = THROTTLE_BACKOFF_DEFAULTS.throttleMaxDelayMs, random } = this.options.retry;
+    const step = Math.min(throttleMaxDelayMs, throttleBaseDelayMs * 2 ** throttles);
+    return step / 2 + (random() * step) / 2;
   }
 
   private async attempt(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string): Promise<RawResponse> {
@@ -168,6 +254,7 @@ export class ConnectionsApi {
         (res) => {
           const status = res.statusCode ?? 0;
           const errorType = headerValue(res.headers['x-amzn-errortype']);
+          const date = status === 403 ? headerValue(res.headers.date, false) : undefined;
           if (status >= 200 && status < 300 && method !== 'GET') {
             res.resume();
             resolve({ status });
@@ -175,7 +262,7 @@ export class ConnectionsApi {
           }
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => resolve({ status, errorType, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () => resolve({ status, errorType, body: Buffer.concat(chunks).toString('utf8'), ...(date ? { date } : {}) }));
           res.on('error', reject);
         },
       );
@@ -186,20 +273,25 @@ export class ConnectionsApi {
   }
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
+/** A header's first value; `x-amzn-ErrorType` is cut at its first ':' (`Type:http://...` in some answers). */
+function headerValue(value: string | string[] | undefined, errorType = true): string | undefined {
   const first = Array.isArray(value) ? value[0] : value;
-  return first?.split(':')[0] || undefined;
+  return (errorType ? first?.split(':')[0] : first) || undefined;
+}
+
+/** The `message` of an AWS JSON error body, else the start of the body. */
+function messageOf(response: RawResponse): string {
+  try {
+    const parsed = JSON.parse(response.body ?? '') as { message?: unknown; Message?: unknown };
+    return String(parsed.message ?? parsed.Message ?? '');
+  } catch {
+    return (response.body ?? '').slice(0, 200);
+  }
 }
 
 function errorFor(method: string, response: RawResponse, bodyLength: number): GatewayError {
   const { status, errorType } = response;
-  let message = '';
-  try {
-    const parsed = JSON.parse(response.body ?? '') as { message?: unknown; Message?: unknown };
-    message = String(parsed.message ?? parsed.Message ?? '');
-  } catch {
-    message = (response.body ?? '').slice(0, 200);
-  }
+  const message = messageOf(response);
   const text = `${method} @connections answered ${status}${errorType ? ` ${errorType}` : ''}${message ? `: ${message}` : ''}`;
   if (status === 429) return new ThrottledError(text, { statusCode: status, errorType });
   if (status === 403) return new ForbiddenError(text, { errorType });

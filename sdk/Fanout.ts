@@ -40,9 +40,24 @@
  *
  * ## The chunk (the worker's event)
  * One JSON object per chunk, FanoutChunk below: the message once (UTF-8 text, or base64 when the
- * bytes are not UTF-8 or base64 is shorter), the recipients' connection ids, and the uid / group
+ * bytes are not UTF-8 or base64 is shorter), the recipients' connection ids, the uid / group
  * index keys they were found through (so a 410 prunes the index item the recipient was found by,
- * as an inline send does).
+ * as an inline send does), and the chunk's share of the broadcast's request-rate budget.
+ *
+ * ## The request-rate budget
+ * API Gateway allows 10,000 requests/s per account and region (2,500 in some newer regions),
+ * shared by every REST, HTTP and WebSocket API and every `@connections` call. A broadcast spends
+ * `rateLimit` of it (2,000/s by default: a fifth of the usual quota, under the smaller regions'
+ * quota too, leaving the rest to `$connect`s, messages and every other API of the account; 100,000
+ * recipients take 50 s). The caller cannot pace workers that run elsewhere, so each chunk carries
+ * its share: rateLimit / (the chunks that may run at once) = rateLimit / min(chunks,
+ * maxConcurrentChunks), and the worker paces its posts to it (sdk/RateLimiter.ts). With the
+ * worker's concurrency reserved, maxConcurrentChunks is that reservation (the construct passes it
+ * in GATEWAY_FANOUT_CONCURRENCY); without, every chunk may run at once and each gets
+ * rateLimit / chunks, so every chunk then takes as long as the whole broadcast (recipients /
+ * rateLimit): past rateLimit x the worker's timeout recipients, chunks cannot finish in time, and
+ * what a worker could not post before its deadline is reported failed (THROTTLED) in its log line.
+ * Each broadcast has its own budget: two at once spend twice the rate.
  */
 import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
@@ -90,6 +105,18 @@ export interface FanoutOptions {
    * SDK retries); it honours AWS_ENDPOINT_URL_LAMBDA, so a local gateway needs nothing else
    */
   readonly lambda?: FanoutInvoker;
+  /**
+   * `@connections` requests per second the whole broadcast may spend, retries included; each chunk
+   * gets rateLimit / min(chunks, maxConcurrentChunks). `Gateway.fromEnv()` reads GATEWAY_FANOUT_RATE.
+   * @default 2000
+   */
+  readonly rateLimit?: number;
+  /**
+   * The most chunks of one send that run at once: the worker's reserved concurrency, when it has one
+   * (`Gateway.fromEnv()` reads GATEWAY_FANOUT_CONCURRENCY, which the construct sets from it).
+   * @default - no bound known: every chunk may run at once
+   */
+  readonly maxConcurrentChunks?: number;
 }
 
 /** What a chunked send queued. Part of the SendReport (`queued`) of a send that went to the workers. */
@@ -104,6 +131,8 @@ export interface FanoutHandle {
   readonly recipients: number;
   /** Chunks that could not be queued after retries; their recipients are in the report's `failed`. */
   readonly failedChunks: number;
+  /** Requests per second each chunk may spend (its share of `fanout.rateLimit`). */
+  readonly chunkRate: number;
 }
 
 export type FanoutOperation = 'sendToUid' | 'sendToGroup' | 'sendToAll';
@@ -129,6 +158,11 @@ export interface FanoutChunk {
    * Absent for sendToAll.
    */
   readonly via?: ReadonlyArray<readonly [FanoutIndexRole, string]>;
+  /**
+   * Requests per second this chunk may spend: its share of the broadcast's budget. Absent from
+   * chunks of SDKs before the budget, which workers then deliver at the process's own rate only.
+   */
+  readonly rate?: number;
 }
 
 export const FANOUT_CHUNK_TYPE = 'gateway.fanout.chunk';
@@ -143,7 +177,9 @@ export const FANOUT_CHUNK_TYPE = 'gateway.fanout.chunk';
  */
 export const MAX_CHUNK_EVENT_BYTES = 200 * 1024;
 
-export const FANOUT_DEFAULTS = { threshold: 1000, chunkSize: 1000, invokeConcurrency: 8, maxRetries: 3 } as const;
+export const FANOUT_DEFAULTS = { threshold: 1000, chunkSize: 1000, invokeConcurrency: 8, maxRetries: 3, rateLimit: 2000 } as const;
+/** Largest accepted `rateLimit`: far past any account's API Gateway quota, and short in a chunk's JSON. */
+export const MAX_FANOUT_RATE = 1_000_000;
 /** Largest accepted `chunkSize`: an SQS-free ceiling that still lets one worker finish a chunk in seconds. */
 export const MAX_CHUNK_SIZE = 10_000;
 
@@ -154,6 +190,8 @@ export interface ResolvedFanoutOptions {
   readonly chunkSize: number;
   readonly invokeConcurrency: number;
   readonly maxRetries: number;
+  readonly rateLimit: number;
+  readonly maxConcurrentChunks: number | undefined;
   readonly lambda: FanoutInvoker;
   /** Closes the LambdaClient the Gateway built, if it built one. */
   readonly destroy: () => void;
@@ -174,6 +212,14 @@ export function resolveFanoutOptions(
     }
     return value;
   };
+  const rateLimit = options.rateLimit ?? FANOUT_DEFAULTS.rateLimit;
+  if (typeof rateLimit !== 'number' || !Number.isFinite(rateLimit) || !(rateLimit > 0) || rateLimit > MAX_FANOUT_RATE) {
+    throw new ConfigurationError(`fanout.rateLimit must be a number of requests per second above 0 and at most ${MAX_FANOUT_RATE}, got ${describe(rateLimit)}`);
+  }
+  const maxConcurrentChunks = options.maxConcurrentChunks;
+  if (maxConcurrentChunks !== undefined && (typeof maxConcurrentChunks !== 'number' || !Number.isInteger(maxConcurrentChunks) || maxConcurrentChunks < 1)) {
+    throw new ConfigurationError(`fanout.maxConcurrentChunks must be a whole number from 1, got ${describe(maxConcurrentChunks)}`);
+  }
   if (options.lambda !== undefined && typeof (options.lambda as { send?: unknown } | null)?.send !== 'function') {
     throw new ConfigurationError(`fanout.lambda must be a client with a send(command) method (a LambdaClient), got ${describe(options.lambda)}`);
   }
@@ -188,18 +234,38 @@ export function resolveFanoutOptions(
     chunkSize: integer('chunkSize', 1, MAX_CHUNK_SIZE),
     invokeConcurrency: integer('invokeConcurrency', 1),
     maxRetries: integer('maxRetries', 0),
+    rateLimit,
+    maxConcurrentChunks,
     lambda,
     destroy: () => built?.destroy(),
   };
 }
 
-/** GATEWAY_FANOUT_THRESHOLD as a number, or a ConfigurationError naming the variable. */
-export function parseThreshold(name: string, value: string): number {
+/** GATEWAY_FANOUT_THRESHOLD (or another count) as a number, or a ConfigurationError naming the variable. */
+export function parseThreshold(name: string, value: string, unit = 'recipients'): number {
   const trimmed = value.trim();
   if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(Number(trimmed))) {
-    throw new ConfigurationError(`environment variable ${name} must be a whole number of recipients, got ${JSON.stringify(value)}`);
+    throw new ConfigurationError(`environment variable ${name} must be a whole number of ${unit}, got ${JSON.stringify(value)}`);
   }
   return Number(trimmed);
+}
+
+/** GATEWAY_FANOUT_RATE (requests per second) as a number, or a ConfigurationError naming the variable. */
+export function parseRate(name: string, value: string): number {
+  const trimmed = value.trim();
+  if (!/^\d+(\.\d+)?$/.test(trimmed) || !(Number(trimmed) > 0)) {
+    throw new ConfigurationError(`environment variable ${name} must be a positive number of requests per second, got ${JSON.stringify(value)}`);
+  }
+  return Number(trimmed);
+}
+
+/**
+ * Each chunk's share of the broadcast's budget: rateLimit over the chunks that may run at once,
+ * rounded down to a thousandth so that the shares never add up to more than the budget.
+ */
+export function chunkRate(rateLimit: number, chunks: number, maxConcurrentChunks: number | undefined): number {
+  const atOnce = Math.max(1, Math.min(chunks, maxConcurrentChunks ?? chunks));
+  return Math.max(0.001, Math.floor((rateLimit / atOnce) * 1000) / 1000);
 }
 
 /** The message as it travels in a chunk: text when the bytes are UTF-8 and that is not longer than base64. */
@@ -233,7 +299,7 @@ export function buildChunks(
   let target = share(left);
   const message = encodeChunkMessage(payload);
   // The JSON of a chunk with no ids and no keys, with the largest index/count it can have.
-  const empty: FanoutChunk = { type: FANOUT_CHUNK_TYPE, version: 1, fanoutId, index: total, count: total, operation, message, recipients: [], via: [] };
+  const empty: FanoutChunk = { type: FANOUT_CHUNK_TYPE, version: 1, fanoutId, index: total, count: total, operation, message, recipients: [], via: [], rate: MAX_FANOUT_RATE + 0.001 };
   const baseBytes = Buffer.byteLength(JSON.stringify(empty));
   if (baseBytes + 20 > maxBytes) throw new ValidationError(`the message leaves no room for recipients in a ${maxBytes}-byte chunk`);
 
@@ -342,6 +408,10 @@ function parseChunkFields(event: unknown): ParsedChunk {
       via.push({ role, key });
     }
   }
+  const rate = c.rate;
+  if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || !(rate > 0))) {
+    throw new ValidationError(`chunk.rate must be a positive number of requests per second, got ${describe(rate)}`);
+  }
   const chunk: FanoutChunk = {
     type: FANOUT_CHUNK_TYPE,
     version: 1,
@@ -352,6 +422,7 @@ function parseChunkFields(event: unknown): ParsedChunk {
     message: typeof utf8 === 'string' ? { utf8 } : { base64: base64 as string },
     recipients,
     ...(via.length > 0 ? { via: via.map((v) => [v.role, v.key] as const) } : {}),
+    ...(rate !== undefined ? { rate } : {}),
   };
   return { chunk, payload, via };
 }

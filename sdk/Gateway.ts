@@ -45,7 +45,8 @@ import { CredentialCache } from './CredentialCache.ts';
 import { ConnectionStore } from './ConnectionStore.ts';
 import { ConfigurationError } from './errors.ts';
 import { GatewayEnvVar } from './env.ts';
-import { parseThreshold } from './Fanout.ts';
+import { parseRate, parseThreshold } from './Fanout.ts';
+import { RateLimiter } from './RateLimiter.ts';
 import type { GatewayTableNames } from './tables.ts';
 import { checkClientId, describe, type Session } from './validation.ts';
 import type { GatewayContext } from './gateway/context.ts';
@@ -87,7 +88,8 @@ export class Gateway {
       credentials: new CredentialCache(o.credentials),
       maxSockets: o.concurrency,
       timeoutMs: o.requestTimeoutMs,
-      retry: { maxRetries: o.maxRetries, ...retryBackoff, random: o.random },
+      retry: { maxRetries: o.maxRetries, ...retryBackoff, random: o.random, throttleBaseDelayMs: o.throttleBaseDelayMs, throttleMaxDelayMs: o.throttleMaxDelayMs },
+      ...(o.sendRate !== undefined ? { limiter: new RateLimiter({ rate: o.sendRate, burst: Math.ceil(o.sendRate / 4) }) } : {}),
     });
     this.ownsDoc = !o.dynamoDb;
     this.doc =
@@ -152,13 +154,20 @@ export class Gateway {
     const fanoutFunction = variable(GatewayEnvVar.fanoutFunction)?.trim();
     if (fanout === undefined && fanoutFunction) {
       const threshold = variable(GatewayEnvVar.fanoutThreshold);
+      const rate = variable(GatewayEnvVar.fanoutRate);
+      const concurrency = variable(GatewayEnvVar.fanoutConcurrency);
       fanout = {
         functionName: fanoutFunction,
         ...(threshold !== undefined && threshold.trim() !== '' ? { threshold: parseThreshold(GatewayEnvVar.fanoutThreshold, threshold) } : {}),
+        ...(rate !== undefined && rate.trim() !== '' ? { rateLimit: parseRate(GatewayEnvVar.fanoutRate, rate) } : {}),
+        ...(concurrency !== undefined && concurrency.trim() !== '' ? { maxConcurrentChunks: parseThreshold(GatewayEnvVar.fanoutConcurrency, concurrency, 'chunks') } : {}),
       };
     }
     const bindTokenSecret = given.bindTokenSecret ?? (variable(GatewayEnvVar.bindTokenSecret)?.trim() || undefined);
     const requireBindToken = given.requireBindToken ?? parseFlag(GatewayEnvVar.requireBindToken, variable(GatewayEnvVar.requireBindToken));
+    const sendRateVariable = variable(GatewayEnvVar.sendRate)?.trim();
+    const sendRate =
+      given.sendRate !== undefined || !sendRateVariable ? given.sendRate : sendRateVariable === 'off' ? false : parseRate(GatewayEnvVar.sendRate, sendRateVariable);
     return new Gateway({
       ...given,
       callbackUrl,
@@ -166,6 +175,7 @@ export class Gateway {
       ...(fanout !== undefined ? { fanout } : {}),
       ...(bindTokenSecret !== undefined ? { bindTokenSecret } : {}),
       ...(requireBindToken !== undefined ? { requireBindToken } : {}),
+      ...(sendRate !== undefined ? { sendRate } : {}),
     });
   }
 

@@ -22,6 +22,12 @@ export const GatewayEnvVar = {
   bindTokenSecret: 'GATEWAY_BIND_TOKEN_SECRET',
   /** `true`: bindUid / joinGroup refuse a missing or wrong bind token (BindTokenError). */
   requireBindToken: 'GATEWAY_REQUIRE_BIND_TOKEN',
+  /** `@connections` requests per second one chunked broadcast may spend (fanout.rateLimit). */
+  fanoutRate: 'GATEWAY_FANOUT_RATE',
+  /** The most chunks that run at once: the worker's reserved concurrency (fanout.maxConcurrentChunks). */
+  fanoutConcurrency: 'GATEWAY_FANOUT_CONCURRENCY',
+  /** `@connections` requests per second of one process (sendRate), or `off`; unset: the SDK's default. */
+  sendRate: 'GATEWAY_SEND_RATE',
 } as const;
 
 export type GatewayEnvVarName = (typeof GatewayEnvVar)[keyof typeof GatewayEnvVar];

@@ -95,6 +95,11 @@ export function amzDate(date: Date): { longDate: string; shortDate: string } {
 export class SigV4Signer {
   private cachedKey?: { id: string; key: Buffer };
   private cachedDate?: { second: number; longDate: string; shortDate: string };
+  /**
+   * Added to this host's clock when signing: AWS refuses a signature more than 5 minutes away from
+   * its own clock, so a client whose clock is off learns the offset from a refusal's `Date` header.
+   */
+  clockOffsetMs = 0;
 
   constructor(
     readonly region: string,
@@ -111,8 +116,8 @@ export class SigV4Signer {
     return key;
   }
 
-  /** The current time in SigV4's two formats, recomputed at most once a second. */
-  now(nowMs = Date.now()): { longDate: string; shortDate: string } {
+  /** The current time (corrected by `clockOffsetMs`) in SigV4's two formats, recomputed at most once a second. */
+  now(nowMs = Date.now() + this.clockOffsetMs): { longDate: string; shortDate: string } {
     const second = Math.floor(nowMs / 1000);
     if (this.cachedDate?.second !== second) this.cachedDate = { second, ...amzDate(new Date(second * 1000)) };
     return this.cachedDate;

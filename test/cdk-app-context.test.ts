@@ -28,6 +28,7 @@ test('every fan-out prop has a switch; durations take seconds or s/m/h/d', () =>
     retryAttempts: 'fanoutRetryAttempts',
     maxEventAge: 'fanoutMaxEventAge',
     failureRetention: 'fanoutFailureRetention',
+    rateLimit: 'fanoutRateLimit',
   };
   for (const key of Object.values(every)) assert.ok(key in APP_CONTEXT_KEYS, key);
   const { fanout } = settings({
@@ -38,11 +39,12 @@ test('every fan-out prop has a switch; durations take seconds or s/m/h/d', () =>
     fanoutRetryAttempts: '0',
     fanoutMaxEventAge: '2h',
     fanoutFailureRetention: '14d',
+    fanoutRateLimit: '500',
   }).props;
   assert.deepEqual(Object.keys(fanout!).sort(), Object.keys(every).sort());
   assert.deepEqual(
-    [fanout!.threshold, fanout!.reservedConcurrency, fanout!.memorySize, seconds(fanout!.timeout), fanout!.retryAttempts, seconds(fanout!.maxEventAge), seconds(fanout!.failureRetention)],
-    [0, 20, 1769, 45, 0, 7200, 14 * 86400],
+    [fanout!.threshold, fanout!.reservedConcurrency, fanout!.memorySize, seconds(fanout!.timeout), fanout!.retryAttempts, seconds(fanout!.maxEventAge), seconds(fanout!.failureRetention), fanout!.rateLimit],
+    [0, 20, 1769, 45, 0, 7200, 14 * 86400, 500],
   );
   assert.equal(seconds(settings({ fanoutTimeout: '2m' }).props.fanout!.timeout), 120);
   assert.equal(settings({ fanoutReservedConcurrency: 'none' }).props.fanout!.reservedConcurrency, false);
@@ -75,6 +77,8 @@ test('a bad value fails before anything is built, naming the switch and what it 
   fails({ fanoutRetryAttempts: 'two' }, /context fanoutRetryAttempts/);
   fails({ fanoutMaxEventAge: '1w' }, /context fanoutMaxEventAge/);
   fails({ fanoutFailureRetention: 'P14D' }, /context fanoutFailureRetention/);
+  fails({ fanoutRateLimit: '0' }, /context fanoutRateLimit must be @connections requests per second one broadcast may spend/);
+  fails({ fanoutRateLimit: 'fast' }, /context fanoutRateLimit/);
 });
 
 test('the README\'s Deploy section names every switch', () => {

@@ -247,6 +247,7 @@ describe('functions', () => {
       [GatewayEnvVar.fanoutThreshold]: '1000',
       [GatewayEnvVar.bindTokenSecret]: { Ref: logicalId(stack, backend.bindTokenSecret) },
       [GatewayEnvVar.requireBindToken]: 'true',
+      [GatewayEnvVar.fanoutRate]: '2000',
     };
     assert.deepEqual(env(backend.connectFunction), {
       APP_SECRET_NAME: 'my-secret',
@@ -328,15 +329,16 @@ describe('functions', () => {
     });
   });
 
-  test('fan-out props: threshold (into GATEWAY_FANOUT_THRESHOLD), concurrency, memory, timeout, retries, event age, retention', () => {
+  test('fan-out props: threshold (into GATEWAY_FANOUT_THRESHOLD), rate (GATEWAY_FANOUT_RATE), concurrency (also GATEWAY_FANOUT_CONCURRENCY), memory, timeout, retries, event age, retention', () => {
     const { stack, backend, template } = build({
-      fanout: { threshold: 250, reservedConcurrency: 3, memorySize: 2048, timeout: Duration.seconds(30), retryAttempts: 0, maxEventAge: Duration.minutes(5), failureRetention: Duration.days(1) },
+      fanout: { threshold: 250, rateLimit: 500, reservedConcurrency: 3, memorySize: 2048, timeout: Duration.seconds(30), retryAttempts: 0, maxEventAge: Duration.minutes(5), failureRetention: Duration.days(1) },
     });
     const t = template();
     const functions = t.findResources('AWS::Lambda::Function');
     const worker = functions[logicalId(stack, backend.fanoutWorkerFunction)]!.Properties;
     assert.deepEqual([worker.ReservedConcurrentExecutions, worker.MemorySize, worker.Timeout], [3, 2048, 30]);
-    assert.equal(functions[logicalId(stack, backend.messageFunction)]!.Properties.Environment.Variables[GatewayEnvVar.fanoutThreshold], '250');
+    const env = functions[logicalId(stack, backend.messageFunction)]!.Properties.Environment.Variables;
+    assert.deepEqual([env[GatewayEnvVar.fanoutThreshold], env[GatewayEnvVar.fanoutRate], env[GatewayEnvVar.fanoutConcurrency]], ['250', '500', '3']);
     assert.equal(backend.fanoutThreshold, 250);
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: logicalId(stack, backend.fanoutWorkerFunction) }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
     t.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 86400 });
@@ -348,6 +350,14 @@ describe('functions', () => {
       const functions = template().findResources('AWS::Lambda::Function');
       assert.equal(functions[logicalId(stack, backend.fanoutWorkerFunction)]!.Properties.ReservedConcurrentExecutions, undefined);
       for (const fn of Object.values(functions)) assert.equal(fn.Properties.ReservedConcurrentExecutions, undefined);
+      const env = functions[logicalId(stack, backend.messageFunction)]!.Properties.Environment.Variables;
+      assert.equal(env[GatewayEnvVar.fanoutConcurrency], undefined, 'no bound known: every chunk may run at once');
+    }
+  });
+
+  test('fanout.rateLimit must be a positive number of requests per second', () => {
+    for (const rateLimit of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, 2_000_000]) {
+      assert.throws(() => build({ fanout: { rateLimit } }), (e: Error) => e instanceof GatewayBackendPropsError && /fanout\.rateLimit/.test(e.message), String(rateLimit));
     }
   });
 });
@@ -381,7 +391,8 @@ describe('grantGateway', () => {
     for (const action of Object.values(accessOf(t, stack, appFunction.role!)).flat()) assert.ok(!action.includes('*'), `${action} is not a wildcard`);
 
     const env = t.findResources('AWS::Lambda::Function')[logicalId(stack, appFunction)]!.Properties.Environment.Variables;
-    assert.deepEqual(Object.keys(env).sort(), Object.values(GatewayEnvVar).sort());
+    // GATEWAY_FANOUT_CONCURRENCY only with a reservation (none by default); GATEWAY_SEND_RATE only when the user sets it.
+    assert.deepEqual(Object.keys(env).sort(), Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate).sort());
     assert.deepEqual(env[GatewayEnvVar.fanoutFunction], { Ref: logicalId(stack, backend.fanoutWorkerFunction) });
     assert.equal(env[GatewayEnvVar.fanoutThreshold], '1000');
     assert.deepEqual(env[GatewayEnvVar.callbackUrl], stack.resolve(backend.callbackUrl));
@@ -399,7 +410,7 @@ describe('grantGateway', () => {
     assert.equal(Object.keys(access).length, 8);
     assert.deepEqual(access[`<${logicalId(stack, backend.bindTokenSecret)}>`], ['secretsmanager:GetSecretValue']);
     assert.deepEqual(access[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
-    assert.deepEqual(Object.keys(backend.environment).sort(), Object.values(GatewayEnvVar).sort());
+    assert.deepEqual(Object.keys(backend.environment).sort(), Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate).sort());
   });
 });
 

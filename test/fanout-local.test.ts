@@ -175,7 +175,7 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     assert.deepEqual(report.failed, []);
     assert.ok(report.queued);
     // 150 recipients in chunks of at most 40: 4 chunks of 37-38.
-    assert.deepEqual({ ...report.queued, id: typeof report.queued.id }, { id: 'string', functionName: 'worker', chunks: 4, recipients: 150, failedChunks: 0 });
+    assert.deepEqual({ ...report.queued, id: typeof report.queued.id }, { id: 'string', functionName: 'worker', chunks: 4, recipients: 150, failedChunks: 0, chunkRate: 500 }, '2,000 requests/s over the 4 chunks that may all run at once');
 
     await everyoneGotItOnce(members, 'hello, everyone');
     assert.equal(workerInvocations - invocationsBefore, 4);

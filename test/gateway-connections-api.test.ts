@@ -54,7 +54,11 @@ function awsError(name: string, status: number) {
   };
 }
 
-const SIGNED = { Authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00' };
+const SIGNED = {
+  Authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00',
+  // The gateway refuses a signing time more than 5 minutes off its clock, as AWS does.
+  'X-Amz-Date': new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, ''),
+};
 
 test('POST delivers the payload to the socket and answers 200', async () => {
   const { ws, id } = await open();

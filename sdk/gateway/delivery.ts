@@ -1,13 +1,16 @@
 /**
  * The delivery path every send ends in: inline posts with bounded concurrency (ConnectionsApi
- * retries each post), or chunks queued to the fan-out worker past `fanout.threshold`; then the 410
- * pruning of the connections found gone. deliverChunk is the worker's side of a chunk.
+ * retries each post, and paces every attempt to the process's `sendRate`), or chunks queued to the
+ * fan-out worker past `fanout.threshold`, each carrying its share of the broadcast's request-rate
+ * budget; then the 410 pruning of the connections found gone. deliverChunk is the worker's side of
+ * a chunk: paced to the chunk's share, with 429s retried until the worker's deadline.
  */
 import { performance } from 'node:perf_hooks';
-import { sleep } from '../ConnectionsApi.ts';
+import { sleep, type CallOptions } from '../ConnectionsApi.ts';
+import { RateLimiter } from '../RateLimiter.ts';
 import { forEachConcurrent } from '../ConnectionStore.ts';
 import { ValidationError, type GatewayError } from '../errors.ts';
-import { buildChunks, isRetryable, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
+import { buildChunks, chunkRate, isRetryable, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { checkOptionsObject, describe } from '../validation.ts';
 import { asGatewayError, indexKeysOf, type GatewayContext, type Recipients } from './context.ts';
@@ -25,7 +28,9 @@ export function dispatch(ctx: GatewayContext, operation: FanoutOperation, recipi
 export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions, operation: FanoutOperation, recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
   const started = performance.now();
   const id = newFanoutId();
-  const chunks = buildChunks(id, operation, payload, recipients, fanout.chunkSize);
+  const built = buildChunks(id, operation, payload, recipients, fanout.chunkSize);
+  const rate = chunkRate(fanout.rateLimit, built.length, fanout.maxConcurrentChunks);
+  const chunks = built.map((chunk) => ({ ...chunk, rate }));
   const outcome = await queueChunks(fanout, chunks, { ...ctx.retryBackoff, random: ctx.random });
   const failed = outcome.failed.flatMap(({ chunk, error }) => chunk.recipients.map((connectionId) => ({ connectionId, error })));
   const queuedRecipients = outcome.queued.reduce((sum, chunk) => sum + chunk.recipients.length, 0);
@@ -34,7 +39,7 @@ export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions,
     sent: [],
     gone: [],
     failed,
-    queued: { id, functionName: fanout.functionName, chunks: outcome.queued.length, recipients: queuedRecipients, failedChunks: outcome.failed.length },
+    queued: { id, functionName: fanout.functionName, chunks: outcome.queued.length, recipients: queuedRecipients, failedChunks: outcome.failed.length, chunkRate: rate },
   };
   ctx.onSendCompleted?.({
     operation,
@@ -69,9 +74,15 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   const started = performance.now();
   let pending: readonly string[] = chunk.recipients;
   let rounds = 0;
+  // The chunk's share of its broadcast's budget, for every attempt of every round.
+  const call = {
+    ...(chunk.rate !== undefined ? { limiter: new RateLimiter({ rate: chunk.rate }) } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    counters: { throttled: 0 },
+  };
   for (;;) {
     const roundStarted = performance.now();
-    const outcome = await postAll(ctx, pending, payload, payloadHash);
+    const outcome = await postAll(ctx, pending, payload, payloadHash, call);
     rounds++;
     const roundMs = performance.now() - roundStarted;
     sent.push(...outcome.sent);
@@ -100,18 +111,19 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
     resolveMs: 0,
     deliverMs: delivered - started,
     pruneMs: performance.now() - delivered,
+    throttled: call.counters.throttled,
   });
   return { fanoutId: chunk.fanoutId, index: chunk.index, count: chunk.count, operation: chunk.operation, rounds, recipients: chunk.recipients.length, sent, gone, failed };
 }
 
 /** Posts to every id with bounded concurrency; each id ends in exactly one list. */
-export async function postAll(ctx: GatewayContext, ids: readonly string[], payload: Buffer, payloadHash: string): Promise<{ sent: string[]; gone: string[]; failed: Array<{ connectionId: string; error: GatewayError }> }> {
+export async function postAll(ctx: GatewayContext, ids: readonly string[], payload: Buffer, payloadHash: string, call: CallOptions): Promise<{ sent: string[]; gone: string[]; failed: Array<{ connectionId: string; error: GatewayError }> }> {
   const sent: string[] = [];
   const gone: string[] = [];
   const failed: Array<{ connectionId: string; error: GatewayError }> = [];
   await forEachConcurrent(ids, ctx.concurrency, async (id) => {
     try {
-      if ((await ctx.api.post(id, payload, payloadHash)) === 'sent') sent.push(id);
+      if ((await ctx.api.post(id, payload, payloadHash, call)) === 'sent') sent.push(id);
       else gone.push(id);
     } catch (error) {
       failed.push({ connectionId: id, error: asGatewayError(error) });
@@ -128,7 +140,8 @@ export async function postAll(ctx: GatewayContext, ids: readonly string[], paylo
 export async function deliver(ctx: GatewayContext, operation: SendMetrics['operation'], recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
   const ids = [...recipients.keys()];
   const started = performance.now();
-  const { sent, gone, failed } = await postAll(ctx, ids, payload, sha256Hex(payload));
+  const call = { counters: { throttled: 0 } };
+  const { sent, gone, failed } = await postAll(ctx, ids, payload, sha256Hex(payload), call);
   const delivered = performance.now();
   if (gone.length > 0) await pruneGone(ctx, operation, gone, recipients);
   const report: SendReport = { recipients: ids.length, sent, gone, failed };
@@ -142,6 +155,7 @@ export async function deliver(ctx: GatewayContext, operation: SendMetrics['opera
     resolveMs,
     deliverMs: delivered - started,
     pruneMs: performance.now() - delivered,
+    throttled: call.counters.throttled,
   });
   return report;
 }

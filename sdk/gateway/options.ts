@@ -61,6 +61,22 @@ export interface GatewayOptions {
   readonly retryBaseDelayMs?: number;
   /** @default 2000 */
   readonly retryMaxDelayMs?: number;
+  /**
+   * The 429 backoff: throttle retry n waits between half and all of min(throttleMaxDelayMs,
+   * throttleBaseDelayMs * 2^(n-1)), long enough for a throttled account's bucket to refill. Inline
+   * sends retry a 429 `maxRetries` times; a fan-out worker retries it until its deadline. @default 250
+   */
+  readonly throttleBaseDelayMs?: number;
+  /** @default 8000 */
+  readonly throttleMaxDelayMs?: number;
+  /**
+   * `@connections` requests per second this Gateway (this process) may start, retries included,
+   * across all its sends and closes; a fan-out chunk is held to the smaller of this and its share of
+   * the broadcast's budget. The bucket holds a quarter second's worth, so a send of a few hundred
+   * recipients is not slowed. `false`: no limit.
+   * @default 2000 (a fifth of the account's default 10,000 requests/s, shared by every API)
+   */
+  readonly sendRate?: number | false;
   /** Timeout of one `@connections` request attempt. @default 10000 */
   readonly requestTimeoutMs?: number;
   /** Parallel segments of the scans behind sendToAll and getAll*. @default 4 */
@@ -106,10 +122,15 @@ const DEFAULTS = {
   maxRetries: 3,
   retryBaseDelayMs: 100,
   retryMaxDelayMs: 2000,
+  throttleBaseDelayMs: 250,
+  throttleMaxDelayMs: 8000,
   requestTimeoutMs: 10_000,
   scanSegments: 4,
   maxSessionAttempts: 25,
 } as const;
+
+/** Requests per second of one process, by default: see GatewayOptions.sendRate. */
+export const DEFAULT_SEND_RATE = 2000;
 
 /** GatewayOptions read once and checked: what the constructor builds the Gateway from. */
 export interface ResolvedOptions {
@@ -122,6 +143,10 @@ export interface ResolvedOptions {
   readonly maxRetries: number;
   readonly retryBaseDelayMs: number;
   readonly retryMaxDelayMs: number;
+  readonly throttleBaseDelayMs: number;
+  readonly throttleMaxDelayMs: number;
+  /** undefined: no limit. */
+  readonly sendRate: number | undefined;
   readonly requestTimeoutMs: number;
   readonly scanSegments: number;
   readonly maxSessionAttempts: number;
@@ -235,6 +260,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (hook !== undefined && typeof hook !== 'function') throw new ConfigurationError(`hooks.${name} must be a function, got ${describe(hook)}`);
   }
 
+  const rawSendRate = option('sendRate') ?? DEFAULT_SEND_RATE;
+  if (rawSendRate !== false && (typeof rawSendRate !== 'number' || !Number.isFinite(rawSendRate) || !(rawSendRate > 0))) {
+    throw new ConfigurationError(`sendRate must be a positive number of requests per second or false, got ${describe(rawSendRate)}`);
+  }
+
   const rawFanout = option('fanout');
   let fanout: ResolvedFanoutOptions | undefined;
   if (rawFanout !== undefined && rawFanout !== false) {
@@ -269,6 +299,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxRetries: Math.floor(number('maxRetries', 0)),
     retryBaseDelayMs: number('retryBaseDelayMs', 0),
     retryMaxDelayMs: number('retryMaxDelayMs', 0),
+    throttleBaseDelayMs: number('throttleBaseDelayMs', 0),
+    throttleMaxDelayMs: number('throttleMaxDelayMs', 0),
+    sendRate: rawSendRate === false ? undefined : rawSendRate,
     requestTimeoutMs: number('requestTimeoutMs', 1),
     scanSegments: Math.floor(number('scanSegments', 1)),
     maxSessionAttempts: Math.floor(number('maxSessionAttempts', 1)),

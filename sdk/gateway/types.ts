@@ -83,6 +83,11 @@ export interface SendMetrics {
   readonly deliverMs: number;
   /** Time spent pruning gone connections. */
   readonly pruneMs: number;
+  /**
+   * `@connections` answers with 429 during the send, every attempt counted: a post answered 429
+   * twice and then sent counts 2 here and 1 in `sent`. Absent (0) for a send that went to the workers.
+   */
+  readonly throttled?: number;
   /** Chunked sends only: recipients in the chunks Lambda accepted, and how many chunks (deliverMs is then the time spent invoking). */
   readonly queued?: number;
   readonly chunks?: number;
