@@ -453,7 +453,8 @@ export class LocalGateway implements ConnectionManager {
     }
 
     const userAgent = req.headers['user-agent'];
-    const identity: WebSocketIdentity = { sourceIp: plainIp(socket.remoteAddress), ...(userAgent ? { userAgent } : {}) };
+    // userAgent first, as in AWS's events (test/fixtures/aws-websocket-event-shapes.json).
+    const identity: WebSocketIdentity = { ...(userAgent ? { userAgent } : {}), sourceIp: plainIp(socket.remoteAddress) };
     const connection: LocalConnection = { connectionId: newGatewayId(), connectedAt: now, lastActiveAt: now, identity, state: 'connecting' };
     // Registered while $connect runs, so that a post to it answers 410 as on AWS.
     this.connections.set(connection.connectionId, connection);

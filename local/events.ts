@@ -153,13 +153,19 @@ function requestContext(
   eventType: WebSocketEventType,
   requestId: string,
   nowMs: number,
+  extra: { messageId?: string; disconnectStatusCode?: number; disconnectReason?: string } = {},
 ) {
+  // In the order AWS sends the keys (test/fixtures/aws-websocket-event-shapes.json): code that logs
+  // or snapshots the event sees what it would see on AWS.
   return {
     routeKey,
+    ...(extra.messageId !== undefined ? { messageId: extra.messageId } : {}),
+    ...(extra.disconnectStatusCode !== undefined ? { disconnectStatusCode: extra.disconnectStatusCode } : {}),
     eventType,
     extendedRequestId: requestId,
     requestTime: formatRequestTime(nowMs),
     messageDirection: 'IN' as const,
+    ...(extra.disconnectReason !== undefined ? { disconnectReason: extra.disconnectReason } : {}),
     stage: api.stage,
     connectedAt: connection.connectedAt,
     requestTimeEpoch: nowMs,
@@ -201,11 +207,14 @@ export interface DisconnectEventInput {
 
 export function buildDisconnectEvent(api: ApiDescription, connection: ConnectionDescription, input: DisconnectEventInput): WebSocketDisconnectEvent {
   const headers = { Host: api.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
-  const base = requestContext(api, connection, '$disconnect', 'DISCONNECT', input.requestId, input.nowMs);
+  const context = requestContext(api, connection, '$disconnect', 'DISCONNECT', input.requestId, input.nowMs, {
+    disconnectStatusCode: input.statusCode,
+    disconnectReason: input.reason,
+  });
   return {
     headers,
     multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-    requestContext: { ...base, disconnectStatusCode: input.statusCode, disconnectReason: input.reason } as WebSocketDisconnectEvent['requestContext'],
+    requestContext: context as WebSocketDisconnectEvent['requestContext'],
     isBase64Encoded: false,
   };
 }
@@ -219,9 +228,9 @@ export interface MessageEventInput {
 }
 
 export function buildMessageEvent(api: ApiDescription, connection: ConnectionDescription, input: MessageEventInput): WebSocketMessageEvent {
-  const base = requestContext(api, connection, input.routeKey, 'MESSAGE', input.requestId, input.nowMs);
+  const context = requestContext(api, connection, input.routeKey, 'MESSAGE', input.requestId, input.nowMs, { messageId: input.messageId });
   return {
-    requestContext: { ...base, messageId: input.messageId } as WebSocketMessageEvent['requestContext'],
+    requestContext: context as WebSocketMessageEvent['requestContext'],
     body: input.body,
     isBase64Encoded: false,
   };

@@ -32,7 +32,7 @@ test('CONNECT carries headers, multiValueHeaders and the AWS requestContext, wit
 
     assert.deepEqual(sorted(Object.keys(first)), sorted(shapes.connect.topLevel));
     assert.deepEqual(sorted(Object.keys(second)), sorted([...shapes.connect.topLevel, ...shapes.connect.topLevelWhenQuery]));
-    assert.deepEqual(sorted(Object.keys(first.requestContext)), sorted(shapes.connect.requestContext));
+    assert.deepEqual(Object.keys(first.requestContext), shapes.connect.requestContext, 'the keys, in the order AWS sends them');
     assert.deepEqual(second.queryStringParameters, { token: 'abc', tag: 'y' });
     assert.deepEqual(second.multiValueQueryStringParameters, { token: ['abc'], tag: ['x', 'y'] });
 
@@ -57,6 +57,7 @@ test('CONNECT carries headers, multiValueHeaders and the AWS requestContext, wit
     assert.equal(typeof ctx.connectedAt, 'number');
     assert.ok(ctx.requestTimeEpoch >= ctx.connectedAt);
     assert.deepEqual(ctx.identity, { sourceIp: '127.0.0.1', userAgent: 'test-agent/1.0' });
+    assert.deepEqual(Object.keys(ctx.identity), shapes.identity.order, 'userAgent first, as AWS sends it');
     assert.deepEqual(second.requestContext.identity, { sourceIp: '127.0.0.1' }, 'no userAgent when the client sent none');
     assert.equal(first.isBase64Encoded, false);
     await plain.close();
@@ -74,7 +75,7 @@ test('MESSAGE carries body and messageId, no headers, and the connectedAt of its
     ws.send('plain text');
     const [, chat, plain] = (await eventually(() => events, (e) => e.length >= 3)) as [WebSocketConnectEvent, WebSocketMessageEvent, WebSocketMessageEvent];
     assert.deepEqual(sorted(Object.keys(chat)), sorted(shapes.message.topLevel));
-    assert.deepEqual(sorted(Object.keys(chat.requestContext)), sorted(shapes.message.requestContext));
+    assert.deepEqual(Object.keys(chat.requestContext), shapes.message.requestContext, 'the keys, in the order AWS sends them');
     assert.equal(chat.body, '{"action":"chat","text":"hi"}');
     assert.equal(chat.requestContext.routeKey, 'chat');
     assert.equal(plain.requestContext.routeKey, '$default');
@@ -111,7 +112,7 @@ test('DISCONNECT carries the four-header stub, the close code and reason, and th
     for (const name of shapes.disconnect.emptyHeaders) assert.equal(da.headers[name], '');
     assert.equal(da.headers.Host, da.requestContext.domainName);
     assert.deepEqual(da.multiValueHeaders.Host, [da.requestContext.domainName]);
-    assert.deepEqual(sorted(Object.keys(da.requestContext)), sorted(shapes.disconnect.requestContext));
+    assert.deepEqual(Object.keys(da.requestContext), shapes.disconnect.requestContext, 'the keys, in the order AWS sends them');
     assert.equal(da.requestContext.routeKey, '$disconnect');
     assert.equal(da.requestContext.eventType, 'DISCONNECT');
 
