@@ -70,9 +70,19 @@ export class EventLoopTracker {
    */
   whenEmpty(owner, { strict = false } = {}) {
     return new Promise((resolve) => {
-      this.#waiters.add({ owner, strict, resolve });
+      const waiter = { owner, strict, resolve };
+      this.#waiters.add(waiter);
+      // A first look once the current work has run (a callback is often the handler's last act),
+      // then every POLL_MS while something is pending.
+      this.#owners.exit(() => setImmediate(() => this.#check(waiter)));
       this.#poll();
     });
+  }
+
+  #check(waiter) {
+    if (!this.#waiters.has(waiter) || !this.#isEmptyFor(waiter.owner, waiter.strict)) return;
+    this.#waiters.delete(waiter);
+    waiter.resolve();
   }
 
   #isEmptyFor(owner, strict) {
@@ -88,11 +98,7 @@ export class EventLoopTracker {
     // Created outside every owner, so it does not count itself.
     this.#poller = this.#owners.exit(() =>
       setInterval(() => {
-        for (const waiter of this.#waiters) {
-          if (!this.#isEmptyFor(waiter.owner, waiter.strict)) continue;
-          this.#waiters.delete(waiter);
-          waiter.resolve();
-        }
+        for (const waiter of this.#waiters) this.#check(waiter);
         if (this.#waiters.size === 0) {
           clearInterval(this.#poller);
           this.#poller = undefined;
