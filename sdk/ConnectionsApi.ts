@@ -40,6 +40,7 @@ import {
 import { canonicalPath, EMPTY_PAYLOAD_HASH, escapeUri, SigV4Signer } from './sigv4.ts';
 import type { CredentialCache } from './CredentialCache.ts';
 import type { RateLimiter } from './RateLimiter.ts';
+import type { ConnectionsTransport } from './connectionsTransport.ts';
 import { MAX_MESSAGE_BYTES } from './validation.ts';
 
 export interface RetryPolicy {
@@ -80,6 +81,8 @@ export interface ConnectionsApiOptions {
   readonly retry: RetryPolicy;
   /** The process's budget (`sendRate`), shared by every call of this client. */
   readonly limiter?: RateLimiter;
+  /** Sends each signed request instead of the keep-alive HTTP(S) client (unit tests). */
+  readonly transport?: ConnectionsTransport;
 }
 
 /** What GET @connections/{id} answers. */
@@ -247,6 +250,13 @@ export class ConnectionsApi {
     if (body) {
       headers['content-type'] = 'application/octet-stream';
       headers['content-length'] = body.length;
+    }
+    const { transport } = this.options;
+    if (transport) {
+      const url = `${this.options.callbackUrl.origin}${this.basePath}${encodedId}`;
+      const sent = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)]));
+      const { status, errorType, body: text, date } = await transport({ method: method as 'POST' | 'GET' | 'DELETE', url, connectionId, headers: sent, ...(body ? { body } : {}) });
+      return { status, errorType: errorType?.split(':')[0] || undefined, body: text, ...(status === 403 && date ? { date } : {}) };
     }
     return new Promise<RawResponse>((resolve, reject) => {
       const req = this.request(

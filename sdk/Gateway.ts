@@ -63,7 +63,7 @@ import * as sending from './gateway/sending.ts';
 import * as sessions from './gateway/sessions.ts';
 
 export { CONNECT_GRACE_MS } from './gateway/delivery.ts';
-export type { GatewayOptions, GatewayTestHooks, HookEvent, HookOperation } from './gateway/options.ts';
+export type { GatewayOptions } from './gateway/options.ts';
 export type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendMetrics, SendReport, Session } from './gateway/types.ts';
 
 export class Gateway {
@@ -90,6 +90,7 @@ export class Gateway {
       timeoutMs: o.requestTimeoutMs,
       retry: { maxRetries: o.maxRetries, ...retryBackoff, random: o.random, throttleBaseDelayMs: o.throttleBaseDelayMs, throttleMaxDelayMs: o.throttleMaxDelayMs },
       ...(o.sendRate !== undefined ? { limiter: new RateLimiter({ rate: o.sendRate, burst: Math.ceil(o.sendRate / 4) }) } : {}),
+      ...(o.connectionsTransport ? { transport: o.connectionsTransport } : {}),
     });
     this.ownsDoc = !o.dynamoDb;
     this.doc =

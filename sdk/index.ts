@@ -3,9 +3,6 @@ export {
   Gateway,
   CONNECT_GRACE_MS,
   type GatewayOptions,
-  type GatewayTestHooks,
-  type HookEvent,
-  type HookOperation,
   type Message,
   type Session,
   type SendReport,
@@ -60,4 +57,5 @@ export {
   type TableKeyDefinition,
 } from './tables.ts';
 export { MAX_GROUPS_PER_CONNECTION, MAX_MESSAGE_BYTES, MAX_NAME_LENGTH, MAX_SESSION_BYTES, MAX_SESSION_DEPTH } from './validation.ts';
+export type { ConnectionsTransport, ConnectionsRequest, ConnectionsResponse } from './connectionsTransport.ts';
 export { SigV4Signer, type SigV4Credentials, type SignableRequest } from './sigv4.ts';

@@ -6,7 +6,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -45,7 +45,7 @@ test('every export has a types and a default condition, both built from a source
   assert.deepEqual(manifest.exports['.'], manifest.exports['./sdk']);
 });
 
-test('the tarball holds dist/, the browser client, the README, LICENSE, CHANGELOG and package.json, and no TypeScript source or test', () => {
+test('the tarball holds dist/, the clients, the README, LICENSE, CHANGELOG and package.json, and no TypeScript source or test', () => {
   const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   assert.equal(pack.status, 0, pack.stderr);
   const [{ files }] = JSON.parse(pack.stdout) as [{ files: Array<{ path: string }> }];
@@ -54,12 +54,14 @@ test('the tarball holds dist/, the browser client, the README, LICENSE, CHANGELO
   for (const [, target] of conditionalExports) {
     assert.ok(paths.includes(target.types.slice(2)) && paths.includes(target.default.slice(2)), `${target.default} is not packed`);
   }
-  const unexpected = paths.filter((p) => !/^(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(p) && !manifest.files.some((f) => p.startsWith(`${f}/`)));
+  const unexpected = paths.filter((p) => !/^(dist\/|clients\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(p));
   assert.ok(!paths.some((p) => /\.test\.[cm]?[jt]s$/.test(p)), 'a test file is packed');
   assert.deepEqual(unexpected, []);
   const sources = paths.filter((p) => /\.[cm]?ts$/.test(p) && !/\.d\.[cm]?ts$/.test(p));
   assert.deepEqual(sources, []);
-  assert.ok(!paths.some((p) => /(^|\/)(test|bench|scripts)\//.test(p)), 'tests, benchmarks or scripts are packed');
+  assert.ok(!paths.some((p) => /(^|\/)(test|tests|bench|scripts)\//.test(p)), 'tests, benchmarks or scripts are packed');
+  // Every client ships (clients/browser as an export, clients/php for PHP apps next to a Node install).
+  for (const client of readdirSync(join(root, 'clients'))) assert.ok(paths.some((p) => p.startsWith(`clients/${client}/`)), `clients/${client} is not packed`);
   // The construct bundles the Lambda entry points from the package: they ship as JavaScript.
   for (const entry of constructEntries) assert.ok(paths.includes(entry), `${entry} is not packed`);
 });
@@ -159,4 +161,10 @@ test('CommonJS code can require() every export (Node 22.12 or later)', { skip: !
   const run = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   assert.doesNotMatch(run.stderr, /ExperimentalWarning/);
+});
+
+test("the README's example test is the consumer app's test, which the consumer test runs", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const example = readFileSync(join(root, 'example/consumer-app/test/pusher.test.ts'), 'utf8');
+  assert.ok(readme.includes(`\`\`\`ts\n${example}\`\`\``), 'README.md must quote example/consumer-app/test/pusher.test.ts verbatim');
 });

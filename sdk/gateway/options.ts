@@ -11,6 +11,7 @@ import { resolveFanoutOptions, type FanoutOptions, type ResolvedFanoutOptions } 
 import type { GatewayTableNames } from '../tables.ts';
 import { describe } from '../validation.ts';
 import type { SendMetrics } from './types.ts';
+import type { ConnectionsTransport } from '../connectionsTransport.ts';
 
 export type HookOperation = 'bindUid' | 'unbindUid' | 'joinGroup' | 'leaveGroup';
 
@@ -23,7 +24,8 @@ export interface HookEvent {
 
 /**
  * TEST-ONLY hooks between the two writes of a binding change, to simulate a crash there (throw) or
- * to interleave another operation. Not for production code.
+ * to interleave another operation. Not for production code: the option is left out of the package's
+ * declarations (stripInternal) and these types out of its exports.
  */
 export interface GatewayTestHooks {
   /** After bindUid / joinGroup wrote the index item, before the connection item is updated. */
@@ -91,8 +93,14 @@ export interface GatewayOptions {
   readonly logger?: { warn(message: string, error?: unknown): void };
   /** Random source in [0, 1) for the backoff jitter. @default Math.random */
   readonly random?: () => number;
-  /** TEST-ONLY, see GatewayTestHooks. */
+  /** TEST-ONLY, see GatewayTestHooks. @internal */
   readonly hooks?: GatewayTestHooks;
+  /**
+   * Sends each signed `@connections` request (POST, GET, DELETE) instead of the SDK's own HTTP(S)
+   * client: a unit test's stand-in for API Gateway (see sdk/connectionsTransport.ts).
+   * @default the SDK's keep-alive HTTP(S) client
+   */
+  readonly connectionsTransport?: ConnectionsTransport;
   /**
    * Chunked fan-out through the worker Lambda for large sends (see FanoutOptions and sdk/Fanout.ts);
    * `false` keeps every send inline even when the environment names a worker.
@@ -155,6 +163,7 @@ export interface ResolvedOptions {
   readonly logger: { warn(message: string, error?: unknown): void };
   readonly random: () => number;
   readonly hooks: GatewayTestHooks;
+  readonly connectionsTransport: ConnectionsTransport | undefined;
   readonly fanout: ResolvedFanoutOptions | undefined;
   readonly bindTokenSecret: string | undefined;
   readonly requireBindToken: boolean;
@@ -310,6 +319,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     logger: logger as { warn(message: string, error?: unknown): void },
     random: optionalFunction<() => number>('random') ?? Math.random,
     hooks: hooks as GatewayTestHooks,
+    connectionsTransport: optionalFunction<ConnectionsTransport>('connectionsTransport'),
     fanout,
     bindTokenSecret: bindTokenSecret as string | undefined,
     requireBindToken,
