@@ -34,7 +34,7 @@ import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
 import { iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
-import { assertLocalEsbuild } from './localEsbuild.ts';
+import { assertBundlingPeers } from './bundlingPeers.ts';
 
 /** The warning a backend without an authorizer carries; acknowledge it as `annotation::<id>`. */
 export const NO_AUTHORIZER_WARNING = 'serverless-gateway-worker:noAuthorizer';
@@ -378,7 +378,7 @@ export class GatewayBackend extends Construct {
 
     // ---- functions ----
     // Only when this stack is bundled (`cdk synth` bundles every stack; tests may skip it).
-    if (Stack.of(this).bundlingRequired) assertLocalEsbuild();
+    if (Stack.of(this).bundlingRequired) assertBundlingPeers();
     const handlerEnvironment = { ...props.environment };
     const bundledFunction = (
       fnId: string,

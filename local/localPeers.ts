@@ -5,7 +5,8 @@
  */
 import { createRequire } from 'node:module';
 
-export const LOCAL_GATEWAY_PEERS = ['dynalite', 'ws'] as const;
+/** dynalite and ws for the gateway itself; the @connections client for its built-in handler set. */
+export const LOCAL_GATEWAY_PEERS = ['dynalite', 'ws', '@aws-sdk/client-apigatewaymanagementapi'] as const;
 
 const packageRequire = createRequire(import.meta.url);
 
@@ -23,5 +24,6 @@ export function missingLocalPeers(resolve: (specifier: string) => string = packa
 
 /** The one line the command prints when peers are missing. */
 export function missingPeersMessage(missing: readonly string[]): string {
-  return `The local gateway needs ${missing.join(' and ')}, which this install does not have: npm install --save-dev ${missing.join(' ')}`;
+  const names = missing.length > 1 ? `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}` : missing.join('');
+  return `The local gateway needs ${names}, which this install does not have: npm install --save-dev ${missing.join(' ')}`;
 }

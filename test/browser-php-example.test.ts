@@ -53,7 +53,13 @@ async function startPhpServer(env: Record<string, string>): Promise<{ url: strin
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${url}/jquery.min.js`)).ok, 10_000);
+  // The body is read: on Node 22 an unread body that php -S ends with the connection trips an internal
+  // assertion in Node's fetch (undici's Parser.finish) after the probe has returned.
+  await until(async () => {
+    const response = await fetch(`${url}/jquery.min.js`);
+    await response.arrayBuffer();
+    return response.ok;
+  }, 10_000);
   return { url, process: child, log: () => log };
 }
 

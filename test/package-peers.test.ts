@@ -1,35 +1,46 @@
-// What an install without an optional peer gets: the construct without esbuild and the command
-// without the local gateway's packages fail with the install command, not with Docker's or the
-// module resolver's error. (The consumer test runs the command in a real SDK-only install too.)
+// What an install without an optional peer gets: the construct without esbuild or the init sender's
+// @connections client, and the command without the local gateway's packages, fail with the install
+// command, not with Docker's, esbuild's or the module resolver's error. (The consumer test runs the
+// command in a real SDK-only install, and synthesizes a real app without esbuild.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertLocalEsbuild, MISSING_ESBUILD_MESSAGE } from '../cdk/localEsbuild.ts';
+import { assertBundlingPeers, BUNDLED_PEERS, missingBundlingPeers, missingBundlingPeersMessage, type BundlingLookup } from '../cdk/bundlingPeers.ts';
 import { LOCAL_GATEWAY_PEERS, missingLocalPeers, missingPeersMessage } from '../local/localPeers.ts';
 
-const notFound = () => {
+const notFound = (): never => {
   throw Object.assign(new Error('Cannot find module'), { code: 'MODULE_NOT_FOUND' });
 };
+const found = (name = 'x') => `/app/node_modules/${name}/package.json`;
+const everything: BundlingLookup = { esbuildFromCdk: found, esbuildOnPath: () => assert.fail('PATH is not needed'), resolvePeer: found };
 
 test('no esbuild next to aws-cdk-lib and none on PATH: the install command, before Docker is tried', () => {
   let pathChecked = false;
-  assert.throws(
-    () => assertLocalEsbuild({ resolveFromCdk: notFound, onPath: () => ((pathChecked = true), false) }),
-    (error: Error) => error.message === MISSING_ESBUILD_MESSAGE,
-  );
+  const lookup: BundlingLookup = { ...everything, esbuildFromCdk: notFound, esbuildOnPath: () => ((pathChecked = true), false) };
+  assert.deepEqual(missingBundlingPeers(lookup), ['esbuild']);
   assert.ok(pathChecked);
-  assert.match(MISSING_ESBUILD_MESSAGE, /npm install --save-dev esbuild/);
+  assert.throws(() => assertBundlingPeers(lookup), /local esbuild .*Docker is never used.*run `npm install --save-dev esbuild`$/);
 });
 
-test('esbuild found either way passes, and the real lookup finds this repository\'s esbuild', () => {
-  assert.doesNotThrow(() => assertLocalEsbuild({ resolveFromCdk: notFound, onPath: () => true }));
-  assert.doesNotThrow(() => assertLocalEsbuild({ resolveFromCdk: () => '/x/esbuild/package.json', onPath: () => assert.fail('PATH is not needed') }));
-  assert.doesNotThrow(() => assertLocalEsbuild());
+test('the bundled Lambdas\' optional peers are named, with esbuild when both are missing', () => {
+  assert.deepEqual([...BUNDLED_PEERS], ['@aws-sdk/client-apigatewaymanagementapi']);
+  assert.deepEqual(missingBundlingPeers({ ...everything, resolvePeer: notFound }), ['@aws-sdk/client-apigatewaymanagementapi']);
+  const both = missingBundlingPeers({ esbuildFromCdk: notFound, esbuildOnPath: () => false, resolvePeer: notFound });
+  assert.deepEqual(both, ['esbuild', '@aws-sdk/client-apigatewaymanagementapi']);
+  assert.match(missingBundlingPeersMessage(both), /lacks esbuild and @aws-sdk\/client-apigatewaymanagementapi: run `npm install --save-dev esbuild @aws-sdk\/client-apigatewaymanagementapi`$/);
+});
+
+test('esbuild on PATH or next to aws-cdk-lib passes, and the real lookup finds this repository\'s install', () => {
+  assert.deepEqual(missingBundlingPeers({ ...everything, esbuildFromCdk: notFound, esbuildOnPath: () => true }), []);
+  assert.deepEqual(missingBundlingPeers(everything), []);
+  assert.doesNotThrow(() => assertBundlingPeers());
 });
 
 test('the command names the missing local gateway peers and how to install them', () => {
-  assert.deepEqual([...LOCAL_GATEWAY_PEERS], ['dynalite', 'ws']);
+  assert.deepEqual([...LOCAL_GATEWAY_PEERS], ['dynalite', 'ws', '@aws-sdk/client-apigatewaymanagementapi']);
   assert.deepEqual(missingLocalPeers((specifier) => (specifier.startsWith('ws/') ? notFound() : specifier)), ['ws']);
-  assert.deepEqual(missingLocalPeers(notFound), ['dynalite', 'ws']);
+  assert.deepEqual(missingLocalPeers(notFound), ['dynalite', 'ws', '@aws-sdk/client-apigatewaymanagementapi']);
   assert.deepEqual(missingLocalPeers(), []);
+  assert.equal(missingPeersMessage(['ws']), 'The local gateway needs ws, which this install does not have: npm install --save-dev ws');
+  assert.match(missingPeersMessage([...LOCAL_GATEWAY_PEERS]), /needs dynalite, ws and @aws-sdk\/client-apigatewaymanagementapi, /);
   assert.equal(missingPeersMessage(['dynalite', 'ws']), 'The local gateway needs dynalite and ws, which this install does not have: npm install --save-dev dynalite ws');
 });

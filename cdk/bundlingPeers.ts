@@ -1,0 +1,62 @@
+/**
+ * What the construct's bundling needs from the CDK app's install, checked before NodejsFunction runs:
+ * - a local esbuild (forceDockerBundling: false). Without one, NodejsFunction silently turns to Docker
+ *   and fails with `spawnSync docker ENOENT`, which says nothing about the cause. Looked for where
+ *   NodejsFunction looks: `esbuild` resolvable from aws-cdk-lib's own location, else on PATH;
+ * - the packages the bundled Lambdas import that are optional peers of this package (so that an
+ *   SDK-only install does not carry them): the init sender's @connections client. Without it,
+ *   esbuild fails with "Could not resolve" deep in a bundling log.
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+/** Optional peers of the package that the bundled Lambda entry points import. */
+export const BUNDLED_PEERS = ['@aws-sdk/client-apigatewaymanagementapi'] as const;
+
+export interface BundlingLookup {
+  /** Resolves `esbuild/package.json` as aws-cdk-lib would; throws when it cannot. */
+  readonly esbuildFromCdk: () => string;
+  /** Whether `esbuild --version` runs. */
+  readonly esbuildOnPath: () => boolean;
+  /** Resolves a package as esbuild will from the entry points in this package; throws when it cannot. */
+  readonly resolvePeer: (name: string) => string;
+}
+
+const packageRequire = createRequire(import.meta.url);
+
+const defaultLookup: BundlingLookup = {
+  esbuildFromCdk: () => createRequire(packageRequire.resolve('aws-cdk-lib/package.json')).resolve('esbuild/package.json'),
+  esbuildOnPath: () => {
+    const result = spawnSync('esbuild', ['--version'], { stdio: 'ignore' });
+    return result.status === 0 && !result.error;
+  },
+  resolvePeer: (name) => packageRequire.resolve(`${name}/package.json`),
+};
+
+const resolves = (resolve: () => unknown): boolean => {
+  try {
+    resolve();
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The packages to install for the construct to bundle, in install order; [] when nothing is missing. */
+export function missingBundlingPeers(lookup: BundlingLookup = defaultLookup): string[] {
+  const missing: string[] = [];
+  if (!resolves(lookup.esbuildFromCdk) && !lookup.esbuildOnPath()) missing.push('esbuild');
+  for (const name of BUNDLED_PEERS) if (!resolves(() => lookup.resolvePeer(name))) missing.push(name);
+  return missing;
+}
+
+export function missingBundlingPeersMessage(missing: readonly string[]): string {
+  const esbuild = missing.includes('esbuild') ? ' with a local esbuild (none is resolvable from aws-cdk-lib or on PATH, and Docker is never used)' : '';
+  return `GatewayBackend bundles its Lambda functions${esbuild}; this CDK app lacks ${missing.join(' and ')}: run \`npm install --save-dev ${missing.join(' ')}\``;
+}
+
+/** Throws an Error naming the install command when the construct could not bundle its functions. */
+export function assertBundlingPeers(lookup: BundlingLookup = defaultLookup): void {
+  const missing = missingBundlingPeers(lookup);
+  if (missing.length > 0) throw new Error(missingBundlingPeersMessage(missing));
+}
