@@ -4,14 +4,15 @@
  *   and fails with `spawnSync docker ENOENT`, which says nothing about the cause. Looked for where
  *   NodejsFunction looks: `esbuild` resolvable from aws-cdk-lib's own location, else on PATH;
  * - the packages the bundled Lambdas import that are optional peers of this package (so that an
- *   SDK-only install does not carry them): the init sender's @connections client. Without it,
- *   esbuild fails with "Could not resolve" deep in a bundling log.
+ *   SDK-only install does not carry them): the init sender's @connections client, and the Secrets
+ *   Manager client the SDK reads the bind token secret with. Without them, esbuild fails with
+ *   "Could not resolve" deep in a bundling log.
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 /** Optional peers of the package that the bundled Lambda entry points import. */
-export const BUNDLED_PEERS = ['@aws-sdk/client-apigatewaymanagementapi'] as const;
+export const BUNDLED_PEERS = ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager'] as const;
 
 export interface BundlingLookup {
   /** Resolves `esbuild/package.json` as aws-cdk-lib would; throws when it cannot. */
@@ -52,7 +53,8 @@ export function missingBundlingPeers(lookup: BundlingLookup = defaultLookup): st
 
 export function missingBundlingPeersMessage(missing: readonly string[]): string {
   const esbuild = missing.includes('esbuild') ? ' with a local esbuild (none is resolvable from aws-cdk-lib or on PATH, and Docker is never used)' : '';
-  return `GatewayBackend bundles its Lambda functions${esbuild}; this CDK app lacks ${missing.join(' and ')}: run \`npm install --save-dev ${missing.join(' ')}\``;
+  const names = missing.length > 1 ? `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}` : missing.join('');
+  return `GatewayBackend bundles its Lambda functions${esbuild}; this CDK app lacks ${names}: run \`npm install --save-dev ${missing.join(' ')}\``;
 }
 
 /** Throws an Error naming the install command when the construct could not bundle its functions. */

@@ -62,7 +62,7 @@ try {
     run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], sdkOnly);
     const modules = join(sdkOnly, 'node_modules');
     check(!existsSync(join(modules, 'aws-cdk-lib')) && !existsSync(join(modules, 'constructs')), 'aws-cdk-lib or constructs reached an SDK-only install');
-    for (const peer of ['dynalite', 'ws', '@aws-sdk/client-apigatewaymanagementapi', 'esbuild']) check(!existsSync(join(modules, peer)), `the optional peer ${peer} reached an SDK-only install`);
+    for (const peer of ['dynalite', 'ws', 'esbuild', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager']) check(!existsSync(join(modules, peer)), `the optional peer ${peer} reached an SDK-only install`);
     const kib = Number(run('du', ['-sk', modules], sdkOnly).split('\t')[0]);
     const apparent = run('du', ['-sh', '--apparent-size', modules], sdkOnly).split('\t')[0];
     const packages = readdirSync(modules).flatMap((name) => (name.startsWith('@') ? readdirSync(join(modules, name)) : name.startsWith('.') ? [] : [name])).length;
@@ -72,6 +72,17 @@ try {
   step('SDK-only: plain node imports (ESM) and requires (CommonJS) the SDK', () => {
     run(process.execPath, ['--input-type=module', '-e', `import * as sdk from 'serverless-gateway-worker'; ${sdkImportCheck}`], sdkOnly);
     run(process.execPath, ['-e', `const sdk = require('serverless-gateway-worker'); ${sdkImportCheck}`], sdkOnly);
+  });
+  step('SDK-only: bind tokens without @aws-sdk/client-secrets-manager fail with the install command', () => {
+    const script = [
+      "import { ConfigurationError, Gateway } from 'serverless-gateway-worker';",
+      "const gateway = new Gateway({ callbackUrl: 'http://127.0.0.1:9/prod', region: 'us-east-1', tables: { connections: 'conns', uids: 'uids', groups: 'groups' },",
+      "  credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, bindTokenSecret: 'gateway-bind-token' });",
+      "const outcome = await gateway.createBindToken('AAAAAAAAAAAAAAA=').then(() => 'created', (error) => error);",
+      "gateway.destroy();",
+      "if (!(outcome instanceof ConfigurationError) || !/npm install @aws-sdk\\/client-secrets-manager/.test(outcome.message)) { console.error(outcome); process.exit(4); }",
+    ].join('\n');
+    run(process.execPath, ['--input-type=module', '-e', script], sdkOnly);
   });
   step('SDK-only: the command names the peers it lacks', () => {
     const bin = spawnSync(join(sdkOnly, 'node_modules/.bin/serverless-gateway-worker'), ['--port', '0'], { cwd: sdkOnly, encoding: 'utf8' });
@@ -150,9 +161,9 @@ async function commandRoundTrip(app) {
     const client = await openClient(`${wsUrl}?token=t&user=alice`);
     try {
       const init = JSON.parse(await client.next());
-      check(init.type === 'init' && init.client_id, `no init message: ${JSON.stringify(init)}`);
-      // A backend process with the printed environment: bindUid, then sendToUid.
-      const sent = run(process.execPath, ['build/src/backend.js', init.client_id, 'alice', 'from the backend'], app, env);
+      check(init.type === 'init' && init.client_id && init.bind_token, `no init message with a bind token: ${JSON.stringify(init)}`);
+      // A backend process with the printed environment: bindUid (with the init message's bind token), then sendToUid.
+      const sent = run(process.execPath, ['build/src/backend.js', init.client_id, init.bind_token, 'alice', 'from the backend'], app, env);
       check(JSON.parse(sent).sent === 1, `the backend sent ${sent}`);
       check(JSON.parse(await client.next()).text === 'from the backend', 'the backend push did not arrive');
       // The app's own Lambda (grantGateway) through the gateway's Lambda API.

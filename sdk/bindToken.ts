@@ -14,7 +14,6 @@
  * call after the first. A new secret value reaches a process when it starts.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { BindTokenError, ConfigurationError, ServiceError, ThrottledError, ValidationError, type BindTokenRefusal } from './errors.ts';
 import { CONNECTION_MAX_AGE_SECONDS } from './tables.ts';
@@ -67,11 +66,36 @@ export function checkBindToken(key: Uint8Array, connectionId: string, token: unk
   return undefined;
 }
 
+/**
+ * A Secrets Manager client: a SecretsManagerClient, or anything with its `send` for GetSecretValue.
+ * Structural, because @aws-sdk/client-secrets-manager is an optional peer of the package (an SDK
+ * install that never reads a bind token secret does not carry it): the package's types must not need it.
+ */
+export interface SecretsManagerClientLike {
+  send(command: object): Promise<{ readonly SecretString?: string }>;
+  destroy(): void;
+}
+
+type SecretsManagerModule = typeof import('@aws-sdk/client-secrets-manager');
+let secretsManagerModule: Promise<SecretsManagerModule> | undefined;
+
+/** @aws-sdk/client-secrets-manager, imported on the first secret read (Lambda's Node.js runtimes provide it). */
+function loadSecretsManager(): Promise<SecretsManagerModule> {
+  secretsManagerModule ??= import('@aws-sdk/client-secrets-manager').catch((error: unknown) => {
+    secretsManagerModule = undefined;
+    throw new ConfigurationError(
+      'bind tokens read their secret with @aws-sdk/client-secrets-manager, which this install does not have: npm install @aws-sdk/client-secrets-manager',
+      { cause: error },
+    );
+  });
+  return secretsManagerModule;
+}
+
 export interface BindTokenSecretOptions {
   /** The secret's ARN or name (GATEWAY_BIND_TOKEN_SECRET). */
   readonly secretId: string;
-  /** @default one built for `region` and `credentials`; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER by itself */
-  readonly client?: SecretsManagerClient;
+  /** @default a SecretsManagerClient built for `region` and `credentials`; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER by itself */
+  readonly client?: SecretsManagerClientLike;
   readonly region?: string;
   readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
 }
@@ -79,15 +103,15 @@ export interface BindTokenSecretOptions {
 /** The key, read from Secrets Manager on first use and kept; a failed read is tried again next time. */
 export class BindTokenSecret {
   readonly secretId: string;
-  private readonly client: SecretsManagerClient;
+  /** The caller's client, or the one this built on the first read (and destroys). */
+  private client: SecretsManagerClientLike | undefined;
   private readonly ownsClient: boolean;
   private pending: Promise<Buffer> | undefined;
 
-  constructor(options: BindTokenSecretOptions) {
+  constructor(private readonly options: BindTokenSecretOptions) {
     this.secretId = options.secretId;
     this.ownsClient = !options.client;
-    this.client =
-      options.client ?? new SecretsManagerClient({ ...(options.region ? { region: options.region } : {}), ...(options.credentials ? { credentials: options.credentials } : {}) });
+    this.client = options.client;
   }
 
   key(): Promise<Buffer> {
@@ -99,10 +123,13 @@ export class BindTokenSecret {
   }
 
   destroy(): void {
-    if (this.ownsClient) this.client.destroy();
+    if (this.ownsClient) this.client?.destroy();
   }
 
   private async load(): Promise<Buffer> {
+    const { GetSecretValueCommand, SecretsManagerClient } = await loadSecretsManager();
+    const { region, credentials } = this.options;
+    this.client ??= new SecretsManagerClient({ ...(region ? { region } : {}), ...(credentials ? { credentials } : {}) });
     let value: string | undefined;
     try {
       value = (await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }))).SecretString;

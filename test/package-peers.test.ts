@@ -22,11 +22,12 @@ test('no esbuild next to aws-cdk-lib and none on PATH: the install command, befo
 });
 
 test('the bundled Lambdas\' optional peers are named, with esbuild when both are missing', () => {
-  assert.deepEqual([...BUNDLED_PEERS], ['@aws-sdk/client-apigatewaymanagementapi']);
-  assert.deepEqual(missingBundlingPeers({ ...everything, resolvePeer: notFound }), ['@aws-sdk/client-apigatewaymanagementapi']);
-  const both = missingBundlingPeers({ esbuildFromCdk: notFound, esbuildOnPath: () => false, resolvePeer: notFound });
-  assert.deepEqual(both, ['esbuild', '@aws-sdk/client-apigatewaymanagementapi']);
-  assert.match(missingBundlingPeersMessage(both), /lacks esbuild and @aws-sdk\/client-apigatewaymanagementapi: run `npm install --save-dev esbuild @aws-sdk\/client-apigatewaymanagementapi`$/);
+  assert.deepEqual([...BUNDLED_PEERS], ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager']);
+  const onlySecrets = (name: string) => (name === '@aws-sdk/client-secrets-manager' ? notFound() : found(name));
+  assert.deepEqual(missingBundlingPeers({ ...everything, resolvePeer: onlySecrets }), ['@aws-sdk/client-secrets-manager']);
+  const all = missingBundlingPeers({ esbuildFromCdk: notFound, esbuildOnPath: () => false, resolvePeer: notFound });
+  assert.deepEqual(all, ['esbuild', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager']);
+  assert.match(missingBundlingPeersMessage(all), /lacks esbuild, @aws-sdk\/client-apigatewaymanagementapi and @aws-sdk\/client-secrets-manager: run `npm install --save-dev esbuild @aws-sdk\/client-apigatewaymanagementapi @aws-sdk\/client-secrets-manager`$/);
 });
 
 test('esbuild on PATH or next to aws-cdk-lib passes, and the real lookup finds this repository\'s install', () => {

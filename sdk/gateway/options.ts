@@ -2,7 +2,6 @@
  * GatewayOptions and their checking: every option the constructor uses is read once and checked
  * before anything is built (resolveOptions). New options go here: the interface, then the check.
  */
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { ConsumedCapacityEvent } from '../ConnectionStore.ts';
@@ -12,6 +11,7 @@ import type { GatewayTableNames } from '../tables.ts';
 import { describe } from '../validation.ts';
 import type { SendMetrics } from './types.ts';
 import type { ConnectionsTransport } from '../connectionsTransport.ts';
+import type { SecretsManagerClientLike } from '../bindToken.ts';
 
 export type HookOperation = 'bindUid' | 'unbindUid' | 'joinGroup' | 'leaveGroup';
 
@@ -120,7 +120,7 @@ export interface GatewayOptions {
    */
   readonly requireBindToken?: boolean;
   /** Bring your own Secrets Manager client. @default one built for `region` and `credentials`; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER by itself */
-  readonly secretsManager?: SecretsManagerClient;
+  readonly secretsManager?: SecretsManagerClientLike;
 }
 
 const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
@@ -167,7 +167,7 @@ export interface ResolvedOptions {
   readonly fanout: ResolvedFanoutOptions | undefined;
   readonly bindTokenSecret: string | undefined;
   readonly requireBindToken: boolean;
-  readonly secretsManager: SecretsManagerClient | undefined;
+  readonly secretsManager: SecretsManagerClientLike | undefined;
 }
 
 /** Runs `read` over a caller's option; a throwing getter or Proxy trap becomes a ConfigurationError naming it. */
@@ -323,6 +323,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     fanout,
     bindTokenSecret: bindTokenSecret as string | undefined,
     requireBindToken,
-    secretsManager: secretsManager as SecretsManagerClient | undefined,
+    secretsManager: secretsManager as SecretsManagerClientLike | undefined,
   };
 }

@@ -46,11 +46,12 @@ test('the Events module refuses a connection without a token', async () => {
 test('the pusher reaches the connection bound to the uid', async () => {
   const client = await openClient('token=t&user=alice');
   try {
-    const init = (await client.next()) as { type: string; client_id: string };
+    const init = (await client.next()) as { type: string; client_id: string; bind_token: string };
     assert.equal(init.type, 'init');
-    // The web backend binds the client after its login, as with GatewayClient's bindUid.
+    // The web backend binds the client after its login, as with GatewayClient's bindUid; the page
+    // forwards the init message's bind token with the client id (the construct requires it).
     const backend = Gateway.fromEnv();
-    await backend.bindUid(init.client_id, 'alice');
+    await backend.bindUid(init.client_id, 'alice', { bindToken: init.bind_token });
     backend.destroy();
 
     const { handler } = await import('../src/pusher.js'); // after the environment is set
