@@ -108,7 +108,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A GatewayError as the JSON any client reads (see GatewayApiError). */
 export function errorJson(error: unknown): GatewayApiError {
   if (!(error instanceof GatewayError)) throw error;
-  const details = error as GatewayError & Partial<Record<'index' | 'statusCode' | 'limit' | 'size', unknown> & Record<'errorType' | 'connectionId', unknown>>;
+  const details = error as GatewayError & Partial<Record<'index' | 'statusCode' | 'limit' | 'size', unknown> & Record<'errorType' | 'connectionId' | 'reason', unknown>>;
   return {
     code: error.code,
     name: error.name,
@@ -119,6 +119,7 @@ export function errorJson(error: unknown): GatewayApiError {
     ...(typeof details.connectionId === 'string' ? { connectionId: details.connectionId } : {}),
     ...(typeof details.limit === 'number' ? { limit: details.limit } : {}),
     ...(typeof details.size === 'number' ? { size: details.size } : {}),
+    ...(typeof details.reason === 'string' ? { reason: details.reason } : {}),
   };
 }
 

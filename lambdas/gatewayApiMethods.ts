@@ -11,7 +11,7 @@
  * `getAllClientInfo` / `getClientInfoByGroup` aliases. Binary messages cannot cross JSON: a message
  * is a string (sent as is) or any other JSON value (sent as its JSON text).
  */
-import { ValidationError, type Gateway, type Message } from '../sdk/index.ts';
+import { ValidationError, type BindOptions, type Gateway, type Message } from '../sdk/index.ts';
 import {
   checkClientId,
   checkClientIds,
@@ -39,9 +39,6 @@ export interface GatewayApiMethod {
   readonly run: (gateway: Gateway, args: readonly unknown[]) => Promise<unknown>;
 }
 
-/** The bind-token option of bindUid and joinGroup (sdk: `{ bindToken }`), as an SDK that has it declares it. */
-type BindingCall = (clientId: string, key: string, options?: { bindToken?: string }) => Promise<void>;
-
 const MAX_BIND_TOKEN_LENGTH = 4096;
 
 const clientId: Param = { name: 'client_id', check: checkClientId };
@@ -55,9 +52,8 @@ const message: Param = { name: 'message', check: (v) => serializeMessage(v) };
 const optionalMessage: Param = { ...message, optional: true };
 const exclude: Param = { name: 'exclude_client_id', check: checkExclude, optional: true };
 const session: Param = { name: 'session', check: checkSession };
-const bindToken: Param = {
+const requiredBindToken: Param = {
   name: 'bind_token',
-  optional: true,
   check: (v, what) => {
     if (typeof v !== 'string' || v.length === 0 || v.length > MAX_BIND_TOKEN_LENGTH) {
       throw new ValidationError(`${what} must be a non-empty string of at most ${MAX_BIND_TOKEN_LENGTH} characters, got ${describe(v)}`);
@@ -65,6 +61,7 @@ const bindToken: Param = {
     return v;
   },
 };
+const bindToken: Param = { ...requiredBindToken, optional: true };
 /** GatewayClient's `$group = ''`: absent, null or '' means every connection. */
 const groupOrAll: Param = { name: 'group', optional: true, check: (v, what) => (v === '' ? v : checkGroup(v, what)) };
 
@@ -72,7 +69,7 @@ const str = (value: unknown) => value as string;
 const names = (value: unknown) => value as string | string[];
 const list = (value: unknown) => value as string[];
 const excluded = (value: unknown) => value as string | string[] | undefined;
-const bindingOptions = (token: unknown) => (token === undefined ? undefined : { bindToken: token as string });
+const bindingOptions = (token: unknown): BindOptions | undefined => (token === undefined ? undefined : { bindToken: token as string });
 
 const method = (params: readonly Param[], run: GatewayApiMethod['run']): GatewayApiMethod => ({ params, run });
 const noArgs = (run: (gateway: Gateway) => Promise<unknown>) => method([], (gateway) => run(gateway));
@@ -94,6 +91,8 @@ export const GATEWAY_API_METHODS: Readonly<Record<string, GatewayApiMethod>> = O
     /** GatewayClient's spelling. */
     destoryClient: method([clientId], (g, [id]) => g.destroyClient(str(id))),
     getConnection: method([clientId], (g, [id]) => g.getConnection(str(id))),
+    /** True when the token is the client's and unexpired (a backend may check before its own work). */
+    verifyBindToken: method([clientId, requiredBindToken], (g, [id, token]) => g.verifyBindToken(str(id), str(token))),
 
     // ---- sessions ----
     getSession: method([clientId], (g, [id]) => g.getSession(str(id))),
@@ -101,7 +100,7 @@ export const GATEWAY_API_METHODS: Readonly<Record<string, GatewayApiMethod>> = O
     updateSession: method([clientId, session], (g, [id, s]) => g.updateSession(str(id), s as Record<string, unknown>)),
 
     // ---- uids ----
-    bindUid: method([clientId, uid, bindToken], (g, [id, u, token]) => (g.bindUid as BindingCall)(str(id), str(u), bindingOptions(token))),
+    bindUid: method([clientId, uid, bindToken], (g, [id, u, token]) => g.bindUid(str(id), str(u), bindingOptions(token))),
     unbindUid: method([clientId, { ...uid, optional: true }], (g, [id, u]) => g.unbindUid(str(id), u as string | undefined)),
     getUidByClientId: method([clientId], (g, [id]) => g.getUidByClientId(str(id))),
     isUidOnline: method([uid], (g, [u]) => g.isUidOnline(str(u))),
@@ -111,7 +110,7 @@ export const GATEWAY_API_METHODS: Readonly<Record<string, GatewayApiMethod>> = O
     closeUid: method([uid, optionalMessage], (g, [u, msg]) => g.closeUid(str(u), msg as Message | undefined)),
 
     // ---- groups ----
-    joinGroup: method([clientId, group, bindToken], (g, [id, gr, token]) => (g.joinGroup as BindingCall)(str(id), str(gr), bindingOptions(token))),
+    joinGroup: method([clientId, group, bindToken], (g, [id, gr, token]) => g.joinGroup(str(id), str(gr), bindingOptions(token))),
     leaveGroup: method([clientId, group], (g, [id, gr]) => g.leaveGroup(str(id), str(gr))),
     ungroup: method([group], (g, [gr]) => g.ungroup(str(gr))),
     getGroupsByClientId: method([clientId], (g, [id]) => g.getGroupsByClientId(str(id))),

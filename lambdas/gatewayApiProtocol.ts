@@ -48,6 +48,8 @@ export interface GatewayApiError {
   /** LimitExceededError: the limit; PayloadTooLargeError: the limit and the message's size. */
   readonly limit?: number;
   readonly size?: number;
+  /** BindTokenError: missing, malformed, mismatch or expired. */
+  readonly reason?: string;
 }
 
 export type GatewayApiCallResult = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: GatewayApiError };

@@ -67,7 +67,35 @@ interface User {
   readonly context: BrowserContext;
   readonly page: Page;
   readonly alerts: string[];
+  /** bind.php's answer to the page's $.post. */
+  readonly bound: Promise<{ status: number; body: { ok?: boolean; error?: string; message?: string } }>;
 }
+
+/** A user of their own browser context (cookies: a PHP session), logged in, on the given page. */
+async function openPage(browser: Browser, phpUrl: string, uid: string, group: string, page = 'index.php'): Promise<User> {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const alerts: string[] = [];
+  tab.on('dialog', (dialog) => {
+    alerts.push(dialog.message());
+    void dialog.dismiss();
+  });
+  const bound = tab.waitForResponse((r) => r.url().endsWith('/bind.php'), { timeout: 20_000 }).then(async (r) => ({ status: r.status(), body: (await r.json()) as { ok?: boolean; error?: string; message?: string } }));
+  await tab.goto(`${phpUrl}/login.php?uid=${uid}&group=${group}&page=${page}`);
+  return { context, page: tab, alerts, bound };
+}
+
+async function sendFrom(phpUrl: string, from: User, to: { to_uid: string } | { to_group: string }, message: string): Promise<{ sent: number }> {
+  const response = await from.context.request.post(`${phpUrl}/send_message.php`, { form: { ...to, message } });
+  assert.equal(response.status(), 200, await response.text());
+  return (await response.json()) as { sent: number };
+}
+
+/** The page's code without its comments. */
+const codeOf = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => !/^\s*\/\//.test(line));
 
 describe('the seed\'s page and bind.php in PHP', { timeout: 180_000 }, () => {
   let app: GatewayApiApp;
@@ -85,24 +113,8 @@ describe('the seed\'s page and bind.php in PHP', { timeout: 180_000 }, () => {
     await app?.stop();
   });
 
-  /** A user of their own browser context (cookies: a PHP session), logged in, on the given page. */
-  async function open(uid: string, group: string, page = 'index.php'): Promise<User> {
-    const context = await browser.newContext();
-    const tab = await context.newPage();
-    const alerts: string[] = [];
-    tab.on('dialog', (dialog) => {
-      alerts.push(dialog.message());
-      void dialog.dismiss();
-    });
-    await tab.goto(`${php.url}/login.php?uid=${uid}&group=${group}&page=${page}`);
-    return { context, page: tab, alerts };
-  }
-
-  async function send(from: User, to: { to_uid: string } | { to_group: string }, message: string): Promise<{ sent: number }> {
-    const response = await from.context.request.post(`${php.url}/send_message.php`, { form: { ...to, message } });
-    assert.equal(response.status(), 200, await response.text());
-    return (await response.json()) as { sent: number };
-  }
+  const open = (uid: string, group: string, page?: string) => openPage(browser, php.url, uid, group, page);
+  const send = (from: User, to: { to_uid: string } | { to_group: string }, message: string) => sendFrom(php.url, from, to, message);
 
   test("the page's script is the seed's snippet, with only the WebSocket URL changed", () => {
     const page = readFileSync('example/php/index.php', 'utf8');
@@ -120,6 +132,8 @@ describe('the seed\'s page and bind.php in PHP', { timeout: 180_000 }, () => {
   test('two users get init, bind through bind.php with their sessions, get the pushes meant for them, and a closed page loses its items', async () => {
     const alice = await open('alice', 'room-1');
     const bob = await open('bob', 'room-1');
+    assert.deepEqual((await alice.bound).status, 200);
+    assert.deepEqual((await bob.bound).body, { ok: true, uid: 'bob', group: 'room-1' });
     // Both pages got init and posted their client id; bind.php bound each to its session's uid and group.
     await until(async () => (await app.sdk.getClientIdListByGroup('room-1')).length === 2 && (await app.sdk.getClientIdByUid('alice')).length === 1 && (await app.sdk.getClientIdByUid('bob')).length === 1, 20_000);
     const [aliceId] = await app.sdk.getClientIdByUid('alice');
@@ -150,5 +164,53 @@ describe('the seed\'s page and bind.php in PHP', { timeout: 180_000 }, () => {
     const response = await fetch(`${php.url}/bind.php`, { method: 'POST', body: new URLSearchParams({ client_id: 'AAAAAAAAAAAAAAA=' }) });
     assert.equal(response.status, 401);
     assert.equal(((await response.json()) as { error: string }).error, 'NOT_LOGGED_IN');
+  });
+});
+
+describe('bind-token.php: the one-line change that turns bind-token protection on', { timeout: 180_000 }, () => {
+  let app: GatewayApiApp;
+  let php: Awaited<ReturnType<typeof startPhpServer>>;
+  let browser: Browser;
+
+  before(async () => {
+    app = await startGatewayApiApp('browser-php-bind-token', { requireBindToken: true });
+    php = await startPhpServer({ ...app.env, GATEWAY_WEBSOCKET_URL: app.endpoints.wsUrl });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+    php?.process.kill();
+    await app?.stop();
+  });
+
+  test('its code differs from the seed page by the $.post line only, which adds bind_token', () => {
+    const seed = codeOf('example/php/index.php');
+    const protectedPage = codeOf('example/php/bind-token.php');
+    assert.equal(seed.length, protectedPage.length);
+    const changed = seed.map((line, i) => [line, protectedPage[i]!] as const).filter(([a, b]) => a !== b);
+    assert.deepEqual(changed, [
+      [
+        "            $.post('./bind.php', {client_id: data.client_id}, function(data){}, 'json');",
+        "            $.post('./bind.php', {client_id: data.client_id, bind_token: data.bind_token}, function(data){}, 'json');",
+      ],
+    ]);
+  });
+
+  test('with tokens required, the seed page cannot bind (bind.php answers 403 BIND_TOKEN) and bind-token.php binds and gets its pushes', async () => {
+    const seed = await openPage(browser, php.url, 'mallory', 'room-2');
+    const refused = await seed.bound;
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error, 'BIND_TOKEN');
+    assert.match(String(refused.body.message), /no bind token was given/);
+    const carol = await openPage(browser, php.url, 'carol', 'room-2', 'bind-token.php');
+    assert.equal((await carol.bound).status, 200);
+    assert.deepEqual(await app.sdk.getClientIdByUid('mallory'), [], 'the page without the token bound nothing');
+    assert.equal((await app.sdk.getClientIdListByGroup('room-2')).length, 1);
+    assert.deepEqual(await sendFrom(php.url, carol, { to_group: 'room-2' }, 'protected'), { sent: 1, gone: 0, failed: 0 });
+    await until(() => carol.alerts.length === 1, 10_000);
+    assert.deepEqual(JSON.parse(carol.alerts[0]!), { type: 'say', from: 'carol', text: 'protected' });
+    assert.deepEqual(seed.alerts, []);
+    await seed.context.close();
+    await carol.context.close();
   });
 });

@@ -90,3 +90,39 @@ describe('the Gateway API from other clients', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('the Gateway API with bind tokens required (the construct default)', { timeout: 120_000 }, () => {
+  let app: GatewayApiApp;
+  before(async () => {
+    app = await startGatewayApiApp('gateway-api-bind-tokens', { requireBindToken: true });
+  });
+  after(() => app?.stop());
+
+  test("bindUid and joinGroup take the init message's bind_token as their last argument; without it, or with another client's, BIND_TOKEN and nothing written", async () => {
+    const lambda = lambdaClient(app.endpoints);
+    try {
+      const invoke = async (payload: unknown) => {
+        const answer = await lambda.send(new InvokeCommand({ FunctionName: app.functionName, Payload: JSON.stringify(payload) }));
+        assert.equal(answer.FunctionError, undefined);
+        return JSON.parse(Buffer.from(answer.Payload!).toString('utf8'));
+      };
+      const a = await app.connect();
+      const b = await app.connect();
+      assert.match(a.bindToken, /^v1\./);
+      const missing = await invoke({ method: 'bindUid', args: [a.id, 'token-user'] });
+      assert.deepEqual([missing.error.code, missing.error.reason, missing.error.connectionId], ['BIND_TOKEN', 'missing', a.id]);
+      const stolen = await invoke({ calls: [{ method: 'bindUid', args: [a.id, 'token-user', b.bindToken] }, { method: 'joinGroup', args: [a.id, 'token-room', b.bindToken] }] });
+      assert.deepEqual([stolen.error.code, stolen.error.reason, stolen.error.index], ['BIND_TOKEN', 'mismatch', 0]);
+      assert.deepEqual(await app.sdk.getClientIdByUid('token-user'), [], 'nothing was written');
+      const bound = await invoke({ calls: [{ method: 'bindUid', args: [a.id, 'token-user', a.bindToken] }, { method: 'joinGroup', args: [a.id, 'token-room', a.bindToken] }] });
+      assert.deepEqual(bound, { ok: true, results: [{ ok: true, result: null }, { ok: true, result: null }] });
+      assert.deepEqual(await app.sdk.getClientIdListByGroup('token-room'), [a.id]);
+      assert.deepEqual(await invoke({ method: 'verifyBindToken', args: [a.id, a.bindToken] }), { ok: true, result: true });
+      assert.deepEqual(await invoke({ method: 'verifyBindToken', args: [a.id, b.bindToken] }), { ok: true, result: false });
+      await a.close();
+      await b.close();
+    } finally {
+      lambda.destroy();
+    }
+  });
+});

@@ -223,6 +223,7 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
       destroyClient: [c.id],
       destoryClient: [unknownId(10)],
       getConnection: [a.id],
+      verifyBindToken: [a.id, 'v1.0.x'],
       getSession: [a.id],
       setSession: [a.id, { k: 'v' }],
       updateSession: [a.id, { k2: 'v2' }],
@@ -262,26 +263,13 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
     const order = ['bindUid', 'joinGroup', ...Object.keys(args).filter((m) => m !== 'bindUid' && m !== 'joinGroup')];
     for (const name of order) {
       const answer = await api({ method: name, args: args[name] });
+      if (name === 'verifyBindToken') {
+        // The harness's Gateway has no bind-token secret (the app's does: test/gateway-api-clients.test.ts).
+        assert.ok(!answer.ok && answer.error.code === 'CONFIGURATION', `${name}: ${JSON.stringify(answer)}`);
+        continue;
+      }
       assert.ok(answer.ok, `${name}: ${JSON.stringify(answer)}`);
     }
-  });
-
-  test('the bind token is passed to the SDK as its bindToken option, and left out when not given', async () => {
-    // A stand-in Gateway only records the options: the SDK's check of the token has its own tests.
-    const seen: unknown[][] = [];
-    const recorder = { bindUid: async (...args: unknown[]) => void seen.push(['bindUid', ...args]), joinGroup: async (...args: unknown[]) => void seen.push(['joinGroup', ...args]) };
-    const recording = createGatewayApiHandler({ gateway: recorder as unknown as Gateway });
-    const id = unknownId(11);
-    await resultOf(recording, 'bindUid', id, 'u', 'token-1');
-    await resultOf(recording, 'joinGroup', id, 'g', 'token-2');
-    await resultOf(recording, 'bindUid', id, 'u');
-    await resultOf(recording, 'joinGroup', id, 'g', null);
-    assert.deepEqual(seen, [
-      ['bindUid', id, 'u', { bindToken: 'token-1' }],
-      ['joinGroup', id, 'g', { bindToken: 'token-2' }],
-      ['bindUid', id, 'u', undefined],
-      ['joinGroup', id, 'g', undefined],
-    ]);
   });
 
   test('an error that is not a GatewayError (a bug) fails the invocation instead of becoming a result', async () => {

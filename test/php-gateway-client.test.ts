@@ -295,3 +295,37 @@ describe("PHP's GatewayClient against the local gateway", { timeout: 180_000 }, 
     }
   });
 });
+
+describe("PHP's GatewayClient with bind tokens required (the construct default)", { timeout: 120_000 }, () => {
+  let app: GatewayApiApp;
+  before(async () => {
+    app = await startGatewayApiApp('php-gateway-client-bind-tokens', { requireBindToken: true });
+  });
+  after(() => app?.stop());
+
+  test("bindUid / joinGroup($client_id, $key, $bind_token) bind with the init message's token; without it, a BIND_TOKEN exception", async () => {
+    const a = await app.connect();
+    const b = await app.connect();
+    const out = await php(app.env, [
+      ['bindUid', a.id, 'php-token-user'],
+      ['joinGroup', a.id, 'php-token-room', b.bindToken],
+      ['bindUid', a.id, 'php-token-user', a.bindToken],
+      ['joinGroup', a.id, 'php-token-room', a.bindToken],
+      ['batch', [['bindUid', b.id, 'php-token-b', b.bindToken], ['joinGroup', b.id, 'php-token-room', b.bindToken]]],
+      ['verifyBindToken', a.id, a.bindToken],
+      ['verifyBindToken', a.id, b.bindToken],
+    ]);
+    assert.equal(failure(out[0]).errorCode, 'BIND_TOKEN');
+    assert.deepEqual(failure(out[0]).details, { connectionId: a.id, reason: 'missing' });
+    assert.equal(failure(out[1]).errorCode, 'BIND_TOKEN');
+    assert.equal(failure(out[1]).details?.reason, 'mismatch');
+    assert.equal(value(out[2]), null);
+    assert.equal(value(out[3]), null);
+    assert.deepEqual(value(out[4]), [null, null]);
+    assert.equal(value(out[5]), true);
+    assert.equal(value(out[6]), false);
+    assert.deepEqual((await app.sdk.getClientIdListByGroup('php-token-room')).sort(), [a.id, b.id].sort());
+    await a.close();
+    await b.close();
+  });
+});

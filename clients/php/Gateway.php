@@ -155,6 +155,12 @@ class Gateway
         return self::run(__FUNCTION__, [$client_id]);
     }
 
+    /** New: true when `$bind_token` is the client's and unexpired (bindUid and joinGroup check it themselves). */
+    public static function verifyBindToken($client_id, $bind_token)
+    {
+        return self::run(__FUNCTION__, [$client_id, $bind_token]);
+    }
+
     /** New: closes every connection of the uid; returns the report (recipients, closed, gone, failed). */
     public static function closeUid($uid, $message = null)
     {

@@ -10,7 +10,7 @@ namespace GatewayClient;
  *
  * Codes from the Gateway (the Node SDK's codes, passed through): VALIDATION, PAYLOAD_TOO_LARGE,
  * CONNECTION_GONE, THROTTLED, FORBIDDEN, BAD_REQUEST, SERVICE_ERROR, NETWORK, CONFLICT,
- * LIMIT_EXCEEDED, CONFIGURATION. Codes of this client: CONFIGURATION (no function name, region or
+ * LIMIT_EXCEEDED, BIND_TOKEN (getDetails()['reason']: missing, malformed, mismatch, expired), CONFIGURATION. Codes of this client: CONFIGURATION (no function name, region or
  * credentials), VALIDATION (an argument JSON cannot carry, e.g. a string that is not UTF-8),
  * UNSUPPORTED (a GatewayClient feature that cannot exist here), NETWORK (no HTTP answer from Lambda),
  * THROTTLED / FORBIDDEN / SERVICE_ERROR (Lambda refused the invocation; getDetails() has statusCode
@@ -29,12 +29,13 @@ class GatewayException extends \RuntimeException
     public const NETWORK = 'NETWORK';
     public const CONFLICT = 'CONFLICT';
     public const LIMIT_EXCEEDED = 'LIMIT_EXCEEDED';
+    public const BIND_TOKEN = 'BIND_TOKEN';
     public const UNSUPPORTED = 'UNSUPPORTED';
     public const FUNCTION_ERROR = 'FUNCTION_ERROR';
 
     /**
      * @param array<string, mixed> $details what else is known: statusCode, errorType, connectionId,
-     *        limit, size (from the Gateway), index (the failed call of a batch)
+     *        limit, size, reason (from the Gateway), index (the failed call of a batch)
      * @param list<mixed> $results a batch's results of the calls that ran before the failed one
      */
     public function __construct(

@@ -29,6 +29,8 @@ export interface GatewayApiApp {
 
 export interface AppClient {
   readonly id: string;
+  /** The init message's bind_token. */
+  readonly bindToken: string;
   readonly socket: WebSocket;
   /** Messages after init, in order of arrival. */
   readonly messages: string[];
@@ -92,7 +94,7 @@ async function connectClient(url: string, clients: Set<WebSocket>): Promise<AppC
   const messages: string[] = [];
   let wake: (() => void) | undefined;
   let initialized = false;
-  const id = await new Promise<string>((resolve, reject) => {
+  const init = await new Promise<{ client_id: string; bind_token: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no init message within 10 s')), 10_000);
     socket.on('error', reject);
     socket.on('message', (data: Buffer) => {
@@ -100,15 +102,17 @@ async function connectClient(url: string, clients: Set<WebSocket>): Promise<AppC
       if (!initialized) {
         initialized = true;
         clearTimeout(timer);
-        resolve((JSON.parse(text) as { client_id: string }).client_id);
+        resolve(JSON.parse(text) as { client_id: string; bind_token: string });
         return;
       }
       messages.push(text);
       wake?.();
     });
   });
+  const id = init.client_id;
   return {
     id,
+    bindToken: init.bind_token,
     socket,
     messages,
     async message(n, timeoutMs = 10_000) {
