@@ -2,14 +2,16 @@
  * `npm run bench:gateway-api`: what a bind costs a backend that is not Node (issue 11). Not a test.
  *
  * A child process (bench/gatewayApiServer.ts) runs the synthesized app on the local gateway; this
- * process opens fresh WebSocket connections (a bind.php runs once per new connection) and binds each
- * one and joins it to a group, one bind at a time, timing each from its start to its answer:
+ * process opens fresh WebSocket connections (a bind.php runs once per new connection), all of them
+ * before any bind is timed, then binds each one and joins it to a group, one bind at a time, timing
+ * each from its start to its answer:
  *   sdk     two Node SDK calls, bindUid then joinGroup (DynamoDB straight from this process)
  *   batch   one Gateway API invocation with both calls (@aws-sdk/client-lambda InvokeCommand)
  *   two     two Gateway API invocations, one per call (what a GatewayClient script does by default)
  *   php-*   the same two ways from PHP's GatewayClient (clients/php) in one php-cli process, when
  *           php is installed: Gateway::bindUid + Gateway::joinGroup, and Gateway::batch
- * Medians and 90th percentiles over BENCH_ROUNDS (200) binds after BENCH_WARMUP (20), interleaved.
+ * Medians and 90th percentiles over BENCH_ROUNDS (200) binds after BENCH_WARMUP (20); the Node ways
+ * interleaved, then the PHP ones. The load average printed is the machine's (its cores are shared).
  */
 import { execFile, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -72,11 +74,19 @@ const ways: Record<string, (id: string, n: number) => Promise<void>> = {
   },
 };
 
+/** Fresh connections, opened before any bind is timed so that no init message is in flight meanwhile. */
+async function connectMany(count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 50) ids.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => connect()))));
+  return ids;
+}
+
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(ways).map((w) => [w, []]));
+const nodeIds = await connectMany(Object.keys(ways).length * (WARMUP + ROUNDS));
 let n = 0;
 for (let round = 0; round < WARMUP + ROUNDS; round++) {
   for (const [name, bind] of Object.entries(ways)) {
-    const id = await connect();
+    const id = nodeIds[n]!;
     const start = performance.now();
     await bind(id, n++);
     if (round >= WARMUP) samples[name]!.push(performance.now() - start);
@@ -84,11 +94,10 @@ for (let round = 0; round < WARMUP + ROUNDS; round++) {
 }
 
 const phpScript = fileURLToPath(new URL('./gatewayApi.php', import.meta.url));
-if (existsSync(PHP) && existsSync(phpScript)) {
-  // PHP gets fresh ids too; it times each bind itself, in one php-cli process (curl's connection reused).
-  const ids = await Promise.all(Array.from({ length: 2 * (WARMUP + ROUNDS) }, () => connect()));
-  const script = phpScript;
-  const { stdout } = await promisify(execFile)(PHP, [script, String(WARMUP)], { env: { ...env, BENCH_IDS: ids.join(',') }, maxBuffer: 1 << 24 });
+if (existsSync(PHP)) {
+  // PHP times each bind itself, in one php-cli process (curl's connection reused), on fresh ids too.
+  const ids = await connectMany(2 * (WARMUP + ROUNDS));
+  const { stdout } = await promisify(execFile)(PHP, [phpScript, String(WARMUP)], { env: { ...env, BENCH_IDS: ids.join(',') }, maxBuffer: 1 << 24 });
   Object.assign(samples, JSON.parse(stdout) as Record<string, number[]>);
 }
 
@@ -96,7 +105,8 @@ const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 };
-console.log(`bindUid + joinGroup on a fresh connection, ${ROUNDS} binds each after ${WARMUP} warm-up, one at a time`);
+const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
+console.log(`bindUid + joinGroup on a fresh connection, ${ROUNDS} binds each after ${WARMUP} warm-up, one at a time (load average ${load})`);
 console.log('way      median   p90');
 for (const [name, values] of Object.entries(samples)) {
   console.log(`${name.padEnd(8)} ${quantile(values, 0.5).toFixed(2).padStart(6)} ms ${quantile(values, 0.9).toFixed(2).padStart(6)} ms`);
