@@ -8,14 +8,13 @@
  * Construct ids are part of the contract (renaming one replaces its resource, and the local gateway's
  * template mode finds functions and tables by them): Connections, Uids, Groups, Api, Stage,
  * AccessLogs (when on), ApiGatewayCloudWatchRole and ApiGatewayAccount (when created), ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
- * FanoutWorkerFunction, FanoutFailures, GatewayApiFunction.
+ * FanoutWorkerFunction, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction.
  */
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { resolve } from 'node:path';
+import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -27,7 +26,6 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
-import { FANOUT_DEFAULTS, MAX_FANOUT_RATE } from '../sdk/Fanout.ts';
 import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
@@ -35,6 +33,11 @@ import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY
 import { iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertBundlingPeers } from './bundlingPeers.ts';
+import { createFanoutFailureAlarm, gatewayMetric } from './monitoring.ts';
+import { lambdaEntry, validate } from './settings.ts';
+import { GatewayMetricName, MetricsEnvVar, type GatewayMetricNameValue } from '../sdk/metricNames.ts';
+
+export { DEFAULT_EVENTS_MODULE, GatewayBackendPropsError } from './settings.ts';
 
 /** The warning a backend without an authorizer carries; acknowledge it as `annotation::<id>`. */
 export const NO_AUTHORIZER_WARNING = 'serverless-gateway-worker:noAuthorizer';
@@ -42,15 +45,6 @@ export const NO_AUTHORIZER_WARNING = 'serverless-gateway-worker:noAuthorizer';
 /** The specifier lambdas/bundled/*.ts import the Events module by; esbuild aliases it at bundle time. */
 export const EVENTS_MODULE_SPECIFIER = '@gateway-backend/events';
 
-const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
-/** The entry points as this file finds them: `.ts` sources under tsx, the compiled `.js` in the package (dist/). */
-const MODULE_EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const lambdaEntry = (name: string) => resolve(LAMBDAS_DIR, `${name}${MODULE_EXTENSION}`);
-/** The seed's Events module: init on connect (sent by `$connect`), messages ignored. */
-export const DEFAULT_EVENTS_MODULE = lambdaEntry('defaultEvents');
-
-/** API Gateway's integration timeout: `$connect` must answer within it. */
-const MAX_INTEGRATION_TIMEOUT = Duration.seconds(29);
 /** The init sender retries until `$connect`'s deadline plus 2 s (lambdas/connectHandler.ts), plus slack. */
 const INIT_SENDER_EXTRA_TIME = Duration.seconds(5);
 
@@ -128,7 +122,9 @@ export interface GatewayFanoutProps {
    */
   readonly rateLimit?: number;
   /**
-   * How long the failure queue keeps a failed chunk; 1 minute to 14 days.
+   * How long the failure queue keeps a failed chunk; 1 minute to 14 days. Privacy: each message is
+   * the whole chunk, that is the full payload and up to 1,000 connection ids, kept readable to
+   * whoever may read the queue for this long. Keep it as short as your replay routine allows.
    * @default Duration.days(14)
    */
   readonly failureRetention?: Duration;
@@ -238,10 +234,33 @@ export interface GatewayBackendProps {
    */
   readonly accessLogs?: boolean;
   /**
-   * The API's name.
+   * The API's name; also the `service` dimension of the backend's metrics.
    * @default - the construct's path
    */
   readonly apiName?: string;
+  /**
+   * Namespace of the CloudWatch metrics the functions emit (see `metricPostsSent()` and the others).
+   * @default 'ServerlessGatewayWorker'
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Actions of the construct's alarm (`fanoutFailureAlarm`), e.g. `new SnsAction(topic)`.
+   * @default - none: the alarm changes state, nobody is told
+   */
+  readonly alarmActions?: readonly cloudwatch.IAlarmAction[];
+  /**
+   * X-Ray active tracing on every function: Lambda's own segments (init, invocation, overhead)
+   * for sampled requests. The SDK's calls inside are not instrumented, and API Gateway's WebSocket
+   * APIs have no X-Ray tracing. Traces cost per trace recorded and scanned.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * Log format of every function: 'json' makes Lambda write every line as a JSON object
+   * (timestamp, level, requestId, message), for Logs Insights queries; the metrics are unaffected.
+   * @default 'text'
+   */
+  readonly logFormat?: 'text' | 'json';
   /**
    * The chunked fan-out worker, its concurrency and its failure handling.
    * @default - a worker with the defaults of GatewayFanoutProps
@@ -254,16 +273,6 @@ export interface IGatewayFunction extends iam.IGrantable {
   addEnvironment(key: string, value: string): unknown;
 }
 
-/** Thrown by the constructor for props it cannot build from; the message says what to change. */
-export class GatewayBackendPropsError extends Error {
-  override readonly name = 'GatewayBackendPropsError';
-}
-
-const RESERVED_ROUTE = /^\$/;
-const ROUTE_KEY = /^[^\s]{1,128}$/;
-const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
-const QUERY_PARAMETER = /^[A-Za-z0-9._~-]{1,128}$/;
-const EVENTS_EXTENSION = /\.(ts|mts|cts|js|mjs|cjs)$/;
 
 export class GatewayBackend extends Construct {
   /** One item per live connection: uid, groups, session, identity, connectedAt, expiresAt. */
@@ -323,6 +332,12 @@ export class GatewayBackend extends Construct {
   readonly cloudWatchRole: iam.Role | undefined;
   /** The account-level API Gateway setting that names `cloudWatchRole`. */
   readonly apiGatewayAccount: apigateway.CfnAccount | undefined;
+  /** Namespace of the metrics (`metricsNamespace`). */
+  readonly metricsNamespace: string;
+  /** The `service` dimension of every metric: the API's name. */
+  readonly metricsService: string;
+  /** In alarm while a failed chunk waits in `fanoutFailureQueue`. */
+  readonly fanoutFailureAlarm: cloudwatch.Alarm;
   /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: what browsers connect to. */
   readonly url: string;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the `@connections` endpoint. */
@@ -400,6 +415,8 @@ export class GatewayBackend extends Construct {
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: extra.memorySize ?? settings.memorySize,
+        ...(settings.tracing ? { tracing: lambda.Tracing.ACTIVE } : {}),
+        ...(settings.logFormat === 'json' ? { loggingFormat: lambda.LoggingFormat.JSON } : {}),
         ...(extra.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: extra.reservedConcurrentExecutions } : {}),
         timeout,
         role,
@@ -464,6 +481,8 @@ export class GatewayBackend extends Construct {
     });
 
     // ---- API and stage ----
+    this.metricsService = props.apiName ?? this.node.path.replace(/\//g, '-');
+    this.metricsNamespace = settings.metricsNamespace;
     const integration = (integrationId: string, fn: lambda.IFunction) => new WebSocketLambdaIntegration(integrationId, fn);
     this.authorizer = props.authorizer
       ? new WebSocketLambdaAuthorizer('Authorizer', props.authorizer.handler, {
@@ -471,7 +490,7 @@ export class GatewayBackend extends Construct {
         })
       : undefined;
     this.webSocketApi = new apigwv2.WebSocketApi(this, 'Api', {
-      apiName: props.apiName ?? this.node.path.replace(/\//g, '-'),
+      apiName: this.metricsService,
       description: 'GatewayWorker-style push gateway (GatewayBackend)',
       routeSelectionExpression: settings.routeSelectionExpression,
     });
@@ -542,8 +561,10 @@ export class GatewayBackend extends Construct {
       uids: this.uidsTable.tableName,
       groups: this.groupsTable.tableName,
     });
+    const metricsEnvironment = { [MetricsEnvVar.namespace]: this.metricsNamespace, [MetricsEnvVar.service]: this.metricsService };
     this.environment = {
       ...sdkEnvironment,
+      ...metricsEnvironment,
       [GatewayEnvVar.fanoutFunction]: this.fanoutWorkerFunction.functionName,
       [GatewayEnvVar.fanoutThreshold]: String(fanout.threshold),
       [GatewayEnvVar.bindTokenSecret]: this.bindTokenSecret.secretArn,
@@ -569,13 +590,14 @@ export class GatewayBackend extends Construct {
     // The init sender only posts, and checks that the connection item still exists.
     this.initSenderFunction.addEnvironment(GatewayEnvVar.callbackUrl, this.callbackUrl);
     this.initSenderFunction.addEnvironment(GatewayEnvVar.connectionsTable, this.connectionsTable.tableName);
+    for (const [name, value] of Object.entries(metricsEnvironment)) this.initSenderFunction.addEnvironment(name, value);
     this.manageConnectionsGrant(this.initSenderFunction, ['POST']);
     iam.Grant.addToPrincipal({ grantee: this.initSenderFunction, actions: ['dynamodb:GetItem'], resourceArns: [this.connectionsTable.tableArn] });
     // ... and signs the bind token of each init message.
     this.initSenderFunction.addEnvironment(GatewayEnvVar.bindTokenSecret, this.bindTokenSecret.secretArn);
     this.bindTokenSecretGrant(this.initSenderFunction);
     // The fan-out worker posts and prunes on 410; it gets no fan-out settings, so it never chunks again.
-    for (const [name, value] of Object.entries(sdkEnvironment)) this.fanoutWorkerFunction.addEnvironment(name, value);
+    for (const [name, value] of Object.entries({ ...sdkEnvironment, ...metricsEnvironment })) this.fanoutWorkerFunction.addEnvironment(name, value);
     this.manageConnectionsGrant(this.fanoutWorkerFunction, FANOUT_WORKER_CONNECTIONS_METHODS);
     for (const [t, actions] of [
       [this.connectionsTable, FANOUT_WORKER_TABLE_ACTIONS.connections],
@@ -584,6 +606,10 @@ export class GatewayBackend extends Construct {
     ] as const) {
       iam.Grant.addToPrincipal({ grantee: this.fanoutWorkerFunction, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] });
     }
+
+    // ---- monitoring ----
+    this.fanoutFailureAlarm = createFanoutFailureAlarm(this, this.fanoutFailureQueue, settings.alarmActions);
+    if (settings.tracing) this.acknowledgeTracingWildcard();
 
     // ---- outputs ----
     this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.url, description: 'What browsers connect to' });
@@ -643,6 +669,61 @@ export class GatewayBackend extends Construct {
     return iam.Grant.addToPrincipal({ grantee, actions: GATEWAY_SECRET_ACTIONS.map((a) => `secretsmanager:${a}`), resourceArns: [this.bindTokenSecret.secretArn] });
   }
 
+  /** One of the backend's metrics (sdk/metricNames.ts) under this backend's namespace and dimension; Sum over 5 minutes by default. */
+  metric(metricName: GatewayMetricNameValue, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return gatewayMetric(this.metricsNamespace, this.metricsService, metricName, options);
+  }
+
+  /** Posts `@connections` accepted, inline and in fan-out chunks. */
+  metricPostsSent(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.postsSent, options);
+  }
+
+  /** Posts answered 410 (the connection was gone; pruned). */
+  metricPostsGone(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.postsGone, options);
+  }
+
+  /** Recipients not reached after the retries. */
+  metricPostsFailed(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.postsFailed, options);
+  }
+
+  /** `@connections` answers with 429, every attempt counted. */
+  metricPostsThrottled(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.postsThrottled, options);
+  }
+
+  /** Chunks of large sends Lambda accepted for the fan-out worker. */
+  metricFanoutChunksQueued(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.fanoutChunksQueued, options);
+  }
+
+  /** Chunks that could not be queued, and worker invocations that delivered nothing. */
+  metricFanoutChunksFailed(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.fanoutChunksFailed, options);
+  }
+
+  /** Connections `$connect` accepted. */
+  metricConnects(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.connects, options);
+  }
+
+  /** Connections `$connect` refused. */
+  metricConnectsRefused(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.connectsRefused, options);
+  }
+
+  /** `$disconnect` events. */
+  metricDisconnects(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.disconnects, options);
+  }
+
+  /** Accepted connections whose init message never arrived. */
+  metricInitMessagesFailed(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(GatewayMetricName.initMessagesFailed, options);
+  }
+
   /** `arn:...:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/@connections/*` for each method. */
   connectionsArn(method: string): string {
     return `${this.stageArnPrefix}/${method}/@connections/*`;
@@ -670,6 +751,16 @@ export class GatewayBackend extends Construct {
     }
   }
 
+  /** X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: the `*` CDK grants with active tracing is the only form. */
+  private acknowledgeTracingWildcard(): void {
+    for (const fn of [this.connectFunction, this.disconnectFunction, this.messageFunction, this.initSenderFunction, this.fanoutWorkerFunction, this.gatewayApiFunction]) {
+      Validations.of(fn.role!).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'Active X-Ray tracing (GatewayBackendProps.tracing) needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions: the only resource they can be granted on is *.',
+      });
+    }
+  }
+
   /**
    * API Gateway accepts an authorizer on `$connect` only, so the other routes' APIG4 findings are
    * structural. `$connect` without an authorizer is a choice: it is warned about (NO_AUTHORIZER_WARNING)
@@ -683,128 +774,6 @@ export class GatewayBackend extends Construct {
       });
     }
   }
-}
-
-interface Settings {
-  readonly eventsModule: string;
-  readonly initMessage: boolean;
-  readonly requireBindToken: boolean;
-  readonly routes: readonly string[];
-  readonly routeSelectionExpression: string;
-  readonly stageName: string;
-  readonly throttle: GatewayThrottleSettings;
-  readonly authorizerQueryParameter: string;
-  readonly pointInTimeRecovery: boolean;
-  readonly apiGatewayCloudWatchRole: boolean;
-  readonly accessLogs: boolean;
-  readonly removalPolicy: RemovalPolicy;
-  readonly logRetention: logs.RetentionDays;
-  readonly memorySize: number;
-  readonly timeout: Duration;
-  readonly fanout: {
-    readonly threshold: number;
-    readonly reservedConcurrency: number | undefined;
-    readonly memorySize: number;
-    readonly timeout: Duration;
-    readonly retryAttempts: number;
-    readonly maxEventAge: Duration;
-    readonly failureRetention: Duration;
-    readonly rateLimit: number;
-  };
-}
-
-/** Props checked and defaulted in one place, with messages that say what to change. */
-function validate(props: GatewayBackendProps): Settings {
-  const fail = (message: string): never => {
-    throw new GatewayBackendPropsError(message);
-  };
-
-  let eventsModule = DEFAULT_EVENTS_MODULE;
-  if (props.eventsModule !== undefined) {
-    eventsModule = isAbsolute(props.eventsModule) ? props.eventsModule : resolve(props.eventsModule);
-    if (!existsSync(eventsModule) || !statSync(eventsModule).isFile()) {
-      fail(`eventsModule: ${JSON.stringify(props.eventsModule)} resolves to ${eventsModule}, which is not a file. Give a path relative to ${process.cwd()} or an absolute path.`);
-    }
-    if (!EVENTS_EXTENSION.test(eventsModule)) fail(`eventsModule: ${eventsModule} must be a .ts, .mts, .cts, .js, .mjs or .cjs file.`);
-  }
-
-  const routes = [...(props.routes ?? [])];
-  const seen = new Set<string>();
-  for (const routeKey of routes) {
-    if (RESERVED_ROUTE.test(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} starts with '$', which API Gateway reserves ($connect, $disconnect, $default are always there); remove it or rename it.`);
-    if (!ROUTE_KEY.test(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} must be 1-128 characters without whitespace.`);
-    if (seen.has(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} is listed twice.`);
-    seen.add(routeKey);
-  }
-
-  const routeSelectionExpression = props.routeSelectionExpression ?? '$request.body.action';
-  if (!Token.isUnresolved(routeSelectionExpression) && !/\$\{?request\.body\.[^\s]+/.test(routeSelectionExpression)) {
-    fail(`routeSelectionExpression: ${JSON.stringify(routeSelectionExpression)} must select from the message body, e.g. '$request.body.action' or '\${request.body.service}/\${request.body.action}'.`);
-  }
-
-  const stageName = props.stageName ?? 'prod';
-  if (!STAGE_NAME.test(stageName)) fail(`stageName: ${JSON.stringify(stageName)} must be 1-128 letters, digits, '-' or '_'.`);
-
-  const throttle = props.throttle ?? { rateLimit: 1000, burstLimit: 500 };
-  if (!(Number.isFinite(throttle.rateLimit) && throttle.rateLimit > 0)) fail(`throttle.rateLimit: ${throttle.rateLimit} must be a positive number of requests per second.`);
-  if (!(Number.isInteger(throttle.burstLimit) && throttle.burstLimit > 0)) fail(`throttle.burstLimit: ${throttle.burstLimit} must be a positive whole number.`);
-
-  const authorizerQueryParameter = props.authorizer?.queryParameter ?? 'token';
-  if (!QUERY_PARAMETER.test(authorizerQueryParameter)) fail(`authorizer.queryParameter: ${JSON.stringify(authorizerQueryParameter)} must be 1-128 URL-safe characters (letters, digits, '.', '_', '~', '-').`);
-
-  const memorySize = props.memorySize ?? 256;
-  if (!Token.isUnresolved(memorySize) && !(Number.isInteger(memorySize) && memorySize >= 128 && memorySize <= 10240)) {
-    fail(`memorySize: ${memorySize} must be a whole number of MB from 128 to 10240.`);
-  }
-
-  const timeout = props.timeout ?? Duration.seconds(10);
-  if (!timeout.isUnresolved() && (timeout.toMilliseconds() < 1000 || timeout.toMilliseconds() > MAX_INTEGRATION_TIMEOUT.toMilliseconds())) {
-    fail(`timeout: ${timeout.toHumanString()} must be from 1 second to 29 seconds: API Gateway stops waiting for an integration after 29 s.`);
-  }
-
-  const f = props.fanout ?? {};
-  const wholeNumber = (name: string, value: number, min: number, max: number, unit = '') => {
-    if (!Token.isUnresolved(value) && !(Number.isInteger(value) && value >= min && value <= max)) fail(`${name}: ${value} must be a whole number${unit} from ${min} to ${max}.`);
-    return value;
-  };
-  const duration = (name: string, value: Duration, min: Duration, max: Duration) => {
-    if (!value.isUnresolved() && (value.toMilliseconds() < min.toMilliseconds() || value.toMilliseconds() > max.toMilliseconds())) {
-      fail(`${name}: ${value.toHumanString()} must be from ${min.toHumanString()} to ${max.toHumanString()}.`);
-    }
-    return value;
-  };
-  const fanout = {
-    threshold: wholeNumber('fanout.threshold', f.threshold ?? 1000, 0, Number.MAX_SAFE_INTEGER, ' of recipients'),
-    reservedConcurrency: f.reservedConcurrency === false || f.reservedConcurrency === undefined ? undefined : wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency, 1, 100_000),
-    memorySize: wholeNumber('fanout.memorySize', f.memorySize ?? 1024, 128, 10240, ' of MB'),
-    timeout: duration('fanout.timeout', f.timeout ?? Duration.minutes(1), Duration.seconds(10), Duration.minutes(15)),
-    retryAttempts: wholeNumber('fanout.retryAttempts', f.retryAttempts ?? 2, 0, 2),
-    maxEventAge: duration('fanout.maxEventAge', f.maxEventAge ?? Duration.hours(1), Duration.minutes(1), Duration.hours(6)),
-    failureRetention: duration('fanout.failureRetention', f.failureRetention ?? Duration.days(14), Duration.minutes(1), Duration.days(14)),
-    rateLimit: f.rateLimit ?? FANOUT_DEFAULTS.rateLimit,
-  };
-  if (!Token.isUnresolved(fanout.rateLimit) && !(Number.isFinite(fanout.rateLimit) && fanout.rateLimit > 0 && fanout.rateLimit <= MAX_FANOUT_RATE)) {
-    fail(`fanout.rateLimit: ${fanout.rateLimit} must be a number of requests per second above 0 and at most ${MAX_FANOUT_RATE}.`);
-  }
-
-  return {
-    fanout,
-    eventsModule,
-    initMessage: props.initMessage ?? true,
-    requireBindToken: props.requireBindToken ?? true,
-    routes,
-    routeSelectionExpression,
-    stageName,
-    throttle,
-    authorizerQueryParameter,
-    pointInTimeRecovery: props.pointInTimeRecovery ?? true,
-    apiGatewayCloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
-    accessLogs: props.accessLogs ?? props.apiGatewayCloudWatchRole ?? false,
-    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-    memorySize,
-    timeout,
-  };
 }
 
 /** A construct id from a route key: its letters and digits (the caller falls back to hex on a clash). */

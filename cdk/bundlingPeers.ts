@@ -4,15 +4,16 @@
  *   and fails with `spawnSync docker ENOENT`, which says nothing about the cause. Looked for where
  *   NodejsFunction looks: `esbuild` resolvable from aws-cdk-lib's own location, else on PATH;
  * - the packages the bundled Lambdas import that are optional peers of this package (so that an
- *   SDK-only install does not carry them): the init sender's @connections client, and the Secrets
- *   Manager client the SDK reads the bind token secret with. Without them, esbuild fails with
+ *   SDK-only install does not carry them): the init sender's @connections client, the Secrets
+ *   Manager client the SDK reads the bind token secret with, and Powertools' Metrics, which every
+ *   function writes its metrics with (sdk/GatewayMetrics.ts). Without them, esbuild fails with
  *   "Could not resolve" deep in a bundling log.
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 /** Optional peers of the package that the bundled Lambda entry points import. */
-export const BUNDLED_PEERS = ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager'] as const;
+export const BUNDLED_PEERS = ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager', '@aws-lambda-powertools/metrics'] as const;
 
 export interface BundlingLookup {
   /** Resolves `esbuild/package.json` as aws-cdk-lib would; throws when it cannot. */

@@ -6,6 +6,8 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Gateway } from '../sdk/index.ts';
+import { GatewayMetricName } from '../sdk/metricNames.ts';
+import type { HandlerMetrics } from './handlerMetrics.ts';
 import { buildConnectData } from './connectData.ts';
 import { gatewayForCurrentClient } from './currentClient.ts';
 import type { ConnectContext, ConnectDecision, GatewayEvents, Session } from './events.ts';
@@ -23,6 +25,8 @@ export interface ConnectHandlerOptions {
   /** Have the init sender send `{"type":"init","client_id":"...","bind_token":"..."}` first. */
   readonly initMessage: boolean;
   readonly log?: (message: string, details: Record<string, unknown>) => void;
+  /** Counts an init sender that could not be invoked (the rest is counted around the handler, lambdas/handlerMetrics.ts). */
+  readonly metrics?: Pick<HandlerMetrics, 'count'>;
 }
 
 /** Margin added to `$connect`'s own deadline: by then `$connect` has returned or timed out. */
@@ -96,6 +100,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
       } catch (error) {
         // Without its init message the browser cannot identify itself: refuse, so it reconnects.
         log('$connect: invoking the init sender failed; refusing the connection', { clientId, error: String(error) });
+        options.metrics?.count(GatewayMetricName.initMessagesFailed);
         await forget(gateway, clientId, log);
         return { statusCode: 500 };
       }

@@ -1,8 +1,12 @@
 /**
  * The Gateway API's entry point (bundled as is: it runs no user code). See gatewayApiHandler.ts.
- * One Gateway per execution environment: its keep-alive sockets and DynamoDB client are reused.
+ * One Gateway per execution environment: its keep-alive sockets and DynamoDB client are reused. The
+ * sends it makes are counted in the backend's metrics, one EMF line per invocation.
  */
 import { Gateway } from '../sdk/index.ts';
+import { GatewayMetrics } from '../sdk/GatewayMetrics.ts';
 import { createGatewayApiHandler } from './gatewayApiHandler.ts';
+import { withMetrics } from './handlerMetrics.ts';
 
-export const handler = createGatewayApiHandler({ gateway: Gateway.fromEnv() });
+const metrics = new GatewayMetrics({ publish: 'manual' });
+export const handler = withMetrics(metrics, createGatewayApiHandler({ gateway: Gateway.fromEnv({ onSendCompleted: metrics.onSendCompleted }) }));

@@ -3,8 +3,10 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GatewayEnvVar } from '../sdk/env.ts';
 import { ConnectionsTable } from '../sdk/tables.ts';
+import { GatewayMetrics } from '../sdk/GatewayMetrics.ts';
 import { createInitSenderHandler } from './initSenderHandler.ts';
 import { BindTokenSecret } from '../sdk/bindToken.ts';
+import { initSenderObserver, withMetrics } from './handlerMetrics.ts';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -17,8 +19,13 @@ const bindTokenKey = secretId ? new BindTokenSecret({ secretId }) : undefined;
 // Read the key during the cold start, while `$connect` is still returning; a failure is retried by the first init.
 bindTokenKey?.key().catch(() => undefined);
 
-export const handler = createInitSenderHandler({
-  ...(bindTokenKey ? { bindTokenKey } : {}),
-  management: new ApiGatewayManagementApiClient({ endpoint: required(GatewayEnvVar.callbackUrl) }),
-  connections: { client: new DynamoDBClient({}), tableName: required(GatewayEnvVar.connectionsTable), partitionKey: ConnectionsTable.partitionKey },
-});
+const metrics = new GatewayMetrics({ publish: 'manual' });
+export const handler = withMetrics(
+  metrics,
+  createInitSenderHandler({
+    ...(bindTokenKey ? { bindTokenKey } : {}),
+    management: new ApiGatewayManagementApiClient({ endpoint: required(GatewayEnvVar.callbackUrl) }),
+    connections: { client: new DynamoDBClient({}), tableName: required(GatewayEnvVar.connectionsTable), partitionKey: ConnectionsTable.partitionKey },
+  }),
+  initSenderObserver(metrics),
+);

@@ -1,23 +1,35 @@
 /**
  * Module-scope setup shared by the entry points: one Gateway (and one Lambda client) per execution
- * environment, configured from the environment the construct or the local gateway sets.
+ * environment, configured from the environment the construct or the local gateway sets, and one
+ * GatewayMetrics whose counts (the handler's and the SDK's sends) are published once per invocation.
  */
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Gateway } from '../sdk/index.ts';
+import { GatewayMetrics } from '../sdk/GatewayMetrics.ts';
+import { connectObserver, disconnectObserver, withMetrics } from './handlerMetrics.ts';
 import { createConnectHandler } from './connectHandler.ts';
 import { createDisconnectHandler } from './disconnectHandler.ts';
 import { createMessageHandler } from './messageHandler.ts';
 import { handlerSettings } from './handlerEnvironment.ts';
 import type { GatewayEvents } from './events.ts';
 
+/** One per execution environment: Lambda runs one invocation at a time in each. */
+function observedGateway(): { metrics: GatewayMetrics; gateway: Gateway } {
+  const metrics = new GatewayMetrics({ publish: 'manual' });
+  return { metrics, gateway: Gateway.fromEnv({ onSendCompleted: metrics.onSendCompleted }) };
+}
+
 export function connectHandlerFor(events: GatewayEvents) {
-  return createConnectHandler({ events, gateway: Gateway.fromEnv(), lambda: new LambdaClient({}), ...handlerSettings() });
+  const { metrics, gateway } = observedGateway();
+  return withMetrics(metrics, createConnectHandler({ events, gateway, lambda: new LambdaClient({}), metrics, ...handlerSettings() }), connectObserver(metrics));
 }
 
 export function disconnectHandlerFor(events: GatewayEvents) {
-  return createDisconnectHandler({ events, gateway: Gateway.fromEnv() });
+  const { metrics, gateway } = observedGateway();
+  return withMetrics(metrics, createDisconnectHandler({ events, gateway }), disconnectObserver(metrics));
 }
 
 export function messageHandlerFor(events: GatewayEvents) {
-  return createMessageHandler({ events, gateway: Gateway.fromEnv() });
+  const { metrics, gateway } = observedGateway();
+  return withMetrics(metrics, createMessageHandler({ events, gateway }));
 }

@@ -44,6 +44,7 @@ export {
 } from './errors.ts';
 export { BIND_TOKEN_TTL_SECONDS, type BindOptions } from './bindToken.ts';
 export { GatewayEnvVar, gatewayEnvironment, type GatewayEnvVarName } from './env.ts';
+export { GatewayMetricName, DEFAULT_METRICS_NAMESPACE, METRICS_SERVICE_DIMENSION, MetricsEnvVar, type GatewayMetricNameValue } from './metricNames.ts';
 export {
   GatewayTables,
   ConnectionsTable,

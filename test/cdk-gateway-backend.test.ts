@@ -10,7 +10,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, FANOUT_WORKER_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../cdk/index.ts';
-import { GatewayEnvVar, GatewayTables } from '../sdk/index.ts';
+import { GatewayEnvVar, GatewayTables, MetricsEnvVar } from '../sdk/index.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 
 const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
@@ -241,8 +241,10 @@ describe('functions', () => {
       [GatewayEnvVar.uidsTable]: { Ref: logicalId(stack, backend.uidsTable) },
       [GatewayEnvVar.groupsTable]: { Ref: logicalId(stack, backend.groupsTable) },
     };
+    const metricsEnvironment = { [MetricsEnvVar.namespace]: 'ServerlessGatewayWorker', [MetricsEnvVar.service]: 'TestStack-Gateway' };
     const sdkEnvironment = {
       ...tableEnvironment,
+      ...metricsEnvironment,
       [GatewayEnvVar.fanoutFunction]: { Ref: logicalId(stack, backend.fanoutWorkerFunction) },
       [GatewayEnvVar.fanoutThreshold]: '1000',
       [GatewayEnvVar.bindTokenSecret]: { Ref: logicalId(stack, backend.bindTokenSecret) },
@@ -261,9 +263,10 @@ describe('functions', () => {
       [GatewayEnvVar.callbackUrl]: sdkEnvironment[GatewayEnvVar.callbackUrl],
       [GatewayEnvVar.connectionsTable]: sdkEnvironment[GatewayEnvVar.connectionsTable],
       [GatewayEnvVar.bindTokenSecret]: sdkEnvironment[GatewayEnvVar.bindTokenSecret],
+      ...metricsEnvironment,
     });
     // The worker gets what Gateway.fromEnv() needs and no fan-out settings: a chunk never fans out again.
-    assert.deepEqual(env(backend.fanoutWorkerFunction), tableEnvironment);
+    assert.deepEqual(env(backend.fanoutWorkerFunction), { ...tableEnvironment, ...metricsEnvironment });
     // The Gateway API is an SDK user like any other (large sends chunk), and runs no user code.
     assert.deepEqual(env(backend.gatewayApiFunction), sdkEnvironment);
   });
@@ -392,7 +395,7 @@ describe('grantGateway', () => {
 
     const env = t.findResources('AWS::Lambda::Function')[logicalId(stack, appFunction)]!.Properties.Environment.Variables;
     // GATEWAY_FANOUT_CONCURRENCY only with a reservation (none by default); GATEWAY_SEND_RATE only when the user sets it.
-    assert.deepEqual(Object.keys(env).sort(), Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate).sort());
+    assert.deepEqual(Object.keys(env).sort(), [...Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate), ...Object.values(MetricsEnvVar)].sort());
     assert.deepEqual(env[GatewayEnvVar.fanoutFunction], { Ref: logicalId(stack, backend.fanoutWorkerFunction) });
     assert.equal(env[GatewayEnvVar.fanoutThreshold], '1000');
     assert.deepEqual(env[GatewayEnvVar.callbackUrl], stack.resolve(backend.callbackUrl));
@@ -410,7 +413,7 @@ describe('grantGateway', () => {
     assert.equal(Object.keys(access).length, 8);
     assert.deepEqual(access[`<${logicalId(stack, backend.bindTokenSecret)}>`], ['secretsmanager:GetSecretValue']);
     assert.deepEqual(access[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
-    assert.deepEqual(Object.keys(backend.environment).sort(), Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate).sort());
+    assert.deepEqual(Object.keys(backend.environment).sort(), [...Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate), ...Object.values(MetricsEnvVar)].sort());
   });
 });
 

@@ -92,7 +92,7 @@ test('the construct with default props (no account role, so no access logs) has 
   assert.deepEqual(acknowledgements(withLogs.app).filter((a) => a.path === 'NagStack/Gateway/Stage'), []);
 });
 
-test('every option on (authorizer, custom routes, no PITR, a granted application Lambda) still has none', () => {
+test('every option on (authorizer, custom routes, no PITR, X-Ray tracing, JSON logs, access logs, a granted application Lambda) still has none', () => {
   const { findings } = synthWithNag((stack) => {
     const role = (id: string) => new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     const authorizer = new lambda.Function(stack, 'Authorizer', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler', role: role('AuthorizerRole') });
@@ -101,6 +101,9 @@ test('every option on (authorizer, custom routes, no PITR, a granted application
       routes: ['chat', 'typing'],
       pointInTimeRecovery: false,
       removalPolicy: RemovalPolicy.DESTROY,
+      tracing: true,
+      logFormat: 'json',
+      accessLogs: true,
     });
     const appFunction = new lambda.Function(stack, 'AppBackend', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler', role: role('AppBackendRole') });
     backend.grantGateway(appFunction);

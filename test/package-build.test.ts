@@ -33,7 +33,7 @@ before(() => {
 });
 
 test('every export has a types and a default condition, both built from a source file', () => {
-  assert.deepEqual(Object.keys(manifest.exports).sort(), ['.', './browser', './cdk', './events', './local', './package.json', './sdk']);
+  assert.deepEqual(Object.keys(manifest.exports).sort(), ['.', './browser', './cdk', './events', './local', './metrics', './package.json', './sdk']);
   for (const [subpath, target] of conditionalExports) {
     assert.deepEqual(Object.keys(target), ['types', 'default'], `${subpath}: types first, as TypeScript requires`);
     for (const file of [target.types, target.default]) assert.ok(existsSync(join(root, file)), `${subpath}: ${file} was not built`);

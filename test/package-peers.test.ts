@@ -22,7 +22,7 @@ test('no esbuild next to aws-cdk-lib and none on PATH: the install command, befo
 });
 
 test('the bundled Lambdas\' optional peers are named, with esbuild when both are missing', () => {
-  assert.deepEqual([...BUNDLED_PEERS], ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager']);
+  assert.deepEqual([...BUNDLED_PEERS], ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager', '@aws-lambda-powertools/metrics']);
   const onlySecrets = (name: string) => (name === '@aws-sdk/client-secrets-manager' ? notFound() : found(name));
   assert.deepEqual(missingBundlingPeers({ ...everything, resolvePeer: onlySecrets }), ['@aws-sdk/client-secrets-manager']);
   const all = missingBundlingPeers({ esbuildFromCdk: notFound, esbuildOnPath: () => false, resolvePeer: notFound });

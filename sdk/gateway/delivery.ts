@@ -53,6 +53,7 @@ export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions,
     pruneMs: 0,
     queued: queuedRecipients,
     chunks: outcome.queued.length,
+    failedChunks: outcome.failed.length,
   });
   return report;
 }

@@ -91,6 +91,8 @@ export interface SendMetrics {
   /** Chunked sends only: recipients in the chunks Lambda accepted, and how many chunks (deliverMs is then the time spent invoking). */
   readonly queued?: number;
   readonly chunks?: number;
+  /** Chunked sends only: chunks Lambda did not accept (their recipients are in `failed`). */
+  readonly failedChunks?: number;
 }
 
 export interface ConnectionRecord {
