@@ -23,6 +23,9 @@ export const APP_CONTEXT_KEYS = {
   apiGatewayCloudWatchRole: "'true' (the app's default) or 'false'",
   accessLogs: "'true' or 'false' (default: the value of apiGatewayCloudWatchRole)",
   requireBindToken: "'true' (default: binds need the init message's bind token) or 'false'",
+  tracing: "'true' or 'false' (default): X-Ray active tracing on every function",
+  logFormat: "'text' (default) or 'json'",
+  metricsNamespace: 'the namespace of the metrics (default ServerlessGatewayWorker)',
   fanoutThreshold: 'recipients above which a send is chunked',
   fanoutReservedConcurrency: "executions reserved for the fan-out worker, or 'none' (default)",
   fanoutMemorySize: "the fan-out worker's memory in MB",
@@ -85,6 +88,9 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
   const removalPolicy = read('removalPolicy');
   if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') fail('removalPolicy', removalPolicy);
 
+  const logFormatValue = read('logFormat');
+  const logFormat = logFormatValue === undefined || logFormatValue === 'text' || logFormatValue === 'json' ? logFormatValue : fail('logFormat', logFormatValue);
+
   const reservation = read('fanoutReservedConcurrency');
   const fanout: GatewayFanoutProps = {
     threshold: wholeNumber('fanoutThreshold'),
@@ -108,6 +114,9 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
       apiGatewayCloudWatchRole,
       accessLogs: boolean('accessLogs') ?? apiGatewayCloudWatchRole,
       requireBindToken: boolean('requireBindToken'),
+      tracing: boolean('tracing'),
+      logFormat,
+      metricsNamespace: read('metricsNamespace'),
       fanout: withoutUnset(fanout),
     },
   };

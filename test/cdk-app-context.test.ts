@@ -59,6 +59,16 @@ test('logging switches: the role off turns access logs off unless they are asked
   }
 });
 
+test('monitoring switches: tracing, log format, metrics namespace', () => {
+  assert.deepEqual(pick(settings({}).props), [undefined, undefined, undefined]);
+  assert.deepEqual(pick(settings({ tracing: 'true', logFormat: 'json', metricsNamespace: 'Chat/Prod' }).props), [true, 'json', 'Chat/Prod']);
+  assert.throws(() => settings({ logFormat: 'JSON' }), (e: unknown) => e instanceof AppContextError && /context logFormat must be 'text' \(default\) or 'json', got "JSON"/.test(e.message));
+  assert.throws(() => settings({ tracing: 'on' }), (e: unknown) => e instanceof AppContextError && /context tracing must be/.test(e.message));
+  function pick(p: { tracing?: boolean; logFormat?: string; metricsNamespace?: string }) {
+    return [p.tracing, p.logFormat, p.metricsNamespace];
+  }
+});
+
 test('the other switches: stack name, Events module, stage, routes, removal policy', () => {
   const { stackName, props } = settings({ stackName: 'Staging', eventsModule: 'src/events.ts', stageName: 'live', routes: ' chat, ,typing ', removalPolicy: 'destroy' });
   assert.deepEqual([stackName, props.eventsModule, props.stageName, props.routes, props.removalPolicy], ['Staging', 'src/events.ts', 'live', ['chat', 'typing'], RemovalPolicy.DESTROY]);
