@@ -1,7 +1,8 @@
 // The backend's Lambdas (lambdas/*.ts, each in its own worker on the local gateway, as the construct
 // wires them) write their metrics as Embedded Metric Format lines on stdout, with the right counts
 // for sends whose outcomes are known: open sockets (sent), a socket closed without its $disconnect
-// (gone: the item stays, @connections answers 410), and the gateway's fault injection (failed).
+// (gone: the item stays, @connections answers 410), and the gateway's fault injection (failed, and
+// throttled: 429s that the SDK retried).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +148,19 @@ describe('metrics of the backend\'s Lambdas', () => {
       const lines = await linesDuring(async () => broadcast(clients[0]!, 'pair'), (sum) => sum[FAILED] !== undefined);
       assert.deepEqual(totals(lines), { [SENT]: 0, [GONE]: 0, [FAILED]: 2, [THROTTLED]: 0 });
       assert.ok(answered500 >= 2, `the gateway answered 500 to every attempt (${answered500})`);
+    } finally {
+      local.setFaults({});
+    }
+  });
+
+  test('an inline send through a throttling gateway: every 429 counted in PostsThrottled, the retried posts in PostsSent', async () => {
+    // The first two @connections requests are answered 429, every later one passes.
+    let answered429 = 0;
+    local.setFaults({ throttleRate: 1, random: () => (answered429 < 2 ? (answered429++, 0) : 1) });
+    try {
+      const lines = await linesDuring(async () => broadcast(clients[0]!, 'pair'), (sum) => sum[SENT] !== undefined);
+      assert.equal(answered429, 2);
+      assert.deepEqual(totals(lines), { [SENT]: 2, [GONE]: 0, [FAILED]: 0, [THROTTLED]: 2 });
     } finally {
       local.setFaults({});
     }

@@ -65,6 +65,26 @@ describe('GatewayMetrics on inline sends', () => {
     assert.deepEqual(totals(emf.lines.slice(from)), { [SENT]: 0, [GONE]: 0, [FAILED]: 1, [THROTTLED]: 0 });
   });
 
+  test('throttled posts: each 429 the gateway answered, retried or not', async () => {
+    const metrics = new GatewayMetrics({ env });
+    const gateway = h.newGateway({ onSendCompleted: metrics.onSendCompleted, maxRetries: 2, throttleBaseDelayMs: 1, throttleMaxDelayMs: 1 });
+    let answered429 = 0;
+    // The first post is answered 429 twice, then sent; the second 429 on each of its 3 attempts (maxRetries 2), then given up.
+    h.local.setFaults({ throttleRate: 1, random: () => (answered429 < 2 ? (answered429++, 0) : 1) });
+    const from = emf.lines.length;
+    try {
+      const sent = await gateway.sendToClient(ids[0]!, 'x');
+      assert.deepEqual(sent.sent, [ids[0]]);
+      h.local.setFaults({ throttleRate: 1, random: () => (answered429++, 0) });
+      const given = await gateway.sendToClient(ids[1]!, 'y');
+      assert.equal(given.failed.length, 1);
+    } finally {
+      h.local.setFaults({});
+    }
+    assert.equal(answered429, 5);
+    assert.deepEqual(totals(emf.lines.slice(from)), { [SENT]: 1, [GONE]: 0, [FAILED]: 1, [THROTTLED]: 5 });
+  });
+
   test("publish 'manual': counts add up until publish(), which writes one line; nothing recorded writes nothing", async () => {
     const metrics = new GatewayMetrics({ env, publish: 'manual' });
     const gateway = h.newGateway({ onSendCompleted: metrics.onSendCompleted });
