@@ -32,7 +32,15 @@ const defaultLookup: BundlingLookup = {
     const result = spawnSync('esbuild', ['--version'], { stdio: 'ignore' });
     return result.status === 0 && !result.error;
   },
-  resolvePeer: (name) => packageRequire.resolve(`${name}/package.json`),
+  // The package's entry as esbuild finds it; `name/package.json` first, for packages without a require entry.
+  // (@aws-lambda-powertools/metrics exports no ./package.json, so that alone would call it missing.)
+  resolvePeer: (name) => {
+    try {
+      return packageRequire.resolve(`${name}/package.json`);
+    } catch {
+      return packageRequire.resolve(name);
+    }
+  },
 };
 
 const resolves = (resolve: () => unknown): boolean => {

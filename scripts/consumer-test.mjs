@@ -62,7 +62,7 @@ try {
     run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], sdkOnly);
     const modules = join(sdkOnly, 'node_modules');
     check(!existsSync(join(modules, 'aws-cdk-lib')) && !existsSync(join(modules, 'constructs')), 'aws-cdk-lib or constructs reached an SDK-only install');
-    for (const peer of ['dynalite', 'ws', 'esbuild', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager']) check(!existsSync(join(modules, peer)), `the optional peer ${peer} reached an SDK-only install`);
+    for (const peer of ['dynalite', 'ws', 'esbuild', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager', '@aws-lambda-powertools/metrics']) check(!existsSync(join(modules, peer)), `the optional peer ${peer} reached an SDK-only install`);
     const kib = Number(run('du', ['-sk', modules], sdkOnly).split('\t')[0]);
     const apparent = run('du', ['-sh', '--apparent-size', modules], sdkOnly).split('\t')[0];
     const packages = readdirSync(modules).flatMap((name) => (name.startsWith('@') ? readdirSync(join(modules, name)) : name.startsWith('.') ? [] : [name])).length;
