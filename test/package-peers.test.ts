@@ -26,10 +26,14 @@ test('the bundled Lambdas\' optional peers are named, with esbuild when both are
   const onlySecrets = (name: string) => (name === '@aws-sdk/client-secrets-manager' ? notFound() : found(name));
   assert.deepEqual(missingBundlingPeers({ ...everything, resolvePeer: onlySecrets }), ['@aws-sdk/client-secrets-manager']);
   const all = missingBundlingPeers({ esbuildFromCdk: notFound, esbuildOnPath: () => false, resolvePeer: notFound });
-  assert.deepEqual(all, ['esbuild', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager']);
-  assert.match(missingBundlingPeersMessage(all), /lacks esbuild, @aws-sdk\/client-apigatewaymanagementapi and @aws-sdk\/client-secrets-manager: run `npm install --save-dev esbuild @aws-sdk\/client-apigatewaymanagementapi @aws-sdk\/client-secrets-manager`$/);
+  assert.deepEqual(all, ['esbuild', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager', '@aws-lambda-powertools/metrics']);
+  assert.match(
+    missingBundlingPeersMessage(all),
+    /lacks esbuild, @aws-sdk\/client-apigatewaymanagementapi, @aws-sdk\/client-secrets-manager and @aws-lambda-powertools\/metrics: run `npm install --save-dev esbuild @aws-sdk\/client-apigatewaymanagementapi @aws-sdk\/client-secrets-manager @aws-lambda-powertools\/metrics`$/,
+  );
 });
 
+// The real lookup also finds @aws-lambda-powertools/metrics, whose exports have no ./package.json.
 test('esbuild on PATH or next to aws-cdk-lib passes, and the real lookup finds this repository\'s install', () => {
   assert.deepEqual(missingBundlingPeers({ ...everything, esbuildFromCdk: notFound, esbuildOnPath: () => true }), []);
   assert.deepEqual(missingBundlingPeers(everything), []);
