@@ -230,8 +230,11 @@ async function main(): Promise<void> {
   await pool(ready.ids, 32, (id) => sdk.joinGroup(id, 'bench'));
   progress('group joined');
 
+  // The same send with the default budget (sendRate 2,000/s, a bucket of 1,000): what an SDK user gets.
+  const budgeted = makeGateway({ concurrency: CONCURRENCY, sendRate: undefined });
   const senders: Array<[string, Sender, (() => SendMetrics | undefined) | undefined]> = [
     ['sdk sendToGroup', (m) => sdk.sendToGroup('bench', m), () => lastMetrics],
+    ['sdk sendToGroup, default sendRate', (m) => budgeted.sendToGroup('bench', m), () => lastMetrics],
     ['stock PostToConnectionCommand', stockSender(ready, CONCURRENCY), undefined],
     ['bare keep-alive POST', bareSender(ready, CONCURRENCY), undefined],
   ];

@@ -16,7 +16,7 @@ import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { WebSocketLambdaIntegration, WebSocketMockIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -34,7 +34,7 @@ import { iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertBundlingPeers } from './bundlingPeers.ts';
 import { createFanoutFailureAlarm, gatewayMetric } from './monitoring.ts';
-import { lambdaEntry, validate } from './settings.ts';
+import { HEARTBEAT_REQUEST_TEMPLATE, lambdaEntry, validate } from './settings.ts';
 import { GatewayMetricName, MetricsEnvVar, type GatewayMetricNameValue } from '../sdk/metricNames.ts';
 
 export { DEFAULT_EVENTS_MODULE, GatewayBackendPropsError } from './settings.ts';
@@ -167,6 +167,15 @@ export interface GatewayBackendProps {
    */
   readonly routes?: readonly string[];
   /**
+   * The route key of the browser client's heartbeat (`{"action":"ping"}` every 5 minutes, which keeps
+   * the connection from its 10-minute idle timeout). API Gateway answers this route itself (a MOCK
+   * integration whose request template sets status 200): no Lambda runs and nothing is sent back, so
+   * a heartbeat costs one inbound message and nothing else. `false`: no such route; pings then reach
+   * `$default` (onMessage) like any message.
+   * @default 'ping'
+   */
+  readonly heartbeatRoute?: string | false;
+  /**
    * How API Gateway picks a route from a message.
    * @default '$request.body.action'
    */
@@ -289,6 +298,8 @@ export class GatewayBackend extends Construct {
   readonly defaultRoute: apigwv2.WebSocketRoute;
   /** One per key in `routes`, in order. */
   readonly customRoutes: readonly apigwv2.WebSocketRoute[];
+  /** The heartbeat route (`heartbeatRoute`), answered by API Gateway with no Lambda; undefined when turned off. */
+  readonly heartbeatRoute: apigwv2.WebSocketRoute | undefined;
   readonly stage: apigwv2.WebSocketStage;
   /** The stage's access logs, when `accessLogs` is on. */
   readonly accessLogGroup: logs.LogGroup | undefined;
@@ -507,6 +518,17 @@ export class GatewayBackend extends Construct {
       usedIds.add(integrationId);
       return this.webSocketApi.addRoute(routeKey, { integration: integration(integrationId, this.messageFunction) });
     });
+    // One-way (no route response): a MOCK whose request template yields status 200 sends nothing back.
+    // Without the template the mock would fail ("statusCode should be an integer") and every ping
+    // would get the "Internal server error" frame.
+    this.heartbeatRoute = settings.heartbeatRoute
+      ? this.webSocketApi.addRoute(settings.heartbeatRoute, {
+          integration: new WebSocketMockIntegration('HeartbeatIntegration', {
+            requestTemplates: { $default: HEARTBEAT_REQUEST_TEMPLATE },
+            templateSelectionExpression: '\\$default',
+          }),
+        })
+      : undefined;
     if (!this.authorizer) {
       Annotations.of(this).addWarningV2(
         NO_AUTHORIZER_WARNING,
@@ -767,7 +789,7 @@ export class GatewayBackend extends Construct {
    * and left for the app to acknowledge, with its own reason.
    */
   private acknowledgeFindings(): void {
-    for (const route of [this.disconnectRoute, this.defaultRoute, ...this.customRoutes]) {
+    for (const route of [this.disconnectRoute, this.defaultRoute, ...this.customRoutes, ...(this.heartbeatRoute ? [this.heartbeatRoute] : [])]) {
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason: 'API Gateway accepts an authorizer on the $connect route only; messages and $disconnect travel on a connection that $connect (and its authorizer, when configured) already admitted.',

@@ -29,6 +29,8 @@ export class GatewayBackendPropsError extends Error {
 }
 
 const RESERVED_ROUTE = /^\$/;
+/** The heartbeat route's integration request: the mock's status code. */
+export const HEARTBEAT_REQUEST_TEMPLATE = '{"statusCode": 200}';
 const ROUTE_KEY = /^[^\s]{1,128}$/;
 const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const QUERY_PARAMETER = /^[A-Za-z0-9._~-]{1,128}$/;
@@ -39,6 +41,7 @@ export interface Settings {
   readonly initMessage: boolean;
   readonly requireBindToken: boolean;
   readonly routes: readonly string[];
+  readonly heartbeatRoute: string | undefined;
   readonly routeSelectionExpression: string;
   readonly stageName: string;
   readonly throttle: GatewayThrottleSettings;
@@ -88,6 +91,15 @@ export function validate(props: GatewayBackendProps): Settings {
     if (!ROUTE_KEY.test(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} must be 1-128 characters without whitespace.`);
     if (seen.has(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} is listed twice.`);
     seen.add(routeKey);
+  }
+  const heartbeatRoute = props.heartbeatRoute === false ? undefined : (props.heartbeatRoute ?? 'ping');
+  if (heartbeatRoute !== undefined) {
+    if (typeof heartbeatRoute !== 'string' || RESERVED_ROUTE.test(heartbeatRoute) || !ROUTE_KEY.test(heartbeatRoute)) {
+      fail(`heartbeatRoute: ${JSON.stringify(heartbeatRoute)} must be a route key of 1-128 characters without whitespace, not starting with '$', or false.`);
+    }
+    if (seen.has(heartbeatRoute)) {
+      fail(`routes: ${JSON.stringify(heartbeatRoute)} is the heartbeat route, which API Gateway answers without a Lambda; pass heartbeatRoute: false to have onMessage handle it, or another heartbeatRoute.`);
+    }
   }
 
   const routeSelectionExpression = props.routeSelectionExpression ?? '$request.body.action';
@@ -153,6 +165,7 @@ export function validate(props: GatewayBackendProps): Settings {
     initMessage: props.initMessage ?? true,
     requireBindToken: props.requireBindToken ?? true,
     routes,
+    heartbeatRoute,
     routeSelectionExpression,
     stageName,
     throttle,

@@ -5,7 +5,8 @@
  * asynchronously so the posts happen after the connection opens (see initSenderHandler.ts).
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import type { Gateway } from '../sdk/index.ts';
+import { LimitExceededError, type Gateway } from '../sdk/index.ts';
+import { serializeMessage } from '../sdk/validation.ts';
 import { GatewayMetricName } from '../sdk/metricNames.ts';
 import type { HandlerMetrics } from './handlerMetrics.ts';
 import { buildConnectData } from './connectData.ts';
@@ -32,6 +33,13 @@ export interface ConnectHandlerOptions {
 /** Margin added to `$connect`'s own deadline: by then `$connect` has returned or timed out. */
 const RETRY_MARGIN_MS = 2000;
 
+/**
+ * The largest payload Lambda accepts for an asynchronous invocation (1 MB): the init sender's event,
+ * which carries every message `$connect` queued, must fit, or the invocation is refused (413) and the
+ * connection with it.
+ */
+export const MAX_ASYNC_INVOKE_BYTES = 1024 * 1024;
+
 export function createConnectHandler(options: ConnectHandlerOptions) {
   const log = options.log ?? ((message, details) => console.warn(JSON.stringify({ message, ...details })));
   if (options.initMessage && !options.initFunction) {
@@ -51,6 +59,8 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     });
 
     const outbox: string[] = [];
+    // The init sender's event without messages, with the longest retryUntil it can have.
+    let outboxBytes = Buffer.byteLength(JSON.stringify({ connectionId: clientId, init: true, messages: [], retryUntil: 8.64e15 }));
     let kicked = false;
     const ctx: ConnectContext = {
       clientId,
@@ -59,7 +69,18 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
       session: {},
       sendToCurrentClient(message: string) {
         if (typeof message !== 'string') throw new TypeError('sendToCurrentClient in $connect takes a string');
+        // The SDK's own rule, now rather than in the init sender after the connection opened.
+        serializeMessage(message);
+        const bytes = Buffer.byteLength(JSON.stringify(message)) + (outbox.length > 0 ? 1 : 0);
+        if (outboxBytes + bytes > MAX_ASYNC_INVOKE_BYTES) {
+          throw new LimitExceededError(
+            clientId,
+            MAX_ASYNC_INVOKE_BYTES,
+            `the messages queued in $connect for ${clientId} would pass the ${MAX_ASYNC_INVOKE_BYTES} bytes Lambda accepts for the init sender's asynchronous invocation; this message (${bytes} bytes in the event) was not queued: send the rest from onMessage, or less`,
+          );
+        }
         outbox.push(message);
+        outboxBytes += bytes;
       },
       closeCurrentClient() {
         kicked = true;

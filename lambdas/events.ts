@@ -74,7 +74,9 @@ export interface ConnectContext extends BaseContext {
   /**
    * Queues a message for this client. Nothing can be posted to a connection while `$connect` runs
    * (API Gateway answers 410), so queued messages are delivered right after the connection opens,
-   * after the init message, in order. Dropped if the connection is refused.
+   * after the init message, in order. Dropped if the connection is refused. Checked when queued:
+   * over 131072 bytes throws PayloadTooLargeError (as any send); a queue that would pass the 1 MB
+   * Lambda accepts for the init sender's event throws LimitExceededError (that message is not queued).
    */
   sendToCurrentClient(message: string): void;
   /** Refuses the connection with 403 once the callback returns: GatewayWorker's kick in onWebSocketConnect. */

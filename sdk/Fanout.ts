@@ -65,7 +65,7 @@ import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { sleep } from './ConnectionsApi.ts';
 import { ConfigurationError, ForbiddenError, GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
-import { checkClientIds, checkGroup, checkOptionsObject, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
+import { checkAwsConnectionId, checkClientIds, checkGroup, checkOptionsObject, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
 
 /** What invokes the worker: a LambdaClient, or anything with the same `send` for InvokeCommand. */
 export interface FanoutInvoker {
@@ -392,8 +392,8 @@ function parseChunkFields(event: unknown): ParsedChunk {
   else if (typeof base64 === 'string') payload = Buffer.from(base64, 'base64');
   else throw new ValidationError('chunk.message must be { utf8: string } or { base64: string }');
   if (payload.length > MAX_MESSAGE_BYTES) throw new ValidationError(`chunk.message is ${payload.length} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}`);
-  // Dense, each a connection id, each once.
-  const recipients = checkClientIds(c.recipients, 'chunk.recipients');
+  // Dense, each a connection id (as AWS supplied it to the tables: the loose check), each once.
+  const recipients = checkClientIds(c.recipients, 'chunk.recipients', checkAwsConnectionId);
   const via: Array<{ role: FanoutIndexRole; key: string }> = [];
   const rawVia = c.via;
   if (rawVia !== undefined) {

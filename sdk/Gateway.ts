@@ -50,7 +50,7 @@ import { RateLimiter } from './RateLimiter.ts';
 import type { GatewayTableNames } from './tables.ts';
 import { checkClientId, describe, type Session } from './validation.ts';
 import type { GatewayContext } from './gateway/context.ts';
-import { isOptionsObject, readConfig, resolveOptions, type GatewayOptions } from './gateway/options.ts';
+import { isOptionsObject, readConfig, resolveOptions, sendBurst, type GatewayOptions } from './gateway/options.ts';
 import type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendReport } from './gateway/types.ts';
 import * as bindings from './gateway/bindings.ts';
 import * as clients from './gateway/clients.ts';
@@ -89,7 +89,7 @@ export class Gateway {
       maxSockets: o.concurrency,
       timeoutMs: o.requestTimeoutMs,
       retry: { maxRetries: o.maxRetries, ...retryBackoff, random: o.random, throttleBaseDelayMs: o.throttleBaseDelayMs, throttleMaxDelayMs: o.throttleMaxDelayMs },
-      ...(o.sendRate !== undefined ? { limiter: new RateLimiter({ rate: o.sendRate, burst: Math.ceil(o.sendRate / 4) }) } : {}),
+      ...(o.sendRate !== undefined ? { limiter: new RateLimiter({ rate: o.sendRate, burst: sendBurst(o.sendRate) }) } : {}),
       ...(o.connectionsTransport ? { transport: o.connectionsTransport } : {}),
     });
     this.ownsDoc = !o.dynamoDb;
@@ -202,7 +202,10 @@ export class Gateway {
   /**
    * Stores a new connection (from `$connect`): empty session, version 0, TTL at connectedAt + 2 h +
    * margin. A user agent longer than 1024 UTF-16 code units is stored truncated (a long header must
-   * not refuse the connection), on a code-point boundary: a surrogate pair is never split.
+   * not refuse the connection), on a code-point boundary: a surrogate pair is never split. The id
+   * comes from AWS, so it gets the loose check (1-128 URL-safe characters), not the strict one of the
+   * methods that take an id from your code: a change of AWS's undocumented format must not fail
+   * every `$connect`.
    */
   async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string }): Promise<void> {
     return lifecycle.registerConnection(this.ctx, record);
@@ -211,6 +214,7 @@ export class Gateway {
   /**
    * Removes a connection (from `$disconnect`): the connection item, then its uid and group index
    * items. Returns what the item held (uid, groups, session: what `onClose` needs) or undefined.
+   * The id gets the loose check, as in registerConnection.
    */
   async unregisterConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
     return lifecycle.unregisterConnection(this.ctx, connectionId);

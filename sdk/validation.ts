@@ -57,6 +57,14 @@ export const MAX_GROUPS_PER_CONNECTION = 200;
 const MIN_NUMBER_MAGNITUDE = 1e-130;
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{15}=$/;
+/**
+ * A connection id as AWS supplies it, to `$connect` / `$disconnect` and in the tables a fan-out
+ * chunk's recipients come from. Its format is not documented, so this is loose (non-empty, URL-safe,
+ * bounded): if AWS ever changes it, connections still register and unregister and broadcasts still
+ * reach them, instead of every `$connect` failing. Ids a caller passes in keep the strict check
+ * (CLIENT_ID), which catches a uid or a group passed where a client id belongs.
+ */
+const AWS_CONNECTION_ID = /^[A-Za-z0-9_.~=-]{1,128}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -157,10 +165,18 @@ export function checkNameList(value: unknown, check: (v: unknown, what: string) 
   });
 }
 
-export function checkClientIds(value: unknown, what: string): string[] {
+/** A connection id AWS supplied (see AWS_CONNECTION_ID): a ValidationError only for what cannot be one at all. */
+export function checkAwsConnectionId(value: unknown, what = 'connectionId'): string {
+  if (typeof value !== 'string' || !AWS_CONNECTION_ID.test(value)) {
+    throw new ValidationError(`${what} must be a connection id (1-128 URL-safe characters: letters, digits, '_', '-', '.', '~', '='), got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function checkClientIds(value: unknown, what: string, check: (v: unknown, what: string) => string = checkClientId): string[] {
   return readSafely(what, () => {
     if (!Array.isArray(value)) throw new ValidationError(`${what} must be an array of client ids, got ${describe(value)}`);
-    return [...new Set(checkEach(value, what, checkClientId))];
+    return [...new Set(checkEach(value, what, check))];
   });
 }
 

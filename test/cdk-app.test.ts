@@ -58,7 +58,7 @@ test('context picks an Events module, custom routes and a stage name; a bad valu
     assert.equal(run.status, 0, run.output);
     const template = JSON.parse(readFileSync(join(run.outdir, 'ServerlessGatewayWorker.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
     const resources = Object.values(template.Resources);
-    assert.deepEqual(resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort(), ['$connect', '$default', '$disconnect', 'chat', 'typing']);
+    assert.deepEqual(resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort(), ['$connect', '$default', '$disconnect', 'chat', 'ping', 'typing']);
     assert.equal(resources.find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!.Properties.StageName, 'live');
     assert.equal(resources.filter((r) => r.Type === 'AWS::ApiGateway::Account').length, 0);
   } finally {

@@ -99,7 +99,7 @@ describe('API and stage', () => {
     const t = template();
     t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
     const routes = Object.values(t.findResources('AWS::ApiGatewayV2::Route'));
-    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), ['$connect', '$default', '$disconnect', 'chat', 'typing']);
+    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), ['$connect', '$default', '$disconnect', 'chat', 'ping', 'typing']);
     const integrations = t.findResources('AWS::ApiGatewayV2::Integration');
     const functionOf = (routeKey: string) => {
       const route = routes.find((r) => r.Properties.RouteKey === routeKey)!;
@@ -112,6 +112,39 @@ describe('API and stage', () => {
     assert.equal(functionOf('$disconnect'), logicalId(stack, backend.disconnectFunction));
     for (const key of ['$default', 'chat', 'typing']) assert.equal(functionOf(key), logicalId(stack, backend.messageFunction));
     for (const route of routes) assert.equal(route.Properties.AuthorizationType, 'NONE');
+  });
+
+  test('the heartbeat route: ping answered by a MOCK integration (status 200 from its request template), one-way, no Lambda', () => {
+    const { stack, backend, template } = build();
+    const t = template();
+    const routes = t.findResources('AWS::ApiGatewayV2::Route');
+    const ping = Object.values(routes).find((r) => r.Properties.RouteKey === 'ping')!;
+    assert.equal(logicalId(stack, backend.heartbeatRoute!), Object.keys(routes).find((id) => routes[id] === ping));
+    const integrationId = (flatten(ping.Properties.Target).match(/<(\w+)>/) ?? [])[1]!;
+    const integration = t.findResources('AWS::ApiGatewayV2::Integration')[integrationId]!.Properties;
+    assert.deepEqual(
+      [integration.IntegrationType, integration.RequestTemplates, integration.TemplateSelectionExpression],
+      ['MOCK', { $default: '{"statusCode": 200}' }, '\\$default'],
+    );
+    assert.equal(ping.Properties.RouteResponseSelectionExpression, undefined, 'one-way: nothing is sent back');
+    const routeResponses = Object.values(t.findResources('AWS::ApiGatewayV2::RouteResponse'));
+    assert.ok(routeResponses.every((r) => flatten(r.Properties.RouteId) !== `<${logicalId(stack, backend.heartbeatRoute!)}>`));
+    for (const permission of Object.values(t.findResources('AWS::Lambda::Permission'))) assert.doesNotMatch(JSON.stringify(permission), /ping/);
+  });
+
+  test('heartbeatRoute: another key, or false for none (pings then reach $default); a clash with routes or a bad key is refused', () => {
+    const keys = (props: GatewayBackendProps) => Object.values(build(props).template().findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties.RouteKey).sort();
+    assert.deepEqual(keys({ heartbeatRoute: 'hb' }), ['$connect', '$default', '$disconnect', 'hb']);
+    assert.deepEqual(keys({ heartbeatRoute: false }), ['$connect', '$default', '$disconnect']);
+    assert.equal(build({ heartbeatRoute: false }).backend.heartbeatRoute, undefined);
+    assert.deepEqual(keys({ heartbeatRoute: false, routes: ['ping'] }), ['$connect', '$default', '$disconnect', 'ping']);
+    for (const [props, message] of [
+      [{ routes: ['ping'] }, /routes: "ping" is the heartbeat route/],
+      [{ heartbeatRoute: '$ping' }, /heartbeatRoute: "\$ping" must be a route key/],
+      [{ heartbeatRoute: 'two words' }, /heartbeatRoute/],
+    ] as const) {
+      assert.throws(() => build(props as GatewayBackendProps), (e: Error) => e instanceof GatewayBackendPropsError && message.test(e.message));
+    }
   });
 
   test('a custom route selection expression and stage name', () => {

@@ -93,7 +93,7 @@ describe('parseChunk', () => {
       [{ ...valid(), operation: 'sendToClient' }, /operation/],
       [{ ...valid(), message: { text: 'x' } }, /message must be/],
       [{ ...valid(), message: { utf8: 'x'.repeat(131073) } }, /131073 bytes/],
-      [{ ...valid(), recipients: ['nope'] }, /chunk\.recipients\[0\] must be an API Gateway connection id/],
+      [{ ...valid(), recipients: ['no/pe'] }, /chunk\.recipients\[0\] must be a connection id \(1-128 URL-safe characters/],
       [{ ...valid(), via: [['sessions', 'x']] }, /chunk\.via\[0\]/],
       [{ ...valid(), via: [['groups', '']] }, /chunk\.via\[0\]\[1\] must not be empty/],
     ] as const) {

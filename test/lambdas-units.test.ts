@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { ConnectionGoneError, type Gateway } from '../sdk/index.ts';
+import { ConnectionGoneError, LimitExceededError, PayloadTooLargeError, type Gateway } from '../sdk/index.ts';
 import { buildConnectData, parseCookie } from '../lambdas/connectData.ts';
 import { sessionPatch } from '../lambdas/sessionPatch.ts';
 import { resolveEvents, type GatewayEvents } from '../lambdas/events.ts';
 import { createInitSenderHandler, type InitSenderEvent } from '../lambdas/initSenderHandler.ts';
 import { checkBindToken } from '../sdk/bindToken.ts';
-import { createConnectHandler, initMessageFor } from '../lambdas/connectHandler.ts';
+import { createConnectHandler, initMessageFor, MAX_ASYNC_INVOKE_BYTES } from '../lambdas/connectHandler.ts';
 import { createMessageHandler } from '../lambdas/messageHandler.ts';
 import { createDisconnectHandler } from '../lambdas/disconnectHandler.ts';
 import { handlerSettings } from '../lambdas/handlerEnvironment.ts';
@@ -333,6 +333,55 @@ describe('$connect', () => {
     assert.equal(invocation!.payload.init, true);
     assert.deepEqual(invocation!.payload.messages, ['first', 'second']);
     assert.ok(invocation!.payload.retryUntil >= started + 9_000 + 2_000, 'retries until $connect has surely ended');
+  });
+
+  test('a queued message is checked with the SDK rule when queued: over 131072 bytes (of UTF-8) throws PayloadTooLargeError, and the queue goes on', async () => {
+    const { gateway } = fakeGateway();
+    const lambda = fakeLambda();
+    const refused: unknown[] = [];
+    const events: GatewayEvents = {
+      onConnect: (_id, ctx) => {
+        ctx.sendToCurrentClient('x'.repeat(131072));
+        for (const big of ['x'.repeat(131073), '€'.repeat(43691)]) {
+          try {
+            ctx.sendToCurrentClient(big);
+          } catch (error) {
+            refused.push(error);
+          }
+        }
+        ctx.sendToCurrentClient('after');
+      },
+    };
+    const handler = createConnectHandler({ events, gateway, lambda: lambda.client, initFunction: 'init-fn', initMessage: true, log: quiet });
+    assert.deepEqual(await handler(connectEvent(), lambdaContext), { statusCode: 200 });
+    assert.equal(refused.length, 2);
+    assert.ok(refused.every((e) => e instanceof PayloadTooLargeError && e.code === 'PAYLOAD_TOO_LARGE'), '131073 ASCII bytes, and 43,691 three-byte characters');
+    assert.deepEqual(lambda.invocations[0]!.payload.messages.map((m: string) => m.length), [131072, 5]);
+  });
+
+  test('a queue that would pass the 1 MB of an asynchronous invocation throws LimitExceededError; what was queued is sent; uncaught, the connection is refused', async () => {
+    const lambda = fakeLambda();
+    let thrown: unknown;
+    const events: GatewayEvents = {
+      onConnect: (_id, ctx) => {
+        try {
+          for (let i = 0; i < 20; i++) ctx.sendToCurrentClient(`${i}`.padEnd(120_000, '.'));
+        } catch (error) {
+          thrown = error;
+        }
+      },
+    };
+    await createConnectHandler({ events, gateway: fakeGateway().gateway, lambda: lambda.client, initFunction: 'init-fn', initMessage: true, log: quiet })(connectEvent(), lambdaContext);
+    assert.ok(thrown instanceof LimitExceededError && thrown.code === 'LIMIT_EXCEEDED' && /1048576 bytes Lambda accepts/.test(thrown.message), String(thrown));
+    const invocation = lambda.invocations[0]!;
+    assert.equal(invocation.payload.messages.length, 8, '8 messages of 120,000 bytes fit, the 9th does not');
+    assert.ok(Buffer.byteLength(JSON.stringify(invocation.payload)) <= MAX_ASYNC_INVOKE_BYTES);
+
+    const uncaught = fakeGateway();
+    const events2: GatewayEvents = { onConnect: (_id, ctx) => { for (let i = 0; i < 20; i++) ctx.sendToCurrentClient('y'.repeat(120_000)); } };
+    const handler = createConnectHandler({ events: events2, gateway: uncaught.gateway, lambda: fakeLambda().client, initFunction: 'init-fn', initMessage: true, log: quiet });
+    await assert.rejects(handler(connectEvent(), lambdaContext), LimitExceededError);
+    assert.deepEqual(uncaught.names(), ['registerConnection', 'unregisterConnection'], 'a failed $connect leaves nothing behind (API Gateway answers 502)');
   });
 
   test('the seed module: init only, and no session write', async () => {

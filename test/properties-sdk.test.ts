@@ -74,6 +74,11 @@ function wellFormed(s: string): boolean {
   return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
+/** The loose check of ids AWS supplies (registerConnection, unregisterConnection). */
+function validAwsId(v: unknown): boolean {
+  return typeof v === 'string' && /^[A-Za-z0-9_.~=-]{1,128}$/.test(v);
+}
+
 function validId(v: unknown): boolean {
   if (typeof v !== 'string' || v.length !== 16 || v[15] !== '=') return false;
   for (const c of v.slice(0, 15)) if (!ID_ALPHABET.includes(c)) return false;
@@ -600,14 +605,14 @@ function methodSpecs(): Record<string, MethodSpec> {
       if (typeof r !== 'object' || r === null || Array.isArray(r)) return false;
       const o = r as Record<string, unknown>;
       const optionalString = (v: unknown, max: number) => v === undefined || (typeof v === 'string' && v.length <= max);
-      return validId(o.connectionId) && validEpochMs(o.connectedAt) && optionalString(o.sourceIp, 64) && optionalString(o.userAgent, Number.POSITIVE_INFINITY);
+      return validAwsId(o.connectionId) && validEpochMs(o.connectedAt) && optionalString(o.sourceIp, 64) && optionalString(o.userAgent, Number.POSITIVE_INFINITY);
     }) === true;
   const noBindTokenSecret = (error: unknown) => error instanceof ConfigurationError && /bindTokenSecret/.test(error.message);
   const mergedTooBig = (error: unknown) => error instanceof ValidationError && /the merged session/.test(error.message);
 
   const specs: Record<string, MethodSpec> = {
     registerConnection: { args: fc.tuple(record), verdict: ([r]) => verdict([recordVerdict(r)]) },
-    unregisterConnection: { args: fc.tuple(harmlessId), verdict: ([id]) => verdict([validId(id)]) },
+    unregisterConnection: { args: fc.tuple(harmlessId), verdict: ([id]) => verdict([validAwsId(id)]) },
     getConnection: { args: fc.tuple(anyId), verdict: ([id]) => verdict([validId(id)]) },
     sendToClient: { args: fc.tuple(anyId, messageLike), verdict: ([id, m]) => verdict([validId(id)], { value: m }) },
     sendToUid: {

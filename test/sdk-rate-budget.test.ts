@@ -301,5 +301,7 @@ test('GATEWAY_SEND_RATE sets the process budget (explicit options win); off lift
     [fromEnv({ GATEWAY_SEND_RATE: '40' }, { sendRate: false }), undefined],
   ];
   assert.deepEqual(cases.map(([g]) => limiterOf(g)?.rate), cases.map(([, rate]) => rate));
+  // A second's worth, at most 1,000: one send up to the chunking threshold goes out unpaced.
+  assert.deepEqual([limiterOf(cases[0]![0])?.burst, limiterOf(cases[1]![0])?.burst], [1000, 40]);
   for (const [g] of cases) g.destroy();
 });

@@ -74,8 +74,9 @@ export interface GatewayOptions {
   /**
    * `@connections` requests per second this Gateway (this process) may start, retries included,
    * across all its sends and closes; a fan-out chunk is held to the smaller of this and its share of
-   * the broadcast's budget. The bucket holds a quarter second's worth, so a send of a few hundred
-   * recipients is not slowed. `false`: no limit.
+   * the broadcast's budget. The bucket holds a second's worth, at most 1,000 (the chunking
+   * threshold), so one send of up to 1,000 recipients from a rested process goes out unpaced; what
+   * is bounded is the sustained rate. `false`: no limit.
    * @default 2000 (a fifth of the account's default 10,000 requests/s, shared by every API)
    */
   readonly sendRate?: number | false;
@@ -139,6 +140,11 @@ const DEFAULTS = {
 
 /** Requests per second of one process, by default: see GatewayOptions.sendRate. */
 export const DEFAULT_SEND_RATE = 2000;
+
+/** The process bucket's size: a second's worth, at most 1,000 (an inline send up to the chunking threshold goes out at once). */
+export function sendBurst(sendRate: number): number {
+  return Math.max(1, Math.min(1000, Math.ceil(sendRate)));
+}
 
 /** GatewayOptions read once and checked: what the constructor builds the Gateway from. */
 export interface ResolvedOptions {
