@@ -279,6 +279,8 @@ describe('with an Events module', () => {
 
   test('closeCurrentClient from onMessage sends its message, then closes', async () => {
     const { client } = await connectAndInit(backend);
+    // The init sender's welcome follows the init message; wait for it so it cannot race the echo.
+    assert.equal((await client.json(1, WAIT)).type, 'welcome');
     client.send(JSON.stringify({ text: 'bye' }));
     assert.equal((await client.json(2, WAIT)).type, 'echo');
     assert.deepEqual(await client.json(3, WAIT), { type: 'bye' });
