@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-const tables = { connections: 'bench-connections', uids: 'bench-uids', groups: 'bench-groups' };
+const tables = { connections: 'bench-connections', sessions: 'bench-sessions', memberships: 'bench-memberships', uids: 'bench-uids', groups: 'bench-groups' };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 function send(message: unknown): void {

@@ -26,7 +26,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
-import { GatewayTables, type TableKeyDefinition } from '../sdk/tables.ts';
+import { GatewayTables, type GatewayTableRole, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
@@ -284,8 +284,12 @@ export interface IGatewayFunction extends iam.IGrantable {
 
 
 export class GatewayBackend extends Construct {
-  /** One item per live connection: uid, groups, session, identity, connectedAt, expiresAt. */
+  /** One small item per live connection: connectedAt, uid, groupCount, expiresAt (sdk/tables.ts has the layout). */
   readonly connectionsTable: dynamodb.Table;
+  /** One item per connection: the session, its version, the handshake identity. */
+  readonly sessionsTable: dynamodb.Table;
+  /** connection id -> its groups, one item per membership. */
+  readonly membershipsTable: dynamodb.Table;
   /** uid -> connection ids. */
   readonly uidsTable: dynamodb.Table;
   /** group -> connection ids. */
@@ -378,10 +382,12 @@ export class GatewayBackend extends Construct {
         removalPolicy: settings.removalPolicy,
       });
     this.connectionsTable = table('Connections', GatewayTables.connections);
+    this.sessionsTable = table('Sessions', GatewayTables.sessions);
+    this.membershipsTable = table('Memberships', GatewayTables.memberships);
     this.uidsTable = table('Uids', GatewayTables.uids);
     this.groupsTable = table('Groups', GatewayTables.groups);
     if (!settings.pointInTimeRecovery) {
-      for (const t of [this.connectionsTable, this.uidsTable, this.groupsTable]) {
+      for (const t of Object.values(this.tablesByRole())) {
         Validations.of(t).acknowledge({
           id: 'AwsSolutions-DDB3',
           reason: 'Point-in-time recovery was turned off through GatewayBackendProps.pointInTimeRecovery: the items only live as long as a connection (2 h at most).',
@@ -578,11 +584,10 @@ export class GatewayBackend extends Construct {
       id: 'AwsSolutions-SMG4',
       reason: 'Each process reads the key once; a rotated value would refuse every token issued before it until every function restarted. Tokens expire within 2 hours; rotate by putting a new value and redeploying (README: Bind tokens).',
     });
-    const sdkEnvironment = gatewayEnvironment(this.callbackUrl, {
-      connections: this.connectionsTable.tableName,
-      uids: this.uidsTable.tableName,
-      groups: this.groupsTable.tableName,
-    });
+    const sdkEnvironment = gatewayEnvironment(
+      this.callbackUrl,
+      Object.fromEntries(Object.entries(this.tablesByRole()).map(([role, t]) => [role, t.tableName])) as Record<GatewayTableRole, string>,
+    );
     const metricsEnvironment = { [MetricsEnvVar.namespace]: this.metricsNamespace, [MetricsEnvVar.service]: this.metricsService };
     this.environment = {
       ...sdkEnvironment,
@@ -621,12 +626,9 @@ export class GatewayBackend extends Construct {
     // The fan-out worker posts and prunes on 410; it gets no fan-out settings, so it never chunks again.
     for (const [name, value] of Object.entries({ ...sdkEnvironment, ...metricsEnvironment })) this.fanoutWorkerFunction.addEnvironment(name, value);
     this.manageConnectionsGrant(this.fanoutWorkerFunction, FANOUT_WORKER_CONNECTIONS_METHODS);
-    for (const [t, actions] of [
-      [this.connectionsTable, FANOUT_WORKER_TABLE_ACTIONS.connections],
-      [this.uidsTable, FANOUT_WORKER_TABLE_ACTIONS.uids],
-      [this.groupsTable, FANOUT_WORKER_TABLE_ACTIONS.groups],
-    ] as const) {
-      iam.Grant.addToPrincipal({ grantee: this.fanoutWorkerFunction, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] });
+    for (const [role, t] of Object.entries(this.tablesByRole()) as Array<[GatewayTableRole, dynamodb.Table]>) {
+      const actions: readonly string[] = FANOUT_WORKER_TABLE_ACTIONS[role];
+      if (actions.length > 0) iam.Grant.addToPrincipal({ grantee: this.fanoutWorkerFunction, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] });
     }
 
     // ---- monitoring ----
@@ -638,6 +640,8 @@ export class GatewayBackend extends Construct {
     this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', { value: this.callbackUrl, description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})` });
     // Table names too, so a backend (or the scenario tests against a deployed stack) can be configured from the outputs alone.
     new CfnOutput(this, 'ConnectionsTableName', { value: this.connectionsTable.tableName, description: GatewayEnvVar.connectionsTable });
+    new CfnOutput(this, 'SessionsTableName', { value: this.sessionsTable.tableName, description: GatewayEnvVar.sessionsTable });
+    new CfnOutput(this, 'MembershipsTableName', { value: this.membershipsTable.tableName, description: GatewayEnvVar.membershipsTable });
     new CfnOutput(this, 'UidsTableName', { value: this.uidsTable.tableName, description: GatewayEnvVar.uidsTable });
     new CfnOutput(this, 'GroupsTableName', { value: this.groupsTable.tableName, description: GatewayEnvVar.groupsTable });
     new CfnOutput(this, 'BindTokenSecretArn', { value: this.bindTokenSecret.secretArn, description: GatewayEnvVar.bindTokenSecret });
@@ -664,13 +668,9 @@ export class GatewayBackend extends Construct {
    * on the bind token secret.
    */
   grantGatewayPermissions(grantee: iam.IGrantable): iam.Grant {
-    const tables: Array<[dynamodb.Table, readonly string[]]> = [
-      [this.connectionsTable, GATEWAY_TABLE_ACTIONS.connections],
-      [this.uidsTable, GATEWAY_TABLE_ACTIONS.uids],
-      [this.groupsTable, GATEWAY_TABLE_ACTIONS.groups],
-    ];
     let grant = this.manageConnectionsGrant(grantee, MANAGE_CONNECTIONS_METHODS);
-    for (const [t, actions] of tables) {
+    for (const [role, t] of Object.entries(this.tablesByRole()) as Array<[GatewayTableRole, dynamodb.Table]>) {
+      const actions: readonly string[] = GATEWAY_TABLE_ACTIONS[role];
       grant = grant.combine(iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] }));
     }
     grant = grant.combine(this.bindTokenSecretGrant(grantee));
@@ -744,6 +744,11 @@ export class GatewayBackend extends Construct {
   /** Accepted connections whose init message never arrived. */
   metricInitMessagesFailed(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(GatewayMetricName.initMessagesFailed, options);
+  }
+
+  /** The five tables by their role in sdk/tables.ts. */
+  tablesByRole(): Record<GatewayTableRole, dynamodb.Table> {
+    return { connections: this.connectionsTable, sessions: this.sessionsTable, memberships: this.membershipsTable, uids: this.uidsTable, groups: this.groupsTable };
   }
 
   /** `arn:...:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/@connections/*` for each method. */

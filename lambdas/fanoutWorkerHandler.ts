@@ -80,7 +80,7 @@ export function createFanoutWorkerHandler(options: FanoutWorkerOptions) {
     log(line);
     if (systemic) {
       const codes = Object.entries(line.failedCodes).map(([code, n]) => `${n} ${code}`).join(', ');
-      throw new FanoutChunkFailedError(`chunk ${report.index + 1}/${report.count} of fan-out ${report.fanoutId} delivered nothing (${codes}); first error: ${report.failed[0]!.error.message}`);
+      throw new FanoutChunkFailedError(`chunk ${report.index + 1}/${report.count || '?'} of fan-out ${report.fanoutId} delivered nothing (${codes}); first error: ${report.failed[0]!.error.message}`);
     }
     const { failedIds: _ids, message: _message, ...summary } = line;
     return summary;

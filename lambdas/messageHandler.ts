@@ -1,13 +1,17 @@
 /**
  * `$default` and custom routes: runs onMessage with GatewayWorker's context (session, SDK,
- * sendToCurrentClient, closeCurrentClient). The session is loaded before the callback and only what
- * changed is written back, as a merge (see sessionPatch.ts). Without onMessage, messages are accepted
- * and ignored, at the cost of nothing but the invocation: the seed's push-only mode.
+ * sendToCurrentClient, closeCurrentClient). Without onMessage, messages are accepted and ignored, at
+ * the cost of nothing but the invocation: the seed's push-only mode.
+ *
+ * The session is read only if onMessage touches `ctx.session` (lazySession.ts): a message whose
+ * callback never does costs no DynamoDB read. Only what changed is written back, as a merge (see
+ * sessionPatch.ts).
  */
 import { gatewayForCurrentClient } from './currentClient.ts';
 import type { Gateway } from '../sdk/index.ts';
 import { GatewayErrorCode } from '../sdk/errors.ts';
-import type { GatewayEvents, MessageContext, OutgoingMessage, Session } from './events.ts';
+import type { GatewayEvents, MessageContext, OutgoingMessage } from './events.ts';
+import { lazySession } from './lazySession.ts';
 import { sessionPatch } from './sessionPatch.ts';
 import type { WebSocketMessageEvent } from './webSocketEvent.ts';
 
@@ -26,22 +30,22 @@ export function createMessageHandler(options: MessageHandlerOptions) {
     const { gateway } = options;
     const requestContext = event.requestContext;
     const clientId = requestContext.connectionId;
-    const stored = await gateway.getSession(clientId); // undefined: the client is gone
-    const loaded: Session = stored ?? {};
-    const before = structuredClone(loaded);
-    const ctx: MessageContext = {
+    const session = await lazySession(gateway, clientId);
+    const ctx = {
       clientId,
       gateway: gatewayForCurrentClient(gateway, clientId),
       requestContext,
       routeKey: requestContext.routeKey,
-      session: structuredClone(loaded),
       sendToCurrentClient: (message: OutgoingMessage) => gateway.sendToClient(clientId, message),
       closeCurrentClient: (message?: OutgoingMessage) => (message === undefined ? gateway.closeClient(clientId) : gateway.closeClient(clientId, message)),
-    };
+    } as MessageContext;
+    Object.defineProperty(ctx, 'session', { get: session.get, set: session.set, enumerable: true, configurable: false });
     const body = typeof event.body === 'string' ? event.body : '';
     await events.onMessage(clientId, body, ctx);
 
-    const after = ctx.session;
+    const touched = session.touched();
+    if (!touched) return { statusCode: 200 };
+    const { before, after, stored } = touched;
     if (typeof after !== 'object' || after === null || Array.isArray(after)) {
       throw new TypeError(`ctx.session must stay a plain object; onMessage set it to ${JSON.stringify(after)}`);
     }

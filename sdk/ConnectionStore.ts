@@ -1,8 +1,9 @@
 /**
- * The DynamoDB side of the SDK: the three tables of sdk/tables.ts and every read and write on them.
- * No transactions; the callers (Gateway) order the writes. Every call asks for
- * ReturnConsumedCapacity TOTAL and reports it; reads that drive a send are strongly consistent;
- * queries and scans paginate to the end, and a failure fails the whole call (no partial results).
+ * The DynamoDB side of the SDK: the five tables of sdk/tables.ts and every read and write on them.
+ * No transactions; the callers (sdk/gateway/) order the writes. Every call asks for
+ * ReturnConsumedCapacity TOTAL and reports it; reads that drive a send, and reads of one
+ * connection's items, are strongly consistent; queries and scans paginate to the end, and a failure
+ * fails the whole call (no partial results).
  */
 import {
   BatchGetCommand,
@@ -16,7 +17,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { CONNECTION_MAX_AGE_SECONDS, GatewayTables, TTL_MARGIN_SECONDS, type GatewayTableNames } from './tables.ts';
+import { CONNECTION_MAX_AGE_SECONDS, GatewayTables, TTL_MARGIN_SECONDS, type GatewayTableNames, type GatewayTableRole } from './tables.ts';
 import { GatewayError, ServiceError, ThrottledError } from './errors.ts';
 import { sleep } from './ConnectionsApi.ts';
 import type { Session } from './validation.ts';
@@ -33,16 +34,26 @@ export interface ConsumedCapacityEvent {
   readonly call: number;
 }
 
-/** A connections-table item as stored. */
+/**
+ * A connections-table item as stored: small whatever the session and the groups, because every
+ * membership change writes it and sendToAll reads it.
+ */
 export interface ConnectionItem {
   readonly connectionId: string;
   readonly connectedAt: number;
-  readonly sourceIp?: string;
-  readonly userAgent?: string;
   readonly uid?: string;
-  readonly groups?: Set<string>;
+  /** How many memberships items the connection has (absent: 0); joinGroup's cap is a condition on it. */
+  readonly groupCount?: number;
+  readonly expiresAt?: number;
+}
+
+/** A sessions-table item: the session, its optimistic-lock version and the handshake identity. */
+export interface SessionItem {
+  readonly connectionId: string;
   readonly session?: Session;
   readonly version?: number;
+  readonly sourceIp?: string;
+  readonly userAgent?: string;
   readonly expiresAt?: number;
 }
 
@@ -55,6 +66,15 @@ export interface IndexKey {
   readonly connectionId: string;
 }
 
+/** Any item a batch delete can remove: an index item, a membership item or a session item. */
+export type ItemRef =
+  | IndexKey
+  | { readonly role: 'memberships'; readonly key: string; readonly connectionId: string }
+  | { readonly role: 'sessions'; readonly connectionId: string };
+
+/** One scanned page, handed over as it arrives; a returned promise holds the next page of that segment back. */
+export type PageHandler = (items: Array<Record<string, unknown>>, count: number) => void | Promise<void>;
+
 export interface ConnectionStoreOptions {
   readonly scanSegments: number;
   readonly concurrency: number;
@@ -62,6 +82,8 @@ export interface ConnectionStoreOptions {
 }
 
 const C = GatewayTables.connections;
+const S = GatewayTables.sessions;
+const M = GatewayTables.memberships;
 const U = GatewayTables.uids;
 const G = GatewayTables.groups;
 const TTL = C.timeToLiveAttribute;
@@ -85,31 +107,7 @@ export class ConnectionStore {
     return Math.floor(fromMs / 1000) + CONNECTION_MAX_AGE_SECONDS + TTL_MARGIN_SECONDS;
   }
 
-  private indexTable(role: IndexRole): { name: string; partitionKey: string } {
-    return role === 'uids' ? { name: this.tables.uids, partitionKey: U.partitionKey } : { name: this.tables.groups, partitionKey: G.partitionKey };
-  }
-
-  /** Sends one command, reports its consumed capacity, maps SDK errors to GatewayErrors. */
-  private async call<T extends { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[] }>(
-    operation: string,
-    command: string,
-    run: () => Promise<T>,
-  ): Promise<T> {
-    let output: T;
-    try {
-      output = await run();
-    } catch (error) {
-      throw mapDynamoError(command, error);
-    }
-    const report = this.options.onConsumedCapacity;
-    const call = ++this.calls;
-    if (report && output.ConsumedCapacity) {
-      for (const c of Array.isArray(output.ConsumedCapacity) ? output.ConsumedCapacity : [output.ConsumedCapacity]) {
-        report({ operation, command, table: c.TableName ?? '', capacityUnits: c.CapacityUnits ?? 0, call });
-      }
-    }
-    return output;
-  }
+  // ---- connections: the small item that says a connection is live ----
 
   async putConnection(operation: string, item: ConnectionItem): Promise<void> {
     await this.call(operation, 'PutItem', () =>
@@ -118,19 +116,7 @@ export class ConnectionStore {
   }
 
   async getConnection(operation: string, connectionId: string, attributes?: readonly string[]): Promise<ConnectionItem | undefined> {
-    const projection = attributes ? projectionOf(attributes) : {};
-    const out = await this.call(operation, 'GetItem', () =>
-      this.doc.send(
-        new GetCommand({
-          TableName: this.tables.connections,
-          Key: { [C.partitionKey]: connectionId },
-          ConsistentRead: true,
-          ReturnConsumedCapacity: 'TOTAL',
-          ...projection,
-        }),
-      ),
-    );
-    return out.Item as ConnectionItem | undefined;
+    return (await this.getItem(operation, this.tables.connections, { [C.partitionKey]: connectionId }, attributes)) as ConnectionItem | undefined;
   }
 
   /** Deletes the connection item; returns what it held. */
@@ -178,33 +164,87 @@ export class ConnectionStore {
    * Updates an existing connection item (the condition always includes attribute_exists, so an
    * update never creates an item). Throws ConditionFailed when the condition fails.
    */
-  async updateConnection(
-    operation: string,
-    connectionId: string,
-    update: {
-      expression: string;
-      names?: Record<string, string>;
-      values?: Record<string, unknown>;
-      condition?: string;
-      returnValues?: 'UPDATED_OLD' | 'ALL_OLD' | 'ALL_NEW' | 'NONE';
-    },
-  ): Promise<Partial<ConnectionItem> | undefined> {
-    const out = await this.call(operation, 'UpdateItem', () =>
+  async updateConnection(operation: string, connectionId: string, update: ItemUpdate): Promise<Partial<ConnectionItem> | undefined> {
+    return (await this.updateExisting(operation, this.tables.connections, C.partitionKey, connectionId, update)) as Partial<ConnectionItem> | undefined;
+  }
+
+  /** Connection items by id (BatchGetItem, strongly consistent); missing ids are absent. */
+  async getConnections(operation: string, ids: readonly string[], attributes: readonly string[]): Promise<Map<string, ConnectionItem>> {
+    return this.batchGet<ConnectionItem>(operation, this.tables.connections, ids, attributes);
+  }
+
+  // ---- sessions ----
+
+  async putSession(operation: string, item: SessionItem): Promise<void> {
+    await this.call(operation, 'PutItem', () => this.doc.send(new PutCommand({ TableName: this.tables.sessions, Item: item, ReturnConsumedCapacity: 'TOTAL' })));
+  }
+
+  async getSession(operation: string, connectionId: string, attributes?: readonly string[]): Promise<SessionItem | undefined> {
+    return (await this.getItem(operation, this.tables.sessions, { [S.partitionKey]: connectionId }, attributes)) as SessionItem | undefined;
+  }
+
+  /** Like updateConnection, on the session item: never creates one, ConditionFailed when it is gone. */
+  async updateSession(operation: string, connectionId: string, update: ItemUpdate): Promise<void> {
+    await this.updateExisting(operation, this.tables.sessions, S.partitionKey, connectionId, update);
+  }
+
+  /** Deletes the session item; returns what it held (the session onClose gets). */
+  async deleteSession(operation: string, connectionId: string): Promise<SessionItem | undefined> {
+    const out = await this.call(operation, 'DeleteItem', () =>
       this.doc.send(
-        new UpdateCommand({
-          TableName: this.tables.connections,
-          Key: { [C.partitionKey]: connectionId },
-          UpdateExpression: update.expression,
-          ConditionExpression: `attribute_exists(#id)${update.condition ? ` AND (${update.condition})` : ''}`,
-          ExpressionAttributeNames: { '#id': C.partitionKey, ...update.names },
-          ...(update.values && Object.keys(update.values).length > 0 ? { ExpressionAttributeValues: update.values } : {}),
-          ReturnValues: update.returnValues ?? 'NONE',
+        new DeleteCommand({ TableName: this.tables.sessions, Key: { [S.partitionKey]: connectionId }, ReturnValues: 'ALL_OLD', ReturnConsumedCapacity: 'TOTAL' }),
+      ),
+    );
+    return out.Attributes as SessionItem | undefined;
+  }
+
+  /** Session items by id (BatchGetItem, strongly consistent); missing ids are absent. */
+  async getSessions(operation: string, ids: readonly string[], attributes: readonly string[]): Promise<Map<string, SessionItem>> {
+    return this.batchGet<SessionItem>(operation, this.tables.sessions, ids, attributes);
+  }
+
+  // ---- memberships: connection -> group ----
+
+  /** Writes (or refreshes) a membership item; whether it existed before (ReturnValues ALL_OLD costs nothing extra). */
+  async putMembership(operation: string, connectionId: string, group: string, nowMs: number): Promise<{ existed: boolean }> {
+    const out = await this.call(operation, 'PutItem', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tables.memberships,
+          Item: { [M.partitionKey]: connectionId, [M.sortKey]: group, [TTL]: ConnectionStore.expiresAt(nowMs) },
+          ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
       ),
     );
-    return out.Attributes as Partial<ConnectionItem> | undefined;
+    return { existed: out.Attributes !== undefined };
   }
+
+  /** Deletes a membership item; whether there was one. */
+  async deleteMembership(operation: string, connectionId: string, group: string): Promise<{ existed: boolean }> {
+    const out = await this.call(operation, 'DeleteItem', () =>
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.tables.memberships,
+          Key: { [M.partitionKey]: connectionId, [M.sortKey]: group },
+          ReturnValues: 'ALL_OLD',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
+    );
+    return { existed: out.Attributes !== undefined };
+  }
+
+  /** The groups one connection is in (a strongly consistent Query of its memberships, every page). */
+  async queryMemberships(operation: string, connectionId: string, nowMs: number): Promise<string[]> {
+    const groups: string[] = [];
+    await this.queryPages(operation, this.tables.memberships, M.partitionKey, connectionId, nowMs, { attribute: M.sortKey }, (items) => {
+      for (const item of items) groups.push(item[M.sortKey] as string);
+    });
+    return groups;
+  }
+
+  // ---- uid and group index items ----
 
   /**
    * Writes (or refreshes) an index item. Returns whether it existed before: a caller that must undo
@@ -238,17 +278,43 @@ export class ConnectionStore {
     );
   }
 
-  /** Deletes many index items (BatchWriteItem, 25 at a time, unprocessed items retried). */
-  async deleteIndexItems(operation: string, items: readonly IndexKey[]): Promise<void> {
-    if (items.length === 1) return this.deleteIndex(operation, items[0]!);
+  /** Every connection id in one uid's or group's index, strongly consistent, every page. */
+  async queryIndex(operation: string, role: IndexRole, key: string, nowMs: number): Promise<string[]> {
+    const ids: string[] = [];
+    const table = this.indexTable(role);
+    await this.queryPages(operation, table.name, table.partitionKey, key, nowMs, { attribute: 'connectionId' }, (items) => {
+      for (const item of items) ids.push(item.connectionId as string);
+    });
+    return ids;
+  }
+
+  /** How many connection ids one uid or group has, strongly consistent (Select COUNT, every page). */
+  async countIndex(operation: string, role: IndexRole, key: string, nowMs: number): Promise<number> {
+    let count = 0;
+    const table = this.indexTable(role);
+    await this.queryPages(operation, table.name, table.partitionKey, key, nowMs, 'count', (_items, pageCount) => {
+      count += pageCount;
+    });
+    return count;
+  }
+
+  // ---- several tables ----
+
+  /**
+   * Deletes many items of the sessions, memberships, uids and groups tables (BatchWriteItem, 25 at a
+   * time, unprocessed items retried); a single item is one DeleteItem.
+   */
+  async deleteItems(operation: string, items: readonly ItemRef[]): Promise<void> {
+    if (items.length === 0) return;
+    if (items.length === 1 && (items[0]!.role === 'uids' || items[0]!.role === 'groups')) return this.deleteIndex(operation, items[0] as IndexKey);
     const requests: Array<{ table: string; request: { DeleteRequest: { Key: Record<string, unknown> } } }> = [];
     const seen = new Set<string>();
     for (const item of items) {
-      const id = `${item.role}\n${item.key}\n${item.connectionId}`;
+      const { table, key } = this.keyOf(item);
+      const id = `${table}\n${JSON.stringify(key)}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      const table = this.indexTable(item.role);
-      requests.push({ table: table.name, request: { DeleteRequest: { Key: { [table.partitionKey]: item.key, connectionId: item.connectionId } } } });
+      requests.push({ table, request: { DeleteRequest: { Key: key } } });
     }
     const chunks: Array<typeof requests> = [];
     for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
@@ -268,49 +334,151 @@ export class ConnectionStore {
     });
   }
 
-  /** Every connection id in one uid's or group's index, strongly consistent, every page. */
-  async queryIndex(operation: string, role: IndexRole, key: string, nowMs: number): Promise<string[]> {
-    const ids: string[] = [];
-    await this.queryIndexPages(operation, role, key, nowMs, 'ids', (items) => {
-      for (const item of items) ids.push(item.connectionId as string);
-    });
-    return ids;
+  /**
+   * A full parallel scan (`scanSegments` segments, every page of each). `attributes` projects the
+   * items; `count` only counts; `pageLimit` caps the items a page reads, so that a caller streaming
+   * the pages holds few at a time. Each segment fetches its next page while `onItems` handles the
+   * current one, and waits for `onItems` before asking for the page after: at most two pages per
+   * segment are held. Items past their TTL (not yet deleted by DynamoDB) are left out.
+   */
+  async scan(
+    operation: string,
+    target: GatewayTableRole,
+    request: { attributes?: readonly string[]; count?: boolean; consistent: boolean; nowMs: number; pageLimit?: number },
+    onItems: PageHandler,
+  ): Promise<void> {
+    const tableName = this.tables[target];
+    const projection = request.attributes ? projectionOf(request.attributes) : { ProjectionExpression: undefined, ExpressionAttributeNames: {} as Record<string, string> };
+    const segments = Math.max(1, this.options.scanSegments);
+    const page = (segment: number, exclusiveStartKey: Record<string, unknown> | undefined) =>
+      this.call(operation, 'Scan', () =>
+        this.doc.send(
+          new ScanCommand({
+            TableName: tableName,
+            ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
+            FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
+            ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#ttl': TTL },
+            ExpressionAttributeValues: { ':now': Math.floor(request.nowMs / 1000) },
+            ...(request.count ? { Select: 'COUNT' as const } : { ProjectionExpression: projection.ProjectionExpression }),
+            ...(request.pageLimit !== undefined ? { Limit: request.pageLimit } : {}),
+            ConsistentRead: request.consistent,
+            ExclusiveStartKey: exclusiveStartKey,
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
+      );
+    await Promise.all(
+      Array.from({ length: segments }, async (_, segment) => {
+        let next: ReturnType<typeof page> | undefined = page(segment, undefined);
+        while (next) {
+          const out: Awaited<ReturnType<typeof page>> = await next;
+          next = out.LastEvaluatedKey ? page(segment, out.LastEvaluatedKey) : undefined;
+          // A prefetched page that fails while onItems runs is reported by the await above, not as unhandled.
+          next?.catch(() => {});
+          await onItems(out.Items ?? [], out.Count ?? 0);
+        }
+      }),
+    );
   }
 
-  /** How many connection ids one uid or group has, strongly consistent (Select COUNT, every page). */
-  async countIndex(operation: string, role: IndexRole, key: string, nowMs: number): Promise<number> {
-    let count = 0;
-    await this.queryIndexPages(operation, role, key, nowMs, 'count', (_items, pageCount) => {
-      count += pageCount;
-    });
-    return count;
+  // ---- shared ----
+
+  /** Sends one command, reports its consumed capacity, maps SDK errors to GatewayErrors. */
+  private async call<T extends { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[] }>(
+    operation: string,
+    command: string,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    let output: T;
+    try {
+      output = await run();
+    } catch (error) {
+      throw mapDynamoError(command, error);
+    }
+    const report = this.options.onConsumedCapacity;
+    const call = ++this.calls;
+    if (report && output.ConsumedCapacity) {
+      for (const c of Array.isArray(output.ConsumedCapacity) ? output.ConsumedCapacity : [output.ConsumedCapacity]) {
+        report({ operation, command, table: c.TableName ?? '', capacityUnits: c.CapacityUnits ?? 0, call });
+      }
+    }
+    return output;
+  }
+
+  /** For a call made outside this store (the message handler's prepared session read). */
+  reportConsumedCapacity(operation: string, command: string, table: string, capacityUnits: number): void {
+    const call = ++this.calls;
+    this.options.onConsumedCapacity?.({ operation, command, table, capacityUnits, call });
+  }
+
+  private indexTable(role: IndexRole): { name: string; partitionKey: string } {
+    return role === 'uids' ? { name: this.tables.uids, partitionKey: U.partitionKey } : { name: this.tables.groups, partitionKey: G.partitionKey };
+  }
+
+  private keyOf(item: ItemRef): { table: string; key: Record<string, unknown> } {
+    switch (item.role) {
+      case 'sessions':
+        return { table: this.tables.sessions, key: { [S.partitionKey]: item.connectionId } };
+      case 'memberships':
+        return { table: this.tables.memberships, key: { [M.partitionKey]: item.connectionId, [M.sortKey]: item.key } };
+      default: {
+        const table = this.indexTable(item.role);
+        return { table: table.name, key: { [table.partitionKey]: item.key, connectionId: item.connectionId } };
+      }
+    }
+  }
+
+  private async getItem(operation: string, tableName: string, key: Record<string, unknown>, attributes?: readonly string[]): Promise<Record<string, unknown> | undefined> {
+    const projection = attributes ? projectionOf(attributes) : {};
+    const out = await this.call(operation, 'GetItem', () =>
+      this.doc.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL', ...projection })),
+    );
+    return out.Item;
+  }
+
+  private async updateExisting(operation: string, tableName: string, partitionKey: string, id: string, update: ItemUpdate): Promise<Record<string, unknown> | undefined> {
+    const out = await this.call(operation, 'UpdateItem', () =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { [partitionKey]: id },
+          UpdateExpression: update.expression,
+          ConditionExpression: `attribute_exists(#id)${update.condition ? ` AND (${update.condition})` : ''}`,
+          ExpressionAttributeNames: { '#id': partitionKey, ...update.names },
+          ...(update.values && Object.keys(update.values).length > 0 ? { ExpressionAttributeValues: update.values } : {}),
+          ReturnValues: update.returnValues ?? 'NONE',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
+    );
+    return out.Attributes;
   }
 
   /**
-   * Every page of one uid's or group's index items that have not expired (a strongly consistent
-   * Query), projected to the connection id, or only counted.
+   * Every page of one partition's items that have not expired (a strongly consistent Query),
+   * projected to one attribute, or only counted.
    */
-  private async queryIndexPages(
+  private async queryPages(
     operation: string,
-    role: IndexRole,
+    tableName: string,
+    partitionKey: string,
     key: string,
     nowMs: number,
-    select: 'ids' | 'count',
+    select: { attribute: string } | 'count',
     onPage: (items: Array<Record<string, unknown>>, count: number) => void,
   ): Promise<void> {
-    const table = this.indexTable(role);
     let startKey: Record<string, unknown> | undefined;
     do {
       const exclusiveStartKey = startKey;
       const out = await this.call(operation, 'Query', () =>
         this.doc.send(
           new QueryCommand({
-            TableName: table.name,
+            TableName: tableName,
             KeyConditionExpression: '#pk = :pk',
             FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
             ...(select === 'count'
-              ? { Select: 'COUNT' as const, ExpressionAttributeNames: { '#pk': table.partitionKey, '#ttl': TTL } }
-              : { ProjectionExpression: '#cid', ExpressionAttributeNames: { '#pk': table.partitionKey, '#cid': 'connectionId', '#ttl': TTL } }),
+              ? { Select: 'COUNT' as const, ExpressionAttributeNames: { '#pk': partitionKey, '#ttl': TTL } }
+              : { ProjectionExpression: '#a', ExpressionAttributeNames: { '#pk': partitionKey, '#a': select.attribute, '#ttl': TTL } }),
             ExpressionAttributeValues: { ':pk': key, ':now': Math.floor(nowMs / 1000) },
             ConsistentRead: true,
             ExclusiveStartKey: exclusiveStartKey,
@@ -323,9 +491,9 @@ export class ConnectionStore {
     } while (startKey);
   }
 
-  /** Connection items by id (BatchGetItem, 100 at a time, strongly consistent); missing ids are absent. */
-  async getConnections(operation: string, ids: readonly string[], attributes: readonly string[]): Promise<Map<string, ConnectionItem>> {
-    const result = new Map<string, ConnectionItem>();
+  /** Items of a table keyed by connectionId alone (BatchGetItem, 100 at a time, strongly consistent). */
+  private async batchGet<T>(operation: string, tableName: string, ids: readonly string[], attributes: readonly string[]): Promise<Map<string, T>> {
+    const result = new Map<string, T>();
     const unique = [...new Set(ids)];
     const chunks: string[][] = [];
     for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
@@ -340,57 +508,26 @@ export class ConnectionStore {
         const out = await this.call(operation, 'BatchGetItem', () =>
           this.doc.send(
             new BatchGetCommand({
-              RequestItems: { [this.tables.connections]: { Keys: requestKeys, ConsistentRead: true, ProjectionExpression, ExpressionAttributeNames } },
+              RequestItems: { [tableName]: { Keys: requestKeys, ConsistentRead: true, ProjectionExpression, ExpressionAttributeNames } },
               ReturnConsumedCapacity: 'TOTAL',
             }),
           ),
         );
-        for (const item of out.Responses?.[this.tables.connections] ?? []) result.set(item.connectionId as string, item as ConnectionItem);
-        keys = (out.UnprocessedKeys?.[this.tables.connections]?.Keys ?? []) as Array<Record<string, unknown>>;
+        for (const item of out.Responses?.[tableName] ?? []) result.set(item[C.partitionKey] as string, item as T);
+        keys = (out.UnprocessedKeys?.[tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
       }
     });
     return result;
   }
+}
 
-  /**
-   * A full parallel scan (`scanSegments` segments, every page of each). `attributes` projects the
-   * items; `count` only counts. Items past their TTL (not yet deleted by DynamoDB) are left out.
-   */
-  async scan(
-    operation: string,
-    target: 'connections' | IndexRole,
-    request: { attributes?: readonly string[]; count?: boolean; consistent: boolean; nowMs: number },
-    onItems: (items: Array<Record<string, unknown>>, count: number) => void,
-  ): Promise<void> {
-    const tableName = target === 'connections' ? this.tables.connections : this.indexTable(target).name;
-    const projection = request.attributes ? projectionOf(request.attributes) : { ProjectionExpression: undefined, ExpressionAttributeNames: {} as Record<string, string> };
-    const segments = Math.max(1, this.options.scanSegments);
-    await Promise.all(
-      Array.from({ length: segments }, async (_, segment) => {
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const exclusiveStartKey = startKey;
-          const out = await this.call(operation, 'Scan', () =>
-            this.doc.send(
-              new ScanCommand({
-                TableName: tableName,
-                ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
-                FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
-                ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#ttl': TTL },
-                ExpressionAttributeValues: { ':now': Math.floor(request.nowMs / 1000) },
-                ...(request.count ? { Select: 'COUNT' as const } : { ProjectionExpression: projection.ProjectionExpression }),
-                ConsistentRead: request.consistent,
-                ExclusiveStartKey: exclusiveStartKey,
-                ReturnConsumedCapacity: 'TOTAL',
-              }),
-            ),
-          );
-          onItems(out.Items ?? [], out.Count ?? 0);
-          startKey = out.LastEvaluatedKey;
-        } while (startKey);
-      }),
-    );
-  }
+/** An UpdateItem on an item that must exist. */
+export interface ItemUpdate {
+  readonly expression: string;
+  readonly names?: Record<string, string>;
+  readonly values?: Record<string, unknown>;
+  readonly condition?: string;
+  readonly returnValues?: 'UPDATED_OLD' | 'ALL_OLD' | 'ALL_NEW' | 'NONE';
 }
 
 function projectionOf(attributes: readonly string[]): { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> } {

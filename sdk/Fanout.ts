@@ -144,7 +144,10 @@ export interface FanoutChunk {
   readonly version: 1;
   /** The send's id (FanoutHandle.id). */
   readonly fanoutId: string;
-  /** 0-based index of this chunk, and how many chunks the send has. */
+  /**
+   * 0-based index of this chunk, and how many chunks the send has: 0 when the sender did not know
+   * (sendToAll queues its chunks while its scan still runs).
+   */
   readonly index: number;
   readonly count: number;
   readonly operation: FanoutOperation;
@@ -377,8 +380,10 @@ function parseChunkFields(event: unknown): ParsedChunk {
   if (typeof fanoutId !== 'string' || fanoutId.length === 0 || fanoutId.length > 128) throw new ValidationError(`chunk.fanoutId must be a string of 1-128 characters, got ${describe(fanoutId)}`);
   const count = c.count;
   const index = c.index;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw new ValidationError(`chunk.count must be a positive whole number, got ${describe(count)}`);
-  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= count) throw new ValidationError(`chunk.index must be a whole number below chunk.count, got ${describe(index)}`);
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new ValidationError(`chunk.count must be a whole number >= 0, got ${describe(count)}`);
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || (count > 0 && index >= count)) {
+    throw new ValidationError(`chunk.index must be a whole number below chunk.count (any when count is 0), got ${describe(index)}`);
+  }
   const operation = c.operation;
   if (operation !== 'sendToUid' && operation !== 'sendToGroup' && operation !== 'sendToAll') {
     throw new ValidationError(`chunk.operation must be sendToUid, sendToGroup or sendToAll, got ${describe(operation)}`);

@@ -50,6 +50,7 @@ import { RateLimiter } from './RateLimiter.ts';
 import type { GatewayTableNames } from './tables.ts';
 import { checkClientId, describe, type Session } from './validation.ts';
 import type { GatewayContext } from './gateway/context.ts';
+import { attachSessionReads, SessionReads } from './gateway/sessionRead.ts';
 import { isOptionsObject, readConfig, resolveOptions, sendBurst, type GatewayOptions } from './gateway/options.ts';
 import type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendReport } from './gateway/types.ts';
 import * as bindings from './gateway/bindings.ts';
@@ -74,6 +75,7 @@ export class Gateway {
   private readonly ctx: GatewayContext;
   private readonly doc: DynamoDBDocumentClient;
   private readonly ownsDoc: boolean;
+  private readonly sessionReads: SessionReads;
 
   /** Throws a ConfigurationError for options that are missing, of the wrong type or unreadable. */
   constructor(options: GatewayOptions) {
@@ -121,6 +123,8 @@ export class Gateway {
         o.requireBindToken,
       ),
     };
+    this.sessionReads = new SessionReads(this.ctx, this.doc, o.requestTimeoutMs);
+    attachSessionReads(this, this.sessionReads);
   }
 
   /**
@@ -148,6 +152,8 @@ export class Gateway {
     const callbackUrl = given.callbackUrl ?? read(GatewayEnvVar.callbackUrl);
     const tables = given.tables ?? {
       connections: read(GatewayEnvVar.connectionsTable),
+      sessions: read(GatewayEnvVar.sessionsTable),
+      memberships: read(GatewayEnvVar.membershipsTable),
       uids: read(GatewayEnvVar.uidsTable),
       groups: read(GatewayEnvVar.groupsTable),
     };
@@ -183,6 +189,7 @@ export class Gateway {
   /** Closes the keep-alive sockets, and the DynamoDB, Lambda and Secrets Manager clients the Gateway built. */
   destroy(): void {
     this.ctx.api.destroy();
+    this.sessionReads.destroy();
     if (this.ownsDoc) this.doc.destroy();
     this.ctx.fanout?.destroy();
     this.ctx.bindTokens.destroy();

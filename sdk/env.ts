@@ -8,8 +8,12 @@ import type { GatewayTableNames } from './tables.ts';
 export const GatewayEnvVar = {
   /** The `@connections` management endpoint: `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. */
   callbackUrl: 'GATEWAY_CALLBACK_URL',
-  /** Table holding one item per live connection (uid, groups, session, identity). */
+  /** Table holding one small item per live connection (connectedAt, uid, group count). */
   connectionsTable: 'GATEWAY_CONNECTIONS_TABLE',
+  /** Table holding each connection's session and handshake identity. */
+  sessionsTable: 'GATEWAY_SESSIONS_TABLE',
+  /** Table listing each connection's groups (connection id -> group). */
+  membershipsTable: 'GATEWAY_MEMBERSHIPS_TABLE',
   /** Table indexing uid -> connection ids. */
   uidsTable: 'GATEWAY_UIDS_TABLE',
   /** Table indexing group -> connection ids. */
@@ -32,11 +36,13 @@ export const GatewayEnvVar = {
 
 export type GatewayEnvVarName = (typeof GatewayEnvVar)[keyof typeof GatewayEnvVar];
 
-/** The variables `Gateway.fromEnv()` needs: the `@connections` endpoint and the three table names. */
+/** The variables `Gateway.fromEnv()` needs: the `@connections` endpoint and the five table names. */
 export function gatewayEnvironment(callbackUrl: string, tables: GatewayTableNames): Record<string, string> {
   return {
     [GatewayEnvVar.callbackUrl]: callbackUrl,
     [GatewayEnvVar.connectionsTable]: tables.connections,
+    [GatewayEnvVar.sessionsTable]: tables.sessions,
+    [GatewayEnvVar.membershipsTable]: tables.memberships,
     [GatewayEnvVar.uidsTable]: tables.uids,
     [GatewayEnvVar.groupsTable]: tables.groups,
   };

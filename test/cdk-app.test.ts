@@ -41,10 +41,10 @@ test('`npx cdk synth` builds the stack, bundles six functions, and passes the na
     const types = Object.values(template.Resources).map((r) => r.Type);
     assert.equal(types.filter((type) => type === 'AWS::Lambda::Function').length, 6);
     assert.equal(types.filter((type) => type === 'AWS::SQS::Queue').length, 1, 'the fan-out failure queue');
-    assert.equal(types.filter((type) => type === 'AWS::DynamoDB::Table').length, 3);
+    assert.equal(types.filter((type) => type === 'AWS::DynamoDB::Table').length, 5);
     assert.equal(types.filter((type) => type === 'AWS::ApiGateway::Account').length, 1, 'the app sets the account logging role by default');
     const outputIds = Object.keys(template.Outputs).map((key) => key.replace(/^Gateway|[0-9A-F]{8}$/g, ''));
-    assert.deepEqual(outputIds.sort(), ['BindTokenSecretArn', 'CallbackUrl', 'ConnectionsTableName', 'FanoutFunctionName', 'GatewayApiFunctionName', 'GroupsTableName', 'UidsTableName', 'WebSocketUrl']);
+    assert.deepEqual(outputIds.sort(), ['BindTokenSecretArn', 'CallbackUrl', 'ConnectionsTableName', 'FanoutFunctionName', 'GatewayApiFunctionName', 'GroupsTableName', 'MembershipsTableName', 'SessionsTableName', 'UidsTableName', 'WebSocketUrl']);
     const report = JSON.parse(readFileSync(join(run.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations?: unknown[] }> };
     assert.deepEqual(report.pluginReports.flatMap((r) => r.violations ?? []), []);
   } finally {

@@ -73,7 +73,7 @@ describe('bundles built by GatewayBackend', () => {
     let local: LocalGateway;
     let endpoints: GatewayEndpoints;
     let doc: DynamoDBDocumentClient;
-    const tables: GatewayTableNames = { connections: 'bundle-connections', uids: 'bundle-uids', groups: 'bundle-groups' };
+    const tables: GatewayTableNames = { connections: 'bundle-connections', sessions: 'bundle-sessions', memberships: 'bundle-memberships', uids: 'bundle-uids', groups: 'bundle-groups' };
 
     before(async () => {
       local = new LocalGateway({
@@ -108,7 +108,7 @@ describe('bundles built by GatewayBackend', () => {
       client.send(JSON.stringify({ action: 'chat', text: 'from the bundle' }));
       assert.deepEqual(await client.json(2, 20_000), { type: 'echo', text: 'from the bundle', count: 1, routeKey: 'chat' });
       const session = await eventually(
-        async () => (await doc.send(new GetCommand({ TableName: tables.connections, Key: { connectionId: init.client_id }, ConsistentRead: true }))).Item?.session,
+        async () => (await doc.send(new GetCommand({ TableName: tables.sessions, Key: { connectionId: init.client_id }, ConsistentRead: true }))).Item?.session,
         (s) => (s as Record<string, unknown> | undefined)?.count === 1,
         20_000,
       );

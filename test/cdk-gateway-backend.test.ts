@@ -10,7 +10,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, FANOUT_WORKER_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../cdk/index.ts';
-import { GatewayEnvVar, GatewayTables, MetricsEnvVar } from '../sdk/index.ts';
+import { GatewayEnvVar, GatewayTables, MetricsEnvVar, type GatewayTableRole } from '../sdk/index.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 
 const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
@@ -60,11 +60,19 @@ function accessOf(template: Template, stack: Stack, role: iam.IRole): Record<str
 
 const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
 
+/** `<Table.Arn>` -> the dynamodb: actions of a grant list, for every table the list gives actions on. */
+function tableAccess(stack: Stack, backend: GatewayBackend, lists: Record<GatewayTableRole, readonly string[]>): Record<string, string[]> {
+  const tables = backend.tablesByRole();
+  return Object.fromEntries(
+    (Object.keys(lists) as GatewayTableRole[]).filter((role) => lists[role].length > 0).map((role) => [`<${logicalId(stack, tables[role])}.Arn>`, lists[role].map((a) => `dynamodb:${a}`).sort()]),
+  );
+}
+
 describe('tables', () => {
-  test('three pay-per-request tables keyed as sdk/tables.ts says, TTL on expiresAt, point-in-time recovery on, retained', () => {
+  test('five pay-per-request tables keyed as sdk/tables.ts says, TTL on expiresAt, point-in-time recovery on, retained', () => {
     const { template } = build();
     const t = template();
-    t.resourceCountIs('AWS::DynamoDB::Table', 3);
+    t.resourceCountIs('AWS::DynamoDB::Table', 5);
     for (const keys of Object.values(GatewayTables)) {
       const keySchema = [{ AttributeName: keys.partitionKey, KeyType: 'HASH' }, ...('sortKey' in keys ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' }] : [])];
       t.hasResource('AWS::DynamoDB::Table', {
@@ -84,7 +92,7 @@ describe('tables', () => {
   test('removal policy and point-in-time recovery follow the props', () => {
     const t = build({ removalPolicy: RemovalPolicy.DESTROY, pointInTimeRecovery: false }).template();
     const tables = Object.values(t.findResources('AWS::DynamoDB::Table'));
-    assert.equal(tables.length, 3);
+    assert.equal(tables.length, 5);
     for (const table of tables) {
       assert.equal(table.DeletionPolicy, 'Delete');
       assert.deepEqual(table.Properties.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: false });
@@ -271,6 +279,8 @@ describe('functions', () => {
     const tableEnvironment = {
       [GatewayEnvVar.callbackUrl]: stack.resolve(backend.callbackUrl),
       [GatewayEnvVar.connectionsTable]: { Ref: logicalId(stack, backend.connectionsTable) },
+      [GatewayEnvVar.sessionsTable]: { Ref: logicalId(stack, backend.sessionsTable) },
+      [GatewayEnvVar.membershipsTable]: { Ref: logicalId(stack, backend.membershipsTable) },
       [GatewayEnvVar.uidsTable]: { Ref: logicalId(stack, backend.uidsTable) },
       [GatewayEnvVar.groupsTable]: { Ref: logicalId(stack, backend.groupsTable) },
     };
@@ -330,12 +340,12 @@ describe('functions', () => {
     assert.deepEqual(accessOf(t, stack, backend.fanoutWorkerFunction.role!), {
       [`<${logicalId(stack, backend.functionLogGroups.fanoutWorker)}.Arn>`]: ['logs:CreateLogStream', 'logs:PutLogEvents'],
       [`arn:aws:execute-api:${REGION}:${ACCOUNT}:<${api}>/prod/POST/@connections/*`]: ['execute-api:ManageConnections'],
-      [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: dynamo(FANOUT_WORKER_TABLE_ACTIONS.connections),
-      [`<${logicalId(stack, backend.uidsTable)}.Arn>`]: dynamo(FANOUT_WORKER_TABLE_ACTIONS.uids),
-      [`<${logicalId(stack, backend.groupsTable)}.Arn>`]: dynamo(FANOUT_WORKER_TABLE_ACTIONS.groups),
+      ...tableAccess(stack, backend, FANOUT_WORKER_TABLE_ACTIONS),
       [`<${stack.getLogicalId(backend.fanoutFailureQueue.node.defaultChild as never)}.Arn>`]: ['sqs:SendMessage'],
     });
     assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.connections), ['dynamodb:DeleteItem']);
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.sessions), ['dynamodb:BatchWriteItem']);
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.memberships), ['dynamodb:BatchWriteItem', 'dynamodb:Query']);
     assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']);
     assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.groups), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']);
   });
@@ -413,15 +423,15 @@ describe('grantGateway', () => {
       [connectionsArn('DELETE')]: ['execute-api:ManageConnections'],
       [connectionsArn('GET')]: ['execute-api:ManageConnections'],
       [connectionsArn('POST')]: ['execute-api:ManageConnections'],
-      [`<${logicalId(stack, backend.connectionsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.connections),
-      [`<${logicalId(stack, backend.uidsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.uids),
-      [`<${logicalId(stack, backend.groupsTable)}.Arn>`]: dynamo(GATEWAY_TABLE_ACTIONS.groups),
+      ...tableAccess(stack, backend, GATEWAY_TABLE_ACTIONS),
       // The fan-out worker's unqualified ARN only: no other function, no version or alias (`:*`).
       [`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`]: ['lambda:InvokeFunction'],
       // The bind token secret only, and only its value (no DescribeSecret).
       [`<${logicalId(stack, backend.bindTokenSecret)}>`]: GATEWAY_SECRET_ACTIONS.map((a) => `secretsmanager:${a}`),
     });
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.connections), ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.sessions), ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.memberships), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.groups), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
     for (const action of Object.values(accessOf(t, stack, appFunction.role!)).flat()) assert.ok(!action.includes('*'), `${action} is not a wildcard`);
@@ -434,6 +444,8 @@ describe('grantGateway', () => {
     assert.deepEqual(env[GatewayEnvVar.callbackUrl], stack.resolve(backend.callbackUrl));
     assert.match(flatten(env[GatewayEnvVar.callbackUrl]), new RegExp(`^https://<${api}>\\.execute-api\\.${REGION}\\.<AWS::URLSuffix>/prod$`));
     assert.deepEqual(env[GatewayEnvVar.connectionsTable], { Ref: logicalId(stack, backend.connectionsTable) });
+    assert.deepEqual(env[GatewayEnvVar.sessionsTable], { Ref: logicalId(stack, backend.sessionsTable) });
+    assert.deepEqual(env[GatewayEnvVar.membershipsTable], { Ref: logicalId(stack, backend.membershipsTable) });
     assert.deepEqual(env[GatewayEnvVar.uidsTable], { Ref: logicalId(stack, backend.uidsTable) });
     assert.deepEqual(env[GatewayEnvVar.groupsTable], { Ref: logicalId(stack, backend.groupsTable) });
   });
@@ -443,7 +455,7 @@ describe('grantGateway', () => {
     const role = new iam.Role(stack, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') });
     backend.grantGatewayPermissions(role);
     const access = accessOf(template(), stack, role);
-    assert.equal(Object.keys(access).length, 8);
+    assert.equal(Object.keys(access).length, 10); // 3 @connections methods, 5 tables, the worker, the bind token secret
     assert.deepEqual(access[`<${logicalId(stack, backend.bindTokenSecret)}>`], ['secretsmanager:GetSecretValue']);
     assert.deepEqual(access[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
     assert.deepEqual(Object.keys(backend.environment).sort(), [...Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate), ...Object.values(MetricsEnvVar)].sort());
@@ -501,12 +513,12 @@ describe('authorizer', () => {
   });
 });
 
-test('outputs: the wss URL and the callback URL of the stage, the three table names, the fan-out worker\'s and the Gateway API\'s names, and the bind token secret\'s ARN', () => {
+test('outputs: the wss URL and the callback URL of the stage, the five table names, the fan-out worker\'s and the Gateway API\'s names, and the bind token secret\'s ARN', () => {
   const { stack, backend, template } = build();
   const outputs = template().findOutputs('*');
   const values = Object.values(outputs).map((o) => flatten(o.Value));
   const api = logicalId(stack, backend.webSocketApi);
-  const names = [backend.connectionsTable, backend.uidsTable, backend.groupsTable, backend.fanoutWorkerFunction, backend.gatewayApiFunction, backend.bindTokenSecret].map((t) => `<${logicalId(stack, t)}>`);
+  const names = [...Object.values(backend.tablesByRole()), backend.fanoutWorkerFunction, backend.gatewayApiFunction, backend.bindTokenSecret].map((t) => `<${logicalId(stack, t)}>`);
   assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...names].sort());
   assert.deepEqual(stack.resolve(backend.urlOutput.value), stack.resolve(backend.url));
   assert.deepEqual(stack.resolve(backend.callbackUrlOutput.value), stack.resolve(backend.callbackUrl));
@@ -516,6 +528,8 @@ test('construct ids are stable: the logical ids the local gateway and deployed s
   const { stack, backend } = build();
   const ids = {
     connections: logicalId(stack, backend.connectionsTable),
+    sessions: logicalId(stack, backend.sessionsTable),
+    memberships: logicalId(stack, backend.membershipsTable),
     uids: logicalId(stack, backend.uidsTable),
     groups: logicalId(stack, backend.groupsTable),
     api: logicalId(stack, backend.webSocketApi),

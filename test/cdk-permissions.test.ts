@@ -17,7 +17,7 @@ import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connect, eventually, type TestClient } from './support/wsClient.ts';
 
-const tables: GatewayTableNames = { connections: 'perm-connections', uids: 'perm-uids', groups: 'perm-groups' };
+const tables: GatewayTableNames = { connections: 'perm-connections', sessions: 'perm-sessions', memberships: 'perm-memberships', uids: 'perm-uids', groups: 'perm-groups' };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const STALE = 'AAAAAAAAAAAAAAA=';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:perm-bind-key-AbCdEf';
@@ -29,7 +29,10 @@ let base: DynamoDBClient;
 let secretsManager: SecretsManagerClient;
 /** Secrets Manager actions the SDK called (on the bind token secret: the only secret it knows). */
 const secretActions = new Set<string>();
-const used: Record<keyof GatewayTableNames, Set<string>> = { connections: new Set(), uids: new Set(), groups: new Set() };
+const ROLES = Object.keys(tables) as Array<keyof GatewayTableNames>;
+const used = Object.fromEntries(ROLES.map((role) => [role, new Set<string>()])) as Record<keyof GatewayTableNames, Set<string>>;
+/** role -> actions, sorted, for comparing a recording with a grant list. */
+const byRole = (lists: Record<keyof GatewayTableNames, Iterable<string>>) => Object.fromEntries(ROLES.map((role) => [role, [...lists[role]].sort()]));
 let recording = false;
 
 /** Which role a table name is. */
@@ -203,10 +206,7 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
   const missing = publicMethods().filter((m) => !methods.has(m));
   assert.deepEqual(missing, [], 'every public Gateway method is exercised (add new ones here)');
   const sorted = (s: Set<string>) => [...s].sort();
-  assert.deepEqual(
-    { connections: sorted(used.connections), uids: sorted(used.uids), groups: sorted(used.groups) },
-    { connections: [...GATEWAY_TABLE_ACTIONS.connections].sort(), uids: [...GATEWAY_TABLE_ACTIONS.uids].sort(), groups: [...GATEWAY_TABLE_ACTIONS.groups].sort() },
-  );
+  assert.deepEqual(byRole(used), byRole(GATEWAY_TABLE_ACTIONS));
   assert.deepEqual(sorted(posted), [...MANAGE_CONNECTIONS_METHODS].sort());
   assert.deepEqual(sorted(secretActions), [...GATEWAY_SECRET_ACTIONS].sort());
 });
@@ -252,9 +252,6 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
   assert.deepEqual(await gateway.getClientIdListByGroup('w1'), []);
   assert.deepEqual(await gateway.getClientIdByUid('w-user'), []);
   const sorted = (s: Set<string>) => [...s].sort();
-  assert.deepEqual(
-    { connections: sorted(used.connections), uids: sorted(used.uids), groups: sorted(used.groups) },
-    { connections: [...FANOUT_WORKER_TABLE_ACTIONS.connections].sort(), uids: [...FANOUT_WORKER_TABLE_ACTIONS.uids].sort(), groups: [...FANOUT_WORKER_TABLE_ACTIONS.groups].sort() },
-  );
+  assert.deepEqual(byRole(used), byRole(FANOUT_WORKER_TABLE_ACTIONS));
   assert.deepEqual(sorted(posted), [...FANOUT_WORKER_CONNECTIONS_METHODS]);
 });

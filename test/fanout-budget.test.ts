@@ -22,7 +22,7 @@ import { Gateway, gatewayEnvironment, type GatewayOptions, type GatewayTableName
 import { createFanoutWorkerHandler, type FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
 import { localTables } from './helpers/gatewayHarness.ts';
 
-const tables: GatewayTableNames = { connections: 'budget-connections', uids: 'budget-uids', groups: 'budget-groups' };
+const tables: GatewayTableNames = { connections: 'budget-connections', sessions: 'budget-sessions', memberships: 'budget-memberships', uids: 'budget-uids', groups: 'budget-groups' };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const CONNECTIONS = 600;
 const CHUNK_SIZE = 100;

@@ -192,7 +192,7 @@ describe('queueChunks', () => {
 });
 
 describe('configuration', () => {
-  const base = { callbackUrl: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod', tables: { connections: 'c-table', uids: 'u-table', groups: 'g-table' }, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };
+  const base = { callbackUrl: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod', tables: { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' }, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };
 
   test('fanout options out of range are ConfigurationErrors naming the option', () => {
     for (const [fanout, message] of [
@@ -212,6 +212,8 @@ describe('configuration', () => {
     const env = {
       [GatewayEnvVar.callbackUrl]: base.callbackUrl,
       [GatewayEnvVar.connectionsTable]: 'c-table',
+      [GatewayEnvVar.sessionsTable]: 'c-sessions',
+      [GatewayEnvVar.membershipsTable]: 'c-memberships',
       [GatewayEnvVar.uidsTable]: 'u-table',
       [GatewayEnvVar.groupsTable]: 'g-table',
     };

@@ -27,7 +27,7 @@ import {
 import { createFanoutWorkerHandler, type FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
 import { countHttpRequests, localTables } from './helpers/gatewayHarness.ts';
 
-const tables: GatewayTableNames = { connections: 'fan-connections', uids: 'fan-uids', groups: 'fan-groups' };
+const tables: GatewayTableNames = { connections: 'fan-connections', sessions: 'fan-sessions', memberships: 'fan-memberships', uids: 'fan-uids', groups: 'fan-groups' };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const THRESHOLD = 50;
 const CHUNK_SIZE = 40;

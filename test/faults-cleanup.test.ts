@@ -92,20 +92,26 @@ async function scan(table: string): Promise<Array<Record<string, unknown>>> {
   return (await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [];
 }
 
-/** The three tables, as sorted `id`, `uid:id` and `group:id` strings. */
-async function stored(): Promise<{ connections: string[]; uids: string[]; groups: string[] }> {
-  const [c, u, g] = await Promise.all([scan(tables.connections), scan(tables.uids), scan(tables.groups)]);
+/** The five tables, as sorted `id`, `uid:id` and `group:id` strings. */
+async function stored(): Promise<{ connections: string[]; sessions: string[]; memberships: string[]; uids: string[]; groups: string[] }> {
+  const [c, s, m, u, g] = await Promise.all([scan(tables.connections), scan(tables.sessions), scan(tables.memberships), scan(tables.uids), scan(tables.groups)]);
   return {
     connections: c.map((i) => i.connectionId as string).sort(),
+    sessions: s.map((i) => i.connectionId as string).sort(),
+    memberships: m.map((i) => `${i.group}:${i.connectionId}`).sort(),
     uids: u.map((i) => `${i.uid}:${i.connectionId}`).sort(),
     groups: g.map((i) => `${i.group}:${i.connectionId}`).sort(),
   };
 }
 
+const EMPTY = { connections: [], sessions: [], memberships: [], uids: [], groups: [] };
+
 /** Moves every stored item `ms` into the past (connectedAt and expiresAt): that much time passed for them. */
 async function age(ms: number): Promise<void> {
   for (const [table, key] of [
     [tables.connections, ['connectionId']],
+    [tables.sessions, ['connectionId']],
+    [tables.memberships, ['connectionId', 'group']],
     [tables.uids, ['uid', 'connectionId']],
     [tables.groups, ['group', 'connectionId']],
   ] as const) {
@@ -152,11 +158,11 @@ describe('crash between the two writes, with the real handlers', { timeout: 60_0
 
     // $disconnect removes what the item names; the half-written index items stay, pointing at nothing ...
     await close(client, id, 'delivered');
-    assert.deepEqual(await stored(), { connections: [], uids: [`crash-u2:${id}`], groups: [`crash-g2:${id}`] });
+    assert.deepEqual(await stored(), { ...EMPTY, uids: [`crash-u2:${id}`], groups: [`crash-g2:${id}`] });
     // ... until a send reaches them: 410, and no item to keep (so no grace period applies).
     assert.deepEqual((await sdk.sendToUid('crash-u2', 'late')).gone, [id]);
     assert.deepEqual((await sdk.sendToGroup('crash-g2', 'late')).gone, [id]);
-    assert.deepEqual(await stored(), { connections: [], uids: [], groups: [] });
+    assert.deepEqual(await stored(), EMPTY);
   });
 
   test('a rebind, unbind or leaveGroup stopped before its index delete keeps the connection reachable through the new binding; the next bind repairs the uid', async () => {
@@ -181,7 +187,7 @@ describe('crash between the two writes, with the real handlers', { timeout: 60_0
     await received(client, 'n4');
     await close(client, id, 'delivered');
     for (const report of [await sdk.sendToUid(['rb-u1', 'rb-u3'], 'late'), await sdk.sendToGroup('rb-g1', 'late')]) assert.deepEqual(report.gone, [id]);
-    assert.deepEqual(await stored(), { connections: [], uids: [], groups: [] });
+    assert.deepEqual(await stored(), EMPTY);
   });
 });
 
@@ -209,9 +215,11 @@ describe('lost $disconnects and TTL', { timeout: 60_000 }, () => {
 
     // DynamoDB TTL (expiresAt = connectedAt + 2 h + margin) removes exactly the old generation.
     const deleted = await gw.sweepExpiredItems(Date.now());
-    assert.equal(deleted, 2 + 2 + 2, 'two connection items, two uid items, two group items');
+    assert.equal(deleted, 2 + 2 + 2 + 2 + 2, 'two connection items, two session items, two uid items, two group items, two membership items');
     assert.deepEqual(await stored(), {
       connections: fresh.map((f) => f.id).sort(),
+      sessions: fresh.map((f) => f.id).sort(),
+      memberships: [`ttl-g:${fresh[1]!.id}`],
       uids: [`ttl-u:${fresh[0]!.id}`],
       groups: [`ttl-g:${fresh[1]!.id}`],
     });
@@ -231,8 +239,8 @@ describe('lost $disconnects and TTL', { timeout: 60_000 }, () => {
     assert.equal(await gw.sweepExpiredItems(Date.now() + (ttlSeconds - 60) * 1000), 0);
     // Three hours later API Gateway has closed them all; their $disconnects lost too, TTL leaves nothing.
     for (const f of fresh) await close(f.client, f.id, 'lost');
-    assert.equal(await gw.sweepExpiredItems(Date.now() + 3 * 3600_000), 4);
-    assert.deepEqual(await stored(), { connections: [], uids: [], groups: [] });
+    assert.equal(await gw.sweepExpiredItems(Date.now() + 3 * 3600_000), 7, 'two connection and two session items, the uid, the group and the membership');
+    assert.deepEqual(await stored(), EMPTY);
   });
 
   test('past the grace, a send prunes a connection whose $disconnect was lost, and every index item it names', async () => {
@@ -248,8 +256,8 @@ describe('lost $disconnects and TTL', { timeout: 60_000 }, () => {
     assert.deepEqual([report.sent, report.gone, report.failed], [[live.id], [stale.id], []]);
     await received(live.client, 'pruning');
     // The item and everything it named (uid, both groups) went with the one 410.
-    assert.deepEqual(await stored(), { connections: [live.id], uids: [], groups: [`grace-g1:${live.id}`] });
+    assert.deepEqual(await stored(), { ...EMPTY, connections: [live.id], sessions: [live.id], memberships: [`grace-g1:${live.id}`], groups: [`grace-g1:${live.id}`] });
     await close(live.client, live.id, 'delivered');
-    assert.deepEqual(await stored(), { connections: [], uids: [], groups: [] });
+    assert.deepEqual(await stored(), EMPTY);
   });
 });

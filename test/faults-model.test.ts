@@ -5,8 +5,9 @@
 // dropped, network drops, crashes between the two writes of bindUid / joinGroup (and before the last
 // delete of a rebind / unbind / leave), and time passing (past the SDK's 30 s $connect grace).
 //
-// A model predicts, after every command, exactly what the three tables hold: which connection items
-// exist (with their uid and groups) and which uid / group index items exist. After every send:
+// A model predicts, after every command, exactly what the five tables hold: which connection items
+// exist (with their uid and group count), which session items, which membership items (connection ->
+// group) and which uid / group index items. After every send:
 // - every LIVE recipient the model predicts is in report.sent and receives the message, every dead
 //   one is in report.gone; report.failed is empty when the retries suffice (maxRetries 12), and with
 //   maxRetries 1 a recipient is in failed only with a ThrottledError / ServiceError from the injected
@@ -15,7 +16,7 @@
 // At the end of each run: a round of sends to every uid and group prunes every stale item a send can
 // reach, leaving the tables equal to the live connections plus the crash leftovers that point at live
 // connections (extra recipients, as documented); then "three hours pass": every connection is closed
-// (some $disconnects dropped) and a TTL sweep (gw.sweepExpiredItems(now + 3 h)) empties all three
+// (some $disconnects dropped) and a TTL sweep (gw.sweepExpiredItems(now + 3 h)) empties all five
 // tables. Every client received exactly the messages the model expected, in order.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,7 +128,9 @@ async function until(probe: () => boolean): Promise<void> {
 }
 
 interface Stored {
-  readonly connections: Map<string, { uid: string | undefined; groups: string[] }>;
+  readonly connections: Map<string, { uid: string | undefined; groupCount: number }>;
+  readonly sessions: Set<string>;
+  readonly memberships: Set<string>;
   readonly uids: Set<string>;
   readonly groups: Set<string>;
 }
@@ -146,16 +149,15 @@ async function scanAll(table: string): Promise<Array<Record<string, unknown>>> {
 const pair = (key: string, id: string) => `${key}\n${id}`;
 
 async function readStored(): Promise<Stored> {
-  const [connections, uids, groups] = await Promise.all([scanAll(world.tables.connections), scanAll(world.tables.uids), scanAll(world.tables.groups)]);
+  const [connections, sessions, memberships, uids, groups] = await Promise.all(
+    [world.tables.connections, world.tables.sessions, world.tables.memberships, world.tables.uids, world.tables.groups].map(scanAll),
+  );
   return {
-    connections: new Map(
-      connections.map((item) => [
-        item.connectionId as string,
-        { uid: item.uid as string | undefined, groups: item.groups ? [...(item.groups as Set<string>)].sort() : [] },
-      ]),
-    ),
-    uids: new Set(uids.map((item) => pair(item.uid as string, item.connectionId as string))),
-    groups: new Set(groups.map((item) => pair(item.group as string, item.connectionId as string))),
+    connections: new Map(connections!.map((item) => [item.connectionId as string, { uid: item.uid as string | undefined, groupCount: (item.groupCount as number | undefined) ?? 0 }])),
+    sessions: new Set(sessions!.map((item) => item.connectionId as string)),
+    memberships: new Set(memberships!.map((item) => pair(item.group as string, item.connectionId as string))),
+    uids: new Set(uids!.map((item) => pair(item.uid as string, item.connectionId as string))),
+    groups: new Set(groups!.map((item) => pair(item.group as string, item.connectionId as string))),
   };
 }
 
@@ -186,7 +188,7 @@ interface ModelConnection {
   readonly id: string;
   /** The socket is open. */
   live: boolean;
-  /** The connection item exists. */
+  /** The connection item exists, and with it the session item and one membership item per group in `groups`. */
   item: boolean;
   /** connectedAt is past the SDK's $connect grace (a 410 then prunes the item). */
   aged: boolean;
@@ -231,8 +233,11 @@ function prune(m: Model, c: ModelConnection, sources: Array<['uids' | 'groups', 
 
 async function assertTablesMatch(m: Model, after: string): Promise<void> {
   const stored = await readStored();
-  const expectedConnections = new Map(m.connections.filter((c) => c.item).map((c) => [c.id, { uid: c.uid, groups: [...c.groups].sort() }]));
+  const withItem = m.connections.filter((c) => c.item);
+  const expectedConnections = new Map(withItem.map((c) => [c.id, { uid: c.uid, groupCount: c.groups.size }]));
   assert.deepEqual(stored.connections, expectedConnections, `connection items after ${after}`);
+  assert.deepEqual([...stored.sessions].sort(), withItem.map((c) => c.id).sort(), `session items after ${after}`);
+  assert.deepEqual([...stored.memberships].sort(), withItem.flatMap((c) => [...c.groups].map((g) => pair(g, c.id))).sort(), `membership items after ${after}`);
   assert.deepEqual([...stored.uids].sort(), [...m.uids].sort(), `uid index after ${after}`);
   assert.deepEqual([...stored.groups].sort(), [...m.groups].sort(), `group index after ${after}`);
 }
@@ -397,7 +402,9 @@ async function closeConnection(c: ModelConnection, dropDisconnect: boolean, netw
   count(dropDisconnect ? 'closes with $disconnect dropped' : 'closes');
   const stats = world.gw.stats();
   const client = world.clients.get(c.id)!;
-  const named = c.item ? indexKeysOf(c).map(([role, key]) => [role, pair(key, c.id)] as const) : [];
+  const named: Array<readonly ['uids' | 'groups' | 'memberships', string]> = c.item
+    ? [...indexKeysOf(c).map(([role, key]) => [role, pair(key, c.id)] as const), ...[...c.groups].map((g) => ['memberships', pair(g, c.id)] as const)]
+    : [];
   if (networkDrop) assert.equal(world.gw.dropConnection(c.id), true);
   else client.socket.close();
   await client.closed;
@@ -408,7 +415,7 @@ async function closeConnection(c: ModelConnection, dropDisconnect: boolean, netw
     const cleaned = (async () => {
       for (;;) {
         const stored = await readStored();
-        if (settled || (!stored.connections.has(c.id) && named.every(([role, entry]) => !stored[role].has(entry)))) return;
+        if (settled || (!stored.connections.has(c.id) && !stored.sessions.has(c.id) && named.every(([role, entry]) => !stored[role].has(entry)))) return;
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
@@ -579,7 +586,8 @@ async function finish(m: Model): Promise<void> {
   const stored = await readStored();
   // Nothing stale is left that a send could reach: every item belongs to a live connection ...
   assert.deepEqual([...stored.connections.keys()].sort(), [...live].sort(), 'connection items are exactly the live connections');
-  for (const entry of [...stored.uids, ...stored.groups]) assert.ok(live.has(entry.split('\n')[1]!), `index item ${JSON.stringify(entry)} points at a live connection`);
+  assert.deepEqual([...stored.sessions].sort(), [...live].sort(), 'session items are exactly the live connections');
+  for (const entry of [...stored.uids, ...stored.groups, ...stored.memberships]) assert.ok(live.has(entry.split('\n')[1]!), `index item ${JSON.stringify(entry)} points at a live connection`);
   // ... and no live connection is hidden: each has the index items of its uid and groups.
   for (const c of m.connections.filter((x) => x.live)) {
     for (const [role, k] of indexKeysOf(c)) assert.ok(stored[role].has(pair(k, c.id)), `${c.id} is findable through ${role} ${k}`);
@@ -593,7 +601,7 @@ async function finish(m: Model): Promise<void> {
   }
   await world.gw.sweepExpiredItems(Date.now() + 3 * HOUR_MS);
   const swept = await readStored();
-  assert.deepEqual([swept.connections.size, swept.uids.size, swept.groups.size], [0, 0, 0], 'the TTL sweep leaves nothing behind');
+  assert.deepEqual([swept.connections.size, swept.sessions.size, swept.memberships.size, swept.uids.size, swept.groups.size], [0, 0, 0, 0, 0], 'the TTL sweep leaves nothing behind');
 
   // Every client received exactly what the model expected, in order (closed sockets have delivered everything).
   for (const c of m.connections) {

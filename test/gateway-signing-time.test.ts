@@ -118,7 +118,7 @@ test("the SDK's Gateway takes the gateway's clock from its first refusal; later 
         return refusal;
       };
       const ws = await connect(gw.endpoints.wsUrl);
-      const gateway = new Gateway({ callbackUrl: gw.endpoints.callbackUrl, tables: { connections: 'c-table', uids: 'u-table', groups: 'g-table' }, region: gw.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const gateway = new Gateway({ callbackUrl: gw.endpoints.callbackUrl, tables: { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' }, region: gw.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
       const id = gw.openConnectionIds()[0]!;
       for (const text of ['one', 'two', 'three']) assert.deepEqual((await gateway.sendToClient(id, text)).sent, [id]);
       assert.deepEqual(ws.messages, ['one', 'two', 'three']);

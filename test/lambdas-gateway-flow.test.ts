@@ -33,7 +33,7 @@ interface Backend {
 
 /** The three tables and four functions GatewayBackend deploys, on the local gateway. */
 async function startBackend(options: { eventsModule?: string } = {}): Promise<Backend> {
-  const tables: GatewayTableNames = { connections: 'gwl-connections', uids: 'gwl-uids', groups: 'gwl-groups' };
+  const tables: GatewayTableNames = { connections: 'gwl-connections', sessions: 'gwl-sessions', memberships: 'gwl-memberships', uids: 'gwl-uids', groups: 'gwl-groups' };
   const local = new LocalGateway({
     ttlSweepIntervalMs: 0,
     asyncRetryDelaysMs: [100],

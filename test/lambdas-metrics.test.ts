@@ -37,7 +37,7 @@ const {
 } = GatewayMetricName;
 
 describe('metrics of the backend\'s Lambdas', () => {
-  const tables: GatewayTableNames = { connections: 'gwm-connections', uids: 'gwm-uids', groups: 'gwm-groups' };
+  const tables: GatewayTableNames = { connections: 'gwm-connections', sessions: 'gwm-sessions', memberships: 'gwm-memberships', uids: 'gwm-uids', groups: 'gwm-groups' };
   let local: LocalGateway;
   let endpoints: GatewayEndpoints;
   let app: Gateway;

@@ -133,16 +133,18 @@ describe('groups', { timeout: 60_000 }, () => {
     await gw.joinGroup(a.id, 'g-a');
     assert.deepEqual(await gw.getGroupsByClientId(a.id), ['g-a', 'g-b']);
     assert.deepEqual(await gw.getClientIdListByGroup('g-a'), [a.id]);
-    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:g-a', 'groups:g-b']);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:g-a', 'groups:g-b', 'memberships:g-a', 'memberships:g-b']);
+    assert.equal((await connectionItem(h.doc, a.id))?.groupCount, 2, 'joining a group it is in does not count it twice');
   });
 
-  test('leaveGroup removes the membership from the connection and the index; the attribute goes when empty', async () => {
+  test('leaveGroup removes the membership item and the index item and takes it off the count', async () => {
     const a = await h.connect();
     await gw.joinGroup(a.id, 'leave-me');
     await gw.leaveGroup(a.id, 'leave-me');
     assert.deepEqual(await gw.getGroupsByClientId(a.id), []);
     assert.deepEqual(await gw.getClientIdListByGroup('leave-me'), []);
-    assert.equal((await connectionItem(h.doc, a.id))?.groups, undefined);
+    assert.equal((await connectionItem(h.doc, a.id))?.groupCount, 0);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), []);
     await gw.leaveGroup(a.id, 'never-joined'); // not a member: a no-op
   });
 
@@ -306,17 +308,19 @@ describe('everything queries', { timeout: 60_000 }, () => {
     for (const id of extra.slice(0, 150)) await gw.setSession(id, { pad: 'p'.repeat(6000) });
     const total = ids.length + extra.length;
     let scans = 0;
-    const oneSegment = h.newGateway({ scanSegments: 1, onConsumedCapacity: (e) => void (e.command === 'Scan' && e.operation === 'getAllClientIdList' && scans++) });
+    const oneSegment = h.newGateway({ scanSegments: 1, onConsumedCapacity: (e) => void (e.command === 'Scan' && e.operation === 'getAllClientSessions' && scans++) });
     for (const g of [gw, oneSegment]) {
       assert.equal(await g.getAllClientCount(), total);
       assert.equal(await g.getAllClientIdCount(), total);
       assert.deepEqual(sorted(await g.getAllClientIdList()), sorted([...ids, ...extra]));
     }
-    assert.ok(scans >= 2, `one segment took ${scans} pages`);
-    const sessions = await gw.getAllClientSessions();
-    assert.equal(Object.keys(sessions).length, total);
-    assert.deepEqual(sessions[ids[1]!], { x: 1 });
-    assert.deepEqual(sessions[ids[0]!], {});
+    for (const g of [gw, oneSegment]) {
+      const sessions = await g.getAllClientSessions();
+      assert.equal(Object.keys(sessions).length, total);
+      assert.deepEqual(sessions[ids[1]!], { x: 1 });
+      assert.deepEqual(sessions[ids[0]!], {});
+    }
+    assert.ok(scans >= 2, `one segment of the sessions table took ${scans} pages`);
     assert.deepEqual(sorted(await gw.getAllUidList()), ['user-0', 'user-3']);
     assert.equal(await gw.getAllUidCount(), 2);
     assert.deepEqual(sorted(await gw.getAllGroupIdList()), ['grp-0', 'grp-2']);
@@ -365,7 +369,8 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
     const a = await h.connect();
     const crashing = h.newGateway({ hooks: { afterIndexWrite: () => { throw new SimulatedCrash(); } } });
     await assert.rejects(crashing.joinGroup(a.id, 'half-joined'), SimulatedCrash);
-    assert.equal((await connectionItem(h.doc, a.id))?.groups, undefined);
+    assert.equal((await connectionItem(h.doc, a.id))?.groupCount, undefined, 'the count was not reached');
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:half-joined']);
     assert.deepEqual((await h.gateway.sendToGroup('half-joined', 'in anyway')).sent, [a.id]);
     assert.equal(await a.next(), 'in anyway');
   });
@@ -456,14 +461,15 @@ describe('a connection-item update that fails for another reason than a gone con
     const a = await h.connect();
     await h.gateway.joinGroup(a.id, 'member');
     await h.gateway.bindUid(a.id, 'bound');
-    const { gateway, destroy } = failing(['UpdateItemCommand']);
+    // An existing member's join only reads the connection item; a bind updates it.
+    const { gateway, destroy } = failing(['UpdateItemCommand', 'GetItemCommand']);
     try {
       await assert.rejects(gateway.joinGroup(a.id, 'member'), isItemTooLarge);
       await assert.rejects(gateway.bindUid(a.id, 'bound'), isItemTooLarge);
     } finally {
       destroy();
     }
-    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:member', 'uids:bound']);
+    assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:member', 'memberships:member', 'uids:bound']);
     assert.deepEqual((await h.gateway.sendToGroup('member', 'still in')).sent, [a.id]);
     assert.equal(await a.next(), 'still in');
   });
@@ -477,9 +483,11 @@ describe('a connection-item update that fails for another reason than a gone con
     } finally {
       destroy();
     }
-    assert.equal(warnings.length, 1);
+    assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /joinGroup could not remove its index item/);
+    assert.match(warnings[1]!, /joinGroup could not remove its membership item/);
     // What is left is an extra recipient (as after a crash), pruned on 410 or by TTL.
     assert.deepEqual(await indexIds(h.doc, 'groups', 'left-behind'), [a.id]);
+    assert.equal((await connectionItem(h.doc, a.id))?.groupCount, undefined, 'not counted');
   });
 });

@@ -105,19 +105,21 @@ describe('configuration', () => {
     const env = {
       [GatewayEnvVar.callbackUrl]: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/live',
       [GatewayEnvVar.connectionsTable]: 'env-connections',
+      [GatewayEnvVar.sessionsTable]: 'env-sessions',
+      [GatewayEnvVar.membershipsTable]: 'env-memberships',
       [GatewayEnvVar.uidsTable]: 'env-uids',
       [GatewayEnvVar.groupsTable]: 'env-groups',
     };
     const gateway = Gateway.fromEnv({ credentials: LOCAL_CREDENTIALS }, env);
     assert.equal(gateway.callbackUrl, env[GatewayEnvVar.callbackUrl]);
     assert.equal(gateway.region, 'eu-west-1');
-    assert.deepEqual(gateway.tables, { connections: 'env-connections', uids: 'env-uids', groups: 'env-groups' });
+    assert.deepEqual(gateway.tables, { connections: 'env-connections', sessions: 'env-sessions', memberships: 'env-memberships', uids: 'env-uids', groups: 'env-groups' });
     gateway.destroy();
     const overridden = Gateway.fromEnv({ callbackUrl: 'https://zzz.execute-api.us-east-2.amazonaws.com/x', tables: TEST_TABLES, credentials: LOCAL_CREDENTIALS }, {});
     assert.equal(overridden.region, 'us-east-2');
     assert.deepEqual(overridden.tables, TEST_TABLES);
     overridden.destroy();
-    for (const missing of [GatewayEnvVar.callbackUrl, GatewayEnvVar.connectionsTable, GatewayEnvVar.uidsTable, GatewayEnvVar.groupsTable]) {
+    for (const missing of [GatewayEnvVar.callbackUrl, GatewayEnvVar.connectionsTable, GatewayEnvVar.sessionsTable, GatewayEnvVar.membershipsTable, GatewayEnvVar.uidsTable, GatewayEnvVar.groupsTable]) {
       const partial = { ...env, [missing]: undefined };
       assert.throws(
         () => Gateway.fromEnv({ credentials: LOCAL_CREDENTIALS }, partial),
@@ -270,7 +272,7 @@ describe('DynamoDB errors and consumed capacity', { timeout: 30_000 }, () => {
   after(() => h.stop());
 
   test('a DynamoDB failure rejects with a ServiceError carrying the AWS error type', async () => {
-    const broken = h.newGateway({ tables: { connections: 'no-such-table', uids: 'no-such-uids', groups: 'no-such-groups' } });
+    const broken = h.newGateway({ tables: { connections: 'no-such-table', sessions: 'no-such-sessions', memberships: 'no-such-memberships', uids: 'no-such-uids', groups: 'no-such-groups' } });
     await assert.rejects(
       broken.getSession(ID),
       (e: unknown) => e instanceof ServiceError && e.code === 'SERVICE_ERROR' && e.errorType === 'ResourceNotFoundException' && e.statusCode === 400,

@@ -62,28 +62,32 @@ describe('the group cap', { timeout: 120_000 }, () => {
         metered.joinGroup(id, extra),
         (e: unknown) => e instanceof LimitExceededError && e.code === 'LIMIT_EXCEEDED' && e.limit === MAX_GROUPS_PER_CONNECTION && e.connectionId === id,
       );
-      // The index item, the refused update (a failed condition reports no capacity), a read to tell
-      // full from gone, and the index item undone: none is left.
+      // The index and membership items, the refused update (a failed condition reports no capacity),
+      // a read to tell full from gone, and both items undone: none is left.
       assert.deepEqual(
         events.map((e) => [e.command, e.table]),
         [
           ['PutItem', TEST_TABLES.groups],
+          ['PutItem', TEST_TABLES.memberships],
           ['GetItem', TEST_TABLES.connections],
           ['DeleteItem', TEST_TABLES.groups],
+          ['DeleteItem', TEST_TABLES.memberships],
         ],
       );
       assert.deepEqual(await indexIds(h.doc, 'groups', extra), []);
     }
     assert.equal((await gw.sendToGroup(extra, 'not for a')).recipients, 0);
 
-    // An accepted join costs two writes and no read.
+    // An accepted join costs three small writes and no read, whatever the session and the groups weigh.
+    await metered.leaveGroup(id, groups[1]!);
     events.length = 0;
     await metered.joinGroup(id, groups[1]!);
     assert.deepEqual(
-      events.map((e) => [e.command, e.table]),
+      events.map((e) => [e.command, e.table, e.capacityUnits]),
       [
-        ['PutItem', TEST_TABLES.groups],
-        ['UpdateItem', TEST_TABLES.connections],
+        ['PutItem', TEST_TABLES.groups, 1],
+        ['PutItem', TEST_TABLES.memberships, 1],
+        ['UpdateItem', TEST_TABLES.connections, 1],
       ],
     );
 
@@ -101,7 +105,7 @@ describe('the group cap', { timeout: 120_000 }, () => {
     assert.ok((await gw.getGroupsByClientId(id)).includes(extra));
     assert.deepEqual(await indexIds(h.doc, 'groups', extra), [id]);
     assert.deepEqual(await indexIds(h.doc, 'groups', groups[0]!), []);
-    assert.equal(((await connectionItem(h.doc, id))?.groups as Set<string>).size, MAX_GROUPS_PER_CONNECTION);
+    assert.equal((await connectionItem(h.doc, id))?.groupCount, MAX_GROUPS_PER_CONNECTION);
   });
 
   test('two joins racing for the last place: one gets it, the other is a LimitExceededError and its index item is removed', async () => {

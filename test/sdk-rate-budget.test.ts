@@ -14,7 +14,7 @@ import { ConfigurationError, ForbiddenError, Gateway, ThrottledError, Validation
 import { EMPTY_PAYLOAD_HASH } from '../sdk/sigv4.ts';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 
-const tables = { connections: 'c-table', uids: 'u-table', groups: 'g-table' };
+const tables = { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' };
 const credentials = { accessKeyId: 'AKID', secretAccessKey: 'secret' };
 
 /** A clock whose timers run when the test moves time forward. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GatewayHarness, LOCAL_CREDENTIALS } from './helpers/gatewayHarness.ts';
-import { connectionItem } from './helpers/dynamo.ts';
+import { connectionItem, sessionItem } from './helpers/dynamo.ts';
 import { ConflictError, ConnectionGoneError, type Gateway } from '../sdk/index.ts';
 
 describe('sessions', { timeout: 60_000 }, () => {
@@ -56,7 +56,7 @@ describe('sessions', { timeout: 60_000 }, () => {
     for (let i = 0; i < 24; i++) assert.equal(session[`top${i}`], true);
     // Each call returned the session as it wrote it; the last writer's result is the stored session.
     assert.ok(results.some((r) => Object.keys(r.counters as object).length === 24));
-    assert.equal((await connectionItem(h.doc, a.id))?.version, 24);
+    assert.equal((await sessionItem(h.doc, a.id))?.version, 24);
   });
 
   test('an updateSession that loses the race re-reads and keeps the other write; with one attempt it is a ConflictError', async () => {
@@ -96,6 +96,7 @@ describe('sessions', { timeout: 60_000 }, () => {
     await assert.rejects(gw.setSession(a.id, { x: 1 }), ConnectionGoneError);
     await assert.rejects(gw.updateSession(a.id, { x: 1 }), ConnectionGoneError);
     assert.equal(await connectionItem(h.doc, a.id), undefined, 'no item was created');
+    assert.equal(await sessionItem(h.doc, a.id), undefined, 'no session item was created');
   });
 
   test('the session is still readable in $disconnect, through what unregisterConnection returns', async () => {

@@ -12,7 +12,7 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { SigV4Signer, amzDate, canonicalPath, escapeUri, sha256Hex } from '../sdk/sigv4.ts';
 import { Gateway } from '../sdk/index.ts';
 
-const TEST_TABLES_FOR_SIGV4 = { connections: 'unused-connections', uids: 'unused-uids', groups: 'unused-groups' };
+const TEST_TABLES_FOR_SIGV4 = { connections: 'unused-connections', sessions: 'unused-sessions', memberships: 'unused-memberships', uids: 'unused-uids', groups: 'unused-groups' };
 
 const ID = 'Ab-_cD3fGh1Jk-2=';
 const DATE = new Date('2026-03-04T05:06:07.890Z');

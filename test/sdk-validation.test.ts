@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countHttpRequests, GatewayHarness, type TestClient } from './helpers/gatewayHarness.ts';
-import { connectionItem } from './helpers/dynamo.ts';
+import { connectionItem, sessionItem } from './helpers/dynamo.ts';
 import { PayloadTooLargeError, ValidationError, type Gateway } from '../sdk/index.ts';
 
 const BAD_CLIENT_IDS: unknown[] = ['', 'abc', 'Ab-_cD3fGh1Jk-2', 'Ab-_cD3fGh1Jk-2X', 'Ab+_cD3fGh1Jk-2=', 'Ab/_cD3fGh1Jk-2=', 'Ab-_cD3fGh1Jk-2==', ' Ab-_cD3fGh1Jk2=', 123, null, undefined, {}, ['Ab-_cD3fGh1Jk-2=']];
@@ -180,12 +180,12 @@ describe('invalid input', { timeout: 60_000 }, () => {
 
   test('sessions that are not plain JSON objects DynamoDB can hold are refused by setSession and updateSession', async () => {
     await gw.setSession(client.id, { before: true });
-    const before = await connectionItem(h.doc, client.id);
+    const before = [await connectionItem(h.doc, client.id), await sessionItem(h.doc, client.id)];
     for (const [label, bad] of BAD_SESSIONS) {
       await refuses(`setSession(${label})`, () => gw.setSession(client.id, bad as never));
       await refuses(`updateSession(${label})`, () => gw.updateSession(client.id, bad as never));
     }
-    assert.deepEqual(await connectionItem(h.doc, client.id), before);
+    assert.deepEqual([await connectionItem(h.doc, client.id), await sessionItem(h.doc, client.id)], before);
     // 30 levels is accepted.
     await gw.setSession(client.id, deep(29));
   });

@@ -4,7 +4,7 @@
  */
 import type { BindTokenGuard } from '../bindToken.ts';
 import type { ConnectionsApi } from '../ConnectionsApi.ts';
-import type { ConnectionItem, ConnectionStore, IndexKey } from '../ConnectionStore.ts';
+import type { ConnectionItem, ConnectionStore, IndexKey, ItemRef, SessionItem } from '../ConnectionStore.ts';
 import { GatewayError, ServiceError } from '../errors.ts';
 import type { ResolvedFanoutOptions } from '../Fanout.ts';
 import { describe } from '../validation.ts';
@@ -30,25 +30,29 @@ export interface GatewayContext {
 /** Recipient connection id -> the index items it was found through (pruned with it on a 410). */
 export type Recipients = Map<string, IndexKey[]>;
 
-/** The index items a connection item's uid and groups imply. */
-export function indexKeysOf(item: ConnectionItem): IndexKey[] {
-  const keys: IndexKey[] = [];
-  if (item.uid !== undefined) keys.push({ role: 'uids', key: item.uid, connectionId: item.connectionId });
-  for (const group of item.groups ?? []) keys.push({ role: 'groups', key: group, connectionId: item.connectionId });
-  return keys;
+/**
+ * Everything a connection has besides its connection item: the session item, the uid's index item,
+ * and per group the membership item and the group's index item. What $disconnect and a 410 remove.
+ */
+export function itemsOf(connection: Pick<ConnectionItem, 'connectionId' | 'uid'>, groups: readonly string[]): ItemRef[] {
+  const connectionId = connection.connectionId;
+  const items: ItemRef[] = [{ role: 'sessions', connectionId }];
+  if (connection.uid !== undefined) items.push({ role: 'uids', key: connection.uid, connectionId });
+  for (const group of groups) items.push({ role: 'groups', key: group, connectionId }, { role: 'memberships', key: group, connectionId });
+  return items;
 }
 
-export function toRecord(item: ConnectionItem): ConnectionRecord {
+export function toRecord(connection: ConnectionItem, session: SessionItem | undefined, groups: readonly string[]): ConnectionRecord {
   return {
-    connectionId: item.connectionId,
-    connectedAt: item.connectedAt,
-    ...(item.sourceIp !== undefined ? { sourceIp: item.sourceIp } : {}),
-    ...(item.userAgent !== undefined ? { userAgent: item.userAgent } : {}),
-    ...(item.uid !== undefined ? { uid: item.uid } : {}),
-    groups: item.groups ? [...item.groups].sort() : [],
-    session: item.session ?? {},
-    version: item.version ?? 0,
-    ...(item.expiresAt !== undefined ? { expiresAt: item.expiresAt } : {}),
+    connectionId: connection.connectionId,
+    connectedAt: connection.connectedAt,
+    ...(session?.sourceIp !== undefined ? { sourceIp: session.sourceIp } : {}),
+    ...(session?.userAgent !== undefined ? { userAgent: session.userAgent } : {}),
+    ...(connection.uid !== undefined ? { uid: connection.uid } : {}),
+    groups: [...groups].sort(),
+    session: session?.session ?? {},
+    version: session?.version ?? 0,
+    ...(connection.expiresAt !== undefined ? { expiresAt: connection.expiresAt } : {}),
   };
 }
 

@@ -8,12 +8,12 @@
 import { performance } from 'node:perf_hooks';
 import { sleep, type CallOptions } from '../ConnectionsApi.ts';
 import { RateLimiter } from '../RateLimiter.ts';
-import { forEachConcurrent } from '../ConnectionStore.ts';
+import { forEachConcurrent, type ItemRef } from '../ConnectionStore.ts';
 import { ValidationError, type GatewayError } from '../errors.ts';
 import { buildChunks, chunkRate, isRetryable, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { checkOptionsObject, describe } from '../validation.ts';
-import { asGatewayError, indexKeysOf, type GatewayContext, type Recipients } from './context.ts';
+import { asGatewayError, itemsOf, type GatewayContext, type Recipients } from './context.ts';
 import type { ChunkReport, DeliverChunkOptions, SendMetrics, SendReport } from './types.ts';
 
 /** API Gateway answers 410 while `$connect` runs (up to its 29 s timeout): such connections are not pruned. */
@@ -117,20 +117,49 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   return { fanoutId: chunk.fanoutId, index: chunk.index, count: chunk.count, operation: chunk.operation, rounds, recipients: chunk.recipients.length, sent, gone, failed };
 }
 
-/** Posts to every id with bounded concurrency; each id ends in exactly one list. */
-export async function postAll(ctx: GatewayContext, ids: readonly string[], payload: Buffer, payloadHash: string, call: CallOptions): Promise<{ sent: string[]; gone: string[]; failed: Array<{ connectionId: string; error: GatewayError }> }> {
+export interface PostOutcome {
+  readonly sent: string[];
+  readonly gone: string[];
+  readonly failed: Array<{ connectionId: string; error: GatewayError }>;
+}
+
+/**
+ * Posts to every id with bounded concurrency (`concurrency` posts at once, or as many as `slots`
+ * lets through when several pages are posted at the same time); each id ends in exactly one list.
+ */
+export async function postAll(ctx: GatewayContext, ids: readonly string[], payload: Buffer, payloadHash: string, call: CallOptions, slots?: ConcurrencyLimit): Promise<PostOutcome> {
   const sent: string[] = [];
   const gone: string[] = [];
   const failed: Array<{ connectionId: string; error: GatewayError }> = [];
-  await forEachConcurrent(ids, ctx.concurrency, async (id) => {
+  const postOne = async (id: string) => {
     try {
       if ((await ctx.api.post(id, payload, payloadHash, call)) === 'sent') sent.push(id);
       else gone.push(id);
     } catch (error) {
       failed.push({ connectionId: id, error: asGatewayError(error) });
     }
-  });
+  };
+  await forEachConcurrent(ids, ctx.concurrency, slots ? (id) => slots.run(() => postOne(id)) : postOne);
   return { sent, gone, failed };
+}
+
+/** At most `size` tasks at once across all callers (forEachConcurrent bounds one call only). */
+export class ConcurrencyLimit {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
 }
 
 /**
@@ -161,7 +190,11 @@ export async function deliver(ctx: GatewayContext, operation: SendMetrics['opera
   return report;
 }
 
-/** Best effort: a prune that fails is logged, and TTL removes the items later. */
+/**
+ * Removes what a connection found gone (410) left: its connection item (unless younger than
+ * CONNECT_GRACE_MS), then its session, memberships and index items, and the index items it was found
+ * through (`sources`). Best effort: a prune that fails is logged, and TTL removes the items later.
+ */
 export async function pruneGone(ctx: GatewayContext, operation: string, ids: readonly string[], sources?: Recipients): Promise<void> {
   const cutoff = Date.now() - CONNECT_GRACE_MS;
   await Promise.all(
@@ -169,8 +202,10 @@ export async function pruneGone(ctx: GatewayContext, operation: string, ids: rea
       try {
         const old = await ctx.store.pruneConnection(operation, id, cutoff);
         if (old === 'young') return;
-        const keys = [...(old ? indexKeysOf(old) : []), ...(sources?.get(id) ?? [])];
-        if (keys.length > 0) await ctx.store.deleteIndexItems(operation, keys);
+        const items: ItemRef[] = [...(sources?.get(id) ?? [])];
+        // No connection item: $disconnect (or an earlier prune) already removed the rest.
+        if (old) items.push(...itemsOf(old, await ctx.store.queryMemberships(operation, id, Date.now())));
+        await ctx.store.deleteItems(operation, items);
       } catch (error) {
         ctx.logger.warn(`gateway: could not prune gone connection ${id}: ${(error as Error)?.message ?? error}`, error);
       }

@@ -1,80 +1,114 @@
 /**
- * Group membership: the groups index item and the connection item's `groups` set (at most
- * MAX_GROUPS_PER_CONNECTION), in the same write order as bindings.ts.
+ * Group membership, in three kinds of item: the groups index item (group -> connection, what
+ * sendToGroup reads), the membership item (connection -> group, what $disconnect, a 410 prune and
+ * getGroupsByClientId read), and `groupCount` on the small connection item, whose conditional update
+ * is what checks the connection is live and enforces MAX_GROUPS_PER_CONNECTION. None of them holds
+ * the session or the other groups, so a join or a leave costs three small writes whatever the
+ * connection carries.
+ *
+ * Write order, as for uids (bindings.ts): when adding, the index item first, then the membership
+ * item, then the connection item; when removing, the membership item, then the connection item,
+ * and the index item last. A crash in between leaves at worst an index item without the rest (an
+ * extra recipient, pruned on 410 or by TTL) or a groupCount off by one for that connection, never a
+ * member hidden from a send.
  */
-import { ConditionFailed, forEachConcurrent, type ConnectionItem, type IndexKey } from '../ConnectionStore.ts';
+import { ConditionFailed, forEachConcurrent, type IndexKey } from '../ConnectionStore.ts';
 import { ConnectionGoneError, LimitExceededError, type GatewayError } from '../errors.ts';
 import { checkClientId, checkGroup, MAX_GROUPS_PER_CONNECTION } from '../validation.ts';
+import { errorText } from './options.ts';
 import { undoIndexWrite, type GatewayContext } from './context.ts';
 import type { BindOptions } from '../bindToken.ts';
 
 /** joinGroup's conditional update, tried again when a concurrent leaveGroup made room in between. */
 const JOIN_ATTEMPTS = 3;
 
+/** The connection item's count of memberships. */
+const COUNT = 'groupCount';
+
 /**
- * Adds the client to the group (idempotent). ConnectionGoneError when the client is not connected;
- * LimitExceededError when it is already in MAX_GROUPS_PER_CONNECTION (200) other groups (joining a
- * group it is in always succeeds).
- *
- * The cap is a condition of the connection-item update, so two joins racing for the last place
- * cannot both get it. A join costs two writes (the index item, then the update), as before the cap:
- * only a refused one reads the item (gone or full?) and removes the index item it wrote. Any failure
- * of the update removes that index item, so that no send reaches the client through a membership
- * the caller was told failed (a send in the moment between can reach it once, as after a crash).
+ * Adds the client to the group (idempotent). The cap is a condition of the connection-item update,
+ * so two joins racing for the last place cannot both get it; joining a group the client is in
+ * (its membership item existed) only checks that the connection is live (a read) and changes no
+ * count. Only a refused join reads the connection item after the update (gone or full?); any failure
+ * removes the index and membership items this call created, so that no send reaches the client
+ * through a membership the caller was told failed (a send in the moment between can reach it once,
+ * as after a crash).
  */
 export async function joinGroup(ctx: GatewayContext, clientId: string, group: string, options?: BindOptions): Promise<void> {
   checkClientId(clientId);
   checkGroup(group);
   await ctx.bindTokens.authorize('joinGroup', clientId, options);
+  const now = Date.now();
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
-  const { existed } = await ctx.store.putIndex('joinGroup', index, Date.now());
+  const { existed } = await ctx.store.putIndex('joinGroup', index, now);
+  // A hook that throws simulates a crash here (only the index item written): nothing is undone, as after a real one.
   await ctx.hooks.afterIndexWrite?.({ operation: 'joinGroup', clientId, group });
+  let member: { existed: boolean };
+  try {
+    member = await ctx.store.putMembership('joinGroup', clientId, group, now);
+  } catch (error) {
+    if (!existed) await undoIndexWrite(ctx, 'joinGroup', index);
+    throw error;
+  }
+  // Removes what this call wrote, or with `stale`, also what was there before: the connection does
+  // not count the membership, so those items are stale.
+  const undo = async (stale: boolean) => {
+    if (stale || !existed) await undoIndexWrite(ctx, 'joinGroup', index);
+    if (stale || !member.existed) await undoMembershipWrite(ctx, clientId, group);
+  };
+  if (member.existed) {
+    let live: boolean;
+    try {
+      live = (await ctx.store.getConnection('joinGroup', clientId, ['connectionId'])) !== undefined;
+    } catch (error) {
+      await undo(false);
+      throw error;
+    }
+    if (live) return;
+    await undo(true);
+    throw new ConnectionGoneError(clientId);
+  }
   for (let attempt = 1; ; attempt++) {
     let refusal: GatewayError;
     try {
       await ctx.store.updateConnection('joinGroup', clientId, {
-        expression: 'ADD #g :g',
-        names: { '#g': 'groups' },
-        values: { ':g': new Set([group]), ':max': MAX_GROUPS_PER_CONNECTION, ':group': group },
-        condition: 'attribute_not_exists(#g) OR size(#g) < :max OR contains(#g, :group)',
+        expression: 'ADD #n :one',
+        names: { '#n': COUNT },
+        values: { ':one': 1, ':max': MAX_GROUPS_PER_CONNECTION },
+        condition: 'attribute_not_exists(#n) OR #n < :max',
       });
       return;
     } catch (error) {
       if (!(error instanceof ConditionFailed)) {
-        // The membership is not on the item (or, after a timeout, may be): the index item this call
-        // created goes; one that was there before (the client was already a member) stays.
-        if (!existed) await undoIndexWrite(ctx, 'joinGroup', index);
+        // The count may or may not include the membership now (a timeout): the items this call
+        // created go, so that sends agree with the error the caller gets.
+        await undo(false);
         throw error;
       }
       // Gone or full: which one, from the item as it is now.
-      let now: ConnectionItem | undefined;
+      let current: { groupCount?: number } | undefined;
       try {
-        now = await ctx.store.getConnection('joinGroup', clientId, ['connectionId', 'groups']);
+        current = await ctx.store.getConnection('joinGroup', clientId, ['connectionId', COUNT]);
       } catch (readError) {
-        await undoIndexWrite(ctx, 'joinGroup', index);
+        await undo(true);
         throw readError;
       }
-      if (now && !isFull(now.groups, group) && attempt < JOIN_ATTEMPTS) continue; // a leaveGroup made room meanwhile
-      refusal = now ? new LimitExceededError(clientId, MAX_GROUPS_PER_CONNECTION) : new ConnectionGoneError(clientId);
+      if (current && (current.groupCount ?? 0) < MAX_GROUPS_PER_CONNECTION && attempt < JOIN_ATTEMPTS) continue; // a leaveGroup made room meanwhile
+      refusal = current ? new LimitExceededError(clientId, MAX_GROUPS_PER_CONNECTION) : new ConnectionGoneError(clientId);
     }
-    // The item does not list the group: an index item for it (written now or left before) is stale.
-    await undoIndexWrite(ctx, 'joinGroup', index);
+    await undo(true);
     throw refusal;
   }
 }
 
+/** Removes the client from the group (a no-op when not a member). ConnectionGoneError when not connected. */
 export async function leaveGroup(ctx: GatewayContext, clientId: string, group: string): Promise<void> {
   checkClientId(clientId);
   checkGroup(group);
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
-  try {
-    await ctx.store.updateConnection('leaveGroup', clientId, {
-      expression: 'DELETE #g :g',
-      names: { '#g': 'groups' },
-      values: { ':g': new Set([group]) },
-    });
-  } catch (error) {
-    if (!(error instanceof ConditionFailed)) throw error;
+  const { existed: wasMember } = await ctx.store.deleteMembership('leaveGroup', clientId, group);
+  const live = wasMember ? await uncount(ctx, 'leaveGroup', clientId) : (await ctx.store.getConnection('leaveGroup', clientId, ['connectionId'])) !== undefined;
+  if (!live) {
     await ctx.store.deleteIndex('leaveGroup', index);
     throw new ConnectionGoneError(clientId);
   }
@@ -82,23 +116,39 @@ export async function leaveGroup(ctx: GatewayContext, clientId: string, group: s
   await ctx.store.deleteIndex('leaveGroup', index);
 }
 
+/** Removes every member from the group; the connections stay open and their sessions are untouched. */
 export async function ungroup(ctx: GatewayContext, group: string): Promise<void> {
   checkGroup(group);
   const ids = await ctx.store.queryIndex('ungroup', 'groups', group, Date.now());
   await forEachConcurrent(ids, ctx.concurrency, async (id) => {
-    try {
-      await ctx.store.updateConnection('ungroup', id, { expression: 'DELETE #g :g', names: { '#g': 'groups' }, values: { ':g': new Set([group]) } });
-    } catch (error) {
-      if (!(error instanceof ConditionFailed)) throw error; // a stale index item: deleted below
-    }
+    const { existed } = await ctx.store.deleteMembership('ungroup', id, group);
+    if (existed) await uncount(ctx, 'ungroup', id); // gone: a stale index item, deleted below
   });
-  await ctx.store.deleteIndexItems(
+  await ctx.store.deleteItems(
     'ungroup',
     ids.map((connectionId) => ({ role: 'groups', key: group, connectionId })),
   );
 }
 
-/** Whether joining `group` would take a connection in `groups` past MAX_GROUPS_PER_CONNECTION. */
-function isFull(groups: ReadonlySet<string> | undefined, group: string): boolean {
-  return (groups?.size ?? 0) >= MAX_GROUPS_PER_CONNECTION && !groups?.has(group);
+/**
+ * Takes one membership off the connection's count. False when the connection is gone; a count
+ * already at 0 (a crash left it low) stays at 0.
+ */
+async function uncount(ctx: GatewayContext, operation: string, clientId: string): Promise<boolean> {
+  try {
+    await ctx.store.updateConnection(operation, clientId, { expression: 'ADD #n :minus', names: { '#n': COUNT }, values: { ':minus': -1, ':zero': 0 }, condition: '#n > :zero' });
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConditionFailed)) throw error;
+    return (await ctx.store.getConnection(operation, clientId, ['connectionId'])) !== undefined;
+  }
+}
+
+/** undoIndexWrite's counterpart for the membership item (best effort, logged). */
+async function undoMembershipWrite(ctx: GatewayContext, clientId: string, group: string): Promise<void> {
+  try {
+    await ctx.store.deleteMembership('joinGroup', clientId, group);
+  } catch (error) {
+    ctx.logger.warn(`gateway: joinGroup could not remove its membership item (${clientId}, ${group}): ${errorText(error)}`, error);
+  }
 }

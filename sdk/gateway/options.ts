@@ -232,7 +232,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (typeof value !== 'string' || value.length < 3) throw new ConfigurationError(`tables.${role} must be a DynamoDB table name, got ${describe(value)}`);
     return value;
   };
-  const tables: GatewayTableNames = { connections: tableName('connections'), uids: tableName('uids'), groups: tableName('groups') };
+  const tables: GatewayTableNames = {
+    connections: tableName('connections'),
+    sessions: tableName('sessions'),
+    memberships: tableName('memberships'),
+    uids: tableName('uids'),
+    groups: tableName('groups'),
+  };
 
   const givenRegion = option('region');
   if (givenRegion !== undefined && (typeof givenRegion !== 'string' || givenRegion.trim() === '')) {

@@ -1,5 +1,5 @@
 /**
- * Per-client, per-uid and per-group queries: strongly consistent reads of one connection item or
+ * Per-client, per-uid and per-group queries: strongly consistent reads of a connection's items, or
  * Queries of the index tables (the reads a send also uses), never a scan.
  */
 import { forEachConcurrent } from '../ConnectionStore.ts';
@@ -16,8 +16,7 @@ export async function getUidByClientId(ctx: GatewayContext, clientId: string): P
 
 export async function getGroupsByClientId(ctx: GatewayContext, clientId: string): Promise<string[]> {
   checkClientId(clientId);
-  const item = await ctx.store.getConnection('getGroupsByClientId', clientId, ['groups']);
-  return item?.groups ? [...item.groups].sort() : [];
+  return (await ctx.store.queryMemberships('getGroupsByClientId', clientId, Date.now())).sort();
 }
 
 export async function isUidOnline(ctx: GatewayContext, uid: string): Promise<boolean> {
@@ -70,7 +69,7 @@ export async function getClientIdCountByGroup(ctx: GatewayContext, group: string
 export async function getClientSessionsByGroup(ctx: GatewayContext, group: string): Promise<Record<string, Session>> {
   checkGroup(group);
   const ids = await ctx.store.queryIndex('getClientSessionsByGroup', 'groups', group, Date.now());
-  const items = await ctx.store.getConnections('getClientSessionsByGroup', ids, ['session']);
+  const items = await ctx.store.getSessions('getClientSessionsByGroup', ids, ['session']);
   const result: Record<string, Session> = {};
   for (const id of ids) {
     const item = items.get(id);

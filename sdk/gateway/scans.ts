@@ -1,6 +1,8 @@
 /**
- * The getAll* family: parallel scans (every page, eventually consistent) of the connections table or
- * of an index table. A page that fails fails the call: never a partial answer.
+ * The getAll* family: parallel scans (every page, eventually consistent) of the connections table
+ * (small items: ids and counts), the sessions table (getAllClientSessions) or an index table. Each
+ * page is folded into the answer as it arrives; a page that fails fails the call: never a partial
+ * answer.
  */
 import { GatewayTables } from '../tables.ts';
 import type { Session } from '../validation.ts';
@@ -8,12 +10,14 @@ import type { GatewayContext } from './context.ts';
 
 export async function getAllClientCount(ctx: GatewayContext): Promise<number> {
   let count = 0;
-  await ctx.store.scan('getAllClientCount', 'connections', { count: true, consistent: false, nowMs: Date.now() }, (_items, n) => (count += n));
+  await ctx.store.scan('getAllClientCount', 'connections', { count: true, consistent: false, nowMs: Date.now() }, (_items, n) => {
+    count += n;
+  });
   return count;
 }
 
 export async function getAllClientIdCount(ctx: GatewayContext): Promise<number> {
-  return getAllClientCount(ctx, );
+  return getAllClientCount(ctx);
 }
 
 export async function getAllClientIdList(ctx: GatewayContext): Promise<string[]> {
@@ -26,7 +30,7 @@ export async function getAllClientIdList(ctx: GatewayContext): Promise<string[]>
 
 export async function getAllClientSessions(ctx: GatewayContext): Promise<Record<string, Session>> {
   const sessions: Record<string, Session> = {};
-  await ctx.store.scan('getAllClientSessions', 'connections', { attributes: ['connectionId', 'session'], consistent: false, nowMs: Date.now() }, (items) => {
+  await ctx.store.scan('getAllClientSessions', 'sessions', { attributes: ['connectionId', 'session'], consistent: false, nowMs: Date.now() }, (items) => {
     for (const item of items) sessions[item.connectionId as string] = (item.session as Session | undefined) ?? {};
   });
   return sessions;

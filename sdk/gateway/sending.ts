@@ -1,8 +1,9 @@
-/** The sends: recipients resolved from the index tables (or a scan, for sendToAll), then delivery.ts. */
+/** The sends: recipients resolved from the index tables (strongly consistent Queries), then delivery.ts; sendToAll streams (broadcast.ts). */
 import { performance } from 'node:perf_hooks';
 import { forEachConcurrent } from '../ConnectionStore.ts';
 import { checkClientId, checkClientIds, checkExclude, checkGroup, checkNames, checkOptionsObject, checkUid, serializeMessage } from '../validation.ts';
 import type { GatewayContext, Recipients } from './context.ts';
+import { broadcast } from './broadcast.ts';
 import { deliver, dispatch } from './delivery.ts';
 import type { Message, SendReport } from './types.ts';
 export async function sendToClient(ctx: GatewayContext, clientId: string, message: Message): Promise<SendReport> {
@@ -34,19 +35,10 @@ export async function sendToAll(ctx: GatewayContext, message: Message, options?:
   const clientIds = input.clientIds === undefined ? undefined : checkClientIds(input.clientIds, 'options.clientIds');
   const exclude = checkExclude(input.exclude, 'options.exclude');
   const payload = serializeMessage(message);
-  const started = performance.now();
+  if (!clientIds) return broadcast(ctx, payload, exclude);
   const recipients: Recipients = new Map();
-  if (clientIds) {
-    for (const id of clientIds) if (!exclude.has(id)) recipients.set(id, []);
-  } else {
-    await ctx.store.scan('sendToAll', 'connections', { attributes: ['connectionId'], consistent: true, nowMs: Date.now() }, (items) => {
-      for (const item of items) {
-        const id = item.connectionId as string;
-        if (!exclude.has(id)) recipients.set(id, []);
-      }
-    });
-  }
-  return dispatch(ctx, 'sendToAll', recipients, payload, performance.now() - started);
+  for (const id of clientIds) if (!exclude.has(id)) recipients.set(id, []);
+  return dispatch(ctx, 'sendToAll', recipients, payload, 0);
 }
 
 export async function resolveIndex(ctx: GatewayContext, operation: string, role: 'uids' | 'groups', keys: string[], exclude: Set<string>): Promise<Recipients> {

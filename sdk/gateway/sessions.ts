@@ -1,4 +1,10 @@
-/** The session: read, replace, deep-merge under optimistic locking on `version`. */
+/**
+ * The session: read, replace, deep-merge under optimistic locking on `version`. It lives in the
+ * sessions table, one item per connection, created by registerConnection and removed by
+ * $disconnect or a 410 prune, so what these cost depends on the session's size and nothing else
+ * does. The item's existence stands for the connection's: every write is conditional on it, so a
+ * write racing a disconnect never brings a session back.
+ */
 import { sleep } from '../ConnectionsApi.ts';
 import { ConditionFailed } from '../ConnectionStore.ts';
 import { ConflictError, ConnectionGoneError } from '../errors.ts';
@@ -7,7 +13,7 @@ import type { GatewayContext } from './context.ts';
 
 export async function getSession(ctx: GatewayContext, clientId: string): Promise<Session | undefined> {
   checkClientId(clientId);
-  const item = await ctx.store.getConnection('getSession', clientId, ['session']);
+  const item = await ctx.store.getSession('getSession', clientId, ['session']);
   return item ? (item.session ?? {}) : undefined;
 }
 
@@ -15,7 +21,7 @@ export async function setSession(ctx: GatewayContext, clientId: string, session:
   checkClientId(clientId);
   const value = checkSession(session);
   try {
-    await ctx.store.updateConnection('setSession', clientId, {
+    await ctx.store.updateSession('setSession', clientId, {
       expression: 'SET #s = :s ADD #v :one',
       names: { '#s': 'session', '#v': 'version' },
       values: { ':s': value, ':one': 1 },
@@ -30,13 +36,13 @@ export async function updateSession(ctx: GatewayContext, clientId: string, patch
   checkClientId(clientId);
   const value = checkSession(patch, 'patch');
   for (let attempt = 1; ; attempt++) {
-    const item = await ctx.store.getConnection('updateSession', clientId, ['session', 'version']);
+    const item = await ctx.store.getSession('updateSession', clientId, ['session', 'version']);
     if (!item) throw new ConnectionGoneError(clientId);
     const merged = mergeSession(item.session ?? {}, value);
     checkSessionSize(merged, 'the merged session');
     const version = item.version;
     try {
-      await ctx.store.updateConnection('updateSession', clientId, {
+      await ctx.store.updateSession('updateSession', clientId, {
         expression: 'SET #s = :s, #v = :next',
         names: { '#s': 'session', '#v': 'version' },
         values: { ':s': merged, ':next': (version ?? 0) + 1, ...(version === undefined ? {} : { ':v': version }) },

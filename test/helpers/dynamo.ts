@@ -1,9 +1,14 @@
-/** Direct looks at the three tables, to check what the SDK wrote (not through the SDK). */
+/** Direct looks at the five tables, to check what the SDK wrote (not through the SDK). */
 import { GetCommand, QueryCommand, ScanCommand, UpdateCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TEST_TABLES } from './gatewayHarness.ts';
 
 export async function connectionItem(doc: DynamoDBDocumentClient, id: string): Promise<Record<string, unknown> | undefined> {
   return (await doc.send(new GetCommand({ TableName: TEST_TABLES.connections, Key: { connectionId: id }, ConsistentRead: true }))).Item;
+}
+
+/** The connection's session item (session, version, identity). */
+export async function sessionItem(doc: DynamoDBDocumentClient, id: string): Promise<Record<string, unknown> | undefined> {
+  return (await doc.send(new GetCommand({ TableName: TEST_TABLES.sessions, Key: { connectionId: id }, ConsistentRead: true }))).Item;
 }
 
 export async function indexIds(doc: DynamoDBDocumentClient, role: 'uids' | 'groups', key: string): Promise<string[]> {
@@ -20,9 +25,10 @@ export async function indexIds(doc: DynamoDBDocumentClient, role: 'uids' | 'grou
   return (out.Items ?? []).map((i) => i.connectionId as string).sort();
 }
 
+/** The items of the uids, groups and memberships tables that name the connection, as `role:key`. */
 export async function indexItemsOf(doc: DynamoDBDocumentClient, id: string): Promise<string[]> {
   const found: string[] = [];
-  for (const role of ['uids', 'groups'] as const) {
+  for (const role of ['uids', 'groups', 'memberships'] as const) {
     const out = await doc.send(new ScanCommand({ TableName: TEST_TABLES[role], ConsistentRead: true }));
     for (const item of out.Items ?? []) if (item.connectionId === id) found.push(`${role}:${item[role === 'uids' ? 'uid' : 'group']}`);
   }

@@ -10,7 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type LocalGatewayOptions, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
 import { Gateway, GatewayTables, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../../sdk/index.ts';
 
-export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', uids: 'gw-uids', groups: 'gw-groups' };
+export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', sessions: 'gw-sessions', memberships: 'gw-memberships', uids: 'gw-uids', groups: 'gw-groups' };
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** The three tables of the data model (sdk/tables.ts), under the given names, for LocalGateway's `tables`. */

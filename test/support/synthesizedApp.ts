@@ -17,9 +17,16 @@ export function copySynthesizedApp(prefix: string): { app: CloudAssemblyApp; dis
   return { app: loadCloudAssembly({ directory }), dispose: () => rmSync(directory, { recursive: true, force: true }) };
 }
 
-/** The three table names, as the construct's grantGateway set them on the app's functions. */
+/** The five table names, as the construct's grantGateway set them on the app's functions. */
 export function tableNamesOf(app: CloudAssemblyApp): GatewayTableNames {
-  const env = environmentOf(app, [GatewayEnvVar.connectionsTable, GatewayEnvVar.uidsTable, GatewayEnvVar.groupsTable]);
-  assert.ok(env[GatewayEnvVar.connectionsTable] && env[GatewayEnvVar.uidsTable] && env[GatewayEnvVar.groupsTable], 'the synthesized app wires the SDK into its functions');
-  return { connections: env[GatewayEnvVar.connectionsTable]!, uids: env[GatewayEnvVar.uidsTable]!, groups: env[GatewayEnvVar.groupsTable]! };
+  const variables = {
+    connections: GatewayEnvVar.connectionsTable,
+    sessions: GatewayEnvVar.sessionsTable,
+    memberships: GatewayEnvVar.membershipsTable,
+    uids: GatewayEnvVar.uidsTable,
+    groups: GatewayEnvVar.groupsTable,
+  } as const;
+  const env = environmentOf(app, Object.values(variables));
+  for (const name of Object.values(variables)) assert.ok(env[name], `the synthesized app wires the SDK into its functions (${name})`);
+  return Object.fromEntries(Object.entries(variables).map(([role, name]) => [role, env[name]!])) as unknown as GatewayTableNames;
 }

@@ -1,0 +1,179 @@
+/**
+ * sendToAll to every connection: the ids come from an eventually consistent parallel Scan of the
+ * connections table (small items: the id is most of each), and each page goes on as it arrives,
+ * with the exclusion list applied to it: posted at once (inline), or, with `fanout`, held until the
+ * count passes `fanout.threshold` and from then on queued to the worker in chunks as they fill. The
+ * caller holds a few pages per scan segment and one chunk, not every id: its memory no longer grows
+ * with the number of connections (apart from the report's `sent` list, inline).
+ *
+ * Why eventually consistent is safe here: a Scan is not a snapshot even when strongly consistent, so
+ * a connection that registers while a broadcast runs can be missed either way (and API Gateway
+ * refuses posts to a connection whose $connect has not returned). An eventually consistent read
+ * widens that window by the replication lag (AWS: usually under a second), for half the read cost.
+ * "Bind, then send at once" does not apply: sendToUid and sendToGroup keep strongly consistent
+ * Queries. A stale read can also return a connection removed a moment ago: its post answers 410
+ * and the prune finds nothing left to delete.
+ *
+ * With fan-out, each chunk carries its share of `fanout.rateLimit`: rateLimit / min(chunks,
+ * maxConcurrentChunks). With maxConcurrentChunks set, that share does not depend on how many chunks
+ * there will be, and the pages stream as above. Without it the share needs the number of chunks
+ * before the first one goes, so the broadcast first counts the connections (an eventually
+ * consistent Select COUNT scan: the same read units again) and sizes the share for 10 % more chunks
+ * than counted, so that connections opening meanwhile do not take the chunks past the budget.
+ *
+ * A page that fails (after the SDK's own retries) rejects the call, as every scan does; the pages
+ * before it have been posted or queued by then.
+ */
+import { performance } from 'node:perf_hooks';
+import type { GatewayError } from '../errors.ts';
+import { buildChunks, chunkRate, MAX_CHUNK_EVENT_BYTES, newFanoutId, queueChunks, type ResolvedFanoutOptions } from '../Fanout.ts';
+import { sha256Hex } from '../sigv4.ts';
+import type { GatewayContext } from './context.ts';
+import { ConcurrencyLimit, postAll, pruneGone } from './delivery.ts';
+import type { SendReport } from './types.ts';
+
+/** Items a scan page reads: bounds what the caller holds; each page's read is rounded up to 4 KB once. */
+export const BROADCAST_PAGE_ITEMS = 2000;
+
+/** Without maxConcurrentChunks, chunk shares are sized for this many times the counted chunks. */
+const COUNT_MARGIN = 1.1;
+
+export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: ReadonlySet<string>): Promise<SendReport> {
+  const started = performance.now();
+  const payloadHash = sha256Hex(payload);
+  const slots = new ConcurrencyLimit(ctx.concurrency);
+  const call = { counters: { throttled: 0 } };
+  const sent: string[] = [];
+  const gone: string[] = [];
+  const failed: Array<{ connectionId: string; error: GatewayError }> = [];
+  let recipients = 0;
+  let firstOut: number | undefined;
+  let pruneMs = 0;
+  const fanout = ctx.fanout;
+  // With fan-out and a known concurrency: ids held back until there are more than the threshold
+  // (then chunked), else posted inline at the end. Without a known concurrency: counted first.
+  let held: string[] | undefined;
+  let chunks: ChunkQueue | undefined;
+  if (fanout && fanout.maxConcurrentChunks !== undefined) {
+    held = [];
+  } else if (fanout) {
+    let count = 0;
+    await ctx.store.scan('sendToAll', 'connections', { count: true, consistent: false, nowMs: Date.now() }, (_items, n) => {
+      count += n;
+    });
+    const expected = Math.ceil((Math.max(count, 1) * COUNT_MARGIN) / fanout.chunkSize);
+    if (count > fanout.threshold) chunks = new ChunkQueue(ctx, fanout, payload, chunkRate(fanout.rateLimit, expected, undefined));
+  }
+
+  const post = async (ids: string[]) => {
+    if (ids.length === 0) return;
+    firstOut ??= performance.now();
+    const outcome = await postAll(ctx, ids, payload, payloadHash, call, slots);
+    for (const id of outcome.sent) sent.push(id);
+    for (const id of outcome.gone) gone.push(id);
+    for (const f of outcome.failed) failed.push(f);
+    if (outcome.gone.length > 0) {
+      const pruneStarted = performance.now();
+      await pruneGone(ctx, 'sendToAll', outcome.gone);
+      pruneMs += performance.now() - pruneStarted;
+    }
+  };
+
+  await ctx.store.scan(
+    'sendToAll',
+    'connections',
+    { attributes: ['connectionId'], consistent: false, nowMs: Date.now(), pageLimit: BROADCAST_PAGE_ITEMS },
+    async (items) => {
+      const ids: string[] = [];
+      for (const item of items) {
+        const id = item.connectionId as string;
+        if (!exclude.has(id)) ids.push(id);
+      }
+      recipients += ids.length;
+      if (chunks) return chunks.add(ids);
+      if (held && fanout) {
+        for (const id of ids) held.push(id);
+        if (held.length <= fanout.threshold) return;
+        firstOut ??= performance.now();
+        chunks = new ChunkQueue(ctx, fanout, payload, chunkRate(fanout.rateLimit, fanout.maxConcurrentChunks ?? 1, fanout.maxConcurrentChunks));
+        const all = held;
+        held = undefined;
+        return chunks.add(all);
+      }
+      return post(ids);
+    },
+  );
+  const scanned = performance.now();
+  if (held) await post(held);
+  if (chunks) await chunks.finish();
+  const ended = performance.now();
+
+  const report: SendReport = chunks
+    ? { recipients, sent: [], gone: [], failed: chunks.failed, queued: chunks.handle() }
+    : { recipients, sent, gone, failed };
+  ctx.onSendCompleted?.({
+    operation: 'sendToAll',
+    recipients,
+    sent: report.sent.length,
+    gone: report.gone.length,
+    failed: report.failed.length,
+    bytes: payload.length,
+    resolveMs: scanned - started,
+    deliverMs: ended - (firstOut ?? scanned) - pruneMs,
+    pruneMs,
+    throttled: call.counters.throttled,
+    ...(chunks ? { queued: chunks.queuedRecipients, chunks: chunks.queuedChunks, failedChunks: chunks.failedChunks } : {}),
+  });
+  return report;
+}
+
+/** Chunks of one streamed fan-out, queued to the worker as they fill. */
+class ChunkQueue {
+  readonly id = newFanoutId();
+  readonly failed: Array<{ connectionId: string; error: GatewayError }> = [];
+  queuedChunks = 0;
+  queuedRecipients = 0;
+  failedChunks = 0;
+  private buffer: string[] = [];
+  private nextIndex = 0;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly fanout: ResolvedFanoutOptions,
+    private readonly payload: Buffer,
+    /** Each chunk's share of fanout.rateLimit. */
+    private readonly rate: number,
+  ) {}
+
+  async add(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.buffer.push(id);
+    while (this.buffer.length >= this.fanout.chunkSize) await this.queue(this.buffer.splice(0, this.fanout.chunkSize));
+  }
+
+  async finish(): Promise<void> {
+    while (this.buffer.length > 0) await this.queue(this.buffer.splice(0, this.fanout.chunkSize));
+  }
+
+  handle(): NonNullable<SendReport['queued']> {
+    return { id: this.id, functionName: this.fanout.functionName, chunks: this.queuedChunks, recipients: this.queuedRecipients, failedChunks: this.failedChunks, chunkRate: this.rate };
+  }
+
+  private async queue(ids: string[]): Promise<void> {
+    // The total is unknown while the scan runs: count 0. The margin covers an index with more digits than buildChunks assumed.
+    const built = buildChunks(this.id, 'sendToAll', this.payload, new Map(ids.map((id) => [id, []])), this.fanout.chunkSize, MAX_CHUNK_EVENT_BYTES - 32).map((chunk) => ({
+      ...chunk,
+      index: this.nextIndex++,
+      count: 0,
+      rate: this.rate,
+    }));
+    const outcome = await queueChunks(this.fanout, built, { ...this.ctx.retryBackoff, random: this.ctx.random });
+    for (const chunk of outcome.queued) {
+      this.queuedChunks++;
+      this.queuedRecipients += chunk.recipients.length;
+    }
+    for (const { chunk, error } of outcome.failed) {
+      this.failedChunks++;
+      for (const connectionId of chunk.recipients) this.failed.push({ connectionId, error });
+    }
+  }
+}
