@@ -22,29 +22,32 @@ export interface BlockingRequest {
 export type BlockingResponse = { readonly status: number; readonly body: string } | { readonly error: string };
 
 // The worker's code: a keep-alive agent per protocol, one request per message, the answer posted
-// back before the flag is raised, so it is in the port when the caller wakes up.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const http = require('node:http');
-const https = require('node:https');
-const { port, flag } = workerData;
-const done = new Int32Array(flag);
-const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 1 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 1 }) };
-const answer = (message) => { port.postMessage(message); Atomics.store(done, 0, 1); Atomics.notify(done, 0); };
-port.on('message', (request) => {
-  const url = new URL(request.url);
-  const lib = url.protocol === 'https:' ? https : http;
-  const req = lib.request(url, { method: request.method, headers: request.headers, agent: agents[url.protocol], timeout: request.timeoutMs }, (res) => {
-    const chunks = [];
-    res.on('data', (chunk) => chunks.push(chunk));
-    res.on('end', () => answer({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
-    res.on('error', (error) => answer({ error: String(error && error.message || error) }));
-  });
-  req.on('timeout', () => req.destroy(new Error('timed out after ' + request.timeoutMs + ' ms')));
-  req.on('error', (error) => answer({ error: String(error && error.message || error) }));
-  req.end(request.body);
-});
-`;
+// back before the flag is raised, so it is in the port when the caller wakes up. One statement per
+// entry, joined on one line: a bundler keeps a multi-line string as lines, and the bundles must stay
+// minified (test/cdk-bundles.test.ts).
+const WORKER_SOURCE = [
+  "const { workerData } = require('node:worker_threads');",
+  "const http = require('node:http');",
+  "const https = require('node:https');",
+  'const { port, flag } = workerData;',
+  'const done = new Int32Array(flag);',
+  "const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 1 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 1 }) };",
+  'const answer = (message) => { port.postMessage(message); Atomics.store(done, 0, 1); Atomics.notify(done, 0); };',
+  'const text = (error) => String((error && error.message) || error);',
+  "port.on('message', (request) => {",
+  '  const url = new URL(request.url);',
+  "  const lib = url.protocol === 'https:' ? https : http;",
+  '  const req = lib.request(url, { method: request.method, headers: request.headers, agent: agents[url.protocol], timeout: request.timeoutMs }, (res) => {',
+  '    const chunks = [];',
+  "    res.on('data', (chunk) => chunks.push(chunk));",
+  "    res.on('end', () => answer({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));",
+  "    res.on('error', (error) => answer({ error: text(error) }));",
+  '  });',
+  "  req.on('timeout', () => req.destroy(new Error('timed out after ' + request.timeoutMs + ' ms')));",
+  "  req.on('error', (error) => answer({ error: text(error) }));",
+  '  req.end(request.body);',
+  '});',
+].join(' ');
 
 export class BlockingHttp {
   private readonly worker: Worker;

@@ -101,18 +101,22 @@ describe('the seed backend (no Events module)', () => {
     assert.deepEqual(JSON.parse(client.messages[0]!), { type: 'init', client_id: clientId });
     assert.ok(backend.local.openConnectionIds().includes(clientId), 'the init carries the id API Gateway gave this connection');
 
-    // $connect stored the connection: identity, connectedAt, TTL.
+    // $connect stored the connection (connectedAt, TTL) and its session item (empty session, identity, the same TTL).
     const stored = await backend.item('connections', { connectionId: clientId });
     assert.ok(stored, 'the connection item exists');
-    assert.equal(stored.sourceIp, '127.0.0.1');
     assert.equal(typeof stored.connectedAt, 'number');
     assert.equal(stored.expiresAt, Math.floor((stored.connectedAt as number) / 1000) + CONNECTION_MAX_AGE_SECONDS + TTL_MARGIN_SECONDS);
+    const sessionItem = await backend.item('sessions', { connectionId: clientId });
+    assert.equal(sessionItem?.sourceIp, '127.0.0.1');
+    assert.deepEqual(sessionItem?.session, {});
+    assert.equal(sessionItem?.expiresAt, stored.expiresAt);
 
     // The application's backend binds the id it got from the browser.
     await backend.gateway.bindUid(clientId, 'user-42');
     await backend.gateway.joinGroup(clientId, 'room-7');
     assert.ok(await backend.item('uids', { uid: 'user-42', connectionId: clientId }));
     assert.ok(await backend.item('groups', { group: 'room-7', connectionId: clientId }));
+    assert.ok(await backend.item('memberships', { connectionId: clientId, group: 'room-7' }));
 
     const toUid = await backend.gateway.sendToUid('user-42', JSON.stringify({ type: 'say', to: 'uid' }));
     assert.deepEqual(toUid.sent, [clientId]);
@@ -125,6 +129,8 @@ describe('the seed backend (no Events module)', () => {
     await eventually(() => backend.item('connections', { connectionId: clientId }), (item) => item === undefined, WAIT);
     await eventually(() => backend.item('uids', { uid: 'user-42', connectionId: clientId }), (item) => item === undefined, WAIT);
     await eventually(() => backend.item('groups', { group: 'room-7', connectionId: clientId }), (item) => item === undefined, WAIT);
+    await eventually(() => backend.item('memberships', { connectionId: clientId, group: 'room-7' }), (item) => item === undefined, WAIT);
+    await eventually(() => backend.item('sessions', { connectionId: clientId }), (item) => item === undefined, WAIT);
     assert.deepEqual(await backend.gateway.getClientIdByUid('user-42'), []);
     assert.deepEqual(await backend.gateway.getClientIdListByGroup('room-7'), []);
   });
@@ -153,7 +159,7 @@ describe('the seed backend (no Events module)', () => {
     await backend.gateway.sendToClient(clientId, 'marker');
     assert.equal(await client.message(1, WAIT), 'marker');
     assert.deepEqual(client.messages, [client.messages[0], 'marker']);
-    const stored = await backend.item('connections', { connectionId: clientId });
+    const stored = await backend.item('sessions', { connectionId: clientId });
     assert.deepEqual(stored?.session ?? {}, {});
     await client.close();
   });
@@ -176,7 +182,7 @@ describe('with an Events module', () => {
     assert.deepEqual(await client.json(1, WAIT), { type: 'welcome', clientId });
     assert.equal(client.socket.protocol, 'chat.v1', 'response headers from onWebSocketConnect reach the 101');
 
-    const stored = await backend.item('connections', { connectionId: clientId });
+    const stored = await backend.item('sessions', { connectionId: clientId });
     const session = stored?.session as { data: { get: Record<string, string>; server: Record<string, string>; cookie: Record<string, string> } };
     const port = new URL(backend.endpoints.wsUrl).port;
     assert.deepEqual(session.data.get, { token: 'abc def', lang: 'fr' });
@@ -203,14 +209,14 @@ describe('with an Events module', () => {
 
     client.send(JSON.stringify({ action: 'chat', text: 'hello' }));
     assert.deepEqual(await client.json(2, WAIT), { type: 'echo', text: 'hello', count: 1, routeKey: 'chat' });
-    await eventually(async () => (await backend.item('connections', { connectionId: clientId }))?.session as Record<string, unknown>, (s) => s?.count === 1, WAIT);
+    await eventually(async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>, (s) => s?.count === 1, WAIT);
 
     // Another process changes another key meanwhile: the next save merges, it does not replace.
     await backend.gateway.updateSession(clientId, { fromBackend: 'kept' });
     client.send(JSON.stringify({ text: 'again' }));
     assert.deepEqual(await client.json(3, WAIT), { type: 'echo', text: 'again', count: 2, routeKey: '$default' });
     const session = await eventually(
-      async () => (await backend.item('connections', { connectionId: clientId }))?.session as Record<string, unknown>,
+      async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>,
       (s) => s?.count === 2,
       WAIT,
     );
@@ -221,7 +227,7 @@ describe('with an Events module', () => {
     // A nested change is saved without touching its siblings.
     client.send(JSON.stringify({ nested: 5 }));
     await eventually(
-      async () => (await backend.item('connections', { connectionId: clientId }))?.session as Record<string, unknown>,
+      async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>,
       (s) => (s?.nested as { counter?: number } | undefined)?.counter === 5,
       WAIT,
     );
@@ -235,7 +241,7 @@ describe('with an Events module', () => {
     client.send(JSON.stringify({ barrier: `b-${clientId}`, set: 'left' }));
     client.send(JSON.stringify({ barrier: `b-${clientId}`, set: 'right' }));
     const session = await eventually(
-      async () => (await backend.item('connections', { connectionId: clientId }))?.session as Record<string, unknown>,
+      async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>,
       (s) => s?.left === true && s?.right === true,
       WAIT,
     );
@@ -261,7 +267,7 @@ describe('with an Events module', () => {
     await backend.gateway.joinGroup(clientId, 'lobby');
     client.send(JSON.stringify({ text: 'last words' }));
     assert.equal((await client.json(2, WAIT)).type, 'echo');
-    await eventually(async () => (await backend.item('connections', { connectionId: clientId }))?.session as Record<string, unknown>, (s) => s?.last === 'last words', WAIT);
+    await eventually(async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>, (s) => s?.last === 'last words', WAIT);
 
     await client.close(1000, 'done');
     const closed = await observer.client.json(2, WAIT);

@@ -282,7 +282,7 @@ describe('least privilege', () => {
     assert.deepEqual(leastPrivilegeFindings(app), []);
   });
 
-  test('the synthesized app: execute-api only for this stage\'s @connections, DynamoDB only on the three tables', () => {
+  test('the synthesized app: execute-api only for this stage\'s @connections, DynamoDB only on the five tables', () => {
     const resources = app.template.Resources;
     const statements = Object.values(resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
@@ -295,11 +295,11 @@ describe('least privilege', () => {
       for (const r of [s.Resource].flat().map(flatten)) assert.match(r, new RegExp(`^arn:aws:execute-api:[a-z0-9-]+:<AWS::AccountId>:<[A-Za-z0-9]+>/${stage}/(POST|GET|DELETE)/@connections/\\*$`));
     }
     const tables = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
-    assert.equal(tables.length, 3);
+    assert.equal(tables.length, 5);
     const tableArns = new Set(tables.map(([id]) => `<${id}.Arn>`));
     const dynamo = statements.filter((s) => [s.Action].flat().some((a) => String(a).startsWith('dynamodb:')));
     assert.ok(dynamo.length > 0);
-    for (const s of dynamo) for (const r of [s.Resource].flat().map(flatten)) assert.ok(tableArns.has(r), `${r} is one of the three tables`);
+    for (const s of dynamo) for (const r of [s.Resource].flat().map(flatten)) assert.ok(tableArns.has(r), `${r} is one of the five tables`);
   });
 
   test('the construct\'s configurations: the app\'s, with an authorizer, with grantGateway on another function, with a custom stage', () => {

@@ -96,7 +96,8 @@ async function prepareSessionRead(ctx: GatewayContext, doc: DynamoDBDocumentClie
   const port = captured.port ?? (captured.protocol === 'https:' ? 443 : 80);
   const query = new URLSearchParams((captured.query ?? {}) as Record<string, string>).toString();
   const url = `${captured.protocol}//${captured.hostname}:${port}${captured.path}${query ? `?${query}` : ''}`;
-  const body = typeof captured.body === 'string' ? captured.body : Buffer.from(captured.body as Uint8Array).toString('utf8');
+  // The SDK's JSON body is a Uint8Array (a subclass with string methods that warn when used): decoded as bytes.
+  const body = typeof captured.body === 'string' ? captured.body : new TextDecoder().decode(captured.body as Uint8Array);
   return {
     canBlock: !isServedInThisThread(captured.hostname, port),
     read: () => {
