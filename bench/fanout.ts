@@ -303,7 +303,7 @@ async function main(): Promise<void> {
   await sdk.bindUid(b!, 'cost-user-2');
   await meter('bindUid (first bind)', () => sdk.bindUid(a!, 'cost-user'));
   await meter('bindUid (rebind)', () => sdk.bindUid(b!, 'cost-user-3'), 'removes the old uid index item');
-  await meter('joinGroup', () => sdk.joinGroup(c!, 'cost-group'));
+  await meter('joinGroup', () => sdk.joinGroup(c!, 'cost-group'), 'index item, membership item, the connection item\'s count');
   await meter('leaveGroup', () => sdk.leaveGroup(c!, 'cost-group'));
   await meter('setSession (small)', () => sdk.setSession(a!, { name: 'a', level: 3 }));
   await meter('updateSession (small)', () => sdk.updateSession(a!, { level: 4 }), 'read + conditional write');
@@ -329,7 +329,7 @@ async function main(): Promise<void> {
   await sdk.bindUid(extra[1]!, 'leaver');
   await sdk.joinGroup(extra[1]!, 'g1');
   await sdk.joinGroup(extra[1]!, 'g2');
-  await meter('unregisterConnection (uid + 2 groups)', () => sdk.unregisterConnection(extra[1]!), 'DeleteItem, then one BatchWriteItem for the 3 index items in 2 tables');
+  await meter('unregisterConnection (uid + 2 groups)', () => sdk.unregisterConnection(extra[1]!), 'DeleteItem of the connection item; its memberships (Query) and its session (DeleteItem); one BatchWriteItem for the 3 index and 2 membership items');
 
   console.log('\n## DynamoDB cost per call (ReturnConsumedCapacity TOTAL, as dynalite reports it)\n');
   console.log('| operation | DynamoDB calls | read units | write units | time, ms | notes |');

@@ -1,41 +1,51 @@
 /**
  * Gateway: GatewayClient's API (every method async, same names) on DynamoDB and API Gateway's
  * `@connections` API. This class is the public surface and documents each method's semantics; the
- * work is in sdk/gateway/, one file per concern (options, lifecycle, sending, delivery, clients,
- * sessions, bindings, groups, queries, scans; context.ts is what they share). The rules common to all:
+ * work is in sdk/gateway/, one file per concern (options, lifecycle, sending, broadcast, delivery,
+ * clients, sessions, sessionRead, bindings, groups, queries, scans; context.ts is what they share).
+ * The data model is in sdk/tables.ts. The rules common to all:
  *
  * - Input is checked before any network call (sdk/validation.ts lists the rules); a failure rejects
  *   with ValidationError / PayloadTooLargeError. Every method rejects, none throws synchronously;
  *   only the constructor and fromEnv throw (ConfigurationError).
  * - Mutations (bindUid, unbindUid, joinGroup, leaveGroup, setSession, updateSession) on a client
- *   whose connection item does not exist reject with ConnectionGoneError; they are never silently
- *   ignored. Queries on such a client answer "nothing": undefined, false, [].
+ *   whose connection item (or, for the session methods, session item) does not exist reject with
+ *   ConnectionGoneError; they are never silently ignored. Queries on such a client answer
+ *   "nothing": undefined, false, [].
+ * - What a membership change or a send touches is small whatever the session: bindUid, joinGroup
+ *   and leaveGroup write an index item, a membership item (groups) and the small connection item,
+ *   each under 1 KB; the session is an item of its own that only the session methods, $connect and
+ *   $disconnect touch.
  * - Sends return a SendReport (sent / gone / failed) instead of throwing per recipient. 429, 5xx
  *   and network errors are retried (full-jitter exponential backoff, `maxRetries` = 3 by default);
  *   a retried post can in rare cases be delivered twice (at-least-once). A 410 prunes the
- *   connection item and every index item pointing at it, including the one the recipient was found
- *   through; a connection younger than 30 s is kept (API Gateway also answers 410 while `$connect`
- *   runs). Delivery runs `concurrency` (64) posts at once over keep-alive sockets, signed by
- *   sdk/sigv4.ts rather than through ApiGatewayManagementApiClient's middleware.
- * - Write order (no transactions): the index item first, then the connection item (conditional on
- *   it existing, so nothing is resurrected; on any failure of that update the index item this call
- *   created is deleted again, so sends agree with the error the caller got); when removing, the
- *   connection item first and the old index item last. A crash in between leaves at
- *   worst an extra index item (an extra recipient, pruned on 410 or by TTL), never a live connection
- *   hidden from a send. Known narrow race: a leaveGroup (or unbind / rebind away) running at the same
- *   moment as a joinGroup (bind) of the same client to the same group (uid) can end with the
- *   membership on the connection item but no index item; the next join/bind repairs it.
- * - Reads that drive a send, and per-group / per-uid queries, are strongly consistent Queries. Only
- *   sendToAll and the getAll* family scan (parallel segments, every page); the getAll* scans are
- *   eventually consistent (half the cost), sendToAll's is strongly consistent. Queries and scans never
- *   give partial results: a page that fails fails the call.
- * - One connection is in at most MAX_GROUPS_PER_CONNECTION (200) groups, so that its item stays well
- *   under DynamoDB's 400 KB with the largest session (sdk/validation.ts has the arithmetic).
+ *   connection item, then its session, memberships and index items, and the index item the
+ *   recipient was found through; a connection younger than 30 s is kept (API Gateway also answers
+ *   410 while `$connect` runs). Delivery runs `concurrency` (64) posts at once over keep-alive
+ *   sockets, signed by sdk/sigv4.ts rather than through ApiGatewayManagementApiClient's middleware.
+ * - Write order (no transactions): when adding, the index item first, then (groups) the membership
+ *   item, then the connection item, conditional on it existing, so nothing is resurrected; on any
+ *   failure of that update the items this call created are deleted again, so sends agree with the
+ *   error the caller got. When removing, the connection item (or the membership item, then the
+ *   connection item) first and the index item last. A crash in between leaves at worst an extra
+ *   index item (an extra recipient, pruned on 410 or by TTL) or a group count off by one, never a
+ *   live connection hidden from a send. Known narrow race, unchanged by the split items: a
+ *   leaveGroup (or unbind / rebind away) running at the same moment as a joinGroup (bind) of the
+ *   same client to the same group (uid) can end with the membership recorded (membership item, or
+ *   the connection item's uid) but no index item; the next join/bind repairs it.
+ * - Reads that drive sendToUid / sendToGroup, and per-group / per-uid / per-connection queries, are
+ *   strongly consistent ("bind, then send at once" must not miss). sendToAll and the getAll* family
+ *   scan (parallel segments, every page), eventually consistent: sendToAll reads the small
+ *   connection items page by page and posts (or chunks) each page as it arrives (broadcast.ts says
+ *   why eventual consistency is safe there). Queries and scans never give partial results: a page
+ *   that fails fails the call (for sendToAll, after the pages before it went out).
+ * - One connection is in at most MAX_GROUPS_PER_CONNECTION (200) groups: a condition on the
+ *   connection item's groupCount.
  * - With `fanout` (set by the construct through GATEWAY_FANOUT_FUNCTION), sendToUid, sendToGroup and
- *   sendToAll with more recipients than `fanout.threshold` resolve the recipients as usual, then hand
- *   them in chunks to the worker Lambda (asynchronous invocations) instead of posting: the report
- *   then carries `queued` and the workers log the per-recipient outcome (sdk/Fanout.ts, and
- *   lambdas/fanoutWorkerHandler.ts for what a worker does with failures).
+ *   sendToAll with more recipients than `fanout.threshold` hand them in chunks to the worker Lambda
+ *   (asynchronous invocations) instead of posting: the report then carries `queued` and the workers
+ *   log the per-recipient outcome (sdk/Fanout.ts, and lambdas/fanoutWorkerHandler.ts for what a
+ *   worker does with failures).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -250,7 +260,8 @@ export class Gateway {
   }
 
   /**
-   * To every connection (a strongly consistent parallel scan), or only to `clientIds` (no DynamoDB
+   * To every connection (an eventually consistent parallel scan of the small connection items,
+   * streamed: each page is posted, or chunked, as it arrives), or only to `clientIds` (no DynamoDB
    * read; an empty list sends to nobody, as in GatewayWorker), minus `exclude`.
    */
   async sendToAll(message: Message, options?: { clientIds?: string[]; exclude?: string | string[] }): Promise<SendReport> {

@@ -40,17 +40,11 @@ export const MAX_SESSION_BYTES = 100 * 1024;
 export const MAX_SESSION_DEPTH = 30;
 /**
  * The most groups one connection may be in: `joinGroup` past it rejects with LimitExceededError
- * (the connection item's update is conditional on it; the index item written first is removed
- * again). The groups live in one string set on the connection item, next to the
- * session, and DynamoDB refuses an item over 400 KB (409,600 bytes, names and values in UTF-8), so
- * the cap is set for the worst case of every other limit at once:
- * - groups: 200 names of 256 UTF-16 units at up to 3 UTF-8 bytes each: 153,600 bytes;
- * - session: 100 KiB as JSON, which DynamoDB can store in up to ~1.5 times that (`[0,0,...]` is
- *   2 bytes a number in JSON, 3 in DynamoDB: 2 for the number, 1 for the list element): 153,600 bytes;
- * - the rest (user agent of 1024 units: 3,072; uid: 768; source IP, id, numbers, attribute names):
- *   under 5,000 bytes.
- * About 312,000 bytes in all, 76% of the limit; the ~97 KB left is the margin for DynamoDB's own
- * accounting. Without the cap, ~1,600 joins of 256-character groups overflowed the item.
+ * (a condition on the connection item's groupCount; the index and membership items written first
+ * are removed again). Each membership is an item of its own now, so no item grows with the groups;
+ * the cap is kept from the first release, where the groups shared one item with the session and
+ * DynamoDB's 400 KB item limit set it: GatewayClient's users rarely come near it, and it bounds
+ * what $disconnect and a 410 prune must delete (up to 400 index and membership items, 16 batches).
  */
 export const MAX_GROUPS_PER_CONNECTION = 200;
 /** DynamoDB numbers: magnitudes from 1e-130 up to below 1e126; JS numbers further limited to safe integers. */
