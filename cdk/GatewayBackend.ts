@@ -196,7 +196,7 @@ export interface GatewayBackendProps {
    */
   readonly authorizer?: GatewayAuthorizerOptions;
   /**
-   * Point-in-time recovery on the three tables.
+   * Point-in-time recovery on the five tables.
    * @default true
    */
   readonly pointInTimeRecovery?: boolean;

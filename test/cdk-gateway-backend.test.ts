@@ -470,7 +470,7 @@ describe('grantInvokeGatewayApi', () => {
     const t = template();
     assert.deepEqual(accessOf(t, stack, role), { [`<${logicalId(stack, backend.gatewayApiFunction)}.Arn>`]: ['lambda:InvokeFunction'] });
     const api = accessOf(t, stack, backend.gatewayApiFunction.role!);
-    assert.equal(Object.keys(api).length, 9, 'its log group, the three @connections methods, the three tables, the fan-out worker and the bind token secret');
+    assert.equal(Object.keys(api).length, 11, 'its log group, the three @connections methods, the five tables, the fan-out worker and the bind token secret');
     assert.deepEqual(api[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
   });
 });

@@ -31,7 +31,7 @@ interface Backend {
   stop(): Promise<void>;
 }
 
-/** The three tables and four functions GatewayBackend deploys, on the local gateway. */
+/** The five tables and four functions GatewayBackend deploys, on the local gateway. */
 async function startBackend(options: { eventsModule?: string } = {}): Promise<Backend> {
   const tables: GatewayTableNames = { connections: 'gwl-connections', sessions: 'gwl-sessions', memberships: 'gwl-memberships', uids: 'gwl-uids', groups: 'gwl-groups' };
   const local = new LocalGateway({

@@ -96,7 +96,7 @@ async function open(): Promise<{ client: TestClient; id: string }> {
   return { client, id };
 }
 
-/** Every item of the three tables that does not belong to `except`, exactly as stored. */
+/** Every item of the five tables that does not belong to `except`, exactly as stored. */
 async function othersState(except?: string): Promise<string> {
   const state: Record<string, Array<Record<string, AttributeValue>>> = {};
   for (const [role, name] of Object.entries(tables)) {
@@ -109,7 +109,7 @@ async function othersState(except?: string): Promise<string> {
   return JSON.stringify(state);
 }
 
-/** Whether any of the three tables still holds an item of the connection. */
+/** Whether any of the five tables still holds an item of the connection. */
 async function anyItemOf(id: string): Promise<boolean> {
   for (const name of Object.values(tables)) {
     const items = (await raw.send(new ScanCommand({ TableName: name, ConsistentRead: true }))).Items ?? [];

@@ -6,7 +6,7 @@
 //   `code` is one of GatewayErrorCode's;
 // - input the rules call invalid rejects with ValidationError (PayloadTooLargeError for a message
 //   over 131072 bytes), makes no network call at all (no HTTP request from this process, no
-//   DynamoDB command, no consumed capacity, no post at the gateway) and leaves the three tables
+//   DynamoDB command, no consumed capacity, no post at the gateway) and leaves the five tables
 //   byte-identical (raw Scan before and after);
 // - input the rules call valid succeeds, or (mutations of a client that has no connection item)
 //   rejects with ConnectionGoneError.
@@ -454,7 +454,7 @@ after(async () => {
   countingDoc.destroy();
 });
 
-/** The three tables exactly as stored (raw attribute values), in key order. */
+/** The five tables exactly as stored (raw attribute values), in key order. */
 async function snapshot(): Promise<string> {
   const tables: Record<string, Array<Record<string, AttributeValue>>> = {};
   for (const [role, name] of Object.entries(TEST_TABLES)) {

@@ -41,7 +41,7 @@ export interface GatewayOptions {
    * local gateway's `http://127.0.0.1:PORT/{stage}`.
    */
   readonly callbackUrl: string;
-  /** Physical names of the three tables. */
+  /** Physical names of the five tables (sdk/tables.ts). */
   readonly tables: GatewayTableNames;
   /** Signing region. @default the region in the callbackUrl host, else AWS_REGION, else AWS_DEFAULT_REGION */
   readonly region?: string;

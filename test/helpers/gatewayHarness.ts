@@ -1,5 +1,5 @@
 /**
- * A LocalGateway with the three tables and inline `$connect` / `$disconnect` routes that register
+ * A LocalGateway with the five tables and inline `$connect` / `$disconnect` routes that register
  * and unregister connections through the SDK, plus real `ws` clients that know their connection id.
  * Shared by the SDK tests and the benchmark. Everything binds port 0 on loopback.
  */
@@ -13,7 +13,7 @@ import { Gateway, GatewayTables, type ConnectionRecord, type GatewayOptions, typ
 export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', sessions: 'gw-sessions', memberships: 'gw-memberships', uids: 'gw-uids', groups: 'gw-groups' };
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-/** The three tables of the data model (sdk/tables.ts), under the given names, for LocalGateway's `tables`. */
+/** The five tables of the data model (sdk/tables.ts), under the given names, for LocalGateway's `tables`. */
 export function localTables(names: GatewayTableNames): LocalTableDefinition[] {
   return (Object.keys(GatewayTables) as Array<keyof typeof GatewayTables>).map((role) => ({ name: names[role], ...GatewayTables[role] }));
 }
