@@ -649,7 +649,7 @@ function mulberry32(seedValue: number): () => number {
   };
 }
 
-describe('faults with the synthesized app', { timeout: 120_000 }, () => {
+describe('faults with the synthesized app', { timeout: 300_000 }, () => {
   after(() => {
     for (const [what, n] of Object.entries(tally)) console.log(`# ${what}: ${n}`);
   });

@@ -676,7 +676,7 @@ function publicGatewayMethods(): string[] {
 /** Covered elsewhere in this file: the synchronous ones and the static factory. */
 const COVERED_SEPARATELY = ['connectionPath', 'destroy', 'fromEnv', 'deliverChunk'];
 
-describe('every Gateway method', { timeout: 120_000 }, () => {
+describe('every Gateway method', { timeout: 300_000 }, () => {
   test('the specs below cover every public method of Gateway (a new method needs its spec here)', () => {
     const covered = new Set([...Object.keys(methodSpecs()), ...COVERED_SEPARATELY]);
     const missing = publicGatewayMethods().filter((name) => !covered.has(name));
@@ -732,7 +732,7 @@ describe('every Gateway method', { timeout: 120_000 }, () => {
 // One property per kind of input, with the oracle made explicit
 // ---------------------------------------------------------------------------------------------
 
-describe('ids, names, sessions, messages', { timeout: 120_000 }, () => {
+describe('ids, names, sessions, messages', { timeout: 300_000 }, () => {
   test(`client ids (${NUM_RUNS.ids} runs): exactly the 15 [A-Za-z0-9_-] + "=" strings are accepted, by a read, a post and a mutation`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(unknownId, nearMissId, weird), async (id) => {
