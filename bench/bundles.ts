@@ -31,6 +31,8 @@ const env = {
   AWS_SECRET_ACCESS_KEY: 'bench',
   GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/prod',
   GATEWAY_CONNECTIONS_TABLE: 'bench-connections',
+  GATEWAY_SESSIONS_TABLE: 'bench-sessions',
+  GATEWAY_MEMBERSHIPS_TABLE: 'bench-memberships',
   GATEWAY_UIDS_TABLE: 'bench-uids',
   GATEWAY_GROUPS_TABLE: 'bench-groups',
 };

@@ -935,6 +935,8 @@ describe('construction', () => {
       {
         GATEWAY_CALLBACK_URL: fc.oneof(variable, fc.constant(url())),
         GATEWAY_CONNECTIONS_TABLE: fc.oneof(variable, fc.constant(TEST_TABLES.connections)),
+        GATEWAY_SESSIONS_TABLE: fc.oneof(variable, fc.constant(TEST_TABLES.sessions)),
+        GATEWAY_MEMBERSHIPS_TABLE: fc.oneof(variable, fc.constant(TEST_TABLES.memberships)),
         GATEWAY_UIDS_TABLE: fc.oneof(variable, fc.constant(TEST_TABLES.uids)),
         GATEWAY_GROUPS_TABLE: fc.oneof(variable, fc.constant(TEST_TABLES.groups)),
         AWS_REGION: fc.oneof(variable, fc.constant('us-east-1')),

@@ -83,42 +83,68 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
     for (const client of live.slice(1)) assert.equal(await client.next(), 'not to all');
   });
 
-  test('with fan-out: held until past the threshold, then queued in chunks as they fill; each recipient in one chunk', async () => {
-    const chunks: FanoutChunk[] = [];
-    const gw = h.newGateway({
-      scanSegments: 2,
-      fanout: {
-        functionName: 'worker',
-        threshold: 500,
-        chunkSize: 400,
-        lambda: {
-          send: async (command) => {
-            chunks.push(JSON.parse(Buffer.from(command.input.Payload as Uint8Array).toString('utf8')) as FanoutChunk);
-            return { $metadata: {}, StatusCode: 202 };
+  for (const maxConcurrentChunks of [4, undefined]) {
+    const how = maxConcurrentChunks === undefined ? 'counted first (a COUNT scan) to split the budget' : 'held until past the threshold';
+    test(`with fan-out (maxConcurrentChunks ${maxConcurrentChunks}): ${how}, then queued in chunks as they fill; each recipient in one chunk`, async () => {
+      const chunks: FanoutChunk[] = [];
+      const scans: Array<string | undefined> = [];
+      const base = new DynamoDBClient({ endpoint: h.endpoints.dynamoEndpoint, region: h.endpoints.region, credentials: LOCAL_CREDENTIALS });
+      base.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'ScanCommand') scans.push((args.input as { Select?: string }).Select);
+          return next(args);
+        },
+        { step: 'initialize', name: 'recordScans' },
+      );
+      const gw = h.newGateway({
+        scanSegments: 2,
+        dynamoDb: DynamoDBDocumentClient.from(base),
+        fanout: {
+          functionName: 'worker',
+          threshold: 500,
+          chunkSize: 400,
+          rateLimit: 1000,
+          ...(maxConcurrentChunks !== undefined ? { maxConcurrentChunks } : {}),
+          lambda: {
+            send: async (command) => {
+              chunks.push(JSON.parse(Buffer.from(command.input.Payload as Uint8Array).toString('utf8')) as FanoutChunk);
+              return { $metadata: {}, StatusCode: 202 };
+            },
           },
         },
-      },
+      });
+      let report;
+      try {
+        report = await gw.sendToAll('chunked', { exclude: [live[1]!.id] });
+      } finally {
+        base.destroy();
+      }
+      const total = REGISTERED + live.length - 1;
+      assert.equal(report.recipients, total);
+      assert.deepEqual([report.sent, report.gone, report.failed], [[], [], []]);
+      assert.equal(report.queued?.recipients, total);
+      assert.equal(report.queued?.chunks, chunks.length);
+      assert.ok(chunks.length >= Math.ceil(total / 400));
+      // The share: rateLimit over the chunks that may run at once (4), or over the chunks the count makes.
+      const counted = REGISTERED + live.length;
+      const rate = maxConcurrentChunks === undefined ? Math.floor((1000 / Math.ceil(counted / 400)) * 1000) / 1000 : 250;
+      assert.equal(report.queued?.chunkRate, rate);
+      assert.equal(scans.filter((select) => select === 'COUNT').length, maxConcurrentChunks === undefined ? 2 : 0, 'a COUNT scan (2 segments) only without maxConcurrentChunks');
+      for (const chunk of chunks) {
+        assert.equal(chunk.count, 0, 'the total is unknown while the scan runs');
+        assert.equal(chunk.operation, 'sendToAll');
+        assert.equal(chunk.rate, rate);
+        assert.ok(chunk.recipients.length <= 400);
+      }
+      assert.deepEqual(chunks.map((c) => c.index).sort((x, y) => x - y), chunks.map((_, i) => i));
+      const all = chunks.flatMap((c) => c.recipients);
+      assert.equal(new Set(all).size, all.length);
+      assert.deepEqual(all.sort(), [...registered, ...live.map((c) => c.id)].filter((id) => id !== live[1]!.id).sort());
     });
-    const report = await gw.sendToAll('chunked', { exclude: [live[1]!.id] });
-    const total = REGISTERED + live.length - 1;
-    assert.equal(report.recipients, total);
-    assert.deepEqual([report.sent, report.gone, report.failed], [[], [], []]);
-    assert.equal(report.queued?.recipients, total);
-    assert.equal(report.queued?.chunks, chunks.length);
-    assert.ok(chunks.length >= Math.ceil(total / 400));
-    for (const chunk of chunks) {
-      assert.equal(chunk.count, 0, 'the total is unknown while the scan runs');
-      assert.equal(chunk.operation, 'sendToAll');
-      assert.ok(chunk.recipients.length <= 400);
-    }
-    assert.deepEqual(chunks.map((c) => c.index).sort((a, b) => a - b), chunks.map((_, i) => i));
-    const all = chunks.flatMap((c) => c.recipients);
-    assert.equal(new Set(all).size, all.length);
-    assert.deepEqual(all.sort(), [...registered, ...live.map((c) => c.id)].filter((id) => id !== live[1]!.id).sort());
-  });
+  }
 
   test('with fan-out, no more than the threshold: posted inline at the end of the scan', async () => {
-    const gw = h.newGateway({ fanout: { functionName: 'worker', threshold: 10_000, lambda: { send: async () => assert.fail('nothing is chunked') } } });
+    const gw = h.newGateway({ fanout: { functionName: 'worker', threshold: 10_000, maxConcurrentChunks: 2, lambda: { send: async () => assert.fail('nothing is chunked') } } });
     const report = await gw.sendToAll('inline');
     assert.equal(report.queued, undefined);
     assert.equal(report.sent.length, live.length);

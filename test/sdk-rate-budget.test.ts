@@ -146,6 +146,8 @@ test('options and variables that set the budget, and their errors', () => {
   const env = {
     GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/local',
     GATEWAY_CONNECTIONS_TABLE: 'c-table',
+    GATEWAY_SESSIONS_TABLE: 's-table',
+    GATEWAY_MEMBERSHIPS_TABLE: 'm-table',
     GATEWAY_UIDS_TABLE: 'u-table',
     GATEWAY_GROUPS_TABLE: 'g-table',
     GATEWAY_FANOUT_FUNCTION: 'worker',
@@ -167,6 +169,8 @@ test('fromEnv hands the budget and the reservation to every chunk', async () => 
   const env = {
     GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/local',
     GATEWAY_CONNECTIONS_TABLE: 'c-table',
+    GATEWAY_SESSIONS_TABLE: 's-table',
+    GATEWAY_MEMBERSHIPS_TABLE: 'm-table',
     GATEWAY_UIDS_TABLE: 'u-table',
     GATEWAY_GROUPS_TABLE: 'g-table',
     GATEWAY_FANOUT_FUNCTION: 'worker',
@@ -289,6 +293,8 @@ test('GATEWAY_SEND_RATE sets the process budget (explicit options win); off lift
   const env = {
     GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/prod',
     GATEWAY_CONNECTIONS_TABLE: 'c-table',
+    GATEWAY_SESSIONS_TABLE: 's-table',
+    GATEWAY_MEMBERSHIPS_TABLE: 'm-table',
     GATEWAY_UIDS_TABLE: 'u-table',
     GATEWAY_GROUPS_TABLE: 'g-table',
   };

@@ -18,8 +18,9 @@
  * maxConcurrentChunks). With maxConcurrentChunks set, that share does not depend on how many chunks
  * there will be, and the pages stream as above. Without it the share needs the number of chunks
  * before the first one goes, so the broadcast first counts the connections (an eventually
- * consistent Select COUNT scan: the same read units again) and sizes the share for 10 % more chunks
- * than counted, so that connections opening meanwhile do not take the chunks past the budget.
+ * consistent Select COUNT scan: the same read units again) and splits the budget over the chunks
+ * that count makes. Connections that open between the count and the scan can add a chunk or two,
+ * each with its share on top of the budget (one chunk per chunkSize new connections).
  *
  * A page that fails (after the SDK's own retries) rejects the call, as every scan does; the pages
  * before it have been posted or queued by then.
@@ -35,8 +36,9 @@ import type { SendReport } from './types.ts';
 /** Items a scan page reads: bounds what the caller holds; each page's read is rounded up to 4 KB once. */
 export const BROADCAST_PAGE_ITEMS = 2000;
 
-/** Without maxConcurrentChunks, chunk shares are sized for this many times the counted chunks. */
-const COUNT_MARGIN = 1.1;
+/** A chunk's JSON at most: buildChunks assumes an index no longer than the count, which a streamed index can outgrow by a few digits. */
+const STREAMED_CHUNK_BYTES = MAX_CHUNK_EVENT_BYTES - 32;
+
 
 export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: ReadonlySet<string>): Promise<SendReport> {
   const started = performance.now();
@@ -61,8 +63,7 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
     await ctx.store.scan('sendToAll', 'connections', { count: true, consistent: false, nowMs: Date.now() }, (_items, n) => {
       count += n;
     });
-    const expected = Math.ceil((Math.max(count, 1) * COUNT_MARGIN) / fanout.chunkSize);
-    if (count > fanout.threshold) chunks = new ChunkQueue(ctx, fanout, payload, chunkRate(fanout.rateLimit, expected, undefined));
+    if (count > fanout.threshold) chunks = new ChunkQueue(ctx, fanout, payload, chunkRate(fanout.rateLimit, chunksFor(count, fanout.chunkSize, payload), undefined));
   }
 
   const post = async (ids: string[]) => {
@@ -127,6 +128,16 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
   return report;
 }
 
+/**
+ * How many chunks `count` recipients make: full batches of chunkSize, each as many chunks as
+ * buildChunks makes of it (more than one when a large message leaves no room for chunkSize ids).
+ */
+function chunksFor(count: number, chunkSize: number, payload: Buffer): number {
+  const batch = new Map(Array.from({ length: Math.min(count, chunkSize) }, (_, i) => [`${String(i).padStart(15, '0')}=`, []]));
+  const perBatch = buildChunks('count', 'sendToAll', payload, batch, chunkSize, STREAMED_CHUNK_BYTES).length;
+  return Math.ceil(count / chunkSize) * perBatch;
+}
+
 /** Chunks of one streamed fan-out, queued to the worker as they fill. */
 class ChunkQueue {
   readonly id = newFanoutId();
@@ -159,8 +170,8 @@ class ChunkQueue {
   }
 
   private async queue(ids: string[]): Promise<void> {
-    // The total is unknown while the scan runs: count 0. The margin covers an index with more digits than buildChunks assumed.
-    const built = buildChunks(this.id, 'sendToAll', this.payload, new Map(ids.map((id) => [id, []])), this.fanout.chunkSize, MAX_CHUNK_EVENT_BYTES - 32).map((chunk) => ({
+    // The total is unknown while the scan runs: count 0.
+    const built = buildChunks(this.id, 'sendToAll', this.payload, new Map(ids.map((id) => [id, []])), this.fanout.chunkSize, STREAMED_CHUNK_BYTES).map((chunk) => ({
       ...chunk,
       index: this.nextIndex++,
       count: 0,
