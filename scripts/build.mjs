@@ -6,7 +6,7 @@
 // by directory, so a new file in a shipped directory ships without editing this script. Progress
 // goes to stderr, so that `npm pack --json` keeps a clean stdout.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -79,5 +79,18 @@ for (const path of filesUnder(outDir)) {
   }
 }
 
+// dist/lambdas/ is not importable (no export names it): the construct bundles it, without source
+// maps. Its inline maps would only add to every install, SDK-only ones included.
+let unmapped = 0;
+for (const path of filesUnder(join(outDir, 'lambdas'))) {
+  if (!path.endsWith('.js')) continue;
+  const code = readFileSync(path, 'utf8');
+  const stripped = code.replace(/\n\/\/# sourceMappingURL=data:[^\n]*\n?$/, '\n');
+  if (stripped !== code) {
+    writeFileSync(path, stripped);
+    unmapped++;
+  }
+}
+
 chmodSync(BIN, 0o755);
-console.error(`[build] dist/ ready: ${copied} files copied as is, ${reachable.size} declarations kept, ${pruned} internal ones left out`);
+console.error(`[build] dist/ ready: ${copied} files copied as is, ${reachable.size} declarations kept, ${pruned} internal ones left out, source maps left out of ${unmapped} bundled-only Lambda files`);

@@ -75,8 +75,9 @@ try {
   });
   step('SDK-only: bind tokens without @aws-sdk/client-secrets-manager fail with the install command', () => {
     const script = [
-      "import { ConfigurationError, Gateway } from 'serverless-gateway-worker';",
-      "const gateway = new Gateway({ callbackUrl: 'http://127.0.0.1:9/prod', region: 'us-east-1', tables: { connections: 'conns', uids: 'uids', groups: 'groups' },",
+      "import { ConfigurationError, Gateway, GatewayTables } from 'serverless-gateway-worker';",
+      "const tables = Object.fromEntries(Object.keys(GatewayTables).map((role) => [role, `app-${role}`]));",
+      "const gateway = new Gateway({ callbackUrl: 'http://127.0.0.1:9/prod', region: 'us-east-1', tables,",
       "  credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, bindTokenSecret: 'gateway-bind-token' });",
       "const outcome = await gateway.createBindToken('AAAAAAAAAAAAAAA=').then(() => 'created', (error) => error);",
       "gateway.destroy();",
