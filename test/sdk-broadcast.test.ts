@@ -144,9 +144,24 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
   }
 
   test('with fan-out, no more than the threshold: posted inline at the end of the scan', async () => {
-    const gw = h.newGateway({ fanout: { functionName: 'worker', threshold: 10_000, maxConcurrentChunks: 2, lambda: { send: async () => assert.fail('nothing is chunked') } } });
-    const report = await gw.sendToAll('inline');
+    const selects: Array<string | undefined> = [];
+    const base = new DynamoDBClient({ endpoint: h.endpoints.dynamoEndpoint, region: h.endpoints.region, credentials: LOCAL_CREDENTIALS });
+    base.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand') selects.push((args.input as { Select?: string }).Select);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordScans' },
+    );
+    const gw = h.newGateway({ dynamoDb: DynamoDBDocumentClient.from(base), fanout: { functionName: 'worker', threshold: 10_000, lambda: { send: async () => assert.fail('nothing is chunked') } } });
+    let report;
+    try {
+      report = await gw.sendToAll('inline');
+    } finally {
+      base.destroy();
+    }
     assert.equal(report.queued, undefined);
+    assert.ok(selects.length > 0 && !selects.includes('COUNT'), 'no COUNT scan under the threshold');
     assert.equal(report.sent.length, live.length);
     for (const client of live) assert.equal(await client.next(), 'inline');
   });

@@ -17,9 +17,9 @@
  * With fan-out, each chunk carries its share of `fanout.rateLimit`: rateLimit / min(chunks,
  * maxConcurrentChunks). With maxConcurrentChunks set, that share does not depend on how many chunks
  * there will be, and the pages stream as above. Without it the share needs the number of chunks
- * before the first one goes, so the broadcast first counts the connections (an eventually
- * consistent Select COUNT scan: the same read units again) and splits the budget over the chunks
- * that count makes. Connections that open between the count and the scan can add a chunk or two,
+ * before the first one goes, so a broadcast that passes the threshold first counts the connections
+ * (an eventually consistent Select COUNT scan: its read units again; one that stays under the
+ * threshold pays nothing more) and splits the budget over the chunks that count makes. Connections that open between the count and the scan can add a chunk or two,
  * each with its share on top of the budget (one chunk per chunkSize new connections).
  *
  * A page that fails (after the SDK's own retries) rejects the call, as every scan does; the pages
@@ -52,19 +52,19 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
   let firstOut: number | undefined;
   let pruneMs = 0;
   const fanout = ctx.fanout;
-  // With fan-out and a known concurrency: ids held back until there are more than the threshold
-  // (then chunked), else posted inline at the end. Without a known concurrency: counted first.
-  let held: string[] | undefined;
+  // With fan-out: ids held back until there are more than the threshold (then chunked), else
+  // posted inline at the end.
+  let held: string[] | undefined = fanout ? [] : undefined;
   let chunks: ChunkQueue | undefined;
-  if (fanout && fanout.maxConcurrentChunks !== undefined) {
-    held = [];
-  } else if (fanout) {
+  let chunksReady: Promise<ChunkQueue> | undefined;
+  const chunkQueue = async (fan: ResolvedFanoutOptions): Promise<ChunkQueue> => {
+    if (fan.maxConcurrentChunks !== undefined) return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, fan.maxConcurrentChunks, fan.maxConcurrentChunks));
     let count = 0;
     await ctx.store.scan('sendToAll', 'connections', { count: true, consistent: false, nowMs: Date.now() }, (_items, n) => {
       count += n;
     });
-    if (count > fanout.threshold) chunks = new ChunkQueue(ctx, fanout, payload, chunkRate(fanout.rateLimit, chunksFor(count, fanout.chunkSize, payload), undefined));
-  }
+    return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, chunksFor(Math.max(count, fan.threshold + 1), fan.chunkSize, payload), undefined));
+  };
 
   const post = async (ids: string[]) => {
     if (ids.length === 0) return;
@@ -95,8 +95,13 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
       if (held && fanout) {
         for (const id of ids) held.push(id);
         if (held.length <= fanout.threshold) return;
+        // Past the threshold: chunks from now on. Segments that get here while the queue is being
+        // made (a COUNT scan) have put their ids in `held` already; the first to resume flushes it.
+        chunksReady ??= chunkQueue(fanout);
+        const queue = await chunksReady;
+        if (chunks) return;
+        chunks = queue;
         firstOut ??= performance.now();
-        chunks = new ChunkQueue(ctx, fanout, payload, chunkRate(fanout.rateLimit, fanout.maxConcurrentChunks ?? 1, fanout.maxConcurrentChunks));
         const all = held;
         held = undefined;
         return chunks.add(all);
