@@ -89,13 +89,13 @@ function markdown(result: LoadResult): string {
   lines.push('|---|---|');
   lines.push(`| every client got its init message | ${connect.failures === 0 ? 'yes' : `no: ${connect.failures} failed`} |`);
   lines.push(`| items after the connect storm (connections) | ${result.tablesAfterConnect.connections} |`);
-  lines.push(`| items after binds and joins (uids / groups) | ${result.tablesAfterJoins.uids} / ${result.tablesAfterJoins.groups} |`);
+  lines.push(`| items after binds and joins (uids / groups / memberships) | ${result.tablesAfterJoins.uids} / ${result.tablesAfterJoins.groups} / ${result.tablesAfterJoins.memberships} |`);
   lines.push(
     `| every member got every message exactly once, nobody else got any | ${delivery.missing + delivery.duplicates + delivery.strays + delivery.unexpectedMessages === 0 ? 'yes' : 'no'}: ${delivery.sends} sends, ${delivery.received}/${delivery.expectedDeliveries} deliveries, ${delivery.missing} missing, ${delivery.duplicates} duplicates, ${delivery.strays} to non-members, ${delivery.unexpectedMessages} unexpected |`,
   );
   lines.push(`| send reports match (sent = members, nothing gone or failed) | ${delivery.reportMismatches === 0 ? 'yes' : `no: ${delivery.reportMismatches}`} |`);
   lines.push(`| clients closed cleanly (1000) | ${disconnect.abnormalCloses === 0 ? 'yes' : `no: ${disconnect.abnormalCloses}`} |`);
-  lines.push(`| every table empty afterwards (scan) | ${tablesAfter.connections + tablesAfter.uids + tablesAfter.groups === 0 ? 'yes' : 'no'} |`);
+  lines.push(`| every table empty afterwards (scan of all five) | ${Object.values(tablesAfter).every((n) => n === 0) ? 'yes' : 'no'} |`);
   lines.push(`| gateway: 0 open, connects = disconnects, nothing rejected, dropped or failed | ${statsAfter.openConnections === 0 && statsAfter.connects === statsAfter.disconnects && statsAfter.rejectedConnects === 0 && statsAfter.droppedDisconnects === 0 && statsAfter.asyncFailures === 0 && statsAfter.failureLines === 0 ? 'yes' : 'no'} |`);
   if (result.problems.length > 0) {
     lines.push('');

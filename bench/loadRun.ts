@@ -157,6 +157,8 @@ export interface PhaseUsage {
 
 export interface TableCounts {
   readonly connections: number;
+  readonly sessions: number;
+  readonly memberships: number;
   readonly uids: number;
   readonly groups: number;
 }
@@ -319,8 +321,8 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         } while (startKey);
         return total;
       };
-      const [connections, uids, groups] = await Promise.all([count(tables.connections), count(tables.uids), count(tables.groups)]);
-      return { connections, uids, groups };
+      const [connections, sessions, memberships, uids, groups] = await Promise.all([tables.connections, tables.sessions, tables.memberships, tables.uids, tables.groups].map(count));
+      return { connections: connections!, sessions: sessions!, memberships: memberships!, uids: uids!, groups: groups! };
     };
 
     // ---- phase bookkeeping: CPU and event-loop use of each process per phase ----
@@ -374,6 +376,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     if (new Set(ids).size !== ids.length) problem('two clients got the same client id');
     const tablesAfterConnect = await countTables();
     if (tablesAfterConnect.connections !== ids.length) problem(`after the connect storm the connections table holds ${tablesAfterConnect.connections} items for ${ids.length} connections`);
+    if (tablesAfterConnect.sessions !== ids.length) problem(`after the connect storm the sessions table holds ${tablesAfterConnect.sessions} items for ${ids.length} connections`);
 
     // ---- 2. binds and joins ----
     const n = ids.length;
@@ -410,6 +413,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     const tablesAfterJoins = await countTables();
     if (tablesAfterJoins.uids !== n) problem(`after the binds the uid table holds ${tablesAfterJoins.uids} items for ${n} bound connections`);
     if (tablesAfterJoins.groups !== n * groupSizes.length) problem(`after the joins the group table holds ${tablesAfterJoins.groups} items, expected ${n * groupSizes.length}`);
+    if (tablesAfterJoins.memberships !== n * groupSizes.length) problem(`after the joins the memberships table holds ${tablesAfterJoins.memberships} items, expected ${n * groupSizes.length}`);
     for (const size of groupSizes) {
       const members = await sdk.getClientCountByGroup(groupOf(size, 0));
       if (members !== size) problem(`group ${groupOf(size, 0)} has ${members} members, expected ${size}`);
@@ -538,8 +542,8 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     // ---- 5. nothing left ----
     const tablesAfter = await countTables();
     const statsAfter = await gatewayProcess.call<GatewayLoadStats>('stats');
-    if (tablesAfter.connections + tablesAfter.uids + tablesAfter.groups > 0) {
-      problem(`items left after the disconnect storm: ${tablesAfter.connections} connections, ${tablesAfter.uids} uids, ${tablesAfter.groups} groups`);
+    if (Object.values(tablesAfter).some((n) => n > 0)) {
+      problem(`items left after the disconnect storm: ${tablesAfter.connections} connections, ${tablesAfter.sessions} sessions, ${tablesAfter.memberships} memberships, ${tablesAfter.uids} uids, ${tablesAfter.groups} groups`);
     }
     if (statsAfter.openConnections !== 0) problem(`the gateway still has ${statsAfter.openConnections} open connections`);
     if (statsAfter.disconnects !== statsAfter.connects) problem(`the gateway counted ${statsAfter.connects} connects and ${statsAfter.disconnects} disconnects`);

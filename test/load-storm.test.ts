@@ -29,9 +29,11 @@ test(`${CONNECTIONS} connections: connect storm, binds and joins, group sends, d
   assert.equal(connect.connected, CONNECTIONS, `every client gets its init message: ${connect.firstErrors.join('; ')}`);
   assert.equal(connect.failures, 0);
   assert.equal(tablesAfterConnect.connections, CONNECTIONS, 'one connection item per client');
+  assert.equal(tablesAfterConnect.sessions, CONNECTIONS, 'one session item per client');
   assert.equal(result.binds.errors + result.joins.errors, 0);
   assert.equal(tablesAfterJoins.uids, CONNECTIONS, 'one uid item per client');
   assert.equal(tablesAfterJoins.groups, CONNECTIONS * 3, 'one group item per client and group size');
+  assert.equal(tablesAfterJoins.memberships, CONNECTIONS * 3, 'one membership item per client and group size');
 
   assert.equal(delivery.sends, 4 * 3);
   assert.equal(delivery.lostSends, 0, 'every send reached every member');
@@ -43,7 +45,7 @@ test(`${CONNECTIONS} connections: connect storm, binds and joins, group sends, d
   assert.equal(delivery.reportMismatches, 0, 'each SendReport lists every member as sent');
 
   assert.equal(result.disconnect.abnormalCloses, 0);
-  assert.deepEqual(tablesAfter, { connections: 0, uids: 0, groups: 0 }, 'no leaked connection, uid or group item');
+  assert.deepEqual(tablesAfter, { connections: 0, sessions: 0, memberships: 0, uids: 0, groups: 0 }, 'no leaked connection, session, membership, uid or group item');
   assert.equal(statsAfter.openConnections, 0);
   assert.equal(statsAfter.connects, CONNECTIONS);
   assert.equal(statsAfter.disconnects, CONNECTIONS);
