@@ -23,7 +23,7 @@ test('the deployed-target scenarios pass against a stack described by an outputs
       const secretArn = () => app.gatewayOptions.secrets!.find((s) => s.name.startsWith(ref))!.arn;
       return [key, id === 'WebSocketUrl' ? endpoints.wsUrl : id === 'CallbackUrl' ? endpoints.callbackUrl : id === 'BindTokenSecretArn' ? secretArn() : app.physicalNames[ref]];
     };
-    const outputs = { [app.stackName]: Object.fromEntries(['WebSocketUrl', 'CallbackUrl', 'ConnectionsTableName', 'UidsTableName', 'GroupsTableName', 'BindTokenSecretArn'].map(value)) };
+    const outputs = { [app.stackName]: Object.fromEntries(['WebSocketUrl', 'CallbackUrl', 'ConnectionsTableName', 'SessionsTableName', 'MembershipsTableName', 'UidsTableName', 'GroupsTableName', 'BindTokenSecretArn'].map(value)) };
     const outputsFile = join(dir, 'outputs.json');
     writeFileSync(outputsFile, JSON.stringify(outputs));
 
