@@ -34,6 +34,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { Gateway, type GatewayOptions, type SendMetrics, type SendReport } from '../sdk/index.ts';
 import { buildChunks, MAX_FANOUT_RATE } from '../sdk/Fanout.ts';
+import { LambdaEventInvoker } from '../sdk/lambdaInvoke.ts';
 import type { FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
 
 const CLIENTS = Number(process.env.BENCH_CHUNKED_CLIENTS ?? 10_000);
@@ -253,29 +254,38 @@ async function main(): Promise<void> {
   // ---- one Invoke by itself ----
   const ids = Array.from({ length: CHUNK_SIZE }, (_, i) => `bench${String(i).padStart(10, '0')}=`);
   const chunkPayload = JSON.stringify(buildChunks('bench', 'sendToGroup', Buffer.from('r0|'.padEnd(100, '.')), new Map(ids.map((id) => [id, [{ role: 'groups' as const, key: GROUP }]])), CHUNK_SIZE)[0]);
-  console.log(`\n## One Invoke (InvocationType Event) through @aws-sdk/client-lambda to the local invoke API, ${INVOKES} in sequence after 30 warm-up\n`);
-  console.log('| payload | bytes | median, ms | p90, ms | caller CPU per invoke, µs |');
-  console.log('|---|---:|---:|---:|---:|');
-  for (const [label, payload] of [
-    ['empty event, no-op function', '{}'],
-    [`a ${CHUNK_SIZE}-recipient chunk, no-op function`, chunkPayload],
-  ] as const) {
-    const body = Buffer.from(payload);
-    const times: number[] = [];
-    let cpuUs = 0;
-    for (let i = 0; i < 30 + INVOKES; i++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await lambda.send(new InvokeCommand({ FunctionName: 'noop', InvocationType: 'Event', Payload: body }));
-      const t = performance.now() - t0;
-      const c = process.cpuUsage(c0);
-      if (i >= 30) {
-        times.push(t);
-        cpuUs += c.user + c.system;
+  console.log(`\n## One Invoke (InvocationType Event) to the local invoke API, ${INVOKES} in sequence after 30 warm-up\n`);
+  console.log("The SDK's own signed invoke (sdk/lambdaInvoke.ts, what a Gateway's fan-out uses) next to @aws-sdk/client-lambda's InvokeCommand.\n");
+  console.log('| invoker | payload | bytes | median, ms | p90, ms | caller CPU per invoke, µs |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  const own = new LambdaEventInvoker({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials, maxSockets: 1 });
+  const invokers = [
+    ['sdk/lambdaInvoke.ts', (Payload: Uint8Array) => own.send({ input: { FunctionName: 'noop', InvocationType: 'Event', Payload } })],
+    ['@aws-sdk/client-lambda', (Payload: Uint8Array) => lambda.send(new InvokeCommand({ FunctionName: 'noop', InvocationType: 'Event', Payload }))],
+  ] as const;
+  for (const [invoker, send] of invokers) {
+    for (const [label, payload] of [
+      ['empty event, no-op function', '{}'],
+      [`a ${CHUNK_SIZE}-recipient chunk, no-op function`, chunkPayload],
+    ] as const) {
+      const body = Buffer.from(payload);
+      const times: number[] = [];
+      let cpuUs = 0;
+      for (let i = 0; i < 30 + INVOKES; i++) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        await send(body);
+        const t = performance.now() - t0;
+        const c = process.cpuUsage(c0);
+        if (i >= 30) {
+          times.push(t);
+          cpuUs += c.user + c.system;
+        }
       }
+      console.log(`| ${invoker} | ${label} | ${thousands(body.length)} | ${fmt(median(times), 2)} | ${fmt(percentile(times, 0.9), 2)} | ${fmt(cpuUs / INVOKES, 0)} |`);
     }
-    console.log(`| ${label} | ${thousands(body.length)} | ${fmt(median(times), 2)} | ${fmt(percentile(times, 0.9), 2)} | ${fmt(cpuUs / INVOKES, 0)} |`);
   }
+  own.destroy();
 
   for (const g of gateways) g.destroy();
   lambda.destroy();

@@ -447,6 +447,9 @@ export class GatewayBackend extends Construct {
           // Bundled, not the runtime's copy: the versions the lock file pins (and the tests ran) are the
           // versions deployed, and the bundle is self-contained for the local gateway's template mode.
           bundleAwsSDK: true,
+          // Only a LambdaClient given as `fanout.lambda` needs it (sdk/Fanout.ts loads it lazily), and no
+          // entry point gives one: left out, so no bundle carries it whether or not the app installed it.
+          externalModules: ['@aws-sdk/client-lambda'],
           mainFields: ['module', 'main'],
           // CommonJS dependencies inside an ESM bundle may still call require() for Node built-ins.
           banner: "import{createRequire as __gwCreateRequire}from'node:module';const require=__gwCreateRequire(import.meta.url);",

@@ -4,8 +4,7 @@
  * hands the init message (and whatever the callbacks queued) to the init sender, invoked
  * asynchronously so the posts happen after the connection opens (see initSenderHandler.ts).
  */
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { LimitExceededError, type Gateway } from '../sdk/index.ts';
+import { LimitExceededError, type FanoutInvoker, type Gateway } from '../sdk/index.ts';
 import { serializeMessage } from '../sdk/validation.ts';
 import { GatewayMetricName } from '../sdk/metricNames.ts';
 import type { HandlerMetrics } from './handlerMetrics.ts';
@@ -19,8 +18,11 @@ import type { LambdaInvocationContext, WebSocketConnectEvent, WebSocketResponse 
 export interface ConnectHandlerOptions {
   readonly events: GatewayEvents | Promise<GatewayEvents>;
   readonly gateway: Gateway;
-  /** Client for the asynchronous invocation of the init sender. */
-  readonly lambda: LambdaClient;
+  /**
+   * Sends the init sender's asynchronous invocation: the SDK's signed invoke (sdk/lambdaInvoke.ts,
+   * what lambdas/wiring.ts passes), or anything with its `send`.
+   */
+  readonly lambda: FanoutInvoker;
   /** The init sender's name or ARN; without it nothing is sent after the connection opens. */
   readonly initFunction: string | undefined;
   /** Have the init sender send `{"type":"init","client_id":"...","bind_token":"..."}` first. */
@@ -115,9 +117,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
         retryUntil: Date.now() + remaining + RETRY_MARGIN_MS,
       };
       try {
-        await options.lambda.send(
-          new InvokeCommand({ FunctionName: options.initFunction, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }),
-        );
+        await options.lambda.send({ input: { FunctionName: options.initFunction, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) } });
       } catch (error) {
         // Without its init message the browser cannot identify itself: refuse, so it reconnects.
         log('$connect: invoking the init sender failed; refusing the connection', { clientId, error: String(error) });

@@ -7,14 +7,14 @@ import type { LocalGatewayOptions } from './LocalGateway.ts';
 import type { WebSocketConnectEvent, WebSocketMessageEvent } from './events.ts';
 import type { LambdaHandler } from './functions.ts';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaEventInvoker } from '../sdk/lambdaInvoke.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export function builtinApp(): Pick<LocalGatewayOptions, 'routes' | 'functions' | 'environment' | 'stage'> {
   // Inline handlers share this process's environment, so the clients are built from the gateway's URLs.
   let management: ApiGatewayManagementApiClient | undefined;
-  let lambda: LambdaClient | undefined;
+  let lambda: LambdaEventInvoker | undefined;
   const post = async (connectionId: string, data: string) => {
     await management!.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
   };
@@ -33,16 +33,14 @@ export function builtinApp(): Pick<LocalGatewayOptions, 'routes' | 'functions' |
     stage: 'local',
     environment: (urls) => {
       management = new ApiGatewayManagementApiClient({ endpoint: urls.callbackUrl, region: urls.region, credentials });
-      lambda = new LambdaClient({ endpoint: urls.httpUrl, region: urls.region, credentials });
+      lambda = new LambdaEventInvoker({ endpoint: urls.httpUrl, region: urls.region, credentials });
       return {};
     },
     functions: { sendInit: { handler: sendInit, timeoutMs: 10_000 } },
     routes: {
       $connect: async (event: WebSocketConnectEvent) => {
         // An asynchronous invocation through the invoke API: $connect returns while init waits for the open socket.
-        await lambda!.send(
-          new InvokeCommand({ FunctionName: 'sendInit', InvocationType: 'Event', Payload: JSON.stringify({ connectionId: event.requestContext.connectionId }) }),
-        );
+        await lambda!.send({ input: { FunctionName: 'sendInit', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ connectionId: event.requestContext.connectionId })) } });
         return { statusCode: 200 };
       },
       $default: async (event: WebSocketMessageEvent) => {

@@ -16,9 +16,13 @@
  * - Caller cost, measured (bench/chunked.ts: 10,000 local connections, two runs on a quiet 2-core
  *   machine): a chunked sendToGroup returns in 95-103 ms, ~80 ms of it the DynamoDB query every path
  *   pays, against 710-790 ms inline, and costs the calling process 29-32 ms of CPU against 500-580 ms.
- *   One `Invoke` (Event) through @aws-sdk/client-lambda costs the caller 1.0-1.1 ms of CPU and ~1 ms
- *   of latency, whether it carries a 19 KB chunk or `{}`. SQS's SendMessageBatch would carry 10 chunks
- *   per call and save ~1 ms per chunk, ~10 ms for 100,000 recipients: nothing that decides. (SQS is
+ *   One `Invoke` (Event) costs the caller 0.61-0.65 ms of CPU and 0.7-1.0 ms of latency through the
+ *   SDK's own signed invoke (sdk/lambdaInvoke.ts), whether it carries a 19 KB chunk or `{}`; through
+ *   @aws-sdk/client-lambda 1.4-2.4 ms in the same runs (two runs of bench/chunked.ts's invoke table on
+ *   a loaded machine) and 1.0-1.1 ms on a quiet one. (The caller-CPU figures above were measured with
+ *   @aws-sdk/client-lambda.) SQS's SendMessageBatch would carry 10 chunks
+ *   per call and save up to ~0.6 ms per chunk, ~60 ms of CPU for 100,000 recipients (100 chunks) spread
+ *   over a 50 s broadcast: nothing that decides. (SQS is
  *   not measured: the local gateway has no SQS, and no SQS client is among the dependencies.)
  * - End to end locally the chunked path delivers 9,800-10,800 recipients/s against 12,600-14,000
  *   inline: the local gateway runs every chunk in ONE execution environment, a worker thread of its
@@ -61,15 +65,46 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import { InvokeCommand, LambdaClient, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { sleep } from './ConnectionsApi.ts';
 import { ConfigurationError, ForbiddenError, GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
+import { LambdaEventInvoker, lambdaEndpoint, type FanoutInvokeCommand, type FanoutInvokeOutput } from './lambdaInvoke.ts';
 import { checkAwsConnectionId, checkClientIds, checkGroup, checkOptionsObject, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
 
-/** What invokes the worker: a LambdaClient, or anything with the same `send` for InvokeCommand. */
+export type { FanoutInvokeCommand, FanoutInvokeOutput } from './lambdaInvoke.ts';
+
+/**
+ * What invokes the worker: a LambdaClient (it gets an InvokeCommand), or anything with a `send` for
+ * `{ input: { FunctionName, InvocationType: 'Event', Payload } }` (it gets that plain object).
+ * Structural, so the package's types do not need @aws-sdk/client-lambda, which the SDK itself does
+ * not use (sdk/lambdaInvoke.ts).
+ */
 export interface FanoutInvoker {
-  send(command: InvokeCommand): Promise<InvokeCommandOutput>;
+  send(command: FanoutInvokeCommand): Promise<FanoutInvokeOutput>;
+}
+
+type InvokeCommandClass = new (input: FanoutInvokeCommand['input']) => FanoutInvokeCommand;
+let invokeCommandClass: Promise<InvokeCommandClass> | undefined;
+
+/**
+ * InvokeCommand, for a LambdaClient given as `fanout.lambda` (whoever built one has
+ * @aws-sdk/client-lambda), loaded on the first chunk it sends. The `.then(ok, fail)` form lets a
+ * bundler (esbuild) leave the import in place when the package is absent instead of failing the build.
+ */
+function loadInvokeCommand(): Promise<InvokeCommandClass> {
+  invokeCommandClass ??= import('@aws-sdk/client-lambda').then(
+    (module: { InvokeCommand: unknown }) => module.InvokeCommand as InvokeCommandClass,
+    (error: unknown) => {
+      invokeCommandClass = undefined;
+      throw new ConfigurationError('fanout.lambda is a LambdaClient, and its InvokeCommand needs @aws-sdk/client-lambda, which this install cannot load: npm install @aws-sdk/client-lambda', { cause: error });
+    },
+  );
+  return invokeCommandClass;
+}
+
+/** An AWS SDK v3 client (it runs commands through a middleware stack), as opposed to a plain stand-in. */
+function isAwsSdkClient(invoker: FanoutInvoker): boolean {
+  return typeof (invoker as { middlewareStack?: { add?: unknown } }).middlewareStack?.add === 'function';
 }
 
 export interface FanoutOptions {
@@ -101,8 +136,9 @@ export interface FanoutOptions {
    */
   readonly maxRetries?: number;
   /**
-   * @default a LambdaClient for the Gateway's region and credentials, with its own retries off (this
-   * SDK retries); it honours AWS_ENDPOINT_URL_LAMBDA, so a local gateway needs nothing else
+   * A LambdaClient (or a stand-in with its `send`) to invoke the worker with instead of the SDK's own.
+   * @default the SDK's signed HTTP(S) invoke for the Gateway's region and credentials (sdk/lambdaInvoke.ts),
+   * no retries of its own (Fanout retries); it honours AWS_ENDPOINT_URL_LAMBDA, so a local gateway needs nothing else
    */
   readonly lambda?: FanoutInvoker;
   /**
@@ -196,7 +232,7 @@ export interface ResolvedFanoutOptions {
   readonly rateLimit: number;
   readonly maxConcurrentChunks: number | undefined;
   readonly lambda: FanoutInvoker;
-  /** Closes the LambdaClient the Gateway built, if it built one. */
+  /** Closes the invoker the Gateway built, if it built one. */
   readonly destroy: () => void;
 }
 
@@ -227,15 +263,21 @@ export function resolveFanoutOptions(
     throw new ConfigurationError(`fanout.lambda must be a client with a send(command) method (a LambdaClient), got ${describe(options.lambda)}`);
   }
   // Built on the first chunked send: a process that never sends that much never pays for the client.
-  let built: LambdaClient | undefined;
-  const lambda: FanoutInvoker = options.lambda ?? {
-    send: (command) => (built ??= new LambdaClient({ region: client.region, maxAttempts: 1, ...(client.credentials ? { credentials: client.credentials } : {}) })).send(command),
-  };
+  let built: LambdaEventInvoker | undefined;
+  const given = options.lambda;
+  const invokeConcurrency = integer('invokeConcurrency', 1);
+  // Read now, so that a malformed AWS_ENDPOINT_URL_LAMBDA fails the Gateway's construction, not a send.
+  const endpoint = given ? undefined : lambdaEndpoint(client.region);
+  const lambda: FanoutInvoker = given
+    ? isAwsSdkClient(given)
+      ? { send: async (command) => given.send(new (await loadInvokeCommand())(command.input)) }
+      : given
+    : { send: (command) => (built ??= new LambdaEventInvoker({ endpoint: endpoint!, region: client.region, ...(client.credentials ? { credentials: client.credentials } : {}), maxSockets: invokeConcurrency })).send(command) };
   return {
     functionName: options.functionName.trim(),
     threshold: integer('threshold', 0),
     chunkSize: integer('chunkSize', 1, MAX_CHUNK_SIZE),
-    invokeConcurrency: integer('invokeConcurrency', 1),
+    invokeConcurrency,
     maxRetries: integer('maxRetries', 0),
     rateLimit,
     maxConcurrentChunks,
@@ -459,7 +501,7 @@ export async function queueChunks(
       for (let attempt = 0; ; attempt++) {
         let error: GatewayError;
         try {
-          const out = await options.lambda.send(new InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: payload }));
+          const out = await options.lambda.send({ input: { FunctionName: options.functionName, InvocationType: 'Event', Payload: payload } });
           if (out.StatusCode === 202 || out.StatusCode === undefined) {
             queued.push(chunk);
             break;
@@ -495,6 +537,8 @@ export function isRetryable(error: GatewayError): boolean {
 
 /** An `Invoke` failure as a GatewayError: 429 Throttled, 403 Forbidden, no answer Network, else Service. */
 function invokeError(functionName: string, error: unknown): GatewayError {
+  // No credentials, or a LambdaClient without @aws-sdk/client-lambda to build its command: not worth a retry.
+  if (error instanceof ConfigurationError) return error;
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   const status = e?.$metadata?.httpStatusCode;
   const errorType = e?.name;

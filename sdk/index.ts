@@ -22,6 +22,8 @@ export {
   type FanoutHandle,
   type FanoutChunk,
   type FanoutInvoker,
+  type FanoutInvokeCommand,
+  type FanoutInvokeOutput,
   type FanoutOperation,
 } from './Fanout.ts';
 export {

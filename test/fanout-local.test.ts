@@ -20,6 +20,7 @@ import {
   ServiceError,
   ValidationError,
   type FanoutInvoker,
+  type FanoutInvokeCommand,
   type GatewayOptions,
   type GatewayTableNames,
   type SendReport,
@@ -281,9 +282,11 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     const members = await group('throttled-invoke', 80);
     let calls = 0;
     const flaky: FanoutInvoker = {
-      async send(command: InvokeCommand) {
+      // A stand-in (not an AWS SDK client) gets the plain command; the LambdaClient behind it needs an InvokeCommand.
+      async send(command: FanoutInvokeCommand) {
         if (++calls <= 3) throw Object.assign(new Error('Rate Exceeded.'), { name: 'TooManyRequestsException', $metadata: { httpStatusCode: 429 } });
-        return lambda.send(command);
+        assert.ok(!(command instanceof InvokeCommand));
+        return lambda.send(new InvokeCommand(command.input));
       },
     };
     const report = await chunked('worker', { lambda: flaky, invokeConcurrency: 1 }).sendToGroup('throttled-invoke', 'after throttling');

@@ -5,8 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { ConnectionGoneError, LimitExceededError, PayloadTooLargeError, type Gateway } from '../sdk/index.ts';
+import { ConnectionGoneError, LimitExceededError, PayloadTooLargeError, type FanoutInvoker, type Gateway } from '../sdk/index.ts';
 import { buildConnectData, parseCookie } from '../lambdas/connectData.ts';
 import { sessionPatch } from '../lambdas/sessionPatch.ts';
 import { resolveEvents, type GatewayEvents } from '../lambdas/events.ts';
@@ -304,7 +303,7 @@ function fakeLambda(fail = false) {
       return { StatusCode: 202 };
     },
   };
-  return { client: client as unknown as LambdaClient, invocations };
+  return { client: client satisfies FanoutInvoker, invocations };
 }
 
 describe('$connect', () => {

@@ -9,10 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { ConnectionsApi, type CallOptions } from '../sdk/ConnectionsApi.ts';
 import { CredentialCache } from '../sdk/CredentialCache.ts';
 import { RateLimiter, checkRateLimit, defaultBurst } from '../sdk/RateLimiter.ts';
-import { buildChunks, chunkRate, parseChunk, resolveFanoutOptions, MAX_CHUNK_EVENT_BYTES, type FanoutInvoker } from '../sdk/Fanout.ts';
+import { buildChunks, chunkRate, parseChunk, resolveFanoutOptions, MAX_CHUNK_EVENT_BYTES, type FanoutInvoker, type FanoutInvokeCommand } from '../sdk/Fanout.ts';
 import { ConfigurationError, ForbiddenError, Gateway, ThrottledError, ValidationError } from '../sdk/index.ts';
 import { EMPTY_PAYLOAD_HASH } from '../sdk/sigv4.ts';
-import type { InvokeCommand } from '@aws-sdk/client-lambda';
 
 const tables = { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' };
 const credentials = { accessKeyId: 'AKID', secretAccessKey: 'secret' };
@@ -124,7 +123,7 @@ test("chunks carry their rate within the size bound, and a worker refuses a malf
 
   // The queued chunks, as the worker receives them.
   const sent: unknown[] = [];
-  const lambda: FanoutInvoker = { send: async (command: InvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload as Uint8Array).toString())), { StatusCode: 202, $metadata: {} }) };
+  const lambda: FanoutInvoker = { send: async (command: FanoutInvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload).toString())), { StatusCode: 202 }) };
   const gateway = new Gateway({ callbackUrl: 'http://127.0.0.1:9/local', tables, region: 'us-east-1', credentials, fanout: { functionName: 'w', lambda, threshold: 0, chunkSize: 10, rateLimit: 90, maxConcurrentChunks: 2 } });
   const report = await gateway.sendToAll('hi', { clientIds: ids.slice(0, 30) });
   assert.equal(report.queued?.chunkRate, 45);
@@ -165,7 +164,7 @@ test('options and variables that set the budget, and their errors', () => {
 
 test('fromEnv hands the budget and the reservation to every chunk', async () => {
   const sent: Array<{ rate: number }> = [];
-  const lambda: FanoutInvoker = { send: async (command: InvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload as Uint8Array).toString())), { StatusCode: 202, $metadata: {} }) };
+  const lambda: FanoutInvoker = { send: async (command: FanoutInvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload).toString())), { StatusCode: 202 }) };
   const env = {
     GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/local',
     GATEWAY_CONNECTIONS_TABLE: 'c-table',
