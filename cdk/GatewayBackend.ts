@@ -161,6 +161,14 @@ export interface GatewayBackendProps {
    */
   readonly requireBindToken?: boolean;
   /**
+   * `@connections` requests per second one process may spend on inline sends, retries included
+   * (the SDK's `sendRate`), in every function `grantGateway` configures: GATEWAY_SEND_RATE. `false`:
+   * unpaced. Each execution environment has its own budget, so the account sees up to this rate
+   * times the functions' concurrency; fan-out chunks are paced by `fanout.rateLimit` instead.
+   * @default - the SDK's default, 2,000 requests/s per process (a bucket of 1,000)
+   */
+  readonly sendRate?: number | false;
+  /**
    * Route keys, besides `$default`, whose messages go to onMessage (`ctx.routeKey` tells them apart).
    * Keys starting with `$` are reserved.
    * @default - none: every message goes to `$default`
@@ -600,6 +608,7 @@ export class GatewayBackend extends Construct {
       [GatewayEnvVar.bindTokenSecret]: this.bindTokenSecret.secretArn,
       [GatewayEnvVar.requireBindToken]: String(settings.requireBindToken),
       [GatewayEnvVar.fanoutRate]: String(fanout.rateLimit),
+      ...(settings.sendRate !== undefined ? { [GatewayEnvVar.sendRate]: settings.sendRate === false ? 'off' : String(settings.sendRate) } : {}),
       // The most chunks that run at once, when Lambda bounds it: each chunk's share of the budget.
       ...(fanout.reservedConcurrency !== undefined ? { [GatewayEnvVar.fanoutConcurrency]: String(fanout.reservedConcurrency) } : {}),
     };

@@ -26,6 +26,7 @@ export const APP_CONTEXT_KEYS = {
   tracing: "'true' or 'false' (default): X-Ray active tracing on every function",
   logFormat: "'text' (default) or 'json'",
   metricsNamespace: 'the namespace of the metrics (default ServerlessGatewayWorker)',
+  sendRate: "@connections requests per second of one process's inline sends (a positive number), or 'off'",
   fanoutThreshold: 'recipients above which a send is chunked',
   fanoutReservedConcurrency: "executions reserved for the fan-out worker, or 'none' (default)",
   fanoutMemorySize: "the fan-out worker's memory in MB",
@@ -103,6 +104,7 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
     rateLimit: positiveNumber('fanoutRateLimit'),
   };
 
+  const sendRate = read('sendRate') === 'off' ? false : positiveNumber('sendRate');
   const apiGatewayCloudWatchRole = boolean('apiGatewayCloudWatchRole') ?? true;
   return {
     stackName: read('stackName') ?? 'ServerlessGatewayWorker',
@@ -117,6 +119,7 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
       tracing: boolean('tracing'),
       logFormat,
       metricsNamespace: read('metricsNamespace'),
+      sendRate,
       fanout: withoutUnset(fanout),
     },
   };

@@ -40,6 +40,8 @@ export interface Settings {
   readonly eventsModule: string;
   readonly initMessage: boolean;
   readonly requireBindToken: boolean;
+  /** The SDK's per-process `sendRate` for every function grantGateway configures; undefined: the SDK's default. */
+  readonly sendRate: number | false | undefined;
   readonly routes: readonly string[];
   readonly heartbeatRoute: string | undefined;
   readonly routeSelectionExpression: string;
@@ -159,8 +161,14 @@ export function validate(props: GatewayBackendProps): Settings {
     fail(`fanout.rateLimit: ${fanout.rateLimit} must be a number of requests per second above 0 and at most ${MAX_FANOUT_RATE}.`);
   }
 
+  const sendRate = props.sendRate;
+  if (sendRate !== undefined && sendRate !== false && !Token.isUnresolved(sendRate) && !(Number.isFinite(sendRate) && sendRate > 0)) {
+    fail(`sendRate: ${sendRate} must be a positive number of requests per second, or false for none.`);
+  }
+
   return {
     fanout,
+    sendRate,
     eventsModule,
     initMessage: props.initMessage ?? true,
     requireBindToken: props.requireBindToken ?? true,

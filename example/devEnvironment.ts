@@ -2,7 +2,7 @@
  * The whole app on a laptop, as `npm start` runs it: the local gateway serving the synthesized CDK
  * app from cdk.out (the very bundles `cdk deploy` uploads), plus the example backend and page.
  */
-import { LocalGateway, environmentOf, loadCloudAssembly, outputOf, type CloudAssemblyApp, type GatewayEndpoints } from '../local/index.ts';
+import { LocalGateway, environmentOf, loadCloudAssembly, outputOf, type CloudAssemblyApp, type GatewayEndpoints, type LocalGatewayOptions } from '../local/index.ts';
 import type { PortRequest } from '../local/listen.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -22,6 +22,8 @@ export interface DevEnvironmentOptions {
   readonly backendPort?: PortRequest;
   readonly dynamoPath?: string;
   readonly log?: (line: string) => void;
+  /** The gateway's AWS limits to change, e.g. a lowered `maxConnectionDurationMs` in a test. @default AWS's */
+  readonly limits?: LocalGatewayOptions['limits'];
 }
 
 export interface DevEnvironment {
@@ -62,6 +64,7 @@ export async function startDevEnvironment(options: DevEnvironmentOptions = {}): 
       port: ports.gateway,
       dynamoPort: ports.dynamo,
       dynamoPath: options.dynamoPath,
+      limits: options.limits,
       environment: sdkEnvironment,
       log: options.log,
     });

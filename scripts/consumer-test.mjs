@@ -199,8 +199,15 @@ async function commandRoundTrip(app) {
       const invoked = await lambda.send(new InvokeCommand({ FunctionName: pusher, Payload: JSON.stringify({ uid: 'alice', text: 'from the Pusher Lambda' }) }));
       check(!invoked.FunctionError, `the Pusher failed: ${Buffer.from(invoked.Payload ?? []).toString()}`);
       check(JSON.parse(await client.next()).text === 'from the Pusher Lambda', 'the Pusher push did not arrive');
+      // Any other language: the Gateway API, named by the printed GATEWAY_API_FUNCTION.
+      check(env.GATEWAY_API_FUNCTION, `the command printed no GATEWAY_API_FUNCTION:\n${output}`);
+      const message = JSON.stringify({ text: 'from the Gateway API' });
+      const api = await lambda.send(new InvokeCommand({ FunctionName: env.GATEWAY_API_FUNCTION, Payload: JSON.stringify({ method: 'sendToUid', args: ['alice', message] }) }));
+      const answer = JSON.parse(Buffer.from(api.Payload ?? []).toString());
+      check(answer.ok && answer.result.sent.length === 1, `the Gateway API answered ${JSON.stringify(answer)}`);
+      check(JSON.parse(await client.next()).text === 'from the Gateway API', 'the Gateway API push did not arrive');
       lambda.destroy();
-      facts.push(`the command served ${functions.length} functions from cdk.out/assembly-Dev; init, bind, sendToUid from a backend and from the Pusher Lambda arrived`);
+      facts.push(`the command served ${functions.length} functions from cdk.out/assembly-Dev; init, bind, sendToUid from a backend, from the Pusher Lambda and through the Gateway API arrived`);
     } finally {
       client.close();
     }

@@ -1,7 +1,7 @@
 // The browser client in Debian's Chromium (playwright-core), on the example page served by the
 // example backend over the synthesized app on the local gateway: the page connects, binds with its
 // bind token and receives a push; the gateway is stopped and started again on the same port (and,
-// separately, the connection is deleted through @connections) and the page reconnects, binds again
+// separately, the connection is deleted through @connections, or reaches a lowered age limit) and the page reconnects, binds again
 // with its new id and receives the next push, with no reload; another session cannot bind the page's
 // id; an init that never comes makes the client reconnect; close() stops it for good; the browser's
 // `online` event ends a long backoff wait at once.
@@ -90,6 +90,29 @@ test('across a gateway restart on the same port and a DELETE, the page reconnect
   await page.click('button[type="submit"]');
   await page.locator('#send-result', { hasText: 'reached 0 of 0 recipients' }).waitFor();
   await page.close();
+});
+
+test('at the connection age limit (lowered to 6 s here; 2 hours on AWS) API Gateway closes with 1001: the page reconnects, binds its new id and receives the next push, with no reload', async () => {
+  const aged = await startDevEnvironment({ assemblyDirectory: 'cdk.out', limits: { maxConnectionDurationMs: 6_000 } });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${aged.backend.url}?uid=frank&group=room-a`);
+    await page.locator('#status[data-state="bound"]').waitFor({ timeout: 20_000 });
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    const first = (await page.locator('#client-id').textContent())!;
+    const second = await reboundAfter(page, first);
+    assert.notEqual(second, first);
+    // At once, before the new connection ages out too (the old one is gone: 410, pruned, or already removed by its $disconnect).
+    const report = await aged.sdk.sendToUid('frank', { type: 'say', from: 'server', text: 'after the age limit' });
+    assert.deepEqual(report.sent, [second]);
+    await page.locator('#messages li', { hasText: 'server: after the age limit' }).waitFor();
+    assert.equal(await notReloaded(page), true);
+    // The old connection's $disconnect (asynchronous) removes its binding; the page's later ones stay bound.
+    await eventually(() => aged.sdk.getClientIdByUid('frank'), (ids) => !ids.includes(first) && ids.length > 0, 10_000);
+  } finally {
+    await page.close();
+    await aged.stop();
+  }
 });
 
 test('another session cannot bind the page\'s connection: without its token, or with its own token, the bind is refused and nothing changes', async () => {

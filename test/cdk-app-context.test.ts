@@ -69,6 +69,12 @@ test('monitoring switches: tracing, log format, metrics namespace', () => {
   }
 });
 
+test('sendRate: a number of requests per second, or off; unset leaves the construct\'s default', () => {
+  assert.deepEqual([settings({}).props.sendRate, settings({ sendRate: '250' }).props.sendRate, settings({ sendRate: 'off' }).props.sendRate], [undefined, 250, false]);
+  assert.throws(() => settings({ sendRate: '0' }), (e: unknown) => e instanceof AppContextError && /context sendRate must be @connections requests per second of one process's inline sends/.test(e.message));
+  assert.throws(() => settings({ sendRate: 'false' }), (e: unknown) => e instanceof AppContextError && /context sendRate .*'off'/.test(e.message));
+});
+
 test('the other switches: stack name, Events module, stage, routes, removal policy', () => {
   const { stackName, props } = settings({ stackName: 'Staging', eventsModule: 'src/events.ts', stageName: 'live', routes: ' chat, ,typing ', removalPolicy: 'destroy' });
   assert.deepEqual([stackName, props.eventsModule, props.stageName, props.routes, props.removalPolicy], ['Staging', 'src/events.ts', 'live', ['chat', 'typing'], RemovalPolicy.DESTROY]);

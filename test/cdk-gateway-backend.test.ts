@@ -401,6 +401,23 @@ describe('functions', () => {
     }
   });
 
+  test('sendRate: the per-process inline budget reaches every granted function as GATEWAY_SEND_RATE (a number, or off); unset leaves the SDK default', () => {
+    const sendRateOf = (props: Parameters<typeof build>[0]) => {
+      const { stack, backend, template } = build(props);
+      const appFunction = new lambda.Function(stack, 'AppBackend', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('export const handler = () => {}'), handler: 'index.handler' });
+      backend.grantGateway(appFunction);
+      const functions = template().findResources('AWS::Lambda::Function');
+      const of = (fn: lambda.IFunction) => functions[logicalId(stack, fn)]!.Properties.Environment.Variables[GatewayEnvVar.sendRate];
+      return [of(backend.messageFunction), of(backend.gatewayApiFunction), of(appFunction), backend.environment[GatewayEnvVar.sendRate]];
+    };
+    assert.deepEqual(sendRateOf({}), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(sendRateOf({ sendRate: 500 }), ['500', '500', '500', '500']);
+    assert.deepEqual(sendRateOf({ sendRate: false }), ['off', 'off', 'off', 'off']);
+    for (const sendRate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => build({ sendRate }), (e: Error) => e instanceof GatewayBackendPropsError && /sendRate: .* must be a positive number of requests per second, or false/.test(e.message), String(sendRate));
+    }
+  });
+
   test('fanout.rateLimit must be a positive number of requests per second', () => {
     for (const rateLimit of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, 2_000_000]) {
       assert.throws(() => build({ fanout: { rateLimit } }), (e: Error) => e instanceof GatewayBackendPropsError && /fanout\.rateLimit/.test(e.message), String(rateLimit));
