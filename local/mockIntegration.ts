@@ -26,6 +26,7 @@
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-integration-responses.html
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-data-transformations.html
  */
+import { lookup } from './routeSelection.ts';
 
 export interface MockIntegrationResponse {
   /** `$default`, or a regular expression between slashes matched against the status code, e.g. `/2\d\d/`. */
@@ -272,11 +273,3 @@ function parseJson(text: string): unknown {
   }
 }
 
-function lookup(value: unknown, path: readonly string[]): unknown {
-  let current = value;
-  for (const segment of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[segment];
-  }
-  return current;
-}

@@ -51,7 +51,8 @@ function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-function lookup(value: unknown, path: readonly string[]): unknown {
+/** The value at `path` inside a parsed JSON body, or undefined where the path leaves the objects. */
+export function lookup(value: unknown, path: readonly string[]): unknown {
   let current = value;
   for (const segment of path) {
     if (current === null || typeof current !== 'object') return undefined;
