@@ -55,7 +55,7 @@ function markdown(result: LoadResult): string {
   lines.push(`| peak RSS / heap, gateway process | **${mb(memory.gateway.peak.rssBytes)} / ${mb(memory.gateway.peak.heapUsedBytes)}** |`);
   lines.push(`| peak RSS / heap, clients process | **${mb(memory.clients.peak.rssBytes)} / ${mb(memory.clients.peak.heapUsedBytes)}** |`);
   lines.push(`| peak RSS / heap, backend (SDK) process | ${mb(memory.backend.peak.rssBytes)} / ${mb(memory.backend.peak.heapUsedBytes)} |`);
-  lines.push(`| items left: connections / uids / groups | **${tablesAfter.connections} / ${tablesAfter.uids} / ${tablesAfter.groups}** |`);
+  lines.push(`| items left: connections / sessions / memberships / uids / groups | **${tablesAfter.connections} / ${tablesAfter.sessions} / ${tablesAfter.memberships} / ${tablesAfter.uids} / ${tablesAfter.groups}** |`);
   lines.push(
     `| gateway stats() after | ${statsAfter.openConnections} open, ${statsAfter.connects} connects, ${statsAfter.disconnects} disconnects, ${statsAfter.rejectedConnects} rejected, ${statsAfter.droppedDisconnects} dropped, ${statsAfter.posts} posts, ${statsAfter.asyncFailures} async failures |`,
   );
