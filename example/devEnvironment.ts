@@ -2,13 +2,13 @@
  * The whole app on a laptop, as `npm start` runs it: the local gateway serving the synthesized CDK
  * app from cdk.out (the very bundles `cdk deploy` uploads), plus the example backend and page.
  */
-import { LocalGateway, environmentOf, loadCloudAssembly, outputOf, type CloudAssemblyApp, type GatewayEndpoints, type LocalGatewayOptions } from '../local/index.ts';
+import { LocalGateway, environmentOf, loadCloudAssembly, type CloudAssemblyApp, type GatewayEndpoints, type LocalGatewayOptions } from '../local/index.ts';
 import type { PortRequest } from '../local/listen.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Gateway, GatewayEnvVar } from '../sdk/index.ts';
-import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
+import { gatewayApiEnvironmentOf } from '../local/cloudAssembly.ts';
 import { startExampleBackend, type RunningBackend } from './backend.ts';
 
 export interface DevEnvironmentOptions {
@@ -48,10 +48,7 @@ export interface DevEnvironment {
  * functions (for the Node SDK), and the Gateway API's function name (for every other language).
  */
 export function backendEnvironmentOf(app: CloudAssemblyApp): Record<string, string> {
-  const environment = environmentOf(app, Object.values(GatewayEnvVar));
-  const gatewayApiFunction = outputOf(app, 'GatewayApiFunctionName');
-  if (gatewayApiFunction) environment[GATEWAY_API_FUNCTION_ENV] = gatewayApiFunction;
-  return environment;
+  return { ...environmentOf(app, Object.values(GatewayEnvVar)), ...gatewayApiEnvironmentOf(app) };
 }
 
 export async function startDevEnvironment(options: DevEnvironmentOptions = {}): Promise<DevEnvironment> {

@@ -15,8 +15,7 @@
 import { parseArgs } from 'node:util';
 import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
 import { builtinApp } from './builtinApp.ts';
-import { loadCloudAssembly, outputOf, sharedEnvironmentOf, type CloudAssemblyApp } from './cloudAssembly.ts';
-import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
+import { gatewayApiEnvironmentOf, loadCloudAssembly, sharedEnvironmentOf } from './cloudAssembly.ts';
 import { describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from './cliSupport.ts';
 import type { PortRequest } from './listen.ts';
 
@@ -35,14 +34,8 @@ const assembly = values.assembly ? loadCloudAssembly({ directory: values.assembl
 for (const warning of assembly?.warnings ?? []) console.warn(`warning: ${warning}`);
 // With an app, a backend process needs what its functions share (table names, the callback URL, ...),
 // and a backend in another language the Gateway API's function name.
-function backendEnvironment(assembly: CloudAssemblyApp): Record<string, string> {
-  const environment = sharedEnvironmentOf(assembly);
-  const gatewayApiFunction = outputOf(assembly, 'GatewayApiFunctionName');
-  if (gatewayApiFunction) environment[GATEWAY_API_FUNCTION_ENV] = gatewayApiFunction;
-  return environment;
-}
 const app: Omit<LocalGatewayOptions, 'port'> = assembly
-  ? { ...assembly.gatewayOptions, environment: backendEnvironment(assembly) }
+  ? { ...assembly.gatewayOptions, environment: { ...sharedEnvironmentOf(assembly), ...gatewayApiEnvironmentOf(assembly) } }
   : builtinApp();
 
 let port: PortRequest;

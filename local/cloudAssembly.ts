@@ -23,6 +23,7 @@ import type { LocalTableDefinition } from './dynamo.ts';
 import { DEFAULT_RUNTIME, unsupportedRuntimeReason } from './runtimes.ts';
 import type { LocalSecretDefinition } from './secretsManager.ts';
 import { createHash } from 'node:crypto';
+import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 
 export interface CloudAssemblyOptions {
   /** The cloud assembly directory. @default 'cdk.out' */
@@ -92,6 +93,12 @@ export function sharedEnvironmentOf(app: CloudAssemblyApp): Record<string, strin
 /** An output's value by its construct id (`FanoutFunctionName`), whatever path and hash prefix and suffix its logical id. */
 export function outputOf(app: CloudAssemblyApp, id: string): string | undefined {
   return Object.entries(app.outputs).find(([logicalId]) => logicalId.replace(/[0-9A-F]{8}$/, '').endsWith(id))?.[1];
+}
+
+/** GATEWAY_API_FUNCTION, what a backend in another language invokes, when the app has a Gateway API (its output). */
+export function gatewayApiEnvironmentOf(app: CloudAssemblyApp): Record<string, string> {
+  const functionName = outputOf(app, 'GatewayApiFunctionName');
+  return functionName ? { [GATEWAY_API_FUNCTION_ENV]: functionName } : {};
 }
 
 export class CloudAssemblyError extends Error {

@@ -689,15 +689,18 @@ describe('every Gateway method', { timeout: 300_000 }, () => {
     const specs = methodSpecs();
     const call = fc.constantFrom(...Object.keys(specs)).chain((name) => specs[name]!.args.map((args) => ({ name, args })));
     const seen = new Map<string, { valid: number; invalid: number }>();
+    const exercise = (name: string, args: unknown[], expected: Verdict) => {
+      const spec = specs[name]!;
+      const method = (gw as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
+      return check(`${name}(${args.map(safeLabel).join(', ')})`, () => method.apply(gw, args), expected, { gone: spec.gone, alsoAllowed: spec.alsoAllowed });
+    };
     await fc.assert(
       fc.asyncProperty(call, async ({ name, args }) => {
-        const spec = specs[name]!;
-        const expected = spec.verdict(args);
+        const expected = specs[name]!.verdict(args);
         const tally = seen.get(name) ?? { valid: 0, invalid: 0 };
         tally[expected.ok ? 'valid' : 'invalid']++;
         seen.set(name, tally);
-        const method = (gw as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
-        await check(`${name}(${args.map(safeLabel).join(', ')})`, () => method.apply(gw, args), expected, { gone: spec.gone, alsoAllowed: spec.alsoAllowed });
+        await exercise(name, args, expected);
       }),
       params(NUM_RUNS.everyMethod),
     );
@@ -710,8 +713,7 @@ describe('every Gateway method', { timeout: 300_000 }, () => {
       for (const kind of ['valid', 'invalid'] as const) {
         if (tally[kind] > 0 || (kind === 'invalid' && (NO_ARGUMENT_METHODS as readonly string[]).includes(name))) continue;
         const [args] = fc.sample(spec.args.filter((a) => spec.verdict(a).ok === (kind === 'valid')), 1);
-        const method = (gw as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
-        await check(`${name}(${args!.map(safeLabel).join(', ')})`, () => method.apply(gw, args!), spec.verdict(args!), { gone: spec.gone, alsoAllowed: spec.alsoAllowed });
+        await exercise(name, args!, spec.verdict(args!));
         tally[kind]++;
       }
     }

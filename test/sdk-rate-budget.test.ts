@@ -15,6 +15,17 @@ import { EMPTY_PAYLOAD_HASH } from '../sdk/sigv4.ts';
 
 const tables = { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' };
 const credentials = { accessKeyId: 'AKID', secretAccessKey: 'secret' };
+/** What Gateway.fromEnv() reads in a function the construct configured with a fan-out worker. */
+const FANOUT_ENV = {
+  GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/local',
+  GATEWAY_CONNECTIONS_TABLE: 'c-table',
+  GATEWAY_SESSIONS_TABLE: 's-table',
+  GATEWAY_MEMBERSHIPS_TABLE: 'm-table',
+  GATEWAY_UIDS_TABLE: 'u-table',
+  GATEWAY_GROUPS_TABLE: 'g-table',
+  GATEWAY_FANOUT_FUNCTION: 'worker',
+  AWS_REGION: 'us-east-1',
+};
 
 /** A clock whose timers run when the test moves time forward. */
 function fakeClock(start = 0) {
@@ -142,16 +153,7 @@ test('options and variables that set the budget, and their errors', () => {
   for (const name of ['throttleBaseDelayMs', 'throttleMaxDelayMs']) assert.throws(() => new Gateway({ ...base, [name]: -1 }), new RegExp(name));
   new Gateway({ ...base, sendRate: false }).destroy();
 
-  const env = {
-    GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/local',
-    GATEWAY_CONNECTIONS_TABLE: 'c-table',
-    GATEWAY_SESSIONS_TABLE: 's-table',
-    GATEWAY_MEMBERSHIPS_TABLE: 'm-table',
-    GATEWAY_UIDS_TABLE: 'u-table',
-    GATEWAY_GROUPS_TABLE: 'g-table',
-    GATEWAY_FANOUT_FUNCTION: 'worker',
-    AWS_REGION: 'us-east-1',
-  };
+  const env = FANOUT_ENV;
   assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_RATE: 'fast' }), /GATEWAY_FANOUT_RATE must be a positive number of requests per second, got "fast"/);
   assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_RATE: '0' }), /GATEWAY_FANOUT_RATE/);
   assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_CONCURRENCY: '2.5' }), /GATEWAY_FANOUT_CONCURRENCY must be a whole number of chunks/);
@@ -165,19 +167,7 @@ test('options and variables that set the budget, and their errors', () => {
 test('fromEnv hands the budget and the reservation to every chunk', async () => {
   const sent: Array<{ rate: number }> = [];
   const lambda: FanoutInvoker = { send: async (command: FanoutInvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload).toString())), { StatusCode: 202 }) };
-  const env = {
-    GATEWAY_CALLBACK_URL: 'http://127.0.0.1:9/local',
-    GATEWAY_CONNECTIONS_TABLE: 'c-table',
-    GATEWAY_SESSIONS_TABLE: 's-table',
-    GATEWAY_MEMBERSHIPS_TABLE: 'm-table',
-    GATEWAY_UIDS_TABLE: 'u-table',
-    GATEWAY_GROUPS_TABLE: 'g-table',
-    GATEWAY_FANOUT_FUNCTION: 'worker',
-    GATEWAY_FANOUT_THRESHOLD: '0',
-    GATEWAY_FANOUT_RATE: '300',
-    GATEWAY_FANOUT_CONCURRENCY: '3',
-    AWS_REGION: 'us-east-1',
-  };
+  const env = { ...FANOUT_ENV, GATEWAY_FANOUT_THRESHOLD: '0', GATEWAY_FANOUT_RATE: '300', GATEWAY_FANOUT_CONCURRENCY: '3' };
   const gateway = Gateway.fromEnv({ credentials, region: 'us-east-1' }, env);
   // fromEnv builds its own LambdaClient; swap the invoker for one that records.
   (gateway as unknown as { ctx: { fanout: { lambda: FanoutInvoker } } }).ctx.fanout.lambda = lambda;
