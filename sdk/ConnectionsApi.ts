@@ -25,11 +25,8 @@
  * signer then takes its offset from the answer's `Date` header and the request is signed and sent
  * once more, as the AWS SDK clients do; later requests keep the offset.
  */
-import http from 'node:http';
-import https from 'node:https';
 import {
   BadRequestError,
-  ConfigurationError,
   ForbiddenError,
   type GatewayError,
   NetworkError,
@@ -38,6 +35,7 @@ import {
   ThrottledError,
 } from './errors.ts';
 import { canonicalPath, EMPTY_PAYLOAD_HASH, escapeUri, SigV4Signer } from './sigv4.ts';
+import { awsErrorMessage, correctClockSkew, KeepAliveEndpoint, type AwsAnswer } from './awsHttp.ts';
 import type { CredentialCache } from './CredentialCache.ts';
 import type { RateLimiter } from './RateLimiter.ts';
 import type { ConnectionsTransport } from './connectionsTransport.ts';
@@ -92,38 +90,16 @@ export interface ConnectionInfo {
   readonly identity: { readonly sourceIp: string; readonly userAgent?: string };
 }
 
-interface RawResponse {
-  readonly status: number;
-  readonly errorType?: string;
-  readonly body?: string;
-  /** The `Date` header, kept for 403s (clock skew). */
-  readonly date?: string;
-}
-
-/** API Gateway's texts for a signature refused for its time (the 5-minute window). */
-const SKEWED_SIGNATURE = /^Signature (expired|not yet current):/;
-
 export class ConnectionsApi {
   readonly signer: SigV4Signer;
-  private readonly agent: http.Agent;
-  private readonly request: typeof http.request;
-  private readonly hostname: string;
-  private readonly port: number;
-  private readonly hostHeader: string;
+  private readonly endpoint: KeepAliveEndpoint;
   /** `/stage/@connections/` as sent, and its canonical (encoded again) form for signing. */
   private readonly basePath: string;
   private readonly canonicalBase: string;
 
   constructor(private readonly options: ConnectionsApiOptions) {
     const url = options.callbackUrl;
-    const secure = url.protocol === 'https:';
-    if (!secure && url.protocol !== 'http:') throw new ConfigurationError(`callbackUrl must be http(s), got ${url.protocol}`);
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: 'lifo' as const };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.request = secure ? https.request : http.request;
-    this.hostname = url.hostname.replace(/^\[|\]$/g, '');
-    this.port = url.port ? Number(url.port) : secure ? 443 : 80;
-    this.hostHeader = url.host;
+    this.endpoint = new KeepAliveEndpoint(url, { maxSockets: options.maxSockets, timeoutMs: options.timeoutMs }, 'callbackUrl');
     this.basePath = `${url.pathname.replace(/\/+$/, '')}/@connections/`;
     this.canonicalBase = canonicalPath(this.basePath);
     this.signer = new SigV4Signer(options.region, 'execute-api');
@@ -159,16 +135,16 @@ export class ConnectionsApi {
 
   /** Closes the kept-alive sockets. */
   destroy(): void {
-    this.agent.destroy();
+    this.endpoint.destroy();
   }
 
-  private async send(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string, call: CallOptions): Promise<RawResponse> {
+  private async send(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string, call: CallOptions): Promise<AwsAnswer> {
     const { maxRetries } = this.options.retry;
     const { deadlineMs } = call;
     let skewRetried = false;
     for (let attempt = 0, throttles = 0; ; attempt++) {
       await this.pace(method, call);
-      let response: RawResponse | undefined;
+      let response: AwsAnswer | undefined;
       let failure: GatewayError;
       try {
         response = await this.attempt(method, connectionId, body, payloadHash);
@@ -180,7 +156,7 @@ export class ConnectionsApi {
         const { status } = response;
         if ((status >= 200 && status < 300) || status === 410) return response;
         failure = errorFor(method, response, body?.length ?? 0);
-        if (status === 403 && !skewRetried && this.correctClock(response)) {
+        if (!skewRetried && correctClockSkew(this.signer, response)) {
           skewRetried = true;
           attempt--;
           continue;
@@ -212,19 +188,6 @@ export class ConnectionsApi {
     }
   }
 
-  /**
-   * After a 403 for the signature's time: the offset between this host's clock and the `Date` of the
-   * answer, for the signer. False (no retry) for any other 403, or without a readable `Date`.
-   */
-  private correctClock(response: RawResponse): boolean {
-    if (response.errorType !== 'InvalidSignatureException' || !SKEWED_SIGNATURE.test(messageOf(response))) return false;
-    const serverMs = response.date ? Date.parse(response.date) : Number.NaN;
-    if (!Number.isFinite(serverMs)) return false;
-    // The header has whole seconds: the server's clock was somewhere in that second.
-    this.signer.clockOffsetMs = serverMs + 500 - Date.now();
-    return true;
-  }
-
   private backoff(attempt: number): number {
     const { baseDelayMs, maxDelayMs, random } = this.options.retry;
     return random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
@@ -236,15 +199,16 @@ export class ConnectionsApi {
     return step / 2 + (random() * step) / 2;
   }
 
-  private async attempt(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string): Promise<RawResponse> {
+  private async attempt(method: string, connectionId: string, body: Buffer | undefined, payloadHash: string): Promise<AwsAnswer> {
     const credentials = this.options.credentials.peek() ?? (await this.options.credentials.get());
     const { longDate, shortDate } = this.signer.now();
     const encodedId = escapeUri(connectionId);
     const canonicalUri = this.canonicalBase + escapeUri(encodedId);
+    const hostHeader = this.endpoint.hostHeader;
     const headers: Record<string, string | number> = {
-      host: this.hostHeader,
+      host: hostHeader,
       'x-amz-date': longDate,
-      authorization: this.signer.minimalAuthorization(method, canonicalUri, this.hostHeader, longDate, shortDate, credentials, payloadHash),
+      authorization: this.signer.minimalAuthorization(method, canonicalUri, hostHeader, longDate, shortDate, credentials, payloadHash),
     };
     if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
     if (body) {
@@ -258,50 +222,13 @@ export class ConnectionsApi {
       const { status, errorType, body: text, date } = await transport({ method: method as 'POST' | 'GET' | 'DELETE', url, connectionId, headers: sent, ...(body ? { body } : {}) });
       return { status, errorType: errorType?.split(':')[0] || undefined, body: text, ...(status === 403 && date ? { date } : {}) };
     }
-    return new Promise<RawResponse>((resolve, reject) => {
-      const req = this.request(
-        { host: this.hostname, port: this.port, method, path: this.basePath + encodedId, headers, agent: this.agent, setHost: false },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          const errorType = headerValue(res.headers['x-amzn-errortype']);
-          const date = status === 403 ? headerValue(res.headers.date, false) : undefined;
-          if (status >= 200 && status < 300 && method !== 'GET') {
-            res.resume();
-            resolve({ status });
-            return;
-          }
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => resolve({ status, errorType, body: Buffer.concat(chunks).toString('utf8'), ...(date ? { date } : {}) }));
-          res.on('error', reject);
-        },
-      );
-      req.setTimeout(this.options.timeoutMs, () => req.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
+    return this.endpoint.request(method, this.basePath + encodedId, headers, body, method === 'GET');
   }
 }
 
-/** A header's first value; `x-amzn-ErrorType` is cut at its first ':' (`Type:http://...` in some answers). */
-function headerValue(value: string | string[] | undefined, errorType = true): string | undefined {
-  const first = Array.isArray(value) ? value[0] : value;
-  return (errorType ? first?.split(':')[0] : first) || undefined;
-}
-
-/** The `message` of an AWS JSON error body, else the start of the body. */
-function messageOf(response: RawResponse): string {
-  try {
-    const parsed = JSON.parse(response.body ?? '') as { message?: unknown; Message?: unknown };
-    return String(parsed.message ?? parsed.Message ?? '');
-  } catch {
-    return (response.body ?? '').slice(0, 200);
-  }
-}
-
-function errorFor(method: string, response: RawResponse, bodyLength: number): GatewayError {
+function errorFor(method: string, response: AwsAnswer, bodyLength: number): GatewayError {
   const { status, errorType } = response;
-  const message = messageOf(response);
+  const message = awsErrorMessage(response.body);
   const text = `${method} @connections answered ${status}${errorType ? ` ${errorType}` : ''}${message ? `: ${message}` : ''}`;
   if (status === 429) return new ThrottledError(text, { statusCode: status, errorType });
   if (status === 403) return new ForbiddenError(text, { errorType });

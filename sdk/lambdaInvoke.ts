@@ -9,14 +9,15 @@
  * `https://lambda.{region}.amazonaws.com` (`.amazonaws.com.cn` in China regions), so the local
  * gateway's invoke API is reached with no local branch. Answers come back in the AWS SDK's shapes
  * (`{ StatusCode }`, or an error with `name` = the `x-amzn-ErrorType` and `$metadata.httpStatusCode`),
- * so Fanout maps failures one way whichever invoker sent them. No retries here: Fanout retries.
+ * so Fanout maps failures one way whichever invoker sent them. No retries here (Fanout retries),
+ * except a 403 for the signature's time: as with `@connections`, the clock's offset is taken from
+ * the answer's `Date` and the invoke signed and sent once more (sdk/awsHttp.ts).
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { CredentialCache } from './CredentialCache.ts';
 import { ConfigurationError } from './errors.ts';
 import { escapeUri, sha256Hex, SigV4Signer } from './sigv4.ts';
+import { awsErrorMessage, correctClockSkew, KeepAliveEndpoint, type AwsAnswer } from './awsHttp.ts';
 
 /** One async Invoke: what Fanout passes an invoker (an InvokeCommand's `input` has the same fields). */
 export interface FanoutInvokeCommand {
@@ -67,25 +68,19 @@ export interface LambdaEventInvokerOptions {
 /** Sends asynchronous (Event) invocations; one per process or execution environment, reused. */
 export class LambdaEventInvoker {
   readonly endpoint: URL;
-  private readonly signer: SigV4Signer;
+  readonly signer: SigV4Signer;
   private readonly credentials: CredentialCache;
-  private readonly agent: http.Agent;
-  private readonly request: typeof http.request;
+  private readonly connection: KeepAliveEndpoint;
   private readonly basePath: string;
-  private readonly timeoutMs: number;
   private readonly maxAttempts: number;
 
   constructor(options: LambdaEventInvokerOptions) {
     const endpoint = options.endpoint ?? lambdaEndpoint(options.region);
     this.endpoint = typeof endpoint === 'string' ? lambdaEndpoint(options.region, { AWS_ENDPOINT_URL_LAMBDA: endpoint }) : endpoint;
     this.credentials = options.credentials instanceof CredentialCache ? options.credentials : new CredentialCache(options.credentials);
-    this.timeoutMs = options.timeoutMs ?? INVOKE_TIMEOUT_MS;
     this.maxAttempts = options.maxAttempts ?? 1;
-    const maxSockets = options.maxSockets ?? 50;
-    const secure = this.endpoint.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.request = secure ? https.request : http.request;
+    const timeoutMs = options.timeoutMs ?? INVOKE_TIMEOUT_MS;
+    this.connection = new KeepAliveEndpoint(this.endpoint, { maxSockets: options.maxSockets ?? 50, timeoutMs }, 'the Lambda endpoint');
     this.basePath = `${this.endpoint.pathname.replace(/\/+$/, '')}/2015-03-31/functions/`;
     this.signer = new SigV4Signer(options.region, 'lambda');
   }
@@ -110,65 +105,36 @@ export class LambdaEventInvoker {
     }
   }
 
-  private async sendOnce(path: string, payload: Uint8Array, payloadHash: string, staleSocketRetried = false): Promise<FanoutInvokeOutput> {
-    const credentials = this.credentials.peek() ?? (await this.credentials.get());
-    const { longDate, shortDate } = this.signer.now();
-    const headers: Record<string, string> = {
-      host: this.endpoint.host,
-      'x-amz-date': longDate,
-      'x-amz-invocation-type': 'Event',
-      'content-type': 'application/octet-stream',
-      'content-length': String(payload.byteLength),
-    };
-    if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
-    headers.authorization = this.signer.authorization({ method: 'POST', path, headers, payloadHash }, credentials, shortDate);
-    return new Promise<FanoutInvokeOutput>((resolve, reject) => {
-      let answered = false;
-      const req = this.request(
-        { host: this.endpoint.hostname.replace(/^\[|\]$/g, ''), port: this.endpoint.port || undefined, method: 'POST', path, headers, agent: this.agent, setHost: false },
-        (res) => {
-          answered = true;
-          const status = res.statusCode ?? 0;
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            if (status >= 200 && status < 300) return resolve({ StatusCode: status });
-            reject(invokeFailure(status, res.headers['x-amzn-errortype'], Buffer.concat(chunks).toString('utf8')));
-          });
-        },
-      );
-      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`Invoke: no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (error) => {
-        // A kept-alive socket the server closed while idle (a frozen Lambda environment's, typically)
-        // fails before any answer: once, on a fresh socket, as Node's docs advise (request.reusedSocket).
-        if (!answered && req.reusedSocket && !staleSocketRetried && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-          resolve(this.sendOnce(path, payload, payloadHash, true));
-        } else reject(error);
-      });
-      req.end(payload);
-    });
+  /** One signed request; a 403 for the signature's time is signed again with the corrected clock, once. */
+  private async sendOnce(path: string, payload: Uint8Array, payloadHash: string): Promise<FanoutInvokeOutput> {
+    for (let skewRetried = false; ; skewRetried = true) {
+      const credentials = this.credentials.peek() ?? (await this.credentials.get());
+      const { longDate, shortDate } = this.signer.now();
+      const headers: Record<string, string> = {
+        host: this.connection.hostHeader,
+        'x-amz-date': longDate,
+        'x-amz-invocation-type': 'Event',
+        'content-type': 'application/octet-stream',
+        'content-length': String(payload.byteLength),
+      };
+      if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
+      headers.authorization = this.signer.authorization({ method: 'POST', path, headers, payloadHash }, credentials, shortDate);
+      const answer = await this.connection.request('POST', path, headers, payload, false);
+      if (answer.status >= 200 && answer.status < 300) return { StatusCode: answer.status };
+      if (skewRetried || !correctClockSkew(this.signer, answer)) throw invokeFailure(answer);
+    }
   }
 
   /** Closes the kept-alive sockets. */
   destroy(): void {
-    this.agent.destroy();
+    this.connection.destroy();
   }
 }
 
-/** A non-2xx answer as the AWS SDK would throw it: `name` from x-amzn-ErrorType (or the body), `$metadata.httpStatusCode`. */
-function invokeFailure(status: number, errorTypeHeader: string | string[] | undefined, body: string): Error {
-  let parsed: { message?: unknown; Message?: unknown; __type?: unknown } = {};
-  try {
-    parsed = JSON.parse(body) as typeof parsed;
-  } catch {
-    // Not JSON (a proxy's page): the status says enough.
-  }
-  const header = Array.isArray(errorTypeHeader) ? errorTypeHeader[0] : errorTypeHeader;
-  const fromBody = typeof parsed.__type === 'string' ? parsed.__type.split('#').at(-1) : undefined;
-  const name = header?.split(':')[0] || fromBody || `Http${status}`;
-  const message = String(parsed.message ?? parsed.Message ?? (body.slice(0, 200) || `HTTP ${status}`));
-  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+/** A non-2xx answer as the AWS SDK would throw it: `name` from x-amzn-ErrorType (or the body's __type), `$metadata.httpStatusCode`. */
+function invokeFailure({ status, errorType, body }: AwsAnswer): Error {
+  const message = awsErrorMessage(body) || `HTTP ${status}`;
+  return Object.assign(new Error(message), { name: errorType ?? `Http${status}`, $metadata: { httpStatusCode: status } });
 }
 
 /** Throttled, a 5xx, or no answer at all: worth another attempt. */

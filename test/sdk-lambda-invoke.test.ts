@@ -313,6 +313,35 @@ describe('failures: named as the AWS SDK names them, typed and retried by Fanout
     }
   });
 
+  test("clock skew: a 403 for the signature's time is signed again with the offset from Date, once; later invokes keep it", async () => {
+    const lambda = invoker();
+    const serverMs = Date.now() + 20 * 60_000;
+    const expired = awsError(403, 'InvalidSignatureException', { message: 'Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z (20260101T002000Z - 5 min.)' }, { date: new Date(serverMs).toUTCString() });
+    try {
+      let n = 0;
+      server.answer((req, res) => (++n === 1 ? expired(req, res) : res.writeHead(202).end()));
+      const before = server.requests.length;
+      assert.deepEqual(await lambda.send(command('w')), { StatusCode: 202 });
+      assert.equal(n, 2);
+      const [refused, resent] = server.requests.slice(before).map((r) => String(r.headers['x-amz-date']));
+      const signedMs = (date: string) => Date.parse(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
+      assert.ok(Math.abs(signedMs(resent!) - serverMs) < 5_000, `resent at ${resent}, the server's clock says ${new Date(serverMs).toISOString()}`);
+      assert.ok(signedMs(resent!) - signedMs(refused!) > 19 * 60_000);
+      assert.ok(Math.abs(lambda.signer.clockOffsetMs - 20 * 60_000) < 5_000);
+      // A refusal that persists: one re-signed attempt per invoke, then the error; another 403: none.
+      n = 0;
+      server.answer((req, res) => (++n, expired(req, res)));
+      await assert.rejects(lambda.send(command('w')), { name: 'InvalidSignatureException' });
+      assert.equal(n, 2);
+      n = 0;
+      server.answer((req, res) => (++n, awsError(403, 'InvalidSignatureException', { message: 'The request signature we calculated does not match the signature you provided.' }, { date: new Date().toUTCString() })(req, res)));
+      await assert.rejects(lambda.send(command('w')), { name: 'InvalidSignatureException' });
+      assert.equal(n, 1);
+    } finally {
+      lambda.destroy();
+    }
+  });
+
   const fanoutGateway = (fanout: Record<string, unknown>) =>
     new Gateway({ callbackUrl: 'http://127.0.0.1:9/local', tables, region: 'us-east-1', credentials: STATIC, fanout: { functionName: ARN, threshold: 0, chunkSize: 10, ...fanout } });
 

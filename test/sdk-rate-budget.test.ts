@@ -179,7 +179,7 @@ test('fromEnv hands the budget and the reservation to every chunk', async () => 
 });
 
 /** A scripted @connections endpoint: each request gets the next answer (the last one repeats). */
-async function scripted(answers: Array<(req: IncomingMessage, res: ServerResponse) => void>) {
+async function scripted(answers: Array<(req: IncomingMessage, res: ServerResponse) => void>, maxRetries = 2) {
   const seen: Array<{ amzDate: string }> = [];
   const server = createServer((req, res) => {
     seen.push({ amzDate: String(req.headers['x-amz-date']) });
@@ -194,7 +194,7 @@ async function scripted(answers: Array<(req: IncomingMessage, res: ServerRespons
     credentials: new CredentialCache(credentials),
     maxSockets: 4,
     timeoutMs: 5000,
-    retry: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 2, random: () => 0, throttleBaseDelayMs: 20, throttleMaxDelayMs: 40 },
+    retry: { maxRetries, baseDelayMs: 1, maxDelayMs: 2, random: () => 0, throttleBaseDelayMs: 20, throttleMaxDelayMs: 40 },
   });
   return {
     api,
@@ -276,6 +276,19 @@ test('clock skew: no Date header, a second refusal, or another 403 is a Forbidde
   await assert.rejects(denied.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH), ForbiddenError);
   assert.equal(denied.seen.length, 1);
   await denied.close();
+});
+
+test('a kept-alive socket the server reset before answering is replaced once, on a fresh socket, without spending a retry', async () => {
+  let first: IncomingMessage['socket'] | undefined;
+  // maxRetries 0: only the stale-socket resend can deliver the second post.
+  const s = await scripted([(req, res) => ((first = req.socket), res.writeHead(200).end()), (req, res) => (req.socket === first ? req.socket.resetAndDestroy() : res.writeHead(200).end())], 0);
+  try {
+    assert.equal(await s.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH), 'sent');
+    assert.equal(await s.api.post(ID, Buffer.from('y'), EMPTY_PAYLOAD_HASH), 'sent');
+    assert.equal(s.seen.length, 3, 'the first post, the reset one and its resend');
+  } finally {
+    await s.close();
+  }
 });
 
 test('GATEWAY_SEND_RATE sets the process budget (explicit options win); off lifts it', () => {
