@@ -21,8 +21,6 @@
  * Options (environment): COST_SIZES (1000,10000,100000), COST_OLD_COMMIT.
  */
 import { execFileSync } from 'node:child_process';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -34,6 +32,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway as NewGateway, GatewayTables, type ConsumedCapacityEvent } from '../sdk/index.ts';
 import { createMessageHandler as newMessageHandler } from '../lambdas/messageHandler.ts';
 import type { WebSocketMessageEvent } from '../lambdas/webSocketEvent.ts';
+import { watchHttpRequests } from '../test/helpers/gatewayHarness.ts';
 
 /** main just before issue 10's data model: the SDK split into sdk/gateway/, with the old items. */
 const OLD_COMMIT = process.env.COST_OLD_COMMIT ?? 'd9f6afc';
@@ -164,10 +163,10 @@ async function heapOver<T>(run: () => Promise<T>): Promise<{ result: T; peakMiB:
   const started = performance.now();
   let firstPost: number | undefined;
   markFirstOut = () => void (firstPost ??= performance.now() - started);
-  const onRequest = ({ request }: { request: ClientRequest }) => {
+  const onRequest = (request: { method: string; path: string }) => {
     if (request.path.includes('@connections')) markFirstOut();
   };
-  subscribe('http.client.request.start', onRequest as (message: unknown) => void);
+  const stopWatching = watchHttpRequests(onRequest);
   try {
     const result = await run();
     gc();
@@ -175,7 +174,7 @@ async function heapOver<T>(run: () => Promise<T>): Promise<{ result: T; peakMiB:
     return { result, peakMiB: (peak - base) / 1024 / 1024, ms: performance.now() - started, firstPostMs: firstPost };
   } finally {
     clearInterval(timer);
-    unsubscribe('http.client.request.start', onRequest as (message: unknown) => void);
+    stopWatching();
   }
 }
 

@@ -4,9 +4,8 @@
  * an answer read in full, AWS's JSON error shape, and the clock-skew correction both services ask
  * for. No retries here beyond a stale kept-alive socket: each client has its own retry policy.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { ConfigurationError } from './errors.ts';
+import { Http1Pool, StaleSocketError } from './http1Pool.ts';
 import type { SigV4Signer } from './sigv4.ts';
 
 /** One answer, read in full (a 2xx body only when asked for). */
@@ -22,20 +21,15 @@ export interface AwsAnswer {
 export interface KeepAliveOptions {
   /** Sockets kept open (and requests in flight at once; more wait for a socket). */
   readonly maxSockets: number;
-  /** Per-request timeout: no answer by then destroys the request (a network failure). */
+  /** Per-request timeout: no answer by then destroys the request's socket (a network failure). */
   readonly timeoutMs: number;
-  /** Which idle socket serves the next request. @default Node's 'lifo' */
-  readonly scheduling?: 'lifo' | 'fifo';
 }
 
-/** An AWS endpoint (`https://host[:port][/path]`) reached over kept-alive sockets. */
+/** An AWS endpoint (`https://host[:port][/path]`) reached over kept-alive sockets (sdk/http1Pool.ts). */
 export class KeepAliveEndpoint {
   /** The `host` header to sign and send (the URL's host, with its port when it has one). */
   readonly hostHeader: string;
-  private readonly agent: http.Agent;
-  private readonly send: typeof http.request;
-  private readonly hostname: string;
-  private readonly port: number;
+  private readonly pool: Http1Pool;
 
   /** `what` names the endpoint in the ConfigurationError for a URL that is not http(s). */
   constructor(
@@ -43,62 +37,38 @@ export class KeepAliveEndpoint {
     private readonly options: KeepAliveOptions,
     what: string,
   ) {
-    const secure = url.protocol === 'https:';
-    if (!secure && url.protocol !== 'http:') throw new ConfigurationError(`${what} must be http(s), got ${url.protocol}`);
-    const { maxSockets, scheduling = 'lifo' } = options;
-    const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling };
-    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.send = secure ? https.request : http.request;
-    this.hostname = url.hostname.replace(/^\[|\]$/g, '');
-    this.port = url.port ? Number(url.port) : secure ? 443 : 80;
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigurationError(`${what} must be http(s), got ${url.protocol}`);
+    this.pool = new Http1Pool(url, options);
     this.hostHeader = url.host;
   }
 
   /**
    * Sends one request and reads its answer; rejects only when no answer came (socket error or
    * timeout). A kept-alive socket that the server closed while idle (a frozen Lambda environment's,
-   * typically) fails before any answer: that request is sent once more on a fresh socket, as Node's
-   * docs advise (request.reusedSocket), without counting as a failure.
+   * typically) fails before any answer: the request is then sent again, without counting as a
+   * failure, until it gets a socket that answers (each stale socket is dropped on its failure).
    */
-  request(method: string, path: string, headers: Readonly<Record<string, string | number>>, body?: Uint8Array, readSuccessBody = true): Promise<AwsAnswer> {
-    return this.requestOnce(method, path, headers, body, readSuccessBody, false);
+  async request(method: string, path: string, headers: Readonly<Record<string, string | number>>, body?: Uint8Array, readSuccessBody = true): Promise<AwsAnswer> {
+    for (let attempt = 0; ; attempt++) {
+      let answer;
+      try {
+        answer = await this.pool.request(method, path, headers, body);
+      } catch (error) {
+        if (error instanceof StaleSocketError && attempt < this.options.maxSockets) continue;
+        throw error;
+      }
+      const { status } = answer;
+      if (status >= 200 && status < 300 && !readSuccessBody) return { status };
+      const text = answer.body.toString('utf8');
+      const errorType = answer.headers.get('x-amzn-errortype')?.split(':')[0] || bodyErrorType(text);
+      const date = status === 403 ? answer.headers.get('date') : undefined;
+      return { status, ...(errorType ? { errorType } : {}), body: text, ...(date ? { date } : {}) };
+    }
   }
 
   /** Closes the kept-alive sockets. */
   destroy(): void {
-    this.agent.destroy();
-  }
-
-  private requestOnce(method: string, path: string, headers: Readonly<Record<string, string | number>>, body: Uint8Array | undefined, readSuccessBody: boolean, staleSocketRetried: boolean): Promise<AwsAnswer> {
-    const { timeoutMs } = this.options;
-    return new Promise<AwsAnswer>((resolve, reject) => {
-      let answered = false;
-      const req = this.send({ host: this.hostname, port: this.port, method, path, headers, agent: this.agent, setHost: false }, (res) => {
-        answered = true;
-        const status = res.statusCode ?? 0;
-        const errorType = headerValue(res.headers['x-amzn-errortype'])?.split(':')[0] || undefined;
-        const date = status === 403 ? headerValue(res.headers.date) : undefined;
-        if (status >= 200 && status < 300 && !readSuccessBody) {
-          res.resume();
-          resolve({ status });
-          return;
-        }
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status, errorType: errorType ?? bodyErrorType(text), body: text, ...(date ? { date } : {}) });
-        });
-        res.on('error', reject);
-      });
-      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', (error) => {
-        if (!answered && req.reusedSocket && !staleSocketRetried && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-          resolve(this.requestOnce(method, path, headers, body, readSuccessBody, true));
-        } else reject(error);
-      });
-      req.end(body);
-    });
+    this.pool.destroy();
   }
 }
 
@@ -128,10 +98,6 @@ export function correctClockSkew(signer: SigV4Signer, answer: AwsAnswer): boolea
   // The header has whole seconds: the server's clock was somewhere in that second.
   signer.clockOffsetMs = serverMs + 500 - Date.now();
   return true;
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return (Array.isArray(value) ? value[0] : value) || undefined;
 }
 
 /** The name part of a JSON body's `__type` (`com.amazonaws...#ResourceNotFoundException`). */

@@ -6,13 +6,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
 import { FANOUT_CHUNK_TYPE, Gateway, type FanoutChunk, type GatewayTableNames } from '../sdk/index.ts';
-import { localTables } from './helpers/gatewayHarness.ts';
+import { localTables, watchHttpRequests } from './helpers/gatewayHarness.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../cdk/index.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connect, eventually, type TestClient } from './support/wsClient.ts';
@@ -126,10 +124,10 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
 
   const methods = new Set<string>();
   const posted = new Set<string>();
-  const onRequest = ({ request }: { request: ClientRequest }) => {
+  const onRequest = (request: { method: string; path: string }) => {
     if (recording && request.path.includes('@connections')) posted.add(request.method);
   };
-  subscribe('http.client.request.start', onRequest as (message: unknown) => void);
+  const stopWatching = watchHttpRequests(onRequest);
   const call = async <T>(name: keyof Gateway, run: () => Promise<T>): Promise<T> => {
     methods.add(name);
     return run();
@@ -198,7 +196,7 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     methods.add('destroy'); // in after()
   } finally {
     recording = false;
-    unsubscribe('http.client.request.start', onRequest as (message: unknown) => void);
+    stopWatching();
   }
   await eventually(() => local.stats().openConnections, (n) => n <= 1, 10_000);
   for (const client of clients) client.socket.terminate();
@@ -231,11 +229,11 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
 
   for (const set of Object.values(used)) set.clear();
   const posted = new Set<string>();
-  const onRequest = ({ request }: { request: ClientRequest }) => {
+  const onRequest = (request: { method: string; path: string }) => {
     if (recording && request.path.includes('@connections')) posted.add(request.method);
   };
   const worker = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: DynamoDBDocumentClient.from(base), logger: { warn: () => {} } });
-  subscribe('http.client.request.start', onRequest as (message: unknown) => void);
+  const stopWatching = watchHttpRequests(onRequest);
   recording = true;
   try {
     // Every shape a prune takes: item + index items in both tables (batch), one group index item, one uid index item.
@@ -245,7 +243,7 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
     assert.deepEqual([a.sent, a.gone, b.gone, c.gone], [[live], [staleItem], [onlyInGroup], [onlyInUid]]);
   } finally {
     recording = false;
-    unsubscribe('http.client.request.start', onRequest as (message: unknown) => void);
+    stopWatching();
     worker.destroy();
     client.socket.terminate();
   }

@@ -3,13 +3,11 @@
 // the exclusion list applied to it. Memory is measured in the cost benchmark (bench/cost.ts), not here.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FanoutChunk } from '../sdk/index.ts';
 import { BROADCAST_PAGE_ITEMS } from '../sdk/gateway/broadcast.ts';
-import { GatewayHarness, LOCAL_CREDENTIALS, type TestClient } from './helpers/gatewayHarness.ts';
+import { GatewayHarness, LOCAL_CREDENTIALS, type TestClient, watchHttpRequests } from './helpers/gatewayHarness.ts';
 
 /**
  * More registered connections than one scan page holds. None has a socket, so each post answers 410;
@@ -37,7 +35,7 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
     // for the whole scan before posting would never get there (and the hold gives up after 20 s).
     let posts = 0;
     let heldPages = 0;
-    const onRequest = ({ request }: { request: ClientRequest }) => {
+    const onRequest = (request: { method: string; path: string }) => {
       if (request.path.includes('@connections')) posts++;
     };
     const base = new DynamoDBClient({ endpoint: h.endpoints.dynamoEndpoint, region: h.endpoints.region, credentials: LOCAL_CREDENTIALS });
@@ -58,7 +56,7 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
     );
     const scanned: number[] = [];
     const gw = h.newGateway({ scanSegments: 1, dynamoDb: DynamoDBDocumentClient.from(base), onConsumedCapacity: (e) => void (e.command === 'Scan' && scanned.push(posts)) });
-    subscribe('http.client.request.start', onRequest as (message: unknown) => void);
+    const stopWatching = watchHttpRequests(onRequest);
     try {
       const report = await gw.sendToAll('to everyone');
       assert.equal(report.recipients, REGISTERED + live.length);
@@ -68,7 +66,7 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
       assert.ok(heldPages >= 1, 'the scan took more than one page');
       assert.ok(scanned.length >= 2 && scanned.at(-1)! >= 100, `posts had been made before the last page was read (${scanned.join(', ')})`);
     } finally {
-      unsubscribe('http.client.request.start', onRequest as (message: unknown) => void);
+      stopWatching();
       base.destroy();
     }
     for (const client of live) assert.equal(await client.next(), 'to everyone');

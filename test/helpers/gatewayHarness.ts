@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type LocalGatewayOptions, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
 import { Gateway, GatewayTables, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../../sdk/index.ts';
+import { REQUEST_START_CHANNEL } from '../../sdk/http1Pool.ts';
 
 export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', sessions: 'gw-sessions', memberships: 'gw-memberships', uids: 'gw-uids', groups: 'gw-groups' };
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -181,17 +182,31 @@ export class GatewayHarness {
   }
 }
 
+/**
+ * Calls `listener` for every HTTP request this process starts: Node's http client's (the AWS SDK's
+ * DynamoDB calls) and the SDK's own client's (@connections, Lambda Invoke: sdk/http1Pool.ts).
+ * Returns the unsubscribe.
+ */
+export function watchHttpRequests(listener: (request: { method: string; path: string }) => void): () => void {
+  const onStart = (message: unknown) => listener((message as { request: { method: string; path: string } }).request);
+  subscribe('http.client.request.start', onStart);
+  subscribe(REQUEST_START_CHANNEL, onStart);
+  return () => {
+    unsubscribe('http.client.request.start', onStart);
+    unsubscribe(REQUEST_START_CHANNEL, onStart);
+  };
+}
+
 /** Counts the HTTP requests this process starts while `fn` runs (DynamoDB and @connections alike). */
 export async function countHttpRequests(fn: () => Promise<unknown>): Promise<{ requests: number; error?: unknown }> {
   let requests = 0;
-  const onStart = () => requests++;
-  subscribe('http.client.request.start', onStart);
+  const stop = watchHttpRequests(() => requests++);
   try {
     await fn();
     return { requests };
   } catch (error) {
     return { requests, error };
   } finally {
-    unsubscribe('http.client.request.start', onStart);
+    stop();
   }
 }
