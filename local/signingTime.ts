@@ -51,8 +51,18 @@ export function checkSigningTime(req: IncomingMessage, nowMs: number): SigningRe
   return undefined;
 }
 
+/** The last value parsed: clients sign many requests within one second with the same date. */
+let lastParsed = { value: '', ms: Number.NaN };
+
 /** `20240425T100521Z` -> epoch ms; NaN for anything else. */
 export function parseBasicIso(value: string): number {
+  if (value === lastParsed.value) return lastParsed.ms;
+  const ms = parseBasicIsoUncached(value);
+  lastParsed = { value, ms };
+  return ms;
+}
+
+function parseBasicIsoUncached(value: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return Number.NaN;
   const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
