@@ -68,9 +68,10 @@ export class Http1Pool {
 
   /**
    * Sends `method path` with `headers` (names as given; `content-length` is added for a body that
-   * has none, and `connection: keep-alive`, as Node's http client sends) and resolves with the whole answer. Rejects when no complete answer came: a StaleSocketError when a
-   * reused socket was closed or reset before any byte of an answer (the server had closed it while
-   * idle), else the socket's error or a timeout.
+   * has none, and `connection: keep-alive`, as Node's http client sends) and resolves with the whole
+   * answer. Rejects when no complete answer came: a StaleSocketError when a reused socket was closed
+   * or reset before any byte of an answer (the server had closed it while idle), else the socket's
+   * error or a timeout.
    */
   request(method: string, path: string, headers: Readonly<Record<string, string | number>>, body?: Uint8Array): Promise<Http1Answer> {
     let head = `${method} ${path} HTTP/1.1\r\n`;
