@@ -45,6 +45,8 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 const NO_BODY = Buffer.alloc(0);
 /** Node's http client refuses answer heads past 16 KiB by default; AWS's are far smaller. */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** Bodies up to this size are copied behind the head, for one write; larger ones go in one writev. */
+const COPY_BODY_BYTES = 8 * 1024;
 
 interface Pending {
   readonly head: Buffer;
@@ -176,7 +178,15 @@ class Connection {
     const { timeoutMs } = this.pool.options;
     this.timer = setTimeout(() => this.close(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     const { head, body } = pending;
-    this.socket.write(body && body.byteLength > 0 ? Buffer.concat([head, body]) : head);
+    if (!body || body.byteLength === 0) this.socket.write(head);
+    else if (body.byteLength <= COPY_BODY_BYTES) this.socket.write(Buffer.concat([head, body]));
+    else {
+      // One writev for head and body, without copying a large body.
+      this.socket.cork();
+      this.socket.write(head);
+      this.socket.write(body);
+      this.socket.uncork();
+    }
   }
 
   /**

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -82,6 +83,28 @@ test('every framing HTTP/1.1 allows, written one byte at a time: Content-Length,
       pool.destroy();
       await server.close();
     }
+  }
+});
+
+test('a large body (128 KB, sent as one writev behind the head) arrives whole', BOUNDED, async () => {
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => res.writeHead(200, { 'content-length': '64' }).end(createHash('sha256').update(Buffer.concat(chunks)).digest('hex')));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const pool = new Http1Pool(url, OPTIONS);
+  try {
+    for (const size of [1, 8 * 1024, 8 * 1024 + 1, 131_072]) {
+      const body = Buffer.alloc(size, size % 251);
+      const answer = await pool.request('POST', '/x', { host: url.host }, body);
+      assert.equal(answer.body.toString(), createHash('sha256').update(body).digest('hex'), `${size} bytes`);
+    }
+  } finally {
+    pool.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
