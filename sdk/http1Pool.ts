@@ -2,8 +2,8 @@
  * A small HTTP/1.1 client for one origin: kept-alive sockets (TCP, or TLS with session reuse), one
  * request in flight per socket, no pipelining. It exists because a push is one tiny request and
  * Node's http.request spends more CPU on the objects around it (ClientRequest, IncomingMessage,
- * the Agent's bookkeeping, two writes) than on the bytes: measured on the local gateway, this client
- * costs about half the CPU per request (bench/fanout.ts compares both in the same run).
+ * the Agent's bookkeeping, two writes) than on the bytes. In bench/fanout.ts a signed push through
+ * it, DynamoDB Query included, costs 22-24 % less CPU than an unsigned http.request POST.
  *
  * What it speaks: requests it builds itself (the caller's headers, each checked for CR/LF, and
  * `content-length` for a body); answers with Content-Length, chunked Transfer-Encoding, or neither
