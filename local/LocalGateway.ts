@@ -33,6 +33,7 @@ import { LocalDynamo, type LocalTableDefinition } from './dynamo.ts';
 import { FaultInjector, type FaultSettings } from './faults.ts';
 import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, type ConnectionManager, type PostOutcome } from './managementApi.ts';
 import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
+import { checkCredentialScope } from './credentialScope.ts';
 import { sendAwsError, sendEmpty } from './http.ts';
 import { listenOn, type PortRequest } from './listen.ts';
 import { LocalSecrets, type LocalSecretDefinition } from './secretsManager.ts';
@@ -768,11 +769,18 @@ export class LocalGateway implements ConnectionManager {
       return;
     }
     const connectionId = matchConnectionsPath(url, this.stage);
+    const lambdaApi = connectionId === undefined && isLambdaApiRequest(req);
+    const scopeRefusal = connectionId !== undefined || lambdaApi ? checkCredentialScope(req, this.region, lambdaApi ? 'lambda' : 'execute-api') : undefined;
+    if (scopeRefusal) {
+      req.resume();
+      sendAwsError(res, scopeRefusal.status, scopeRefusal.errorType, { message: scopeRefusal.message });
+      return;
+    }
     const work =
       connectionId !== undefined
         ? handleManagementRequest(req, res, connectionId, this, this.faults)
         : (() => {
-            if (isLambdaApiRequest(req)) return handleLambdaApiRequest(req, res, this.functions);
+            if (lambdaApi) return handleLambdaApiRequest(req, res, this.functions);
             if (LocalSecrets.matches(req)) return this.secrets.handle(req, res);
             req.resume();
             sendAwsError(res, 403, 'MissingAuthenticationTokenException', { message: 'Missing Authentication Token' });
