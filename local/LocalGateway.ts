@@ -770,7 +770,9 @@ export class LocalGateway implements ConnectionManager {
     }
     const connectionId = matchConnectionsPath(url, this.stage);
     const lambdaApi = connectionId === undefined && isLambdaApiRequest(req);
-    const scopeRefusal = connectionId !== undefined || lambdaApi ? checkCredentialScope(req, this.region, lambdaApi ? 'lambda' : 'execute-api') : undefined;
+    // The service a signature must be scoped to (Secrets Manager's scope is not checked).
+    const service = connectionId !== undefined ? 'execute-api' : lambdaApi ? 'lambda' : undefined;
+    const scopeRefusal = service && checkCredentialScope(req, this.region, service);
     if (scopeRefusal) {
       req.resume();
       sendAwsError(res, scopeRefusal.status, scopeRefusal.errorType, { message: scopeRefusal.message });

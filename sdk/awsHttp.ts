@@ -33,7 +33,7 @@ export class KeepAliveEndpoint {
 
   /** `what` names the endpoint in the ConfigurationError for a URL that is not http(s). */
   constructor(
-    readonly url: URL,
+    url: URL,
     private readonly options: KeepAliveOptions,
     what: string,
   ) {
