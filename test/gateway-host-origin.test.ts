@@ -6,11 +6,12 @@
 // keep working.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request, type IncomingHttpHeaders } from 'node:http';
+import { request } from 'node:http';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { rawRequest } from './support/rawHttp.ts';
 import { withGateway } from './support/withGateway.ts';
 import { connect } from './support/wsClient.ts';
 import { hostnameOf, isLoopbackHostname } from '../local/hostGuard.ts';
@@ -21,26 +22,7 @@ const EVIL_HOST = 'evil.example.invalid';
 const EVIL_ORIGIN = 'http://evil.invalid';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bind-key-AbCdEf';
 
-interface RawAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** One request to `url`'s port with exactly the given headers (Host included), as a page's browser would send it. */
-function raw(url: string, method: string, path: string, headers: Record<string, string>, body = ''): Promise<RawAnswer> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path, headers: { ...headers, 'content-length': Buffer.byteLength(body) }, setHost: false, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const raw = rawRequest;
 
 /** A WebSocket handshake with the given Host and Origin: the status it got (101 when accepted). */
 function handshake(wsUrl: string, host: string, origin: string): Promise<number> {
