@@ -61,7 +61,7 @@ describe('the Gateway API from other clients', { timeout: 120_000 }, () => {
     }
   });
 
-  test('the AWS CLI v2 runs the guide's push unchanged with the printed environment', async () => {
+  test('the AWS CLI v2 runs the documented push unchanged with the printed environment', async () => {
     const client = await app.connect();
     await app.sdk.bindUid(client.id, 'alice');
     const { stdout } = await run('sh', ['example/cli/send-to-uid.sh'], { env: { ...app.env, PATH: SYSTEM_PATH, HOME: '/tmp' } });
@@ -73,7 +73,7 @@ describe('the Gateway API from other clients', { timeout: 120_000 }, () => {
     await client.close();
   });
 
-  test('boto3 runs the guide's push unchanged with the printed environment', async () => {
+  test('boto3 runs the documented push unchanged with the printed environment', async () => {
     const client = await app.connect();
     await app.sdk.bindUid(client.id, 'alice');
     const { stdout } = await run('python3', ['example/python/send_to_uid.py'], { env: { ...app.env, PATH: SYSTEM_PATH, HOME: '/tmp' } });
