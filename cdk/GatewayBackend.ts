@@ -30,7 +30,7 @@ import { GatewayTables, type GatewayTableRole, type TableKeyDefinition } from '.
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
-import { iam5ResourceFindingId } from './nagFindingId.ts';
+import { acknowledgeFinding, iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertBundlingPeers } from './bundlingPeers.ts';
 import { createFanoutFailureAlarm, gatewayMetric } from './monitoring.ts';
@@ -783,7 +783,7 @@ export class GatewayBackend extends Construct {
     const target: Construct | undefined = principal instanceof Construct ? principal : undefined;
     if (!target) return;
     for (const method of methods) {
-      Validations.of(target).acknowledge({
+      acknowledgeFinding(target, {
         id: iam5ResourceFindingId(this, this.connectionsArn(method)),
         reason: `Connection ids are created by API Gateway at run time, so ${method} @connections can only be granted for every connection of this one stage; no other API, stage or method is included.`,
       });
