@@ -14,7 +14,7 @@
 //   node scripts/test-layout.mjs --check      fails when a test file is flat or in another layer than
 //                                             the rule says, or when bench/ and test/ import each other
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -96,7 +96,7 @@ function testFiles(directory) {
 /** Text files that may name a moved path (not CHANGELOG.md: it records history). */
 function filesNamingPaths() {
   const listed = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\n');
-  return listed.filter((path) => path && path !== 'CHANGELOG.md' && /\.(ts|mts|mjs|cjs|js|md|json|sh|php|py)$|^\.ci\/run$/.test(path) && existsSync(join(root, path)) && statSync(join(root, path)).isFile());
+  return listed.filter((path) => path && path !== 'CHANGELOG.md' && path !== 'scripts/test-layout.mjs' && /\.(ts|mts|mjs|cjs|js|md|json|sh|php|py)$|^\.ci\/run$/.test(path) && existsSync(join(root, path)) && statSync(join(root, path)).isFile());
 }
 
 function move() {
@@ -112,7 +112,8 @@ function move() {
   // Rewrite each file's own relative imports for its new place, then git mv it.
   for (const [from, to] of renames) {
     const text = readFileSync(join(root, from), 'utf8');
-    execFileSync('git', ['mv', '-k', from, to], { cwd: root });
+    mkdirSync(dirname(join(root, to)), { recursive: true });
+    execFileSync('git', ['mv', from, to], { cwd: root });
     if (/\.[cm]?[jt]s$/.test(from)) writeFileSync(join(root, to), rewriteSpecifiers(text, from, to));
     console.log(`${from} -> ${to}`);
   }
