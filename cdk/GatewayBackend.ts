@@ -10,7 +10,6 @@
  * AccessLogs (when on), ApiGatewayCloudWatchRole and ApiGatewayAccount (when created), ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
  * FanoutWorkerFunction, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction.
  */
-import { resolve } from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';

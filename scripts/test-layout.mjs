@@ -101,7 +101,7 @@ function filesNamingPaths() {
 
 function move() {
   const renames = new Map();
-  for (const [from, to] of Object.entries(MOVED)) {
+  for (const from of Object.keys(MOVED)) {
     if (!existsSync(join(root, from))) continue;
     const files = from.endsWith('/') ? execFileSync('git', ['ls-files', from], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean) : [from];
     for (const file of files) renames.set(file, movedPath(file));

@@ -44,7 +44,7 @@ async function rawServer(answer: (request: string, index: number) => string, pie
           socket.write(text.slice(i, i + pieces), 'latin1');
           if (pieces < text.length) await new Promise((resolve) => setImmediate(resolve));
         }
-        if (/^HTTP\/1\.[01] \d{3}[^]*\r\nx-then: close\r\n/i.test(text)) socket.end();
+        if (/^HTTP\/1\.[01] \d{3}[\s\S]*\r\nx-then: close\r\n/i.test(text)) socket.end();
       }
     });
     socket.on('error', () => {});
@@ -55,7 +55,10 @@ async function rawServer(answer: (request: string, index: number) => string, pie
     url,
     sockets,
     requests,
-    close: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), server.close(() => resolve()))),
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
   };
 }
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { LocalGateway, type WebSocketConnectEvent } from '../../local/index.ts';
+import type { WebSocketConnectEvent } from '../../local/index.ts';
 import { withGateway } from '../helpers/withGateway.ts';
 import { connect, deferred, refusedStatus } from '../helpers/wsClient.ts';
 import { managementClient } from '../helpers/awsClients.ts';

@@ -26,7 +26,7 @@ describe('buildChunks', () => {
       const chunks = buildChunks('f', 'sendToGroup', Buffer.from('m'), recipientsOf(list), chunkSize);
       assert.deepEqual(chunks.map((c) => c.recipients.length), expected, `${n} by ${chunkSize}`);
       assert.deepEqual(chunks.flatMap((c) => c.recipients), list);
-      chunks.forEach((c, i) => assert.deepEqual([c.index, c.count, c.fanoutId, c.operation, c.type, c.version], [i, chunks.length, 'f', 'sendToGroup', 'gateway.fanout.chunk', 1]));
+      for (const [i, c] of chunks.entries()) assert.deepEqual([c.index, c.count, c.fanoutId, c.operation, c.type, c.version], [i, chunks.length, 'f', 'sendToGroup', 'gateway.fanout.chunk', 1]);
     }
     assert.deepEqual(buildChunks('f', 'sendToAll', Buffer.from('m'), new Map(), 10), []);
   });

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ConnectionsApi, type CallOptions } from '../../sdk/ConnectionsApi.ts';
 import { CredentialCache } from '../../sdk/CredentialCache.ts';
-import { RateLimiter, checkRateLimit, defaultBurst } from '../../sdk/RateLimiter.ts';
+import { RateLimiter, checkRateLimit } from '../../sdk/RateLimiter.ts';
 import { buildChunks, chunkRate, parseChunk, resolveFanoutOptions, MAX_CHUNK_EVENT_BYTES, type FanoutInvoker, type FanoutInvokeCommand } from '../../sdk/Fanout.ts';
 import { ConfigurationError, ForbiddenError, Gateway, ThrottledError, ValidationError } from '../../sdk/index.ts';
 import { EMPTY_PAYLOAD_HASH } from '../../sdk/sigv4.ts';

@@ -74,7 +74,7 @@ const { emit } = serve({
     });
     offsets[clients.length] = total;
     const rounds = new Int32Array(total);
-    clients.forEach((c, i) => rounds.set(c.rounds, offsets[i]!));
+    for (const [i, c] of clients.entries()) rounds.set(c.rounds, offsets[i]!);
     return { offsets, rounds, unexpected, firstUnexpected: [...firstUnexpected] };
   },
 

@@ -369,7 +369,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     const afterConnect = await gatewayProcess.call<GatewayLoadStats>('stats');
     const ids = connected.ids.filter((id) => id !== '');
     const indexOf = new Map<string, number>(); // client id -> original client index
-    connected.ids.forEach((id, i) => id && indexOf.set(id, i));
+    for (const [i, id] of connected.ids.entries()) if (id) indexOf.set(id, i);
     const connectMs = connected.endedAt - connected.startedAt;
     progress(`connected ${ids.length}/${config.connections} in ${connectMs.toFixed(0)} ms (${((ids.length / connectMs) * 1000).toFixed(0)}/s), ${connected.failures} failures`);
     if (connected.failures > 0) problem(`${connected.failures} of ${config.connections} clients did not get their init message: ${connected.firstErrors.join('; ')}`);
