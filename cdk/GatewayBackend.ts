@@ -289,7 +289,23 @@ export interface IGatewayFunction extends iam.IGrantable {
   addEnvironment(key: string, value: string): unknown;
 }
 
-
+/**
+ * The whole backend as one construct: the WebSocket API and its stage, the Lambdas (connect,
+ * disconnect, messages, init sender, fan-out worker, Gateway API), the five tables, the bind token
+ * secret and the fan-out failure queue. `grantGateway(fn)` gives a function of yours the IAM and the
+ * environment `Gateway.fromEnv()` needs.
+ *
+ * @example
+ * ```ts
+ * import * as lambda from 'aws-cdk-lib/aws-lambda';
+ * import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+ * import { GatewayBackend } from 'serverless-gateway-worker/cdk';
+ *
+ * const backend = new GatewayBackend(this, 'Gateway', { eventsModule: 'src/events.ts' });
+ * const notify = new NodejsFunction(this, 'Notify', { entry: 'src/notify.ts', runtime: lambda.Runtime.NODEJS_24_X });
+ * backend.grantGateway(notify);
+ * ```
+ */
 export class GatewayBackend extends Construct {
   /** One small item per live connection: connectedAt, uid, groupCount, expiresAt (sdk/tables.ts has the layout). */
   readonly connectionsTable: dynamodb.Table;
