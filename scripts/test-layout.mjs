@@ -49,7 +49,8 @@ function localModules(file, seen = new Set()) {
   seen.add(file);
   const text = readFileSync(join(root, file), 'utf8');
   for (const [, , , specifier] of text.matchAll(relativeSpecifier)) {
-    const target = relative(root, resolve(dirname(join(root, file)), specifier));
+    // Followed through MOVED, so that a file written against the old layout is placed right.
+    const target = movedPath(relative(root, resolve(dirname(join(root, file)), specifier)));
     if (/^(test|testkit|bench)\/.*\.[cm]?[jt]s$/.test(target) && existsSync(join(root, target))) localModules(target, seen);
   }
   return seen;
