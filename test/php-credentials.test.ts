@@ -238,6 +238,13 @@ describe("PHP's GatewayClient: the AWS credential chain, each source on a loopba
       ],
     );
     assert.deepEqual(signedWith(), { keyId: 'ASIAIMDS', region: 'eu-west-3', token: 'token-imds' });
+    const regionOnly = files('region-only', '', '[default]\nregion = eu-west-3\n');
+    await php({ ...regionOnly, AWS_EC2_METADATA_DISABLED: '', AWS_EC2_METADATA_SERVICE_ENDPOINT: `${base}/imds` });
+    assert.equal(signedWith().keyId, 'ASIAIMDS', 'a profile that only sets the region leaves credentials to the next source');
+    const processProfile = files('process', '', '[default]\ncredential_process = /usr/bin/false\n');
+    const [notRun] = await php(processProfile);
+    assert.equal((notRun as { errorCode?: string }).errorCode, 'CREDENTIALS');
+    assert.match((notRun as { message: string }).message, /credential_process or SSO, which this client does not run/);
     const [none] = await php({});
     assert.equal((none as { errorCode?: string }).errorCode, 'CONFIGURATION');
     assert.match((none as { message: string }).message, /no AWS credentials/);

@@ -93,6 +93,7 @@ describe('a GatewayClient app, unchanged, against the local gateway', { timeout:
       assert.equal(out['malformed getSession'], 'false');
       assert.equal(out['malformed sendToClient'], 'false');
       assert.equal(out['sendToAll not an array'], 'NULL');
+      assert.equal(out['empty name among groups'], 'NULL', 'the empty name is dropped, the other group sent to');
       const warnings = stderr.split('\n').filter((line) => line.startsWith('GatewayClient: '));
       assert.deepEqual(
         warnings.map((line) => line.replace(/ \(ignored.*$/, '')),

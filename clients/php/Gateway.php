@@ -366,6 +366,8 @@ class Gateway
      *     Gateway::batch([['bindUid', $client_id, $uid], ['joinGroup', $client_id, $group]]);
      *
      * Every call is checked before any runs: bad input anywhere runs none of them.
+     * New, so it has no GatewayClient behaviour to keep: it works as strict mode in every mode
+     * (a client that is gone fails the batch, results are the Gateway API's shapes).
      *
      * @param list<array> $calls
      * @return list<mixed> each call's result, shaped as its method returns it

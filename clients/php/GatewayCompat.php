@@ -79,6 +79,10 @@ final class GatewayCompat
             case 'getClientSessionsByGroup':
                 $position = in_array($method, ['joinGroup', 'leaveGroup'], true) ? 1 : 0;
                 $group = $args[$position] ?? null;
+                if (is_array($group)) {
+                    $group = array_values(array_filter($group, static fn ($g) => !self::isEmptyName($g)));
+                    $args[$position] = $group;
+                }
                 if (is_array($group) ? $group === [] : self::isEmptyName($group)) {
                     self::warn("{$method}: group " . self::describe($group) . ' is invalid');
                     return new GatewayCompatSkip(self::INVALID_GROUP[$method]);

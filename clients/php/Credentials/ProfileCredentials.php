@@ -15,15 +15,24 @@ final class ProfileCredentials
 {
     private const MAX_DEPTH = 10;
 
+    /** The keys that make a profile a source of credentials. */
+    private const CREDENTIAL_KEYS = ['aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'role_arn', 'source_profile', 'credential_source', 'web_identity_token_file', 'credential_process', 'sso_session', 'sso_start_url'];
+
     /** @param \Closure(string): ?string $env */
     public static function resolve(\Closure $env, ?string $region): ?Credentials
     {
         $files = SharedConfigFiles::load($env);
         $name = $env('AWS_PROFILE') ?? $env('AWS_DEFAULT_PROFILE') ?? 'default';
-        if ($files->profile($name) === null) {
+        $profile = $files->profile($name);
+        if ($profile === null) {
             if ($env('AWS_PROFILE') !== null) {
                 throw new CredentialsException("AWS_PROFILE names the profile {$name}, which is in neither the config nor the credentials file");
             }
+            return null;
+        }
+        // A profile with settings but no credentials (a config file giving only the region, as on
+        // EC2 or ECS) leaves them to the next source, as in the AWS SDKs.
+        if (array_intersect_key($profile, array_flip(self::CREDENTIAL_KEYS)) === []) {
             return null;
         }
         return self::fromProfile($env, $files, $name, $region, []);
@@ -67,6 +76,9 @@ final class ProfileCredentials
         $keyId = $profile['aws_access_key_id'] ?? '';
         $secret = $profile['aws_secret_access_key'] ?? '';
         if ($keyId === '' || $secret === '') {
+            if (isset($profile['credential_process']) || isset($profile['sso_session']) || isset($profile['sso_start_url'])) {
+                throw new CredentialsException("the profile {$name} uses credential_process or SSO, which this client does not run; export its credentials (aws configure export-credentials --profile {$name} --format env)");
+            }
             throw new CredentialsException("the profile {$name} has neither aws_access_key_id and aws_secret_access_key nor role_arn");
         }
         return new Credentials($keyId, $secret, ($profile['aws_session_token'] ?? '') ?: null, null, "profile {$name}");

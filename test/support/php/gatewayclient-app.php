@@ -70,6 +70,7 @@ $step('malformed isOnline', Gateway::isOnline('7f00000108fc00000008'));
 $step('malformed getSession', Gateway::getSession('7f00000108fc00000008'));
 $step('malformed sendToClient', Gateway::sendToClient('7f00000108fc00000008', 'x'));
 $step('sendToAll not an array', Gateway::sendToAll('x', 'not-an-array'));
+$step('empty name among groups', Gateway::sendToGroup(['', $room], '{"to":"nobody: both excluded"}', [$alice, $bob]));
 
 // GatewayClient's unbindUid ignores its $uid: alice is unbound whatever uid is named
 $step('unbindUid other uid', Gateway::unbindUid($alice, 'someone-else'));
