@@ -367,7 +367,7 @@ class Gateway
      *
      * Every call is checked before any runs: bad input anywhere runs none of them.
      * New, so it has no GatewayClient behaviour to keep: it works as strict mode in every mode
-     * (a client that is gone fails the batch, results are the Gateway API's shapes).
+     * (a client that is gone fails the batch; results are shaped as in strict mode).
      *
      * @param list<array> $calls
      * @return list<mixed> each call's result, shaped as its method returns it
