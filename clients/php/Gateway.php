@@ -29,7 +29,7 @@ unset($gatewayClientCredentialsFile);
 
 class Gateway
 {
-    /** GatewayClient's default, which means "not configured": GATEWAY_API_FUNCTION is used instead. */
+    /** GatewayClient's default; like any register address, it means this gateway (GATEWAY_API_FUNCTION). */
     public const DEFAULT_REGISTER_ADDRESS = '127.0.0.1:1236';
 
     /** The variable that turns strict mode on when `$strict` is left null. */
