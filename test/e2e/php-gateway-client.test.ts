@@ -3,7 +3,7 @@
  * php-cli against the local gateway serving cdk.out, configured only by the environment `npm start`
  * prints: GatewayClient's calls and return shapes (keyed lists, 0/1, integer keys for numeric uids,
  * null and [] sessions), the exceptions strict mode throws where GatewayClient echoes and carries on
- * (the default, GatewayClient's own behaviour, is test/php-gatewayclient-compat.test.ts), configuration failures, batches,
+ * (the default, GatewayClient's own behaviour, is test/e2e/php-gatewayclient-compat.test.ts), configuration failures, batches,
  * the function's own crash (X-Amz-Function-Error), and Lambda's 429 (from a stand-in endpoint: the
  * local gateway does not throttle invocations).
  */

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-const PACKAGE = fileURLToPath(new URL('../clients/php', import.meta.url));
+const PACKAGE = fileURLToPath(new URL('../../clients/php', import.meta.url));
 const execFileAsync = promisify(execFile);
 
 let server: Server;

@@ -1,5 +1,5 @@
 /**
- * A GatewayClient app, unchanged but for its require line (test/support/php/gatewayclient-app.php:
+ * A GatewayClient app, unchanged but for its require line (test/helpers/php/gatewayclient-app.php:
  * static calls, `$registerAddress = '127.0.0.1:1238'` or an array of register addresses, no
  * try/catch), run by Debian's php-cli against the local gateway serving cdk.out with the environment
  * `npm start` prints: its pushes arrive, its calls on a client that has gone are silent, what
@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startGatewayApiApp, type AppClient, type GatewayApiApp } from './support/gatewayApiApp.ts';
+import { startGatewayApiApp, type AppClient, type GatewayApiApp } from '../../testkit/gatewayApiApp.ts';
 
-const APP = fileURLToPath(new URL('./support/php/gatewayclient-app.php', import.meta.url));
-const DRIVER = fileURLToPath(new URL('./support/php/gateway-calls.php', import.meta.url));
+const APP = fileURLToPath(new URL('../helpers/php/gatewayclient-app.php', import.meta.url));
+const DRIVER = fileURLToPath(new URL('../helpers/php/gateway-calls.php', import.meta.url));
 const HOME = mkdtempSync(join(tmpdir(), 'php-compat-home-'));
 const execFileAsync = promisify(execFile);
 

@@ -1,6 +1,6 @@
 /**
  * GatewayClient in ThinkPHP and webman, tested with plain PHP (neither framework can be installed
- * here; test/support/php/framework-standins.php defines the few classes the glue touches, as the
+ * here; test/helpers/php/framework-standins.php defines the few classes the glue touches, as the
  * frameworks do): a config file in their style (think-worker's config/gateway_worker.php as it is,
  * and the package's own template) applied by GatewayClient\ThinkPHP\GatewayService or
  * GatewayClient\Webman\GatewayBootstrap; calls through the ThinkPHP facade and through webman's
@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-const STANDINS = fileURLToPath(new URL('./support/php/framework-standins.php', import.meta.url));
-const TEMPLATE = fileURLToPath(new URL('../clients/php/config/gateway_worker.php', import.meta.url));
+const STANDINS = fileURLToPath(new URL('../helpers/php/framework-standins.php', import.meta.url));
+const TEMPLATE = fileURLToPath(new URL('../../clients/php/config/gateway_worker.php', import.meta.url));
 const execFileAsync = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'php-frameworks-'));
 

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-const DRIVER = fileURLToPath(new URL('./support/php/gateway-calls.php', import.meta.url));
+const DRIVER = fileURLToPath(new URL('../helpers/php/gateway-calls.php', import.meta.url));
 const execFileAsync = promisify(execFile);
 
 interface Seen {
