@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect } from './support/wsClient.ts';
+import { readFileSync } from 'node:fs';
+import { createFunctionConsole, emfMetrics } from '../local/functionConsole.ts';
 
 /** The CLIs' environment: no $PORT, so the default ports apply unless a test passes options. */
 function cliEnvironment(): NodeJS.ProcessEnv {
@@ -13,7 +15,7 @@ function cliEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts a CLI script and resolves with its output once it is ready. */
+/** Starts a CLI script and resolves with its output once it is ready; stop() resolves with all it wrote to stdout. */
 async function startCli(script: string, args: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...args], {
     env: cliEnvironment(),
@@ -27,11 +29,13 @@ async function startCli(script: string, args: string[]) {
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${output}`)));
   });
+  const ready = output;
   return {
-    output,
-    async stop() {
+    output: ready,
+    async stop(): Promise<string> {
       child.kill('SIGINT');
       await new Promise((resolve) => child.once('exit', resolve));
+      return output;
     },
   };
 }
@@ -51,7 +55,10 @@ test('npm start serves the synthesized app and the example page: a client connec
     assert.equal((await ws.json(0, 15_000)).type, 'init');
     await ws.close();
   } finally {
-    await cli.stop();
+    const everything = await cli.stop();
+    // The functions' EMF records (one per connect) are summed into one line, not printed one by one.
+    assert.doesNotMatch(everything, /"_aws"/);
+    assert.match(everything, /^metrics: \d+ EMF records? from the functions: \S+=\d+/m);
   }
 });
 
@@ -162,9 +169,91 @@ test('a port given explicitly that is taken still fails loudly, and a malformed 
       assert.match(result.output, /a port is in use: pass --port/, result.output);
     }
     const malformed = await runToExit('../local/cli.ts', ['--port', 'eighty']);
-    assert.equal(malformed.code, 1);
+    assert.equal(malformed.code, 2, 'a bad value is a usage error');
     assert.match(malformed.output, /--port must be a port number from 0 to 65535/);
   } finally {
     await held.release();
   }
+});
+
+const COMMANDS = [
+  ['../local/bin.ts', 'serverless-gateway-worker'],
+  ['../local/cli.ts', 'serverless-gateway-worker'],
+  ['../example/start.ts', 'npm start --'],
+] as const;
+
+test('--help and --version answer and exit 0 (the package command, npm run gateway, npm start)', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const [script] of COMMANDS) {
+    for (const flag of ['--help', '-h']) {
+      const help = await runToExit(script, [flag]);
+      assert.equal(help.code, 0, `${script} ${flag}: ${help.output}`);
+      assert.match(help.output, /^Usage: /, script);
+      assert.match(help.output, /--port <n>/, script);
+      assert.match(help.output, /--verbose/, script);
+    }
+    const shown = await runToExit(script, ['--version']);
+    assert.equal(shown.code, 0);
+    assert.equal(shown.output, `${version}\n`, script);
+  }
+  const gatewayHelp = (await runToExit('../local/cli.ts', ['--help'])).output;
+  for (const option of ['--assembly <dir>', '--template <file>', '--parameter-overrides', '--serverless <file>', '--stage <name>']) assert.ok(gatewayHelp.includes(option), option);
+});
+
+test('fails: an unknown option, a missing or bad value, a stray argument or two apps is one line naming the option, exit 2, no stack trace', async () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['../local/bin.ts', ['--bogus'], /unknown option --bogus/],
+    ['../local/cli.ts', ['--port'], /--port needs a value/],
+    ['../local/cli.ts', ['--dynamo-port', '70000'], /--dynamo-port must be a port number/],
+    ['../local/cli.ts', ['serve'], /unexpected argument "serve"/],
+    ['../local/cli.ts', ['--template', 't.yaml', '--serverless', 's.yml'], /--template and --serverless are two apps; give one/],
+    ['../local/cli.ts', ['--parameter-overrides', 'A=1'], /--parameter-overrides needs --template/],
+    ['../local/cli.ts', ['--template', 't.yaml', '--parameter-overrides', 'not-a-pair'], /--parameter-overrides takes KEY=VALUE words, not "not-a-pair"/],
+    ['../local/cli.ts', ['--quiet=yes'], /--quiet does not take a value/],
+    ['../example/start.ts', ['--web-port', 'x'], /--web-port must be a port number/],
+    ['../example/start.ts', ['--template', 'x'], /unknown option --template/],
+  ];
+  for (const [script, args, message] of cases) {
+    const result = await runToExit(script, args);
+    assert.equal(result.code, 2, `${script} ${args.join(' ')}: ${result.output}`);
+    const lines = result.output.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `one line: ${result.output}`);
+    assert.match(lines[0]!, message);
+    assert.match(lines[0]!, /--help lists the options/);
+  }
+});
+
+test('fails: a template that cannot be read or served is one line and exit 1, before any port is taken', async () => {
+  const missing = await runToExit('../local/cli.ts', ['--template', 'no/such/template.yaml']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.output, /^error: cannot read .*no\/such\/template\.yaml: ENOENT\n$/);
+  const wrongStage = await runToExit('../local/cli.ts', ['--template', fileURLToPath(new URL('./fixtures/sam-app/template.yaml', import.meta.url)), '--parameter-overrides', 'StageName=qa']);
+  assert.equal(wrongStage.code, 1);
+  assert.match(wrongStage.output, /^error: parameter StageName: "qa" is not one of its AllowedValues \(dev, test, prod\)\n$/);
+});
+
+test('the console: EMF records are summed into one line per period (each with --verbose); other lines carry the function name', () => {
+  const record = (n: number) => JSON.stringify({ _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'App', Dimensions: [[]], Metrics: [{ Name: 'Connects', Unit: 'Count' }, { Name: 'Latency', Unit: 'Milliseconds' }] }] }, Connects: 1, Latency: [n, n] });
+  assert.deepEqual(emfMetrics(`2026-01-01T00:00:00Z\tid\tINFO\t${record(2)}`), new Map([['Connects', 1], ['Latency', 4]]));
+  assert.equal(emfMetrics('{"not": "emf"}'), undefined);
+  assert.equal(emfMetrics('{"_aws": broken'), undefined);
+
+  const lines: string[] = [];
+  const quiet = createFunctionConsole({ verbose: false, write: (line, stream) => lines.push(`${stream} ${line}`), summaryEveryMs: 3_600_000 });
+  quiet.output('connect', record(1), 'stdout');
+  quiet.output('connect', record(3), 'stdout');
+  quiet.output('send', 'plain log line', 'stdout');
+  quiet.output('send', 'Error: boom', 'stderr');
+  quiet.flush();
+  assert.deepEqual(lines, [
+    'stdout send: plain log line',
+    'stderr send: Error: boom',
+    'stdout metrics: 2 EMF records from the functions: Connects=2 Latency=8 (--verbose prints each record)',
+  ]);
+
+  const verboseLines: string[] = [];
+  const verbose = createFunctionConsole({ verbose: true, write: (line) => verboseLines.push(line), summaryEveryMs: 3_600_000 });
+  verbose.output('connect', record(1), 'stdout');
+  verbose.flush();
+  assert.deepEqual(verboseLines, [`connect: ${record(1)}`]);
 });
