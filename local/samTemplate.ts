@@ -34,6 +34,14 @@ const SIMPLE_TABLE_KEY_TYPES: Readonly<Record<string, string>> = { String: 'S', 
 /**
  * Reads a SAM or CloudFormation template's WebSocket API: what to spread into `new LocalGateway()`,
  * each function's environment and the warnings (what cannot run locally). Throws TemplateError.
+ *
+ * @example
+ * ```ts
+ * const app = loadTemplate({ path: 'template.yaml', parameters: { StageName: 'dev' } });
+ * for (const warning of app.warnings) console.warn(warning);
+ * const gateway = new LocalGateway({ ...app.gatewayOptions, environment: sharedEnvironmentOf(app), port: 0 });
+ * const { wsUrl, callbackUrl } = await gateway.start();
+ * ```
  */
 export function loadTemplate(options: TemplateOptions): WebSocketApp {
   const path = resolve(options.path);

@@ -44,6 +44,13 @@ interface WebSocketEvent {
 /**
  * Reads a serverless.yml's WebSocket API: what to spread into `new LocalGateway()`, each function's
  * environment and the warnings (what cannot run locally). Throws TemplateError.
+ *
+ * @example
+ * ```ts
+ * const app = loadServerlessConfig({ path: 'serverless.yml', stage: 'dev' });
+ * const gateway = new LocalGateway({ ...app.gatewayOptions, environment: sharedEnvironmentOf(app), port: 0 });
+ * const { wsUrl } = await gateway.start();
+ * ```
  */
 export function loadServerlessConfig(options: ServerlessConfigOptions): WebSocketApp {
   const path = resolve(options.path);
