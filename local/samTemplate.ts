@@ -3,9 +3,10 @@
  * gateway. SAM's resources are turned into the CloudFormation ones they deploy as, as SAM's transform
  * does for what the gateway runs: `AWS::Serverless::Function` (after `Globals.Function`) into
  * `AWS::Lambda::Function` with its `CodeUri` folder or `InlineCode`, `EventInvokeConfig` into
- * `AWS::Lambda::EventInvokeConfig`, `AWS::Serverless::SimpleTable` into `AWS::DynamoDB::Table`. The
- * WebSocket API itself is written in `AWS::ApiGatewayV2::*` resources (SAM has no WebSocket type),
- * and webSocketTemplate.ts reads it as it reads a CDK app's.
+ * `AWS::Lambda::EventInvokeConfig`, `AWS::Serverless::SimpleTable` into `AWS::DynamoDB::Table`,
+ * `AWS::Serverless::WebSocketApi` into the API, stage, routes, integrations and authorizer SAM
+ * generates for it. A WebSocket API written in `AWS::ApiGatewayV2::*` resources is kept as it is;
+ * webSocketTemplate.ts reads the result as it reads a CDK app's.
  */
 import { basename, dirname, resolve } from 'node:path';
 import { localCodeEntry, type BundleSettings } from './localCode.ts';
@@ -105,6 +106,9 @@ export function transformSam(template: SamTemplate, warnings: string[]): CfnTemp
         if (invokeConfig) resources[`${id}EventInvokeConfig`] = eventInvokeConfig(id, invokeConfig);
         break;
       }
+      case 'AWS::Serverless::WebSocketApi':
+        Object.assign(resources, webSocketApiResources(id, resource.Properties ?? {}, warnings));
+        break;
       case 'AWS::Serverless::SimpleTable':
         resources[id] = { ...resource, Type: 'AWS::DynamoDB::Table', Properties: tableProperties(mergeGlobals(globals.SimpleTable ?? {}, resource.Properties ?? {})) };
         break;
@@ -181,4 +185,70 @@ function tableProperties(p: Record<string, unknown>): Record<string, unknown> {
     KeySchema: [{ AttributeName: name, KeyType: 'HASH' }],
     BillingMode: 'PAY_PER_REQUEST',
   };
+}
+
+/** `$connect` -> `connect`: SAM's logical-id form of a route key (special characters removed). */
+function normalizedRouteKey(routeKey: string): string {
+  return routeKey.replace(/[^A-Za-z0-9]/g, '');
+}
+
+/** The resources SAM generates for an `AWS::Serverless::WebSocketApi`, with SAM's logical ids. */
+function webSocketApiResources(id: string, p: Record<string, unknown>, warnings: string[]): Record<string, CfnResource> {
+  const api = { Ref: id };
+  const stageName = p.StageName ?? 'default';
+  const resources: Record<string, CfnResource> = {
+    [id]: {
+      Type: 'AWS::ApiGatewayV2::Api',
+      Properties: {
+        ProtocolType: 'WEBSOCKET',
+        RouteSelectionExpression: p.RouteSelectionExpression ?? '$request.body.action',
+        ...(p.Name !== undefined ? { Name: p.Name } : {}),
+      },
+    },
+    [`${id}${typeof stageName === 'string' ? stageName : ''}Stage`]: {
+      Type: 'AWS::ApiGatewayV2::Stage',
+      Properties: {
+        ApiId: api,
+        StageName: stageName,
+        ...(p.DefaultRouteSettings !== undefined ? { DefaultRouteSettings: p.DefaultRouteSettings } : {}),
+        ...(p.RouteSettings !== undefined ? { RouteSettings: p.RouteSettings } : {}),
+      },
+    },
+  };
+  const auth = (p.Auth ?? {}) as { AuthType?: unknown; AuthArn?: unknown; IdentitySource?: unknown; Name?: unknown };
+  let authorizerId: string | undefined;
+  if (auth.AuthType === 'CUSTOM') {
+    authorizerId = `${id}Authorizer`;
+    resources[authorizerId] = {
+      Type: 'AWS::ApiGatewayV2::Authorizer',
+      Properties: { ApiId: api, AuthorizerType: 'REQUEST', AuthorizerUri: invocationUri(auth.AuthArn), IdentitySource: auth.IdentitySource ?? [], Name: auth.Name ?? authorizerId },
+    };
+  } else if (auth.AuthType !== undefined && auth.AuthType !== 'NONE') {
+    warnings.push(`${id}: Auth ${String(auth.AuthType)} is not checked locally; $connect runs without it`);
+  }
+  for (const [routeKey, route] of Object.entries((p.Routes ?? {}) as Record<string, Record<string, unknown>>)) {
+    const name = `${id}${normalizedRouteKey(routeKey)}`;
+    resources[`${name}Integration`] = {
+      Type: 'AWS::ApiGatewayV2::Integration',
+      Properties: { ApiId: api, IntegrationType: 'AWS_PROXY', IntegrationUri: invocationUri(route.FunctionArn) },
+    };
+    resources[`${name}Route`] = {
+      Type: 'AWS::ApiGatewayV2::Route',
+      Properties: {
+        ApiId: api,
+        RouteKey: routeKey,
+        Target: { 'Fn::Join': ['/', ['integrations', { Ref: `${name}Integration` }]] },
+        ...(routeKey === '$connect' && authorizerId ? { AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } } : { AuthorizationType: 'NONE' }),
+      },
+    };
+    if (route.RouteResponseSelectionExpression !== undefined) {
+      resources[`${name}RouteResponse`] = { Type: 'AWS::ApiGatewayV2::RouteResponse', Properties: { ApiId: api, RouteId: { Ref: `${name}Route` }, RouteResponseKey: '$default' } };
+    }
+  }
+  return resources;
+}
+
+/** API Gateway's invocation URI of a function ARN (an intrinsic here, resolved by the reader). */
+function invocationUri(functionArn: unknown): unknown {
+  return { 'Fn::Join': ['', ['arn:aws:apigateway:', { Ref: 'AWS::Region' }, ':lambda:path/2015-03-31/functions/', functionArn, '/invocations']] };
 }

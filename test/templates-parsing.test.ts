@@ -191,6 +191,35 @@ Resources:${API}
   assert.ok(app.warnings.some((w) => /Rest: AWS::Serverless::Api is not served locally/.test(w)));
 });
 
+test('SAM: an AWS::Serverless::WebSocketApi becomes its API, stage, routes (one with a route response) and $connect authorizer', () => {
+  const dir = scratch({
+    'template.yaml': `
+Transform: AWS::Serverless-2016-10-31
+Globals: { Function: { Runtime: nodejs22.x, CodeUri: src } }
+Resources:
+  Chat:
+    Type: AWS::Serverless::WebSocketApi
+    Properties:
+      StageName: beta
+      RouteSelectionExpression: $request.body.type
+      Auth: { AuthType: CUSTOM, AuthArn: !GetAtt Auth.Arn, IdentitySource: [route.request.header.Token] }
+      Routes:
+        $connect: { FunctionArn: !GetAtt Connect.Arn }
+        send: { FunctionArn: !GetAtt Send.Arn, RouteResponseSelectionExpression: $default }
+  Connect: { Type: AWS::Serverless::Function, Properties: { Handler: app.connect } }
+  Send: { Type: AWS::Serverless::Function, Properties: { Handler: app.send } }
+  Auth: { Type: AWS::Serverless::Function, Properties: { Handler: app.auth } }
+`,
+    'src/app.mjs': 'export const connect = async () => ({ statusCode: 200 });',
+  });
+  const app = loadTemplate({ path: join(dir, 'template.yaml') });
+  assert.equal(app.gatewayOptions.stage, 'beta');
+  assert.equal(app.gatewayOptions.routeSelectionExpression, '$request.body.type');
+  assert.deepEqual(app.gatewayOptions.routes, { $connect: { function: 'Connect', returnResponse: false }, send: { function: 'Send', returnResponse: true } });
+  assert.deepEqual(app.gatewayOptions.authorizer, { function: 'Auth', identitySource: ['route.request.header.Token'] });
+  assert.deepEqual(app.warnings, []);
+});
+
 test('fails: a SAM function whose handler file is not in its CodeUri folder, or whose folder is missing', () => {
   const dir = scratch({
     'template.yaml': `Resources:${API}
