@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { isWebSocketApi, readWebSocketTemplate, type CfnTemplate, type FunctionCode, type WebSocketApp } from './webSocketTemplate.ts';
 import { TemplateError } from './templateText.ts';
+import { localCodeEntry } from './localCode.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 
 export interface CloudAssemblyOptions {
@@ -129,10 +130,12 @@ function assetDirectoriesOf(directory: string): Map<string, string> {
 }
 
 /**
- * The bundled handler file: `{asset dir}/{handler file}.mjs|.js|.cjs`. The asset directory comes from
+ * The bundled handler file: `{asset dir}/{handler file}.mjs|.js|.cjs` (or the inline code, written out). The asset directory comes from
  * the `aws:asset:path` metadata the CDK CLI adds, else from the asset manifest by the code's S3 key.
  */
 function assetEntry(fn: FunctionCode, directory: string, assetDirectories: ReadonlyMap<string, string>): string | undefined {
+  // Inline code (`lambda.Code.fromInline`) is written to a file, as for a template.
+  if (typeof (fn.properties.Code as { ZipFile?: unknown } | undefined)?.ZipFile === 'string') return localCodeEntry(fn, { baseDirectory: directory });
   const s3Key = (fn.properties.Code as { S3Key?: unknown } | undefined)?.S3Key;
   const metadataPath = fn.metadata['aws:asset:path'];
   const assetPath = typeof metadataPath === 'string' ? metadataPath : typeof s3Key === 'string' ? assetDirectories.get(s3Key) : undefined;
