@@ -7,7 +7,7 @@
  * Lambda writes it to `index.js` (CommonJS).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -91,7 +91,7 @@ function writeInlineCode(fn: FunctionCode, file: string, text: string, baseDirec
   // `.cjs`: Lambda runs inline code as CommonJS `index.js`, whatever package.json is above the cache.
   const path = join(outputFolder(fn, 'ZipFile', baseDirectory), `${file}.cjs`);
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
+  writeAtomically(path, text);
   return path;
 }
 
@@ -115,10 +115,12 @@ function bundleWithEsbuild(fn: FunctionCode, source: string, file: string, setti
   const esbuild = loadEsbuild(fn);
   const format = settings.format ?? 'cjs';
   const outfile = join(outputFolder(fn, source, baseDirectory), `${file}${format === 'esm' ? '.mjs' : '.cjs'}`);
+  let bundled: Uint8Array;
   try {
-    esbuild.buildSync({
+    bundled = esbuild.buildSync({
       entryPoints: [source],
       outfile,
+      write: false,
       bundle: true,
       platform: 'node',
       format,
@@ -129,11 +131,20 @@ function bundleWithEsbuild(fn: FunctionCode, source: string, file: string, setti
       logLevel: 'silent',
       // An ESM bundle of CommonJS dependencies (the AWS SDK's) needs `require`, as SAM's esbuild banner gives it.
       ...(format === 'esm' ? { banner: { js: "import { createRequire as __sgwCreateRequire } from 'node:module'; const require = __sgwCreateRequire(import.meta.url);" } } : {}),
-    });
+    }).outputFiles[0]!.contents;
   } catch (error) {
     const first = (error as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors?.[0];
     const where = first?.location ? ` (${relative(process.cwd(), first.location.file)}:${first.location.line})` : '';
     throw new TemplateError(`function ${fn.logicalId}: esbuild could not bundle ${source}: ${first?.text ?? (error as Error).message}${where}`, { cause: error });
   }
+  mkdirSync(dirname(outfile), { recursive: true });
+  writeAtomically(outfile, bundled);
   return outfile;
+}
+
+/** Another gateway starting the same app at once may be loading the file: it sees the old one or the new one, never half of one. */
+function writeAtomically(path: string, contents: string | Uint8Array): void {
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(temporary, contents);
+  renameSync(temporary, path);
 }
