@@ -9,11 +9,11 @@
  * A default port that is taken gives way to a free one, and the output says which; a port given
  * with an option (or $PORT) must be free.
  *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
- *   --quiet             no per-event log lines
+ *   --quiet             no per-event log lines (the functions' errors are still printed)
  *   --verbose           the functions' EMF metric records as they come (default: a summary line)
  */
 import { startDevEnvironment } from './devEnvironment.ts';
-import { describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from '../local/cliSupport.ts';
+import { commandLog, describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from '../local/cliSupport.ts';
 import { runCommandLine, UsageError } from '../local/commandLine.ts';
 import { createFunctionConsole } from '../local/functionConsole.ts';
 
@@ -28,7 +28,7 @@ Options:
   --web-port <n>      the example page and backend (default 8080)
                       A default port that is taken gives way to a free one; a port given here must be free.
   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
-  --quiet             no per-event log lines
+  --quiet             no per-event log lines (the functions' errors are still printed)
   --verbose           print the functions' EMF metric records as they come (default: a summary line)
   -h, --help          this help
   -v, --version       the package's version
@@ -78,7 +78,7 @@ try {
     dynamoPort,
     backendPort,
     dynamoPath: values.persist,
-    log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
+    log: commandLog(values.quiet),
   });
   const { endpoints } = dev;
   const dynamoData = values.persist ? `data in ${values.persist}` : 'in memory';

@@ -8,7 +8,7 @@
 import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
 import { builtinApp } from './builtinApp.ts';
 import { CloudAssemblyError, gatewayApiEnvironmentOf, loadCloudAssembly, sharedEnvironmentOf } from './cloudAssembly.ts';
-import { describeEndpoints, portFallbackNotes, portOf, startFailure, stopOnSignals } from './cliSupport.ts';
+import { commandLog, describeEndpoints, portFallbackNotes, portOf, startFailure, stopOnSignals } from './cliSupport.ts';
 import { gatewayArguments } from './gatewayCommand.ts';
 import { createFunctionConsole } from './functionConsole.ts';
 import type { PortRequest } from './listen.ts';
@@ -57,7 +57,7 @@ const gateway = new LocalGateway({
   port,
   dynamoPort,
   dynamoPath: args.string('persist'),
-  log: args.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
+  log: commandLog(args.quiet),
   functionOutput: functionConsole.output,
 });
 

@@ -27,7 +27,7 @@ Options:
   --dynamo-port <n>   embedded DynamoDB port (default 8000)
                       A default port that is taken gives way to a free one; a port given here must be free.
   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
-  --quiet             no per-event log lines
+  --quiet             no per-event log lines (the functions' errors are still printed)
   --verbose           print the functions' EMF metric records as they come (default: a summary line)
   -h, --help          this help
   -v, --version       the package's version

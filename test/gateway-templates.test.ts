@@ -23,7 +23,8 @@ function clientsFor(cli: RunningCli) {
 }
 
 test('a SAM app (template.yaml) is served unchanged: connect, a TypeScript route replying through @connections, the table, disconnect', async () => {
-  const cli = await startGatewayCli(['--template', fixture('sam-app/template.yaml'), '--parameter-overrides', 'StageName=test', 'Greeting=hi', '--port', '0', '--dynamo-port', '0', '--quiet']);
+  // The package's command (local/bin.ts), as `npx serverless-gateway-worker` runs it.
+  const cli = await startGatewayCli(['--template', fixture('sam-app/template.yaml'), '--parameter-overrides', 'StageName=test', 'Greeting=hi', '--port', '0', '--dynamo-port', '0', '--quiet'], {}, 'bin');
   try {
     assert.match(cli.wsUrl, /^ws:\/\/127\.0\.0\.1:\d+\/test$/, 'the stage is the StageName parameter as overridden');
     assert.match(cli.output, /Serving sam-app from .*template\.yaml/);
@@ -95,6 +96,12 @@ test('a Serverless Framework app (serverless.yml) is served unchanged: authorize
     const replies = [await ws.message(0), await ws.message(1)].sort();
     // One through @connections (at https://{domainName}/{stage}), one as the route response.
     assert.deepEqual(replies, ['hey alice: ping', JSON.stringify({ echoed: 'ping', stage: 'test' })].sort());
+
+    // A function that throws: the client gets API Gateway's error frame; even with --quiet the
+    // console names the function and its error.
+    ws.send(JSON.stringify({ type: 'boom' }));
+    assert.match(await ws.message(2), /"message": "Internal server error"/);
+    await eventually(() => cli.stderr(), (text) => /boom failed for \S+: function chat-test-boom TypeError: boom from the app/.test(text));
 
     await ws.close();
     await eventually(

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../local/cli.ts', import.meta.url));
+/** The package's command: the same gateway behind a check of the optional peers. */
+const BIN = fileURLToPath(new URL('../../local/bin.ts', import.meta.url));
 
 /** The environment without $PORT (so the default ports apply unless a test passes options), plus `extra`. */
 function cliEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -25,8 +27,8 @@ export interface RunningCli {
   stop(): Promise<number | null>;
 }
 
-export async function startGatewayCli(args: readonly string[], env: Record<string, string> = {}): Promise<RunningCli> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: cliEnvironment(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startGatewayCli(args: readonly string[], env: Record<string, string> = {}, entry: 'cli' | 'bin' = 'cli'): Promise<RunningCli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry === 'bin' ? BIN : CLI, ...args], { env: cliEnvironment(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
