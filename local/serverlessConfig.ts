@@ -58,22 +58,24 @@ export function loadServerlessConfig(options: ServerlessConfigOptions): WebSocke
   const raw = readTemplateFile(path);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new TemplateError(`${path} is not a serverless.yml: it is not a map`);
   const warnings: string[] = [];
-  const rawProvider = ((raw as Record<string, unknown>).provider ?? {}) as Record<string, unknown>;
-  const region = options.region ?? (typeof rawProvider.region === 'string' && !rawProvider.region.includes('${') ? rawProvider.region : undefined);
-  const config = resolveServerlessVariables(raw as Record<string, unknown>, {
+  const sources = (region: string, warn: (message: string) => void) => ({
     options: { stage: options.stage, region: options.region },
     env: options.env ?? process.env,
-    region: region ?? 'us-east-1',
+    region,
     accountId: options.accountId ?? '000000000000',
     baseDirectory,
-    warn: (message) => warnings.push(message),
+    warn,
   });
+  // `${aws:region}` is the region the app ends up in, which provider.region may itself compute: a first pass finds it.
+  const region =
+    options.region ??
+    String(((resolveServerlessVariables(raw as Record<string, unknown>, sources('us-east-1', () => {})).provider ?? {}) as { region?: unknown }).region ?? 'us-east-1');
+  const config = resolveServerlessVariables(raw as Record<string, unknown>, sources(region, (message) => warnings.push(message)));
 
   const provider = (config.provider ?? {}) as Record<string, unknown>;
   if (provider.name !== undefined && provider.name !== 'aws') throw new TemplateError(`${path}: provider ${String(provider.name)} is not aws`);
   const service = typeof config.service === 'string' ? config.service : String((config.service as { name?: unknown } | undefined)?.name ?? 'service');
   const stage = options.stage ?? String(provider.stage ?? 'dev');
-  const resolvedRegion = options.region ?? String(provider.region ?? 'us-east-1');
   const plugins = (Array.isArray(config.plugins) ? config.plugins : ((config.plugins as { modules?: unknown[] } | undefined)?.modules ?? [])).map(String);
   const esbuild = esbuildSettings(((config.custom ?? {}) as Record<string, unknown>).esbuild);
 
@@ -120,7 +122,7 @@ export function loadServerlessConfig(options: ServerlessConfigOptions): WebSocke
   return readWebSocketTemplate({
     stackName: `${service}-${stage}`,
     template: { Resources: resources, Outputs: own.Outputs ?? {}, Conditions: own.Conditions ?? {} },
-    region: resolvedRegion,
+    region,
     accountId: options.accountId ?? '000000000000',
     apiId: options.apiId ?? 'localwsapi',
     warnings,

@@ -289,7 +289,7 @@ test('serverless.yml: ${file(...)} values, function names, defaults (6 s, 1024 M
   const dir = scratch({
     'serverless.yml': `
 service: { name: files }
-provider: { name: aws, runtime: nodejs22.x, environment: { FROM_FILE: '\${file(./config.yml):greeting}' } }
+provider: { name: aws, runtime: nodejs22.x, region: "\${opt:region, 'eu-central-1'}", environment: { FROM_FILE: '\${file(./config.yml):greeting}', REGION: '\${aws:region}' } }
 functions:
   connect:
     handler: handler.connect
@@ -301,6 +301,7 @@ functions:
   const app = loadServerlessConfig({ path: join(dir, 'serverless.yml'), env: {} });
   const fn = app.gatewayOptions.functions!['files-dev-connect'] as { timeoutMs: number; memoryMB: number; environment: Record<string, string> };
   assert.deepEqual([fn.timeoutMs, fn.memoryMB, fn.environment.FROM_FILE], [6000, 1024, 'from a file']);
+  assert.deepEqual([fn.environment.REGION, app.gatewayOptions.region], ['eu-central-1', 'eu-central-1'], '${aws:region} is the region provider.region computes');
   assert.equal(app.gatewayOptions.stage, 'dev');
   assert.equal(app.gatewayOptions.authorizer, undefined);
   assert.ok(app.warnings.some((w) => /the \$connect authorizer arn:aws:lambda:us-east-1:1:function:elsewhere is not a function of this service/.test(w)), app.warnings.join('\n'));
