@@ -1,16 +1,7 @@
 /**
  * `npm start`: the whole app on this machine. The local gateway runs the synthesized CDK app from
  * cdk.out (scripts/prepare.mjs synthesizes it when the sources are newer), and the example backend
- * serves the page on top of the SDK.
- *
- *   --port <n>          gateway port: WebSocket, @connections, Lambda invoke API (default 3001, or $PORT)
- *   --dynamo-port <n>   embedded DynamoDB port (default 8000)
- *   --web-port <n>      the example page and backend (default 8080)
- * A default port that is taken gives way to a free one, and the output says which; a port given
- * with an option (or $PORT) must be free.
- *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
- *   --quiet             no per-event log lines (the functions' errors are still printed)
- *   --verbose           the functions' EMF metric records as they come (default: a summary line)
+ * serves the page on top of the SDK. The options are in HELP below (`npm start -- --help`).
  */
 import { startDevEnvironment } from './devEnvironment.ts';
 import { commandLog, describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from '../local/cliSupport.ts';
@@ -64,7 +55,6 @@ const args = runCommandLine(
     }
   },
 );
-const values = { persist: args.persist, quiet: args.quiet };
 const functionConsole = createFunctionConsole({
   verbose: args.verbose,
   write: (line, stream) => (stream === 'stderr' ? console.error(line) : console.log(line)),
@@ -77,11 +67,11 @@ try {
     gatewayPort,
     dynamoPort,
     backendPort,
-    dynamoPath: values.persist,
-    log: commandLog(values.quiet),
+    dynamoPath: args.persist,
+    log: commandLog(args.quiet),
   });
   const { endpoints } = dev;
-  const dynamoData = values.persist ? `data in ${values.persist}` : 'in memory';
+  const dynamoData = args.persist ? `data in ${args.persist}` : 'in memory';
   console.log(
     [
       '',

@@ -11,7 +11,6 @@ import { CloudAssemblyError, gatewayApiEnvironmentOf, loadCloudAssembly, sharedE
 import { commandLog, describeEndpoints, portFallbackNotes, portOf, startFailure, stopOnSignals } from './cliSupport.ts';
 import { gatewayArguments } from './gatewayCommand.ts';
 import { createFunctionConsole } from './functionConsole.ts';
-import type { PortRequest } from './listen.ts';
 import { loadServerlessConfig } from './serverlessConfig.ts';
 import { loadTemplate } from './samTemplate.ts';
 import { TemplateError } from './templateText.ts';
@@ -21,14 +20,11 @@ const args = gatewayArguments(process.argv.slice(2));
 
 /** The app the options name, or undefined for the built-in handler set; a load failure is one line and exit 1. */
 function loadApp(): { app: WebSocketApp; source: string } | undefined {
-  const region = args.string('region');
+  const { assembly, template, serverless, region } = args;
   try {
-    const assembly = args.string('assembly');
-    if (assembly) return { app: loadCloudAssembly({ directory: assembly, stackName: args.string('stack'), region }), source: assembly };
-    const template = args.string('template');
+    if (assembly) return { app: loadCloudAssembly({ directory: assembly, stackName: args.stack, region }), source: assembly };
     if (template) return { app: loadTemplate({ path: template, parameters: args.parameterOverrides, region }), source: template };
-    const serverless = args.string('serverless');
-    if (serverless) return { app: loadServerlessConfig({ path: serverless, stage: args.string('stage'), region }), source: serverless };
+    if (serverless) return { app: loadServerlessConfig({ path: serverless, stage: args.stage, region }), source: serverless };
     return undefined;
   } catch (error) {
     if (!(error instanceof TemplateError || error instanceof CloudAssemblyError)) throw error;
@@ -49,21 +45,20 @@ const functionConsole = createFunctionConsole({
   verbose: args.verbose,
   write: (line, stream) => (stream === 'stderr' ? console.error(line) : console.log(line)),
 });
-const port: PortRequest = args.port;
-const dynamoPort: PortRequest = args.dynamoPort;
+const { port, dynamoPort } = args;
 const gateway = new LocalGateway({
   apiId: 'localwsapi',
   ...app,
   port,
   dynamoPort,
-  dynamoPath: args.string('persist'),
+  dynamoPath: args.persist,
   log: commandLog(args.quiet),
   functionOutput: functionConsole.output,
 });
 
 try {
   const endpoints = await gateway.start();
-  const dynamoData = args.string('persist') ? `data in ${args.string('persist')}` : 'in memory';
+  const dynamoData = args.persist ? `data in ${args.persist}` : 'in memory';
   console.log(
     [
       '',

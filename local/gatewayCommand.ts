@@ -5,6 +5,7 @@
  */
 import { runCommandLine, UsageError, type CommandSpec } from './commandLine.ts';
 import { portOption } from './cliSupport.ts';
+import type { PortRequest } from './listen.ts';
 
 export const GATEWAY_COMMAND: CommandSpec = {
   command: 'serverless-gateway-worker',
@@ -48,29 +49,53 @@ Options:
   parameterOverrides: true,
 };
 
+/** What the gateway command was asked for, checked. */
+export interface GatewayArguments {
+  readonly port: PortRequest;
+  readonly dynamoPort: PortRequest;
+  readonly assembly?: string;
+  readonly stack?: string;
+  readonly template?: string;
+  readonly serverless?: string;
+  readonly stage?: string;
+  readonly region?: string;
+  readonly persist?: string;
+  readonly parameterOverrides: Readonly<Record<string, string>>;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+}
+
 /**
- * The command line of the gateway command: help, version and usage errors are handled here (see
- * commandLine.ts); what is left is the options, checked.
+ * The gateway command's command line: help, version and usage errors are answered here (see
+ * commandLine.ts: the process exits); what is left is returned, checked.
  */
-export function gatewayArguments(argv: readonly string[]) {
+export function gatewayArguments(argv: readonly string[]): GatewayArguments {
   return runCommandLine(GATEWAY_COMMAND, argv, ({ values, parameterOverrides }) => {
-  const string = (name: string) => values[name] as string | undefined;
-  const apps = (['assembly', 'template', 'serverless'] as const).filter((name) => string(name) !== undefined);
-  if (apps.length > 1) throw new UsageError(`--${apps[0]} and --${apps[1]} are two apps; give one`);
-  if (string('stack') !== undefined && !string('assembly')) throw new UsageError('--stack needs --assembly');
-  if (Object.keys(parameterOverrides).length > 0 && !string('template')) throw new UsageError('--parameter-overrides needs --template');
-  if (string('stage') !== undefined && !string('serverless')) throw new UsageError('--stage needs --serverless (a template takes its stage from its parameters)');
-  if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose contradict each other');
-  const ports = (() => {
+    const string = (name: string) => values[name] as string | undefined;
+    const apps = (['assembly', 'template', 'serverless'] as const).filter((name) => string(name) !== undefined);
+    if (apps.length > 1) throw new UsageError(`--${apps[0]} and --${apps[1]} are two apps; give one`);
+    if (string('stack') !== undefined && !string('assembly')) throw new UsageError('--stack needs --assembly');
+    if (Object.keys(parameterOverrides).length > 0 && !string('template')) throw new UsageError('--parameter-overrides needs --template');
+    if (string('stage') !== undefined && !string('serverless')) throw new UsageError('--stage needs --serverless (a template takes its stage from its parameters)');
+    if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose contradict each other');
+    let ports: { port: PortRequest; dynamoPort: PortRequest };
     try {
-      return {
-        port: portOption(string('port') ?? process.env.PORT, 3001, '--port'),
-        dynamoPort: portOption(string('dynamo-port'), 8000, '--dynamo-port'),
-      };
+      ports = { port: portOption(string('port') ?? process.env.PORT, 3001, '--port'), dynamoPort: portOption(string('dynamo-port'), 8000, '--dynamo-port') };
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-  })();
-  return { ...ports, string, quiet: values.quiet === true, verbose: values.verbose === true, parameterOverrides };
-});
+    return {
+      ...ports,
+      assembly: string('assembly'),
+      stack: string('stack'),
+      template: string('template'),
+      serverless: string('serverless'),
+      stage: string('stage'),
+      region: string('region'),
+      persist: string('persist'),
+      parameterOverrides,
+      quiet: values.quiet === true,
+      verbose: values.verbose === true,
+    };
+  });
 }
