@@ -26,7 +26,8 @@ export interface VariableSources {
   readonly warn: (message: string) => void;
 }
 
-const KNOWN_SOURCE = /^\s*(self|opt|env|sls|aws|file\(|ssm|cf|s3|param|strToBool\()/;
+/** `${source:...}` or `${source(...)...}` with one of the framework's sources; `${envName}` (Fn::Sub) is not one. */
+const KNOWN_SOURCE = /^\s*(?:(?:self|opt|env|sls|aws|ssm|cf|s3|param):(?!:)|(?:file|strToBool|cf|ssm)\()/;
 const ACCOUNT_SOURCES = ['ssm', 'cf', 's3', 'param'];
 const MAX_DEPTH = 20;
 

@@ -256,7 +256,7 @@ test('serverless variables: self, opt with a default, env with and without a def
       quoted: '${env:NOT_SET, "double"}',
       flag: '${env:NOT_SET, true}',
       nested: '${self:custom.${env:WHICH}}',
-      cfn: '!Sub ${AWS::Region}-${MyFunction.Arn}',
+      cfn: '!Sub ${AWS::Region}-${MyFunction.Arn}-${envName}-${cfStack}-${selfLink}',
       account: '${aws:accountId}',
     },
   };
@@ -267,7 +267,7 @@ test('serverless variables: self, opt with a default, env with and without a def
   assert.equal(resolved.custom.region, 'eu-west-2');
   assert.deepEqual([resolved.custom.token, resolved.custom.missingEnv, resolved.custom.quoted, resolved.custom.flag], ['secret', 'none', 'double', true]);
   assert.equal(resolved.custom.nested, 'chat-dev-connections');
-  assert.equal(resolved.custom.cfn, '!Sub ${AWS::Region}-${MyFunction.Arn}', "CloudFormation's Sub syntax is left alone");
+  assert.equal(resolved.custom.cfn, '!Sub ${AWS::Region}-${MyFunction.Arn}-${envName}-${cfStack}-${selfLink}', "CloudFormation's Sub syntax is left alone, names that start like a source too");
   assert.equal(resolved.custom.account, '000000000000');
   const prod = resolveServerlessVariables(config, sources({ options: { stage: 'prod' }, env: { TOKEN: 't', WHICH: 'table' } })) as Record<string, any>;
   assert.deepEqual([prod.provider.stage, prod.provider.timeout, prod.custom.table], ['prod', 29, 'chat-prod-connections']);
