@@ -3,7 +3,7 @@
  * and their checks. Only node: built-ins and cliSupport's port parsing are imported: the package's
  * command answers --help and usage errors before it checks the optional peers.
  */
-import { runCommandLine, UsageError, type CommandSpec } from './commandLine.ts';
+import { runCommandLine, UsageError, type CommandLine, type CommandSpec } from './commandLine.ts';
 import { portOption } from './cliSupport.ts';
 import type { PortRequest } from './listen.ts';
 
@@ -70,32 +70,35 @@ export interface GatewayArguments {
  * commandLine.ts: the process exits); what is left is returned, checked.
  */
 export function gatewayArguments(argv: readonly string[]): GatewayArguments {
-  return runCommandLine(GATEWAY_COMMAND, argv, ({ values, parameterOverrides }) => {
-    const string = (name: string) => values[name] as string | undefined;
-    const apps = (['assembly', 'template', 'serverless'] as const).filter((name) => string(name) !== undefined);
-    if (apps.length > 1) throw new UsageError(`--${apps[0]} and --${apps[1]} are two apps; give one`);
-    if (string('stack') !== undefined && !string('assembly')) throw new UsageError('--stack needs --assembly');
-    if (Object.keys(parameterOverrides).length > 0 && !string('template')) throw new UsageError('--parameter-overrides needs --template');
-    if (string('stage') !== undefined && !string('serverless')) throw new UsageError('--stage needs --serverless (a template takes its stage from its parameters)');
-    if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose contradict each other');
-    let ports: { port: PortRequest; dynamoPort: PortRequest };
-    try {
-      ports = { port: portOption(string('port') ?? process.env.PORT, 3001, '--port'), dynamoPort: portOption(string('dynamo-port'), 8000, '--dynamo-port') };
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    return {
-      ...ports,
-      assembly: string('assembly'),
-      stack: string('stack'),
-      template: string('template'),
-      serverless: string('serverless'),
-      stage: string('stage'),
-      region: string('region'),
-      persist: string('persist'),
-      parameterOverrides,
-      quiet: values.quiet === true,
-      verbose: values.verbose === true,
-    };
-  });
+  return runCommandLine(GATEWAY_COMMAND, argv, checkGatewayArguments);
+}
+
+/** The checks across options and of their values; throws UsageError naming the option. */
+export function checkGatewayArguments({ values, parameterOverrides }: CommandLine): GatewayArguments {
+  const string = (name: string) => values[name] as string | undefined;
+  const apps = (['assembly', 'template', 'serverless'] as const).filter((name) => string(name) !== undefined);
+  if (apps.length > 1) throw new UsageError(`--${apps[0]} and --${apps[1]} are two apps; give one`);
+  if (string('stack') !== undefined && !string('assembly')) throw new UsageError('--stack needs --assembly');
+  if (Object.keys(parameterOverrides).length > 0 && !string('template')) throw new UsageError('--parameter-overrides needs --template');
+  if (string('stage') !== undefined && !string('serverless')) throw new UsageError('--stage needs --serverless (a template takes its stage from its parameters)');
+  if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose contradict each other');
+  let ports: { port: PortRequest; dynamoPort: PortRequest };
+  try {
+    ports = { port: portOption(string('port') ?? process.env.PORT, 3001, '--port'), dynamoPort: portOption(string('dynamo-port'), 8000, '--dynamo-port') };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return {
+    ...ports,
+    assembly: string('assembly'),
+    stack: string('stack'),
+    template: string('template'),
+    serverless: string('serverless'),
+    stage: string('stage'),
+    region: string('region'),
+    persist: string('persist'),
+    parameterOverrides,
+    quiet: values.quiet === true,
+    verbose: values.verbose === true,
+  };
 }
