@@ -1,8 +1,8 @@
 // The template readers without a gateway: CloudFormation's short-form tags, the intrinsics and
 // Parameters/Conditions/Mappings they lean on, SAM's Globals, and the Serverless Framework's variables.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTemplateText, TemplateError } from '../local/templateText.ts';
@@ -143,8 +143,14 @@ test('fails: a parameter without a value, one outside AllowedValues, an undeclar
   assert.throws(() => environmentOf(missing), (e: unknown) => e instanceof TemplateError && /Fn::FindInMap M\.a\.b is not in the template's Mappings/.test(e.message));
 });
 
+const scratchDirectories: string[] = [];
+after(() => {
+  for (const dir of scratchDirectories) rmSync(dir, { recursive: true, force: true });
+});
+
 function scratch(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'sgw-templates-'));
+  scratchDirectories.push(dir);
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), text);
