@@ -314,3 +314,33 @@ functions:
   const noRoutes = scratch({ 'serverless.yml': 'service: x\nfunctions: { a: { handler: a.b } }\n' });
   assert.throws(() => loadServerlessConfig({ path: join(noRoutes, 'serverless.yml') }), /no function has a websocket event/);
 });
+
+test('fails: code that cannot be served locally is a TemplateError naming the function (bundle error, a .zip, a bad handler, a bad key type)', () => {
+  const dir = scratch({
+    'template.yaml': `Resources:${API}
+  Broken: { Type: AWS::Serverless::Function, Properties: { CodeUri: src, Handler: broken.handler, Runtime: nodejs22.x } }
+`,
+    'src/broken.ts': 'export const handler = async (: number) => 1;',
+  });
+  assert.throws(() => loadTemplate({ path: join(dir, 'template.yaml') }), (e: unknown) => e instanceof TemplateError && /function Broken: esbuild could not bundle .*broken\.ts: .*\(.*broken\.ts:1\)/.test(e.message));
+  const zipped = scratch({ 'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Lambda::Function, Properties: { Code: code.zip, Handler: index.handler, Runtime: nodejs22.x } }\n`, 'code.zip': 'PK' });
+  assert.throws(() => loadTemplate({ path: join(zipped, 'template.yaml') }), /function Fn: .*code\.zip is not a folder \(a \.zip is not unpacked locally/);
+  const noExport = scratch({ 'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Lambda::Function, Properties: { Code: ., Handler: index, Runtime: nodejs22.x } }\n` });
+  assert.throws(() => loadTemplate({ path: join(noExport, 'template.yaml') }), /function Fn: the handler "index" is not file\.export/);
+  const badKey = scratch({ 'template.yaml': `Resources:${API}\n  T: { Type: AWS::Serverless::SimpleTable, Properties: { PrimaryKey: { Name: id, Type: Date } } }\n` });
+  assert.throws(() => loadTemplate({ path: join(badKey, 'template.yaml') }), /SimpleTable PrimaryKey type Date is not String, Number or Binary/);
+  const notTemplate = scratch({ 'template.yaml': 'just: text\n' });
+  assert.throws(() => loadTemplate({ path: join(notTemplate, 'template.yaml') }), /is not a CloudFormation template: it has no Resources/);
+});
+
+test('fails: Conditions that refer to themselves or to no condition; a serverless authorizer off $connect; a websocket event without a route', () => {
+  const conditions = (c: Record<string, unknown>) => withEnvironment({ X: { 'Fn::If': ['A', 'yes', 'no'] } }, { Parameters: { StageName: { Default: 'dev' } }, Conditions: c });
+  assert.throws(() => environmentOf(conditions({ A: { Condition: 'A' } })), /condition A refers to itself/);
+  assert.throws(() => environmentOf(conditions({})), /condition A is not in the template's Conditions/);
+  const offConnect = scratch({
+    'serverless.yml': 'service: s\nfunctions:\n  a: { handler: h.a, events: [{ websocket: { route: send, authorizer: a } }] }\n',
+  });
+  assert.throws(() => loadServerlessConfig({ path: join(offConnect, 'serverless.yml') }), /function a: an authorizer is only allowed on the \$connect route \(route send\)/);
+  const noRoute = scratch({ 'serverless.yml': 'service: s\nfunctions:\n  a: { handler: h.a, events: [{ websocket: { routeResponseSelectionExpression: $default } }] }\n' });
+  assert.throws(() => loadServerlessConfig({ path: join(noRoute, 'serverless.yml') }), /function a: a websocket event has no route/);
+});
