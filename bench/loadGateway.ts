@@ -48,6 +48,7 @@ const postOutcomes: Record<string, number> = {};
 // The functions' EMF records (one per connect and per send) are summed into a line every 30 s; LOAD_VERBOSE=1 prints each.
 const functionConsole = createFunctionConsole({
   verbose: process.env.LOAD_VERBOSE === '1',
+  verboseHint: 'LOAD_VERBOSE=1 prints each record',
   write: (line, stream) => (stream === 'stderr' ? console.error(line) : console.log(line)),
 });
 

@@ -12,6 +12,8 @@ export interface FunctionConsoleOptions {
   readonly write: (line: string, stream: 'stdout' | 'stderr') => void;
   /** How often a summary of the EMF records since the last one is printed. @default 30000 */
   readonly summaryEveryMs?: number;
+  /** How to see each record, said once with the first summary. @default '--verbose prints each record' */
+  readonly verboseHint?: string;
 }
 
 export interface FunctionConsole {
@@ -51,7 +53,7 @@ export function createFunctionConsole(options: FunctionConsoleOptions): Function
   const summarize = () => {
     if (records === 0) return;
     const figures = [...totals].map(([name, value]) => `${name}=${Number.isInteger(value) ? value : value.toFixed(2)}`).join(' ');
-    options.write(`metrics: ${records} EMF record${records === 1 ? '' : 's'} from the functions: ${figures}${noticeGiven ? '' : ' (--verbose prints each record)'}`, 'stdout');
+    options.write(`metrics: ${records} EMF record${records === 1 ? '' : 's'} from the functions: ${figures}${noticeGiven ? '' : ` (${options.verboseHint ?? '--verbose prints each record'})`}`, 'stdout');
     noticeGiven = true;
     records = 0;
     totals.clear();
