@@ -6,7 +6,8 @@
  * `resources.Resources` (its tables), and webSocketTemplate.ts reads the lot as it reads a CDK app's.
  *
  * Handlers are `path/file.export` from the service folder (.js, .mjs, .cjs; .ts is bundled with
- * esbuild, as serverless-esbuild does, with its `custom.esbuild` settings).
+ * esbuild, as serverless-esbuild and the Framework v4 do, with their `custom.esbuild` or
+ * `build.esbuild` settings).
  */
 import { dirname, resolve } from 'node:path';
 import { localCodeEntry, type BundleSettings } from './localCode.ts';
@@ -77,7 +78,8 @@ export function loadServerlessConfig(options: ServerlessConfigOptions): WebSocke
   const service = typeof config.service === 'string' ? config.service : String((config.service as { name?: unknown } | undefined)?.name ?? 'service');
   const stage = options.stage ?? String(provider.stage ?? 'dev');
   const plugins = (Array.isArray(config.plugins) ? config.plugins : ((config.plugins as { modules?: unknown[] } | undefined)?.modules ?? [])).map(String);
-  const esbuild = esbuildSettings(((config.custom ?? {}) as Record<string, unknown>).esbuild);
+  // serverless-esbuild's settings (`custom.esbuild`), or the Framework v4's built-in ones (`build.esbuild`).
+  const esbuild = esbuildSettings(asMap(config.custom).esbuild ?? asMap(config.build).esbuild);
 
   const resources: Record<string, CfnResource> = {};
   const functions = (config.functions ?? {}) as Record<string, Record<string, unknown>>;

@@ -2,7 +2,7 @@
 // Parameters/Conditions/Mappings they lean on, SAM's Globals, and the Serverless Framework's variables.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTemplateText, TemplateError } from '../local/templateText.ts';
@@ -343,4 +343,23 @@ test('fails: Conditions that refer to themselves or to no condition; a serverles
   assert.throws(() => loadServerlessConfig({ path: join(offConnect, 'serverless.yml') }), /function a: an authorizer is only allowed on the \$connect route \(route send\)/);
   const noRoute = scratch({ 'serverless.yml': 'service: s\nfunctions:\n  a: { handler: h.a, events: [{ websocket: { routeResponseSelectionExpression: $default } }] }\n' });
   assert.throws(() => loadServerlessConfig({ path: join(noRoute, 'serverless.yml') }), /function a: a websocket event has no route/);
+});
+
+test('serverless.yml: a .ts handler is bundled with esbuild, with the Framework v4 build.esbuild settings (format esm: an .mjs bundle)', () => {
+  const dir = scratch({
+    'serverless.yml': `
+service: v4
+frameworkVersion: '4'
+build: { esbuild: { format: esm, minify: true } }
+provider: { name: aws, runtime: nodejs22.x }
+functions:
+  connect: { handler: src/connect.handler, events: [{ websocket: $connect }] }
+`,
+    'src/connect.ts': 'export const handler = async (event: { requestContext: { connectionId: string } }): Promise<{ statusCode: number }> => ({ statusCode: event.requestContext.connectionId ? 200 : 400 });',
+  });
+  const app = loadServerlessConfig({ path: join(dir, 'serverless.yml'), env: {} });
+  const fn = app.gatewayOptions.functions!['v4-dev-connect'] as { entry: string; handlerName: string };
+  assert.match(fn.entry, /ConnectLambdaFunction-[0-9a-f]+\/src\/connect\.mjs$/);
+  assert.equal(fn.handlerName, 'handler');
+  assert.doesNotMatch(readFileSync(fn.entry, 'utf8'), /: Promise</, 'the types are gone');
 });
