@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { LocalGateway, loadCloudAssembly, type GatewayStats } from '../../local/index.ts';
 import { GatewayEnvVar } from '../../sdk/index.ts';
 import { MemorySampler, serve, wallClock } from './loadIpc.ts';
-import { createFunctionConsole } from '../local/functionConsole.ts';
+import { createFunctionConsole } from '../../local/functionConsole.ts';
 
 export interface GatewayStarted {
   readonly stackName: string;

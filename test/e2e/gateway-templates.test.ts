@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayManagementApiClient, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { connect, eventually, refusedStatus } from './support/wsClient.ts';
-import { startGatewayCli, type RunningCli } from './support/gatewayCli.ts';
+import { connect, eventually, refusedStatus } from '../helpers/wsClient.ts';
+import { startGatewayCli, type RunningCli } from '../helpers/gatewayCli.ts';
 
-const fixture = (path: string) => fileURLToPath(new URL(`./fixtures/${path}`, import.meta.url));
+const fixture = (path: string) => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
 
 function clientsFor(cli: RunningCli) {
   const { AWS_REGION: region, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_ENDPOINT_URL_DYNAMODB: endpoint } = cli.exports;

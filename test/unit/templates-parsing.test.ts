@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseTemplateText, TemplateError } from '../local/templateText.ts';
-import { resolveServerlessVariables, type VariableSources } from '../local/serverlessVariables.ts';
-import { loadTemplate } from '../local/samTemplate.ts';
-import { loadServerlessConfig } from '../local/serverlessConfig.ts';
-import { readWebSocketTemplate, type CfnTemplate } from '../local/webSocketTemplate.ts';
+import { parseTemplateText, TemplateError } from '../../local/templateText.ts';
+import { resolveServerlessVariables, type VariableSources } from '../../local/serverlessVariables.ts';
+import { loadTemplate } from '../../local/samTemplate.ts';
+import { loadServerlessConfig } from '../../local/serverlessConfig.ts';
+import { readWebSocketTemplate, type CfnTemplate } from '../../local/webSocketTemplate.ts';
 
 test('the short-form tags become their long forms: scalar, sequence and mapping forms, nested', () => {
   const parsed = parseTemplateText(
