@@ -1,6 +1,6 @@
 /**
  * The grammar of the HTTP/1.1 answers sdk/http1Pool.ts reads, as strict as llhttp (Node's own
- * parser) or stricter: an answer llhttp refuses is refused here too (test/sdk-http1-fuzz.test.ts
+ * parser) or stricter: an answer llhttp refuses is refused here too (test/unit/sdk-http1-fuzz.test.ts
  * compares the two on random and mutated answers). A lenient parser in front of a proxy or a
  * poisoned cache is how request smuggling and response splitting start; AWS's endpoints never send
  * any of what is refused below.

@@ -6,7 +6,7 @@
  * session's uid and group, send_message.php's pushes reach the right pages (captured through alert),
  * and closing a page removes its items. app.php, the recommended page, does the same with JSON.parse
  * and shows messages as text. Logging in is a POST of login.php's form, every POST carries the
- * session's CSRF token (test/php-example-security.test.ts tests the refusals).
+ * session's CSRF token (test/e2e/php-example-security.test.ts tests the refusals).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { answeringServer, parseWithNode, parseWithPool, type Parsed } from './support/answerOracle.ts';
+import { answeringServer, parseWithNode, parseWithPool, type Parsed } from '../helpers/answerOracle.ts';
 
 const TOKEN = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}$/);
 const VALUE = fc.stringMatching(/^[\x20-\x7e]{0,16}$/);

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { rawRequest, type RawAnswer } from './support/rawHttp.ts';
+import { rawRequest, type RawAnswer } from '../helpers/rawHttp.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 

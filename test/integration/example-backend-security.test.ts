@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { rawRequest } from './support/rawHttp.ts';
-import { withGateway } from './support/withGateway.ts';
-import { startExampleBackend, type RunningBackend } from '../example/backend.ts';
-import { Gateway } from '../sdk/index.ts';
+import { rawRequest } from '../helpers/rawHttp.ts';
+import { withGateway } from '../helpers/withGateway.ts';
+import { startExampleBackend, type RunningBackend } from '../../example/backend.ts';
+import { Gateway } from '../../sdk/index.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const FORM = 'application/x-www-form-urlencoded';

@@ -11,11 +11,11 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { rawRequest } from './support/rawHttp.ts';
-import { withGateway } from './support/withGateway.ts';
-import { connect } from './support/wsClient.ts';
-import { hostnameOf, isLoopbackHostname } from '../local/hostGuard.ts';
-import type { LocalGateway } from '../local/index.ts';
+import { rawRequest } from '../helpers/rawHttp.ts';
+import { withGateway } from '../helpers/withGateway.ts';
+import { connect } from '../helpers/wsClient.ts';
+import { hostnameOf, isLoopbackHostname } from '../../local/hostGuard.ts';
+import type { LocalGateway } from '../../local/index.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const EVIL_HOST = 'evil.example.invalid';
