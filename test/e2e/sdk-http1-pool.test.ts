@@ -226,7 +226,7 @@ test('an answer body over maxBodyBytes is refused, by Content-Length before it c
     `HTTP/1.1 200 OK\r\n\r\n${'a'.repeat(cap + 1)}`,
   ];
   for (const text of cases) {
-    const server = await rawServer((_request, index) => (index === 0 ? text : 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n' + 'b'.repeat(cap)), 400);
+    const server = await rawServer((_request, index) => (index === 0 ? text : `HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'b'.repeat(cap)}`), 400);
     const pool = new Http1Pool(server.url, { ...OPTIONS, maxBodyBytes: cap });
     try {
       await assert.rejects(pool.request('GET', '/x', { host: 'h' }), (error: Error) => error instanceof MalformedAnswerError && error.reason === 'body-too-large', JSON.stringify(text.slice(0, 60)));
