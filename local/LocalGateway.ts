@@ -467,7 +467,10 @@ export class LocalGateway implements ConnectionManager {
   private async onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     // Pages of any origin may connect, as on AWS; but not through a name that is not this API's (DNS rebinding).
-    if (!this.hostGuard.allows(req)) return rejectUpgrade(socket, 403, 'Forbidden');
+    if (!this.hostGuard.allows(req)) {
+      this.logForeignHost(req);
+      return rejectUpgrade(socket, 403, 'Forbidden');
+    }
     if (this.state !== 'running') return rejectUpgrade(socket, 503, 'Service Unavailable');
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!this.isStagePath(req.url ?? '/')) return rejectUpgrade(socket, 403, 'Forbidden');
@@ -796,7 +799,10 @@ export class LocalGateway implements ConnectionManager {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
-    if (!this.hostGuard.allows(req)) return refuseForeignHost(req, res);
+    if (!this.hostGuard.allows(req)) {
+      this.logForeignHost(req);
+      return refuseForeignHost(req, res);
+    }
     // Answers carry the gateway's clock, which clients correct their skew from.
     if (this.options.clockOffsetMs) res.setHeader('Date', new Date(this.clockNow()).toUTCString());
     if (req.method === 'GET' && this.isStageOrBelow(url)) {
@@ -847,6 +853,11 @@ export class LocalGateway implements ConnectionManager {
   private isStagePath(rawUrl: string): boolean {
     const path = new URL(rawUrl, 'http://localhost').pathname.replace(/\/+$/, '');
     return path === `/${this.stage}`;
+  }
+
+  /** Why a request got 403 before anything else: a name the developer means to use goes in `domainNames`. */
+  private logForeignHost(req: IncomingMessage): void {
+    this.log(`refused ${req.method} ${req.url}: Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name nor one of this API's (add it to domainNames to serve it)`);
   }
 
   private log(line: string): void {
