@@ -1,31 +1,26 @@
 /**
  * Bind tokens: proof that whoever asks to bind a connection got its init message, i.e. owns it.
  * A connection id is not a credential (it leaks through rosters, payloads and logs); the token is a
- * MAC over the id and an expiry, keyed by a secret that only the backend side can read.
+ * connection token of purpose 'bind' (tokens.ts: a MAC over the purpose, the id and an expiry, keyed
+ * by a secret that only the backend side can read), so it is good for binding and nothing else.
  *
- *   token = "v1." + expiry + "." + base64url(HMAC-SHA256(key, "v1." + connectionId + "." + expiry))
- *
- * `expiry` is Unix seconds in decimal; the MAC is 43 characters. The key is the UTF-8 bytes of a
- * Secrets Manager secret's SecretString (the construct generates 64 characters; locally the gateway
- * generates one per start). Verification is constant-time over the MAC and refuses expired tokens.
- * The key and the secret's value never appear in an error or a log line.
+ * The key is the UTF-8 bytes of a Secrets Manager secret's SecretString (the construct generates 64
+ * characters; locally the gateway generates one per start). The key and the secret's value never
+ * appear in an error or a log line.
  *
  * The secret is read once per process (BindTokenSecret caches it): verification makes no network
  * call after the first. A new secret value reaches a process when it starts.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { BindTokenError, ConfigurationError, ServiceError, ThrottledError, ValidationError, type BindTokenRefusal } from './errors.ts';
 import { CONNECTION_MAX_AGE_SECONDS } from './tables.ts';
+import { checkToken, mintToken } from './tokens.ts';
 
 /** A token is valid as long as the longest connection API Gateway allows: 2 hours. */
 export const BIND_TOKEN_TTL_SECONDS = CONNECTION_MAX_AGE_SECONDS;
 
 /** Shorter keys are refused (a configuration error): HMAC-SHA256 wants at least 32 bytes of key. */
 export const MIN_BIND_SECRET_BYTES = 32;
-
-const VERSION = 'v1';
-const TOKEN = /^v1\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/;
 
 /** Options of the binding methods (`bindUid`, `joinGroup`). */
 export interface BindOptions {
@@ -40,30 +35,14 @@ export interface BindOptions {
  */
 export const OWN_CONNECTION: unique symbol = Symbol('gateway.ownConnection');
 
-function mac(key: Uint8Array, connectionId: string, expiry: string): Buffer {
-  return createHmac('sha256', key).update(`${VERSION}.${connectionId}.${expiry}`, 'utf8').digest();
-}
-
-/** A token for `connectionId`, valid until `nowMs` + `ttlSeconds`. */
+/** A bind token for `connectionId`, valid until `nowMs` + `ttlSeconds`. */
 export function mintBindToken(key: Uint8Array, connectionId: string, nowMs = Date.now(), ttlSeconds = BIND_TOKEN_TTL_SECONDS): string {
-  const expiry = String(Math.floor(nowMs / 1000) + ttlSeconds);
-  return `${VERSION}.${expiry}.${mac(key, connectionId, expiry).toString('base64url')}`;
+  return mintToken(key, 'bind', connectionId, nowMs, ttlSeconds);
 }
 
-/** Why a token is refused, or undefined when it is valid for `connectionId` at `nowMs`. */
-export function checkBindToken(key: Uint8Array, connectionId: string, token: unknown, nowMs = Date.now()): BindTokenRefusal | undefined {
-  if (token === undefined || token === null || token === '') return 'missing';
-  const match = typeof token === 'string' ? TOKEN.exec(token) : null;
-  if (!match) return 'malformed';
-  const [, expiry, given] = match as unknown as [string, string, string];
-  const expected = mac(key, connectionId, expiry);
-  const presented = Buffer.from(given, 'base64url');
-  // The last of 43 characters carries 2 unused bits: only the canonical spelling is a token, so one
-  // token has exactly one form. 43 characters always decode to 32 bytes (the length check guards timingSafeEqual).
-  if (presented.toString('base64url') !== given) return 'malformed';
-  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'mismatch';
-  if (Number(expiry) * 1000 <= nowMs) return 'expired';
-  return undefined;
+/** Why a bind token is refused, or undefined when one of `keys` signed it for `connectionId` and it is valid at `nowMs`. */
+export function checkBindToken(keys: Uint8Array | readonly Uint8Array[], connectionId: string, token: unknown, nowMs = Date.now()): BindTokenRefusal | undefined {
+  return checkToken(keys, 'bind', connectionId, token, nowMs);
 }
 
 /**
