@@ -11,6 +11,7 @@ export type {
   ConnectDecision,
   WebSocketConnectData,
   Session,
+  MessageSessionRead,
   OutgoingMessage,
   SendReport,
 } from './events.ts';
