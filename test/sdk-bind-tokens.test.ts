@@ -193,12 +193,33 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
     await assert.rejects(gw.verifyBindToken('not an id', token), ValidationError);
   });
 
-  test('without requireBindToken binds need no token, and verifyBindToken still answers', async () => {
-    const open = h.newGateway({ bindTokenSecret: SECRET_ARN, secretsManager: secrets });
+  test('fail closed: a Gateway given a secret and no requireBindToken requires tokens; only requireBindToken: false turns that off', async () => {
     const client = await h.connect();
+    const secretOnly = h.newGateway({ bindTokenSecret: SECRET_ARN, secretsManager: secrets });
+    await refused(() => secretOnly.bindUid(client.id, 'no-token'), 'missing');
+    await refused(() => secretOnly.joinGroup(client.id, 'no-token'), 'missing');
+    await secretOnly.bindUid(client.id, 'with-token', { bindToken: mintBindToken(key, client.id) });
+    const open = h.newGateway({ bindTokenSecret: SECRET_ARN, requireBindToken: false, secretsManager: secrets });
     await open.bindUid(client.id, 'no-token-needed');
     assert.deepEqual(await open.getClientIdByUid('no-token-needed'), [client.id]);
-    assert.equal(await open.verifyBindToken(client.id, mintBindToken(key, client.id)), true);
+    assert.equal(await open.verifyBindToken(client.id, mintBindToken(key, client.id)), true, 'verifyBindToken still answers');
+    // Without a secret there is nothing to check tokens with: binds need none (the Gateway of a local test, say).
+    await h.newGateway({}).bindUid(client.id, 'no-secret');
+  });
+
+  test('fail closed from the environment: GATEWAY_BIND_TOKEN_SECRET alone requires tokens; GATEWAY_REQUIRE_BIND_TOKEN=false turns that off', async () => {
+    const base = gatewayEnvironment(h.endpoints.callbackUrl, TEST_TABLES);
+    const overrides = { region: h.endpoints.region, credentials: LOCAL_CREDENTIALS, dynamoDb: h.doc, secretsManager: secrets };
+    const client = await h.connect();
+    for (const unset of [undefined, '', '  ']) {
+      const env = { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, ...(unset === undefined ? {} : { [GatewayEnvVar.requireBindToken]: unset }) };
+      const gateway = Gateway.fromEnv(overrides, env);
+      await refused(() => gateway.bindUid(client.id, 'env-no-token'), 'missing');
+      gateway.destroy();
+    }
+    const lax = Gateway.fromEnv(overrides, { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, [GatewayEnvVar.requireBindToken]: 'false' });
+    await lax.bindUid(client.id, 'env-explicitly-open');
+    lax.destroy();
   });
 
   test('in an Events callback, the connection of the event binds itself without a token; any other id still needs its own', async () => {
