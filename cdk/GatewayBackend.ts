@@ -209,7 +209,7 @@ export interface GatewayBackendProps {
    */
   readonly pointInTimeRecovery?: boolean;
   /**
-   * What happens to the tables and log groups when they leave the stack.
+   * What happens to the tables, the log groups and the bind token secret when they leave the stack.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -590,10 +590,12 @@ export class GatewayBackend extends Construct {
     this.bindTokenSecret = new secretsmanager.Secret(this, 'BindTokenSecret', {
       description: 'GatewayBackend: the key of the bind tokens in init messages (sdk/bindToken.ts)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      // Like the tables: a retained table with a deleted key would hold connections nobody can bind.
+      removalPolicy: settings.removalPolicy,
     });
     Validations.of(this.bindTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'Each process reads the key once; a rotated value would refuse every token issued before it until every function restarted. Tokens expire within 2 hours; rotate by putting a new value and redeploying (README: Bind tokens).',
+      reason: 'Rotation is a PutSecretValue of a new random value, done by the operator (docs: rotating the bind token key): there is no rotation Lambda to run. Processes re-read the key hourly and accept tokens of the previous version (AWSPREVIOUS), so a rotation needs no restart; tokens expire within 2 hours.',
     });
     const sdkEnvironment = gatewayEnvironment(
       this.callbackUrl,

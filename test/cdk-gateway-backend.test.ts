@@ -630,4 +630,12 @@ describe('bind tokens', () => {
     }
     assert.equal(build({ requireBindToken: false }).backend.environment[GatewayEnvVar.requireBindToken], 'false');
   });
+
+  test('the secret follows removalPolicy as the tables do: retained by default, deleted with DESTROY', () => {
+    const retained = Object.values(build().template().findResources('AWS::SecretsManager::Secret'));
+    assert.equal(retained.length, 1);
+    assert.deepEqual([retained[0]!.DeletionPolicy, retained[0]!.UpdateReplacePolicy], ['Retain', 'Retain']);
+    const destroyed = Object.values(build({ removalPolicy: RemovalPolicy.DESTROY }).template().findResources('AWS::SecretsManager::Secret'));
+    assert.deepEqual([destroyed[0]!.DeletionPolicy, destroyed[0]!.UpdateReplacePolicy], ['Delete', 'Delete']);
+  });
 });
