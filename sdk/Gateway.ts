@@ -49,7 +49,8 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BindTokenGuard, BindTokenSecret, type BindOptions } from './bindToken.ts';
+import { BindTokenGuard, type BindOptions } from './bindToken.ts';
+import { TokenSecret } from './tokenSecret.ts';
 import { ConnectionsApi } from './ConnectionsApi.ts';
 import { CredentialCache } from './CredentialCache.ts';
 import { ConnectionStore } from './ConnectionStore.ts';
@@ -127,7 +128,7 @@ export class Gateway {
       bindTokens: new BindTokenGuard(
         o.bindTokenSecret === undefined
           ? undefined
-          : new BindTokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) }),
+          : new TokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) }),
         o.requireBindToken,
       ),
     };

@@ -3,8 +3,8 @@
  * the local gateway, whose Secrets Manager (GetSecretValue) serves the key exactly as AWS would:
  * with `requireBindToken`, a bind or join with another connection's id and no token, a malformed
  * token, a forged one, one for another id and an expired one are each refused with a BindTokenError
- * and nothing written; the right token binds. The key is read once; neither it nor the token is in
- * any error.
+ * and nothing written; the right token binds. The key is read once (its current and previous
+ * versions); neither it nor the token is in any error.
  */
 import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -179,7 +179,7 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
     await assert.rejects(gw.joinGroup(victim.id, 'x', 'token' as unknown as { bindToken: string }), ValidationError);
   });
 
-  test('the right token binds and joins; the key was read once for all of these calls', async () => {
+  test('the right token binds and joins; the key was read once (both versions) for all of these calls', async () => {
     const client = await h.connect();
     const token = mintBindToken(key, client.id); // what the init sender puts in the init message
     assert.equal(await gw.verifyBindToken(client.id, token), true);
@@ -189,7 +189,7 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
     assert.deepEqual(await gw.getClientIdListByGroup('owners'), [client.id]);
     assert.equal(await gw.verifyBindToken(client.id, 'v1.1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), false);
     assert.equal(await gw.verifyBindToken(client.id, undefined as unknown as string), false);
-    assert.equal(secretReads, 1, 'one GetSecretValue for every verification since the Gateway was built');
+    assert.equal(secretReads, 2, 'one read of the key (AWSCURRENT and AWSPREVIOUS, one GetSecretValue each) for every verification since the Gateway was built');
     await assert.rejects(gw.verifyBindToken('not an id', token), ValidationError);
   });
 

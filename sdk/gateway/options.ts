@@ -11,7 +11,7 @@ import type { GatewayTableNames } from '../tables.ts';
 import { describe } from '../validation.ts';
 import type { SendMetrics } from './types.ts';
 import type { ConnectionsTransport } from '../connectionsTransport.ts';
-import type { SecretsManagerClientLike } from '../bindToken.ts';
+import type { SecretsManagerClientLike } from '../tokenSecret.ts';
 
 export type HookOperation = 'bindUid' | 'unbindUid' | 'joinGroup' | 'leaveGroup';
 
