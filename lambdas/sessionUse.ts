@@ -49,6 +49,9 @@ function parameters(text: string): { params: string[]; body: string } | undefine
   const open = text.indexOf('(');
   const close = open < 0 ? -1 : text.indexOf(')', open);
   if (close < 0) return undefined;
+  // Only `async`, `function`, `*` and a plain name may come before the list: a computed method name
+  // (`[expr](...)`) could hold a parenthesis of its own.
+  if (!/^\s*(?:async\s*)?(?:function\b\s*)?\*?\s*(?:[A-Za-z_$][\w$]*)?\s*$/.test(text.slice(0, open))) return undefined;
   const list = text.slice(open + 1, close);
   if (!/^[\w$\s,{}:]*$/.test(list)) return undefined;
   const params: string[] = [];

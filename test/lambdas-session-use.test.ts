@@ -67,6 +67,10 @@ describe('sessionUseOf', () => {
     }
     assert.equal(sessionUseOf(((_a: string, _b: string, ctx: { session: object }) => ctx.session).bind(null)), 'maybe', 'a bound function shows no source');
     assert.equal(sessionUseOf(Math.max as never), 'maybe', 'native code');
+    // A computed method name may hold a parenthesis before the parameter list.
+    const computed = { [`on${String('Message')}`](_id: string, _m: string, ctx: { session: object }) { return ctx.session; } };
+    assert.equal(sessionUseOf(fn('(() => { const f = () => "x"; return { [f(1)](id, m, ctx) { return ctx.session } }.x; })()')), 'maybe');
+    assert.equal(sessionUseOf(computed.onMessage!), 'maybe');
     assert.equal(sessionUseOf(new Proxy(() => {}, {}) as never), 'maybe', 'a proxy');
   });
 });
