@@ -28,8 +28,8 @@ export interface LocalSecretDefinition {
 
 const TARGET_PREFIX = 'secretsmanager.';
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-/** GetSecretValue's request is a few hundred bytes; anything far larger is not one. */
-const BODY_LIMIT = 64 * 1024;
+/** A request holds at most a 65,536-byte SecretString (JSON-escaped, up to 6 bytes a byte) and a few names; anything larger is not one. */
+const BODY_LIMIT = 400 * 1024;
 
 /** An alphanumeric random string, as GenerateSecretString with ExcludePunctuation makes. */
 export function generateSecretValue(length: number): string {

@@ -11,7 +11,7 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import { GatewayHarness, LOCAL_CREDENTIALS } from './helpers/gatewayHarness.ts';
 import { BindTokenGuard, checkBindToken, mintBindToken } from '../sdk/bindToken.ts';
 import { TOKEN_KEY_MISS_REFRESH_MS, TOKEN_KEY_REFRESH_MS, TokenSecret } from '../sdk/tokenSecret.ts';
-import { ServiceError } from '../sdk/index.ts';
+import { ConfigurationError, ServiceError } from '../sdk/index.ts';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:rotation-key-Ab12Cd';
 const CLIENT = 'Um90YXRpb25DbGk=';
@@ -57,6 +57,11 @@ describe('rotating the bind token key', { timeout: 60_000 }, () => {
     assert.equal(await stageValue('AWSCURRENT'), newValue('c'));
     assert.equal(await stageValue('AWSPENDING'), newValue('p'));
     await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN })), { name: 'InvalidParameterException' });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: 'x'.repeat(65_537) })), { name: 'ValidationException' });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('x'), ClientRequestToken: 'short' })), { name: 'ValidationException' });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('x'), VersionStages: [] })), { name: 'ValidationException' });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretBinary: Buffer.from('x') })), { name: 'InvalidRequestException' });
+    await assert.rejects(stageValue('NO-SUCH-LABEL'), { name: 'ResourceNotFoundException' });
     await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: 'no-such-secret', SecretString: newValue('x') })), { name: 'ResourceNotFoundException' });
     assert.equal(h.local.secrets.values()[SECRET_ARN], newValue('c'));
   });
@@ -103,6 +108,22 @@ describe('rotating the bind token key', { timeout: 60_000 }, () => {
     assert.equal(await guard.verify(CLIENT, newToken), true);
     secret.destroy();
     elsewhere.destroy();
+  });
+
+  test('a previous version too short to be a key is left out; a current one is a ConfigurationError', async () => {
+    const other = await GatewayHarness.start({ secrets: [{ arn: SECRET_ARN, name: 'rotation-key', value: 'short' }] });
+    const client = new SecretsManagerClient({ endpoint: other.endpoints.httpUrl, region: other.endpoints.region, credentials: LOCAL_CREDENTIALS });
+    try {
+      await assert.rejects(new TokenSecret({ secretId: SECRET_ARN, client }).keys(), (error: unknown) => error instanceof ConfigurationError && /at least 32 bytes/.test(error.message));
+      await client.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('h') }));
+      const keys = await new TokenSecret({ secretId: SECRET_ARN, client }).keys();
+      assert.equal(keys.current.toString(), newValue('h'));
+      assert.equal(keys.previous, undefined);
+      assert.deepEqual(keys.all, [keys.current]);
+    } finally {
+      client.destroy();
+      await other.stop();
+    }
   });
 
   test('a failed re-read keeps the keys already read (and tries again a minute later); a failed first read is an error', async () => {
