@@ -129,6 +129,8 @@ describe('rotating the bind token key', { timeout: 60_000 }, () => {
   test('a failed re-read keeps the keys already read (and tries again a minute later); a failed first read is an error', async () => {
     const other = await GatewayHarness.start({ secrets: [{ arn: SECRET_ARN, name: 'rotation-key', value: newValue('g') }] });
     const client = new SecretsManagerClient({ endpoint: other.endpoints.httpUrl, region: other.endpoints.region, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    let attempts = 0;
+    client.middlewareStack.add((next) => async (args) => (attempts++, next(args)), { step: 'initialize' });
     let now = 0;
     const secret = new TokenSecret({ secretId: SECRET_ARN, client, now: () => now });
     try {
@@ -137,7 +139,15 @@ describe('rotating the bind token key', { timeout: 60_000 }, () => {
       assert.equal(await guard.verify(CLIENT, token), true);
       await other.stop();
       now += TOKEN_KEY_REFRESH_MS;
+      attempts = 0;
       assert.equal(await guard.verify(CLIENT, token), true, 'Secrets Manager unreachable: the keys read an hour ago still check tokens');
+      assert.equal(attempts, 2, 'one failed re-read (both versions)');
+      now += TOKEN_KEY_MISS_REFRESH_MS - 1;
+      assert.equal(await guard.verify(CLIENT, token), true);
+      assert.equal(attempts, 2, 'not tried again within the minute');
+      now += 1;
+      assert.equal(await guard.verify(CLIENT, token), true);
+      assert.equal(attempts, 4, 'tried again a minute later');
       const unreadable = new TokenSecret({ secretId: SECRET_ARN, client });
       await assert.rejects(unreadable.keys(), ServiceError);
     } finally {
