@@ -15,16 +15,13 @@
 import { BindTokenError, ConfigurationError, ValidationError, type BindTokenRefusal } from './errors.ts';
 import { CONNECTION_MAX_AGE_SECONDS } from './tables.ts';
 import { checkToken, mintToken } from './tokens.ts';
-import { MIN_TOKEN_SECRET_BYTES, TokenSecret, type TokenKeys } from './tokenSecret.ts';
+import type { TokenKeys, TokenSecret } from './tokenSecret.ts';
 
-// The key's reader under its former names (a bind token secret is a token secret).
+// The key's reader under its former names, for code written against them (a bind token secret is a token secret).
 export { TokenSecret as BindTokenSecret, type TokenSecretOptions as BindTokenSecretOptions, type SecretsManagerClientLike } from './tokenSecret.ts';
 
 /** A token is valid as long as the longest connection API Gateway allows: 2 hours. */
 export const BIND_TOKEN_TTL_SECONDS = CONNECTION_MAX_AGE_SECONDS;
-
-/** Shorter keys are refused (a configuration error): see tokenSecret.ts. */
-export const MIN_BIND_SECRET_BYTES = MIN_TOKEN_SECRET_BYTES;
 
 /** Options of the binding methods (`bindUid`, `joinGroup`). */
 export interface BindOptions {
