@@ -156,7 +156,9 @@ export interface GatewayBackendProps {
    * Binds (`bindUid`, `joinGroup`) must carry the `bind_token` of the connection's init message
    * (GATEWAY_REQUIRE_BIND_TOKEN, read by `Gateway.fromEnv()`): a client id alone can no longer be
    * bound by whoever learned it. `false` for GatewayWorker code that cannot pass the token yet; the
-   * tokens are sent and can be verified either way.
+   * tokens are sent and can be verified either way. `grantGateway` writes the value on every function
+   * it configures; a process configured otherwise that holds GATEWAY_BIND_TOKEN_SECRET requires tokens
+   * unless its GATEWAY_REQUIRE_BIND_TOKEN is `false` (the SDK fails closed).
    * @default true
    */
   readonly requireBindToken?: boolean;
