@@ -658,9 +658,10 @@ export class GatewayBackend extends Construct {
     });
     if (this.apiGatewayAccount) this.stage.node.addDependency(this.apiGatewayAccount);
     if (settings.connectThrottle) {
-      // A route setting names an existing route: the stage waits for it.
+      // A route setting names an existing route: the stage waits for it. RouteSettings is a JSON map
+      // to CloudFormation, so its keys are written as CloudFormation spells them.
       (this.stage.node.defaultChild as apigwv2.CfnStage).routeSettings = {
-        $connect: { throttlingRateLimit: settings.connectThrottle.rateLimit, throttlingBurstLimit: settings.connectThrottle.burstLimit },
+        $connect: { ThrottlingRateLimit: settings.connectThrottle.rateLimit, ThrottlingBurstLimit: settings.connectThrottle.burstLimit },
       };
       this.stage.node.addDependency(this.connectRoute);
     }
@@ -675,7 +676,7 @@ export class GatewayBackend extends Construct {
       });
     }
 
-    this.url = domain ? `wss://${domain.domainName.name}` : this.stage.url;
+    this.url = props.domainName ? `wss://${props.domainName.domainName}` : this.stage.url;
     this.callbackUrl = this.stage.callbackUrl;
     this.stageArnPrefix = Stack.of(this).formatArn({
       service: 'execute-api',
@@ -718,7 +719,7 @@ export class GatewayBackend extends Construct {
     // The Gateway API calls any SDK method on its callers' behalf.
     this.grantGateway(this.gatewayApiFunction);
     // The allow-list the function enforces before any call (lambdas/gatewayApiAccess.ts).
-    this.gatewayApiFunction.addEnvironment(GATEWAY_API_METHODS_ENV, settings.gatewayApiMethods.join(','));
+    if (settings.gatewayApiMethodsEnv !== undefined) this.gatewayApiFunction.addEnvironment(GATEWAY_API_METHODS_ENV, settings.gatewayApiMethodsEnv);
     this.connectFunction.addEnvironment(LambdaEnvVar.initFunction, this.initSenderFunction.functionName);
     this.connectFunction.addEnvironment(LambdaEnvVar.initMessage, String(settings.initMessage));
     // lambda:InvokeFunction on the function's own ARN only (grantInvoke would add `:*` for versions).
@@ -750,7 +751,7 @@ export class GatewayBackend extends Construct {
     this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: domain ? 'The stage on the execute-api host (browsers use CustomDomainUrl)' : 'What browsers connect to' });
     if (domain) {
       new CfnOutput(this, 'CustomDomainUrl', { value: this.url, description: 'What browsers connect to: the custom domain' });
-      new CfnOutput(this, 'CustomDomainTarget', { value: domain.domainName.regionalDomainName, description: `Where ${domain.domainName.name} must point (CNAME or alias), when no alias record was created` });
+      new CfnOutput(this, 'CustomDomainTarget', { value: domain.domainName.regionalDomainName, description: `Where ${props.domainName!.domainName} must point (CNAME or alias), when no alias record was created` });
     }
     this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', { value: this.callbackUrl, description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})` });
     // Table names too, so a backend (or the scenario tests against a deployed stack) can be configured from the outputs alone.

@@ -60,6 +60,8 @@ export interface Settings {
   readonly connectThrottle: GatewayThrottleSettings | undefined;
   /** The Gateway API's allow-list, resolved to method names. */
   readonly gatewayApiMethods: readonly string[];
+  /** GATEWAY_API_METHODS: a preset's name or the comma-separated names; undefined for 'all' (unset means every method). */
+  readonly gatewayApiMethodsEnv: string | undefined;
   readonly deletionProtection: boolean;
   readonly authorizerQueryParameter: string;
   readonly pointInTimeRecovery: boolean;
@@ -134,12 +136,14 @@ export function validate(props: GatewayBackendProps): Settings {
   const throttle = checkThrottle('throttle', props.throttle ?? { rateLimit: 1000, burstLimit: 500 });
   const connectThrottle = props.connectThrottle === false ? undefined : checkThrottle('connectThrottle', props.connectThrottle ?? DEFAULT_CONNECT_THROTTLE);
 
+  const methods = props.gatewayApi?.methods ?? 'all';
   let gatewayApiMethods: string[] = [];
   try {
-    gatewayApiMethods = resolveGatewayApiMethods(props.gatewayApi?.methods ?? 'all');
+    gatewayApiMethods = resolveGatewayApiMethods(methods);
   } catch (error) {
     fail(`gatewayApi.methods: ${(error as Error).message}.`);
   }
+  const gatewayApiMethodsEnv = methods === 'all' ? undefined : typeof methods === 'string' ? methods : gatewayApiMethods.join(',');
 
   const domain = props.domainName;
   if (domain !== undefined) {
@@ -212,6 +216,7 @@ export function validate(props: GatewayBackendProps): Settings {
     throttle,
     connectThrottle,
     gatewayApiMethods,
+    gatewayApiMethodsEnv,
     deletionProtection: props.deletionProtection ?? true,
     authorizerQueryParameter,
     pointInTimeRecovery: props.pointInTimeRecovery ?? true,

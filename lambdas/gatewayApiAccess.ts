@@ -74,14 +74,16 @@ export function resolveGatewayApiMethods(methods: string | readonly string[]): s
 }
 
 /**
- * The allow-list from GATEWAY_API_METHODS: unset means every method (a function deployed before
- * the allow-list existed); set, it must name known methods only.
+ * The allow-list from GATEWAY_API_METHODS (a preset's name, or comma-separated method names): unset
+ * means every method (the construct leaves it unset for 'all'); set, it must name a preset or known
+ * methods only.
  */
 export function allowedMethodsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): ReadonlySet<string> | undefined {
   const value = env[GATEWAY_API_METHODS_ENV];
   if (value === undefined) return undefined;
   try {
-    return new Set(resolveGatewayApiMethods(value.split(',').map((name) => name.trim())));
+    const trimmed = value.trim();
+    return new Set(resolveGatewayApiMethods(Object.hasOwn(GATEWAY_API_PRESETS, trimmed) ? trimmed : trimmed.split(',').map((name) => name.trim())));
   } catch (error) {
     throw new ConfigurationError(`environment variable ${GATEWAY_API_METHODS_ENV}: ${(error as Error).message}`, { cause: error });
   }
