@@ -593,6 +593,14 @@ export class GatewayBackend extends Construct {
       },
     });
 
+    // The worker re-queues recipients that still fail to itself (lambdas/fanoutWorkerHandler.ts). A
+    // policy of its own: the function does not wait for it, so naming the function's own ARN makes
+    // no dependency cycle (the role's default policy, which the function waits for, would).
+    new iam.Policy(this, 'FanoutWorkerRequeuePolicy', {
+      roles: [this.fanoutWorkerFunction.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.fanoutWorkerFunction.functionArn] })],
+    });
+
     // ---- API and stage ----
     this.metricsService = props.apiName ?? this.node.path.replace(/\//g, '-');
     this.metricsNamespace = settings.metricsNamespace;
