@@ -8,7 +8,8 @@
  * Construct ids are part of the contract (renaming one replaces its resource, and the local gateway's
  * template mode finds functions and tables by them): Connections, Uids, Groups, Api, Stage,
  * AccessLogs (when on), ApiGatewayCloudWatchRole and ApiGatewayAccount (when created), ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
- * FanoutWorkerFunction, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction.
+ * FanoutWorkerFunction, FanoutWorkerRequeuePolicy, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction;
+ * with a custom domain DomainName, ApiMapping, Certificate (when created) and AliasRecord (when created).
  */
 import { resolve } from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
@@ -198,7 +199,7 @@ export interface GatewayBackendProps {
    */
   readonly stageName?: string;
   /**
-   * Throttling for every route of the stage.
+   * Throttling for every route of the stage (`$connect` has its own: `connectThrottle`).
    * @default { rateLimit: 1000, burstLimit: 500 } (a tenth of the account's default quota)
    */
   readonly throttle?: GatewayThrottleSettings;
