@@ -8,7 +8,8 @@
  * A 410 is ambiguous: "not open yet" or "already gone". It stops retrying, whichever comes first:
  * - when the connection item is gone from the table (the connection was refused or `$disconnect`
  *   ran), checked at most every `existenceCheckEveryMs`;
- * - when the 410s outlast the connect grace (`connectGraceMs` from this function's start). `$connect`
+ * - when the 410s outlast the connect grace (`connectGraceMs` from this function's start; outcome
+ *   'expired', as for `retryUntil`, since the client may also never have opened). `$connect`
  *   invokes this function as its very last step, so the connection opens within one handshake of that
  *   (measured locally: 0-12 ms; on AWS tens of ms); 410s for longer mean the client left. This is what
  *   makes an anonymous client that connects and leaves cheap: `$disconnect` is best effort, so the
@@ -150,7 +151,9 @@ export function createInitSenderHandler(options: InitSenderOptions) {
       // 410: not open yet, or gone.
       if (delivered > 0) return result('gone'); // it was open a moment ago: gone for good
       const now = clock();
-      if (now - started >= backoff.connectGraceMs) return result('gone'); // it would have opened by now
+      // It would have opened by now. 'expired', not 'gone': the table still has the item, so this is
+      // counted as an init that never arrived (InitMessagesFailed), as a socket that never opened was.
+      if (now - started >= backoff.connectGraceMs) return result('expired');
       const remaining = context ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY;
       if (now + delay > retryUntil || remaining < delay + SAFETY_MARGIN_MS) return result('expired');
       if (now - lastCheck >= backoff.existenceCheckEveryMs) {

@@ -51,7 +51,7 @@ describe('the init sender and a client that is gone', () => {
     assert.equal(DEFAULT_BACKOFF.connectGraceMs, 2000);
   });
 
-  test('410s past the connect grace stop it as gone, though the connection item is still there and retryUntil is far', async () => {
+  test('410s past the connect grace stop it (expired: the item is still there, so it counts as an init that never arrived), though retryUntil is far', async () => {
     const management = alwaysGone();
     const table = itemStays();
     const clock = steppingClock(100);
@@ -63,7 +63,7 @@ describe('the init sender and a client that is gone', () => {
       log: () => {},
     });
     const result = await handler({ connectionId: 'AAAAAAAAAAAAAAA=', messages: ['init'], retryUntil: clock() + 60_000 });
-    assert.equal(result.outcome, 'gone');
+    assert.equal(result.outcome, 'expired');
     assert.equal(result.delivered, 0);
     // One clock reading (100 ms) per 410: the 1,000 ms grace ends at the 10th. Without the grace it
     // would go on to retryUntil (600 posts; the stand-in refuses the 201st).
@@ -120,7 +120,7 @@ describe('on the local gateway: a client that connected and left, its $disconnec
         log: () => {},
       });
       const result = await handler({ connectionId: id, init: true, messages: [], retryUntil: clock() + 12_000 });
-      assert.equal(result.outcome, 'gone');
+      assert.equal(result.outcome, 'expired');
       // 20 posts in the 2 s grace (100 ms a reading), against 120 until retryUntil; a read every 500 ms.
       assert.equal(result.attempts, 20);
       assert.equal(reads, 3);
