@@ -7,7 +7,7 @@
  *
  * A 410 is ambiguous: "not open yet" or "already gone". It stops retrying, whichever comes first:
  * - when the connection item is gone from the table (the connection was refused or `$disconnect`
- *   ran), checked at most every `existenceCheckEveryMs`;
+ *   ran), checked after the first 410 and then at most every `existenceCheckEveryMs`;
  * - when the 410s outlast the connect grace (`connectGraceMs` from this function's start; outcome
  *   'expired', as for `retryUntil`, since the client may also never have opened). `$connect`
  *   invokes this function as its very last step, so the connection opens within one handshake of that
@@ -121,7 +121,10 @@ export function createInitSenderHandler(options: InitSenderOptions) {
     let attempts = 0;
     let delivered = 0;
     let delay = backoff.firstDelayMs;
-    let lastCheck = started;
+    // The first 410 is checked at once (a refused or departed client stops the sender after one post;
+    // on AWS the first post mostly lands after the open, so this read is rare), later ones at most
+    // every existenceCheckEveryMs.
+    let lastCheck = Number.NEGATIVE_INFINITY;
     const result = (outcome: InitSenderOutcome): InitSenderResult => ({ outcome, delivered, attempts, elapsedMs: clock() - started });
     if (event.init) {
       let bindToken: string | undefined;

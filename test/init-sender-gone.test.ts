@@ -72,6 +72,22 @@ describe('the init sender and a client that is gone', () => {
     assert.ok(table.reads() <= 2, `${table.reads()} existence checks`);
   });
 
+  test('a client whose item is gone (refused, or $disconnect ran) stops the sender after its first 410 and one read', async () => {
+    const management = alwaysGone();
+    let reads = 0;
+    const noItem = { send: async () => (reads++, {}) } as unknown as DynamoDBClient;
+    const clock = steppingClock(100);
+    const handler = createInitSenderHandler({
+      management: management.client,
+      connections: { client: noItem, tableName: 't', partitionKey: 'connectionId' },
+      backoff: { firstDelayMs: 1, maxDelayMs: 1, existenceCheckEveryMs: 500, connectGraceMs: 2000 },
+      now: clock,
+      log: () => {},
+    });
+    const result = await handler({ connectionId: 'AAAAAAAAAAAAAAA=', messages: ['init'], retryUntil: clock() + 60_000 });
+    assert.deepEqual([result.outcome, result.attempts, reads], ['gone', 1, 1]);
+  });
+
   test('inside the grace it still retries until the connection opens', async () => {
     let posts = 0;
     const opening = {
@@ -121,9 +137,10 @@ describe('on the local gateway: a client that connected and left, its $disconnec
       });
       const result = await handler({ connectionId: id, init: true, messages: [], retryUntil: clock() + 12_000 });
       assert.equal(result.outcome, 'expired');
-      // 20 posts in the 2 s grace (100 ms a reading), against 120 until retryUntil; a read every 500 ms.
+      // 20 posts in the 2 s grace (100 ms a reading), against 120 until retryUntil; a read after the
+      // first 410, then every 500 ms (the 1st, 6th, 11th and 16th).
       assert.equal(result.attempts, 20);
-      assert.equal(reads, 3);
+      assert.equal(reads, 4);
     } finally {
       management.destroy();
       dynamo.destroy();
