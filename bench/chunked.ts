@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   let lastMetrics: SendMetrics | undefined;
   const gateways: Gateway[] = [];
   const sdk = (fanout?: GatewayOptions['fanout']) => {
-    // The path's speed, not the request-rate budget (a deliberate cap, test/fanout-budget.test.ts):
+    // The path's speed, not the request-rate budget (a deliberate cap, test/integration/fanout-budget.test.ts):
     // no process limit here, a budget no chunk reaches, and GATEWAY_SEND_RATE=off for the worker.
     const unbudgeted = fanout ? { ...fanout, rateLimit: MAX_FANOUT_RATE } : undefined;
     const g = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, onSendCompleted: (m) => (lastMetrics = m), sendRate: false, ...(unbudgeted ? { fanout: unbudgeted } : {}) });

@@ -32,7 +32,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway as NewGateway, GatewayTables, type ConsumedCapacityEvent } from '../sdk/index.ts';
 import { createMessageHandler as newMessageHandler } from '../lambdas/messageHandler.ts';
 import type { WebSocketMessageEvent } from '../lambdas/webSocketEvent.ts';
-import { watchHttpRequests } from '../test/helpers/gatewayHarness.ts';
+import { watchHttpRequests } from '../testkit/gatewayHarness.ts';
 
 /** main just before issue 10's data model: the SDK split into sdk/gateway/, with the old items. */
 const OLD_COMMIT = process.env.COST_OLD_COMMIT ?? 'd9f6afc';

@@ -11,7 +11,6 @@
  * FanoutWorkerFunction, FanoutWorkerRequeuePolicy, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction;
  * with a custom domain DomainName, ApiMapping, Certificate (when created) and AliasRecord (when created).
  */
-import { resolve } from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -34,7 +33,7 @@ import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { GATEWAY_API_METHODS_ENV, type GatewayApiPreset } from '../lambdas/gatewayApiAccess.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
-import { iam5ResourceFindingId } from './nagFindingId.ts';
+import { acknowledgeFinding, iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertBundlingPeers } from './bundlingPeers.ts';
 import { createFanoutFailureAlarm, gatewayMetric } from './monitoring.ts';
@@ -364,7 +363,23 @@ export interface IGatewayFunction extends iam.IGrantable {
   addEnvironment(key: string, value: string): unknown;
 }
 
-
+/**
+ * The whole backend as one construct: the WebSocket API and its stage, the Lambdas (connect,
+ * disconnect, messages, init sender, fan-out worker, Gateway API), the five tables, the bind token
+ * secret and the fan-out failure queue. `grantGateway(fn)` gives a function of yours the IAM and the
+ * environment `Gateway.fromEnv()` needs.
+ *
+ * @example
+ * ```ts
+ * import * as lambda from 'aws-cdk-lib/aws-lambda';
+ * import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+ * import { GatewayBackend } from 'serverless-gateway-worker/cdk';
+ *
+ * const backend = new GatewayBackend(this, 'Gateway', { eventsModule: 'src/events.ts' });
+ * const notify = new NodejsFunction(this, 'Notify', { entry: 'src/notify.ts', runtime: lambda.Runtime.NODEJS_24_X });
+ * backend.grantGateway(notify);
+ * ```
+ */
 export class GatewayBackend extends Construct {
   /** One small item per live connection: connectedAt, uid, groupCount, expiresAt (sdk/tables.ts has the layout). */
   readonly connectionsTable: dynamodb.Table;
@@ -896,7 +911,7 @@ export class GatewayBackend extends Construct {
     const target: Construct | undefined = principal instanceof Construct ? principal : undefined;
     if (!target) return;
     for (const method of methods) {
-      Validations.of(target).acknowledge({
+      acknowledgeFinding(target, {
         id: iam5ResourceFindingId(this, this.connectionsArn(method)),
         reason: `Connection ids are created by API Gateway at run time, so ${method} @connections can only be granted for every connection of this one stage; no other API, stage or method is included.`,
       });

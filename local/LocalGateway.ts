@@ -186,6 +186,22 @@ const CLOSE_REASONS: Record<number, string> = {
   [CloseCode.noStatus]: 'Client-side close frame status not set',
 };
 
+/**
+ * API Gateway's WebSocket API, its `@connections` API, the Lambda API and DynamoDB (dynalite) in
+ * one process on loopback, for development and tests: no AWS account, no Docker. Serve a synthesized
+ * CDK app with {@link loadCloudAssembly}, or routes and functions of your own.
+ *
+ * @example
+ * ```ts
+ * import { LocalGateway, loadCloudAssembly, sharedEnvironmentOf } from 'serverless-gateway-worker/local';
+ *
+ * const app = loadCloudAssembly({ directory: 'cdk.out' });
+ * const gateway = new LocalGateway({ ...app.gatewayOptions, environment: sharedEnvironmentOf(app) });
+ * const { wsUrl, env } = await gateway.start(); // port 0: a free port
+ * // ... WebSocket clients on wsUrl; a backend with env (Gateway.fromEnv) ...
+ * await gateway.stop();
+ * ```
+ */
 export class LocalGateway implements ConnectionManager {
   readonly stage: string;
   readonly apiId: string;

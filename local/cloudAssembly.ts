@@ -274,7 +274,7 @@ class TemplateReader {
       const target = String(this.resolve(route.Properties!.Target, `${routeLogicalId}.Target`) ?? '');
       const integrationId = /^integrations\/(.+)$/.exec(target)?.[1];
       const integration = integrationId ? this.resources[integrationId] : undefined;
-      if (!integration || integration.Type !== 'AWS::ApiGatewayV2::Integration') {
+      if (integration?.Type !== 'AWS::ApiGatewayV2::Integration') {
         this.warnings.push(`route ${routeKey} has no Lambda integration the gateway can run; skipped`);
         continue;
       }

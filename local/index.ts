@@ -1,4 +1,7 @@
-/** The local gateway: API Gateway WebSocket APIs, @connections, Lambda invoke and DynamoDB on a laptop. */
+/**
+ * The local gateway: API Gateway WebSocket APIs, @connections, Lambda invoke and DynamoDB on a laptop.
+ * @module serverless-gateway-worker/local
+ */
 export {
   LocalGateway,
   type LocalGatewayOptions,

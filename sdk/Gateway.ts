@@ -77,6 +77,24 @@ export { CONNECT_GRACE_MS } from './gateway/delivery.ts';
 export type { GatewayOptions } from './gateway/options.ts';
 export type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendMetrics, SendReport, Session } from './gateway/types.ts';
 
+/**
+ * GatewayClient's API on DynamoDB and API Gateway's `@connections` API: bind clients to uids and
+ * groups, keep their sessions, and push to one client, a uid, a group or everyone. Build one per
+ * process (a Lambda's module scope) with {@link Gateway.fromEnv}, which reads what the construct's
+ * `grantGateway` sets.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from 'serverless-gateway-worker';
+ *
+ * const gateway = Gateway.fromEnv();
+ *
+ * export const handler = async (event: { uid: string; text: string }) => {
+ *   const report = await gateway.sendToUid(event.uid, { type: 'notice', text: event.text });
+ *   return { sent: report.sent.length, gone: report.gone.length, failed: report.failed.length };
+ * };
+ * ```
+ */
 export class Gateway {
   readonly callbackUrl: string;
   readonly region: string;

@@ -24,7 +24,7 @@ export type BlockingResponse = { readonly status: number; readonly body: string 
 // The worker's code: a keep-alive agent per protocol, one request per message, the answer posted
 // back before the flag is raised, so it is in the port when the caller wakes up. One statement per
 // entry, joined on one line: a bundler keeps a multi-line string as lines, and the bundles must stay
-// minified (test/cdk-bundles.test.ts).
+// minified (test/integration/cdk-bundles.test.ts).
 const WORKER_SOURCE = [
   "const { workerData } = require('node:worker_threads');",
   "const http = require('node:http');",
