@@ -21,7 +21,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { LocalGateway, type GatewayEndpoints } from '../local/index.ts';
-import { copySynthesizedApp } from '../test/support/synthesizedApp.ts';
+import { copySynthesizedApp } from '../testkit/synthesizedApp.ts';
 
 const CONNECTIONS = Number(process.env.ANON_CONNECTIONS ?? 20);
 const IDLE_MS = Number(process.env.ANON_IDLE_MS ?? 200);

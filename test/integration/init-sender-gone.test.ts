@@ -10,10 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GatewayHarness, LOCAL_CREDENTIALS } from './helpers/gatewayHarness.ts';
-import { managementClient } from './support/awsClients.ts';
-import { createInitSenderHandler, DEFAULT_BACKOFF } from '../lambdas/initSenderHandler.ts';
-import { ConnectionsTable } from '../sdk/tables.ts';
+import { GatewayHarness, LOCAL_CREDENTIALS } from '../../testkit/gatewayHarness.ts';
+import { managementClient } from '../helpers/awsClients.ts';
+import { createInitSenderHandler, DEFAULT_BACKOFF } from '../../lambdas/initSenderHandler.ts';
+import { ConnectionsTable } from '../../sdk/tables.ts';
 
 /** A clock that moves `stepMs` forward each time it is read. */
 function steppingClock(stepMs: number) {

@@ -12,11 +12,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEFAULT_CONNECT_THROTTLE, GATEWAY_API_PRESETS, GatewayBackend, GatewayBackendPropsError, NO_AUTHORIZER_WARNING, type GatewayBackendProps } from '../cdk/index.ts';
-import { AppContextError, appSettingsFromContext, domainNameProps, type AppContextKey } from '../cdk/appContext.ts';
-import { GATEWAY_API_METHODS_ENV } from '../lambdas/gatewayApiAccess.ts';
+import { DEFAULT_CONNECT_THROTTLE, GATEWAY_API_PRESETS, GatewayBackend, GatewayBackendPropsError, NO_AUTHORIZER_WARNING, type GatewayBackendProps } from '../../cdk/index.ts';
+import { AppContextError, appSettingsFromContext, domainNameProps, type AppContextKey } from '../../cdk/appContext.ts';
+import { GATEWAY_API_METHODS_ENV } from '../../lambdas/gatewayApiAccess.ts';
 
-const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
+const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
 const CERTIFICATE_ARN = `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0f0e1d2c-3b4a-5968-7788-99aabbccddee`;

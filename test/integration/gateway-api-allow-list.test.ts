@@ -8,13 +8,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { GatewayHarness, countHttpRequests } from './helpers/gatewayHarness.ts';
-import { lambdaClient } from './support/awsClients.ts';
-import { startGatewayApiApp, type GatewayApiApp } from './support/gatewayApiApp.ts';
-import { createGatewayApiHandler } from '../lambdas/gatewayApiHandler.ts';
-import { allowedMethodsFromEnv, GATEWAY_API_METHODS_ENV, GATEWAY_API_PRESETS, resolveGatewayApiMethods } from '../lambdas/gatewayApiAccess.ts';
-import { GATEWAY_API_METHODS } from '../lambdas/gatewayApiMethods.ts';
-import { ConfigurationError } from '../sdk/index.ts';
+import { GatewayHarness, countHttpRequests } from '../../testkit/gatewayHarness.ts';
+import { lambdaClient } from '../helpers/awsClients.ts';
+import { startGatewayApiApp, type GatewayApiApp } from '../../testkit/gatewayApiApp.ts';
+import { createGatewayApiHandler } from '../../lambdas/gatewayApiHandler.ts';
+import { allowedMethodsFromEnv, GATEWAY_API_METHODS_ENV, GATEWAY_API_PRESETS, resolveGatewayApiMethods } from '../../lambdas/gatewayApiAccess.ts';
+import { GATEWAY_API_METHODS } from '../../lambdas/gatewayApiMethods.ts';
+import { ConfigurationError } from '../../sdk/index.ts';
 
 describe('the allow-list', () => {
   test('presets name only existing methods; read-only and send-only do not overlap, and neither holds a write but the sends', () => {

@@ -10,11 +10,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GatewayHarness, LOCAL_CREDENTIALS } from './helpers/gatewayHarness.ts';
-import { createFanoutWorkerHandler, type FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
-import { buildChunks, MAX_CHUNK_REQUEUES, parseChunk, type FanoutChunk } from '../sdk/Fanout.ts';
-import { LambdaEventInvoker } from '../sdk/lambdaInvoke.ts';
-import { ValidationError } from '../sdk/index.ts';
+import { GatewayHarness, LOCAL_CREDENTIALS } from '../../testkit/gatewayHarness.ts';
+import { createFanoutWorkerHandler, type FanoutWorkerLogLine } from '../../lambdas/fanoutWorkerHandler.ts';
+import { buildChunks, MAX_CHUNK_REQUEUES, parseChunk, type FanoutChunk } from '../../sdk/Fanout.ts';
+import { LambdaEventInvoker } from '../../sdk/lambdaInvoke.ts';
+import { ValidationError } from '../../sdk/index.ts';
 
 const WORKER = 'fanoutWorker';
 
