@@ -5,6 +5,10 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../helpers/wsClient.ts';
+import { readFileSync } from 'node:fs';
+import { createFunctionConsole, emfMetrics } from '../../local/functionConsole.ts';
+import { parseCommandLine, UsageError } from '../../local/commandLine.ts';
+import { checkGatewayArguments, GATEWAY_COMMAND } from '../../local/gatewayCommand.ts';
 
 /** The CLIs' environment: no $PORT, so the default ports apply unless a test passes options. */
 function cliEnvironment(): NodeJS.ProcessEnv {
@@ -16,7 +20,7 @@ function cliEnvironment(): NodeJS.ProcessEnv {
 // The scripts below are named relative to test/ (`../local/cli.ts`), where this file was written.
 const SCRIPTS_BASE = new URL('../', import.meta.url);
 
-/** Starts a CLI script and resolves with its output once it is ready. */
+/** Starts a CLI script and resolves with its output once it is ready; stop() resolves with all it wrote to stdout. */
 async function startCli(script: string, args: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, SCRIPTS_BASE)), ...args], {
     env: cliEnvironment(),
@@ -30,11 +34,13 @@ async function startCli(script: string, args: string[]) {
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${output}`)));
   });
+  const ready = output;
   return {
-    output,
-    async stop() {
+    output: ready,
+    async stop(): Promise<string> {
       child.kill('SIGINT');
       await new Promise((resolve) => child.once('exit', resolve));
+      return output;
     },
   };
 }
@@ -54,7 +60,10 @@ test('npm start serves the synthesized app and the example page: a client connec
     assert.equal((await ws.json(0, 15_000)).type, 'init');
     await ws.close();
   } finally {
-    await cli.stop();
+    const everything = await cli.stop();
+    // The functions' EMF records (one per connect) are summed into one line, not printed one by one.
+    assert.doesNotMatch(everything, /"_aws"/);
+    assert.match(everything, /^metrics: \d+ EMF records? from the functions: \S+=\d+/m);
   }
 });
 
@@ -165,9 +174,109 @@ test('a port given explicitly that is taken still fails loudly, and a malformed 
       assert.match(result.output, /a port is in use: pass --port/, result.output);
     }
     const malformed = await runToExit('../local/cli.ts', ['--port', 'eighty']);
-    assert.equal(malformed.code, 1);
+    assert.equal(malformed.code, 2, 'a bad value is a usage error');
     assert.match(malformed.output, /--port must be a port number from 0 to 65535/);
   } finally {
     await held.release();
   }
+});
+
+const COMMANDS = [
+  ['../local/bin.ts', 'serverless-gateway-worker'],
+  ['../local/cli.ts', 'serverless-gateway-worker'],
+  ['../example/start.ts', 'npm start --'],
+] as const;
+
+test('--help and --version answer and exit 0 (the package command, npm run gateway, npm start)', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const [script] of COMMANDS) {
+    const help = await runToExit(script, ['--help']);
+    assert.equal(help.code, 0, `${script} --help: ${help.output}`);
+    assert.match(help.output, /^Usage: /, script);
+    assert.match(help.output, /--port <n>/, script);
+    assert.match(help.output, /--verbose/, script);
+    const shown = await runToExit(script, ['--version']);
+    assert.equal(shown.code, 0);
+    assert.equal(shown.output, `${version}\n`, script);
+  }
+  assert.deepEqual([parseCommandLine(GATEWAY_COMMAND, ['-h']).values.help, parseCommandLine(GATEWAY_COMMAND, ['-v']).values.version], [true, true]);
+  const gatewayHelp = (await runToExit('../local/cli.ts', ['--help'])).output;
+  for (const option of ['--assembly <dir>', '--template <file>', '--parameter-overrides', '--serverless <file>', '--stage <name>']) assert.ok(gatewayHelp.includes(option), option);
+});
+
+test('fails: a usage error is one line naming the option and exit 2, no stack trace (the package command, npm run gateway, npm start)', async () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['../local/bin.ts', ['--bogus'], /^serverless-gateway-worker: unknown option --bogus \(serverless-gateway-worker --help lists the options\)$/],
+    ['../local/cli.ts', ['--dynamo-port', '70000'], /^serverless-gateway-worker: --dynamo-port must be a port number from 0 to 65535/],
+    ['../example/start.ts', ['--template', 'x'], /^npm start --: unknown option --template \(npm start -- --help lists the options\)$/],
+  ];
+  for (const [script, args, message] of cases) {
+    const result = await runToExit(script, args);
+    assert.equal(result.code, 2, `${script} ${args.join(' ')}: ${result.output}`);
+    const lines = result.output.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `one line: ${result.output}`);
+    assert.match(lines[0]!, message);
+  }
+});
+
+test('fails: each usage error names the option: unknown, missing or bad values, stray words, two apps, options that need another', () => {
+  const usage = (argv: string[]) => {
+    try {
+      checkGatewayArguments(parseCommandLine(GATEWAY_COMMAND, argv));
+    } catch (error) {
+      assert.ok(error instanceof UsageError, String(error));
+      return error.message;
+    }
+    return assert.fail(`accepted: ${argv.join(' ')}`);
+  };
+  assert.equal(usage(['--bogus']), 'unknown option --bogus');
+  assert.equal(usage(['--port']), '--port needs a value');
+  assert.equal(usage(['--quiet=yes']), '--quiet does not take a value');
+  assert.match(usage(['--port', 'eighty']), /^--port must be a port number from 0 to 65535 \(0: any free port\), not "eighty"$/);
+  assert.equal(usage(['serve']), 'unexpected argument "serve"');
+  assert.equal(usage(['--template', 't.yaml', '--serverless', 's.yml']), '--template and --serverless are two apps; give one');
+  assert.equal(usage(['--parameter-overrides', 'A=1']), '--parameter-overrides needs --template');
+  assert.equal(usage(['--template', 't.yaml', '--parameter-overrides', 'not-a-pair']), '--parameter-overrides takes KEY=VALUE words, not "not-a-pair"');
+  assert.equal(usage(['--stack', 'S']), '--stack needs --assembly');
+  assert.match(usage(['--template', 't.yaml', '--stage', 'dev']), /^--stage needs --serverless/);
+  assert.equal(usage(['--quiet', '--verbose']), '--quiet and --verbose contradict each other');
+  // The forms sam deploy takes: several words, one quoted word, the long form; a value may contain '='.
+  const parsed = checkGatewayArguments(parseCommandLine(GATEWAY_COMMAND, ['--template', 't.yaml', '--parameter-overrides', 'A=1', 'B=x=y', '--parameter-overrides', 'C=3 D=4', 'ParameterKey=E,ParameterValue=5', '--port', '0']));
+  assert.deepEqual(parsed.parameterOverrides, { A: '1', B: 'x=y', C: '3', D: '4', E: '5' });
+  assert.equal(parsed.port, 0);
+});
+
+test('fails: a template that cannot be read or served is one line and exit 1, before any port is taken', async () => {
+  const missing = await runToExit('../local/cli.ts', ['--template', 'no/such/template.yaml']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.output, /^error: cannot read .*no\/such\/template\.yaml: ENOENT\n$/);
+  const wrongStage = await runToExit('../local/cli.ts', ['--template', fileURLToPath(new URL('../fixtures/sam-app/template.yaml', import.meta.url)), '--parameter-overrides', 'StageName=qa']);
+  assert.equal(wrongStage.code, 1);
+  assert.match(wrongStage.output, /^error: parameter StageName: "qa" is not one of its AllowedValues \(dev, test, prod\)\n$/);
+});
+
+test('the console: EMF records are summed into one line per period (each with --verbose); other lines carry the function name', () => {
+  const record = (n: number) => JSON.stringify({ _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'App', Dimensions: [[]], Metrics: [{ Name: 'Connects', Unit: 'Count' }, { Name: 'Latency', Unit: 'Milliseconds' }] }] }, Connects: 1, Latency: [n, n] });
+  assert.deepEqual(emfMetrics(`2026-01-01T00:00:00Z\tid\tINFO\t${record(2)}`), new Map([['Connects', 1], ['Latency', 4]]));
+  assert.equal(emfMetrics('{"not": "emf"}'), undefined);
+  assert.equal(emfMetrics('{"_aws": broken'), undefined);
+
+  const lines: string[] = [];
+  const quiet = createFunctionConsole({ verbose: false, write: (line, stream) => lines.push(`${stream} ${line}`), summaryEveryMs: 3_600_000 });
+  quiet.output('connect', record(1), 'stdout');
+  quiet.output('connect', record(3), 'stdout');
+  quiet.output('send', 'plain log line', 'stdout');
+  quiet.output('send', 'Error: boom', 'stderr');
+  quiet.flush();
+  assert.deepEqual(lines, [
+    'stdout send: plain log line',
+    'stderr send: Error: boom',
+    'stdout metrics: 2 EMF records from the functions: Connects=2 Latency=8 (--verbose prints each record)',
+  ]);
+
+  const verboseLines: string[] = [];
+  const verbose = createFunctionConsole({ verbose: true, write: (line) => verboseLines.push(line), summaryEveryMs: 3_600_000 });
+  verbose.output('connect', record(1), 'stdout');
+  verbose.flush();
+  assert.deepEqual(verboseLines, [`connect: ${record(1)}`]);
 });

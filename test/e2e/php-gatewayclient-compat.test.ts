@@ -148,7 +148,7 @@ describe('a GatewayClient app, unchanged, against the local gateway', { timeout:
 
   test('a register address without GATEWAY_API_FUNCTION is a CONFIGURATION error naming the variable', async () => {
     const { GATEWAY_API_FUNCTION: _function, ...withoutFunction } = app.env;
-    const { code, stderr } = await php([APP, 'string', 'a'.repeat(15) + '=', 'b'.repeat(15) + '=', 'c'.repeat(15) + '=', '45'], withoutFunction);
+    const { code, stderr } = await php([APP, 'string', `${'a'.repeat(15)}=`, `${'b'.repeat(15)}=`, `${'c'.repeat(15)}=`, '45'], withoutFunction);
     assert.equal(code, 255);
     assert.match(stderr, /Uncaught GatewayClient\\GatewayException: no Gateway API function: .*GATEWAY_API_FUNCTION/);
   });

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import {
   DeleteConnectionCommand,
   GetConnectionCommand,
+  GoneException,
   PostToConnectionCommand,
   type ApiGatewayManagementApiClient,
 } from '@aws-sdk/client-apigatewaymanagementapi';
@@ -102,6 +103,11 @@ test('an unknown or closed connection gets 410 GoneException on POST, GET and DE
   assert.equal(raw.status, 410);
   assert.equal(raw.headers['x-amzn-errortype'], 'GoneException');
   assert.equal(raw.body, '', 'AWS sends a 410 with no body');
+  // What the stock v3 client makes of that answer, as Lambda logs on AWS show it: an instance of
+  // GoneException whose message is "UnknownError" (the body carries no message).
+  const error = await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'x' })).catch((e: unknown) => e);
+  assert.ok(error instanceof GoneException, String(error));
+  assert.equal(error.message, 'UnknownError');
 });
 
 test('during the close handshake a POST, GET or DELETE gets 410 GoneException and nothing is delivered', async () => {

@@ -93,11 +93,11 @@ test('an upgrade to a path other than the stage is refused with 403 before any h
   });
 });
 
-test('a plain HTTP GET on the WebSocket URL gets 426 Upgrade Required, and no handler runs', async () => {
+test('a plain HTTP GET on the WebSocket URL or a path below it gets 426 Upgrade Required, and no handler runs', async () => {
   let calls = 0;
   await withGateway({ stage: 'prod', routes: { $connect: async () => { calls++; } } }, async (gw) => {
     const stageUrl = gw.endpoints.wsUrl.replace(/^ws:/, 'http:');
-    for (const url of [stageUrl, `${stageUrl}/`, `${stageUrl}?token=abc`]) {
+    for (const url of [stageUrl, `${stageUrl}/`, `${stageUrl}?token=abc`, `${stageUrl}/chat`, `${stageUrl}/a/b?x=1`]) {
       const response = await fetch(url);
       assert.equal(response.status, 426, url);
       assert.equal(response.statusText, 'Upgrade Required');

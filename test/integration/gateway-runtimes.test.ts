@@ -34,6 +34,7 @@ before(async () => {
       context22: fn('contextProbe.mjs', 'nodejs22.x'),
       context24: fn('contextProbe.mjs', 'nodejs24.x'),
       contextDefault: { entry: join(fixtures, 'contextProbe.mjs') },
+      readsWithPromises20: fn('readsWithPromises.mjs', 'nodejs20.x'),
     },
   });
   await gw.start();
@@ -81,6 +82,10 @@ test('nodejs24.x refuses a handler with a callback parameter at init, as Lambda 
 test('a plain handler\'s return value: null on nodejs22.x (it never called back), the value on nodejs24.x', async () => {
   assert.equal(value(await gw.invoke('sync22', {})), null);
   assert.deepEqual(value(await gw.invoke('sync24', {})), { answer: 42 });
+});
+
+test('an async handler awaiting fs/promises on nodejs20.x answers its value: the pending read keeps the event loop busy', async () => {
+  assert.deepEqual(value(await gw.invoke('readsWithPromises20', {})), { read: true });
 });
 
 test('a promise that never settles answers null on nodejs22.x once the loop is empty, and times out on nodejs24.x', async () => {

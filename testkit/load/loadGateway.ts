@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { LocalGateway, loadCloudAssembly, type GatewayStats } from '../../local/index.ts';
 import { GatewayEnvVar } from '../../sdk/index.ts';
 import { MemorySampler, serve, wallClock } from './loadIpc.ts';
+import { createFunctionConsole } from '../../local/functionConsole.ts';
 
 export interface GatewayStarted {
   readonly stackName: string;
@@ -44,6 +45,12 @@ let gateway: LocalGateway | undefined;
 let failureLines = 0;
 const firstFailures: string[] = [];
 const postOutcomes: Record<string, number> = {};
+// The functions' EMF records (one per connect and per send) are summed into a line every 30 s; LOAD_VERBOSE=1 prints each.
+const functionConsole = createFunctionConsole({
+  verbose: process.env.LOAD_VERBOSE === '1',
+  verboseHint: 'LOAD_VERBOSE=1 prints each record',
+  write: (line, stream) => (stream === 'stderr' ? console.error(line) : console.log(line)),
+});
 
 function log(line: string): void {
   if (!FAILURE.test(line)) return;
@@ -78,6 +85,7 @@ serve({
       ttlSweepIntervalMs: 0,
       environment: sdkEnvironment,
       log,
+      functionOutput: functionConsole.output,
       ...(maxConcurrentInvocations ? { maxConcurrentInvocations } : {}),
     });
     // Count the outcome of every @connections POST (the management API calls this method on the instance).
@@ -124,6 +132,7 @@ serve({
 
   async stop(): Promise<void> {
     await gateway?.stop();
+    functionConsole.flush();
     setImmediate(() => process.exit(0));
   },
 });
