@@ -427,6 +427,8 @@ export class GatewayBackend extends Construct {
    * than `fanout.maxEventAge`: the invocation record, with the chunk as `requestPayload`.
    */
   readonly fanoutFailureQueue: sqs.Queue;
+  /** Lets the fan-out worker invoke itself (its own unqualified ARN only), to re-queue recipients that still fail. */
+  readonly fanoutWorkerRequeuePolicy: iam.Policy;
   /** Recipients above which sends are chunked (GATEWAY_FANOUT_THRESHOLD). */
   readonly fanoutThreshold: number;
   /** The functions' log groups (each function's role is `fn.role`). */
@@ -459,6 +461,8 @@ export class GatewayBackend extends Construct {
   readonly callbackUrl: string;
   /** The custom domain (`domainName`), mapped to the stage. */
   readonly domainName: apigwv2.DomainName | undefined;
+  /** The mapping of the custom domain's root to the stage. */
+  readonly apiMapping: apigwv2.ApiMapping | undefined;
   /** The certificate of the custom domain: the one given, or the one created. */
   readonly certificate: acm.ICertificate | undefined;
   /** The alias record of the custom domain, when `hostedZone` is given and `aliasRecord` is not false. */
@@ -612,7 +616,7 @@ export class GatewayBackend extends Construct {
     // The worker re-queues recipients that still fail to itself (lambdas/fanoutWorkerHandler.ts). A
     // policy of its own: the function does not wait for it, so naming the function's own ARN makes
     // no dependency cycle (the role's default policy, which the function waits for, would).
-    new iam.Policy(this, 'FanoutWorkerRequeuePolicy', {
+    this.fanoutWorkerRequeuePolicy = new iam.Policy(this, 'FanoutWorkerRequeuePolicy', {
       roles: [this.fanoutWorkerFunction.role!],
       statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.fanoutWorkerFunction.functionArn] })],
     });
@@ -691,6 +695,7 @@ export class GatewayBackend extends Construct {
     }
     const domain = props.domainName ? createCustomDomain(this, props.domainName, this.stage) : undefined;
     this.domainName = domain?.domainName;
+    this.apiMapping = domain?.apiMapping;
     this.certificate = domain?.certificate;
     this.aliasRecord = domain?.aliasRecord;
     if (!this.accessLogGroup) {

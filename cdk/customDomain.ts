@@ -14,6 +14,7 @@ import type { GatewayDomainNameOptions } from './GatewayBackend.ts';
 
 export interface CustomDomain {
   readonly domainName: apigwv2.DomainName;
+  readonly apiMapping: apigwv2.ApiMapping;
   readonly certificate: acm.ICertificate;
   readonly aliasRecord: route53.ARecord | undefined;
 }
@@ -31,7 +32,7 @@ export function createCustomDomain(scope: Construct, options: GatewayDomainNameO
     endpointType: apigwv2.EndpointType.REGIONAL,
     securityPolicy: apigwv2.SecurityPolicy.TLS_1_2,
   });
-  new apigwv2.ApiMapping(scope, 'ApiMapping', { api: stage.api, stage, domainName });
+  const apiMapping = new apigwv2.ApiMapping(scope, 'ApiMapping', { api: stage.api, stage, domainName });
   const aliasRecord =
     options.hostedZone && options.aliasRecord !== false
       ? new route53.ARecord(scope, 'AliasRecord', {
@@ -40,5 +41,5 @@ export function createCustomDomain(scope: Construct, options: GatewayDomainNameO
           target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayv2DomainProperties(domainName.regionalDomainName, domainName.regionalHostedZoneId)),
         })
       : undefined;
-  return { domainName, certificate, aliasRecord };
+  return { domainName, apiMapping, certificate, aliasRecord };
 }
