@@ -11,7 +11,8 @@
  */
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { GatewayBackend, NO_AUTHORIZER_WARNING } from '../GatewayBackend.ts';
+import { GatewayBackend } from '../GatewayBackend.ts';
+import { acknowledgeOpenConnect } from '../openConnect.ts';
 import { appSettingsFromContext, domainNameProps, type AppContextKey } from '../appContext.ts';
 
 const app = new App();
@@ -27,14 +28,9 @@ const stack = new Stack(app, stackName, {
 
 const backend = new GatewayBackend(stack, 'Gateway', { ...props, ...(domain ? { domainName: domainNameProps(stack, domain) } : {}) });
 
-// The seed is push-only and open, as a GatewayWorker gateway is. What an unbound connection can
-// receive: its own client id and bind token, and every sendToAll (GatewayWorker's sendToAll reaches
-// every connection, bound or not, and a drop-in keeps that). Sends by uid or group reach only
-// connections the application's own (authenticated) backend bound.
-const openConnectReason =
-  "The seed app is push-only: any browser may connect. An unbound connection receives its own client id and bind token, and whatever the application sends with sendToAll, which reaches every connection as GatewayWorker's does: sendToAll is for public broadcasts only. Everything else (sendToUid, sendToGroup, sendToClient after a bind) reaches only connections the application backend bound after authenticating the user (bindUid/joinGroup with the bind token). $connect is throttled on its own route (connectThrottle). Set GatewayBackendProps.authorizer to require a token on connect.";
-Validations.of(backend.connectRoute).acknowledge({ id: 'AwsSolutions-APIG4', reason: openConnectReason });
-Validations.of(backend).acknowledge({ id: `annotation::${NO_AUTHORIZER_WARNING}`, reason: openConnectReason });
+// The seed is push-only and open, as a GatewayWorker gateway is (cdk/openConnect.ts says what an
+// unbound connection can receive).
+acknowledgeOpenConnect(backend);
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 app.synth();

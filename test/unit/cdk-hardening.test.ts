@@ -14,6 +14,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DEFAULT_CONNECT_THROTTLE, GATEWAY_API_PRESETS, GatewayBackend, GatewayBackendPropsError, NO_AUTHORIZER_WARNING, type GatewayBackendProps } from '../../cdk/index.ts';
 import { AppContextError, appSettingsFromContext, domainNameProps, type AppContextKey } from '../../cdk/appContext.ts';
+import { acknowledgeOpenConnect, OPEN_CONNECT_REASON } from '../../cdk/openConnect.ts';
 import { GATEWAY_API_METHODS_ENV } from '../../lambdas/gatewayApiAccess.ts';
 
 const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
@@ -231,4 +232,17 @@ test('cdk-nag: a custom domain with a created certificate and alias record, a re
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+});
+
+test("the app's acknowledgement of the open $connect says that sendToAll reaches unbound connections, on the route and the warning", () => {
+  assert.doesNotMatch(OPEN_CONNECT_REASON, /nothing private reaches an unbound connection/);
+  assert.match(OPEN_CONNECT_REASON, /unbound connection receives its own client id and bind token, and whatever the application sends with sendToAll/);
+  const { backend } = build();
+  acknowledgeOpenConnect(backend);
+  const acknowledged = (scope: { node: { metadata: Array<{ type: string; data: unknown }> } }) =>
+    Object.assign({}, ...scope.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map((m) => m.data as Record<string, string>)) as Record<string, string>;
+  const onRoute = Object.entries(acknowledged(backend.connectRoute)).find(([id]) => id.endsWith('AwsSolutions-APIG4'));
+  const onBackend = Object.entries(acknowledged(backend)).find(([id]) => id.endsWith(NO_AUTHORIZER_WARNING));
+  assert.equal(onRoute?.[1], OPEN_CONNECT_REASON);
+  assert.equal(onBackend?.[1], OPEN_CONNECT_REASON);
 });
