@@ -21,9 +21,10 @@
  * (`aws:SourceArn` like `arn:{partition}:apigateway:{region}::/*`, the form API Gateway's own resource
  * ARNs take). Without them any API Gateway customer who learned the role's ARN could name it in their
  * own account settings and have API Gateway write with it into this account's CloudWatch Logs. AWS
- * does not document the source ARN API Gateway passes for this role; if a deploy answers "The role
- * ARN does not have required permissions configured", create the role by hand and pass
- * `apiGatewayCloudWatchRole: false, accessLogs: true`.
+ * does not document whether API Gateway passes these keys when it assumes this role (nor which source
+ * ARN), so both are `...IfExists`: a key API Gateway sends must match, and a key it does not send
+ * cannot make the account setting (and so a fresh account's first deploy) fail. A plain StringEquals
+ * would refuse the role outright if the key were absent, and nothing here can deploy to find out.
  */
 import { Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
@@ -42,8 +43,8 @@ export function createApiGatewayLoggingRole(scope: Construct): ApiGatewayLogging
   const role = new iam.Role(scope, 'ApiGatewayCloudWatchRole', {
     assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com', {
       conditions: {
-        StringEquals: { 'aws:SourceAccount': Stack.of(scope).account },
-        ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:apigateway:${Stack.of(scope).region}::/*` },
+        StringEqualsIfExists: { 'aws:SourceAccount': Stack.of(scope).account },
+        ArnLikeIfExists: { 'aws:SourceArn': `arn:${Aws.PARTITION}:apigateway:${Stack.of(scope).region}::/*` },
       },
     }),
     managedPolicies: [pushToCloudWatchLogs],

@@ -77,8 +77,8 @@ describe('careful defaults', () => {
         Effect: 'Allow',
         Principal: { Service: 'apigateway.amazonaws.com' },
         Condition: {
-          StringEquals: { 'aws:SourceAccount': ACCOUNT },
-          ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:apigateway:${REGION}::/*`]] } },
+          StringEqualsIfExists: { 'aws:SourceAccount': ACCOUNT },
+          ArnLikeIfExists: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:apigateway:${REGION}::/*`]] } },
         },
       },
     ]);
