@@ -12,6 +12,10 @@ export {
   type GatewayAuthorizerOptions,
   type GatewayThrottleSettings,
   type GatewayFanoutProps,
+  type GatewayDomainNameOptions,
+  type GatewayApiProps,
   type IGatewayFunction,
 } from './GatewayBackend.ts';
+export { DEFAULT_CONNECT_THROTTLE } from './settings.ts';
+export { GATEWAY_API_PRESETS, type GatewayApiPreset } from '../lambdas/gatewayApiAccess.ts';
 export { GATEWAY_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, MANAGE_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, FANOUT_WORKER_CONNECTIONS_METHODS } from './permissions.ts';

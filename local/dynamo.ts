@@ -10,7 +10,6 @@ import dynalite from 'dynalite';
 import { reportTimeToLive } from './dynaliteWithTtl.ts';
 import { listenOn, type PortRequest } from './listen.ts';
 import { HostGuard, isBrowserRequest, refuseBrowserRequest, refuseForeignHost } from './hostGuard.ts';
-import { registerServedInThisThread } from '../sdk/blockingHttp.ts';
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
@@ -53,7 +52,6 @@ export class LocalDynamo {
   private server?: Server;
   private client?: DynamoDBClient;
   private readonly tables = new Map<string, LocalTableDefinition>();
-  private unregisterServer: (() => void) | undefined;
   endpoint = '';
 
   constructor(private readonly options: LocalDynamoOptions) {}
@@ -65,8 +63,6 @@ export class LocalDynamo {
     const port = await listenOn(server, this.options.port ?? 0, { host: this.options.host, backlog: 4096 });
     this.server = server;
     this.endpoint = `http://${this.options.host}:${port}`;
-    // The SDK must not block this thread waiting for this server (the message handler's lazy session read).
-    this.unregisterServer = registerServedInThisThread(this.options.host, port);
     this.client = new DynamoDBClient({
       endpoint: this.endpoint,
       region: this.options.region,
@@ -162,8 +158,6 @@ export class LocalDynamo {
   }
 
   async stop(): Promise<void> {
-    this.unregisterServer?.();
-    this.unregisterServer = undefined;
     this.client?.destroy();
     const server = this.server;
     this.server = undefined;

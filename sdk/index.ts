@@ -46,6 +46,7 @@ export {
   ConflictError,
   LimitExceededError,
   BindTokenError,
+  MethodNotAllowedError,
   type BindTokenRefusal,
 } from './errors.ts';
 export { BIND_TOKEN_TTL_SECONDS, type BindOptions } from './bindToken.ts';

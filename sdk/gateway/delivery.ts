@@ -10,7 +10,7 @@ import { sleep, type CallOptions } from '../ConnectionsApi.ts';
 import { RateLimiter } from '../RateLimiter.ts';
 import { forEachConcurrent, type ItemRef } from '../ConnectionStore.ts';
 import { ValidationError, type GatewayError } from '../errors.ts';
-import { buildChunks, chunkRate, isRetryable, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
+import { buildChunks, chunkRate, isRetryable, MAX_NOT_BEFORE_WAIT_MS, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { checkOptionsObject, describe } from '../validation.ts';
 import { asGatewayError, itemsOf, type GatewayContext, type Recipients } from './context.ts';
@@ -72,6 +72,11 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   const gone: string[] = [];
   const failedForGood: Array<{ connectionId: string; error: GatewayError }> = [];
   let failed: Array<{ connectionId: string; error: GatewayError }> = [];
+  // A re-queued chunk waits out its pause (bounded, and never past the deadline) before posting.
+  if (chunk.notBefore !== undefined) {
+    const wait = Math.min(chunk.notBefore - Date.now(), MAX_NOT_BEFORE_WAIT_MS, deadlineMs !== undefined ? deadlineMs - Date.now() : Number.POSITIVE_INFINITY);
+    if (wait > 0) await sleep(wait);
+  }
   const started = performance.now();
   let pending: readonly string[] = chunk.recipients;
   let rounds = 0;
