@@ -83,7 +83,7 @@ function contextOnlyReadForOtherNames(body: string, name: string): boolean {
     if (!access) return false;
     const next = after.charAt(access[0].length);
     // `ctx.sessioné` or `ctx.x\u...`: an identifier this does not read to its end.
-    if (next !== '' && /[^\x00-\x7f]|\\/.test(next)) return false;
+    if (next !== '' && (next.charCodeAt(0) > 0x7f || next === '\\')) return false;
     if (access[1] === 'session') return false;
   }
   return true;
