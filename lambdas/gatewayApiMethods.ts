@@ -117,7 +117,8 @@ export const GATEWAY_API_METHODS: Readonly<Record<string, GatewayApiMethod>> = O
     /** Not GatewayClient's: a presence join (sdk/gateway/presence.ts); answers { members, announced }. */
     joinPresence: method([clientId, group, presenceMember, bindToken], (g, [id, gr, member, token]) => g.joinPresence(str(id), str(gr), member as PresenceMember, bindingOptions(token))),
     getPresenceMembers: method([group], (g, [gr]) => g.getPresenceMembers(str(gr))),
-    leaveGroup: method([clientId, group], (g, [id, gr]) => g.leaveGroup(str(id), str(gr))),
+    /** With bind_token (not GatewayClient's), checked as joinGroup checks it: a leave a page asked for. */
+    leaveGroup: method([clientId, group, bindToken], (g, [id, gr, token]) => g.leaveGroup(str(id), str(gr), bindingOptions(token))),
     ungroup: method([group], (g, [gr]) => g.ungroup(str(gr))),
     getGroupsByClientId: method([clientId], (g, [id]) => g.getGroupsByClientId(str(id))),
     getClientIdListByGroup: method([groups], (g, [gr]) => g.getClientIdListByGroup(names(gr))),

@@ -387,9 +387,11 @@ export class Gateway {
   /**
    * Removes the client from the group (a no-op when not a member). ConnectionGoneError when not
    * connected. Leaving a presence group as the uid's last connection there sends member_removed.
+   * With `options` (a leave the page asked for, e.g. Laravel Echo's leave()), the bind token is
+   * checked as joinGroup checks it; without, the caller is trusted backend code, as in GatewayClient.
    */
-  async leaveGroup(clientId: string, group: string): Promise<void> {
-    const left = await groups.leaveGroup(this.ctx, clientId, group);
+  async leaveGroup(clientId: string, group: string, options?: BindOptions): Promise<void> {
+    const left = await groups.leaveGroup(this.ctx, clientId, group, options);
     if (left) await presence.announceDepartures(this.ctx, 'leaveGroup', [left]);
   }
 

@@ -111,9 +111,11 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
  * Removes the client from the group (a no-op when not a member). ConnectionGoneError when not
  * connected. Returns the membership removed (with its presence uid), for presence.ts to announce.
  */
-export async function leaveGroup(ctx: GatewayContext, clientId: string, group: string): Promise<MembershipItem | undefined> {
+export async function leaveGroup(ctx: GatewayContext, clientId: string, group: string, options?: BindOptions): Promise<MembershipItem | undefined> {
   checkClientId(clientId);
   checkGroup(group);
+  // Options mean a leave a page asked for: its bind token is checked as a join's.
+  if (options !== undefined) await ctx.bindTokens.authorize('leaveGroup', clientId, options);
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
   const { existed: wasMember, presenceUid } = await ctx.store.deleteMembership('leaveGroup', clientId, group);
   const live = wasMember ? await uncount(ctx, 'leaveGroup', clientId) : (await ctx.store.getConnection('leaveGroup', clientId, ['connectionId'])) !== undefined;
