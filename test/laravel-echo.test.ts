@@ -115,7 +115,7 @@ describe('Laravel broadcasting and Echo on the gateway', { timeout: 240_000 }, (
       tab.page.evaluate(
         () =>
           new Promise<{ ok: true } | { ok: false; status: number }>((resolve) => {
-            const w = window as unknown as { Echo: any; updates: unknown[] };
+            const w = globalThis as unknown as { Echo: any; updates: unknown[] };
             w.updates = [];
             w.Echo.private('orders.1')
               .listen('.order.updated', (e: unknown) => w.updates.push(e))
@@ -130,7 +130,7 @@ describe('Laravel broadcasting and Echo on the gateway', { timeout: 240_000 }, (
 
     // The gateway has no join a page can make: a message over the socket asking for one does nothing.
     await other.page.evaluate(() => {
-      const w = window as unknown as { Echo: { connector: { client: { send(data: unknown): boolean } } } };
+      const w = globalThis as unknown as { Echo: { connector: { client: { send(data: unknown): boolean } } } };
       w.Echo.connector.client.send({ action: 'joinGroup', group: 'private-orders.1' });
       w.Echo.connector.client.send({ event: 'pusher:subscribe', data: { channel: 'private-orders.1' } });
     });
@@ -151,7 +151,7 @@ describe('Laravel broadcasting and Echo on the gateway', { timeout: 240_000 }, (
       tab.page.evaluate(
         () =>
           new Promise<unknown[]>((resolve) => {
-            const w = window as unknown as { Echo: any; presence: { joining: unknown[]; leaving: unknown[] } };
+            const w = globalThis as unknown as { Echo: any; presence: { joining: unknown[]; leaving: unknown[] } };
             w.presence = { joining: [], leaving: [] };
             w.Echo.join('room.1')
               .here((members: unknown[]) => resolve(members))
