@@ -3,7 +3,7 @@
  * other languages call it: the unmodified @aws-sdk/client-lambda, the AWS CLI v2 (Debian's awscli,
  * /usr/bin/aws) running example/cli/send-to-uid.sh, and Python's boto3 (Debian's python3-boto3)
  * running example/python/send_to_uid.py, each with only the environment `npm start` prints. The
- * README shows both scripts; this test also checks it shows them as they are.
+ * guide docs/guides/other-languages.md shows both scripts; this test also checks it shows them as they are.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { startGatewayApiApp, type GatewayApiApp } from './support/gatewayApiApp.
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 
 const run = promisify(execFile);
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const GUIDE = readFileSync(new URL('../docs/guides/other-languages.md', import.meta.url), 'utf8');
 /** Debian's tools, not an older AWS CLI v1 or another Python earlier on PATH. */
 const SYSTEM_PATH = '/usr/bin:/bin';
 
@@ -61,7 +61,7 @@ describe('the Gateway API from other clients', { timeout: 120_000 }, () => {
     }
   });
 
-  test('the AWS CLI v2 runs the README push unchanged with the printed environment', async () => {
+  test('the AWS CLI v2 runs the documented push unchanged with the printed environment', async () => {
     const client = await app.connect();
     await app.sdk.bindUid(client.id, 'alice');
     const { stdout } = await run('sh', ['example/cli/send-to-uid.sh'], { env: { ...app.env, PATH: SYSTEM_PATH, HOME: '/tmp' } });
@@ -73,7 +73,7 @@ describe('the Gateway API from other clients', { timeout: 120_000 }, () => {
     await client.close();
   });
 
-  test('boto3 runs the README push unchanged with the printed environment', async () => {
+  test('boto3 runs the documented push unchanged with the printed environment', async () => {
     const client = await app.connect();
     await app.sdk.bindUid(client.id, 'alice');
     const { stdout } = await run('python3', ['example/python/send_to_uid.py'], { env: { ...app.env, PATH: SYSTEM_PATH, HOME: '/tmp' } });
@@ -84,9 +84,9 @@ describe('the Gateway API from other clients', { timeout: 120_000 }, () => {
     await client.close();
   });
 
-  test('the README quotes both scripts as they are', () => {
+  test('the other-languages guide quotes both scripts as they are', () => {
     for (const path of ['example/cli/send-to-uid.sh', 'example/python/send_to_uid.py']) {
-      assert.ok(README.includes(readFileSync(path, 'utf8').trim()), `the README shows ${path} as it is`);
+      assert.ok(GUIDE.includes(readFileSync(path, 'utf8').trim()), `docs/guides/other-languages.md shows ${path} as it is`);
     }
   });
 });

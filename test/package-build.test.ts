@@ -172,8 +172,8 @@ test('CommonJS code can require() every export (Node 22.12 or later)', { skip: !
   assert.doesNotMatch(run.stderr, /ExperimentalWarning/);
 });
 
-test("the README's example test is the consumer app's test, which the consumer test runs", () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+test("the testing guide's example test is the consumer app's test, which the consumer test runs", () => {
+  const guide = readFileSync(join(root, 'docs/guides/testing.md'), 'utf8');
   const example = readFileSync(join(root, 'example/consumer-app/test/pusher.test.ts'), 'utf8');
-  assert.ok(readme.includes(`\`\`\`ts\n${example}\`\`\``), 'README.md must quote example/consumer-app/test/pusher.test.ts verbatim');
+  assert.ok(guide.includes(`\`\`\`ts\n${example}\`\`\``), 'docs/guides/testing.md must quote example/consumer-app/test/pusher.test.ts verbatim');
 });

@@ -1,8 +1,9 @@
 /**
- * PHP's GatewayClient (clients/php/Gateway.php) run by Debian's php-cli against the local gateway
- * serving cdk.out, configured only by the environment `npm start` prints: GatewayClient's calls and
- * return shapes (keyed lists, 0/1, integer keys for numeric uids, null and [] sessions), the
- * exceptions thrown where GatewayClient echoes and carries on, configuration failures, batches,
+ * PHP's GatewayClient (clients/php/Gateway.php) in strict mode (GATEWAY_STRICT=1), run by Debian's
+ * php-cli against the local gateway serving cdk.out, configured only by the environment `npm start`
+ * prints: GatewayClient's calls and return shapes (keyed lists, 0/1, integer keys for numeric uids,
+ * null and [] sessions), the exceptions strict mode throws where GatewayClient echoes and carries on
+ * (the default, GatewayClient's own behaviour, is test/php-gatewayclient-compat.test.ts), configuration failures, batches,
  * the function's own crash (X-Amz-Function-Error), and Lambda's 429 (from a stand-in endpoint: the
  * local gateway does not throttle invocations).
  */
@@ -12,6 +13,9 @@ import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startGatewayApiApp, type GatewayApiApp } from './support/gatewayApiApp.ts';
 import { unknownId } from './helpers/dynamo.ts';
@@ -23,9 +27,15 @@ type Outcome =
   | { ok: true; value: unknown; export: string; notices: Array<{ level: number; message: string }> }
   | { ok: false; class: string; errorCode?: string; message: string; details?: Record<string, unknown>; index?: number | null; results?: unknown[]; notices: unknown[] };
 
-/** Runs the calls in one php-cli process with exactly `env` (plus PATH) and returns each outcome. */
+/** An empty home: no ~/.aws files are read. */
+const HOME = mkdtempSync(join(tmpdir(), 'php-gateway-client-home-'));
+
+/**
+ * Runs the calls in one php-cli process in strict mode with exactly `env` (plus PATH, an empty HOME,
+ * and instance metadata off: the credential chain must never reach 169.254.169.254) and returns each outcome.
+ */
 async function php(env: Record<string, string>, calls: unknown[][], statics: Record<string, unknown> = {}): Promise<Outcome[]> {
-  const child = run('php', [DRIVER], { env: { PATH: '/usr/bin:/bin', ...env } });
+  const child = run('php', [DRIVER], { env: { PATH: '/usr/bin:/bin', HOME, AWS_EC2_METADATA_DISABLED: 'true', GATEWAY_STRICT: '1', ...env } });
   child.child.stdin!.end(JSON.stringify({ statics, calls }));
   const { stdout } = await child;
   return JSON.parse(stdout) as Outcome[];
@@ -246,17 +256,19 @@ describe("PHP's GatewayClient against the local gateway", { timeout: 180_000 }, 
   test("composer.json's PSR-4 autoload finds every class, each file on its own", async () => {
     const script = `
       $composer = json_decode(file_get_contents('clients/php/composer.json'), true);
-      foreach ($composer['autoload']['psr-4'] as $prefix => $dir) {
-        spl_autoload_register(static function (string $class) use ($prefix, $dir): void {
-          $file = 'clients/php/' . $dir . str_replace('\\\\', '/', substr($class, strlen($prefix))) . '.php';
-          if (str_starts_with($class, $prefix) && is_file($file)) require $file;
-        });
+      foreach ($composer['autoload']['psr-4'] as $prefix => $dirs) {
+        foreach ((array) $dirs as $dir) {
+          spl_autoload_register(static function (string $class) use ($prefix, $dir): void {
+            $file = 'clients/php/' . $dir . str_replace('\\\\', '/', substr($class, strlen($prefix))) . '.php';
+            if (str_starts_with($class, $prefix) && is_file($file)) require $file;
+          });
+        }
       }
-      foreach (['GatewayClient\\\\GatewayException', 'GatewayClient\\\\SigV4Signer', 'GatewayClient\\\\GatewayApiClient', 'GatewayClient\\\\Gateway'] as $class) {
+      foreach (['GatewayClient\\\\GatewayException', 'GatewayClient\\\\SigV4Signer', 'GatewayClient\\\\GatewayApiClient', 'GatewayClient\\\\GatewayCompat', 'GatewayClient\\\\Credentials\\\\CredentialChain', 'GatewayClient\\\\Gateway'] as $class) {
         echo $class, ' ', class_exists($class) ? 'found' : 'missing', "\\n";
       }`;
     const { stdout } = await run('php', ['-r', script]);
-    assert.equal(stdout, ['GatewayException', 'SigV4Signer', 'GatewayApiClient', 'Gateway'].map((c) => `GatewayClient\\${c} found\n`).join(''));
+    assert.equal(stdout, ['GatewayException', 'SigV4Signer', 'GatewayApiClient', 'GatewayCompat', 'Credentials\\CredentialChain', 'Gateway'].map((c) => `GatewayClient\\${c} found\n`).join(''));
   });
 
   test("Lambda's 429 is retried (the invocation did not run), and reported as THROTTLED when it persists; requests are signed for lambda", async () => {
