@@ -46,6 +46,8 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
       GATEWAY_API_FUNCTION: 'NoSuchGatewayApiFunction',
       FIXTURE_EXPLICIT_FUNCTION: gateway.functionName,
       FIXTURE_OMIT_GATEWAY_CONNECTION: '1',
+      // Unset in the app: a leave without a bind token is refused all the same.
+      GATEWAY_REQUIRE_BIND_TOKEN: '',
       APP_DEBUG: 'true',
     });
   });
@@ -117,6 +119,11 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     assert.deepEqual(await alice.post('/connections/gateway-explicit/notes', { text: 'delivered' }), { status: 200, body: { ok: true } });
     assert.deepEqual(JSON.parse(await listener.message(1)), { event: 'note', channel: 'notes', data: { text: 'delivered' } });
     assert.equal(listener.messages.length, 1);
+    // With GATEWAY_REQUIRE_BIND_TOKEN unset the broadcaster fails closed: no leave without a token
+    // (refused before any call, so the missing function does not matter here).
+    const leave = await alice.post('/broadcasting/auth', { socket_id: listener.id, channel_name: 'notes', leave: '1' });
+    assert.equal(leave.status, 403);
+    assert.match(leave.body.message, /bind_token/);
     await listener.close();
   });
 

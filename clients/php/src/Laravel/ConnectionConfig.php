@@ -15,7 +15,7 @@ use GatewayClient\GatewayApiClient;
  * - region, key, secret, token: AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
  * - endpoint: the Lambda endpoint (AWS_ENDPOINT_URL_LAMBDA), for the local gateway
  * - require_bind_token: refuse a page's leave without its bind token (GATEWAY_REQUIRE_BIND_TOKEN,
- *   the gateway's own switch; joins are checked by the gateway itself)
+ *   the gateway's own switch; default true); joins and leaves with a token are checked by the gateway
  * - connect_timeout, timeout: seconds (3 and 30)
  */
 final class ConnectionConfig
@@ -51,10 +51,26 @@ final class ConnectionConfig
         );
     }
 
-    /** @param array<string, mixed> $config */
+    /**
+     * Whether a page's leave must carry its bind token: the key, else GATEWAY_REQUIRE_BIND_TOKEN, else
+     * yes (fail closed: the gateway's init message carries a token whenever it has a secret, and the
+     * connector always sends it; set false for a gateway that issues none).
+     *
+     * @param array<string, mixed> $config
+     */
     public static function requiresBindToken(array $config): bool
     {
-        $value = $config['require_bind_token'] ?? getenv('GATEWAY_REQUIRE_BIND_TOKEN');
-        return filter_var($value, FILTER_VALIDATE_BOOLEAN);
+        $value = $config['require_bind_token'] ?? null;
+        if ($value === null || $value === '') {
+            $value = getenv('GATEWAY_REQUIRE_BIND_TOKEN');
+        }
+        if (is_bool($value)) {
+            return $value;
+        }
+        // Unset, empty or not a boolean: fail closed.
+        if (!is_string($value) || $value === '') {
+            return true;
+        }
+        return filter_var($value, FILTER_VALIDATE_BOOLEAN, FILTER_NULL_ON_FAILURE) ?? true;
     }
 }
