@@ -1,6 +1,7 @@
 /**
  * The `gateway` broadcaster's edges, over HTTP against the Laravel fixture (no browser): with bind
- * tokens required, /broadcasting/auth joins and leaves only with the connection's own token; bad
+ * tokens required, /broadcasting/auth joins and leaves only with the connection's own token; a GET
+ * or a POST without the session's CSRF token (what another site can make) joins nothing; bad
  * requests and gone clients get their HTTP answers and join nothing; the provider adds the `gateway`
  * connection when config/broadcasting.php has none; connection keys override the environment; a
  * broadcast the gateway refuses is a BroadcastException (HTTP 500); an X-Socket-ID that is no
@@ -87,6 +88,23 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     });
     await mine.close();
     await other.close();
+  });
+
+  test('a request another site can make joins nothing: a GET, or a POST without the session\'s CSRF token', async () => {
+    const alice = await session(laravel.url, 1);
+    const attacker = await gateway.connect();
+    const form = { socket_id: attacker.id, bind_token: attacker.bindToken, channel_name: 'private-orders.1' };
+    // A link or a redirect: top-level GETs carry SameSite=Lax cookies.
+    const get = await alice.api.get(`/broadcasting/auth?${new URLSearchParams(form)}`, { headers: { Accept: 'application/json' } });
+    assert.equal(get.status(), 405);
+    // A form posted from elsewhere: the cookies, no token (Laravel takes CSRF off this route).
+    const forged = await alice.api.post('/broadcasting/auth', { form, headers: { Accept: 'application/json' } });
+    assert.equal(forged.status(), 403);
+    assert.match(await forged.text(), /CSRF token mismatch/);
+    const wrong = await alice.post('/broadcasting/auth', form, { 'X-CSRF-TOKEN': 'not-the-token' });
+    assert.equal(wrong.status, 403);
+    assert.deepEqual(await gateway.sdk.getClientIdListByGroup('private-orders.1'), []);
+    await attacker.close();
   });
 
   test('bad requests and gone clients get their HTTP answers and join nothing', async () => {

@@ -26,7 +26,8 @@ use Symfony\Component\HttpKernel\Exception\HttpException;
  * joined), then joins the connection (joinGroup, or joinPresence with the user's id and the callback's
  * array) with the bind token, which the gateway checks when it requires tokens. A public channel is
  * joined for anyone, as Pusher's are. The answer is `{"channel": name}`, plus `"members"` for a
- * presence channel. `leave=1` in the same request leaves the group instead (Echo's leave()).
+ * presence channel. `leave=1` in the same request leaves the group instead (Echo's leave()). Only
+ * POST with the session's CSRF token is taken (refuseCrossSite says why).
  *
  * Broadcasting: one message per channel, `{"event": name, "channel": name, "data": payload}`, sent
  * with sendToGroup (one batched Invoke for all channels), excluding the X-Socket-ID connection when
@@ -55,6 +56,7 @@ final class GatewayBroadcaster extends Broadcaster
      */
     public function auth($request)
     {
+        $this->refuseCrossSite($request);
         $channel = $request->input('channel_name');
         $clientId = $request->input('socket_id');
         if (!is_string($channel) || $channel === '' || !is_string($clientId) || preg_match(self::CLIENT_ID, $clientId) !== 1) {
@@ -120,6 +122,30 @@ final class GatewayBroadcaster extends Broadcaster
                 $error = GatewayException::fromApiError((array) ($answer['error'] ?? []));
                 throw new BroadcastException("Gateway error ({$error->getErrorCode()}): {$error->getMessage()}", 0, $error);
             }
+        }
+    }
+
+    /**
+     * A join here has an effect (Pusher's auth only signs), and Laravel registers /broadcasting/auth
+     * for GET and POST without its CSRF middleware: a page elsewhere could make a logged-in user's
+     * browser join the other page's own connection to the user's private channel. So only POST, and,
+     * when the request has a session (cookie authentication), only with the session's CSRF token
+     * (X-CSRF-TOKEN, which the connector sends, or `_token`).
+     *
+     * @param \Illuminate\Http\Request $request
+     */
+    private function refuseCrossSite($request): void
+    {
+        if (!$request->isMethod('POST')) {
+            throw new HttpException(405, 'POST only: a subscription joins the connection to the channel', null, ['Allow' => 'POST']);
+        }
+        if (!$request->hasSession()) {
+            return;
+        }
+        $token = $request->header('X-CSRF-TOKEN') ?? $request->input('_token');
+        $expected = $request->session()->token();
+        if (!is_string($token) || !is_string($expected) || !hash_equals($expected, $token)) {
+            throw new AccessDeniedHttpException('CSRF token mismatch: send the X-CSRF-TOKEN header');
         }
     }
 
