@@ -391,8 +391,7 @@ export class Gateway {
    * checked as joinGroup checks it; without, the caller is trusted backend code, as in GatewayClient.
    */
   async leaveGroup(clientId: string, group: string, options?: BindOptions): Promise<void> {
-    const left = await groups.leaveGroup(this.ctx, clientId, group, options);
-    if (left) await presence.announceDepartures(this.ctx, 'leaveGroup', [left]);
+    return groups.leaveGroup(this.ctx, clientId, group, options, (left) => presence.announceDepartures(this.ctx, 'leaveGroup', [left]));
   }
 
   /**

@@ -1,12 +1,13 @@
 /**
  * Presence groups (sdk/gateway/presence.ts) on the local gateway with real ws clients: a uid is one
  * member however many tabs it has; member_added goes to the others on its first tab's join,
- * member_removed on its last tab's leaveGroup or $disconnect or when a send finds it gone (410);
+ * member_removed on its last tab's leaveGroup (also one that finds the connection gone) or
+ * $disconnect or when a send finds it gone (410);
  * two tabs joining at once announce once; the items stay readable by getPresenceMembers.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { GatewayHarness, type TestClient } from './helpers/gatewayHarness.ts';
 import { MAX_PRESENCE_INFO_BYTES, PresenceEvent, ValidationError } from '../sdk/index.ts';
 
@@ -90,6 +91,21 @@ describe('presence groups', () => {
     const report = await h.gateway.sendToGroup(group, 'hello');
     assert.deepEqual(report.gone, [ghost]);
     assert.equal(await stayer.next(), 'hello');
+    assert.deepEqual(await next(stayer), removed(group, 'g'));
+    assert.deepEqual(await h.gateway.getPresenceMembers(group), [{ id: 's', info: null }]);
+  });
+
+  test('leaveGroup of a member whose connection item is already gone rejects, and still announces the departure', async () => {
+    const group = 'presence-leave-gone';
+    const stayer = await h.connect();
+    await h.gateway.joinPresence(stayer.id, group, { id: 's', info: null });
+    const ghost = 'GhostLeavesGone=';
+    await h.gateway.registerConnection({ connectionId: ghost, connectedAt: Date.now() });
+    await h.gateway.joinPresence(ghost, group, { id: 'g', info: null });
+    assert.deepEqual(await next(stayer), added(group, 'g', null));
+    // The connection item goes first, as in $disconnect; a leave running then finds its membership.
+    await h.doc.send(new DeleteCommand({ TableName: h.tables.connections, Key: { connectionId: ghost } }));
+    await assert.rejects(h.gateway.leaveGroup(ghost, group), { code: 'CONNECTION_GONE' });
     assert.deepEqual(await next(stayer), removed(group, 'g'));
     assert.deepEqual(await h.gateway.getPresenceMembers(group), [{ id: 's', info: null }]);
   });

@@ -109,9 +109,17 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
 
 /**
  * Removes the client from the group (a no-op when not a member). ConnectionGoneError when not
- * connected. Returns the membership removed (with its presence uid), for presence.ts to announce.
+ * connected. A presence membership removed is handed to `onDeparture` (presence.ts announces it)
+ * once its index item is gone, also when the connection turns out gone: a $disconnect running
+ * meanwhile may no longer find the membership.
  */
-export async function leaveGroup(ctx: GatewayContext, clientId: string, group: string, options?: BindOptions): Promise<MembershipItem | undefined> {
+export async function leaveGroup(
+  ctx: GatewayContext,
+  clientId: string,
+  group: string,
+  options?: BindOptions,
+  onDeparture?: (membership: MembershipItem) => Promise<void>,
+): Promise<void> {
   checkClientId(clientId);
   checkGroup(group);
   // Options mean a leave a page asked for: its bind token is checked as a join's.
@@ -119,13 +127,17 @@ export async function leaveGroup(ctx: GatewayContext, clientId: string, group: s
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
   const { existed: wasMember, presenceUid } = await ctx.store.deleteMembership('leaveGroup', clientId, group);
   const live = wasMember ? await uncount(ctx, 'leaveGroup', clientId) : (await ctx.store.getConnection('leaveGroup', clientId, ['connectionId'])) !== undefined;
+  const departed = async () => {
+    if (presenceUid !== undefined) await onDeparture?.({ group, presenceUid });
+  };
   if (!live) {
     await ctx.store.deleteIndex('leaveGroup', index);
+    await departed();
     throw new ConnectionGoneError(clientId);
   }
   await ctx.hooks.beforeIndexDelete?.({ operation: 'leaveGroup', clientId, group });
   await ctx.store.deleteIndex('leaveGroup', index);
-  return wasMember ? { group, ...(presenceUid !== undefined ? { presenceUid } : {}) } : undefined;
+  await departed();
 }
 
 /** Removes every member from the group; the connections stay open and their sessions are untouched. */
