@@ -23,7 +23,7 @@
  */
 import type { MembershipItem, PresenceItem } from '../ConnectionStore.ts';
 import { PRESENCE_INFO, PRESENCE_UID, JOINED_AT } from '../ConnectionStore.ts';
-import { ValidationError } from '../errors.ts';
+import { GatewayError, ValidationError } from '../errors.ts';
 import { checkClientId, checkGroup, checkUid, describe } from '../validation.ts';
 import type { BindOptions } from '../bindToken.ts';
 import { joinGroup } from './groups.ts';
@@ -55,8 +55,16 @@ export interface PresenceJoin {
 
 /** Checks a member's uid and info; returns the info as JSON text. */
 export function checkPresenceMember(member: unknown, what = 'member'): { id: string; infoJson: string } {
-  if (typeof member !== 'object' || member === null || Array.isArray(member)) throw new ValidationError(`${what} must be an object { id, info }, got ${describe(member)}`);
-  const { id, info } = member as { id?: unknown; info?: unknown };
+  let id: unknown;
+  let info: unknown;
+  try {
+    if (typeof member !== 'object' || member === null || Array.isArray(member)) throw new ValidationError(`${what} must be an object { id, info }, got ${describe(member)}`);
+    ({ id, info } = member as { id?: unknown; info?: unknown });
+  } catch (error) {
+    // A getter or a Proxy trap that throws, a revoked Proxy.
+    if (error instanceof GatewayError) throw error;
+    throw new ValidationError(`${what} could not be read: ${errorText(error)}`, { cause: error });
+  }
   checkUid(id, `${what}.id`);
   let infoJson: string | undefined;
   try {
