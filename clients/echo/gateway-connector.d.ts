@@ -1,5 +1,5 @@
 /** Types of gateway-connector.js, the Laravel Echo connector. docs/guides/laravel.md. */
-import type { GatewayClient, GatewayClientOptions } from '../browser/gateway-client.d.ts';
+import type { GatewayClient, GatewayClientOptions } from '../browser/gateway-client.js';
 
 /** Echo's options, as `new Echo({ broadcaster: GatewayConnector, ... })` passes them. */
 export interface GatewayConnectorOptions {
