@@ -45,7 +45,7 @@ final class GatewayBroadcaster extends Broadcaster
 
     public function __construct(
         private readonly GatewayApiClient $client,
-        private readonly bool $leaveRequiresBindToken = false,
+        private readonly bool $leaveRequiresBindToken = true,
     ) {
     }
 
