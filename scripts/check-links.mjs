@@ -13,7 +13,8 @@ function markdownFiles() {
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
+      // docs/api holds typedoc's own install and its generated pages: not ours to check.
+      if (entry.isDirectory()) { if (entry.name !== 'node_modules' && entry.name !== 'out') walk(path); }
       else if (entry.name.endsWith('.md')) files.push(path);
     }
   };
