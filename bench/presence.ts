@@ -5,7 +5,7 @@
  * leaveGroup of each, getPresenceMembers, sendToGroup to the plain and the presence group, and
  * $disconnect (unregisterConnection) of a plain and of a presence member. Not a test.
  */
-import { GatewayHarness } from '../test/helpers/gatewayHarness.ts';
+import { GatewayHarness } from '../testkit/gatewayHarness.ts';
 import type { ConsumedCapacityEvent } from '../sdk/index.ts';
 
 const MEMBERS = Number(process.env.PRESENCE_MEMBERS ?? 100);

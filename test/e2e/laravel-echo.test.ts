@@ -10,9 +10,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startGatewayApiApp, type GatewayApiApp } from './support/gatewayApiApp.ts';
-import { startLaravelApp, type LaravelApp } from './support/laravelApp.ts';
-import { CHROMIUM_ARGS } from './support/chromium.ts';
+import { startGatewayApiApp, type GatewayApiApp } from '../../testkit/gatewayApiApp.ts';
+import { startLaravelApp, type LaravelApp } from '../helpers/laravelApp.ts';
+import { CHROMIUM_ARGS } from '../helpers/chromium.ts';
 
 /** Waits until `probe` answers true (a probe that throws counts as not yet). */
 async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {

@@ -10,8 +10,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type APIRequestContext } from 'playwright-core';
-import { startGatewayApiApp, type AppClient, type GatewayApiApp } from './support/gatewayApiApp.ts';
-import { startLaravelApp, type LaravelApp } from './support/laravelApp.ts';
+import { startGatewayApiApp, type AppClient, type GatewayApiApp } from '../../testkit/gatewayApiApp.ts';
+import { startLaravelApp, type LaravelApp } from '../helpers/laravelApp.ts';
 
 /** A logged-in session (user `id`) with the CSRF token of its page. */
 async function session(baseURL: string, id: number): Promise<{ api: APIRequestContext; post(path: string, form: Record<string, string>, headers?: Record<string, string>): Promise<{ status: number; body: any }> }> {

@@ -8,8 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { GatewayHarness, type TestClient } from './helpers/gatewayHarness.ts';
-import { MAX_PRESENCE_INFO_BYTES, PresenceEvent, ValidationError } from '../sdk/index.ts';
+import { GatewayHarness, type TestClient } from '../../testkit/gatewayHarness.ts';
+import { MAX_PRESENCE_INFO_BYTES, PresenceEvent, ValidationError } from '../../sdk/index.ts';
 
 const added = (group: string, id: string, info: unknown) => ({ event: PresenceEvent.memberAdded, channel: group, data: { id, info } });
 const removed = (group: string, id: string) => ({ event: PresenceEvent.memberRemoved, channel: group, data: { id } });

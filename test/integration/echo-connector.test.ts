@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Echo from 'laravel-echo';
-import { GatewayConnector } from '../clients/echo/gateway-connector.js';
-import { startGatewayApiApp, type GatewayApiApp } from './support/gatewayApiApp.ts';
+import { GatewayConnector } from '../../clients/echo/gateway-connector.js';
+import { startGatewayApiApp, type GatewayApiApp } from '../../testkit/gatewayApiApp.ts';
 
 async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
