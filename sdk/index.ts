@@ -50,6 +50,7 @@ export {
   type BindTokenRefusal,
 } from './errors.ts';
 export { BIND_TOKEN_TTL_SECONDS, type BindOptions } from './bindToken.ts';
+export { MAX_PRESENCE_INFO_BYTES, PresenceEvent, type PresenceMember, type PresenceJoin } from './gateway/presence.ts';
 export { GatewayEnvVar, gatewayEnvironment, type GatewayEnvVarName } from './env.ts';
 export { GatewayMetricName, DEFAULT_METRICS_NAMESPACE, METRICS_SERVICE_DIMENSION, MetricsEnvVar, type GatewayMetricNameValue } from './metricNames.ts';
 export {

@@ -15,6 +15,8 @@ import { sha256Hex } from '../sigv4.ts';
 import { checkOptionsObject, describe } from '../validation.ts';
 import { asGatewayError, itemsOf, type GatewayContext, type Recipients } from './context.ts';
 import type { ChunkReport, DeliverChunkOptions, SendMetrics, SendReport } from './types.ts';
+// A cycle (presence.ts sends through here): only functions cross it, called after both modules loaded.
+import { announceDepartures } from './presence.ts';
 
 /** API Gateway answers 410 while `$connect` runs (up to its 29 s timeout): such connections are not pruned. */
 export const CONNECT_GRACE_MS = 30_000;
@@ -209,8 +211,11 @@ export async function pruneGone(ctx: GatewayContext, operation: string, ids: rea
         if (old === 'young') return;
         const items: ItemRef[] = [...(sources?.get(id) ?? [])];
         // No connection item: $disconnect (or an earlier prune) already removed the rest.
-        if (old) items.push(...itemsOf(old, await ctx.store.queryMemberships(operation, id, Date.now())));
+        const memberships = old ? await ctx.store.queryMembershipItems(operation, id, Date.now()) : [];
+        if (old) items.push(...itemsOf(old, memberships.map((m) => m.group)));
         await ctx.store.deleteItems(operation, items);
+        // Its $disconnect will find nothing left: the presence groups hear of the departure here.
+        await announceDepartures(ctx, operation, memberships);
       } catch (error) {
         ctx.logger.warn(`gateway: could not prune gone connection ${id}: ${(error as Error)?.message ?? error}`, error);
       }
