@@ -251,6 +251,40 @@ class Gateway
         return self::run(__FUNCTION__, [$groups]);
     }
 
+    // ---- presence groups (new: Pusher's presence channels; Laravel's presence- channels use them) ----
+
+    /**
+     * New: joins the client to `$group` as the presence member `$member` = ['id' => uid, 'info' => user
+     * info] (info: any JSON value, at most 1 KB as JSON; an integer id is sent as a string). The group's
+     * other connections get `{"event":"gateway:member_added","channel":group,"data":{"id","info"}}`
+     * when this is the uid's first connection in it; when its last one leaves (leaveGroup, a close),
+     * they get `gateway:member_removed`. `$bind_token` as joinGroup's.
+     *
+     * Returns ['members' => list of ['id' => uid, 'info' => info] in order of joining, this member
+     * included, 'announced' => whether member_added was sent]. As joinGroup outside strict mode: a
+     * client that is gone, a malformed client id or an empty group returns null and joins nothing.
+     * A member without a uid, or with info that is not JSON or over 1 KB, throws VALIDATION in every mode.
+     *
+     * @param array{id: string|int, info?: mixed} $member
+     * @return array{members: list<array{id: string, info: mixed}>, announced: bool}|null
+     */
+    public static function joinPresence($client_id, $group, $member, $bind_token = null)
+    {
+        return self::run(__FUNCTION__, [$client_id, $group, $member, $bind_token]);
+    }
+
+    /**
+     * New: the presence group's members, a list of ['id' => uid, 'info' => user info] in order of
+     * joining, one entry per uid however many connections it has there; [] for a plain group or an
+     * empty one (outside strict mode also for an empty group name, with a line in the error log).
+     *
+     * @return list<array{id: string, info: mixed}>
+     */
+    public static function getPresenceMembers($group)
+    {
+        return self::run(__FUNCTION__, [$group]);
+    }
+
     // ---- everything ----------------------------------------------------------------------------
 
     public static function getAllClientIdCount()
@@ -514,7 +548,8 @@ class Gateway
             'closeClient' => ['id', 'message'],
             'closeUid' => ['name', 'message'],
             'bindUid', 'unbindUid', 'joinGroup', 'leaveGroup' => ['id', 'name', 'id'],
-            'isUidOnline', 'getClientIdByUid', 'ungroup', 'getClientSessionsByGroup', 'getClientInfoByGroup' => ['name'],
+            'joinPresence' => ['id', 'name', 'member', 'id'],
+            'isUidOnline', 'getClientIdByUid', 'ungroup', 'getClientSessionsByGroup', 'getClientInfoByGroup', 'getPresenceMembers' => ['name'],
             'getClientIdCountByGroup', 'getClientCountByGroup', 'getAllClientSessions', 'getAllClientInfo' => ['name'],
             'getClientIdListByGroup', 'getUidListByGroup', 'getUidCountByGroup' => ['names'],
             'isUidsOnline', 'batchGetClientIdByUid', 'batchGetClientIdCountByGroup' => ['nameList'],
@@ -529,6 +564,8 @@ class Gateway
                 'list', 'ids' => is_array($value) ? array_values($value) : $value,
                 'message' => is_bool($value) || is_int($value) || is_float($value) ? (string) $value : $value,
                 'session' => is_array($value) ? (object) $value : $value,
+                // `$user->id` as the member's id: sent as the string the Gateway API takes.
+                'member' => is_array($value) && is_int($value['id'] ?? null) ? ['id' => (string) $value['id']] + $value : $value,
                 default => $value,
             };
         }

@@ -14,7 +14,8 @@ namespace GatewayClient;
  *   nothing and returns GatewayClient's answer for it; the warning goes to PHP's error log
  *   (error_log), not to the page as GatewayClient's echo did. Malformed ids inside a list are dropped.
  * - A client that is gone is a quiet no-op: bindUid, unbindUid, joinGroup, leaveGroup, setSession and
- *   updateSession on it return nothing, sendToClient returns false.
+ *   updateSession on it return nothing, sendToClient returns false; so does the new joinPresence
+ *   (null), since an app calls it where it would call joinGroup.
  * - Return values have GatewayClient's types: the sends return nothing (sendToClient a bool), as do
  *   updateSession and unbindUid; unbindUid ignores its `$uid`, as GatewayClient's gateway does.
  */
@@ -28,19 +29,21 @@ final class GatewayCompat
         'sendToClient' => false, 'isOnline' => 0, 'closeClient' => false, 'destoryClient' => false, 'destroyClient' => false,
         'bindUid' => null, 'unbindUid' => null, 'joinGroup' => null, 'leaveGroup' => null, 'getUidByClientId' => null,
         'getSession' => false, 'setSession' => null, 'updateSession' => null, 'getGroupsByClientId' => [], 'verifyBindToken' => false,
+        'joinPresence' => null,
     ];
 
     /** GatewayClient's answer to an empty group, by method. */
     private const INVALID_GROUP = [
         'joinGroup' => null, 'leaveGroup' => null, 'ungroup' => false, 'sendToGroup' => false,
         'getClientIdListByGroup' => [], 'getUidListByGroup' => [], 'getUidCountByGroup' => 0, 'getClientSessionsByGroup' => [],
+        'joinPresence' => null, 'getPresenceMembers' => [],
     ];
 
     /** GatewayClient's answer to an empty uid, by method. */
     private const EMPTY_UID = ['bindUid' => null, 'sendToUid' => null, 'isUidOnline' => 0, 'getClientIdByUid' => []];
 
     /** Mutations GatewayClient's gateway drops when the client is not there. */
-    private const QUIET_WHEN_GONE = ['bindUid' => null, 'unbindUid' => null, 'joinGroup' => null, 'leaveGroup' => null, 'setSession' => null, 'updateSession' => null, 'sendToClient' => false];
+    private const QUIET_WHEN_GONE = ['bindUid' => null, 'unbindUid' => null, 'joinGroup' => null, 'leaveGroup' => null, 'setSession' => null, 'updateSession' => null, 'sendToClient' => false, 'joinPresence' => null];
 
     /**
      * The arguments to send, or a GatewayCompatSkip with GatewayClient's answer when it would send nothing.
@@ -77,7 +80,9 @@ final class GatewayCompat
             case 'getUidListByGroup':
             case 'getUidCountByGroup':
             case 'getClientSessionsByGroup':
-                $position = in_array($method, ['joinGroup', 'leaveGroup'], true) ? 1 : 0;
+            case 'joinPresence':
+            case 'getPresenceMembers':
+                $position = in_array($method, ['joinGroup', 'leaveGroup', 'joinPresence'], true) ? 1 : 0;
                 $group = $args[$position] ?? null;
                 if (is_array($group)) {
                     $group = array_values(array_filter($group, static fn ($g) => !self::isEmptyName($g)));
