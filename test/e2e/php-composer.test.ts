@@ -3,13 +3,16 @@
  * registry: Debian's composer, a `path` repository, Packagist turned off, no network. The app then
  * calls GatewayClient\Gateway through vendor/autoload.php alone (PSR-4), configured as a
  * GatewayClient app is (its register address), against a loopback stand-in for Lambda; the
- * package's Laravel discovery entry is in the installed metadata.
+ * package's Laravel discovery entry is in the installed metadata. `composer validate --strict`
+ * accepts its composer.json, and a `vcs` repository installs it from a branch whose root is
+ * clients/php (`git subtree split`, as docs/guides/php.md says: Composer reads a VCS repository's
+ * composer.json at its root only).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +88,57 @@ echo json_encode([
   assert.equal(invocations[0]!.url, '/2015-03-31/functions/gateway-api/invocations');
   assert.deepEqual(JSON.parse(invocations[0]!.body), { method: 'getAllClientCount', args: [] });
   assert.match(invocations[0]!.authorization, /Credential=AKIDCOMPOSER\//);
+});
+
+/** Debian's composer with a private home, no prompts, nothing from Packagist. */
+function composerEnv(home: string): Record<string, string> {
+  return { PATH: '/usr/bin:/bin', HOME: home, COMPOSER_HOME: home, COMPOSER_ALLOW_SUPERUSER: '1', COMPOSER_NO_INTERACTION: '1' };
+}
+
+test('composer validate --strict accepts clients/php/composer.json', { timeout: 60_000 }, async () => {
+  const home = mkdtempSync(join(tmpdir(), 'php-composer-home-'));
+  try {
+    const { stdout, stderr } = await execFileAsync('/usr/bin/composer', ['validate', '--strict', '--no-check-publish', '--no-ansi'], { cwd: PACKAGE, env: composerEnv(home) });
+    assert.match(stdout + stderr, /composer\.json is valid/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('a vcs repository: the branch `git subtree split --prefix=clients/php` makes installs as the package', { timeout: 120_000 }, async () => {
+  const work = mkdtempSync(join(tmpdir(), 'php-composer-vcs-'));
+  const git = (args: string[], cwd: string) => execFileAsync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, env: { PATH: '/usr/bin:/bin', HOME: work } });
+  try {
+    // A checkout of the project as far as the split is concerned: clients/php in a subdirectory.
+    const checkout = join(work, 'serverless-gateway-worker');
+    cpSync(PACKAGE, join(checkout, 'clients/php'), { recursive: true });
+    await git(['init', '-q'], checkout);
+    await git(['add', '-A'], checkout);
+    await git(['commit', '-q', '-m', 'clients/php'], checkout);
+    await git(['subtree', 'split', '-q', '--prefix=clients/php', '-b', 'gatewayclient-php'], checkout);
+
+    const app = join(work, 'app');
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'composer.json'),
+      JSON.stringify({
+        name: 'example/gatewayclient-vcs-app',
+        repositories: [{ type: 'vcs', url: checkout }, { 'packagist.org': false }],
+        require: { 'serverless-gateway-worker/gatewayclient': 'dev-gatewayclient-php' },
+      }),
+    );
+    const install = await execFileAsync('/usr/bin/composer', ['install', '--no-progress', '--no-ansi'], { cwd: app, env: composerEnv(join(work, 'composer-home')) });
+    assert.match(install.stderr, /Installing serverless-gateway-worker\/gatewayclient \(dev-gatewayclient-php [0-9a-f]+\)/);
+    // PSR-4 from the split's root: the drop-in loads; the Laravel provider (which needs Laravel to
+    // load) is found under src/.
+    const script = "$loader = require 'vendor/autoload.php'; echo json_encode([class_exists(GatewayClient\\Gateway::class), realpath((string) $loader->findFile('GatewayClient\\Laravel\\GatewayServiceProvider'))]);";
+    const { stdout } = await execFileAsync('php', ['-r', script], { cwd: app, env: { PATH: '/usr/bin:/bin', HOME: work } });
+    const [loaded, providerFile] = JSON.parse(stdout) as [boolean, string | false];
+    assert.equal(loaded, true);
+    assert.match(String(providerFile), /\/vendor\/serverless-gateway-worker\/gatewayclient\/src\/Laravel\/GatewayServiceProvider\.php$/);
+    const installed = JSON.parse(readFileSync(join(app, 'vendor/composer/installed.json'), 'utf8')) as { packages: Array<{ name: string; extra?: { laravel?: { providers?: string[] } } }> };
+    assert.deepEqual(installed.packages.find((p) => p.name === 'serverless-gateway-worker/gatewayclient')?.extra?.laravel?.providers, ['GatewayClient\\Laravel\\GatewayServiceProvider']);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });
