@@ -9,6 +9,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request, type APIRequestContext } from 'playwright-core';
 import { startGatewayApiApp, type AppClient, type GatewayApiApp } from '../../testkit/gatewayApiApp.ts';
 import { startLaravelApp, type LaravelApp } from '../helpers/laravelApp.ts';
@@ -59,6 +62,17 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
   });
 
   const auth = (s: Awaited<ReturnType<typeof session>>, client: AppClient, channel: string, extra: Record<string, string> = {}) => s.post('/broadcasting/auth', { socket_id: client.id, channel_name: channel, ...extra });
+
+  test("package discovery: Laravel's manifest lists the provider from the installed package; config/app.php does not", async () => {
+    // The first request builds bootstrap/cache/packages.php from vendor/composer/installed.json.
+    const page = await session(laravel.url, 1);
+    await page.api.dispose();
+    const manifest = JSON.parse(
+      execFileSync('php', ['-r', "echo json_encode(require 'bootstrap/cache/packages.php');"], { cwd: laravel.dir, encoding: 'utf8' }),
+    ) as Record<string, { providers?: string[] }>;
+    assert.deepEqual(manifest['serverless-gateway-worker/gatewayclient'], { providers: ['GatewayClient\\Laravel\\GatewayServiceProvider'] });
+    assert.doesNotMatch(readFileSync(join(laravel.dir, 'config/app.php'), 'utf8'), /GatewayServiceProvider::class/);
+  });
 
   test('joins and leaves need the connection\'s own bind token', async () => {
     const alice = await session(laravel.url, 1);
