@@ -5,7 +5,9 @@
  * requests and gone clients get their HTTP answers and join nothing; the provider adds the `gateway`
  * connection when config/broadcasting.php has none; connection keys override the environment; a
  * broadcast the gateway refuses is a BroadcastException (HTTP 500); an X-Socket-ID that is no
- * client id excludes nobody.
+ * client id excludes nobody. Package discovery lists the provider in Laravel's manifest, and the
+ * migration lines docs/guides/php.md gives for Laravel (a GatewayClient static bind with the page's
+ * bind_token) bind, and fail closed without the token.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,6 +74,26 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     ) as Record<string, { providers?: string[] }>;
     assert.deepEqual(manifest['serverless-gateway-worker/gatewayclient'], { providers: ['GatewayClient\\Laravel\\GatewayServiceProvider'] });
     assert.doesNotMatch(readFileSync(join(laravel.dir, 'config/app.php'), 'utf8'), /GatewayServiceProvider::class/);
+  });
+
+  test("the guide's migration lines for Laravel: GatewayClient's static bind with the page's bind_token", async () => {
+    const guide = readFileSync(join(import.meta.dirname, '../../docs/guides/php.md'), 'utf8');
+    const route = readFileSync(join(laravel.dir, 'routes/web.php'), 'utf8');
+    const lines = route.split('\n').filter((line) => /^\s+Gateway::(bindUid|joinGroup)\(\$request/.test(line)).map((line) => line.trim());
+    assert.equal(lines.length, 2);
+    for (const line of lines) assert.ok(guide.includes(`\n${line}\n`), `docs/guides/php.md has: ${line}`);
+
+    const page = await gateway.connect();
+    const alice = await session(laravel.url, 1);
+    const refused = await alice.post('/bind', { client_id: page.id });
+    assert.equal(refused.status, 500, 'without the bind token: GatewayException BIND_TOKEN');
+    assert.match(laravel.log(), new RegExp(`local\\.ERROR: bindUid refused for client ${page.id.replace(/[-=]/g, '\\$&')}: no bind token was given .*GatewayClient\\\\+GatewayException`));
+    assert.equal(await gateway.sdk.getUidByClientId(page.id), undefined);
+    assert.deepEqual(await alice.post('/bind', { client_id: page.id, bind_token: page.bindToken }), { status: 200, body: { ok: true } });
+    assert.equal(await gateway.sdk.getUidByClientId(page.id), '1', '$request->user()->id, an integer, bound as a string');
+    assert.deepEqual(await gateway.sdk.getGroupsByClientId(page.id), ['room-1']);
+    await alice.api.dispose();
+    await page.close();
   });
 
   test('joins and leaves need the connection\'s own bind token', async () => {
