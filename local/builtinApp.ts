@@ -5,7 +5,7 @@
  */
 import type { LocalGatewayOptions } from './LocalGateway.ts';
 import type { WebSocketConnectEvent, WebSocketMessageEvent } from './events.ts';
-import type { LambdaHandler } from './functions.ts';
+import type { LambdaHandler } from './functionDefinitions.ts';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { LambdaEventInvoker } from '../sdk/lambdaInvoke.ts';
 
