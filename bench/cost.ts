@@ -32,6 +32,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway as NewGateway, GatewayTables, type ConsumedCapacityEvent } from '../sdk/index.ts';
 import { createMessageHandler as newMessageHandler } from '../lambdas/messageHandler.ts';
 import type { WebSocketMessageEvent } from '../lambdas/webSocketEvent.ts';
+import { formatRequestTime } from '../local/events.ts';
 import { watchHttpRequests } from '../testkit/gatewayHarness.ts';
 
 /** main just before issue 10's data model: the SDK split into sdk/gateway/, with the old items. */
@@ -185,7 +186,23 @@ function messageEvent(clientId: string): WebSocketMessageEvent {
   const now = Date.now();
   return {
     body: 'x',
-    requestContext: { routeKey: '$default', eventType: 'MESSAGE', connectionId: clientId, connectedAt: now, requestId: 'r', requestTimeEpoch: now, stage: 'cost', domainName: '127.0.0.1', apiId: 'cost', identity: { sourceIp: '127.0.0.1' } },
+    isBase64Encoded: false,
+    requestContext: {
+      routeKey: '$default',
+      messageId: 'm',
+      eventType: 'MESSAGE',
+      extendedRequestId: 'r',
+      requestTime: formatRequestTime(now),
+      messageDirection: 'IN',
+      connectionId: clientId,
+      connectedAt: now,
+      requestId: 'r',
+      requestTimeEpoch: now,
+      stage: 'cost',
+      domainName: '127.0.0.1',
+      apiId: 'cost',
+      identity: { sourceIp: '127.0.0.1' },
+    },
   };
 }
 

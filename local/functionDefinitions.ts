@@ -3,7 +3,7 @@
  * a worker thread (functions.ts hosts both, workerFunction.ts runs the second). Kept apart from
  * functions.ts so that workerFunction.ts reads the module definition without importing its host back.
  */
-import type { LambdaContext } from './events.ts';
+import type { LambdaContext } from '../lambdas/webSocketEvent.ts';
 
 /** Lambda's default timeout. */
 const DEFAULT_TIMEOUT_MS = 3000;

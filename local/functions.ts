@@ -20,7 +20,7 @@
  *   within its own deadline). Stopping it at once would fail every invocation that shared it, which
  *   on Lambda would have run in environments of their own.
  */
-import type { LambdaContext } from './events.ts';
+import type { LambdaContext } from '../lambdas/webSocketEvent.ts';
 import { isModuleFunction, timeoutOf, type FunctionDefinition, type InlineFunctionDefinition, type LambdaHandler, type ModuleFunctionDefinition } from './functionDefinitions.ts';
 import { newLambdaRequestId } from './ids.ts';
 import { timeoutError, toErrorPayload, type InvocationOutcome, type InvocationRequest, type LambdaErrorPayload, type RunningFunction } from './invocation.ts';

@@ -37,8 +37,9 @@ export type {
   WebSocketAuthorizerEvent,
   WebSocketAuthorizerResult,
   WebSocketAuthorizerContext,
+  WebSocketEventType,
   LambdaContext,
-} from './events.ts';
+} from '../lambdas/webSocketEvent.ts';
 export { loadCloudAssembly, environmentOf, sharedEnvironmentOf, outputOf, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';
 export { TemplateError } from './templateText.ts';
 export type { WebSocketApp } from './webSocketTemplate.ts';
