@@ -13,7 +13,8 @@ import { createMessageHandler } from '../../lambdas/messageHandler.ts';
 import type { GatewayEvents } from '../../lambdas/events.ts';
 import type { WebSocketMessageEvent } from '../../lambdas/webSocketEvent.ts';
 import { formatRequestTime } from '../../local/events.ts';
-import { Gateway, GatewayTables, NetworkError, ServiceError, type ConsumedCapacityEvent, type GatewayTableNames } from '../../sdk/index.ts';
+import { Gateway, NetworkError, ServiceError, type ConsumedCapacityEvent, type GatewayTableNames } from '../../sdk/index.ts';
+import { GatewayTables } from '../../sdk/tables.ts';
 import { GatewayHarness, LOCAL_CREDENTIALS } from '../../testkit/gatewayHarness.ts';
 
 const tables: GatewayTableNames = { connections: 'lazy-connections', sessions: 'lazy-sessions', memberships: 'lazy-memberships', uids: 'lazy-uids', groups: 'lazy-groups' };

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GatewayHarness, LOCAL_CREDENTIALS, TEST_TABLES } from '../../testkit/gatewayHarness.ts';
-import { BIND_TOKEN_TTL_SECONDS, BindTokenError, ConfigurationError, Gateway, GatewayEnvVar, ServiceError, ValidationError, gatewayEnvironment } from '../../sdk/index.ts';
+import { BindTokenError, ConfigurationError, Gateway, GatewayEnvVar, ServiceError, ValidationError, gatewayEnvironment } from '../../sdk/index.ts';
+import { BIND_TOKEN_TTL_SECONDS } from '../../sdk/bindToken.ts';
 import { checkBindToken, mintBindToken } from '../../sdk/bindToken.ts';
 import { gatewayForCurrentClient } from '../../lambdas/currentClient.ts';
 
