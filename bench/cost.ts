@@ -43,7 +43,7 @@ const SESSION_SIZES = [0, 10 * 1024, 100 * 1024];
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const REGION = 'us-east-1';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** On-demand read request units, us-east-1, after AWS's November 2024 price cut (see the README). */
+/** On-demand read request units, us-east-1, after AWS's November 2024 price cut (see docs/performance.md). */
 const USD_PER_MILLION_RRU = 0.125;
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
