@@ -1,9 +1,9 @@
 /**
  * The Lambda proxy events an API Gateway WebSocket API sends and what its integrations return, typed
- * from captured AWS events (test/fixtures/aws-websocket-event-shapes.json; api-gateway-websocket.md
- * A2): one declaration for the deployed handlers in lambdas/ and the local gateway that builds the
- * events (local/events.ts). It lives here because deployed code must not depend on local/, while
- * local/ already depends on lambdas/ for the contracts it emulates. Declared rather than taken from
+ * from captured AWS events (test/fixtures/aws-websocket-event-shapes.json): one declaration for the
+ * deployed handlers in lambdas/ and for the local gateway, which builds the events (local/events.ts).
+ * It lives here because deployed code must not depend on local/, while local/ already depends on
+ * lambdas/ for the contracts it emulates (docs/layout.md). Declared rather than taken from
  * @types/aws-lambda, which lacks `headers`, `identity` and the disconnect fields.
  */
 

@@ -42,7 +42,7 @@ function requestContext<const C extends Partial<WebSocketRequestContext>>(overri
   };
 }
 
-/** A `$connect` event shaped like the captures in api-gateway-websocket.md A2. */
+/** A `$connect` event shaped like the captures in test/fixtures/aws-websocket-event-shapes.json. */
 function connectEvent(query?: Record<string, string[]>, extraHeaders: Record<string, string> = {}): WebSocketConnectEvent {
   const headers: Record<string, string> = {
     Host: 'abcd123456.execute-api.us-east-1.amazonaws.com',
