@@ -7,7 +7,7 @@
 // name a `.ts`), and Tarjan's strongly connected components over the graph.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE_DIRECTORIES = ['cdk', 'lambdas', 'sdk', 'local', 'clients', 'testkit', 'test', 'bench', 'example', 'scripts'];
@@ -69,23 +69,30 @@ function resolveSpecifier(from, specifier) {
   return candidates.find((path) => existsSync(path) && statSync(path).isFile() && SOURCE.test(path));
 }
 
-const graph = new Map();
-for (const directory of SOURCE_DIRECTORIES) {
-  for (const file of sourceFiles(join(root, directory))) {
-    const text = withoutComments(readFileSync(file, 'utf8'));
-    const targets = new Set();
-    for (const pattern of SPECIFIERS) {
-      for (const match of text.matchAll(pattern)) {
-        const target = resolveSpecifier(file, match[2]);
-        if (target && target !== file) targets.add(target);
+/** Every module under `directories` of `base` and the modules of those it imports. */
+export function importGraph(base, directories) {
+  const graph = new Map();
+  for (const directory of directories) {
+    for (const file of sourceFiles(join(base, directory))) {
+      const text = withoutComments(readFileSync(file, 'utf8'));
+      const targets = new Set();
+      for (const pattern of SPECIFIERS) {
+        for (const match of text.matchAll(pattern)) {
+          const target = resolveSpecifier(file, match[2]);
+          if (target && target !== file) targets.add(target);
+        }
       }
+      graph.set(file, targets);
     }
-    graph.set(file, targets);
   }
+  return graph;
 }
 
-/** Tarjan's algorithm: every strongly connected component of more than one file is a cycle. */
-function cycles() {
+/**
+ * Tarjan's algorithm: every strongly connected component of more than one file is a cycle, given as
+ * its files relative to `base`, sorted, joined by ` -> `.
+ */
+export function cyclesOf(graph, base) {
   const index = new Map();
   const low = new Map();
   const stack = [];
@@ -113,20 +120,31 @@ function cycles() {
         onStack.delete(member);
         component.push(member);
       } while (member !== file);
-      if (component.length > 1) found.push(component.map((path) => relative(root, path)).sort());
+      if (component.length > 1)
+        found.push(
+          component
+            .map((path) => relative(base, path))
+            .sort()
+            .join(' -> '),
+        );
     }
   };
   for (const file of graph.keys()) if (!index.has(file)) visit(file);
   return found;
 }
 
-const found = cycles().map((component) => component.join(' -> '));
-const unknown = found.filter((cycle) => !KNOWN_CYCLES.has(cycle));
-const gone = [...KNOWN_CYCLES.keys()].filter((cycle) => !found.includes(cycle));
-for (const cycle of found) {
-  const owner = KNOWN_CYCLES.get(cycle);
-  console.log(owner ? `known cycle (${owner}): ${cycle}` : `import cycle: ${cycle}`);
+function main() {
+  const graph = importGraph(root, SOURCE_DIRECTORIES);
+  const found = cyclesOf(graph, root);
+  const unknown = found.filter((cycle) => !KNOWN_CYCLES.has(cycle));
+  const gone = [...KNOWN_CYCLES.keys()].filter((cycle) => !found.includes(cycle));
+  for (const cycle of found) {
+    const owner = KNOWN_CYCLES.get(cycle);
+    console.log(owner ? `known cycle (${owner}): ${cycle}` : `import cycle: ${cycle}`);
+  }
+  for (const cycle of gone) console.log(`known cycle no longer found, remove it from KNOWN_CYCLES in scripts/check-cycles.mjs: ${cycle}`);
+  console.log(`${graph.size} modules, ${found.length} cycle(s), ${unknown.length} not known`);
+  if (unknown.length > 0 || gone.length > 0) process.exit(1);
 }
-for (const cycle of gone) console.log(`known cycle no longer found, remove it from KNOWN_CYCLES in scripts/check-cycles.mjs: ${cycle}`);
-console.log(`${graph.size} modules, ${found.length} cycle(s), ${unknown.length} not known`);
-if (unknown.length > 0 || gone.length > 0) process.exit(1);
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();
