@@ -8,11 +8,14 @@
  * Construct ids are part of the contract (renaming one replaces its resource, and the local gateway's
  * template mode finds functions and tables by them): Connections, Uids, Groups, Api, Stage,
  * AccessLogs (when on), ApiGatewayCloudWatchRole and ApiGatewayAccount (when created), ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
- * FanoutWorkerFunction, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction.
+ * FanoutWorkerFunction, FanoutWorkerRequeuePolicy, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction;
+ * with a custom domain DomainName, ApiMapping, Certificate (when created) and AliasRecord (when created).
  */
 import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration, WebSocketMockIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -28,12 +31,14 @@ import { GatewayEnvVar, gatewayEnvironment } from '../sdk/env.ts';
 import { GatewayTables, type GatewayTableRole, type TableKeyDefinition } from '../sdk/tables.ts';
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
+import { GATEWAY_API_METHODS_ENV, type GatewayApiPreset } from '../lambdas/gatewayApiAccess.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
 import { acknowledgeFinding, iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertBundlingPeers } from './bundlingPeers.ts';
 import { createFanoutFailureAlarm, gatewayMetric } from './monitoring.ts';
 import { HEARTBEAT_REQUEST_TEMPLATE, lambdaEntry, validate } from './settings.ts';
+import { createCustomDomain } from './customDomain.ts';
 import { GatewayMetricName, MetricsEnvVar, type GatewayMetricNameValue } from '../sdk/metricNames.ts';
 
 export { DEFAULT_EVENTS_MODULE, GatewayBackendPropsError } from './settings.ts';
@@ -129,7 +134,7 @@ export interface GatewayFanoutProps {
   readonly failureRetention?: Duration;
 }
 
-/** Throttling of the stage's routes (every route: `$connect`, messages, ...). */
+/** Throttling of routes: the stage's default (every route), or one route's (`connectThrottle`). */
 export interface GatewayThrottleSettings {
   /** Steady-state requests per second. */
   readonly rateLimit: number;
@@ -155,7 +160,9 @@ export interface GatewayBackendProps {
    * Binds (`bindUid`, `joinGroup`) must carry the `bind_token` of the connection's init message
    * (GATEWAY_REQUIRE_BIND_TOKEN, read by `Gateway.fromEnv()`): a client id alone can no longer be
    * bound by whoever learned it. `false` for GatewayWorker code that cannot pass the token yet; the
-   * tokens are sent and can be verified either way.
+   * tokens are sent and can be verified either way. `grantGateway` writes the value on every function
+   * it configures; a process configured otherwise that holds GATEWAY_BIND_TOKEN_SECRET requires tokens
+   * unless its GATEWAY_REQUIRE_BIND_TOKEN is `false` (the SDK fails closed).
    * @default true
    */
   readonly requireBindToken?: boolean;
@@ -193,10 +200,37 @@ export interface GatewayBackendProps {
    */
   readonly stageName?: string;
   /**
-   * Throttling for every route of the stage.
+   * Throttling for every route of the stage (`$connect` has its own: `connectThrottle`).
    * @default { rateLimit: 1000, burstLimit: 500 } (a tenth of the account's default quota)
    */
   readonly throttle?: GatewayThrottleSettings;
+  /**
+   * Throttling of `$connect` alone (a route setting on the stage, overriding `throttle` for that
+   * route): how fast new connections are admitted. Every connection that passes runs `$connect`, the
+   * init sender and later `$disconnect`, and writes three items, whoever opened it; the account admits
+   * 500 new connections/s per region across all its WebSocket APIs. 200/s with a burst of 400 lets
+   * 10,000 clients dropped together reconnect within about 50 s (the browser client backs off with
+   * jitter up to 30 s) and leaves 300/s of the account's quota to its other APIs and stages, while it
+   * caps what a flood of anonymous connections can cost (docs: the cost of an anonymous connection).
+   * `false`: `$connect` is throttled by `throttle` like every other route.
+   * @default { rateLimit: 200, burstLimit: 400 }
+   */
+  readonly connectThrottle?: GatewayThrottleSettings | false;
+  /**
+   * A custom domain for the API: browsers connect to `wss://{domainName}` instead of the
+   * `execute-api` host (`url` becomes that, and the `CustomDomainUrl` output holds it). The
+   * `@connections` endpoint (`callbackUrl`) stays on the `execute-api` host.
+   * @default - none: only the `execute-api` URL
+   */
+  readonly domainName?: GatewayDomainNameOptions;
+  /**
+   * Which Gateway API methods the Gateway API function accepts (GATEWAY_API_METHODS, enforced
+   * inside the function before any AWS call): a preset, or method names. A call to any other method
+   * answers `{ ok: false, error: { code: 'METHOD_NOT_ALLOWED', method } }`. An unknown preset or
+   * method name fails synth.
+   * @default { methods: 'all' }
+   */
+  readonly gatewayApi?: GatewayApiProps;
   /**
    * A Lambda REQUEST authorizer on `$connect` that reads a token from the query string.
    * @default - no authorizer: anyone may connect; onWebSocketConnect may still refuse
@@ -208,7 +242,14 @@ export interface GatewayBackendProps {
    */
   readonly pointInTimeRecovery?: boolean;
   /**
-   * What happens to the tables and log groups when they leave the stack.
+   * Deletion protection on the five tables: DynamoDB refuses to delete them (by hand, or by a stack
+   * update that removes or replaces one) until it is turned off. Set `false` before deleting a stack
+   * whose `removalPolicy` is DESTROY, or for throwaway stacks.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * What happens to the tables, the log groups and the bind token secret when they leave the stack.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -284,6 +325,41 @@ export interface GatewayBackendProps {
   readonly fanout?: GatewayFanoutProps;
 }
 
+/** A custom domain name for the WebSocket API (`GatewayBackendProps.domainName`). */
+export interface GatewayDomainNameOptions {
+  /** The name browsers connect to, e.g. 'ws.example.com'. */
+  readonly domainName: string;
+  /**
+   * A certificate for `domainName` in the stack's region (a regional endpoint's certificate must be
+   * in the API's region).
+   * @default - one is created with DNS validation: its records go into `hostedZone` when given;
+   * without a zone the deploy waits until you add the CNAME that ACM shows
+   */
+  readonly certificate?: acm.ICertificate;
+  /**
+   * The public hosted zone holding `domainName`: where a created certificate is validated, and the
+   * alias record goes.
+   * @default - none: point `domainName` at the `CustomDomainTarget` output yourself
+   */
+  readonly hostedZone?: route53.IHostedZone;
+  /**
+   * An alias A record for `domainName` in `hostedZone`, pointing at the API's regional domain.
+   * @default true when `hostedZone` is given
+   */
+  readonly aliasRecord?: boolean;
+}
+
+/** The Gateway API function's allow-list (`GatewayBackendProps.gatewayApi`). */
+export interface GatewayApiProps {
+  /**
+   * 'all'; 'read-only' (the queries: isOnline, getSession, getClientIdByUid, getAll*, ...);
+   * 'send-only' (sendToClient, sendToUid, sendToGroup, sendToAll); or a list of method names
+   * (lambdas/gatewayApiMethods.ts).
+   * @default 'all'
+   */
+  readonly methods?: GatewayApiPreset | readonly string[];
+}
+
 /** What `grantGateway` needs from a function: IAM, and a way to set its environment. */
 export interface IGatewayFunction extends iam.IGrantable {
   addEnvironment(key: string, value: string): unknown;
@@ -353,6 +429,8 @@ export class GatewayBackend extends Construct {
    * than `fanout.maxEventAge`: the invocation record, with the chunk as `requestPayload`.
    */
   readonly fanoutFailureQueue: sqs.Queue;
+  /** Lets the fan-out worker invoke itself (its own unqualified ARN only), to re-queue recipients that still fail. */
+  readonly fanoutWorkerRequeuePolicy: iam.Policy;
   /** Recipients above which sends are chunked (GATEWAY_FANOUT_THRESHOLD). */
   readonly fanoutThreshold: number;
   /** The functions' log groups (each function's role is `fn.role`). */
@@ -376,10 +454,23 @@ export class GatewayBackend extends Construct {
   readonly metricsService: string;
   /** In alarm while a failed chunk waits in `fanoutFailureQueue`. */
   readonly fanoutFailureAlarm: cloudwatch.Alarm;
-  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: what browsers connect to. */
+  /**
+   * What browsers connect to: `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or
+   * `wss://{domainName}` with a custom domain.
+   */
   readonly url: string;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the `@connections` endpoint. */
   readonly callbackUrl: string;
+  /** The custom domain (`domainName`), mapped to the stage. */
+  readonly domainName: apigwv2.DomainName | undefined;
+  /** The mapping of the custom domain's root to the stage. */
+  readonly apiMapping: apigwv2.ApiMapping | undefined;
+  /** The certificate of the custom domain: the one given, or the one created. */
+  readonly certificate: acm.ICertificate | undefined;
+  /** The alias record of the custom domain, when `hostedZone` is given and `aliasRecord` is not false. */
+  readonly aliasRecord: route53.ARecord | undefined;
+  /** The Gateway API methods the Gateway API function accepts (`gatewayApi.methods`, resolved). */
+  readonly gatewayApiMethods: readonly string[];
   readonly urlOutput: CfnOutput;
   readonly callbackUrlOutput: CfnOutput;
   /**
@@ -403,6 +494,7 @@ export class GatewayBackend extends Construct {
         timeToLiveAttribute: keys.timeToLiveAttribute,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: settings.pointInTimeRecovery },
         removalPolicy: settings.removalPolicy,
+        deletionProtection: settings.deletionProtection,
       });
     this.connectionsTable = table('Connections', GatewayTables.connections);
     this.sessionsTable = table('Sessions', GatewayTables.sessions);
@@ -523,6 +615,14 @@ export class GatewayBackend extends Construct {
       },
     });
 
+    // The worker re-queues recipients that still fail to itself (lambdas/fanoutWorkerHandler.ts). A
+    // policy of its own: the function does not wait for it, so naming the function's own ARN makes
+    // no dependency cycle (the role's default policy, which the function waits for, would).
+    this.fanoutWorkerRequeuePolicy = new iam.Policy(this, 'FanoutWorkerRequeuePolicy', {
+      roles: [this.fanoutWorkerFunction.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.fanoutWorkerFunction.functionArn] })],
+    });
+
     // ---- API and stage ----
     this.metricsService = props.apiName ?? this.node.path.replace(/\//g, '-');
     this.metricsNamespace = settings.metricsNamespace;
@@ -587,6 +687,19 @@ export class GatewayBackend extends Construct {
         : {}),
     });
     if (this.apiGatewayAccount) this.stage.node.addDependency(this.apiGatewayAccount);
+    if (settings.connectThrottle) {
+      // A route setting names an existing route: the stage waits for it. RouteSettings is a JSON map
+      // to CloudFormation, so its keys are written as CloudFormation spells them.
+      (this.stage.node.defaultChild as apigwv2.CfnStage).routeSettings = {
+        $connect: { ThrottlingRateLimit: settings.connectThrottle.rateLimit, ThrottlingBurstLimit: settings.connectThrottle.burstLimit },
+      };
+      this.stage.node.addDependency(this.connectRoute);
+    }
+    const domain = props.domainName ? createCustomDomain(this, props.domainName, this.stage) : undefined;
+    this.domainName = domain?.domainName;
+    this.apiMapping = domain?.apiMapping;
+    this.certificate = domain?.certificate;
+    this.aliasRecord = domain?.aliasRecord;
     if (!this.accessLogGroup) {
       Validations.of(this.stage).acknowledge({
         id: 'AwsSolutions-APIG1',
@@ -594,7 +707,7 @@ export class GatewayBackend extends Construct {
       });
     }
 
-    this.url = this.stage.url;
+    this.url = props.domainName ? `wss://${props.domainName.domainName}` : this.stage.url;
     this.callbackUrl = this.stage.callbackUrl;
     this.stageArnPrefix = Stack.of(this).formatArn({
       service: 'execute-api',
@@ -605,10 +718,12 @@ export class GatewayBackend extends Construct {
     this.bindTokenSecret = new secretsmanager.Secret(this, 'BindTokenSecret', {
       description: 'GatewayBackend: the key of the bind tokens in init messages (sdk/bindToken.ts)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      // Like the tables: a retained table with a deleted key would hold connections nobody can bind.
+      removalPolicy: settings.removalPolicy,
     });
     Validations.of(this.bindTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'Each process reads the key once; a rotated value would refuse every token issued before it until every function restarted. Tokens expire within 2 hours; rotate by putting a new value and redeploying (README: Bind tokens).',
+      reason: 'Rotation is a PutSecretValue of a new random value, done by the operator (docs: rotating the bind token key): there is no rotation Lambda to run. Processes re-read the key hourly and accept tokens of the previous version (AWSPREVIOUS), so a rotation needs no restart; tokens expire within 2 hours.',
     });
     const sdkEnvironment = gatewayEnvironment(
       this.callbackUrl,
@@ -629,12 +744,15 @@ export class GatewayBackend extends Construct {
     };
 
     this.gatewayApiFunction = bundledFunction('GatewayApiFunction', lambdaEntry('gatewayApi'), this.functionLogGroups.gatewayApi, settings.timeout, 'GatewayBackend Gateway API: GatewayClient\'s methods for any language, invoked with lambda:InvokeFunction', false);
+    this.gatewayApiMethods = settings.gatewayApiMethods;
 
     // ---- wiring ----
     // The backend's own handlers run user code that may call any SDK method: they get what any SDK user gets.
     for (const fn of [this.connectFunction, this.disconnectFunction, this.messageFunction]) this.grantGateway(fn);
     // The Gateway API calls any SDK method on its callers' behalf.
     this.grantGateway(this.gatewayApiFunction);
+    // The allow-list the function enforces before any call (lambdas/gatewayApiAccess.ts).
+    if (settings.gatewayApiMethodsEnv !== undefined) this.gatewayApiFunction.addEnvironment(GATEWAY_API_METHODS_ENV, settings.gatewayApiMethodsEnv);
     this.connectFunction.addEnvironment(LambdaEnvVar.initFunction, this.initSenderFunction.functionName);
     this.connectFunction.addEnvironment(LambdaEnvVar.initMessage, String(settings.initMessage));
     // lambda:InvokeFunction on the function's own ARN only (grantInvoke would add `:*` for versions).
@@ -663,7 +781,11 @@ export class GatewayBackend extends Construct {
     if (settings.tracing) this.acknowledgeTracingWildcard();
 
     // ---- outputs ----
-    this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.url, description: 'What browsers connect to' });
+    this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: domain ? 'The stage on the execute-api host (browsers use CustomDomainUrl)' : 'What browsers connect to' });
+    if (domain) {
+      new CfnOutput(this, 'CustomDomainUrl', { value: this.url, description: 'What browsers connect to: the custom domain' });
+      new CfnOutput(this, 'CustomDomainTarget', { value: domain.domainName.regionalDomainName, description: `Where ${props.domainName!.domainName} must point (CNAME or alias), when no alias record was created` });
+    }
     this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', { value: this.callbackUrl, description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})` });
     // Table names too, so a backend (or the scenario tests against a deployed stack) can be configured from the outputs alone.
     new CfnOutput(this, 'ConnectionsTableName', { value: this.connectionsTable.tableName, description: GatewayEnvVar.connectionsTable });

@@ -15,8 +15,18 @@
  * value always names a role that exists. What it costs is one retained role per stack that ever
  * created it; a second copy should rather pass `apiGatewayCloudWatchRole: false` with
  * `accessLogs: true`, since the first copy has set the region up.
+ *
+ * The trust policy is guarded against the confused deputy: API Gateway may assume the role only on
+ * behalf of this account (`aws:SourceAccount`) and for API Gateway resources of this region
+ * (`aws:SourceArn` like `arn:{partition}:apigateway:{region}::/*`, the form API Gateway's own resource
+ * ARNs take). Without them any API Gateway customer who learned the role's ARN could name it in their
+ * own account settings and have API Gateway write with it into this account's CloudWatch Logs. AWS
+ * does not document whether API Gateway passes these keys when it assumes this role (nor which source
+ * ARN), so both are `...IfExists`: a key API Gateway sends must match, and a key it does not send
+ * cannot make the account setting (and so a fresh account's first deploy) fail. A plain StringEquals
+ * would refuse the role outright if the key were absent, and nothing here can deploy to find out.
  */
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
@@ -31,7 +41,12 @@ export interface ApiGatewayLoggingRole {
 export function createApiGatewayLoggingRole(scope: Construct): ApiGatewayLoggingRole {
   const pushToCloudWatchLogs = iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs');
   const role = new iam.Role(scope, 'ApiGatewayCloudWatchRole', {
-    assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+    assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com', {
+      conditions: {
+        StringEqualsIfExists: { 'aws:SourceAccount': Stack.of(scope).account },
+        ArnLikeIfExists: { 'aws:SourceArn': `arn:${Aws.PARTITION}:apigateway:${Stack.of(scope).region}::/*` },
+      },
+    }),
     managedPolicies: [pushToCloudWatchLogs],
     description: "API Gateway's account-wide CloudWatch Logs role for this region (AWS::ApiGateway::Account). Retained on stack deletion: other APIs in the region may log with it.",
   });

@@ -6,7 +6,10 @@
  * turns on (a fresh account then gets both the region's logging role and access logs).
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import type { GatewayBackendProps, GatewayFanoutProps } from './GatewayBackend.ts';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import type { Construct } from 'constructs';
+import type { GatewayBackendProps, GatewayDomainNameOptions, GatewayFanoutProps, GatewayThrottleSettings } from './GatewayBackend.ts';
 
 /** Thrown for a context value the app cannot use; the message names the switch and what it takes. */
 export class AppContextError extends Error {
@@ -35,6 +38,13 @@ export const APP_CONTEXT_KEYS = {
   fanoutMaxEventAge: 'how long a chunk may wait in the queue: seconds, or with s, m, h or d',
   fanoutFailureRetention: 'how long the failure queue keeps a chunk: seconds, or with s, m, h or d',
   fanoutRateLimit: '@connections requests per second one broadcast may spend (a positive number)',
+  deletionProtection: "'true' (default: the tables cannot be deleted until it is turned off) or 'false'",
+  connectThrottle: "$connect's own throttle as 'RATE/BURST' (default '200/400'), or 'off' (the stage's throttle applies)",
+  gatewayApiMethods: "the Gateway API's allow-list: 'all' (default), 'read-only', 'send-only', or comma-separated method names",
+  domainName: "a custom domain for the API, e.g. 'ws.example.com'",
+  certificateArn: "the ARN of an ACM certificate for domainName in the stack's region (default: one is created with DNS validation)",
+  hostedZoneId: 'the Route 53 hosted zone of domainName (with hostedZoneName): certificate validation and the alias record',
+  hostedZoneName: "that hosted zone's name, e.g. 'example.com'",
 } as const;
 
 export type AppContextKey = keyof typeof APP_CONTEXT_KEYS;
@@ -44,7 +54,25 @@ export type ContextReader = (key: AppContextKey) => string | undefined;
 
 export interface AppSettings {
   readonly stackName: string;
+  /** Every prop but `domainName`, which needs a scope to import the certificate and zone in: see `domainNameProps`. */
   readonly props: GatewayBackendProps;
+  /** The custom domain switches, when `domainName` is set. */
+  readonly domain?: AppDomainSettings;
+}
+
+export interface AppDomainSettings {
+  readonly domainName: string;
+  readonly certificateArn?: string;
+  readonly hostedZone?: { readonly id: string; readonly name: string };
+}
+
+/** The `domainName` prop from the domain switches: the certificate and the zone imported into `scope`. */
+export function domainNameProps(scope: Construct, domain: AppDomainSettings): GatewayDomainNameOptions {
+  return {
+    domainName: domain.domainName,
+    ...(domain.certificateArn ? { certificate: acm.Certificate.fromCertificateArn(scope, 'ImportedCertificate', domain.certificateArn) } : {}),
+    ...(domain.hostedZone ? { hostedZone: route53.HostedZone.fromHostedZoneAttributes(scope, 'ImportedHostedZone', { hostedZoneId: domain.hostedZone.id, zoneName: domain.hostedZone.name }) } : {}),
+  };
 }
 
 export function appSettingsFromContext(read: ContextReader): AppSettings {
@@ -105,6 +133,43 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
   };
 
   const sendRate = read('sendRate') === 'off' ? false : positiveNumber('sendRate');
+
+  const connectThrottleValue = read('connectThrottle');
+  let connectThrottle: GatewayThrottleSettings | false | undefined;
+  if (connectThrottleValue === 'off') connectThrottle = false;
+  else if (connectThrottleValue !== undefined) {
+    const match = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(connectThrottleValue);
+    if (!match || !(Number(match[1]) > 0) || !(Number(match[2]) > 0)) return fail('connectThrottle', connectThrottleValue);
+    connectThrottle = { rateLimit: Number(match[1]), burstLimit: Number(match[2]) };
+  }
+
+  const methodsValue = read('gatewayApiMethods');
+  const isPreset = methodsValue === 'all' || methodsValue === 'read-only' || methodsValue === 'send-only';
+  // The construct checks the names (an unknown one fails synth with the list of presets).
+  const gatewayApiMethods = methodsValue === undefined || isPreset ? methodsValue : methodsValue.split(',').map((m) => m.trim());
+
+  const domainName = read('domainName');
+  const certificateArn = read('certificateArn');
+  const hostedZoneId = read('hostedZoneId');
+  const hostedZoneName = read('hostedZoneName');
+  if (domainName === undefined) {
+    for (const key of ['certificateArn', 'hostedZoneId', 'hostedZoneName'] as const) {
+      const value = read(key);
+      if (value !== undefined) throw new AppContextError(`context ${key} belongs to a custom domain: set domainName too (got ${key}=${JSON.stringify(value)})`);
+    }
+  }
+  if (certificateArn !== undefined && !/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(certificateArn)) fail('certificateArn', certificateArn);
+  if ((hostedZoneId === undefined) !== (hostedZoneName === undefined)) {
+    throw new AppContextError('context hostedZoneId and hostedZoneName go together: a hosted zone is imported by both');
+  }
+  const domain: AppDomainSettings | undefined =
+    domainName === undefined
+      ? undefined
+      : {
+          domainName,
+          ...(certificateArn ? { certificateArn } : {}),
+          ...(hostedZoneId && hostedZoneName ? { hostedZone: { id: hostedZoneId, name: hostedZoneName } } : {}),
+        };
   const apiGatewayCloudWatchRole = boolean('apiGatewayCloudWatchRole') ?? true;
   return {
     stackName: read('stackName') ?? 'ServerlessGatewayWorker',
@@ -121,7 +186,11 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
       metricsNamespace: read('metricsNamespace'),
       sendRate,
       fanout: withoutUnset(fanout),
+      ...(boolean('deletionProtection') !== undefined ? { deletionProtection: boolean('deletionProtection') } : {}),
+      ...(connectThrottle !== undefined ? { connectThrottle } : {}),
+      ...(gatewayApiMethods !== undefined ? { gatewayApi: { methods: gatewayApiMethods } } : {}),
     },
+    ...(domain ? { domain } : {}),
   };
 }
 

@@ -11,5 +11,9 @@ export {
   type GatewayAuthorizerOptions,
   type GatewayThrottleSettings,
   type GatewayFanoutProps,
+  type GatewayDomainNameOptions,
+  type GatewayApiProps,
   type IGatewayFunction,
 } from './GatewayBackend.ts';
+export { DEFAULT_CONNECT_THROTTLE } from './settings.ts';
+export { GATEWAY_API_PRESETS, type GatewayApiPreset } from '../lambdas/gatewayApiAccess.ts';

@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { FANOUT_DEFAULTS, MAX_FANOUT_RATE } from '../sdk/Fanout.ts';
 import { DEFAULT_METRICS_NAMESPACE, METRICS_NAMESPACE_PATTERN } from '../sdk/metricNames.ts';
 import type { GatewayBackendProps, GatewayThrottleSettings } from './GatewayBackend.ts';
+import { resolveGatewayApiMethods } from '../lambdas/gatewayApiAccess.ts';
 
 const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
 /** The entry points as this file finds them: `.ts` sources under tsx, the compiled `.js` in the package (dist/). */
@@ -35,6 +36,14 @@ const ROUTE_KEY = /^[^\s]{1,128}$/;
 const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 const QUERY_PARAMETER = /^[A-Za-z0-9._~-]{1,128}$/;
 const EVENTS_EXTENSION = /\.(ts|mts|cts|js|mjs|cjs)$/;
+/** A host name of two or more labels: what API Gateway accepts as a custom domain name (no wildcard here). */
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/**
+ * `$connect`'s own throttle (GatewayBackendProps.connectThrottle has the reasoning): 200 new
+ * connections/s, a burst of 400, under the account's 500/s for all its WebSocket APIs in a region.
+ */
+export const DEFAULT_CONNECT_THROTTLE: GatewayThrottleSettings = { rateLimit: 200, burstLimit: 400 };
 
 export interface Settings {
   readonly eventsModule: string;
@@ -47,6 +56,13 @@ export interface Settings {
   readonly routeSelectionExpression: string;
   readonly stageName: string;
   readonly throttle: GatewayThrottleSettings;
+  /** `$connect`'s own throttle; undefined: the stage's default applies. */
+  readonly connectThrottle: GatewayThrottleSettings | undefined;
+  /** The Gateway API's allow-list, resolved to method names. */
+  readonly gatewayApiMethods: readonly string[];
+  /** GATEWAY_API_METHODS: a preset's name or the comma-separated names; undefined for 'all' (unset means every method). */
+  readonly gatewayApiMethodsEnv: string | undefined;
+  readonly deletionProtection: boolean;
   readonly authorizerQueryParameter: string;
   readonly pointInTimeRecovery: boolean;
   readonly apiGatewayCloudWatchRole: boolean;
@@ -112,9 +128,30 @@ export function validate(props: GatewayBackendProps): Settings {
   const stageName = props.stageName ?? 'prod';
   if (!STAGE_NAME.test(stageName)) fail(`stageName: ${JSON.stringify(stageName)} must be 1-128 letters, digits, '-' or '_'.`);
 
-  const throttle = props.throttle ?? { rateLimit: 1000, burstLimit: 500 };
-  if (!(Number.isFinite(throttle.rateLimit) && throttle.rateLimit > 0)) fail(`throttle.rateLimit: ${throttle.rateLimit} must be a positive number of requests per second.`);
-  if (!(Number.isInteger(throttle.burstLimit) && throttle.burstLimit > 0)) fail(`throttle.burstLimit: ${throttle.burstLimit} must be a positive whole number.`);
+  const checkThrottle = (name: string, t: GatewayThrottleSettings) => {
+    if (!(Number.isFinite(t.rateLimit) && t.rateLimit > 0)) fail(`${name}.rateLimit: ${t.rateLimit} must be a positive number of requests per second.`);
+    if (!(Number.isInteger(t.burstLimit) && t.burstLimit > 0)) fail(`${name}.burstLimit: ${t.burstLimit} must be a positive whole number.`);
+    return t;
+  };
+  const throttle = checkThrottle('throttle', props.throttle ?? { rateLimit: 1000, burstLimit: 500 });
+  const connectThrottle = props.connectThrottle === false ? undefined : checkThrottle('connectThrottle', props.connectThrottle ?? DEFAULT_CONNECT_THROTTLE);
+
+  const methods = props.gatewayApi?.methods ?? 'all';
+  let gatewayApiMethods: string[] = [];
+  try {
+    gatewayApiMethods = resolveGatewayApiMethods(methods);
+  } catch (error) {
+    fail(`gatewayApi.methods: ${(error as Error).message}.`);
+  }
+  const gatewayApiMethodsEnv = methods === 'all' ? undefined : typeof methods === 'string' ? methods : gatewayApiMethods.join(',');
+
+  const domain = props.domainName;
+  if (domain !== undefined) {
+    if (typeof domain.domainName !== 'string' || (!Token.isUnresolved(domain.domainName) && !DOMAIN_NAME.test(domain.domainName))) {
+      fail(`domainName.domainName: ${JSON.stringify(domain.domainName)} must be a lower-case host name such as 'ws.example.com' (no scheme, path, port or wildcard).`);
+    }
+    if (domain.aliasRecord === true && !domain.hostedZone) fail('domainName.aliasRecord: an alias record needs domainName.hostedZone, the zone to create it in.');
+  }
 
   const authorizerQueryParameter = props.authorizer?.queryParameter ?? 'token';
   if (!QUERY_PARAMETER.test(authorizerQueryParameter)) fail(`authorizer.queryParameter: ${JSON.stringify(authorizerQueryParameter)} must be 1-128 URL-safe characters (letters, digits, '.', '_', '~', '-').`);
@@ -177,6 +214,10 @@ export function validate(props: GatewayBackendProps): Settings {
     routeSelectionExpression,
     stageName,
     throttle,
+    connectThrottle,
+    gatewayApiMethods,
+    gatewayApiMethodsEnv,
+    deletionProtection: props.deletionProtection ?? true,
     authorizerQueryParameter,
     pointInTimeRecovery: props.pointInTimeRecovery ?? true,
     apiGatewayCloudWatchRole: props.apiGatewayCloudWatchRole ?? false,

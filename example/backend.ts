@@ -6,6 +6,13 @@
  * form-encoded (the seed's `$.post('./bind', {client_id})`) or JSON. It also serves the page, the
  * browser client and the WebSocket URL.
  *
+ * What a copy of it needs on the internet, it does here too: it answers only its own host names
+ * (loopback ones and `allowedHosts`: DNS rebinding, local/hostGuard.ts); a POST must come from a page
+ * of its own origin (the `Origin` header, which browsers send with every POST); the session cookie
+ * is HttpOnly, SameSite=Lax, and Secure when the page is served over https (TLS here, or
+ * `X-Forwarded-Proto: https` from a proxy in front); a 5xx answers a generic message and the error,
+ * which may be AWS's text with a role ARN in it, goes to the server's log only.
+ *
  *   POST /login  {uid, group}               starts a session (a stand-in for the app's real login)
  *   GET  /session                           the session's uid and group, 401 without one
  *   POST /bind   {client_id, bind_token?}   bindUid + joinGroup of the session's uid and group
@@ -16,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { listenOn, type PortRequest } from '../local/listen.ts';
+import { HostGuard } from '../local/hostGuard.ts';
 import { Gateway, GatewayError, GatewayErrorCode } from '../sdk/index.ts';
 
 export interface ExampleBackendOptions {
@@ -26,6 +34,10 @@ export interface ExampleBackendOptions {
   readonly port?: PortRequest;
   /** @default '127.0.0.1' */
   readonly host?: string;
+  /** Host names the page is served under besides loopback ones and `host` (e.g. `app.example.com`). @default none */
+  readonly allowedHosts?: readonly string[];
+  /** Where the errors behind 5xx answers go. @default console.error */
+  readonly log?: (line: string) => void;
 }
 
 export interface RunningBackend {
@@ -57,16 +69,19 @@ const STATUS_BY_CODE: Partial<Record<string, number>> = {
 
 export async function startExampleBackend(options: ExampleBackendOptions): Promise<RunningBackend> {
   const { gateway } = options;
+  const hostGuard = new HostGuard([options.host ?? '127.0.0.1', ...(options.allowedHosts ?? [])]);
+  const log = options.log ?? ((line: string) => console.error(line));
   // In memory: an example. A real app keeps its sessions wherever it already does.
   const sessions = new Map<string, UserSession>();
 
-  type Route = (body: Record<string, string>, session: UserSession | undefined, res: ServerResponse) => Promise<unknown>;
+  type Route = (body: Record<string, string>, session: UserSession | undefined, res: ServerResponse, req: IncomingMessage) => Promise<unknown>;
   const routes: Record<string, Route> = {
-    'POST /login': async (body, _session, res) => {
+    'POST /login': async (body, _session, res, req) => {
       const user = { uid: requireString(body, 'uid'), group: requireString(body, 'group') };
+      // A new id at every login (never one the browser brought: no session fixation).
       const id = randomBytes(24).toString('base64url');
       sessions.set(id, user);
-      res.setHeader('set-cookie', `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`);
+      res.setHeader('set-cookie', `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax${schemeOf(req) === 'https' ? '; Secure' : ''}`);
       return user;
     },
     'GET /session': async (_body, session) => requireSession(session),
@@ -90,6 +105,7 @@ export async function startExampleBackend(options: ExampleBackendOptions): Promi
   const server = createServer((req, res) => void handle(req, res));
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
+    if (!hostGuard.allows(req)) return json(res, 403, { error: 'this server does not answer that host name' });
     try {
       const file = req.method === 'GET' ? FILES[path === '/index.html' ? '/' : path] : undefined;
       if (file) {
@@ -99,11 +115,18 @@ export async function startExampleBackend(options: ExampleBackendOptions): Promi
       if (req.method === 'GET' && path === '/config.json') return json(res, 200, { wsUrl: options.wsUrl });
       const route = routes[`${req.method} ${path}`];
       if (!route) return json(res, 404, { error: 'not found' });
+      // Cross-site request forgery: a POST must come from this origin's own page.
+      if (req.method === 'POST' && req.headers.origin !== `${schemeOf(req)}://${req.headers.host}`) throw new HttpError(403, 'cross-origin POST refused');
       const session = sessions.get(cookie(req, SESSION_COOKIE) ?? '');
-      json(res, 200, await route(req.method === 'POST' ? await readForm(req) : {}, session, res));
+      json(res, 200, await route(req.method === 'POST' ? await readForm(req) : {}, session, res, req));
     } catch (error) {
       const code = (error as { code?: string }).code;
       const status = error instanceof HttpError ? error.status : error instanceof GatewayError ? (STATUS_BY_CODE[error.code] ?? 500) : 500;
+      if (status >= 500) {
+        // The text may be AWS's (an AccessDenied names the role): the log gets it, the browser does not.
+        log(`${req.method} ${path} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        return json(res, status, { error: 'internal error (see the server log)' });
+      }
       json(res, status, { error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
     }
   }
@@ -138,6 +161,13 @@ function requireString(body: Record<string, string>, field: string): string {
   const value = body[field];
   if (typeof value !== 'string' || value.length === 0) throw new HttpError(400, `${field} must be a non-empty string`);
   return value;
+}
+
+/** The scheme the browser used: https over TLS here, or when a proxy in front says so. */
+function schemeOf(req: IncomingMessage): 'http' | 'https' {
+  const forwarded = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  return (req.socket as { encrypted?: boolean }).encrypted || first === 'https' ? 'https' : 'http';
 }
 
 function cookie(req: IncomingMessage, name: string): string | undefined {

@@ -12,6 +12,7 @@ export type {
   ConnectDecision,
   WebSocketConnectData,
   Session,
+  MessageSessionRead,
   OutgoingMessage,
   SendReport,
 } from './events.ts';

@@ -11,13 +11,18 @@
  * the function's Errors metric would count bad input. So only crashes (a bug, a timeout, memory)
  * fail the invocation, and an alarm on Errors means something is broken.
  */
-import { GatewayError, ValidationError, type Gateway } from '../sdk/index.ts';
+import { GatewayError, MethodNotAllowedError, ValidationError, type Gateway } from '../sdk/index.ts';
 import { describe } from '../sdk/validation.ts';
 import { GATEWAY_API_METHODS, type GatewayApiMethod } from './gatewayApiMethods.ts';
 import { MAX_CALLS_PER_BATCH, type GatewayApiCallResult, type GatewayApiError, type GatewayApiResult } from './gatewayApiProtocol.ts';
 
 export interface GatewayApiHandlerOptions {
   readonly gateway: Gateway;
+  /**
+   * The methods this function accepts (lambdas/gatewayApiAccess.ts); any other answers
+   * MethodNotAllowedError before anything runs. @default every method
+   */
+  readonly allowedMethods?: ReadonlySet<string>;
 }
 
 /** A call whose arguments passed their checks, ready to run. */
@@ -31,7 +36,7 @@ export function createGatewayApiHandler(options: GatewayApiHandlerOptions): (eve
   return async (event) => {
     let parsed: { calls: CheckedCall[]; batch: boolean };
     try {
-      parsed = parseEvent(event);
+      parsed = parseEvent(event, options.allowedMethods);
     } catch (error) {
       return { ok: false, error: errorJson(error) };
     }
@@ -57,7 +62,7 @@ async function runCall(gateway: Gateway, call: CheckedCall): Promise<GatewayApiC
 }
 
 /** Checks the whole event, every call of a batch included, before anything runs. */
-function parseEvent(event: unknown): { calls: CheckedCall[]; batch: boolean } {
+function parseEvent(event: unknown, allowed: ReadonlySet<string> | undefined): { calls: CheckedCall[]; batch: boolean } {
   if (!isObject(event)) throw new ValidationError(`the event must be a JSON object with "method" and "args", or with "calls", got ${describe(event)}`);
   if ('calls' in event) {
     onlyKeys(event, ['calls'], 'a batch event');
@@ -65,12 +70,12 @@ function parseEvent(event: unknown): { calls: CheckedCall[]; batch: boolean } {
     if (!Array.isArray(calls) || calls.length === 0 || calls.length > MAX_CALLS_PER_BATCH) {
       throw new ValidationError(`"calls" must be an array of 1 to ${MAX_CALLS_PER_BATCH} calls, got ${Array.isArray(calls) ? `${calls.length} calls` : describe(calls)}`);
     }
-    return { calls: calls.map((call, index) => checkCall(call, `calls[${index}]`, index)), batch: true };
+    return { calls: calls.map((call, index) => checkCall(call, `calls[${index}]`, allowed, index)), batch: true };
   }
-  return { calls: [checkCall(event, 'the event')], batch: false };
+  return { calls: [checkCall(event, 'the event', allowed)], batch: false };
 }
 
-function checkCall(call: unknown, where: string, index?: number): CheckedCall {
+function checkCall(call: unknown, where: string, allowed: ReadonlySet<string> | undefined, index?: number): CheckedCall {
   try {
     if (!isObject(call)) throw new ValidationError(`${where} must be an object with "method" and "args", got ${describe(call)}`);
     onlyKeys(call, ['method', 'args'], where);
@@ -78,6 +83,7 @@ function checkCall(call: unknown, where: string, index?: number): CheckedCall {
     if (typeof name !== 'string') throw new ValidationError(`${where} needs "method", the name of a GatewayClient method, got ${describe(name)}`);
     const method = Object.hasOwn(GATEWAY_API_METHODS, name) ? GATEWAY_API_METHODS[name] : undefined;
     if (!method) throw new ValidationError(`${where}: unknown method ${JSON.stringify(name.slice(0, 100))}`);
+    if (allowed && !allowed.has(name)) throw new MethodNotAllowedError(name);
     const args = call.args ?? [];
     if (!Array.isArray(args)) throw new ValidationError(`${where}: "args" must be an array (GatewayClient's arguments in order), got ${describe(args)}`);
     const { params } = method;
@@ -108,7 +114,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A GatewayError as the JSON any client reads (see GatewayApiError). */
 export function errorJson(error: unknown): GatewayApiError {
   if (!(error instanceof GatewayError)) throw error;
-  const details = error as GatewayError & Partial<Record<'index' | 'statusCode' | 'limit' | 'size', unknown> & Record<'errorType' | 'connectionId' | 'reason', unknown>>;
+  const details = error as GatewayError & Partial<Record<'index' | 'statusCode' | 'limit' | 'size', unknown> & Record<'errorType' | 'connectionId' | 'reason' | 'method', unknown>>;
   return {
     code: error.code,
     name: error.name,
@@ -120,6 +126,7 @@ export function errorJson(error: unknown): GatewayApiError {
     ...(typeof details.limit === 'number' ? { limit: details.limit } : {}),
     ...(typeof details.size === 'number' ? { size: details.size } : {}),
     ...(typeof details.reason === 'string' ? { reason: details.reason } : {}),
+    ...(typeof details.method === 'string' ? { method: details.method } : {}),
   };
 }
 

@@ -11,7 +11,8 @@
  * `getAllClientInfo` / `getClientInfoByGroup` aliases. Binary messages cannot cross JSON: a message
  * is a string (sent as is) or any other JSON value (sent as its JSON text).
  */
-import { ValidationError, type BindOptions, type Gateway, type Message } from '../sdk/index.ts';
+import { ValidationError, type BindOptions, type Gateway, type Message, type PresenceMember } from '../sdk/index.ts';
+import { checkPresenceMember } from '../sdk/gateway/presence.ts';
 import {
   checkClientId,
   checkClientIds,
@@ -62,6 +63,8 @@ const requiredBindToken: Param = {
   },
 };
 const bindToken: Param = { ...requiredBindToken, optional: true };
+/** A presence member: { id: uid, info: any JSON value of up to 1 KB }. */
+const presenceMember: Param = { name: 'member', check: checkPresenceMember };
 /** GatewayClient's `$group = ''`: absent, null or '' means every connection. */
 const groupOrAll: Param = { name: 'group', optional: true, check: (v, what) => (v === '' ? v : checkGroup(v, what)) };
 
@@ -111,7 +114,11 @@ export const GATEWAY_API_METHODS: Readonly<Record<string, GatewayApiMethod>> = O
 
     // ---- groups ----
     joinGroup: method([clientId, group, bindToken], (g, [id, gr, token]) => g.joinGroup(str(id), str(gr), bindingOptions(token))),
-    leaveGroup: method([clientId, group], (g, [id, gr]) => g.leaveGroup(str(id), str(gr))),
+    /** Not GatewayClient's: a presence join (sdk/gateway/presence.ts); answers { members, announced }. */
+    joinPresence: method([clientId, group, presenceMember, bindToken], (g, [id, gr, member, token]) => g.joinPresence(str(id), str(gr), member as PresenceMember, bindingOptions(token))),
+    getPresenceMembers: method([group], (g, [gr]) => g.getPresenceMembers(str(gr))),
+    /** With bind_token (not GatewayClient's), checked as joinGroup checks it: a leave a page asked for. */
+    leaveGroup: method([clientId, group, bindToken], (g, [id, gr, token]) => g.leaveGroup(str(id), str(gr), bindingOptions(token))),
     ungroup: method([group], (g, [gr]) => g.ungroup(str(gr))),
     getGroupsByClientId: method([clientId], (g, [id]) => g.getGroupsByClientId(str(id))),
     getClientIdListByGroup: method([groups], (g, [gr]) => g.getClientIdListByGroup(names(gr))),

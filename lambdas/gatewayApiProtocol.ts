@@ -50,6 +50,8 @@ export interface GatewayApiError {
   readonly size?: number;
   /** BindTokenError: missing, malformed, mismatch or expired. */
   readonly reason?: string;
+  /** MethodNotAllowedError: the method this function's allow-list leaves out. */
+  readonly method?: string;
 }
 
 export type GatewayApiCallResult = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: GatewayApiError };

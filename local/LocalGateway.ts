@@ -37,6 +37,7 @@ import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
 import { checkCredentialScope } from './credentialScope.ts';
 import { decodedPathSegments, sendAwsError, sendEmpty } from './http.ts';
 import { listenOn, type PortRequest } from './listen.ts';
+import { HostGuard, isBrowserRequest, refuseBrowserRequest, refuseForeignHost } from './hostGuard.ts';
 import { LocalSecrets, type LocalSecretDefinition } from './secretsManager.ts';
 import { GatewayThrottles, rejectThrottledUpgrade, THROTTLED_MESSAGE, type RouteThrottleSettings, type ThrottleReport, type ThrottleSettings } from './throttling.ts';
 import { checkSigningTime, type SigningRefusal } from './signingTime.ts';
@@ -63,8 +64,14 @@ export interface AuthorizerDefinition {
 }
 
 export interface LocalGatewayOptions {
-  /** @default '127.0.0.1' */
+  /**
+   * The address to listen on. Requests are answered only when their `Host` is a loopback name or
+   * address, this address, the API's AWS name (`{apiId}.execute-api.{region}.amazonaws.com`) or one
+   * of `domainNames` (local/hostGuard.ts). @default '127.0.0.1'
+   */
   readonly host?: string;
+  /** Custom domain names of the API (e.g. `ws.example.com`) that `Host` may carry too. @default none */
+  readonly domainNames?: readonly string[];
   /** @default 0 (an ephemeral port); `{ preferred: n }`: n when it is free, else an ephemeral port */
   readonly port?: PortRequest;
   /** @default 'local' */
@@ -225,6 +232,7 @@ export class LocalGateway implements ConnectionManager {
   private readonly authorizerRoute?: { functionName: string; identitySource: readonly string[] };
   private readonly selectRoute: RouteSelector;
   private readonly dynamo: LocalDynamo;
+  private readonly hostGuard: HostGuard;
   private readonly wss: WebSocketServer;
   private readonly upgradeHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
   private server?: Server;
@@ -270,6 +278,8 @@ export class LocalGateway implements ConnectionManager {
       };
     }
     this.dynamo = new LocalDynamo({ host: this.host, region: this.region, path: options.dynamoPath, port: options.dynamoPort });
+    const awsName = `${this.apiId}.execute-api.${this.region}.amazonaws.com`;
+    this.hostGuard = new HostGuard([this.host, awsName, `${awsName}.cn`, ...(options.domainNames ?? [])]);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -456,6 +466,11 @@ export class LocalGateway implements ConnectionManager {
 
   private async onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
+    // Pages of any origin may connect, as on AWS; but not through a name that is not this API's (DNS rebinding).
+    if (!this.hostGuard.allows(req)) {
+      this.logForeignHost(req);
+      return rejectUpgrade(socket, 403, 'Forbidden');
+    }
     if (this.state !== 'running') return rejectUpgrade(socket, 503, 'Service Unavailable');
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!this.isStagePath(req.url ?? '/')) return rejectUpgrade(socket, 403, 'Forbidden');
@@ -784,6 +799,10 @@ export class LocalGateway implements ConnectionManager {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
+    if (!this.hostGuard.allows(req)) {
+      this.logForeignHost(req);
+      return refuseForeignHost(req, res);
+    }
     // Answers carry the gateway's clock, which clients correct their skew from.
     if (this.options.clockOffsetMs) res.setHeader('Date', new Date(this.clockNow()).toUTCString());
     if (req.method === 'GET' && this.isStageOrBelow(url)) {
@@ -793,6 +812,8 @@ export class LocalGateway implements ConnectionManager {
       sendEmpty(res, 426, { Upgrade: 'websocket', Connection: 'Upgrade' });
       return;
     }
+    // @connections, the Lambda API and Secrets Manager: AWS SDKs and CLIs only, never a web page.
+    if (isBrowserRequest(req)) return refuseBrowserRequest(req, res);
     const connectionId = matchConnectionsPath(url, this.stage);
     const lambdaApi = connectionId === undefined && isLambdaApiRequest(req);
     // The service a signature must be scoped to (Secrets Manager's scope is not checked).
@@ -832,6 +853,11 @@ export class LocalGateway implements ConnectionManager {
   private isStagePath(rawUrl: string): boolean {
     const path = new URL(rawUrl, 'http://localhost').pathname.replace(/\/+$/, '');
     return path === `/${this.stage}`;
+  }
+
+  /** Why a request got 403 before anything else: a name the developer means to use goes in `domainNames`. */
+  private logForeignHost(req: IncomingMessage): void {
+    this.log(`refused ${req.method} ${req.url}: Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name nor one of this API's (add it to domainNames to serve it)`);
   }
 
   private log(line: string): void {

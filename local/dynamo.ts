@@ -5,11 +5,11 @@
  * deletes what DynamoDB's TTL would, and DescribeTimeToLive reports it (dynaliteWithTtl.ts).
  */
 /// <reference path="./dynalite.d.ts" />
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import dynalite from 'dynalite';
 import { reportTimeToLive } from './dynaliteWithTtl.ts';
 import { listenOn, type PortRequest } from './listen.ts';
-import { registerServedInThisThread } from '../sdk/blockingHttp.ts';
+import { HostGuard, isBrowserRequest, refuseBrowserRequest, refuseForeignHost } from './hostGuard.ts';
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
@@ -52,7 +52,6 @@ export class LocalDynamo {
   private server?: Server;
   private client?: DynamoDBClient;
   private readonly tables = new Map<string, LocalTableDefinition>();
-  private unregisterServer: (() => void) | undefined;
   endpoint = '';
 
   constructor(private readonly options: LocalDynamoOptions) {}
@@ -60,11 +59,10 @@ export class LocalDynamo {
   async start(): Promise<string> {
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(this.options.path ? { path: this.options.path } : {}) });
     reportTimeToLive(server, (tableName) => this.tables.get(tableName)?.timeToLiveAttribute);
+    guardRequests(server, new HostGuard([this.options.host]));
     const port = await listenOn(server, this.options.port ?? 0, { host: this.options.host, backlog: 4096 });
     this.server = server;
     this.endpoint = `http://${this.options.host}:${port}`;
-    // The SDK must not block this thread waiting for this server (the message handler's lazy session read).
-    this.unregisterServer = registerServedInThisThread(this.options.host, port);
     this.client = new DynamoDBClient({
       endpoint: this.endpoint,
       region: this.options.region,
@@ -160,11 +158,23 @@ export class LocalDynamo {
   }
 
   async stop(): Promise<void> {
-    this.unregisterServer?.();
-    this.unregisterServer = undefined;
     this.client?.destroy();
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/**
+ * Puts the Host and Origin checks (local/hostGuard.ts) in front of dynalite, which answers every
+ * browser origin with `Access-Control-Allow-Origin: *`: a request with an Origin never reaches it.
+ */
+function guardRequests(server: Server, guard: HostGuard): void {
+  const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!guard.allows(req)) return refuseForeignHost(req, res);
+    if (isBrowserRequest(req)) return refuseBrowserRequest(req, res);
+    for (const handler of handlers) handler.call(server, req, res);
+  });
 }

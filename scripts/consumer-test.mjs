@@ -131,8 +131,8 @@ try {
   });
   step('app: tsc (type-check and build; strict, NodeNext, noImplicitReturns, no skipLibCheck)', () => run('npx', ['--no-install', 'tsc', '-p', '.'], app));
   step('app: plain node imports and requires every export', () => {
-    const names = ['serverless-gateway-worker', 'serverless-gateway-worker/events', 'serverless-gateway-worker/cdk', 'serverless-gateway-worker/local', 'serverless-gateway-worker/metrics', 'serverless-gateway-worker/browser'];
-    run(process.execPath, ['--input-type=module', '-e', `${names.map((n, i) => `import * as m${i} from '${n}';`).join(' ')} if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m4.GatewayMetrics !== 'function' || typeof m5.connect !== 'function') process.exit(3);`], app);
+    const names = ['serverless-gateway-worker', 'serverless-gateway-worker/events', 'serverless-gateway-worker/cdk', 'serverless-gateway-worker/local', 'serverless-gateway-worker/metrics', 'serverless-gateway-worker/browser', 'serverless-gateway-worker/echo'];
+    run(process.execPath, ['--input-type=module', '-e', `${names.map((n, i) => `import * as m${i} from '${n}';`).join(' ')} if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m4.GatewayMetrics !== 'function' || typeof m5.connect !== 'function' || typeof m6.GatewayConnector !== 'function') process.exit(3);`], app);
     run(process.execPath, ['-e', `for (const n of ${JSON.stringify(names)}) require(n); if (typeof require('serverless-gateway-worker/cdk').GatewayBackend !== 'function') process.exit(3);`], app);
   });
   step('app: synth without esbuild fails with the install command', () => {

@@ -56,8 +56,9 @@ if (synth) {
 }
 
 // Debian's tools the tests use, by a file each package installs: Chromium for the browser tests, php-cli
-// and php-curl for PHP's GatewayClient and the PHP example, libjs-jquery for that example, awscli (v2)
-// and python3-boto3 for the Gateway API from the CLI and Python.
+// and php-curl for PHP's GatewayClient and the PHP example, libjs-jquery for that example, composer and
+// php-laravel-framework (Laravel 8) for the Laravel broadcasting tests, awscli (v2) and python3-boto3 for
+// the Gateway API from the CLI and Python.
 const succeeds = (command) => {
   try {
     execSync(command, { stdio: 'ignore' });
@@ -71,6 +72,8 @@ const DEBIAN_TOOLS = [
   ['php-cli', () => existsSync('/usr/bin/php')],
   ['php-curl', () => succeeds(`/usr/bin/php -r 'exit(extension_loaded("curl") ? 0 : 1);'`)],
   ['libjs-jquery', () => existsSync('/usr/share/javascript/jquery/jquery.min.js')],
+  ['composer', () => existsSync('/usr/bin/composer')],
+  ['php-laravel-framework', () => existsSync('/usr/share/php/Illuminate/autoload.php')],
   ['awscli', () => existsSync('/usr/bin/aws')],
   ['python3-boto3', () => succeeds(`/usr/bin/python3 -c 'import boto3'`)],
 ];

@@ -59,6 +59,30 @@ export interface SessionItem {
 
 export type IndexRole = 'uids' | 'groups';
 
+/**
+ * Presence attributes (sdk/gateway/presence.ts): on a presence member's groups index item the uid,
+ * its user info (JSON text) and when it joined; on its membership item the uid alone.
+ */
+export const PRESENCE_UID = 'presenceUid';
+export const PRESENCE_INFO = 'presenceInfo';
+export const JOINED_AT = 'joinedAt';
+
+/** One membership of a connection, with the presence uid when it is a presence membership. */
+export interface MembershipItem {
+  readonly group: string;
+  readonly presenceUid?: string;
+}
+
+/** One presence member's groups index item. */
+export interface PresenceItem {
+  readonly connectionId: string;
+  readonly uid: string;
+  /** The user info as JSON text. */
+  readonly info: string;
+  /** Epoch ms of the join (ties between a uid's first connections are broken by it). */
+  readonly joinedAt: number;
+}
+
 /** One index item: `uid` (or `group`) + connectionId. */
 export interface IndexKey {
   readonly role: IndexRole;
@@ -205,13 +229,16 @@ export class ConnectionStore {
 
   // ---- memberships: connection -> group ----
 
-  /** Writes (or refreshes) a membership item; whether it existed before (ReturnValues ALL_OLD costs nothing extra). */
-  async putMembership(operation: string, connectionId: string, group: string, nowMs: number): Promise<{ existed: boolean }> {
+  /**
+   * Writes (or refreshes) a membership item; whether it existed before (ReturnValues ALL_OLD costs
+   * nothing extra). `extra` adds attributes (a presence member's `presenceUid`).
+   */
+  async putMembership(operation: string, connectionId: string, group: string, nowMs: number, extra?: Readonly<Record<string, unknown>>): Promise<{ existed: boolean }> {
     const out = await this.call(operation, 'PutItem', () =>
       this.doc.send(
         new PutCommand({
           TableName: this.tables.memberships,
-          Item: { [M.partitionKey]: connectionId, [M.sortKey]: group, [TTL]: ConnectionStore.expiresAt(nowMs) },
+          Item: { ...extra, [M.partitionKey]: connectionId, [M.sortKey]: group, [TTL]: ConnectionStore.expiresAt(nowMs) },
           ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
@@ -220,8 +247,8 @@ export class ConnectionStore {
     return { existed: out.Attributes !== undefined };
   }
 
-  /** Deletes a membership item; whether there was one. */
-  async deleteMembership(operation: string, connectionId: string, group: string): Promise<{ existed: boolean }> {
+  /** Deletes a membership item; whether there was one, and the presence uid it carried. */
+  async deleteMembership(operation: string, connectionId: string, group: string): Promise<{ existed: boolean; presenceUid?: string }> {
     const out = await this.call(operation, 'DeleteItem', () =>
       this.doc.send(
         new DeleteCommand({
@@ -232,7 +259,8 @@ export class ConnectionStore {
         }),
       ),
     );
-    return { existed: out.Attributes !== undefined };
+    const presenceUid = out.Attributes?.[PRESENCE_UID];
+    return { existed: out.Attributes !== undefined, ...(typeof presenceUid === 'string' ? { presenceUid } : {}) };
   }
 
   /** The groups one connection is in (a strongly consistent Query of its memberships, every page). */
@@ -244,19 +272,34 @@ export class ConnectionStore {
     return groups;
   }
 
+  /**
+   * The memberships of one connection with the presence uid of each presence membership (what
+   * $disconnect and a 410 prune need to announce member_removed); strongly consistent, every page.
+   */
+  async queryMembershipItems(operation: string, connectionId: string, nowMs: number): Promise<MembershipItem[]> {
+    const memberships: MembershipItem[] = [];
+    await this.queryPages(operation, this.tables.memberships, M.partitionKey, connectionId, nowMs, { attributes: [M.sortKey, PRESENCE_UID] }, (items) => {
+      for (const item of items) {
+        const presenceUid = item[PRESENCE_UID];
+        memberships.push({ group: item[M.sortKey] as string, ...(typeof presenceUid === 'string' ? { presenceUid } : {}) });
+      }
+    });
+    return memberships;
+  }
+
   // ---- uid and group index items ----
 
   /**
    * Writes (or refreshes) an index item. Returns whether it existed before: a caller that must undo
    * the write removes only an item it created (ReturnValues ALL_OLD costs no extra capacity).
    */
-  async putIndex(operation: string, index: IndexKey, nowMs: number): Promise<{ existed: boolean }> {
+  async putIndex(operation: string, index: IndexKey, nowMs: number, extra?: Readonly<Record<string, unknown>>): Promise<{ existed: boolean }> {
     const table = this.indexTable(index.role);
     const out = await this.call(operation, 'PutItem', () =>
       this.doc.send(
         new PutCommand({
           TableName: table.name,
-          Item: { [table.partitionKey]: index.key, connectionId: index.connectionId, [TTL]: ConnectionStore.expiresAt(nowMs) },
+          Item: { ...extra, [table.partitionKey]: index.key, connectionId: index.connectionId, [TTL]: ConnectionStore.expiresAt(nowMs) },
           ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
@@ -286,6 +329,22 @@ export class ConnectionStore {
       for (const item of items) ids.push(item.connectionId as string);
     });
     return ids;
+  }
+
+  /**
+   * The presence members of one group: the group's index items that carry a presence uid, strongly
+   * consistent, every page (plain members of the same group are skipped).
+   */
+  async queryPresence(operation: string, group: string, nowMs: number): Promise<PresenceItem[]> {
+    const members: PresenceItem[] = [];
+    await this.queryPages(operation, this.tables.groups, G.partitionKey, group, nowMs, { attributes: ['connectionId', PRESENCE_UID, PRESENCE_INFO, JOINED_AT] }, (items) => {
+      for (const item of items) {
+        const uid = item[PRESENCE_UID];
+        if (typeof uid !== 'string') continue;
+        members.push({ connectionId: item.connectionId as string, uid, info: typeof item[PRESENCE_INFO] === 'string' ? (item[PRESENCE_INFO] as string) : 'null', joinedAt: typeof item[JOINED_AT] === 'number' ? (item[JOINED_AT] as number) : 0 });
+      }
+    });
+    return members;
   }
 
   /** How many connection ids one uid or group has, strongly consistent (Select COUNT, every page). */
@@ -464,9 +523,10 @@ export class ConnectionStore {
     partitionKey: string,
     key: string,
     nowMs: number,
-    select: { attribute: string } | 'count',
+    select: { attribute: string } | { attributes: readonly string[] } | 'count',
     onPage: (items: Array<Record<string, unknown>>, count: number) => void,
   ): Promise<void> {
+    const selection = querySelection(select, partitionKey);
     let startKey: Record<string, unknown> | undefined;
     do {
       const exclusiveStartKey = startKey;
@@ -476,9 +536,7 @@ export class ConnectionStore {
             TableName: tableName,
             KeyConditionExpression: '#pk = :pk',
             FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
-            ...(select === 'count'
-              ? { Select: 'COUNT' as const, ExpressionAttributeNames: { '#pk': partitionKey, '#ttl': TTL } }
-              : { ProjectionExpression: '#a', ExpressionAttributeNames: { '#pk': partitionKey, '#a': select.attribute, '#ttl': TTL } }),
+            ...selection,
             ExpressionAttributeValues: { ':pk': key, ':now': Math.floor(nowMs / 1000) },
             ConsistentRead: true,
             ExclusiveStartKey: exclusiveStartKey,
@@ -528,6 +586,14 @@ export interface ItemUpdate {
   readonly values?: Record<string, unknown>;
   readonly condition?: string;
   readonly returnValues?: 'UPDATED_OLD' | 'ALL_OLD' | 'ALL_NEW' | 'NONE';
+}
+
+/** A Query's Select or projection, with the names its key condition and TTL filter use. */
+function querySelection(select: { attribute: string } | { attributes: readonly string[] } | 'count', partitionKey: string) {
+  const keyNames = { '#pk': partitionKey, '#ttl': TTL };
+  if (select === 'count') return { Select: 'COUNT' as const, ExpressionAttributeNames: keyNames };
+  const projection = projectionOf('attribute' in select ? [select.attribute] : select.attributes);
+  return { ProjectionExpression: projection.ProjectionExpression, ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, ...keyNames } };
 }
 
 function projectionOf(attributes: readonly string[]): { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> } {

@@ -202,6 +202,25 @@ export interface FanoutChunk {
    * chunks of SDKs before the budget, which workers then deliver at the process's own rate only.
    */
   readonly rate?: number;
+  /**
+   * How many times a worker handed this chunk's recipients on to a new invocation of itself
+   * (lambdas/fanoutWorkerHandler.ts): absent in a chunk the sender built. A re-queued chunk holds only
+   * the recipients a worker could not reach with a retryable error (429, 5xx, no answer), with the
+   * same message, index keys and rate as the chunk it came from.
+   */
+  readonly requeue?: number;
+  /** Epoch ms before which a re-queued chunk's worker does not post (it waits, up to MAX_NOT_BEFORE_WAIT_MS). */
+  readonly notBefore?: number;
+}
+
+/** A worker re-queues a chunk's retryable failures at most this many times. */
+export const MAX_CHUNK_REQUEUES = 2;
+/** The longest a worker waits for a chunk's `notBefore`, whatever the chunk says. */
+export const MAX_NOT_BEFORE_WAIT_MS = 60_000;
+
+/** The chunk a worker queues for the recipients it could not reach: same message, keys and rate, one more requeue. */
+export function requeuedChunk(chunk: FanoutChunk, recipients: readonly string[], notBefore: number): FanoutChunk {
+  return { ...chunk, recipients: [...recipients], requeue: (chunk.requeue ?? 0) + 1, notBefore };
 }
 
 export const FANOUT_CHUNK_TYPE = 'gateway.fanout.chunk';
@@ -459,6 +478,12 @@ function parseChunkFields(event: unknown): ParsedChunk {
   if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || !(rate > 0))) {
     throw new ValidationError(`chunk.rate must be a positive number of requests per second, got ${describe(rate)}`);
   }
+  const requeue = c.requeue;
+  if (requeue !== undefined && (typeof requeue !== 'number' || !Number.isInteger(requeue) || requeue < 1 || requeue > MAX_CHUNK_REQUEUES)) {
+    throw new ValidationError(`chunk.requeue must be a whole number from 1 to ${MAX_CHUNK_REQUEUES}, got ${describe(requeue)}`);
+  }
+  const notBefore = c.notBefore;
+  if (notBefore !== undefined && (typeof notBefore !== 'number' || !Number.isFinite(notBefore))) throw new ValidationError(`chunk.notBefore must be epoch ms, got ${describe(notBefore)}`);
   const chunk: FanoutChunk = {
     type: FANOUT_CHUNK_TYPE,
     version: 1,
@@ -470,6 +495,8 @@ function parseChunkFields(event: unknown): ParsedChunk {
     recipients,
     ...(via.length > 0 ? { via: via.map((v) => [v.role, v.key] as const) } : {}),
     ...(rate !== undefined ? { rate } : {}),
+    ...(requeue !== undefined ? { requeue } : {}),
+    ...(notBefore !== undefined ? { notBefore } : {}),
   };
   return { chunk, payload, via };
 }

@@ -2,7 +2,7 @@
  * Gateway: GatewayClient's API (every method async, same names) on DynamoDB and API Gateway's
  * `@connections` API. This class is the public surface and documents each method's semantics; the
  * work is in sdk/gateway/, one file per concern (options, lifecycle, sending, broadcast, delivery,
- * clients, sessions, sessionRead, bindings, groups, queries, scans; context.ts is what they share).
+ * clients, sessions, bindings, groups, presence, queries, scans; context.ts is what they share).
  * The data model is in sdk/tables.ts. The rules common to all:
  *
  * - Input is checked before any network call (sdk/validation.ts lists the rules); a failure rejects
@@ -49,7 +49,8 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BindTokenGuard, BindTokenSecret, type BindOptions } from './bindToken.ts';
+import { BindTokenGuard, type BindOptions } from './bindToken.ts';
+import { TokenSecret } from './tokenSecret.ts';
 import { ConnectionsApi } from './ConnectionsApi.ts';
 import { CredentialCache } from './CredentialCache.ts';
 import { ConnectionStore } from './ConnectionStore.ts';
@@ -60,7 +61,6 @@ import { RateLimiter } from './RateLimiter.ts';
 import type { GatewayTableNames } from './tables.ts';
 import { checkClientId, describe, type Session } from './validation.ts';
 import type { GatewayContext } from './gateway/context.ts';
-import { attachSessionReads, SessionReads } from './gateway/sessionRead.ts';
 import { isOptionsObject, readConfig, resolveOptions, sendBurst, type GatewayOptions } from './gateway/options.ts';
 import type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendReport } from './gateway/types.ts';
 import * as bindings from './gateway/bindings.ts';
@@ -68,6 +68,8 @@ import * as clients from './gateway/clients.ts';
 import * as delivery from './gateway/delivery.ts';
 import * as groups from './gateway/groups.ts';
 import * as lifecycle from './gateway/lifecycle.ts';
+import * as presence from './gateway/presence.ts';
+import type { PresenceJoin, PresenceMember } from './gateway/presence.ts';
 import * as queries from './gateway/queries.ts';
 import * as scans from './gateway/scans.ts';
 import * as sending from './gateway/sending.ts';
@@ -103,7 +105,6 @@ export class Gateway {
   private readonly ctx: GatewayContext;
   private readonly doc: DynamoDBDocumentClient;
   private readonly ownsDoc: boolean;
-  private readonly sessionReads: SessionReads;
 
   /** Throws a ConfigurationError for options that are missing, of the wrong type or unreadable. */
   constructor(options: GatewayOptions) {
@@ -147,12 +148,10 @@ export class Gateway {
       bindTokens: new BindTokenGuard(
         o.bindTokenSecret === undefined
           ? undefined
-          : new BindTokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) }),
+          : new TokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) }),
         o.requireBindToken,
       ),
     };
-    this.sessionReads = new SessionReads(this.ctx, this.doc, o.requestTimeoutMs);
-    attachSessionReads(this, this.sessionReads);
   }
 
   /**
@@ -217,7 +216,6 @@ export class Gateway {
   /** Closes the keep-alive sockets, and the DynamoDB, Lambda and Secrets Manager clients the Gateway built. */
   destroy(): void {
     this.ctx.api.destroy();
-    this.sessionReads.destroy();
     if (this.ownsDoc) this.doc.destroy();
     this.ctx.fanout?.destroy();
     this.ctx.bindTokens.destroy();
@@ -400,9 +398,32 @@ export class Gateway {
     return groups.joinGroup(this.ctx, clientId, group, options);
   }
 
-  /** Removes the client from the group (a no-op when not a member). ConnectionGoneError when not connected. */
-  async leaveGroup(clientId: string, group: string): Promise<void> {
-    return groups.leaveGroup(this.ctx, clientId, group);
+  /**
+   * Removes the client from the group (a no-op when not a member). ConnectionGoneError when not
+   * connected. Leaving a presence group as the uid's last connection there sends member_removed.
+   * With `options` (a leave the page asked for, e.g. Laravel Echo's leave()), the bind token is
+   * checked as joinGroup checks it; without, the caller is trusted backend code, as in GatewayClient.
+   */
+  async leaveGroup(clientId: string, group: string, options?: BindOptions): Promise<void> {
+    return groups.leaveGroup(this.ctx, clientId, group, options, (left) => presence.announceDepartures(this.ctx, 'leaveGroup', [left]));
+  }
+
+  /**
+   * Joins the client to `group` as a presence member (sdk/gateway/presence.ts): `member.id` is the
+   * uid (a uid's tabs are one member), `member.info` any JSON value of up to 1 KB. joinGroup's rules,
+   * bind token and errors apply. The group's other connections get
+   * `{"event":"gateway:member_added","channel":group,"data":{"id","info"}}` when this is the uid's
+   * first connection in the group; `{"event":"gateway:member_removed",...,"data":{"id"}}` follows
+   * when its last one leaves or disconnects. Returns the members after the join (the joiner
+   * included) and whether member_added was sent.
+   */
+  async joinPresence(clientId: string, group: string, member: PresenceMember, options?: BindOptions): Promise<PresenceJoin> {
+    return presence.joinPresence(this.ctx, clientId, group, member, options);
+  }
+
+  /** The members of a presence group, one per uid (strongly consistent); [] for a group without presence members. */
+  async getPresenceMembers(group: string): Promise<PresenceMember[]> {
+    return presence.getPresenceMembers(this.ctx, group);
   }
 
   /** Removes every member from the group; the connections stay open and their sessions are untouched. */

@@ -30,6 +30,8 @@ export const GatewayErrorCode = {
   limitExceeded: 'LIMIT_EXCEEDED',
   /** `requireBindToken` is on and a bind carried no token, or one that is not valid for that client now. */
   bindToken: 'BIND_TOKEN',
+  /** The Gateway API function was deployed with an allow-list (`gatewayApi.methods`) that leaves this method out. */
+  methodNotAllowed: 'METHOD_NOT_ALLOWED',
 } as const;
 
 export type GatewayErrorCodeValue = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
@@ -169,5 +171,17 @@ export class BindTokenError extends GatewayError {
   ) {
     const why = { missing: 'no bind token was given', malformed: 'the bind token is not one', mismatch: 'the bind token is not valid for this client', expired: 'the bind token has expired' }[reason];
     super(GatewayErrorCode.bindToken, `${operation} refused for client ${connectionId}: ${why}`);
+  }
+}
+
+/**
+ * A Gateway API call (lambdas/gatewayApiHandler.ts) to a method the function's allow-list leaves out
+ * (GATEWAY_API_METHODS, from `GatewayBackendProps.gatewayApi.methods`); refused before its arguments
+ * are checked or anything is called.
+ */
+export class MethodNotAllowedError extends GatewayError {
+  override readonly name = 'MethodNotAllowedError';
+  constructor(readonly method: string) {
+    super(GatewayErrorCode.methodNotAllowed, `method ${JSON.stringify(method)} is not allowed by this Gateway API function (its allow-list: gatewayApi.methods)`);
   }
 }

@@ -5,15 +5,20 @@
  * the Agent's bookkeeping, two writes) than on the bytes. In bench/fanout.ts a signed push through
  * it, DynamoDB Query included, costs 22-24 % less CPU than an unsigned http.request POST.
  *
- * What it speaks: requests it builds itself (the caller's headers, each checked for CR/LF, and
- * `content-length` for a body); answers with Content-Length, chunked Transfer-Encoding, or neither
- * (read until the server closes); no body for 1xx, 204 and 304; 100 Continue skipped;
- * `Connection: close` and HTTP/1.0 answers close the socket after the answer. Anything else
- * malformed destroys the socket and fails the request.
+ * What it speaks: requests it builds itself (a method that is a token, a path of visible ASCII, the
+ * caller's headers, each checked for CR/LF, and `content-length` for a body); answers with
+ * Content-Length, chunked Transfer-Encoding, or neither (read until the server closes); no body for
+ * 1xx, 204 and 304; 100 Continue skipped; `Connection: close` and HTTP/1.0 answers close the socket
+ * after the answer. Answers are read as strictly as llhttp (sdk/http1Parse.ts): anything malformed,
+ * a body over `maxBodyBytes`, or bytes past the answer destroy the socket and fail the request with
+ * a MalformedAnswerError.
  */
 import { channel } from 'node:diagnostics_channel';
 import net from 'node:net';
 import tls from 'node:tls';
+import { checkTrailers, isValidRequestTarget, MalformedAnswerError, parseAnswerHead, parseChunkSizeLine, type AnswerHead } from './http1Parse.ts';
+
+export { MalformedAnswerError, type MalformedAnswerReason } from './http1Parse.ts';
 
 /**
  * Every request this client starts is published here as `{ request: { method, host, path } }`, as
@@ -34,7 +39,17 @@ export interface Http1PoolOptions {
   readonly maxSockets: number;
   /** Per request: no complete answer by then destroys its socket and fails it. */
   readonly timeoutMs: number;
+  /**
+   * An answer's body past this many bytes fails the request (MalformedAnswerError 'body-too-large').
+   * @default 1 MiB: @connections answers (GetConnection's JSON, error bodies) and Lambda's answers to
+   * an async Invoke (202, no body) are under 1 KB; even a synchronous Invoke, which this client does
+   * not make, answers at most 6 MB.
+   */
+  readonly maxBodyBytes?: number;
 }
+
+/** The default of Http1PoolOptions.maxBodyBytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A request failed on a reused socket before any byte of an answer came: safe to send again. */
 export class StaleSocketError extends Error {
@@ -43,8 +58,10 @@ export class StaleSocketError extends Error {
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const NO_BODY = Buffer.alloc(0);
-/** Node's http client refuses answer heads past 16 KiB by default; AWS's are far smaller. */
+/** Node's http client refuses answer heads past 16 KiB by default; AWS's are far smaller. Trailers count as a head. */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** A chunk-size line, extensions included; llhttp has no bound, AWS sends none longer than 10 bytes. */
+const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 /** Bodies up to this size are copied behind the head, for one write; larger ones go in one writev. */
 const COPY_BODY_BYTES = 8 * 1024;
 
@@ -76,6 +93,9 @@ export class Http1Pool {
    * error or a timeout.
    */
   request(method: string, path: string, headers: Readonly<Record<string, string | number>>, body?: Uint8Array): Promise<Http1Answer> {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) return Promise.reject(new TypeError(`invalid HTTP method ${JSON.stringify(method)}`));
+    // A space, CR or LF in the path would let it write a header or a second request of its own.
+    if (!isValidRequestTarget(path)) return Promise.reject(new TypeError(`invalid request path ${JSON.stringify(path.slice(0, 100))}: only visible ASCII, starting with /`));
     let head = `${method} ${path} HTTP/1.1\r\n`;
     let hasLength = false;
     for (const name in headers) {
@@ -126,18 +146,13 @@ export class Http1Pool {
   }
 }
 
-type BodyFraming = 'none' | 'length' | 'chunked' | 'until-close';
-
-interface AnswerInProgress {
-  readonly status: number;
-  readonly headers: Map<string, string>;
-  /** The socket is not reused after this answer. */
-  readonly close: boolean;
-  readonly framing: BodyFraming;
+interface AnswerInProgress extends AnswerHead {
   /** 'length': bytes left. 'chunked': bytes left in the current chunk. */
   left: number;
   chunkState: 'size' | 'data' | 'data-end' | 'trailers';
   readonly chunks: Buffer[];
+  /** Body bytes so far, against maxBodyBytes. */
+  bodyBytes: number;
 }
 
 /** Errors of a socket the server had closed while it was idle in the pool. */
@@ -225,18 +240,18 @@ class Connection {
       let answer = this.answer;
       if (!answer) {
         const end = this.buffered.indexOf(CRLF2);
-        if (end === -1 ? this.buffered.length > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES) throw new Error('answer headers over 64 KiB');
+        if (end === -1 ? this.buffered.length > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES) throw new MalformedAnswerError('head-too-large', 'answer headers over 64 KiB');
         if (end === -1) return;
-        answer = parseHead(this.buffered.toString('latin1', 0, end));
+        const head = parseAnswerHead(this.buffered.toString('latin1', 0, end), this.maxBodyBytes);
         this.buffered = this.buffered.subarray(end + 4);
-        if (answer.status < 200) continue; // 100 Continue and other interim answers
-        this.answer = answer;
+        if (head.status < 200) continue; // 100 Continue and other interim answers
+        answer = this.answer = { ...head, left: head.length, chunkState: 'size', chunks: [], bodyBytes: 0 };
       }
       switch (answer.framing) {
         case 'none':
           return this.complete();
         case 'until-close':
-          if (this.buffered.length > 0) answer.chunks.push(this.buffered);
+          this.addBody(answer, this.buffered);
           this.buffered = NO_BODY;
           return;
         case 'length':
@@ -250,10 +265,21 @@ class Connection {
     }
   }
 
+  private get maxBodyBytes(): number {
+    return this.pool.options.maxBodyBytes ?? MAX_BODY_BYTES;
+  }
+
+  private addBody(answer: AnswerInProgress, bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    answer.bodyBytes += bytes.length;
+    if (answer.bodyBytes > this.maxBodyBytes) throw new MalformedAnswerError('body-too-large', `an answer body over the ${this.maxBodyBytes}-byte cap`);
+    answer.chunks.push(bytes);
+  }
+
   /** Moves up to `answer.left` buffered bytes into the body. */
   private take(answer: AnswerInProgress): void {
     const n = Math.min(answer.left, this.buffered.length);
-    if (n > 0) answer.chunks.push(this.buffered.subarray(0, n));
+    this.addBody(answer, this.buffered.subarray(0, n));
     answer.left -= n;
     this.buffered = this.buffered.subarray(n);
   }
@@ -263,11 +289,11 @@ class Connection {
     for (;;) {
       if (answer.chunkState === 'size') {
         const lineEnd = this.buffered.indexOf('\r\n');
+        if ((lineEnd === -1 ? this.buffered.length : lineEnd) > MAX_CHUNK_LINE_BYTES) throw new MalformedAnswerError('chunk', 'a chunk-size line over 4 KiB');
         if (lineEnd === -1) return false;
-        const text = this.buffered.toString('latin1', 0, lineEnd).split(';')[0]!.trim();
-        if (!/^[0-9a-fA-F]{1,8}$/.test(text)) throw new Error(`a malformed chunk size: ${JSON.stringify(text.slice(0, 20))}`);
+        answer.left = parseChunkSizeLine(this.buffered.toString('latin1', 0, lineEnd));
+        if (answer.bodyBytes + answer.left > this.maxBodyBytes) throw new MalformedAnswerError('body-too-large', `an answer body over the ${this.maxBodyBytes}-byte cap`);
         this.buffered = this.buffered.subarray(lineEnd + 2);
-        answer.left = Number.parseInt(text, 16);
         answer.chunkState = answer.left === 0 ? 'trailers' : 'data';
       } else if (answer.chunkState === 'data') {
         this.take(answer);
@@ -275,17 +301,19 @@ class Connection {
         answer.chunkState = 'data-end';
       } else if (answer.chunkState === 'data-end') {
         if (this.buffered.length < 2) return false;
-        if (this.buffered[0] !== 0x0d || this.buffered[1] !== 0x0a) throw new Error('a chunk not followed by CRLF');
+        if (this.buffered[0] !== 0x0d || this.buffered[1] !== 0x0a) throw new MalformedAnswerError('chunk', 'a chunk not followed by CRLF');
         this.buffered = this.buffered.subarray(2);
         answer.chunkState = 'size';
       } else {
-        // Trailers (ignored) end with an empty line.
+        // Trailers end with an empty line; they are checked as headers and not kept.
         if (this.buffered.length >= 2 && this.buffered[0] === 0x0d && this.buffered[1] === 0x0a) {
           this.buffered = this.buffered.subarray(2);
           return true;
         }
         const end = this.buffered.indexOf(CRLF2);
+        if (end === -1 ? this.buffered.length > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES) throw new MalformedAnswerError('head-too-large', 'trailers over 64 KiB');
         if (end === -1) return false;
+        checkTrailers(this.buffered.toString('latin1', 0, end));
         this.buffered = this.buffered.subarray(end + 4);
         return true;
       }
@@ -293,14 +321,17 @@ class Connection {
   }
 
   private complete(): void {
+    // One request is in flight at a time: bytes behind its answer are a second answer nobody asked for
+    // (a desynchronised or smuggled stream), which llhttp refuses too.
+    if (this.buffered.length > 0) throw new MalformedAnswerError('bytes-past-answer', 'bytes past the end of the answer');
     const answer = this.answer!;
     const pending = this.current!;
     this.answer = undefined;
     this.current = undefined;
     clearTimeout(this.timer);
     pending.resolve(finish(answer));
-    // Not reused when the server said so, or sent bytes past the answer.
-    if (answer.close || this.buffered.length > 0) return this.close();
+    // Not reused when the server said so.
+    if (answer.close) return this.close();
     this.socket.unref();
     this.pool.released(this);
   }
@@ -310,29 +341,4 @@ function finish(answer: AnswerInProgress): Http1Answer {
   const { chunks } = answer;
   const body = chunks.length === 0 ? NO_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   return { status: answer.status, headers: answer.headers, body };
-}
-
-/** The status line and headers of an answer, and how its body is framed. */
-function parseHead(text: string): AnswerInProgress {
-  const lines = text.split('\r\n');
-  const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]!);
-  if (!statusLine) throw new Error(`not an HTTP/1.x answer: ${JSON.stringify(lines[0]!.slice(0, 40))}`);
-  const headers = new Map<string, string>();
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`a malformed answer header: ${JSON.stringify(line.slice(0, 40))}`);
-    const name = line.slice(0, colon).trim().toLowerCase();
-    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
-  }
-  const status = Number(statusLine[2]);
-  const connection = headers.get('connection')?.toLowerCase();
-  const close = connection === 'close' || (statusLine[1] === '0' && connection !== 'keep-alive');
-  const answer = (framing: BodyFraming, left = 0, closes = close): AnswerInProgress => ({ status, headers, close: closes, framing, left, chunkState: 'size', chunks: [] });
-  if (status < 200 || status === 204 || status === 304) return answer('none');
-  if (headers.get('transfer-encoding')?.toLowerCase().includes('chunked')) return answer('chunked');
-  const length = headers.get('content-length');
-  if (length === undefined) return answer('until-close', 0, true);
-  if (!/^\d{1,15}$/.test(length)) throw new Error(`a malformed Content-Length: ${JSON.stringify(length.slice(0, 20))}`);
-  return Number(length) === 0 ? answer('none') : answer('length', Number(length));
 }

@@ -11,11 +11,12 @@
  */
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { GatewayBackend, NO_AUTHORIZER_WARNING } from '../GatewayBackend.ts';
-import { appSettingsFromContext, type AppContextKey } from '../appContext.ts';
+import { GatewayBackend } from '../GatewayBackend.ts';
+import { acknowledgeOpenConnect } from '../openConnect.ts';
+import { appSettingsFromContext, domainNameProps, type AppContextKey } from '../appContext.ts';
 
 const app = new App();
-const { stackName, props } = appSettingsFromContext((key: AppContextKey) => {
+const { stackName, props, domain } = appSettingsFromContext((key: AppContextKey) => {
   const value: unknown = app.node.tryGetContext(key);
   return value === undefined || value === null || value === '' ? undefined : String(value);
 });
@@ -25,14 +26,11 @@ const stack = new Stack(app, stackName, {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
 
-const backend = new GatewayBackend(stack, 'Gateway', props);
+const backend = new GatewayBackend(stack, 'Gateway', { ...props, ...(domain ? { domainName: domainNameProps(stack, domain) } : {}) });
 
-// The seed is push-only and open, as a GatewayWorker gateway is: a connection learns its id and
-// nothing else until the application's own (authenticated) backend binds that id to a uid or group.
-const openConnectReason =
-  'The seed app is push-only: any browser may connect and receives only its own client id; the application backend authenticates the user before binding that id (bindUid/joinGroup), so nothing private reaches an unbound connection. Set GatewayBackendProps.authorizer to require a token on connect.';
-Validations.of(backend.connectRoute).acknowledge({ id: 'AwsSolutions-APIG4', reason: openConnectReason });
-Validations.of(backend).acknowledge({ id: `annotation::${NO_AUTHORIZER_WARNING}`, reason: openConnectReason });
+// The seed is push-only and open, as a GatewayWorker gateway is (cdk/openConnect.ts says what an
+// unbound connection can receive).
+acknowledgeOpenConnect(backend);
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 app.synth();

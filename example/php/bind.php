@@ -1,18 +1,20 @@
 <?php
 // The seed's bind.php: binds the client id the page posts to the session's uid and group. The uid
 // and group come from the server-side session, never from the request. With bind tokens required,
-// the page must also post the init message's bind_token (bind-token.php does).
+// the page must also post the init message's bind_token (bind-token.php and app.php do). A POST only,
+// with the session's CSRF token (session.php).
 require_once __DIR__ . '/../../clients/php/Gateway.php';
 
 use GatewayClient\Gateway;
 use GatewayClient\GatewayException;
 
-session_start();
+require __DIR__ . '/session.php';
 header('Content-Type: application/json');
 if (!isset($_SESSION['uid'], $_SESSION['group'])) {
     http_response_code(401);
     exit(json_encode(['error' => 'NOT_LOGGED_IN', 'message' => 'log in first (login.php)']));
 }
+require_post_with_csrf_token();
 $client_id = $_POST['client_id'] ?? '';
 $bind_token = $_POST['bind_token'] ?? null;
 try {

@@ -2,6 +2,9 @@
 // The seed's page. Its script is GatewayWorker's push snippet as it stands; only the WebSocket URL
 // changed: the API Gateway stage's URL (GATEWAY_WEBSOCKET_URL) instead of ws://your_domain.com:7272.
 // Log in first (login.php): bind.php binds the uid and group of the PHP session.
+// The compatibility demo: app.php is the page to start from (JSON.parse, not eval). session.php's
+// CSRF token rides on every $.post as a header (the seed's snippet itself is unchanged).
+require __DIR__ . '/session.php';
 $websocket_url = getenv('GATEWAY_WEBSOCKET_URL') ?: 'ws://127.0.0.1:3001/prod';
 ?>
 <!doctype html>
@@ -9,7 +12,9 @@ $websocket_url = getenv('GATEWAY_WEBSOCKET_URL') ?: 'ws://127.0.0.1:3001/prod';
 <head>
   <meta charset="utf-8">
   <title>GatewayClient push demo</title>
+  <meta name="csrf-token" content="<?= htmlspecialchars(csrf_token(), ENT_QUOTES) ?>">
   <script src="./jquery.min.js"></script>
+  <script>$.ajaxSetup({headers: {'X-CSRF-Token': $('meta[name="csrf-token"]').attr('content')}});</script>
 </head>
 <body>
 <script>

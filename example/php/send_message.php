@@ -1,6 +1,7 @@
 <?php
 // The seed's send_message.php: pushes a message from the logged-in user to a uid (to_uid) or to a
-// group (to_group). The page alerts whatever arrives; it evals it first, so messages are JSON.
+// group (to_group). The page alerts whatever arrives; it evals it first, so messages are JSON. A POST
+// only, with the session's CSRF token (session.php).
 require_once __DIR__ . '/../../clients/php/Gateway.php';
 
 use GatewayClient\Gateway;
@@ -10,12 +11,13 @@ use GatewayClient\GatewayException;
 // answer below counts, and failures GatewayClient would ignore are exceptions.
 Gateway::$strict = true;
 
-session_start();
+require __DIR__ . '/session.php';
 header('Content-Type: application/json');
 if (!isset($_SESSION['uid'])) {
     http_response_code(401);
     exit(json_encode(['error' => 'NOT_LOGGED_IN', 'message' => 'log in first (login.php)']));
 }
+require_post_with_csrf_token();
 $message = json_encode(['type' => 'say', 'from' => $_SESSION['uid'], 'text' => (string) ($_POST['message'] ?? '')]);
 try {
     if (isset($_POST['to_uid'])) {

@@ -10,11 +10,13 @@ import { sleep, type CallOptions } from '../ConnectionsApi.ts';
 import { RateLimiter } from '../RateLimiter.ts';
 import { forEachConcurrent, type ItemRef } from '../ConnectionStore.ts';
 import { ValidationError, type GatewayError } from '../errors.ts';
-import { buildChunks, chunkRate, isRetryable, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
+import { buildChunks, chunkRate, isRetryable, MAX_NOT_BEFORE_WAIT_MS, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { checkOptionsObject, describe } from '../validation.ts';
 import { asGatewayError, itemsOf, type GatewayContext, type Recipients } from './context.ts';
 import type { ChunkReport, DeliverChunkOptions, SendMetrics, SendReport } from './types.ts';
+// A cycle (presence.ts sends through here): only functions cross it, called after both modules loaded.
+import { announceDepartures } from './presence.ts';
 
 /** API Gateway answers 410 while `$connect` runs (up to its 29 s timeout): such connections are not pruned. */
 export const CONNECT_GRACE_MS = 30_000;
@@ -72,6 +74,11 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   const gone: string[] = [];
   const failedForGood: Array<{ connectionId: string; error: GatewayError }> = [];
   let failed: Array<{ connectionId: string; error: GatewayError }> = [];
+  // A re-queued chunk waits out its pause (bounded, and never past the deadline) before posting.
+  if (chunk.notBefore !== undefined) {
+    const wait = Math.min(chunk.notBefore - Date.now(), MAX_NOT_BEFORE_WAIT_MS, deadlineMs !== undefined ? deadlineMs - Date.now() : Number.POSITIVE_INFINITY);
+    if (wait > 0) await sleep(wait);
+  }
   const started = performance.now();
   let pending: readonly string[] = chunk.recipients;
   let rounds = 0;
@@ -204,8 +211,11 @@ export async function pruneGone(ctx: GatewayContext, operation: string, ids: rea
         if (old === 'young') return;
         const items: ItemRef[] = [...(sources?.get(id) ?? [])];
         // No connection item: $disconnect (or an earlier prune) already removed the rest.
-        if (old) items.push(...itemsOf(old, await ctx.store.queryMemberships(operation, id, Date.now())));
+        const memberships = old ? await ctx.store.queryMembershipItems(operation, id, Date.now()) : [];
+        if (old) items.push(...itemsOf(old, memberships.map((m) => m.group)));
         await ctx.store.deleteItems(operation, items);
+        // Its $disconnect will find nothing left: the presence groups hear of the departure here.
+        await announceDepartures(ctx, operation, memberships);
       } catch (error) {
         ctx.logger.warn(`gateway: could not prune gone connection ${id}: ${(error as Error)?.message ?? error}`, error);
       }

@@ -12,12 +12,18 @@
  * extra recipient, pruned on 410 or by TTL) or a groupCount off by one for that connection, never a
  * member hidden from a send.
  */
-import { ConditionFailed, forEachConcurrent, type IndexKey } from '../ConnectionStore.ts';
+import { ConditionFailed, forEachConcurrent, type IndexKey, type MembershipItem } from '../ConnectionStore.ts';
 import { ConnectionGoneError, LimitExceededError, type GatewayError } from '../errors.ts';
 import { checkClientId, checkGroup, MAX_GROUPS_PER_CONNECTION } from '../validation.ts';
 import { errorText } from './options.ts';
 import { undoIndexWrite, type GatewayContext } from './context.ts';
 import type { BindOptions } from '../bindToken.ts';
+
+/** Attributes a presence join adds to the index item and to the membership item (presence.ts). */
+export interface MembershipAttributes {
+  readonly index: Readonly<Record<string, unknown>>;
+  readonly membership: Readonly<Record<string, unknown>>;
+}
 
 /** joinGroup's conditional update, tried again when a concurrent leaveGroup made room in between. */
 const JOIN_ATTEMPTS = 3;
@@ -34,18 +40,18 @@ const COUNT = 'groupCount';
  * through a membership the caller was told failed (a send in the moment between can reach it once,
  * as after a crash).
  */
-export async function joinGroup(ctx: GatewayContext, clientId: string, group: string, options?: BindOptions): Promise<void> {
+export async function joinGroup(ctx: GatewayContext, clientId: string, group: string, options?: BindOptions, extra?: MembershipAttributes): Promise<void> {
   checkClientId(clientId);
   checkGroup(group);
   await ctx.bindTokens.authorize('joinGroup', clientId, options);
   const now = Date.now();
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
-  const { existed } = await ctx.store.putIndex('joinGroup', index, now);
+  const { existed } = await ctx.store.putIndex('joinGroup', index, now, extra?.index);
   // A hook that throws simulates a crash here (only the index item written): nothing is undone, as after a real one.
   await ctx.hooks.afterIndexWrite?.({ operation: 'joinGroup', clientId, group });
   let member: { existed: boolean };
   try {
-    member = await ctx.store.putMembership('joinGroup', clientId, group, now);
+    member = await ctx.store.putMembership('joinGroup', clientId, group, now, extra?.membership);
   } catch (error) {
     if (!existed) await undoIndexWrite(ctx, 'joinGroup', index);
     throw error;
@@ -101,19 +107,37 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
   }
 }
 
-/** Removes the client from the group (a no-op when not a member). ConnectionGoneError when not connected. */
-export async function leaveGroup(ctx: GatewayContext, clientId: string, group: string): Promise<void> {
+/**
+ * Removes the client from the group (a no-op when not a member). ConnectionGoneError when not
+ * connected. A presence membership removed is handed to `onDeparture` (presence.ts announces it)
+ * once its index item is gone, also when the connection turns out gone: a $disconnect running
+ * meanwhile may no longer find the membership.
+ */
+export async function leaveGroup(
+  ctx: GatewayContext,
+  clientId: string,
+  group: string,
+  options?: BindOptions,
+  onDeparture?: (membership: MembershipItem) => Promise<void>,
+): Promise<void> {
   checkClientId(clientId);
   checkGroup(group);
+  // Options mean a leave a page asked for: its bind token is checked as a join's.
+  if (options !== undefined) await ctx.bindTokens.authorize('leaveGroup', clientId, options);
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
-  const { existed: wasMember } = await ctx.store.deleteMembership('leaveGroup', clientId, group);
+  const { existed: wasMember, presenceUid } = await ctx.store.deleteMembership('leaveGroup', clientId, group);
   const live = wasMember ? await uncount(ctx, 'leaveGroup', clientId) : (await ctx.store.getConnection('leaveGroup', clientId, ['connectionId'])) !== undefined;
+  const departed = async () => {
+    if (presenceUid !== undefined) await onDeparture?.({ group, presenceUid });
+  };
   if (!live) {
     await ctx.store.deleteIndex('leaveGroup', index);
+    await departed();
     throw new ConnectionGoneError(clientId);
   }
   await ctx.hooks.beforeIndexDelete?.({ operation: 'leaveGroup', clientId, group });
   await ctx.store.deleteIndex('leaveGroup', index);
+  await departed();
 }
 
 /** Removes every member from the group; the connections stay open and their sessions are untouched. */

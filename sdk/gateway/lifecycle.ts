@@ -2,12 +2,14 @@
  * A connection's lifecycle ($connect / $disconnect) and reading it whole. Write order: the session
  * item first and the connection item last when registering (the connection item is what makes a
  * connection live, so a crash in between leaves only an orphan session item, removed by TTL); the
- * connection item first when unregistering, so that no join or bind can succeed on it meanwhile.
+ * connection item first when unregistering, so that no join or bind can succeed on it meanwhile;
+ * after everything is deleted, member_removed goes to the presence groups the uid has now left.
  */
 import { ConnectionStore } from '../ConnectionStore.ts';
 import { checkAwsConnectionId, checkClientId, checkEpochMs, checkOptionalString, checkOptionsObject, truncateCodePoints } from '../validation.ts';
 import { itemsOf, toRecord, type GatewayContext } from './context.ts';
 import type { ConnectionRecord } from './types.ts';
+import { announceDepartures } from './presence.ts';
 
 const MAX_USER_AGENT_LENGTH = 1024;
 
@@ -36,14 +38,16 @@ export async function unregisterConnection(ctx: GatewayContext, connectionId: st
   const old = await ctx.store.deleteConnection('unregisterConnection', connectionId);
   // No connection item: never registered, or already removed (by a prune after a 410) with the rest.
   if (!old) return undefined;
-  const [groups, session] = await Promise.all([
-    ctx.store.queryMemberships('unregisterConnection', connectionId, Date.now()),
+  const [memberships, session] = await Promise.all([
+    ctx.store.queryMembershipItems('unregisterConnection', connectionId, Date.now()),
     ctx.store.deleteSession('unregisterConnection', connectionId),
   ]);
+  const groups = memberships.map((m) => m.group);
   await ctx.store.deleteItems(
     'unregisterConnection',
     itemsOf(old, groups).filter((item) => item.role !== 'sessions'),
   );
+  await announceDepartures(ctx, 'unregisterConnection', memberships);
   return toRecord(old, session, groups);
 }
 

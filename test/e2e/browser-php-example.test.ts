@@ -4,7 +4,9 @@
  * bind.php, alert) in Debian's Chromium, the synthesized app on the local gateway. Two browser
  * contexts are two PHP sessions (two users): both get init and bind through bind.php with the
  * session's uid and group, send_message.php's pushes reach the right pages (captured through alert),
- * and closing a page removes its items.
+ * and closing a page removes its items. app.php, the recommended page, does the same with JSON.parse
+ * and shows messages as text. Logging in is a POST of login.php's form, every POST carries the
+ * session's CSRF token (test/e2e/php-example-security.test.ts tests the refusals).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,12 +83,16 @@ async function openPage(browser: Browser, phpUrl: string, uid: string, group: st
     void dialog.dismiss();
   });
   const bound = tab.waitForResponse((r) => r.url().endsWith('/bind.php'), { timeout: 20_000 }).then(async (r) => ({ status: r.status(), body: (await r.json()) as { ok?: boolean; error?: string; message?: string } }));
+  // The login form (filled in from the query) is submitted by POST with its CSRF token.
   await tab.goto(`${phpUrl}/login.php?uid=${uid}&group=${group}&page=${page}`);
+  await tab.click('button[type=submit]');
   return { context, page: tab, alerts, bound };
 }
 
 async function sendFrom(phpUrl: string, from: User, to: { to_uid: string } | { to_group: string }, message: string): Promise<{ sent: number }> {
-  const response = await from.context.request.post(`${phpUrl}/send_message.php`, { form: { ...to, message } });
+  // The session's CSRF token, from the page the user is on, as its scripts send it.
+  const csrfToken = (await from.page.getAttribute('meta[name="csrf-token"]', 'content'))!;
+  const response = await from.context.request.post(`${phpUrl}/send_message.php`, { form: { ...to, message }, headers: { 'X-CSRF-Token': csrfToken } });
   assert.equal(response.status(), 200, await response.text());
   return (await response.json()) as { sent: number };
 }
@@ -194,6 +200,22 @@ describe('bind-token.php: the one-line change that turns bind-token protection o
         "            $.post('./bind.php', {client_id: data.client_id, bind_token: data.bind_token}, function(data){}, 'json');",
       ],
     ]);
+  });
+
+  test('app.php, the recommended page: JSON.parse instead of eval, messages shown as text, bound with its bind token where tokens are required', async () => {
+    const source = readFileSync('example/php/app.php', 'utf8');
+    assert.ok(source.includes('JSON.parse(event.data)') && !source.includes('eval('));
+    const dave = await openPage(browser, php.url, 'dave', 'room-3', 'app.php');
+    assert.deepEqual((await dave.bound).body, { ok: true, uid: 'dave', group: 'room-3' });
+    assert.equal(await dave.page.textContent('#status'), 'bound as dave');
+    const markup = '<img src=x onerror="document.title=1">';
+    assert.deepEqual(await sendFrom(php.url, dave, { to_group: 'room-3' }, markup), { sent: 1, gone: 0, failed: 0 });
+    const messages = dave.page.locator('#messages li');
+    await until(async () => (await messages.count()) === 1, 10_000);
+    assert.deepEqual(await messages.allTextContents(), [`dave: ${markup}`]);
+    assert.equal(await dave.page.locator('#messages img').count(), 0, 'shown as text, not as HTML');
+    assert.deepEqual(dave.alerts, []);
+    await dave.context.close();
   });
 
   test('with tokens required, the seed page cannot bind (bind.php answers 403 BIND_TOKEN) and bind-token.php binds and gets its pushes', async () => {

@@ -124,7 +124,7 @@ test('another session cannot bind the page\'s connection: without its token, or 
       return { status: response.status, body: (await response.json()) as { code?: string } };
     }, fields);
   const ownToken = await attacker.page.evaluate(() => (window as unknown as { gatewayClient: { bindToken: string } }).gatewayClient.bindToken);
-  assert.match(ownToken, /^v1\.\d+\.[A-Za-z0-9_-]{43}$/);
+  assert.match(ownToken, /^v2\.\d+\.[A-Za-z0-9_-]{43}$/);
   const attempts: Array<Record<string, string>> = [{ client_id: victim.clientId }, { client_id: victim.clientId, bind_token: ownToken }, { client_id: victim.clientId, bind_token: 'forged' }];
   for (const fields of attempts) {
     const { status, body } = await attempt(fields);

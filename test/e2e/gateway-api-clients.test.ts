@@ -108,7 +108,7 @@ describe('the Gateway API with bind tokens required (the construct default)', { 
       };
       const a = await app.connect();
       const b = await app.connect();
-      assert.match(a.bindToken, /^v1\./);
+      assert.match(a.bindToken, /^v2\./);
       const missing = await invoke({ method: 'bindUid', args: [a.id, 'token-user'] });
       assert.deepEqual([missing.error.code, missing.error.reason, missing.error.connectionId], ['BIND_TOKEN', 'missing', a.id]);
       const stolen = await invoke({ calls: [{ method: 'bindUid', args: [a.id, 'token-user', b.bindToken] }, { method: 'joinGroup', args: [a.id, 'token-room', b.bindToken] }] });

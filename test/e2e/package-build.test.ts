@@ -38,11 +38,11 @@ before(() => {
 });
 
 test('every export has a types and a default condition, both built from a source file', () => {
-  assert.deepEqual(Object.keys(manifest.exports).sort(), ['.', './browser', './cdk', './events', './local', './metrics', './package.json']);
+  assert.deepEqual(Object.keys(manifest.exports).sort(), ['.', './browser', './cdk', './echo', './events', './local', './metrics', './package.json']);
   for (const [subpath, target] of conditionalExports) {
     assert.deepEqual(Object.keys(target), ['types', 'default'], `${subpath}: types first, as TypeScript requires`);
     for (const file of [target.types, target.default]) assert.ok(existsSync(join(root, file)), `${subpath}: ${file} was not built`);
-    // Built from a TypeScript source, or (the browser client) plain JavaScript shipped as is.
+    // Built from a TypeScript source, or (the browser client, the Echo connector) plain JavaScript shipped as is.
     if (!target.default.startsWith('./dist/')) continue;
     const source = target.default.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts');
     assert.ok(existsSync(join(root, source)), `${subpath}: no source ${source}`);

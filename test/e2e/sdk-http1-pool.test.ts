@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { Http1Pool, REQUEST_START_CHANNEL, StaleSocketError } from '../../sdk/http1Pool.ts';
+import { Http1Pool, MalformedAnswerError, REQUEST_START_CHANNEL, StaleSocketError, type MalformedAnswerReason } from '../../sdk/http1Pool.ts';
 
 const OPTIONS = { maxSockets: 4, timeoutMs: 2_000 };
 /** A failed assertion can leave a server open: the test ends anyway. */
@@ -111,7 +111,7 @@ test('a large body (128 KB, sent as one writev behind the head) arrives whole', 
   }
 });
 
-test('keep-alive: one socket serves sequential requests; Connection: close, an HTTP/1.0 answer or bytes past the answer retire it', BOUNDED, async () => {
+test('keep-alive: one socket serves sequential requests; Connection: close or an HTTP/1.0 answer retires it', BOUNDED, async () => {
   const kept = await rawServer(() => 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 7);
   const pool = new Http1Pool(kept.url, OPTIONS);
   for (let i = 0; i < 5; i++) assert.equal((await pool.request('GET', '/x', { host: 'h' })).status, 200);
@@ -119,7 +119,7 @@ test('keep-alive: one socket serves sequential requests; Connection: close, an H
   pool.destroy();
   await kept.close();
 
-  for (const text of ['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab']) {
+  for (const text of ['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n']) {
     const retiring = await rawServer(() => text, 1000);
     const p = new Http1Pool(retiring.url, OPTIONS);
     for (let i = 0; i < 3; i++) assert.equal((await p.request('GET', '/x', { host: 'h' })).status, 200);
@@ -178,6 +178,80 @@ test('malformed answers fail the request and retire the socket; the next request
   await assert.rejects(pool.request('GET', '/x', { host: 'h' }), /over 64 KiB/);
   pool.destroy();
   await huge.close();
+});
+
+test('what llhttp refuses is refused with a MalformedAnswerError, and the socket retired: the next request gets a fresh one', BOUNDED, async () => {
+  const ok = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
+  const cases: Array<[MalformedAnswerReason, string]> = [
+    ['content-length', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc'],
+    ['content-length', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab'],
+    ['transfer-encoding', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n2\r\nab\r\n0\r\n\r\n'],
+    ['transfer-encoding', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n2\r\nab\r\n0\r\n\r\n'],
+    ['transfer-encoding', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nab\r\n0\r\n\r\n'],
+    ['obs-fold', 'HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\nab'],
+    ['header', 'HTTP/1.1 200 OK\r\nX-A: 1\0\r\nContent-Length: 2\r\n\r\nab'],
+    ['header', 'HTTP/1.1 200 OK\r\nX\0A: 1\r\nContent-Length: 2\r\n\r\nab'],
+    ['header', 'HTTP/1.1 200 OK\r\nX-A : 1\r\nContent-Length: 2\r\n\r\nab'],
+    ['header', 'HTTP/1.1 200 OK\r\nX-A: a\x7fb\r\nContent-Length: 2\r\n\r\nab'],
+    ['header', 'HTTP/1.1 200 OK\r\nContent-Length: 2\nX: y\r\n\r\nab'],
+    ['header', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nx: y\0\r\n\r\n'],
+    ['chunk', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 \r\nab\r\n0\r\n\r\n'],
+    ['chunk', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;a\x01\r\nab\r\n0\r\n\r\n'],
+    ['status-line', 'HTTP/1.1 099 Low\r\nContent-Length: 0\r\n\r\n'],
+    ['bytes-past-answer', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab'],
+    ['bytes-past-answer', 'HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\nab'],
+  ];
+  for (const [reason, text] of cases) {
+    // Each answer in one write: bytes past an answer are refused when they come with it (a later
+    // read with no request in flight only retires the socket, as Node's client does).
+    const server = await rawServer((_request, index) => (index === 0 ? text : ok), 1 << 20);
+    const pool = new Http1Pool(server.url, OPTIONS);
+    try {
+      await assert.rejects(pool.request('GET', '/x', { host: 'h' }), (error: Error) => error instanceof MalformedAnswerError && error.reason === reason, JSON.stringify(text));
+      assert.equal((await pool.request('GET', '/x', { host: 'h' })).status, 200, JSON.stringify(text));
+      assert.equal(server.sockets.length, 2, JSON.stringify(text));
+    } finally {
+      pool.destroy();
+      await server.close();
+    }
+  }
+});
+
+test('an answer body over maxBodyBytes is refused, by Content-Length before it comes, chunked or read until close as it passes the cap', BOUNDED, async () => {
+  const cap = 1000;
+  const cases = [
+    `HTTP/1.1 200 OK\r\nContent-Length: ${cap + 1}\r\n\r\n`,
+    `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${(600).toString(16)}\r\n${'a'.repeat(600)}\r\n${(600).toString(16)}\r\n`,
+    `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n`,
+    `HTTP/1.1 200 OK\r\n\r\n${'a'.repeat(cap + 1)}`,
+  ];
+  for (const text of cases) {
+    const server = await rawServer((_request, index) => (index === 0 ? text : `HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'b'.repeat(cap)}`), 400);
+    const pool = new Http1Pool(server.url, { ...OPTIONS, maxBodyBytes: cap });
+    try {
+      await assert.rejects(pool.request('GET', '/x', { host: 'h' }), (error: Error) => error instanceof MalformedAnswerError && error.reason === 'body-too-large', JSON.stringify(text.slice(0, 60)));
+      assert.equal((await pool.request('GET', '/x', { host: 'h' })).body.length, cap, 'a body of exactly the cap is read');
+    } finally {
+      pool.destroy();
+      await server.close();
+    }
+  }
+});
+
+test('a request path or method with a space, CR, LF, NUL or another control character is refused before any byte is sent', BOUNDED, async () => {
+  const server = await rawServer(() => 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  const pool = new Http1Pool(server.url, OPTIONS);
+  try {
+    for (const path of ['/a b', '/a\r\nx-evil: 1', '/a\nb', '/a\0', '/a\tb', '/a\x7f', 'a', '/\u00e9', '']) {
+      await assert.rejects(pool.request('POST', path, { host: 'h' }), TypeError, JSON.stringify(path));
+    }
+    await assert.rejects(pool.request('GET /x HTTP/1.1\r\n', '/x', { host: 'h' }), TypeError);
+    assert.equal(server.sockets.length, 0);
+    assert.equal((await pool.request('POST', "/prod/@connections/abc%3D?x=1&y=~!$'()*+,;:@", { host: 'h' })).status, 200);
+  } finally {
+    pool.destroy();
+    await server.close();
+  }
 });
 
 test('a header value with CR or LF, or a name that is not a token, is refused before any byte is sent', BOUNDED, async () => {

@@ -149,6 +149,8 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     await gateway.joinGroup(a, 'g1', await token(a));
     await gateway.joinGroup(b, 'g1', await token(b));
     await gateway.joinGroup(c, 'g2', await token(c));
+    await call('joinPresence', async () => gateway.joinPresence(c, 'p1', { id: 'u3', info: { name: 'C' } }, await token(c)));
+    await call('getPresenceMembers', () => gateway.getPresenceMembers('p1'));
 
     await call('getConnection', () => gateway.getConnection(a));
     await call('sendToClient', () => gateway.sendToClient(a, 'x'));

@@ -209,6 +209,34 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
     }
   });
 
+  test('presence: joinPresence answers the members and whether it announced; getPresenceMembers reads them; a bad member runs nothing', async () => {
+    const a = await h.connect();
+    const b = await h.connect();
+    assert.deepEqual(await resultOf(api, 'joinPresence', a.id, 'api-presence', { id: 'u1', info: { name: 'One' } }), { members: [{ id: 'u1', info: { name: 'One' } }], announced: true });
+    const second = (await resultOf(api, 'joinPresence', b.id, 'api-presence', { id: 'u2', info: null })) as { members: unknown[]; announced: boolean };
+    assert.equal(second.announced, true);
+    assert.equal(await a.next(), JSON.stringify({ event: 'gateway:member_added', channel: 'api-presence', data: { id: 'u2', info: null } }));
+    assert.deepEqual(await resultOf(api, 'getPresenceMembers', 'api-presence'), [
+      { id: 'u1', info: { name: 'One' } },
+      { id: 'u2', info: null },
+    ]);
+    // leaveGroup with a bind token (a page's leave): the harness requires none, so it is not checked.
+    await resultOf(api, 'leaveGroup', b.id, 'api-presence', 'v1.whatever');
+    assert.equal(await a.next(), JSON.stringify({ event: 'gateway:member_removed', channel: 'api-presence', data: { id: 'u2' } }));
+    for (const [member, message] of [
+      [{ id: 5, info: null }, /joinPresence: member\.id must be a string/],
+      [{ id: 'u3', info: 'x'.repeat(2000) }, /at most 1024 bytes/],
+      ['u3', /member must be an object/],
+    ] as const) {
+      const { requests } = await countHttpRequests(async () => {
+        const answer = await api({ method: 'joinPresence', args: [b.id, 'api-presence', member] });
+        assert.ok(!answer.ok && answer.error.code === 'VALIDATION', JSON.stringify(answer));
+        assert.match(answer.error.message, message);
+      });
+      assert.equal(requests, 0);
+    }
+  });
+
   test('every listed method runs on the real SDK', async () => {
     const a = await h.connect();
     const b = await h.connect();
@@ -236,6 +264,8 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
       batchGetClientIdByUid: [[]],
       closeUid: ['api-nobody-at-all'],
       joinGroup: [a.id, 'api-all-g'],
+      joinPresence: [a.id, 'api-all-p', { id: 'api-all', info: { name: 'A' } }],
+      getPresenceMembers: ['api-all-p'],
       leaveGroup: [a.id, 'api-all-h'],
       ungroup: ['api-all-empty'],
       getGroupsByClientId: [a.id],

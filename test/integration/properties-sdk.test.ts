@@ -28,6 +28,7 @@ import {
   GatewayErrorCode,
   MAX_MESSAGE_BYTES,
   MAX_NAME_LENGTH,
+  MAX_PRESENCE_INFO_BYTES,
   MAX_SESSION_BYTES,
   MAX_SESSION_DEPTH,
   PayloadTooLargeError,
@@ -320,6 +321,30 @@ const nameLike: fc.Arbitrary<unknown> = fc.oneof(
 );
 const nameList = (element: fc.Arbitrary<unknown>) => fc.oneof(fc.array(element, { maxLength: 4 }), fc.sparseArray(element, { maxLength: 4 }));
 const namesLike: fc.Arbitrary<unknown> = fc.oneof({ weight: 3, arbitrary: nameLike }, { weight: 2, arbitrary: nameList(nameLike) });
+/** joinPresence's member: { id: a name, info: anything }, or anything at all. */
+const memberLike: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ id: nameLike, info: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ minLength: 1000, maxLength: 1100 }), weird) }, { requiredKeys: ['id'] }) },
+  { weight: 1, arbitrary: weird },
+);
+
+/** A member whose id is a valid name and whose info is JSON of at most MAX_PRESENCE_INFO_BYTES. */
+function validMember(v: unknown): boolean {
+  return (
+    readable(() => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+      const { id, info } = v as { id?: unknown; info?: unknown };
+      if (!validName(id)) return false;
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(info ?? null);
+      } catch {
+        return false;
+      }
+      return json !== undefined && Buffer.byteLength(json, 'utf8') <= MAX_PRESENCE_INFO_BYTES;
+    }) === true
+  );
+}
+
 /** Names that are valid, for the places where a valid name is needed to reach the argument under test. */
 const goodName = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter(validName);
 
@@ -646,6 +671,8 @@ function methodSpecs(): Record<string, MethodSpec> {
     closeUid: { args: fc.tuple(nameLike.filter((u) => u !== 'fixture-uid'), maybeMessage), verdict: ([u, m]) => verdict([validName(u)], { value: m, optional: true }) },
     joinGroup: { args: fc.tuple(mutableId, nameLike), verdict: ([id, g]) => verdict([validId(id), validName(g)]), gone: true },
     leaveGroup: { args: fc.tuple(mutableId, nameLike), verdict: ([id, g]) => verdict([validId(id), validName(g)]), gone: true },
+    joinPresence: { args: fc.tuple(mutableId, nameLike, memberLike), verdict: ([id, g, m]) => verdict([validId(id), validName(g), validMember(m)]), gone: true },
+    getPresenceMembers: { args: fc.tuple(singleGroup), verdict: ([g]) => verdict([validName(g)]) },
     ungroup: { args: fc.tuple(nameLike.filter((g) => g !== 'fixture-group')), verdict: ([g]) => verdict([validName(g)]) },
     getClientIdListByGroup: { args: fc.tuple(groupPool), verdict: ([g]) => verdict([validNames(g)]) },
     getClientCountByGroup: { args: fc.tuple(singleGroup), verdict: ([g]) => verdict([validName(g)]) },

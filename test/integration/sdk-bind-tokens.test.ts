@@ -3,9 +3,10 @@
  * the local gateway, whose Secrets Manager (GetSecretValue) serves the key exactly as AWS would:
  * with `requireBindToken`, a bind or join with another connection's id and no token, a malformed
  * token, a forged one, one for another id and an expired one are each refused with a BindTokenError
- * and nothing written; the right token binds. The key is read once; neither it nor the token is in
- * any error.
+ * and nothing written; the right token binds. The key is read once (its current and previous
+ * versions); neither it nor the token is in any error.
  */
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,6 +15,7 @@ import { GatewayHarness, LOCAL_CREDENTIALS, TEST_TABLES } from '../../testkit/ga
 import { BindTokenError, ConfigurationError, Gateway, GatewayEnvVar, ServiceError, ValidationError, gatewayEnvironment } from '../../sdk/index.ts';
 import { BIND_TOKEN_TTL_SECONDS } from '../../sdk/bindToken.ts';
 import { checkBindToken, mintBindToken } from '../../sdk/bindToken.ts';
+import { checkToken, mintToken, type TokenPurpose } from '../../sdk/tokens.ts';
 import { gatewayForCurrentClient } from '../../lambdas/currentClient.ts';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bind-token-key-Ab12Cd';
@@ -21,11 +23,17 @@ const SHORT_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:short-ke
 const ID_A = 'Y2xpZW50LWEtMDEy=';
 const KEY = Buffer.from('k'.repeat(40));
 
+/** A v1 token, as releases before purposes minted it (kept here: nothing in the package mints v1 any more). */
+function mintV1(key: Uint8Array, connectionId: string, nowMs: number): string {
+  const expiry = String(Math.floor(nowMs / 1000) + BIND_TOKEN_TTL_SECONDS);
+  return `v1.${expiry}.${createHmac('sha256', key).update(`v1.${connectionId}.${expiry}`).digest('base64url')}`;
+}
+
 describe('the token format', () => {
-  test('v1.<expiry>.<43-character MAC>, valid for its id until its expiry, 2 hours by default', () => {
+  test('v2.<expiry>.<43-character MAC>, valid for its id until its expiry, 2 hours by default', () => {
     const now = 1_760_000_000_000;
     const token = mintBindToken(KEY, ID_A, now);
-    assert.match(token, /^v1\.\d+\.[A-Za-z0-9_-]{43}$/);
+    assert.match(token, /^v2\.\d+\.[A-Za-z0-9_-]{43}$/);
     assert.equal(Number(token.split('.')[1]), now / 1000 + BIND_TOKEN_TTL_SECONDS);
     assert.equal(BIND_TOKEN_TTL_SECONDS, 7200);
     assert.equal(checkBindToken(KEY, ID_A, token, now), undefined);
@@ -35,21 +43,62 @@ describe('the token format', () => {
     assert.equal(checkBindToken(Buffer.from('j'.repeat(40)), ID_A, token, now), 'mismatch');
   });
 
+  test('the purpose is signed: a bind token is no resume token and a resume token no bind token', () => {
+    const now = 1_760_000_000_000;
+    const bind = mintToken(KEY, 'bind', ID_A, now, 60);
+    const resume = mintToken(KEY, 'resume', ID_A, now, 60);
+    assert.equal(bind, mintBindToken(KEY, ID_A, now, 60));
+    assert.notEqual(bind, resume);
+    assert.equal(checkToken(KEY, 'bind', ID_A, bind, now), undefined);
+    assert.equal(checkToken(KEY, 'resume', ID_A, resume, now), undefined);
+    assert.equal(checkToken(KEY, 'resume', ID_A, bind, now), 'mismatch');
+    assert.equal(checkToken(KEY, 'bind', ID_A, resume, now), 'mismatch');
+    assert.equal(checkBindToken(KEY, ID_A, resume, now), 'mismatch');
+    // The signed string is v2.<purpose>.<id>.<expiry>: the documented format, so another implementation can mint it.
+    const expiry = String(now / 1000 + 60);
+    assert.equal(bind, `v2.${expiry}.${createHmac('sha256', KEY).update(`v2.bind.${ID_A}.${expiry}`).digest('base64url')}`);
+    // An unknown purpose or a bad ttl is a programming error, not a refusal.
+    assert.throws(() => mintToken(KEY, 'admin' as TokenPurpose, ID_A, now, 60), TypeError);
+    assert.throws(() => checkToken(KEY, 'admin' as TokenPurpose, ID_A, bind, now), TypeError);
+    for (const ttl of [0, -1, 1.5, Number.NaN]) assert.throws(() => mintToken(KEY, 'bind', ID_A, now, ttl), TypeError);
+  });
+
+  test('a v1 token (minted before purposes) still binds until it expires, and is never a resume token', () => {
+    const now = 1_760_000_000_000;
+    const v1 = mintV1(KEY, ID_A, now);
+    assert.equal(checkBindToken(KEY, ID_A, v1, now), undefined);
+    assert.equal(checkBindToken(KEY, ID_A, v1, now + 7_200_000), 'expired');
+    assert.equal(checkBindToken(KEY, 'b3RoZXItY29ubi0x=', v1, now), 'mismatch');
+    assert.equal(checkToken(KEY, 'resume', ID_A, v1, now), 'mismatch');
+    // A v1 MAC relabelled v2 (or the reverse) is a mismatch: the version is signed too.
+    assert.equal(checkBindToken(KEY, ID_A, v1.replace(/^v1/, 'v2'), now), 'mismatch');
+    assert.equal(checkBindToken(KEY, ID_A, mintBindToken(KEY, ID_A, now).replace(/^v2/, 'v1'), now), 'mismatch');
+  });
+
+  test('checking takes a list of keys: a token signed by any of them is valid', () => {
+    const now = 1_760_000_000_000;
+    const previous = Buffer.from('p'.repeat(40));
+    const old = mintBindToken(previous, ID_A, now);
+    assert.equal(checkBindToken([KEY, previous], ID_A, old, now), undefined);
+    assert.equal(checkBindToken([KEY], ID_A, old, now), 'mismatch');
+    assert.equal(checkBindToken([], ID_A, old, now), 'mismatch');
+  });
+
   test('anything else is missing, malformed or a mismatch; a later expiry written into a token breaks its MAC', () => {
     const now = Date.now();
     const token = mintBindToken(KEY, ID_A, now);
     const [, expiry, mac] = token.split('.') as [string, string, string];
     for (const missing of [undefined, null, '']) assert.equal(checkBindToken(KEY, ID_A, missing, now), 'missing');
-    for (const malformed of ['x', `v2.${expiry}.${mac}`, `v1.${expiry}.${mac}=`, `v1.${expiry}.${mac.slice(1)}`, `v1.-1.${mac}`, ` ${token}`, 42, {}]) {
+    for (const malformed of ['x', `v3.${expiry}.${mac}`, `v2.${expiry}.${mac}=`, `v2.${expiry}.${mac.slice(1)}`, `v2.-1.${mac}`, `v2.bind.${expiry}.${mac}`, ` ${token}`, 42, {}]) {
       assert.equal(checkBindToken(KEY, ID_A, malformed, now), 'malformed', String(malformed));
     }
-    assert.equal(checkBindToken(KEY, ID_A, `v1.${Number(expiry) + 86_400}.${mac}`, now), 'mismatch');
+    assert.equal(checkBindToken(KEY, ID_A, `v2.${Number(expiry) + 86_400}.${mac}`, now), 'mismatch');
     const flipped = mac.slice(0, 10) + (mac[10] === 'A' ? 'B' : 'A') + mac.slice(11);
-    assert.equal(checkBindToken(KEY, ID_A, `v1.${expiry}.${flipped}`, now), 'mismatch');
+    assert.equal(checkBindToken(KEY, ID_A, `v2.${expiry}.${flipped}`, now), 'mismatch');
     // The last character's 2 unused bits set: the same bytes, but not the token's one spelling.
     const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const loose = mac.slice(0, -1) + last[last.indexOf(mac.at(-1)!) + 1];
-    assert.equal(checkBindToken(KEY, ID_A, `v1.${expiry}.${loose}`, now), 'malformed');
+    assert.equal(checkBindToken(KEY, ID_A, `v2.${expiry}.${loose}`, now), 'malformed');
   });
 });
 
@@ -90,7 +139,7 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
       assert.equal(error.code, 'BIND_TOKEN');
       assert.equal(error.reason, reason);
       assert.doesNotMatch(error.message, new RegExp(key.toString('utf8')));
-      assert.doesNotMatch(error.message, /v1\.\d+\./, 'the token is not echoed');
+      assert.doesNotMatch(error.message, /v[12]\.\d+\./, 'the token is not echoed');
       return true;
     });
     assert.deepEqual(await tablesNow(), before, 'nothing written');
@@ -131,7 +180,7 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
     await assert.rejects(gw.joinGroup(victim.id, 'x', 'token' as unknown as { bindToken: string }), ValidationError);
   });
 
-  test('the right token binds and joins; the key was read once for all of these calls', async () => {
+  test('the right token binds and joins; the key was read once (both versions) for all of these calls', async () => {
     const client = await h.connect();
     const token = mintBindToken(key, client.id); // what the init sender puts in the init message
     assert.equal(await gw.verifyBindToken(client.id, token), true);
@@ -141,16 +190,37 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
     assert.deepEqual(await gw.getClientIdListByGroup('owners'), [client.id]);
     assert.equal(await gw.verifyBindToken(client.id, 'v1.1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), false);
     assert.equal(await gw.verifyBindToken(client.id, undefined as unknown as string), false);
-    assert.equal(secretReads, 1, 'one GetSecretValue for every verification since the Gateway was built');
+    assert.equal(secretReads, 2, 'one read of the key (AWSCURRENT and AWSPREVIOUS, one GetSecretValue each) for every verification since the Gateway was built');
     await assert.rejects(gw.verifyBindToken('not an id', token), ValidationError);
   });
 
-  test('without requireBindToken binds need no token, and verifyBindToken still answers', async () => {
-    const open = h.newGateway({ bindTokenSecret: SECRET_ARN, secretsManager: secrets });
+  test('fail closed: a Gateway given a secret and no requireBindToken requires tokens; only requireBindToken: false turns that off', async () => {
     const client = await h.connect();
+    const secretOnly = h.newGateway({ bindTokenSecret: SECRET_ARN, secretsManager: secrets });
+    await refused(() => secretOnly.bindUid(client.id, 'no-token'), 'missing');
+    await refused(() => secretOnly.joinGroup(client.id, 'no-token'), 'missing');
+    await secretOnly.bindUid(client.id, 'with-token', { bindToken: mintBindToken(key, client.id) });
+    const open = h.newGateway({ bindTokenSecret: SECRET_ARN, requireBindToken: false, secretsManager: secrets });
     await open.bindUid(client.id, 'no-token-needed');
     assert.deepEqual(await open.getClientIdByUid('no-token-needed'), [client.id]);
-    assert.equal(await open.verifyBindToken(client.id, mintBindToken(key, client.id)), true);
+    assert.equal(await open.verifyBindToken(client.id, mintBindToken(key, client.id)), true, 'verifyBindToken still answers');
+    // Without a secret there is nothing to check tokens with: binds need none (the Gateway of a local test, say).
+    await h.newGateway({}).bindUid(client.id, 'no-secret');
+  });
+
+  test('fail closed from the environment: GATEWAY_BIND_TOKEN_SECRET alone requires tokens; GATEWAY_REQUIRE_BIND_TOKEN=false turns that off', async () => {
+    const base = gatewayEnvironment(h.endpoints.callbackUrl, TEST_TABLES);
+    const overrides = { region: h.endpoints.region, credentials: LOCAL_CREDENTIALS, dynamoDb: h.doc, secretsManager: secrets };
+    const client = await h.connect();
+    for (const unset of [undefined, '', '  ']) {
+      const env = { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, ...(unset === undefined ? {} : { [GatewayEnvVar.requireBindToken]: unset }) };
+      const gateway = Gateway.fromEnv(overrides, env);
+      await refused(() => gateway.bindUid(client.id, 'env-no-token'), 'missing');
+      gateway.destroy();
+    }
+    const lax = Gateway.fromEnv(overrides, { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, [GatewayEnvVar.requireBindToken]: 'false' });
+    await lax.bindUid(client.id, 'env-explicitly-open');
+    lax.destroy();
   });
 
   test('in an Events callback, the connection of the event binds itself without a token; any other id still needs its own', async () => {

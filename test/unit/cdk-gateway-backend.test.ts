@@ -335,7 +335,7 @@ describe('functions', () => {
     });
   });
 
-  test('the fan-out worker may only post to this stage, prune what a 410 leaves, and send to its failure queue', () => {
+  test('the fan-out worker may only post to this stage, prune what a 410 leaves, send to its failure queue, and re-queue to itself', () => {
     const { stack, backend, template } = build();
     const t = template();
     const api = logicalId(stack, backend.webSocketApi);
@@ -345,6 +345,8 @@ describe('functions', () => {
       [`arn:aws:execute-api:${REGION}:${ACCOUNT}:<${api}>/prod/POST/@connections/*`]: ['execute-api:ManageConnections'],
       ...tableAccess(stack, backend, FANOUT_WORKER_TABLE_ACTIONS),
       [`<${stack.getLogicalId(backend.fanoutFailureQueue.node.defaultChild as never)}.Arn>`]: ['sqs:SendMessage'],
+      // Its own unqualified ARN only: recipients that still fail go to a new invocation of itself.
+      [`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`]: ['lambda:InvokeFunction'],
     });
     assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.connections), ['dynamodb:DeleteItem']);
     assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.sessions), ['dynamodb:BatchWriteItem']);
@@ -632,5 +634,13 @@ describe('bind tokens', () => {
       assert.equal(env(fn)[GatewayEnvVar.requireBindToken], 'true');
     }
     assert.equal(build({ requireBindToken: false }).backend.environment[GatewayEnvVar.requireBindToken], 'false');
+  });
+
+  test('the secret follows removalPolicy as the tables do: retained by default, deleted with DESTROY', () => {
+    const retained = Object.values(build().template().findResources('AWS::SecretsManager::Secret'));
+    assert.equal(retained.length, 1);
+    assert.deepEqual([retained[0]!.DeletionPolicy, retained[0]!.UpdateReplacePolicy], ['Retain', 'Retain']);
+    const destroyed = Object.values(build({ removalPolicy: RemovalPolicy.DESTROY }).template().findResources('AWS::SecretsManager::Secret'));
+    assert.deepEqual([destroyed[0]!.DeletionPolicy, destroyed[0]!.UpdateReplacePolicy], ['Delete', 'Delete']);
   });
 });

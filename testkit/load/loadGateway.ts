@@ -74,8 +74,14 @@ serve({
       for (const [name, value] of Object.entries(environment)) if (SDK_VARIABLES.has(name)) sdkEnvironment[name] ??= value;
     }
     const maxConcurrentInvocations = process.env.LOAD_MAX_CONCURRENT_INVOCATIONS ? Number(process.env.LOAD_MAX_CONCURRENT_INVOCATIONS) : undefined;
+    // The construct throttles $connect on its own (200/s, burst 400, GatewayBackendProps.connectThrottle),
+    // as API Gateway would here too; a storm of thousands of connects measures the gateway, not that
+    // throttle, so it is lifted (LOAD_KEEP_CONNECT_THROTTLE=1 keeps it).
+    const { $connect: _connectThrottle, ...otherRouteThrottles } = app.gatewayOptions.routeThrottles ?? {};
+    const routeThrottles = process.env.LOAD_KEEP_CONNECT_THROTTLE === '1' ? app.gatewayOptions.routeThrottles : otherRouteThrottles;
     gateway = new LocalGateway({
       ...app.gatewayOptions,
+      ...(routeThrottles ? { routeThrottles } : {}),
       ttlSweepIntervalMs: 0,
       environment: sdkEnvironment,
       log,
