@@ -29,9 +29,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand, BatchGetItemCommand, type AttributeValue, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Gateway as NewGateway, GatewayTables, type ConsumedCapacityEvent } from '../sdk/index.ts';
+import { Gateway as NewGateway, type ConsumedCapacityEvent } from '../sdk/index.ts';
+import { GatewayTables } from '../sdk/tables.ts';
 import { createMessageHandler as newMessageHandler } from '../lambdas/messageHandler.ts';
 import type { WebSocketMessageEvent } from '../lambdas/webSocketEvent.ts';
+import { formatRequestTime } from '../local/events.ts';
 import { watchHttpRequests } from '../testkit/gatewayHarness.ts';
 
 /** main just before issue 10's data model: the SDK split into sdk/gateway/, with the old items. */
@@ -41,7 +43,7 @@ const SESSION_SIZES = [0, 10 * 1024, 100 * 1024];
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const REGION = 'us-east-1';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** On-demand read request units, us-east-1, after AWS's November 2024 price cut (see the README). */
+/** On-demand read request units, us-east-1, after AWS's November 2024 price cut (see docs/performance.md). */
 const USD_PER_MILLION_RRU = 0.125;
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
@@ -185,7 +187,23 @@ function messageEvent(clientId: string): WebSocketMessageEvent {
   const now = Date.now();
   return {
     body: 'x',
-    requestContext: { routeKey: '$default', eventType: 'MESSAGE', connectionId: clientId, connectedAt: now, requestId: 'r', requestTimeEpoch: now, stage: 'cost', domainName: '127.0.0.1', apiId: 'cost', identity: { sourceIp: '127.0.0.1' } },
+    isBase64Encoded: false,
+    requestContext: {
+      routeKey: '$default',
+      messageId: 'm',
+      eventType: 'MESSAGE',
+      extendedRequestId: 'r',
+      requestTime: formatRequestTime(now),
+      messageDirection: 'IN',
+      connectionId: clientId,
+      connectedAt: now,
+      requestId: 'r',
+      requestTimeEpoch: now,
+      stage: 'cost',
+      domainName: '127.0.0.1',
+      apiId: 'cost',
+      identity: { sourceIp: '127.0.0.1' },
+    },
   };
 }
 

@@ -1,12 +1,11 @@
 /**
- * The CDK side: the whole backend as one construct (package export "./cdk").
+ * The CDK side: the whole backend as one construct (package export "./cdk"). The IAM action lists
+ * (permissions.ts), the default Events module's path and the bundling alias stay internal.
  * @module serverless-gateway-worker/cdk
  */
 export {
   GatewayBackend,
   GatewayBackendPropsError,
-  DEFAULT_EVENTS_MODULE,
-  EVENTS_MODULE_SPECIFIER,
   NO_AUTHORIZER_WARNING,
   type GatewayBackendProps,
   type GatewayAuthorizerOptions,
@@ -18,4 +17,3 @@ export {
 } from './GatewayBackend.ts';
 export { DEFAULT_CONNECT_THROTTLE } from './settings.ts';
 export { GATEWAY_API_PRESETS, type GatewayApiPreset } from '../lambdas/gatewayApiAccess.ts';
-export { GATEWAY_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, MANAGE_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, FANOUT_WORKER_CONNECTIONS_METHODS } from './permissions.ts';

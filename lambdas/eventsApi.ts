@@ -16,4 +16,4 @@ export type {
   OutgoingMessage,
   SendReport,
 } from './events.ts';
-export type { WebSocketRequestContext, WebSocketIdentity } from './webSocketEvent.ts';
+export type { WebSocketRequestContext, WebSocketIdentity, WebSocketEventType, WebSocketAuthorizerContext } from './webSocketEvent.ts';

@@ -4,8 +4,8 @@
  * `$connect`, where API Gateway answers 410), and every message is echoed back to its sender.
  */
 import type { LocalGatewayOptions } from './LocalGateway.ts';
-import type { WebSocketConnectEvent, WebSocketMessageEvent } from './events.ts';
-import type { LambdaHandler } from './functions.ts';
+import type { WebSocketConnectEvent, WebSocketMessageEvent } from '../lambdas/webSocketEvent.ts';
+import type { LambdaHandler } from './functionDefinitions.ts';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { LambdaEventInvoker } from '../sdk/lambdaInvoke.ts';
 

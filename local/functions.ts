@@ -20,55 +20,16 @@
  *   within its own deadline). Stopping it at once would fail every invocation that shared it, which
  *   on Lambda would have run in environments of their own.
  */
-import type { LambdaContext } from './events.ts';
+import type { LambdaContext } from '../lambdas/webSocketEvent.ts';
+import { isModuleFunction, timeoutOf, type FunctionDefinition, type InlineFunctionDefinition, type LambdaHandler, type ModuleFunctionDefinition } from './functionDefinitions.ts';
 import { newLambdaRequestId } from './ids.ts';
 import { timeoutError, toErrorPayload, type InvocationOutcome, type InvocationRequest, type LambdaErrorPayload, type RunningFunction } from './invocation.ts';
 import { DEFAULT_RUNTIME, unsupportedRuntimeReason, type LambdaNodeRuntime } from './runtimes.ts';
 import { WorkerFunction, nodeVersionMismatch, type FunctionOutput } from './workerFunction.ts';
 
 export type { InvocationOutcome, LambdaErrorPayload } from './invocation.ts';
-
-// Lambda handlers take any event; the gateway does not constrain what user code accepts or returns.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type LambdaHandler = (event: any, context: LambdaContext) => unknown;
-
-export interface InlineFunctionDefinition {
-  /** Runs in the host process with the host's process.env. */
-  readonly handler: LambdaHandler;
-  /** @default 3000, Lambda's default */
-  readonly timeoutMs?: number;
-  /** Function to invoke with a destination record when an asynchronous invocation fails for good. */
-  readonly onFailure?: string;
-  /** @default 2, Lambda's default for asynchronous invocations */
-  readonly maxRetryAttempts?: number;
-}
-
-export interface ModuleFunctionDefinition {
-  /** Absolute path of the module (.ts, .js, .mjs or .cjs); it runs in its own worker thread. */
-  readonly entry: string;
-  /** @default 'handler' */
-  readonly handlerName?: string;
-  /** The function's environment, merged over the gateway's endpoints and Lambda's reserved variables. */
-  readonly environment?: Record<string, string>;
-  /** @default 3000, Lambda's default */
-  readonly timeoutMs?: number;
-  /** @default 128 */
-  readonly memoryMB?: number;
-  readonly onFailure?: string;
-  readonly maxRetryAttempts?: number;
-  /**
-   * The Lambda runtime: decides whether callback handlers work, what the context carries and what
-   * `AWS_EXECUTION_ENV` says (see runtimes.ts). @default 'nodejs24.x'
-   */
-  readonly runtime?: string;
-  /** Reported by GetFunction / ListFunctions, as the template declares them. */
-  readonly role?: string;
-  readonly description?: string;
-  /** @default ['x86_64'] */
-  readonly architectures?: readonly string[];
-}
-
-export type FunctionDefinition = LambdaHandler | InlineFunctionDefinition | ModuleFunctionDefinition;
+// The definitions live apart so that workerFunction.ts can read them without importing this file back.
+export { isModuleFunction, timeoutOf, type FunctionDefinition, type InlineFunctionDefinition, type LambdaHandler, type ModuleFunctionDefinition } from './functionDefinitions.ts';
 
 export interface FunctionHostOptions {
   readonly region: string;
@@ -93,7 +54,6 @@ export interface FunctionHostOptions {
   readonly output?: FunctionOutput;
 }
 
-const DEFAULT_TIMEOUT_MS = 3000;
 const DEFAULT_INIT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_CONCURRENT_INVOCATIONS = 64;
 
@@ -307,10 +267,6 @@ export class FunctionHost {
   }
 }
 
-export function isModuleFunction(definition: FunctionDefinition): definition is ModuleFunctionDefinition {
-  return typeof definition === 'object' && typeof (definition as ModuleFunctionDefinition).entry === 'string' && !('handler' in definition && typeof definition.handler === 'function');
-}
-
 /** A FIFO semaphore: at most `limit` tasks run at once; a finishing task hands its slot to the next. */
 class InvocationLine {
   private active = 0;
@@ -329,10 +285,6 @@ class InvocationLine {
       else this.active--;
     }
   }
-}
-
-export function timeoutOf(definition: FunctionDefinition): number {
-  return typeof definition === 'function' ? DEFAULT_TIMEOUT_MS : (definition.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
 function sleep(ms: number): Promise<void> {

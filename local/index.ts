@@ -12,7 +12,7 @@ export {
   type RouteTarget,
   type AuthorizerDefinition,
 } from './LocalGateway.ts';
-export { AWS_LIMITS, CloseCode, type GatewayLimits } from './limits.ts';
+export type { GatewayLimits } from './limits.ts';
 export type { FaultSettings } from './faults.ts';
 export type {
   FunctionDefinition,
@@ -21,11 +21,16 @@ export type {
   LambdaHandler,
   InvocationOutcome,
   LambdaErrorPayload,
+  FunctionHost,
 } from './functions.ts';
+// Types that LocalGateway's public members and options reach: the @connections view of a connection,
+// mock routes, the local Secrets Manager (`gateway.secrets.values()`) and the account throttle.
+export type { ConnectionManager, ConnectionInfo, PostOutcome } from './managementApi.ts';
+export type { MockRouteDefinition, MockIntegration, MockIntegrationResponse } from './mockIntegration.ts';
+export type { LocalSecrets, LocalSecretDefinition } from './secretsManager.ts';
+export type { ThrottleSettings, ThrottleReport, RequestKind, RequestKindReport, SecondCounts } from './throttling.ts';
 export type { LocalTableDefinition } from './dynamo.ts';
 export type { PortRequest } from './listen.ts';
-export { LAMBDA_NODE_RUNTIMES, type LambdaNodeRuntime } from './runtimes.ts';
-export { isGatewayId } from './ids.ts';
 export type {
   WebSocketEvent,
   WebSocketConnectEvent,
@@ -37,8 +42,9 @@ export type {
   WebSocketAuthorizerEvent,
   WebSocketAuthorizerResult,
   WebSocketAuthorizerContext,
+  WebSocketEventType,
   LambdaContext,
-} from './events.ts';
+} from '../lambdas/webSocketEvent.ts';
 export { loadCloudAssembly, environmentOf, sharedEnvironmentOf, outputOf, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';
 export { TemplateError } from './templateText.ts';
 export type { WebSocketApp } from './webSocketTemplate.ts';

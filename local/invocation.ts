@@ -1,5 +1,5 @@
 /** What the function host and its execution environments (inline, worker thread) share. */
-import type { LambdaContext } from './events.ts';
+import type { LambdaContext } from '../lambdas/webSocketEvent.ts';
 
 /** The error body Lambda returns for a failed invocation. */
 export interface LambdaErrorPayload {

@@ -18,7 +18,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decodedPathSegments, hasSigV4Authorization, sendAwsError, sendJson, signedService } from './http.ts';
-import { isModuleFunction, timeoutOf, type FunctionHost } from './functions.ts';
+import { isModuleFunction, timeoutOf } from './functionDefinitions.ts';
+import type { FunctionHost } from './functions.ts';
 import { handleInvokeRequest, matchInvokePath } from './invokeApi.ts';
 import { DEFAULT_RUNTIME } from './runtimes.ts';
 

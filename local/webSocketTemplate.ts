@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import type { AuthorizerDefinition, LocalGatewayOptions, RouteTarget } from './LocalGateway.ts';
 import type { MockIntegration, MockIntegrationResponse } from './mockIntegration.ts';
 import type { RouteThrottleSettings, ThrottleSettings } from './throttling.ts';
-import type { ModuleFunctionDefinition } from './functions.ts';
+import type { ModuleFunctionDefinition } from './functionDefinitions.ts';
 import type { LocalTableDefinition } from './dynamo.ts';
 import { DEFAULT_RUNTIME, unsupportedRuntimeReason } from './runtimes.ts';
 import type { LocalSecretDefinition } from './secretsManager.ts';

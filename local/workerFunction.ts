@@ -24,7 +24,7 @@ import { Worker } from 'node:worker_threads';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname } from 'node:path';
-import type { ModuleFunctionDefinition } from './functions.ts';
+import type { ModuleFunctionDefinition } from './functionDefinitions.ts';
 import { timeoutError, toErrorPayload, type InvocationOutcome, type InvocationRequest, type LambdaErrorPayload, type RunningFunction } from './invocation.ts';
 import { DEFAULT_RUNTIME, nodeMajorOf, type LambdaNodeRuntime } from './runtimes.ts';
 

@@ -75,11 +75,15 @@ try {
   step('SDK-only: plain node imports (ESM) and requires (CommonJS) the SDK', () => {
     run(process.execPath, ['--input-type=module', '-e', `import * as sdk from 'serverless-gateway-worker'; ${sdkImportCheck}`], sdkOnly);
     run(process.execPath, ['-e', `const sdk = require('serverless-gateway-worker'); ${sdkImportCheck}`], sdkOnly);
+    // One name for the SDK (the root), and its internals (table key definitions, the signer) not on it.
+    const alias = spawnSync(process.execPath, ['--input-type=module', '-e', "import('serverless-gateway-worker/sdk')"], { cwd: sdkOnly, encoding: 'utf8' });
+    check(alias.status !== 0 && /ERR_PACKAGE_PATH_NOT_EXPORTED/.test(alias.stderr), `serverless-gateway-worker/sdk still resolves: status ${alias.status}`);
+    run(process.execPath, ['--input-type=module', '-e', "import * as sdk from 'serverless-gateway-worker'; if ('GatewayTables' in sdk || 'SigV4Signer' in sdk) process.exit(3);"], sdkOnly);
   });
   step('SDK-only: bind tokens without @aws-sdk/client-secrets-manager fail with the install command', () => {
     const script = [
-      "import { ConfigurationError, Gateway, GatewayTables } from 'serverless-gateway-worker';",
-      "const tables = Object.fromEntries(Object.keys(GatewayTables).map((role) => [role, `app-${role}`]));",
+      "import { ConfigurationError, Gateway } from 'serverless-gateway-worker';",
+      "const tables = Object.fromEntries(['connections', 'sessions', 'memberships', 'uids', 'groups'].map((role) => [role, `app-${role}`]));",
       "const gateway = new Gateway({ callbackUrl: 'http://127.0.0.1:9/prod', region: 'us-east-1', tables,",
       "  credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, bindTokenSecret: 'gateway-bind-token' });",
       "const outcome = await gateway.createBindToken('AAAAAAAAAAAAAAA=').then(() => 'created', (error) => error);",
@@ -91,8 +95,8 @@ try {
   step("SDK-only: a chunked send invokes the worker with the SDK's own signed Invoke; a LambdaClient-like fanout.lambda fails with the install command", () => {
     const script = [
       "import { createServer } from 'node:http';",
-      "import { ConfigurationError, Gateway, GatewayTables } from 'serverless-gateway-worker';",
-      "const tables = Object.fromEntries(Object.keys(GatewayTables).map((role) => [role, `app-${role}`]));",
+      "import { ConfigurationError, Gateway } from 'serverless-gateway-worker';",
+      "const tables = Object.fromEntries(['connections', 'sessions', 'memberships', 'uids', 'groups'].map((role) => [role, `app-${role}`]));",
       "const seen = [];",
       "const server = createServer((req, res) => { req.resume(); req.on('end', () => { seen.push(req.url + ' ' + req.headers['x-amz-invocation-type'] + ' ' + /Credential=a\\/\\d{8}\\/us-east-1\\/lambda\\//.test(req.headers.authorization)); res.writeHead(202).end(); }); });",
       "await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));",
@@ -127,8 +131,8 @@ try {
   });
   step('app: tsc (type-check and build; strict, NodeNext, noImplicitReturns, no skipLibCheck)', () => run('npx', ['--no-install', 'tsc', '-p', '.'], app));
   step('app: plain node imports and requires every export', () => {
-    const names = ['serverless-gateway-worker', 'serverless-gateway-worker/events', 'serverless-gateway-worker/cdk', 'serverless-gateway-worker/local', 'serverless-gateway-worker/sdk', 'serverless-gateway-worker/metrics', 'serverless-gateway-worker/browser', 'serverless-gateway-worker/echo'];
-    run(process.execPath, ['--input-type=module', '-e', `${names.map((n, i) => `import * as m${i} from '${n}';`).join(' ')} if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m5.GatewayMetrics !== 'function' || typeof m6.connect !== 'function' || typeof m7.GatewayConnector !== 'function') process.exit(3);`], app);
+    const names = ['serverless-gateway-worker', 'serverless-gateway-worker/events', 'serverless-gateway-worker/cdk', 'serverless-gateway-worker/local', 'serverless-gateway-worker/metrics', 'serverless-gateway-worker/browser', 'serverless-gateway-worker/echo'];
+    run(process.execPath, ['--input-type=module', '-e', `${names.map((n, i) => `import * as m${i} from '${n}';`).join(' ')} if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m4.GatewayMetrics !== 'function' || typeof m5.connect !== 'function' || typeof m6.GatewayConnector !== 'function') process.exit(3);`], app);
     run(process.execPath, ['-e', `for (const n of ${JSON.stringify(names)}) require(n); if (typeof require('serverless-gateway-worker/cdk').GatewayBackend !== 'function') process.exit(3);`], app);
   });
   step('app: synth without esbuild fails with the install command', () => {

@@ -1,11 +1,12 @@
 /**
  * The Gateway SDK: GatewayClient's API on DynamoDB and API Gateway's `@connections`. No Lambda types here.
- * The package's root export; `serverless-gateway-worker/sdk` is the same module.
+ * The package's root export. What is exported here is what a documented use needs or what a public
+ * member's signature reaches; the table key definitions, the signer and the fan-out wire constants
+ * stay internal (the package's code imports them from their own modules).
  * @module serverless-gateway-worker
  */
 export {
   Gateway,
-  CONNECT_GRACE_MS,
   type GatewayOptions,
   type Message,
   type Session,
@@ -17,18 +18,15 @@ export {
   type ConnectionRecord,
 } from './Gateway.ts';
 export type { ConsumedCapacityEvent } from './ConnectionStore.ts';
-export {
-  FANOUT_CHUNK_TYPE,
-  FANOUT_DEFAULTS,
-  MAX_CHUNK_EVENT_BYTES,
-  MAX_CHUNK_SIZE,
-  type FanoutOptions,
-  type FanoutHandle,
-  type FanoutChunk,
-  type FanoutInvoker,
-  type FanoutInvokeCommand,
-  type FanoutInvokeOutput,
-  type FanoutOperation,
+export type {
+  FanoutOptions,
+  FanoutHandle,
+  FanoutChunk,
+  FanoutInvoker,
+  FanoutInvokeCommand,
+  FanoutInvokeOutput,
+  FanoutOperation,
+  FanoutIndexRole,
 } from './Fanout.ts';
 export {
   GatewayError,
@@ -49,22 +47,10 @@ export {
   MethodNotAllowedError,
   type BindTokenRefusal,
 } from './errors.ts';
-export { BIND_TOKEN_TTL_SECONDS, type BindOptions } from './bindToken.ts';
+export type { BindOptions, SecretsManagerClientLike } from './bindToken.ts';
 export { MAX_PRESENCE_INFO_BYTES, PresenceEvent, type PresenceMember, type PresenceJoin } from './gateway/presence.ts';
 export { GatewayEnvVar, gatewayEnvironment, type GatewayEnvVarName } from './env.ts';
-export { GatewayMetricName, DEFAULT_METRICS_NAMESPACE, METRICS_SERVICE_DIMENSION, MetricsEnvVar, type GatewayMetricNameValue } from './metricNames.ts';
-export {
-  GatewayTables,
-  ConnectionsTable,
-  UidsTable,
-  GroupsTable,
-  TTL_ATTRIBUTE,
-  CONNECTION_MAX_AGE_SECONDS,
-  TTL_MARGIN_SECONDS,
-  type GatewayTableNames,
-  type GatewayTableRole,
-  type TableKeyDefinition,
-} from './tables.ts';
+export { GatewayMetricName, type GatewayMetricNameValue } from './metricNames.ts';
+export type { GatewayTableNames, GatewayTableRole } from './tables.ts';
 export { MAX_GROUPS_PER_CONNECTION, MAX_MESSAGE_BYTES, MAX_NAME_LENGTH, MAX_SESSION_BYTES, MAX_SESSION_DEPTH } from './validation.ts';
 export type { ConnectionsTransport, ConnectionsRequest, ConnectionsResponse } from './connectionsTransport.ts';
-export { SigV4Signer, type SigV4Credentials, type SignableRequest } from './sigv4.ts';

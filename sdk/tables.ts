@@ -54,16 +54,6 @@ export const GroupsTable = {
   timeToLiveAttribute: TTL_ATTRIBUTE,
 } as const satisfies TableKeyDefinition;
 
-export const GatewayTables = {
-  connections: ConnectionsTable,
-  sessions: SessionsTable,
-  memberships: MembershipsTable,
-  uids: UidsTable,
-  groups: GroupsTable,
-} as const;
-
-export type GatewayTableRole = keyof typeof GatewayTables;
-
 /** Physical table names, one per role. */
 export interface GatewayTableNames {
   readonly connections: string;
@@ -72,6 +62,18 @@ export interface GatewayTableNames {
   readonly uids: string;
   readonly groups: string;
 }
+
+/** The tables' roles (public: the construct's `tablesByRole` is keyed by them). */
+export type GatewayTableRole = keyof GatewayTableNames;
+
+/** Every role's key definition (internal: the construct and the local gateway build the tables from it). */
+export const GatewayTables = {
+  connections: ConnectionsTable,
+  sessions: SessionsTable,
+  memberships: MembershipsTable,
+  uids: UidsTable,
+  groups: GroupsTable,
+} as const satisfies Record<GatewayTableRole, TableKeyDefinition>;
 
 /**
  * API Gateway closes every connection after 2 hours; items outlive that by this margin, so TTL only

@@ -8,7 +8,8 @@ import WebSocket from 'ws';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type LocalGatewayOptions, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
-import { Gateway, GatewayTables, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../sdk/index.ts';
+import { Gateway, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../sdk/index.ts';
+import { GatewayTables } from '../sdk/tables.ts';
 import { REQUEST_START_CHANNEL } from '../sdk/http1Pool.ts';
 
 export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', sessions: 'gw-sessions', memberships: 'gw-memberships', uids: 'gw-uids', groups: 'gw-groups' };

@@ -38,7 +38,7 @@ before(() => {
 });
 
 test('every export has a types and a default condition, both built from a source file', () => {
-  assert.deepEqual(Object.keys(manifest.exports).sort(), ['.', './browser', './cdk', './echo', './events', './local', './metrics', './package.json', './sdk']);
+  assert.deepEqual(Object.keys(manifest.exports).sort(), ['.', './browser', './cdk', './echo', './events', './local', './metrics', './package.json']);
   for (const [subpath, target] of conditionalExports) {
     assert.deepEqual(Object.keys(target), ['types', 'default'], `${subpath}: types first, as TypeScript requires`);
     for (const file of [target.types, target.default]) assert.ok(existsSync(join(root, file)), `${subpath}: ${file} was not built`);
@@ -47,7 +47,8 @@ test('every export has a types and a default condition, both built from a source
     const source = target.default.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts');
     assert.ok(existsSync(join(root, source)), `${subpath}: no source ${source}`);
   }
-  assert.deepEqual(manifest.exports['.'], manifest.exports['./sdk']);
+  // The SDK has one name, the root: `serverless-gateway-worker/sdk` was a second name for it until 0.2.0.
+  assert.deepEqual(manifest.exports['.'], { types: './dist/sdk/index.d.ts', default: './dist/sdk/index.js' });
 });
 
 test('the tarball holds dist/, the clients, the README, LICENSE, CHANGELOG and package.json, and no TypeScript source or test', () => {
@@ -128,7 +129,8 @@ test('the compiled construct finds its Lambda entry points as .js files in dist/
   // An entry named any other way (a literal .ts path) would not exist in dist/ and fails below.
   assert.doesNotMatch(constructSources, /LAMBDAS_DIR, '[^']+\.[cm]?ts'/);
   const cdk = (await import(pathToFileURL(join(root, 'dist/cdk/index.js')).href)) as typeof import('../../cdk/index.ts');
-  assert.equal(cdk.DEFAULT_EVENTS_MODULE, join(root, 'dist/lambdas/defaultEvents.js'));
+  const settings = (await import(pathToFileURL(join(root, 'dist/cdk/settings.js')).href)) as typeof import('../../cdk/settings.ts');
+  assert.equal(settings.DEFAULT_EVENTS_MODULE, join(root, 'dist/lambdas/defaultEvents.js'));
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   // NodejsFunction checks that each entry exists when it is constructed.
   const backend = new cdk.GatewayBackend(new Stack(app, 'FromDist'), 'Gateway', { eventsModule: join(root, 'test/fixtures/events/chatEvents.ts') });

@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
-import { FANOUT_CHUNK_TYPE, Gateway, type FanoutChunk, type GatewayTableNames } from '../../sdk/index.ts';
+import { Gateway, type FanoutChunk, type GatewayTableNames } from '../../sdk/index.ts';
+import { FANOUT_CHUNK_TYPE } from '../../sdk/Fanout.ts';
 import { localTables, watchHttpRequests } from '../../testkit/gatewayHarness.ts';
-import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../../cdk/index.ts';
+import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../../cdk/permissions.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connect, eventually, type TestClient } from '../helpers/wsClient.ts';
 

@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints } from '../../local/index.ts';
-import { CONNECTION_MAX_AGE_SECONDS, Gateway, TTL_MARGIN_SECONDS, type GatewayOptions, type GatewayTableNames } from '../../sdk/index.ts';
+import { Gateway, type GatewayOptions, type GatewayTableNames } from '../../sdk/index.ts';
+import { CONNECTION_MAX_AGE_SECONDS, TTL_MARGIN_SECONDS } from '../../sdk/tables.ts';
 import { connect, type TestClient } from '../helpers/wsClient.ts';
 import { copySynthesizedApp, tableNamesOf } from '../../testkit/synthesizedApp.ts';
 

@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createMessageHandler } from '../../lambdas/messageHandler.ts';
 import { resolveEvents, type GatewayEvents } from '../../lambdas/events.ts';
 import type { WebSocketMessageEvent } from '../../lambdas/webSocketEvent.ts';
+import { formatRequestTime } from '../../local/events.ts';
 import { ConfigurationError, Gateway, ServiceError, type ConsumedCapacityEvent } from '../../sdk/index.ts';
 import { GatewayHarness, LOCAL_CREDENTIALS } from '../../testkit/gatewayHarness.ts';
 
@@ -19,6 +20,9 @@ function messageEvent(clientId: string, body: string): WebSocketMessageEvent {
     requestContext: {
       routeKey: '$default',
       eventType: 'MESSAGE',
+      extendedRequestId: 'r',
+      requestTime: formatRequestTime(now),
+      messageDirection: 'IN',
       connectionId: clientId,
       connectedAt: now,
       requestId: 'r',

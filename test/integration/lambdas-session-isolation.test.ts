@@ -12,7 +12,9 @@ import { CreateTableCommand, DynamoDBClient, type KeySchemaElement } from '@aws-
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createMessageHandler } from '../../lambdas/messageHandler.ts';
 import type { WebSocketMessageEvent } from '../../lambdas/webSocketEvent.ts';
-import { Gateway, GatewayTables, type GatewayTableNames } from '../../sdk/index.ts';
+import { formatRequestTime } from '../../local/events.ts';
+import { Gateway, type GatewayTableNames } from '../../sdk/index.ts';
+import { GatewayTables } from '../../sdk/tables.ts';
 import { LOCAL_CREDENTIALS } from '../../testkit/gatewayHarness.ts';
 
 const tables: GatewayTableNames = { connections: 'iso-connections', sessions: 'iso-sessions', memberships: 'iso-memberships', uids: 'iso-uids', groups: 'iso-groups' };
@@ -91,6 +93,9 @@ function messageEvent(clientId: string): WebSocketMessageEvent {
     requestContext: {
       routeKey: '$default',
       eventType: 'MESSAGE',
+      extendedRequestId: `r-${clientId}`,
+      requestTime: formatRequestTime(now),
+      messageDirection: 'IN',
       connectionId: clientId,
       connectedAt: now,
       requestId: `r-${clientId}`,

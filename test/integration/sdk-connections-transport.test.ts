@@ -4,7 +4,8 @@
 // network failure. DynamoDB is the local gateway's (real dynalite); only @connections is substituted.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONNECT_GRACE_MS, ConfigurationError, ForbiddenError, NetworkError, ThrottledError, type ConnectionsRequest, type ConnectionsResponse, type Gateway } from '../../sdk/index.ts';
+import { ConfigurationError, ForbiddenError, NetworkError, ThrottledError, type ConnectionsRequest, type ConnectionsResponse, type Gateway } from '../../sdk/index.ts';
+import { CONNECT_GRACE_MS } from '../../sdk/gateway/delivery.ts';
 import { GatewayHarness } from '../../testkit/gatewayHarness.ts';
 
 const CALLBACK = 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod';

@@ -9,8 +9,11 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { GatewayBackendPropsError, GATEWAY_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, FANOUT_WORKER_TABLE_ACTIONS, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../../cdk/index.ts';
-import { GatewayEnvVar, GatewayTables, MetricsEnvVar, type GatewayTableRole } from '../../sdk/index.ts';
+import { GatewayBackendPropsError, NO_AUTHORIZER_WARNING, GatewayBackend, type GatewayBackendProps } from '../../cdk/index.ts';
+import { GATEWAY_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, FANOUT_WORKER_TABLE_ACTIONS } from '../../cdk/permissions.ts';
+import { GatewayEnvVar } from '../../sdk/index.ts';
+import { GatewayTables, type GatewayTableRole } from '../../sdk/tables.ts';
+import { MetricsEnvVar } from '../../sdk/metricNames.ts';
 import { LambdaEnvVar } from '../../lambdas/env.ts';
 
 const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };

@@ -11,7 +11,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { GatewayBackend, GatewayBackendPropsError, type GatewayBackendProps } from '../../cdk/index.ts';
-import { DEFAULT_METRICS_NAMESPACE, GatewayMetricName, METRICS_SERVICE_DIMENSION, MetricsEnvVar } from '../../sdk/index.ts';
+import { GatewayMetricName } from '../../sdk/index.ts';
+import { DEFAULT_METRICS_NAMESPACE, METRICS_SERVICE_DIMENSION, MetricsEnvVar } from '../../sdk/metricNames.ts';
 
 const cdkJson = JSON.parse(readFileSync(fileURLToPath(new URL('../../cdk.json', import.meta.url)), 'utf8')) as { context: Record<string, unknown> };
 

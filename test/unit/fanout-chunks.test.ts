@@ -6,7 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildChunks, encodeChunkMessage, parseChunk, parseThreshold, queueChunks, resolveFanoutOptions, type FanoutChunk, type FanoutIndexRole } from '../../sdk/Fanout.ts';
-import { ConfigurationError, Gateway, GatewayEnvVar, MAX_CHUNK_EVENT_BYTES, ServiceError, ThrottledError, ValidationError, ForbiddenError } from '../../sdk/index.ts';
+import { ConfigurationError, Gateway, GatewayEnvVar, ServiceError, ThrottledError, ValidationError, ForbiddenError } from '../../sdk/index.ts';
+import { MAX_CHUNK_EVENT_BYTES } from '../../sdk/Fanout.ts';
 
 /** `n` distinct well-formed connection ids. */
 const ids = (n: number, prefix = 'a') => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(14, '0')}=`.slice(-16));

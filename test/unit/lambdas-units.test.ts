@@ -22,10 +22,14 @@ import * as classEventsModule from '../fixtures/events/classEvents.ts';
 
 const CONNECTION_ID = 'R1kmxc2VNjMCFIA=';
 
-function requestContext(overrides: Partial<WebSocketRequestContext> = {}): WebSocketRequestContext {
+/** A request context as API Gateway sends it; the overrides narrow it to one kind of event. */
+function requestContext<const C extends Partial<WebSocketRequestContext>>(overrides: C): WebSocketRequestContext & C {
   return {
     routeKey: '$connect',
     eventType: 'CONNECT',
+    extendedRequestId: 'R1knPH17NjMFftw=',
+    requestTime: '11/Nov/2024:11:35:24 +0000',
+    messageDirection: 'IN',
     connectionId: CONNECTION_ID,
     connectedAt: 1_731_324_924_553,
     requestId: 'R1knPH17NjMFftw=',
@@ -38,7 +42,7 @@ function requestContext(overrides: Partial<WebSocketRequestContext> = {}): WebSo
   };
 }
 
-/** A `$connect` event shaped like the captures in api-gateway-websocket.md A2. */
+/** A `$connect` event shaped like the captures in test/fixtures/aws-websocket-event-shapes.json. */
 function connectEvent(query?: Record<string, string[]>, extraHeaders: Record<string, string> = {}): WebSocketConnectEvent {
   const headers: Record<string, string> = {
     Host: 'abcd123456.execute-api.us-east-1.amazonaws.com',
@@ -60,7 +64,8 @@ function connectEvent(query?: Record<string, string[]>, extraHeaders: Record<str
           multiValueQueryStringParameters: query,
         }
       : {}),
-    requestContext: requestContext(),
+    requestContext: requestContext({ routeKey: '$connect', eventType: 'CONNECT' }),
+    isBase64Encoded: false,
   };
 }
 
@@ -523,7 +528,13 @@ describe('$disconnect', () => {
       },
       gateway,
     });
-    await handler({ requestContext: requestContext({ routeKey: '$disconnect', eventType: 'DISCONNECT', disconnectStatusCode: 1001, disconnectReason: '' }) });
+    const headers = { Host: 'abcd123456.execute-api.us-east-1.amazonaws.com', 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
+    await handler({
+      headers,
+      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      requestContext: requestContext({ routeKey: '$disconnect', eventType: 'DISCONNECT', disconnectStatusCode: 1001, disconnectReason: '' }),
+      isBase64Encoded: false,
+    });
     assert.deepEqual(order, ['unregisterConnection']);
     assert.deepEqual(context, { session: { last: 'x' }, uid: 'u', groups: ['g'], code: 1001, reason: '' });
   });
