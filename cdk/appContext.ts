@@ -9,7 +9,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import type { Construct } from 'constructs';
-import type { GatewayBackendProps, GatewayDomainNameOptions, GatewayFanoutProps, GatewayThrottleSettings } from './GatewayBackend.ts';
+import type { GatewayBackendProps, GatewayDomainNameOptions, GatewayFanoutProps, GatewayThrottleSettings } from './GatewayBackendProps.ts';
 
 /** Thrown for a context value the app cannot use; the message names the switch and what it takes. */
 export class AppContextError extends Error {

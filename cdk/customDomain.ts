@@ -10,7 +10,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
-import type { GatewayDomainNameOptions } from './GatewayBackend.ts';
+import type { GatewayDomainNameOptions } from './GatewayBackendProps.ts';
 
 export interface CustomDomain {
   readonly domainName: apigwv2.DomainName;

@@ -10,7 +10,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { FANOUT_DEFAULTS, MAX_FANOUT_RATE } from '../sdk/Fanout.ts';
 import { DEFAULT_METRICS_NAMESPACE, METRICS_NAMESPACE_PATTERN } from '../sdk/metricNames.ts';
-import type { GatewayBackendProps, GatewayThrottleSettings } from './GatewayBackend.ts';
+import type { GatewayBackendProps, GatewayThrottleSettings } from './GatewayBackendProps.ts';
 import { resolveGatewayApiMethods } from '../lambdas/gatewayApiAccess.ts';
 
 const LAMBDAS_DIR = fileURLToPath(new URL('../lambdas/', import.meta.url));
