@@ -10,167 +10,27 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  buildAuthorizerEvent,
-  buildConnectEvent,
-  buildDisconnectEvent,
-  buildMessageEvent,
-  connectHeaders,
-  queryParameters,
-  type ApiDescription,
-  type ConnectionDescription,
-  type WebSocketAuthorizerContext,
-  type WebSocketAuthorizerResult,
-  type WebSocketConnectEvent,
-  type WebSocketIdentity,
-} from './events.ts';
+import { buildAuthorizerEvent, buildConnectEvent, buildDisconnectEvent, buildMessageEvent, connectHeaders, queryParameters, type ApiDescription, type ConnectionDescription } from './events.ts';
+import type { WebSocketAuthorizerContext, WebSocketAuthorizerResult, WebSocketConnectEvent, WebSocketIdentity } from '../lambdas/webSocketEvent.ts';
+import type { GatewayEndpoints, GatewayStats, GatewayUrls, LocalGatewayOptions, RouteTarget } from './LocalGatewayOptions.ts';
+import { backendEnvironment, functionEnvironment, httpsRedirects, localizeUrls } from './functionEnvironment.ts';
 import { AWS_LIMITS, CloseCode, type GatewayLimits } from './limits.ts';
 import { isGatewayId, newApiId, newGatewayId, newTraceId } from './ids.ts';
 import { compileRouteSelectionExpression, type RouteSelector } from './routeSelection.ts';
 import { FrameHeaderInspector } from './frameInspector.ts';
-import { FunctionHost, type FunctionDefinition, type InvocationOutcome, type LambdaHandler } from './functions.ts';
-import type { FunctionOutput } from './workerFunction.ts';
-import { LocalDynamo, type LocalTableDefinition } from './dynamo.ts';
+import { FunctionHost, type InvocationOutcome, type LambdaHandler } from './functions.ts';
+import { LocalDynamo } from './dynamo.ts';
 import { FaultInjector, type FaultSettings } from './faults.ts';
 import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, type ConnectionManager, type PostOutcome } from './managementApi.ts';
 import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
 import { checkCredentialScope } from './credentialScope.ts';
 import { decodedPathSegments, sendAwsError, sendEmpty } from './http.ts';
-import { listenOn, type PortRequest } from './listen.ts';
+import { listenOn } from './listen.ts';
 import { HostGuard, isBrowserRequest, refuseBrowserRequest, refuseForeignHost } from './hostGuard.ts';
-import { LocalSecrets, type LocalSecretDefinition } from './secretsManager.ts';
+import { LocalSecrets } from './secretsManager.ts';
 import { GatewayThrottles, rejectThrottledUpgrade, THROTTLED_MESSAGE, type RouteThrottleSettings, type ThrottleReport, type ThrottleSettings } from './throttling.ts';
 import { checkSigningTime, type SigningRefusal } from './signingTime.ts';
-import { CompiledMockIntegration, type MockRouteDefinition } from './mockIntegration.ts';
-
-/** A route's integration: a function name from `functions`, or a handler defined inline. */
-export interface RouteDefinition {
-  readonly function: string | LambdaHandler;
-  /** Send the integration's `body` back to the client (a `$default` route response). @default false */
-  readonly returnResponse?: boolean;
-}
-
-/** A function name, an inline handler, a Lambda route, or a MOCK integration (local/mockIntegration.ts). */
-export type RouteTarget = string | LambdaHandler | RouteDefinition | MockRouteDefinition;
-
-/** A Lambda REQUEST authorizer on `$connect`. */
-export interface AuthorizerDefinition {
-  readonly function: string | LambdaHandler;
-  /**
-   * Where the identity comes from; a request missing any of them is refused with 401 without running
-   * the authorizer. @default ['route.request.header.Authorization']
-   */
-  readonly identitySource?: readonly string[];
-}
-
-export interface LocalGatewayOptions {
-  /**
-   * The address to listen on. Requests are answered only when their `Host` is a loopback name or
-   * address, this address, the API's AWS name (`{apiId}.execute-api.{region}.amazonaws.com`) or one
-   * of `domainNames` (local/hostGuard.ts). @default '127.0.0.1'
-   */
-  readonly host?: string;
-  /** Custom domain names of the API (e.g. `ws.example.com`) that `Host` may carry too. @default none */
-  readonly domainNames?: readonly string[];
-  /** @default 0 (an ephemeral port); `{ preferred: n }`: n when it is free, else an ephemeral port */
-  readonly port?: PortRequest;
-  /** @default 'local' */
-  readonly stage?: string;
-  /** @default a random 10-character id */
-  readonly apiId?: string;
-  /** @default 'us-east-1' */
-  readonly region?: string;
-  /** @default '000000000000' */
-  readonly accountId?: string;
-  /** @default '$request.body.action' */
-  readonly routeSelectionExpression?: string;
-  /** Route key -> integration. `$connect`, `$disconnect` and `$default` are the special keys. */
-  readonly routes: Readonly<Record<string, RouteTarget>>;
-  /** Named functions: route targets, and what the invoke API serves. */
-  readonly functions?: Readonly<Record<string, FunctionDefinition>>;
-  readonly authorizer?: AuthorizerDefinition;
-  /** Tables created in the embedded DynamoDB at start. */
-  readonly tables?: readonly LocalTableDefinition[];
-  /** Secrets served by GetSecretValue on the HTTP port (local/secretsManager.ts); generated values are new at each start. */
-  readonly secrets?: readonly LocalSecretDefinition[];
-  /** Directory for DynamoDB's files; in memory when absent. */
-  readonly dynamoPath?: string;
-  /** Port of the embedded DynamoDB, as `port`. @default 0 (an ephemeral port) */
-  readonly dynamoPort?: PortRequest;
-  /** Overrides of the AWS quotas, e.g. a short idle timeout in a test. */
-  readonly limits?: Partial<GatewayLimits>;
-  /**
-   * The stage's default route throttling, for every route (`$connect` and messages), each route with
-   * a token bucket of its own; see local/throttling.ts. @default none (the template's, in template mode)
-   */
-  readonly throttle?: ThrottleSettings;
-  /** Per route key, overriding `throttle` field by field. @default none */
-  readonly routeThrottles?: Readonly<Record<string, RouteThrottleSettings>>;
-  /**
-   * The account's bucket, shared by connects, messages and `@connections` calls. AWS: 10,000
-   * requests/s, burst 5,000 (2,500 / 1,250 in some newer regions). @default none
-   */
-  readonly accountThrottle?: ThrottleSettings;
-  /**
-   * How far the gateway's clock runs ahead of this host's (negative: behind). It checks SigV4 signing
-   * times against it and puts it in answers' `Date` header: for testing clock-skew handling. @default 0
-   */
-  readonly clockOffsetMs?: number;
-  readonly faults?: FaultSettings;
-  /** Extra environment for every hosted function and for `endpoints.env`, e.g. table names. */
-  readonly environment?: Record<string, string> | ((endpoints: GatewayUrls) => Record<string, string>);
-  /** How often expired items are deleted, as DynamoDB TTL would; 0 turns the sweeper off. @default 60000 */
-  readonly ttlSweepIntervalMs?: number;
-  /** Delays before the retries of a failed asynchronous invocation. @default [1000, 2000] */
-  readonly asyncRetryDelaysMs?: readonly number[];
-  /**
-   * Invocations of one module function that run in its worker at once; more wait in line, and a
-   * function's timeout counts from the start of its invocation (see functions.ts). @default 64
-   */
-  readonly maxConcurrentInvocations?: number;
-  /**
-   * The budget of a module function's init phase (module load) on its first start; it is not part of
-   * any invocation's timeout. Past it, the init runs again within the first invocation, as on Lambda
-   * (see workerFunction.ts). @default 10000, Lambda's
-   */
-  readonly functionInitTimeoutMs?: number;
-  /** Where to write one line per event; silent when absent. */
-  readonly log?: (line: string) => void;
-  /**
-   * Takes what module functions write to their console, line by line, with the function's name (the
-   * command line hides EMF metric lines with it). @default the host's stdout and stderr, unchanged
-   */
-  readonly functionOutput?: FunctionOutput;
-}
-
-export interface GatewayUrls {
-  /** `ws://host:port/{stage}`: what a browser or `ws` client connects to. */
-  readonly wsUrl: string;
-  /** `http://host:port/{stage}`: the `@connections` endpoint for ApiGatewayManagementApiClient. */
-  readonly callbackUrl: string;
-  /** `http://host:port`: the Lambda invoke API endpoint. */
-  readonly httpUrl: string;
-  /** The embedded DynamoDB endpoint. */
-  readonly dynamoEndpoint: string;
-  readonly region: string;
-  readonly apiId: string;
-  readonly stage: string;
-}
-
-export interface GatewayEndpoints extends GatewayUrls {
-  /** What a backend process needs in its environment to reach this gateway with unmodified AWS SDK code. */
-  readonly env: Readonly<Record<string, string>>;
-}
-
-export interface GatewayStats {
-  readonly openConnections: number;
-  readonly connects: number;
-  readonly rejectedConnects: number;
-  readonly messages: number;
-  readonly posts: number;
-  readonly disconnects: number;
-  readonly droppedDisconnects: number;
-}
+import { CompiledMockIntegration } from './mockIntegration.ts';
 
 type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -221,8 +81,10 @@ export class LocalGateway implements ConnectionManager {
   readonly region: string;
   readonly limits: GatewayLimits;
   readonly functions: FunctionHost;
+  /** What the `faults` option and setFaults() set; the `@connections` handler draws from it. @internal */
   readonly faults: FaultInjector;
   readonly secrets: LocalSecrets;
+  /** The token buckets setThrottling() sets and throttleReport() reads; tests reset their meter. @internal */
   readonly throttles: GatewayThrottles;
 
   private state: GatewayState = 'new';
@@ -260,9 +122,9 @@ export class LocalGateway implements ConnectionManager {
     this.functions = new FunctionHost({
       region: this.region,
       accountId: options.accountId ?? '000000000000',
-      baseEnvironment: () => this.functionEnvironment(),
-      httpsRedirects: () => this.httpsRedirects(),
-      rewriteEnvironment: (environment) => this.localizeUrls(environment),
+      baseEnvironment: () => functionEnvironment(this.urls!, this.extraEnv),
+      httpsRedirects: () => httpsRedirects(this.urls!),
+      rewriteEnvironment: (environment) => localizeUrls(environment, this.urls!),
       asyncRetryDelaysMs: options.asyncRetryDelaysMs,
       maxConcurrentInvocations: options.maxConcurrentInvocations,
       initTimeoutMs: options.functionInitTimeoutMs,
@@ -344,7 +206,7 @@ export class LocalGateway implements ConnectionManager {
       stage: this.stage,
     };
     const environment = this.options.environment;
-    this.extraEnv = this.localizeUrls(typeof environment === 'function' ? environment(this.urls) : { ...environment });
+    this.extraEnv = localizeUrls(typeof environment === 'function' ? environment(this.urls) : { ...environment }, this.urls);
     const sweepEvery = this.options.ttlSweepIntervalMs ?? 60_000;
     if (sweepEvery > 0) {
       this.sweepTimer = setInterval(() => void this.sweepExpiredItems().catch((e) => this.log(`TTL sweep failed: ${e}`)), sweepEvery);
@@ -356,52 +218,7 @@ export class LocalGateway implements ConnectionManager {
 
   get endpoints(): GatewayEndpoints {
     if (!this.urls) throw new Error('the gateway is not started');
-    return { ...this.urls, env: this.backendEnvironment() };
-  }
-
-  /** AWS SDK settings for a process outside the gateway, plus the `environment` option. */
-  private backendEnvironment(): Record<string, string> {
-    const urls = this.urls!;
-    return {
-      AWS_REGION: urls.region,
-      AWS_DEFAULT_REGION: urls.region,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: urls.dynamoEndpoint,
-      AWS_ENDPOINT_URL_LAMBDA: urls.httpUrl,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: urls.httpUrl,
-      ...this.extraEnv,
-    };
-  }
-
-  private functionEnvironment(): Record<string, string> {
-    return { ...this.backendEnvironment(), AWS_SESSION_TOKEN: 'local' };
-  }
-
-  /** On AWS these endpoints are https; hosted functions reach them here over http. */
-  private httpsRedirects(): Array<{ pattern: string; target: string }> {
-    const urls = this.urls!;
-    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const hostPort = urls.httpUrl.replace(/^http:\/\//, '');
-    return [
-      { pattern: `^${escape(this.apiId)}\\.execute-api\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$`, target: urls.httpUrl },
-      { pattern: `^${escape(hostPort)}$`, target: urls.httpUrl },
-    ];
-  }
-
-  /**
-   * Environment values that are this API's AWS URLs (what a synthesized template resolves
-   * `stage.callbackUrl` and `stage.url` to) become the local ones.
-   */
-  private localizeUrls(environment: Record<string, string>): Record<string, string> {
-    const urls = this.urls!;
-    const aws = new RegExp(`^(https|wss)://${this.apiId}\\.execute-api\\.${this.region}\\.amazonaws\\.com(\\.cn)?/${this.stage}/?$`);
-    return Object.fromEntries(
-      Object.entries(environment).map(([name, value]) => {
-        const match = aws.exec(value);
-        return [name, match ? (match[1] === 'wss' ? urls.wsUrl : urls.callbackUrl) : value];
-      }),
-    );
+    return { ...this.urls, env: backendEnvironment(this.urls, this.extraEnv) };
   }
 
   private get api(): ApiDescription {
@@ -771,7 +588,7 @@ export class LocalGateway implements ConnectionManager {
 
   /**
    * Screens an `@connections` request after its Authorization header was found: the signing time
-   * (local/signingTime.ts), then the account's throttle.
+   * (local/signingTime.ts), then the account's throttle. Called by local/managementApi.ts. @internal
    */
   screenManagementRequest(req: IncomingMessage): SigningRefusal | { status: 429; errorType: 'LimitExceededException'; message: string } | undefined {
     const refusal = checkSigningTime(req, this.clockNow());

@@ -3,7 +3,7 @@
  * accepted and receives `{"type":"init","client_id":"<id>"}` right after it opens (never from inside
  * `$connect`, where API Gateway answers 410), and every message is echoed back to its sender.
  */
-import type { LocalGatewayOptions } from './LocalGateway.ts';
+import type { LocalGatewayOptions } from './LocalGatewayOptions.ts';
 import type { WebSocketConnectEvent, WebSocketMessageEvent } from '../lambdas/webSocketEvent.ts';
 import type { LambdaHandler } from './functionDefinitions.ts';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';

@@ -5,7 +5,8 @@
  * (--serverless); without one, a small built-in handler set. (`npm start` runs this project's whole
  * app: example/start.ts.) The options are in gatewayCommand.ts.
  */
-import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
+import { LocalGateway } from './LocalGateway.ts';
+import type { LocalGatewayOptions } from './LocalGatewayOptions.ts';
 import { builtinApp } from './builtinApp.ts';
 import { CloudAssemblyError, gatewayApiEnvironmentOf, loadCloudAssembly, sharedEnvironmentOf } from './cloudAssembly.ts';
 import { commandLog, describeEndpoints, portFallbackNotes, portOf, startFailure, stopOnSignals } from './cliSupport.ts';

@@ -1,5 +1,5 @@
 /** What the two command-line entry points (local/cli.ts, example/start.ts) print and how they stop. */
-import type { GatewayEndpoints } from './LocalGateway.ts';
+import type { GatewayEndpoints } from './LocalGatewayOptions.ts';
 import { parsePort, type PortRequest } from './listen.ts';
 
 /**

@@ -13,9 +13,6 @@ import type {
   WebSocketMessageEvent,
 } from '../lambdas/webSocketEvent.ts';
 
-// What LocalGateway.ts reads from here; everything else imports lambdas/webSocketEvent.ts.
-export type { WebSocketAuthorizerContext, WebSocketAuthorizerResult, WebSocketConnectEvent, WebSocketIdentity } from '../lambdas/webSocketEvent.ts';
-
 /** Everything about the API a connection's events repeat. */
 export interface ApiDescription {
   readonly apiId: string;

@@ -2,16 +2,16 @@
  * The local gateway: API Gateway WebSocket APIs, @connections, Lambda invoke and DynamoDB on a laptop.
  * @module serverless-gateway-worker/local
  */
-export {
-  LocalGateway,
-  type LocalGatewayOptions,
-  type GatewayEndpoints,
-  type GatewayUrls,
-  type GatewayStats,
-  type RouteDefinition,
-  type RouteTarget,
-  type AuthorizerDefinition,
-} from './LocalGateway.ts';
+export { LocalGateway } from './LocalGateway.ts';
+export type {
+  LocalGatewayOptions,
+  GatewayEndpoints,
+  GatewayUrls,
+  GatewayStats,
+  RouteDefinition,
+  RouteTarget,
+  AuthorizerDefinition,
+} from './LocalGatewayOptions.ts';
 export type { GatewayLimits } from './limits.ts';
 export type { FaultSettings } from './faults.ts';
 export type {

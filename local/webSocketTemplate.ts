@@ -17,7 +17,7 @@
  * is a warning. URLs of the API itself are turned into the local ones by the gateway when it starts.
  */
 import { createHash } from 'node:crypto';
-import type { AuthorizerDefinition, LocalGatewayOptions, RouteTarget } from './LocalGateway.ts';
+import type { AuthorizerDefinition, LocalGatewayOptions, RouteTarget } from './LocalGatewayOptions.ts';
 import type { MockIntegration, MockIntegrationResponse } from './mockIntegration.ts';
 import type { RouteThrottleSettings, ThrottleSettings } from './throttling.ts';
 import type { ModuleFunctionDefinition } from './functionDefinitions.ts';
