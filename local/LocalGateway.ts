@@ -5,13 +5,19 @@
  *
  * Lifecycle: new -> start() -> running -> stop() -> stopped. stop() closes every client with 1001,
  * lets every invocation under way finish (their posts still get answers), then closes the servers.
+ *
+ * This class owns the state (connections, counters, routes, servers) and runs the steps; the steps
+ * that need little of it live apart: the options and results (LocalGatewayOptions.ts), the
+ * environment of functions and backends (functionEnvironment.ts), the HTTP requests that are not
+ * upgrades (httpDispatch.ts), the handshake's stateless steps (handshake.ts) and the `$connect`
+ * authorizer (authorizer.ts).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { buildAuthorizerEvent, buildConnectEvent, buildDisconnectEvent, buildMessageEvent, connectHeaders, queryParameters, type ApiDescription, type ConnectionDescription } from './events.ts';
-import type { WebSocketAuthorizerContext, WebSocketAuthorizerResult, WebSocketConnectEvent, WebSocketIdentity } from '../lambdas/webSocketEvent.ts';
+import { buildConnectEvent, buildDisconnectEvent, buildMessageEvent, connectHeaders, queryParameters, type ApiDescription, type ConnectionDescription } from './events.ts';
+import type { WebSocketAuthorizerContext, WebSocketIdentity } from '../lambdas/webSocketEvent.ts';
 import type { GatewayEndpoints, GatewayStats, GatewayUrls, LocalGatewayOptions, RouteTarget } from './LocalGatewayOptions.ts';
 import { backendEnvironment, functionEnvironment, httpsRedirects, localizeUrls } from './functionEnvironment.ts';
 import { AWS_LIMITS, CloseCode, type GatewayLimits } from './limits.ts';
@@ -21,12 +27,12 @@ import { FrameHeaderInspector } from './frameInspector.ts';
 import { FunctionHost, type InvocationOutcome, type LambdaHandler } from './functions.ts';
 import { LocalDynamo } from './dynamo.ts';
 import { FaultInjector, type FaultSettings } from './faults.ts';
-import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, type ConnectionManager, type PostOutcome } from './managementApi.ts';
-import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
-import { checkCredentialScope } from './credentialScope.ts';
-import { decodedPathSegments, sendAwsError, sendEmpty } from './http.ts';
+import type { ConnectionInfo, ConnectionManager, PostOutcome } from './managementApi.ts';
 import { listenOn } from './listen.ts';
-import { HostGuard, isBrowserRequest, refuseBrowserRequest, refuseForeignHost } from './hostGuard.ts';
+import { foreignHostLine, HostGuard } from './hostGuard.ts';
+import { dispatchHttpRequest, type HttpDispatchTarget } from './httpDispatch.ts';
+import { integrationResponse, isStagePath, isWebSocketUpgrade, NewConnectionRate, plainIp, rejectUpgrade, withoutHopByHop } from './handshake.ts';
+import { authorize, type AuthorizerRoute } from './authorizer.ts';
 import { LocalSecrets } from './secretsManager.ts';
 import { GatewayThrottles, rejectThrottledUpgrade, THROTTLED_MESSAGE, type RouteThrottleSettings, type ThrottleReport, type ThrottleSettings } from './throttling.ts';
 import { checkSigningTime, type SigningRefusal } from './signingTime.ts';
@@ -91,10 +97,11 @@ export class LocalGateway implements ConnectionManager {
   private readonly host: string;
   private readonly connections = new Map<string, LocalConnection>();
   private readonly routes = new Map<string, ResolvedRoute>();
-  private readonly authorizerRoute?: { functionName: string; identitySource: readonly string[] };
+  private readonly authorizerRoute?: AuthorizerRoute;
   private readonly selectRoute: RouteSelector;
   private readonly dynamo: LocalDynamo;
   private readonly hostGuard: HostGuard;
+  private readonly httpTarget: HttpDispatchTarget;
   private readonly wss: WebSocketServer;
   private readonly upgradeHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
   private server?: Server;
@@ -102,7 +109,7 @@ export class LocalGateway implements ConnectionManager {
   private extraEnv: Record<string, string> = {};
   private sweepTimer?: NodeJS.Timeout;
   private readonly pendingUpgrades = new Set<Promise<void>>();
-  private recentConnects: number[] = [];
+  private readonly connectRate = new NewConnectionRate();
   private counters = { connects: 0, rejectedConnects: 0, messages: 0, posts: 0, disconnects: 0, droppedDisconnects: 0 };
 
   constructor(private readonly options: LocalGatewayOptions) {
@@ -142,6 +149,18 @@ export class LocalGateway implements ConnectionManager {
     this.dynamo = new LocalDynamo({ host: this.host, region: this.region, path: options.dynamoPath, port: options.dynamoPort });
     const awsName = `${this.apiId}.execute-api.${this.region}.amazonaws.com`;
     this.hostGuard = new HostGuard([this.host, awsName, `${awsName}.cn`, ...(options.domainNames ?? [])]);
+    this.httpTarget = {
+      stage: this.stage,
+      region: this.region,
+      hostGuard: this.hostGuard,
+      clockOffsetMs: options.clockOffsetMs ?? 0,
+      clockNow: () => this.clockNow(),
+      connections: this,
+      faults: this.faults,
+      functions: this.functions,
+      secrets: this.secrets,
+      log: (line) => this.log(line),
+    };
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -188,7 +207,7 @@ export class LocalGateway implements ConnectionManager {
     this.state = 'starting';
     const dynamoEndpoint = await this.dynamo.start();
     for (const table of this.options.tables ?? []) await this.dynamo.createTable(table);
-    const server = createServer((req, res) => this.onRequest(req, res));
+    const server = createServer((req, res) => dispatchHttpRequest(this.httpTarget, req, res));
     server.keepAliveTimeout = 65_000;
     server.on('upgrade', (req, socket, head) => this.trackUpgrade(this.onUpgrade(req, socket as Socket, head)));
     server.on('clientError', (_error, socket) => socket.destroy());
@@ -285,25 +304,19 @@ export class LocalGateway implements ConnectionManager {
     socket.on('error', () => socket.destroy());
     // Pages of any origin may connect, as on AWS; but not through a name that is not this API's (DNS rebinding).
     if (!this.hostGuard.allows(req)) {
-      this.logForeignHost(req);
+      this.log(foreignHostLine(req));
       return rejectUpgrade(socket, 403, 'Forbidden');
     }
     if (this.state !== 'running') return rejectUpgrade(socket, 503, 'Service Unavailable');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!this.isStagePath(req.url ?? '/')) return rejectUpgrade(socket, 403, 'Forbidden');
-    if (
-      req.headers.upgrade?.toLowerCase() !== 'websocket' ||
-      !req.headers['sec-websocket-key'] ||
-      req.headers['sec-websocket-version'] !== '13'
-    ) {
-      return rejectUpgrade(socket, 400, 'Bad Request');
-    }
+    if (!isStagePath(req.url ?? '/', this.stage)) return rejectUpgrade(socket, 403, 'Forbidden');
+    if (!isWebSocketUpgrade(req)) return rejectUpgrade(socket, 400, 'Bad Request');
     if (!this.throttles.admit('connect', '$connect')) {
       this.counters.rejectedConnects++;
       return rejectThrottledUpgrade(socket);
     }
     const now = Date.now();
-    if (!this.admitNewConnection(now)) {
+    if (!this.connectRate.admit(now, this.limits.newConnectionsPerSecond)) {
       this.counters.rejectedConnects++;
       return rejectUpgrade(socket, 429, 'Too Many Requests');
     }
@@ -330,7 +343,8 @@ export class LocalGateway implements ConnectionManager {
     });
 
     if (this.authorizerRoute) {
-      const decision = await this.authorize(connectEvent);
+      const methodArn = `arn:aws:execute-api:${this.region}:${this.options.accountId ?? '000000000000'}:${this.apiId}/${this.stage}/$connect`;
+      const decision = await authorize(this.authorizerRoute, connectEvent, methodArn, (name, event) => this.functions.invoke(name, event, this.limits.integrationTimeoutMs));
       if (decision.status !== 200) {
         this.forget(connection);
         this.counters.rejectedConnects++;
@@ -374,40 +388,6 @@ export class LocalGateway implements ConnectionManager {
     }
     this.upgradeHeaders.set(req, responseHeaders);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(connection, ws, socket));
-  }
-
-  private admitNewConnection(now: number): boolean {
-    const limit = this.limits.newConnectionsPerSecond;
-    if (!Number.isFinite(limit)) return true;
-    this.recentConnects = this.recentConnects.filter((t) => now - t < 1000);
-    if (this.recentConnects.length >= limit) return false;
-    this.recentConnects.push(now);
-    return true;
-  }
-
-  private async authorize(connectEvent: WebSocketConnectEvent): Promise<{ status: number; context?: WebSocketAuthorizerContext }> {
-    const { functionName, identitySource } = this.authorizerRoute!;
-    const lowerHeaders = Object.fromEntries(Object.entries(connectEvent.headers).map(([k, v]) => [k.toLowerCase(), v]));
-    for (const source of identitySource) {
-      const header = /^route\.request\.header\.(.+)$/.exec(source);
-      const query = /^route\.request\.querystring\.(.+)$/.exec(source);
-      const present = header
-        ? Boolean(lowerHeaders[header[1]!.toLowerCase()])
-        : query
-          ? Boolean(connectEvent.queryStringParameters?.[query[1]!])
-          : true;
-      if (!present) return { status: 401 };
-    }
-    const methodArn = `arn:aws:execute-api:${this.region}:${this.options.accountId ?? '000000000000'}:${this.apiId}/${this.stage}/$connect`;
-    const outcome = await this.functions.invoke(functionName, buildAuthorizerEvent(connectEvent, methodArn), this.limits.integrationTimeoutMs);
-    if (!outcome.ok) return { status: outcome.error.errorMessage === 'Unauthorized' ? 401 : 500 };
-    const policy = outcome.value as WebSocketAuthorizerResult | null;
-    const statements = policy?.policyDocument?.Statement;
-    if (!policy || typeof policy.principalId !== 'string' || !Array.isArray(statements)) return { status: 500 };
-    const allowed = statements.some((s) => s.Effect === 'Allow' && matchesInvoke(s.Action) && matchesArn(s.Resource, methodArn));
-    const denied = statements.some((s) => s.Effect === 'Deny' && matchesInvoke(s.Action) && matchesArn(s.Resource, methodArn));
-    if (!allowed || denied) return { status: 403 };
-    return { status: 200, context: { ...(policy.context ?? {}), principalId: policy.principalId } };
   }
 
   private onOpen(connection: LocalConnection, ws: WebSocket, socket: Socket): void {
@@ -584,7 +564,7 @@ export class LocalGateway implements ConnectionManager {
     return true;
   }
 
-  // ---- HTTP side ----
+  // ---- HTTP side (local/httpDispatch.ts answers it; the gateway screens @connections requests) ----
 
   /**
    * Screens an `@connections` request after its Authorization header was found: the signing time
@@ -612,69 +592,6 @@ export class LocalGateway implements ConnectionManager {
       routeKey,
       stage: this.stage,
     };
-  }
-
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '/';
-    if (!this.hostGuard.allows(req)) {
-      this.logForeignHost(req);
-      return refuseForeignHost(req, res);
-    }
-    // Answers carry the gateway's clock, which clients correct their skew from.
-    if (this.options.clockOffsetMs) res.setHeader('Date', new Date(this.clockNow()).toUTCString());
-    if (req.method === 'GET' && this.isStageOrBelow(url)) {
-      // A plain GET (a browser tab, curl, a health check) on the WebSocket URL or any path below it
-      // (other than @connections): API Gateway asks for the upgrade.
-      req.resume();
-      sendEmpty(res, 426, { Upgrade: 'websocket', Connection: 'Upgrade' });
-      return;
-    }
-    // @connections, the Lambda API and Secrets Manager: AWS SDKs and CLIs only, never a web page.
-    if (isBrowserRequest(req)) return refuseBrowserRequest(req, res);
-    const connectionId = matchConnectionsPath(url, this.stage);
-    const lambdaApi = connectionId === undefined && isLambdaApiRequest(req);
-    // The service a signature must be scoped to (Secrets Manager's scope is not checked).
-    const service = connectionId !== undefined ? 'execute-api' : lambdaApi ? 'lambda' : undefined;
-    const scopeRefusal = service && checkCredentialScope(req, this.region, service);
-    if (scopeRefusal) {
-      req.resume();
-      sendAwsError(res, scopeRefusal.status, scopeRefusal.errorType, { message: scopeRefusal.message });
-      return;
-    }
-    const work =
-      connectionId !== undefined
-        ? handleManagementRequest(req, res, connectionId, this, this.faults)
-        : (() => {
-            if (lambdaApi) return handleLambdaApiRequest(req, res, this.functions);
-            if (LocalSecrets.matches(req)) return this.secrets.handle(req, res);
-            req.resume();
-            sendAwsError(res, 403, 'MissingAuthenticationTokenException', { message: 'Missing Authentication Token' });
-            return Promise.resolve();
-          })();
-    work.catch((error) => {
-      this.log(`request ${req.method} ${url} failed: ${error?.stack ?? error}`);
-      if (!res.headersSent) sendAwsError(res, 500, 'InternalServerErrorException', { message: 'Internal server error' });
-      else res.destroy();
-    });
-  }
-
-  /** `/{stage}` or a path below it, e.g. `/{stage}/chat`: API Gateway answers a plain GET on either with 426. */
-  private isStageOrBelow(rawUrl: string): boolean {
-    const segments = decodedPathSegments(rawUrl)?.filter((segment, i) => i === 0 || segment !== '');
-    if (!segments || segments[0] !== this.stage) return false;
-    // `/{stage}/@connections/...` is the management API, which answers for itself.
-    return segments[1] !== '@connections';
-  }
-
-  /** `/{stage}`, with or without a trailing slash or a query: the path clients connect to. */
-  private isStagePath(rawUrl: string): boolean {
-    const path = new URL(rawUrl, 'http://localhost').pathname.replace(/\/+$/, '');
-    return path === `/${this.stage}`;
-  }
-
-  /** Why a request got 403 before anything else: a name the developer means to use goes in `domainNames`. */
-  private logForeignHost(req: IncomingMessage): void {
-    this.log(`refused ${req.method} ${req.url}: Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name nor one of this API's (add it to domainNames to serve it)`);
   }
 
   private log(line: string): void {
@@ -732,36 +649,6 @@ function isOpen(connection: LocalConnection): boolean {
   return connection.state === 'open' && socket !== undefined && socket.readyState === socket.OPEN;
 }
 
-function rejectUpgrade(socket: Socket, status: number, reason: string): void {
-  if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-/** The HTTP answer to an upgrade: the integration's status (undefined counts as 200), 502 when it failed. */
-function integrationResponse(outcome: InvocationOutcome): { status: number; headers: Record<string, string> } {
-  if (!outcome.ok) return { status: 502, headers: {} };
-  const value = outcome.value as { statusCode?: unknown; headers?: unknown } | null;
-  if (value === null) return { status: 200, headers: {} };
-  if (typeof value !== 'object') return { status: 502, headers: {} };
-  const status = value.statusCode ?? 200;
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) return { status: 502, headers: {} };
-  const headers: Record<string, string> = {};
-  if (value.headers && typeof value.headers === 'object') {
-    for (const [k, v] of Object.entries(value.headers as Record<string, unknown>)) headers[k] = String(v);
-  }
-  return { status, headers };
-}
-
-function matchesInvoke(action: string | readonly string[]): boolean {
-  const actions = typeof action === 'string' ? [action] : action;
-  return actions.some((a) => a === 'execute-api:Invoke' || a === 'execute-api:*' || a === '*');
-}
-
-function matchesArn(resource: string | readonly string[], arn: string): boolean {
-  const resources = typeof resource === 'string' ? [resource] : resource;
-  return resources.some((r) => new RegExp(`^${r.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(arn));
-}
-
 /** The close code ws sends after a receiver error: it keeps it on the error under a private symbol. */
 function protocolErrorCloseCode(error: Error & { code?: string }): number {
   const statusSymbol = Object.getOwnPropertySymbols(error).find((symbol) => symbol.description === 'status-code');
@@ -770,20 +657,4 @@ function protocolErrorCloseCode(error: Error & { code?: string }): number {
   if (error.code === 'WS_ERR_INVALID_UTF8') return CloseCode.invalidPayload;
   if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CloseCode.messageTooBig;
   return CloseCode.protocolError;
-}
-
-/** API Gateway does not pass the hop-by-hop Connection and Upgrade headers to `$connect`. */
-function withoutHopByHop(rawHeaders: readonly string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    if (name !== 'connection' && name !== 'upgrade') kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
-  }
-  return kept;
-}
-
-/** `::ffff:127.0.0.1` -> `127.0.0.1`, as API Gateway reports IPv4 clients. */
-function plainIp(address: string | undefined): string {
-  if (!address) return '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

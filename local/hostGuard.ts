@@ -72,3 +72,8 @@ export function refuseBrowserRequest(req: IncomingMessage, res: ServerResponse):
     message: 'The local AWS APIs do not answer browser requests (those carrying an Origin header); AWS SDKs and CLIs send none',
   });
 }
+
+/** The log line of a request refused for its Host: a name the developer means to use goes in `domainNames`. */
+export function foreignHostLine(req: IncomingMessage): string {
+  return `refused ${req.method} ${req.url}: Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name nor one of this API's (add it to domainNames to serve it)`;
+}
