@@ -69,6 +69,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-
 import { sleep } from './ConnectionsApi.ts';
 import { ConfigurationError, ForbiddenError, GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
 import { LambdaEventInvoker, lambdaEndpoint, type FanoutInvokeCommand, type FanoutInvokeOutput } from './lambdaInvoke.ts';
+import { isPushId } from './pushId.ts';
 import { checkAwsConnectionId, checkClientIds, checkGroup, checkOptionsObject, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
 
 export type { FanoutInvokeCommand, FanoutInvokeOutput } from './lambdaInvoke.ts';
@@ -202,6 +203,13 @@ export interface FanoutChunk {
    * chunks of SDKs before the budget, which workers then deliver at the process's own rate only.
    */
   readonly rate?: number;
+  /**
+   * The send's push id (sdk/pushId.ts), the same in every chunk of the send and in every retry of a
+   * chunk: the browser client drops a push id it has seen. Absent from chunks of SDKs before it.
+   */
+  readonly pushId?: string;
+  /** One character per recipient: `1` when it takes the enveloped push (`\x1e<pushId>\x1e<message>`), `0` raw. */
+  readonly enveloped?: string;
 }
 
 export const FANOUT_CHUNK_TYPE = 'gateway.fanout.chunk';
@@ -335,6 +343,7 @@ export function buildChunks(
   recipients: ReadonlyMap<string, ReadonlyArray<{ readonly role: FanoutIndexRole; readonly key: string }>>,
   chunkSize: number,
   maxBytes = MAX_CHUNK_EVENT_BYTES,
+  push?: { readonly pushId: string; enveloped(connectionId: string): boolean },
 ): FanoutChunk[] {
   const total = recipients.size;
   if (total === 0) return [];
@@ -344,7 +353,19 @@ export function buildChunks(
   let target = share(left);
   const message = encodeChunkMessage(payload);
   // The JSON of a chunk with no ids and no keys, with the largest index/count it can have.
-  const empty: FanoutChunk = { type: FANOUT_CHUNK_TYPE, version: 1, fanoutId, index: total, count: total, operation, message, recipients: [], via: [], rate: MAX_FANOUT_RATE + 0.001 };
+  const empty: FanoutChunk = {
+    type: FANOUT_CHUNK_TYPE,
+    version: 1,
+    fanoutId,
+    index: total,
+    count: total,
+    operation,
+    message,
+    recipients: [],
+    via: [],
+    rate: MAX_FANOUT_RATE + 0.001,
+    ...(push ? { pushId: push.pushId, enveloped: '' } : {}),
+  };
   const baseBytes = Buffer.byteLength(JSON.stringify(empty));
   if (baseBytes + 20 > maxBytes) throw new ValidationError(`the message leaves no room for recipients in a ${maxBytes}-byte chunk`);
 
@@ -361,7 +382,8 @@ export function buildChunks(
     bytes = baseBytes;
   };
   for (const [id, sources] of recipients) {
-    const idBytes = Buffer.byteLength(JSON.stringify(id)) + 1;
+    // The id, its comma, and its character in `enveloped`.
+    const idBytes = Buffer.byteLength(JSON.stringify(id)) + 1 + (push ? 1 : 0);
     const newSources = sources.filter((s) => !via.has(`${s.role}\n${s.key}`));
     const sourceBytes = newSources.reduce((sum, s) => sum + Buffer.byteLength(JSON.stringify([s.role, s.key])) + 1, 0);
     if (ids.length > 0 && (ids.length >= target || bytes + idBytes + sourceBytes > maxBytes)) close();
@@ -389,6 +411,7 @@ export function buildChunks(
     message,
     recipients: draft.ids,
     ...(draft.via.size > 0 ? { via: [...draft.via.values()] } : {}),
+    ...(push ? { pushId: push.pushId, enveloped: draft.ids.map((id) => (push.enveloped(id) ? '1' : '0')).join('') } : {}),
   }));
 }
 
@@ -397,6 +420,8 @@ export interface ParsedChunk {
   readonly chunk: FanoutChunk;
   readonly payload: Buffer;
   readonly via: ReadonlyArray<{ readonly role: FanoutIndexRole; readonly key: string }>;
+  /** The recipients that take the enveloped push. */
+  readonly enveloped: ReadonlySet<string>;
 }
 
 /**
@@ -459,6 +484,13 @@ function parseChunkFields(event: unknown): ParsedChunk {
   if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || !(rate > 0))) {
     throw new ValidationError(`chunk.rate must be a positive number of requests per second, got ${describe(rate)}`);
   }
+  const pushId = c.pushId;
+  if (pushId !== undefined && !isPushId(pushId)) throw new ValidationError(`chunk.pushId must be a push id (19 characters 0-9a-z), got ${describe(pushId)}`);
+  const envelopedFlags = c.enveloped;
+  if (envelopedFlags !== undefined && (pushId === undefined || typeof envelopedFlags !== 'string' || envelopedFlags.length !== recipients.length || !/^[01]*$/.test(envelopedFlags))) {
+    throw new ValidationError(`chunk.enveloped must be a string of 0 and 1, one per recipient, with a pushId; got ${describe(envelopedFlags)}`);
+  }
+  const enveloped = new Set(typeof envelopedFlags === 'string' ? recipients.filter((_, i) => envelopedFlags[i] === '1') : []);
   const chunk: FanoutChunk = {
     type: FANOUT_CHUNK_TYPE,
     version: 1,
@@ -470,8 +502,10 @@ function parseChunkFields(event: unknown): ParsedChunk {
     recipients,
     ...(via.length > 0 ? { via: via.map((v) => [v.role, v.key] as const) } : {}),
     ...(rate !== undefined ? { rate } : {}),
+    ...(pushId !== undefined ? { pushId } : {}),
+    ...(typeof envelopedFlags === 'string' ? { enveloped: envelopedFlags } : {}),
   };
-  return { chunk, payload, via };
+  return { chunk, payload, via, enveloped };
 }
 
 /** The outcome of queueing a send's chunks. */

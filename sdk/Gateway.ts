@@ -68,6 +68,7 @@ import * as clients from './gateway/clients.ts';
 import * as delivery from './gateway/delivery.ts';
 import * as groups from './gateway/groups.ts';
 import * as lifecycle from './gateway/lifecycle.ts';
+import * as recovery from './gateway/recovery.ts';
 import * as queries from './gateway/queries.ts';
 import * as scans from './gateway/scans.ts';
 import * as sending from './gateway/sending.ts';
@@ -115,6 +116,10 @@ export class Gateway {
       concurrency: o.concurrency,
       onConsumedCapacity: o.onConsumedCapacity,
     });
+    const secret =
+      o.bindTokenSecret === undefined
+        ? undefined
+        : new BindTokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
     this.ctx = {
       store,
       api,
@@ -126,12 +131,9 @@ export class Gateway {
       onSendCompleted: o.onSendCompleted,
       fanout: o.fanout,
       retryBackoff,
-      bindTokens: new BindTokenGuard(
-        o.bindTokenSecret === undefined
-          ? undefined
-          : new BindTokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) }),
-        o.requireBindToken,
-      ),
+      bindTokens: new BindTokenGuard(secret, o.requireBindToken),
+      recoveryWindowMs: o.recoveryWindowSeconds * 1000,
+      ...(secret ? { resumeKey: () => secret.key() } : {}),
     };
     this.sessionReads = new SessionReads(this.ctx, this.doc, o.requestTimeoutMs);
     attachSessionReads(this, this.sessionReads);
@@ -182,6 +184,8 @@ export class Gateway {
     }
     const bindTokenSecret = given.bindTokenSecret ?? (variable(GatewayEnvVar.bindTokenSecret)?.trim() || undefined);
     const requireBindToken = given.requireBindToken ?? parseFlag(GatewayEnvVar.requireBindToken, variable(GatewayEnvVar.requireBindToken));
+    const recoveryVariable = variable(GatewayEnvVar.recoveryWindow)?.trim();
+    const recoveryWindowSeconds = given.recoveryWindowSeconds ?? (recoveryVariable ? parseThreshold(GatewayEnvVar.recoveryWindow, recoveryVariable, 'seconds') : undefined);
     const sendRateVariable = variable(GatewayEnvVar.sendRate)?.trim();
     const sendRate =
       given.sendRate !== undefined || !sendRateVariable ? given.sendRate : sendRateVariable === 'off' ? false : parseRate(GatewayEnvVar.sendRate, sendRateVariable);
@@ -193,6 +197,7 @@ export class Gateway {
       ...(bindTokenSecret !== undefined ? { bindTokenSecret } : {}),
       ...(requireBindToken !== undefined ? { requireBindToken } : {}),
       ...(sendRate !== undefined ? { sendRate } : {}),
+      ...(recoveryWindowSeconds !== undefined ? { recoveryWindowSeconds } : {}),
     });
   }
 
@@ -224,7 +229,7 @@ export class Gateway {
    * methods that take an id from your code: a change of AWS's undocumented format must not fail
    * every `$connect`.
    */
-  async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string }): Promise<void> {
+  async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string; envelope?: boolean }): Promise<void> {
     return lifecycle.registerConnection(this.ctx, record);
   }
 
@@ -235,6 +240,25 @@ export class Gateway {
    */
   async unregisterConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
     return lifecycle.unregisterConnection(this.ctx, connectionId);
+  }
+
+  /**
+   * `$disconnect`'s call: a browser-client connection (`envelope` at registerConnection) closed with
+   * any code but 1000 is held for `recoveryWindowSeconds` (uid, groups and session kept, pushes to
+   * it buffered: docs/guides/recovery.md); any other is removed as unregisterConnection removes it.
+   * `record` is the connection as onClose sees it.
+   */
+  async connectionClosed(connectionId: string, closeCode: number | undefined): Promise<{ held: boolean; record: ConnectionRecord | undefined }> {
+    return recovery.connectionClosed(this.ctx, connectionId, closeCode);
+  }
+
+  /**
+   * `clientId` (open) takes over `fromClientId`, proven by the `resume_token` of `fromClientId`'s
+   * init message: uid, groups and session move, buffered pushes are replayed to `clientId` in order,
+   * and the outcome is posted to `clientId` as a control message. A refusal carries nothing over.
+   */
+  async resumeConnection(clientId: string, fromClientId: string, resumeToken: unknown): Promise<recovery.ResumeOutcome> {
+    return recovery.resumeConnection(this.ctx, clientId, fromClientId, resumeToken);
   }
 
   /** The stored connection, or undefined. */

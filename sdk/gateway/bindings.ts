@@ -21,7 +21,8 @@ export async function bindUid(ctx: GatewayContext, clientId: string, uid: string
       expression: 'SET #uid = :uid',
       names: { '#uid': 'uid' },
       values: { ':uid': uid },
-      returnValues: 'UPDATED_OLD',
+      // ALL_OLD costs what UPDATED_OLD costs (the item is small) and says whether it takes envelopes.
+      returnValues: 'ALL_OLD',
     });
   } catch (error) {
     if (error instanceof ConditionFailed) {
@@ -33,6 +34,8 @@ export async function bindUid(ctx: GatewayContext, clientId: string, uid: string
     if (!existed) await undoIndexWrite(ctx, 'bindUid', index);
     throw error;
   }
+  // A connection of the browser client (docs/guides/recovery.md): the index item says so, for sends.
+  if (old?.env === true) await ctx.store.putIndex('bindUid', { ...index, env: true }, Date.now());
   const previous = old?.uid;
   if (previous !== undefined && previous !== uid) {
     await ctx.hooks.beforeIndexDelete?.({ operation: 'bindUid', clientId, uid: previous });

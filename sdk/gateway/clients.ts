@@ -5,6 +5,7 @@ import { sha256Hex } from '../sigv4.ts';
 import { checkClientId, checkUid, serializeMessage } from '../validation.ts';
 import { asGatewayError, type GatewayContext } from './context.ts';
 import { pruneGone } from './delivery.ts';
+import { markClosed } from './recovery.ts';
 import type { CloseReport, Message } from './types.ts';
 export async function isOnline(ctx: GatewayContext, clientId: string): Promise<boolean> {
   checkClientId(clientId);
@@ -23,6 +24,8 @@ export async function destroyClient(ctx: GatewayContext, clientId: string): Prom
 }
 
 export async function closeOne(ctx: GatewayContext, operation: string, clientId: string, payload: Buffer | undefined, payloadHash: string | undefined): Promise<boolean> {
+  // Before the DELETE, so that neither its $disconnect nor a send that meets the close holds it for a resume.
+  await markClosed(ctx, operation, clientId);
   let outcome: 'sent' | 'gone' | 'deleted' = 'sent';
   if (payload) outcome = await ctx.api.post(clientId, payload, payloadHash!);
   if (outcome !== 'gone') outcome = await ctx.api.delete(clientId);
@@ -43,6 +46,7 @@ export async function closeUid(ctx: GatewayContext, uid: string, message?: Messa
   const failed: Array<{ connectionId: string; error: GatewayError }> = [];
   await forEachConcurrent(ids, ctx.concurrency, async (id) => {
     try {
+      await markClosed(ctx, 'closeUid', id);
       let outcome: 'sent' | 'gone' | 'deleted' = 'sent';
       if (payload) outcome = await ctx.api.post(id, payload, payloadHash!);
       if (outcome !== 'gone') outcome = await ctx.api.delete(id);

@@ -25,6 +25,10 @@ export interface GatewayContext {
   readonly retryBackoff: { baseDelayMs: number; maxDelayMs: number };
   /** Checks the bind token of bindUid / joinGroup (sdk/bindToken.ts). */
   readonly bindTokens: BindTokenGuard;
+  /** How long a lost browser-client connection stays resumable; 0: recovery off (docs/guides/recovery.md). */
+  readonly recoveryWindowMs: number;
+  /** The key resume tokens are checked with (the bind-token secret's); absent without one: no resume. */
+  readonly resumeKey?: () => Promise<Uint8Array>;
 }
 
 /** Recipient connection id -> the index items it was found through (pruned with it on a 410). */
