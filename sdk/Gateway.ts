@@ -242,6 +242,11 @@ export class Gateway {
     return lifecycle.unregisterConnection(this.ctx, connectionId);
   }
 
+  /** Seconds a browser-client connection stays resumable after an unexpected close (0: off). */
+  get recoveryWindowSeconds(): number {
+    return this.ctx.recoveryWindowMs / 1000;
+  }
+
   /**
    * `$disconnect`'s call: a browser-client connection (`envelope` at registerConnection) closed with
    * any code but 1000 is held for `recoveryWindowSeconds` (uid, groups and session kept, pushes to
