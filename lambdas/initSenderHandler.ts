@@ -32,8 +32,8 @@ export interface InitSenderEvent {
   /** Epoch ms after which a 410 means the connection is gone rather than still opening. */
   readonly retryUntil: number;
   /**
-   * A connection of the browser client (`?gw=1`): the init message also says when the gateway will
-   * cut it (`cut_at`, epoch ms) and, with a window, carries its resume token (docs/guides/recovery.md).
+   * A connection of the browser client (`?gw=1`): the init message also says in how many ms the
+   * gateway will cut it (`cut_in`) and, with a window, carries its resume token (docs/guides/recovery.md).
    */
   readonly recovery?: { readonly cutAt: number; readonly windowMs: number };
 }
@@ -127,7 +127,8 @@ export function createInitSenderHandler(options: InitSenderOptions) {
           return result('failed');
         }
       }
-      const extra = recovery ? { cut_at: recovery.cutAt, ...(resumeToken ? { resume_token: resumeToken } : {}) } : undefined;
+      // How long until the cut, not when: the browser's clock may be off, the function's is AWS's.
+      const extra = recovery ? { cut_in: Math.max(0, recovery.cutAt - Date.now()), ...(resumeToken ? { resume_token: resumeToken } : {}) } : undefined;
       messages = [initMessageFor(connectionId, bindToken, extra), ...messages];
     }
 
@@ -160,7 +161,7 @@ export function createInitSenderHandler(options: InitSenderOptions) {
 }
 
 /** The message a GatewayWorker seed sends from onConnect, plus the bind token the browser posts with the id. */
-export function initMessageFor(clientId: string, bindToken?: string, extra?: { cut_at: number; resume_token?: string }): string {
+export function initMessageFor(clientId: string, bindToken?: string, extra?: { cut_in: number; resume_token?: string }): string {
   return JSON.stringify(bindToken === undefined ? { type: 'init', client_id: clientId, ...extra } : { type: 'init', client_id: clientId, bind_token: bindToken, ...extra });
 }
 
