@@ -23,6 +23,12 @@ export interface GonePush {
   readonly payload: Buffer;
 }
 
+/**
+ * Close codes of a close the client asked for: 1000 (the browser client's close(), closeClient's
+ * DELETE) and 1005 (a close frame without a status). A network drop is 1006; the gateway's cut 1001.
+ */
+const DELIBERATE_CLOSE_CODES: ReadonlySet<number | undefined> = new Set([1000, 1005]);
+
 /** Successors followed from one connection (A resumed by B, B by C, ...) before giving up. */
 const MAX_HOPS = 3;
 
@@ -57,12 +63,12 @@ export async function holdConnection(ctx: GatewayContext, operation: string, con
 }
 
 /**
- * `$disconnect`: a browser-client connection closed with anything but 1000 is held (its items stay;
+ * `$disconnect`: a browser-client connection closed with anything but 1000 or 1005 is held (its items stay;
  * `record` is what onClose gets); any other is removed as before.
  */
 export async function connectionClosed(ctx: GatewayContext, connectionId: string, closeCode: number | undefined): Promise<{ held: boolean; record: ConnectionRecord | undefined }> {
   checkAwsConnectionId(connectionId, 'connectionId');
-  if (closeCode !== 1000) {
+  if (!DELIBERATE_CLOSE_CODES.has(closeCode)) {
     const held = await holdConnection(ctx, 'connectionClosed', connectionId, Date.now(), true);
     if (held) {
       const [groups, session] = await Promise.all([ctx.store.queryMemberships('connectionClosed', connectionId, Date.now()), ctx.store.getSession('connectionClosed', connectionId)]);
@@ -195,8 +201,8 @@ export async function resumeConnection(ctx: GatewayContext, newId: string, oldId
     const wrapped = envelope(push.pushId, Buffer.from(push.message, 'utf8'), true);
     if (wrapped) await postBytes(ctx, newId, wrapped);
   }
-  await postBytes(ctx, newId, Buffer.from(controlMessage({ type: 'resumed', from, replayed: pending.length })));
   if (pending.length > 0) await ctx.store.deleteItems(operation, pending.map((push) => ({ role: 'pending' as const, key: push.pushId, connectionId: from })));
+  await postBytes(ctx, newId, Buffer.from(controlMessage({ type: 'resumed', from, replayed: pending.length })));
   return { resumed: true, from, replayed: pending.length };
 }
 
