@@ -118,18 +118,22 @@ export function connect(url, options = {}) {
       if (raw[0] === MARK && !c.flowing) return c.held.push([id, body, event]);
       return deliver(id, body, event);
     }
-    const data = parse(raw);
     if (c.init === undefined && o.waitForInit) {
+      const data = parse(raw);
       if (data && data.type === 'init' && typeof data.client_id === 'string') init(c, data);
       return; // anything before the init is not for the page: the init sender posts it first
     }
-    o.onMessage?.(data, event);
+    // A push without an id (sendToClient, a bind not yet complete) keeps its place behind the held ones.
+    if (!c.flowing) return c.held.push([0, raw, event]);
+    deliver(0, raw, event);
   }
 
   function deliver(id, body, event) {
-    if (seen.has(id)) return;
-    seen.add(id);
-    if (order.push(id) > SEEN) seen.delete(order.shift());
+    if (id) {
+      if (seen.has(id)) return;
+      seen.add(id);
+      if (order.push(id) > SEEN) seen.delete(order.shift());
+    }
     o.onMessage?.(parse(body), event);
   }
 
