@@ -36,6 +36,7 @@ import { Gateway, type GatewayOptions, type SendMetrics, type SendReport } from 
 import { buildChunks, MAX_FANOUT_RATE } from '../sdk/Fanout.ts';
 import { LambdaEventInvoker } from '../sdk/lambdaInvoke.ts';
 import type { FanoutWorkerLogLine } from '../lambdas/fanoutWorkerHandler.ts';
+import { emfMetrics } from '../local/functionConsole.ts';
 
 const CLIENTS = Number(process.env.BENCH_CHUNKED_CLIENTS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_CHUNKED_ROUNDS ?? 5);
@@ -145,8 +146,14 @@ async function main(): Promise<void> {
   const gateway = new Ipc(gatewayChild.child, 'gateway');
   const workerLines = new Map<string, FanoutWorkerLogLine[]>();
   const lineWaiters: Array<() => void> = [];
+  // The worker's EMF metric records are for CloudWatch: counted, and printed only with --verbose.
+  const verbose = process.argv.includes('--verbose');
+  let emfRecords = 0;
   createInterface({ input: gatewayChild.child.stdout! }).on('line', (line) => {
-    if (!line.includes('"gateway fan-out chunk"')) return void process.stderr.write(`[gateway] ${line}\n`);
+    if (!line.includes('"gateway fan-out chunk"')) {
+      if (emfMetrics(line) && !verbose) return void emfRecords++;
+      return void process.stderr.write(`[gateway] ${line}\n`);
+    }
     const parsed = JSON.parse(line) as FanoutWorkerLogLine;
     workerLines.set(parsed.fanoutId, [...(workerLines.get(parsed.fanoutId) ?? []), parsed]);
     for (const wake of lineWaiters.splice(0)) wake();
@@ -169,7 +176,7 @@ async function main(): Promise<void> {
   let lastMetrics: SendMetrics | undefined;
   const gateways: Gateway[] = [];
   const sdk = (fanout?: GatewayOptions['fanout']) => {
-    // The path's speed, not the request-rate budget (a deliberate cap, test/fanout-budget.test.ts):
+    // The path's speed, not the request-rate budget (a deliberate cap, test/integration/fanout-budget.test.ts):
     // no process limit here, a budget no chunk reaches, and GATEWAY_SEND_RATE=off for the worker.
     const unbudgeted = fanout ? { ...fanout, rateLimit: MAX_FANOUT_RATE } : undefined;
     const g = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, onSendCompleted: (m) => (lastMetrics = m), sendRate: false, ...(unbudgeted ? { fanout: unbudgeted } : {}) });
@@ -292,6 +299,7 @@ async function main(): Promise<void> {
   doc.destroy();
   await gateway.stop();
   await clients.stop();
+  if (emfRecords > 0) console.log(`(${emfRecords} EMF metric records from the fan-out worker not shown; --verbose shows them)`);
 }
 
 main().catch((error) => {

@@ -13,7 +13,7 @@
  */
 import { LocalGateway, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
 import { Gateway, GatewayEnvVar, gatewayEnvironment } from '../sdk/index.ts';
-import { localTables } from '../test/helpers/gatewayHarness.ts';
+import { localTables } from '../testkit/gatewayHarness.ts';
 import { forEachConcurrent } from '../sdk/ConnectionStore.ts';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';

@@ -3,16 +3,16 @@
  * data model before issue 10 (the SDK of OLD_COMMIT, taken from git into .bench-old/) and for this
  * one, in the same run, against the same DynamoDB. Not a test.
  *
- * - DynamoDB is dynalite, on a worker thread of its own (so that the message handler's lazy session
- *   read can block this thread as it blocks a Lambda environment); every call asks for
+ * - DynamoDB is dynalite, on a worker thread of its own (its work is not counted in this thread's
+ *   time); every call asks for
  *   ReturnConsumedCapacity TOTAL and the SDK reports it through onConsumedCapacity. First, a check of
  *   dynalite's accounting against AWS's rules (1 WCU per 1 KB written, 1 RCU per 4 KB read strongly
  *   consistently, half for eventually consistent reads).
  * - `@connections` is a stub on another worker thread that accepts every post (200): the sends'
  *   reads are measured, not API Gateway.
  * - Per operation at session sizes 0, 10 KiB and 100 KiB: register, setSession, bind, rebind, join,
- *   leave, getSession, updateSession, a message whose onMessage ignores ctx.session and one that
- *   changes it, sendToUid, unregister.
+ *   leave, getSession, updateSession, a message whose onMessage ignores the session (no read: see
+ *   lambdas/sessionUse.ts) and one that changes ctx.session (read before onMessage), sendToUid, unregister.
  * - sendToAll and sendToGroup at 1,000, 10,000 and 100,000 connections (items written straight into
  *   DynamoDB: a session-less old item carries the identity and an empty session, as $connect wrote
  *   it), with the caller's heap measured over the call (node --expose-gc: peak minus the level before),
@@ -32,7 +32,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway as NewGateway, GatewayTables, type ConsumedCapacityEvent } from '../sdk/index.ts';
 import { createMessageHandler as newMessageHandler } from '../lambdas/messageHandler.ts';
 import type { WebSocketMessageEvent } from '../lambdas/webSocketEvent.ts';
-import { watchHttpRequests } from '../test/helpers/gatewayHarness.ts';
+import { watchHttpRequests } from '../testkit/gatewayHarness.ts';
 
 /** main just before issue 10's data model: the SDK split into sdk/gateway/, with the old items. */
 const OLD_COMMIT = process.env.COST_OLD_COMMIT ?? 'd9f6afc';

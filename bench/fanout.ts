@@ -23,7 +23,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { Gateway, type ConsumedCapacityEvent, type GatewayOptions, type SendMetrics } from '../sdk/index.ts';
-import { TEST_TABLES, LOCAL_CREDENTIALS } from '../test/helpers/gatewayHarness.ts';
+import { TEST_TABLES, LOCAL_CREDENTIALS } from '../testkit/gatewayHarness.ts';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
       onConsumedCapacity: (e) => capacity.push(e),
       onSendCompleted: (m) => (lastMetrics = m),
       // The transport's speed: the request-rate budget (sendRate, 2,000/s by default) is a
-      // deliberate cap, measured in test/fanout-budget.test.ts.
+      // deliberate cap, measured in test/integration/fanout-budget.test.ts.
       sendRate: false,
       ...overrides,
     });

@@ -8,7 +8,7 @@
  * IPC out: { type: 'ready', callbackUrl, dynamoEndpoint, region, ids }
  *          { type: 'done', round }           when `count` messages of that round have arrived
  */
-import { GatewayHarness } from '../test/helpers/gatewayHarness.ts';
+import { GatewayHarness } from '../testkit/gatewayHarness.ts';
 
 const clientCount = Number(process.env.BENCH_CLIENTS ?? 1000);
 

@@ -3,7 +3,7 @@
  * gateway (the Gateway API's bundle runs in a worker thread, as every function does), announced to
  * the parent over IPC with the environment `npm start` prints. Stops when the parent disconnects.
  */
-import { startGatewayApiApp } from '../test/support/gatewayApiApp.ts';
+import { startGatewayApiApp } from '../testkit/gatewayApiApp.ts';
 
 const app = await startGatewayApiApp('bench-gateway-api');
 process.send!({ type: 'ready', env: app.env, wsUrl: app.endpoints.wsUrl, functionName: app.functionName });

@@ -1,7 +1,7 @@
 /**
  * `npm run load`: 5,000 concurrent connections on the local gateway serving the synthesized app
  * (issue 6). Not a test: it prints a markdown report, and exits 1 when a correctness check failed.
- * The scenario, its three processes and its checks are in bench/loadRun.ts.
+ * The scenario, its three processes and its checks are in testkit/load/loadRun.ts.
  *
  * Sizes (environment): LOAD_CONNECTIONS (5000), LOAD_CONNECT_CONCURRENCY (250 connects in flight),
  * LOAD_CONNECT_RATE (0: no limit, else connects started per second), LOAD_INIT_TIMEOUT_MS (30000),
@@ -18,7 +18,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
-import { configFromEnv, runLoad, type LoadResult, type Percentiles } from './loadRun.ts';
+import { configFromEnv, runLoad, type LoadResult, type Percentiles } from '../testkit/load/loadRun.ts';
 
 const ms = (value: number) => (Number.isFinite(value) ? (value >= 100 ? value.toFixed(0) : value.toFixed(1)) : '-');
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;

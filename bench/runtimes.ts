@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalGateway } from '../local/index.ts';
 
 const invokes = Number(process.env.BENCH_RUNTIME_INVOKES ?? 2000);
-const fixture = (file: string) => fileURLToPath(new URL(`../test/fixtures/functions/${file}`, import.meta.url));
+const fixture = (file: string) => fileURLToPath(new URL(`../testkit/functions/${file}`, import.meta.url));
 
 const gw = new LocalGateway({
   ttlSweepIntervalMs: 0,

@@ -10,7 +10,6 @@
  * AccessLogs (when on), ApiGatewayCloudWatchRole and ApiGatewayAccount (when created), ConnectFunction, DisconnectFunction, MessageFunction, InitSenderFunction,
  * FanoutWorkerFunction, FanoutFailures, FanoutFailuresAlarm, GatewayApiFunction.
  */
-import { resolve } from 'node:path';
 import { Annotations, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -30,7 +29,7 @@ import { GatewayTables, type GatewayTableRole, type TableKeyDefinition } from '.
 import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
-import { iam5ResourceFindingId } from './nagFindingId.ts';
+import { acknowledgeFinding, iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertBundlingPeers } from './bundlingPeers.ts';
 import { createFanoutFailureAlarm, gatewayMetric } from './monitoring.ts';
@@ -156,7 +155,9 @@ export interface GatewayBackendProps {
    * Binds (`bindUid`, `joinGroup`) must carry the `bind_token` of the connection's init message
    * (GATEWAY_REQUIRE_BIND_TOKEN, read by `Gateway.fromEnv()`): a client id alone can no longer be
    * bound by whoever learned it. `false` for GatewayWorker code that cannot pass the token yet; the
-   * tokens are sent and can be verified either way.
+   * tokens are sent and can be verified either way. `grantGateway` writes the value on every function
+   * it configures; a process configured otherwise that holds GATEWAY_BIND_TOKEN_SECRET requires tokens
+   * unless its GATEWAY_REQUIRE_BIND_TOKEN is `false` (the SDK fails closed).
    * @default true
    */
   readonly requireBindToken?: boolean;
@@ -209,7 +210,7 @@ export interface GatewayBackendProps {
    */
   readonly pointInTimeRecovery?: boolean;
   /**
-   * What happens to the tables and log groups when they leave the stack.
+   * What happens to the tables, the log groups and the bind token secret when they leave the stack.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -290,7 +291,23 @@ export interface IGatewayFunction extends iam.IGrantable {
   addEnvironment(key: string, value: string): unknown;
 }
 
-
+/**
+ * The whole backend as one construct: the WebSocket API and its stage, the Lambdas (connect,
+ * disconnect, messages, init sender, fan-out worker, Gateway API), the five tables, the bind token
+ * secret and the fan-out failure queue. `grantGateway(fn)` gives a function of yours the IAM and the
+ * environment `Gateway.fromEnv()` needs.
+ *
+ * @example
+ * ```ts
+ * import * as lambda from 'aws-cdk-lib/aws-lambda';
+ * import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+ * import { GatewayBackend } from 'serverless-gateway-worker/cdk';
+ *
+ * const backend = new GatewayBackend(this, 'Gateway', { eventsModule: 'src/events.ts' });
+ * const notify = new NodejsFunction(this, 'Notify', { entry: 'src/notify.ts', runtime: lambda.Runtime.NODEJS_24_X });
+ * backend.grantGateway(notify);
+ * ```
+ */
 export class GatewayBackend extends Construct {
   /** One small item per live connection: connectedAt, uid, groupCount, expiresAt (sdk/tables.ts has the layout). */
   readonly connectionsTable: dynamodb.Table;
@@ -590,10 +607,12 @@ export class GatewayBackend extends Construct {
     this.bindTokenSecret = new secretsmanager.Secret(this, 'BindTokenSecret', {
       description: 'GatewayBackend: the key of the bind tokens in init messages (sdk/bindToken.ts)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      // Like the tables: a retained table with a deleted key would hold connections nobody can bind.
+      removalPolicy: settings.removalPolicy,
     });
     Validations.of(this.bindTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'Each process reads the key once; a rotated value would refuse every token issued before it until every function restarted. Tokens expire within 2 hours; rotate by putting a new value and redeploying (README: Bind tokens).',
+      reason: 'Rotation is a PutSecretValue of a new random value, done by the operator (docs: rotating the bind token key): there is no rotation Lambda to run. Processes re-read the key hourly and accept tokens of the previous version (AWSPREVIOUS), so a rotation needs no restart; tokens expire within 2 hours.',
     });
     const sdkEnvironment = gatewayEnvironment(
       this.callbackUrl,
@@ -783,7 +802,7 @@ export class GatewayBackend extends Construct {
     const target: Construct | undefined = principal instanceof Construct ? principal : undefined;
     if (!target) return;
     for (const method of methods) {
-      Validations.of(target).acknowledge({
+      acknowledgeFinding(target, {
         id: iam5ResourceFindingId(this, this.connectionsArn(method)),
         reason: `Connection ids are created by API Gateway at run time, so ${method} @connections can only be granted for every connection of this one stage; no other API, stage or method is included.`,
       });

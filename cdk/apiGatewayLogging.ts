@@ -16,11 +16,11 @@
  * created it; a second copy should rather pass `apiGatewayCloudWatchRole: false` with
  * `accessLogs: true`, since the first copy has set the region up.
  */
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { flattenForNag } from './nagFindingId.ts';
+import { acknowledgeFinding, flattenForNag } from './nagFindingId.ts';
 
 export interface ApiGatewayLoggingRole {
   readonly role: iam.Role;
@@ -36,7 +36,7 @@ export function createApiGatewayLoggingRole(scope: Construct): ApiGatewayLogging
     description: "API Gateway's account-wide CloudWatch Logs role for this region (AWS::ApiGateway::Account). Retained on stack deletion: other APIs in the region may log with it.",
   });
   role.applyRemovalPolicy(RemovalPolicy.RETAIN);
-  Validations.of(role).acknowledge({
+  acknowledgeFinding(role, {
     id: `AwsSolutions-IAM4[Policy::${flattenForNag(scope, pushToCloudWatchLogs.managedPolicyArn)}]`,
     reason: 'The account-level role API Gateway writes logs with must allow it to create and write log groups it names itself; AWS maintains this policy for exactly that.',
   });

@@ -13,7 +13,7 @@ export class AppContextError extends Error {
   override readonly name = 'AppContextError';
 }
 
-/** Every switch the app reads, with what it takes (test/cdk-app-context.test.ts checks that the README names each). */
+/** Every switch the app reads, with what it takes (test/unit/cdk-app-context.test.ts checks that the README names each). */
 export const APP_CONTEXT_KEYS = {
   stackName: "the stack's name (default ServerlessGatewayWorker)",
   eventsModule: 'path of your Events module',

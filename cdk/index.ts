@@ -1,4 +1,7 @@
-/** The CDK side: the whole backend as one construct (package export "./cdk"). */
+/**
+ * The CDK side: the whole backend as one construct (package export "./cdk").
+ * @module serverless-gateway-worker/cdk
+ */
 export {
   GatewayBackend,
   GatewayBackendPropsError,

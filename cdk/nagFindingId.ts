@@ -4,7 +4,7 @@
  * flattenCfnReference (not exported by the package): Ref -> `<Id>`, Fn::GetAtt -> `<Id.Attr>`,
  * Fn::Join joined, `${x}` -> `<x>`.
  */
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 export function flattenForNag(scope: IConstruct, value: string): string {
@@ -33,4 +33,20 @@ export function flattenForNag(scope: IConstruct, value: string): string {
 /** The id of the AwsSolutions-IAM5 finding for a wildcard resource. */
 export function iam5ResourceFindingId(scope: IConstruct, resourceArn: string): string {
   return `AwsSolutions-IAM5[Resource::${flattenForNag(scope, resourceArn)}]`;
+}
+
+/**
+ * Acknowledges a finding named after a flattened value (`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:...]`).
+ * aws-cdk-lib 2.252-2.268 refuse a rule id with more than one `::` (2.269 learnt to skip the ones inside
+ * brackets), which would make the construct unusable there; on those versions the acknowledgment is
+ * recorded as the same metadata entry `Validations.acknowledge` writes and cdk-nag 3 reads.
+ */
+export function acknowledgeFinding(scope: IConstruct, acknowledgment: { readonly id: string; readonly reason: string }): void {
+  try {
+    Validations.of(scope).acknowledge(acknowledgment);
+  } catch (error) {
+    const refusedDelimiters = acknowledgment.id.split('::').length > 2 && /Invalid validation rule ID/.test(String((error as Error)?.message));
+    if (!refusedDelimiters) throw error;
+    scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [acknowledgment.id]: acknowledgment.reason });
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * Exactly what the Gateway SDK (sdk/) calls, per table and per `@connections` method: the grant in
  * GatewayBackend.grantGatewayPermissions is built from these lists and nothing else.
- * test/cdk-permissions.test.ts runs every SDK method against a local DynamoDB, records each
+ * test/integration/cdk-permissions.test.ts runs every SDK method against a local DynamoDB, records each
  * (command, table) pair the SDK reports, and fails if these lists miss one or hold one it never uses.
  */
 import type { GatewayTableRole } from '../sdk/tables.ts';
@@ -29,7 +29,7 @@ export const MANAGE_CONNECTIONS_METHODS = ['POST', 'GET', 'DELETE'] as const;
  * What the fan-out worker (lambdas/fanoutWorker.ts, `Gateway.deliverChunk`) calls: POST to deliver,
  * and on a 410 the prune: a conditional DeleteItem of the connection item, a Query of its
  * memberships, then its session, memberships and index items in batches (BatchWriteItem), or one
- * index item alone (DeleteItem). test/cdk-permissions.test.ts records them.
+ * index item alone (DeleteItem). test/integration/cdk-permissions.test.ts records them.
  */
 export const FANOUT_WORKER_TABLE_ACTIONS = {
   connections: ['DeleteItem'],

@@ -22,6 +22,8 @@ export interface DevEnvironmentOptions {
   readonly backendPort?: PortRequest;
   readonly dynamoPath?: string;
   readonly log?: (line: string) => void;
+  /** Takes the functions' console output (see LocalGatewayOptions.functionOutput). @default the host's stdout and stderr */
+  readonly functionOutput?: LocalGatewayOptions['functionOutput'];
   /** The gateway's AWS limits to change, e.g. a lowered `maxConnectionDurationMs` in a test. @default AWS's */
   readonly limits?: LocalGatewayOptions['limits'];
 }
@@ -64,6 +66,7 @@ export async function startDevEnvironment(options: DevEnvironmentOptions = {}): 
       limits: options.limits,
       environment: sdkEnvironment,
       log: options.log,
+      functionOutput: options.functionOutput,
     });
   let gateway = newGateway({ gateway: options.gatewayPort ?? 0, dynamo: options.dynamoPort ?? 0 });
   const endpoints = await gateway.start();

@@ -1,43 +1,77 @@
 /**
  * `npm start`: the whole app on this machine. The local gateway runs the synthesized CDK app from
  * cdk.out (scripts/prepare.mjs synthesizes it when the sources are newer), and the example backend
- * serves the page on top of the SDK.
- *
- *   --port <n>          gateway port: WebSocket, @connections, Lambda invoke API (default 3001, or $PORT)
- *   --dynamo-port <n>   embedded DynamoDB port (default 8000)
- *   --web-port <n>      the example page and backend (default 8080)
- * A default port that is taken gives way to a free one, and the output says which; a port given
- * with an option (or $PORT) must be free.
- *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
- *   --quiet             no per-event log lines
+ * serves the page on top of the SDK. The options are in HELP below (`npm start -- --help`).
  */
-import { parseArgs } from 'node:util';
 import { startDevEnvironment } from './devEnvironment.ts';
-import { describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from '../local/cliSupport.ts';
+import { commandLog, describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from '../local/cliSupport.ts';
+import { runCommandLine, UsageError } from '../local/commandLine.ts';
+import { createFunctionConsole } from '../local/functionConsole.ts';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    'dynamo-port': { type: 'string' },
-    'web-port': { type: 'string' },
-    persist: { type: 'string' },
-    quiet: { type: 'boolean', default: false },
+const HELP = `Usage: npm start -- [options]
+
+Runs this project's whole app on this machine: the local gateway serving the CDK app synthesized in
+cdk.out, and the example backend and page on top of the SDK.
+
+Options:
+  --port <n>          gateway port: WebSocket, @connections, Lambda invoke API (default 3001, or $PORT)
+  --dynamo-port <n>   embedded DynamoDB port (default 8000)
+  --web-port <n>      the example page and backend (default 8080)
+                      A default port that is taken gives way to a free one; a port given here must be free.
+  --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
+  --quiet             no per-event log lines (the functions' errors are still printed)
+  --verbose           print the functions' EMF metric records as they come (default: a summary line)
+  -h, --help          this help
+  -v, --version       the package's version
+`;
+
+const args = runCommandLine(
+  {
+    command: 'npm start --',
+    help: HELP,
+    options: {
+      port: { type: 'string' },
+      'dynamo-port': { type: 'string' },
+      'web-port': { type: 'string' },
+      persist: { type: 'string' },
+      quiet: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
   },
+  process.argv.slice(2),
+  ({ values }) => {
+    if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose contradict each other');
+    try {
+      return {
+        gatewayPort: portOption((values.port as string | undefined) ?? process.env.PORT, 3001, '--port'),
+        dynamoPort: portOption(values['dynamo-port'] as string | undefined, 8000, '--dynamo-port'),
+        backendPort: portOption(values['web-port'] as string | undefined, 8080, '--web-port'),
+        persist: values.persist as string | undefined,
+        quiet: values.quiet === true,
+        verbose: values.verbose === true,
+      };
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  },
+);
+const functionConsole = createFunctionConsole({
+  verbose: args.verbose,
+  write: (line, stream) => (stream === 'stderr' ? console.error(line) : console.log(line)),
 });
 
 try {
-  const gatewayPort = portOption(values.port ?? process.env.PORT, 3001, '--port');
-  const dynamoPort = portOption(values['dynamo-port'], 8000, '--dynamo-port');
-  const backendPort = portOption(values['web-port'], 8080, '--web-port');
+  const { gatewayPort, dynamoPort, backendPort } = args;
   const dev = await startDevEnvironment({
+    functionOutput: functionConsole.output,
     gatewayPort,
     dynamoPort,
     backendPort,
-    dynamoPath: values.persist,
-    log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
+    dynamoPath: args.persist,
+    log: commandLog(args.quiet),
   });
   const { endpoints } = dev;
-  const dynamoData = values.persist ? `data in ${values.persist}` : 'in memory';
+  const dynamoData = args.persist ? `data in ${args.persist}` : 'in memory';
   console.log(
     [
       '',
@@ -55,7 +89,10 @@ try {
       '',
     ].join('\n'),
   );
-  stopOnSignals(() => dev.stop());
+  stopOnSignals(async () => {
+    await dev.stop();
+    functionConsole.flush();
+  });
 } catch (error) {
   console.error(startFailure(error, '--port, --dynamo-port or --web-port'));
   process.exit(1);

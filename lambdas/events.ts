@@ -20,6 +20,7 @@
  * default-exported (or `Events`-named) class.
  */
 import type { Gateway } from '../sdk/index.ts';
+import { ConfigurationError } from '../sdk/errors.ts';
 import type { WebSocketRequestContext } from './webSocketEvent.ts';
 
 /** A connection's session: a JSON object, stored on the connection item. */
@@ -87,11 +88,19 @@ export interface MessageContext extends BaseContext {
   /** The route key the message was routed by (`$default` or a custom route). */
   readonly routeKey: string;
   /**
-   * GatewayWorker's `$_SESSION`, loaded before the callback. Changes are saved after it as a merge
-   * of only what changed (updateSession), so concurrent updates of other keys are not lost and an
-   * unchanged session costs no write. A deleted key is written as null: a merge cannot delete.
+   * GatewayWorker's `$_SESSION`, read before the callback (one GetItem) when the module may use it
+   * (see GatewayEvents.messageSession). Changes are saved after it as a merge of only what changed
+   * (updateSession), so concurrent updates of other keys are not lost and an unchanged session costs
+   * no write. A deleted key is written as null: a merge cannot delete. Throws a ConfigurationError when
+   * the session was not read up front (`messageSession: 'on-demand'`): use `await ctx.getSession()` there.
    */
   session: Session;
+  /**
+   * The session, read on the first call (one GetItem; `{}` when the client is gone) and the same
+   * object on every later call and as `ctx.session`. Changes to it are saved like those to `ctx.session`.
+   * A callback that never calls it (and never touches `ctx.session`) costs no read.
+   */
+  getSession(): Promise<Session>;
   /** Sends to this client now (the connection is open). */
   sendToCurrentClient(message: OutgoingMessage): Promise<SendReport>;
   /** Closes this client's connection, sending `message` first when given. */
@@ -122,8 +131,20 @@ export interface CloseContext extends BaseContext {
 
 type MaybePromise<T> = T | Promise<T>;
 
+/** When the message handler reads the session: see GatewayEvents.messageSession. */
+export type MessageSessionRead = 'upfront' | 'on-demand';
+
 /** The callbacks of an Events module. */
 export interface GatewayEvents {
+  /**
+   * When the message handler reads the session. 'upfront': before every onMessage, so `ctx.session`
+   * holds it (one GetItem per message). 'on-demand': only when onMessage awaits `ctx.getSession()`
+   * (`ctx.session` then throws). Export it from the module (`export const messageSession = 'on-demand'`)
+   * beside the callbacks.
+   * @default 'on-demand' when onMessage's source shows it never reaches `ctx.session` (it takes no
+   * context, or uses the context only as `ctx.<other name>`: lambdas/sessionUse.ts), else 'upfront'
+   */
+  readonly messageSession?: MessageSessionRead;
   /**
    * On `$connect`, before onWebSocketConnect. API Gateway has no event before the handshake, so,
    * unlike GatewayWorker's, this runs when the handshake is under way; the connection is already
@@ -139,6 +160,14 @@ export interface GatewayEvents {
 }
 
 const CALLBACKS = ['onConnect', 'onWebSocketConnect', 'onMessage', 'onClose'] as const;
+const MESSAGE_SESSION_READS: readonly MessageSessionRead[] = ['upfront', 'on-demand'];
+
+/** The module's own function behind a callback resolveEvents wrapped (to keep `this`): what sessionUse.ts reads. */
+const ORIGINALS = new WeakMap<object, (...args: never[]) => unknown>();
+
+export function originalCallback<T extends (...args: never[]) => unknown>(callback: T): (...args: never[]) => unknown {
+  return ORIGINALS.get(callback) ?? callback;
+}
 
 /**
  * The callbacks of an imported Events module, whichever way it exports them: named exports, a
@@ -154,10 +183,19 @@ export function resolveEvents(module: unknown): GatewayEvents {
     for (const holder of holders) {
       const fn = property(holder, name);
       if (typeof fn === 'function') {
-        events[name] = (...args: unknown[]) => fn.apply(holder, args);
+        const wrapper = (...args: unknown[]) => fn.apply(holder, args);
+        ORIGINALS.set(wrapper, fn as (...args: never[]) => unknown);
+        events[name] = wrapper;
         break;
       }
     }
+  }
+  const declared = holders.map((h) => property(h, 'messageSession')).find((v) => v !== undefined);
+  if (declared !== undefined) {
+    if (!MESSAGE_SESSION_READS.includes(declared as MessageSessionRead)) {
+      throw new ConfigurationError(`the Events module's messageSession is one of ${MESSAGE_SESSION_READS.map((v) => `'${v}'`).join(', ')}, not ${JSON.stringify(declared)}`);
+    }
+    events.messageSession = declared;
   }
   return events as GatewayEvents;
 }

@@ -5,7 +5,7 @@ import { GatewayEnvVar } from '../sdk/env.ts';
 import { ConnectionsTable } from '../sdk/tables.ts';
 import { GatewayMetrics } from '../sdk/GatewayMetrics.ts';
 import { createInitSenderHandler } from './initSenderHandler.ts';
-import { BindTokenSecret } from '../sdk/bindToken.ts';
+import { TokenSecret } from '../sdk/tokenSecret.ts';
 import { initSenderObserver, withMetrics } from './handlerMetrics.ts';
 
 function required(name: string): string {
@@ -15,7 +15,7 @@ function required(name: string): string {
 }
 
 const secretId = process.env[GatewayEnvVar.bindTokenSecret]?.trim();
-const bindTokenKey = secretId ? new BindTokenSecret({ secretId }) : undefined;
+const bindTokenKey = secretId ? new TokenSecret({ secretId }) : undefined;
 // Read the key during the cold start, while `$connect` is still returning; a failure is retried by the first init.
 bindTokenKey?.key().catch(() => undefined);
 

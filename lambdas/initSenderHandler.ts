@@ -73,7 +73,7 @@ export interface InitSenderOptions {
   /** Where to check that the connection still exists; omit to rely on `retryUntil` alone. */
   readonly connections?: { readonly client: DynamoDBClient; readonly tableName: string; readonly partitionKey: string };
   readonly backoff?: Partial<BackoffOptions>;
-  /** The bind token key (BindTokenSecret); without it the init message carries no `bind_token`. */
+  /** The bind token key (TokenSecret: minted with its current version); without it the init message carries no `bind_token`. */
   readonly bindTokenKey?: { key(): Promise<Uint8Array> };
   readonly log?: (message: string, details: Record<string, unknown>) => void;
 }

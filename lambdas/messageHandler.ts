@@ -3,15 +3,16 @@
  * sendToCurrentClient, closeCurrentClient). Without onMessage, messages are accepted and ignored, at
  * the cost of nothing but the invocation: the seed's push-only mode.
  *
- * The session is read only if onMessage touches `ctx.session` (lazySession.ts): a message whose
- * callback never does costs no DynamoDB read. Only what changed is written back, as a merge (see
- * sessionPatch.ts).
+ * The session is read (one awaited GetItem of this connection's item) before onMessage only when
+ * the module may use `ctx.session`, else when onMessage awaits `ctx.getSession()` (messageSession.ts):
+ * a message whose callback touches neither costs no DynamoDB read. Only what changed is written
+ * back, as a merge under this connection's id (see sessionPatch.ts).
  */
 import { gatewayForCurrentClient } from './currentClient.ts';
 import type { Gateway } from '../sdk/index.ts';
 import { GatewayErrorCode } from '../sdk/errors.ts';
-import type { GatewayEvents, MessageContext, OutgoingMessage } from './events.ts';
-import { lazySession } from './lazySession.ts';
+import type { GatewayEvents, MessageContext, OutgoingMessage, Session } from './events.ts';
+import { MessageSession, readsSessionUpFront } from './messageSession.ts';
 import { sessionPatch } from './sessionPatch.ts';
 import type { WebSocketMessageEvent } from './webSocketEvent.ts';
 
@@ -37,7 +38,7 @@ export function createMessageHandler(options: MessageHandlerOptions) {
       return { statusCode: 200 };
     }
     if (!events.onMessage) return { statusCode: 200 };
-    const session = await lazySession(gateway, clientId);
+    const session = await MessageSession.open(gateway, clientId, readsSessionUpFront(events));
     const ctx = {
       clientId,
       gateway: gatewayForCurrentClient(gateway, clientId),
@@ -45,8 +46,9 @@ export function createMessageHandler(options: MessageHandlerOptions) {
       routeKey: requestContext.routeKey,
       sendToCurrentClient: (message: OutgoingMessage) => gateway.sendToClient(clientId, message),
       closeCurrentClient: (message?: OutgoingMessage) => (message === undefined ? gateway.closeClient(clientId) : gateway.closeClient(clientId, message)),
+      getSession: () => session.getSession(),
     } as MessageContext;
-    Object.defineProperty(ctx, 'session', { get: session.get, set: session.set, enumerable: true, configurable: false });
+    Object.defineProperty(ctx, 'session', { get: () => session.get(), set: (value: Session) => session.set(value), enumerable: true, configurable: false });
     const body = typeof event.body === 'string' ? event.body : '';
     await events.onMessage(clientId, body, ctx);
 

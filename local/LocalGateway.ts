@@ -30,12 +30,13 @@ import { isGatewayId, newApiId, newGatewayId, newTraceId } from './ids.ts';
 import { compileRouteSelectionExpression, type RouteSelector } from './routeSelection.ts';
 import { FrameHeaderInspector } from './frameInspector.ts';
 import { FunctionHost, type FunctionDefinition, type InvocationOutcome, type LambdaHandler } from './functions.ts';
+import type { FunctionOutput } from './workerFunction.ts';
 import { LocalDynamo, type LocalTableDefinition } from './dynamo.ts';
 import { FaultInjector, type FaultSettings } from './faults.ts';
 import { handleManagementRequest, matchConnectionsPath, type ConnectionInfo, type ConnectionManager, type PostOutcome } from './managementApi.ts';
 import { handleLambdaApiRequest, isLambdaApiRequest } from './lambdaApi.ts';
 import { checkCredentialScope } from './credentialScope.ts';
-import { sendAwsError, sendEmpty } from './http.ts';
+import { decodedPathSegments, sendAwsError, sendEmpty } from './http.ts';
 import { listenOn, type PortRequest } from './listen.ts';
 import { LocalSecrets, type LocalSecretDefinition } from './secretsManager.ts';
 import { GatewayThrottles, rejectThrottledUpgrade, THROTTLED_MESSAGE, type RouteThrottleSettings, type ThrottleReport, type ThrottleSettings } from './throttling.ts';
@@ -129,6 +130,11 @@ export interface LocalGatewayOptions {
   readonly functionInitTimeoutMs?: number;
   /** Where to write one line per event; silent when absent. */
   readonly log?: (line: string) => void;
+  /**
+   * Takes what module functions write to their console, line by line, with the function's name (the
+   * command line hides EMF metric lines with it). @default the host's stdout and stderr, unchanged
+   */
+  readonly functionOutput?: FunctionOutput;
 }
 
 export interface GatewayUrls {
@@ -187,6 +193,22 @@ const CLOSE_REASONS: Record<number, string> = {
   [CloseCode.noStatus]: 'Client-side close frame status not set',
 };
 
+/**
+ * API Gateway's WebSocket API, its `@connections` API, the Lambda API and DynamoDB (dynalite) in
+ * one process on loopback, for development and tests: no AWS account, no Docker. Serve a synthesized
+ * CDK app with {@link loadCloudAssembly}, or routes and functions of your own.
+ *
+ * @example
+ * ```ts
+ * import { LocalGateway, loadCloudAssembly, sharedEnvironmentOf } from 'serverless-gateway-worker/local';
+ *
+ * const app = loadCloudAssembly({ directory: 'cdk.out' });
+ * const gateway = new LocalGateway({ ...app.gatewayOptions, environment: sharedEnvironmentOf(app) });
+ * const { wsUrl, env } = await gateway.start(); // port 0: a free port
+ * // ... WebSocket clients on wsUrl; a backend with env (Gateway.fromEnv) ...
+ * await gateway.stop();
+ * ```
+ */
 export class LocalGateway implements ConnectionManager {
   readonly stage: string;
   readonly apiId: string;
@@ -238,6 +260,7 @@ export class LocalGateway implements ConnectionManager {
       maxConcurrentInvocations: options.maxConcurrentInvocations,
       initTimeoutMs: options.functionInitTimeoutMs,
       log: options.log,
+      output: options.functionOutput,
     });
     for (const [name, definition] of Object.entries(options.functions ?? {})) this.functions.define(name, definition);
     for (const [routeKey, target] of Object.entries(options.routes)) this.routes.set(routeKey, this.resolveRoute(routeKey, target));
@@ -508,7 +531,8 @@ export class LocalGateway implements ConnectionManager {
       if (response.status < 200 || response.status > 299) {
         this.forget(connection);
         this.counters.rejectedConnects++;
-        this.log(`$connect refused ${connection.connectionId} with ${response.status}`);
+        const failure = outcome.ok ? '' : `: function ${connectRoute.functionName} ${outcome.error.errorType}: ${outcome.error.errorMessage}`;
+        this.log(`$connect refused ${connection.connectionId} with ${response.status}${failure}`);
         return rejectUpgrade(socket, response.status, response.status === 502 ? 'Bad Gateway' : 'Forbidden');
       }
       responseHeaders = response.headers;
@@ -622,7 +646,7 @@ export class LocalGateway implements ConnectionManager {
     const event = buildMessageEvent(this.api, connection, { routeKey, body, messageId, requestId, nowMs: now });
     void this.functions.invoke(route.functionName!, event, this.limits.integrationTimeoutMs).then((outcome) => {
       if (!outcome.ok) {
-        this.log(`${routeKey} failed for ${connection.connectionId}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+        this.log(`${routeKey} failed for ${connection.connectionId}: function ${route.functionName} ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
         this.sendErrorFrame(connection, 'Internal server error', requestId);
         return;
       }
@@ -669,7 +693,7 @@ export class LocalGateway implements ConnectionManager {
     }
     const event = buildDisconnectEvent(this.api, connection, { statusCode, reason: disconnectReason, requestId: newGatewayId(), nowMs: Date.now() });
     void this.functions.invoke(route.functionName, event, this.limits.integrationTimeoutMs).then((outcome) => {
-      if (!outcome.ok) this.log(`$disconnect failed for ${connection.connectionId}: ${outcome.error.errorMessage}`);
+      if (!outcome.ok) this.log(`$disconnect failed for ${connection.connectionId}: function ${route.functionName} ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
     });
   }
 
@@ -766,8 +790,9 @@ export class LocalGateway implements ConnectionManager {
     const url = req.url ?? '/';
     // Answers carry the gateway's clock, which clients correct their skew from.
     if (this.options.clockOffsetMs) res.setHeader('Date', new Date(this.clockNow()).toUTCString());
-    if (req.method === 'GET' && this.isStagePath(url)) {
-      // A plain GET (a browser tab, curl, a health check) on the WebSocket URL: API Gateway asks for the upgrade.
+    if (req.method === 'GET' && this.isStageOrBelow(url)) {
+      // A plain GET (a browser tab, curl, a health check) on the WebSocket URL or any path below it
+      // (other than @connections): API Gateway asks for the upgrade.
       req.resume();
       sendEmpty(res, 426, { Upgrade: 'websocket', Connection: 'Upgrade' });
       return;
@@ -797,6 +822,14 @@ export class LocalGateway implements ConnectionManager {
       if (!res.headersSent) sendAwsError(res, 500, 'InternalServerErrorException', { message: 'Internal server error' });
       else res.destroy();
     });
+  }
+
+  /** `/{stage}` or a path below it, e.g. `/{stage}/chat`: API Gateway answers a plain GET on either with 426. */
+  private isStageOrBelow(rawUrl: string): boolean {
+    const segments = decodedPathSegments(rawUrl)?.filter((segment, i) => i === 0 || segment !== '');
+    if (!segments || segments[0] !== this.stage) return false;
+    // `/{stage}/@connections/...` is the management API, which answers for itself.
+    return segments[1] !== '@connections';
   }
 
   /** `/{stage}`, with or without a trailing slash or a query: the path clients connect to. */

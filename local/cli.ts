@@ -1,69 +1,70 @@
 /**
- * `npm run gateway`: runs the local gateway alone in the foreground and prints what a browser and a
- * backend need. With --assembly it serves any synthesized CDK app's WebSocket API; without, a small
- * built-in handler set. (`npm start` runs this project's whole app: example/start.ts.)
- *
- *   --assembly <dir>    serve the WebSocket API of the CDK app synthesized in <dir> (e.g. cdk.out)
- *   --stack <name>      the stack to serve when <dir> has several with a WebSocket API
- *   --port <n>          WebSocket, @connections and Lambda API port (default 3001, or $PORT)
- *   --dynamo-port <n>   embedded DynamoDB port (default 8000)
- * A default port that is taken gives way to a free one, and the output says which; a port given
- * with an option (or $PORT) must be free.
- *   --persist <dir>     keep DynamoDB's data in <dir> across restarts (default: in memory)
- *   --quiet             no per-event log lines
+ * `npm run gateway` and the package's command (`npx serverless-gateway-worker`, local/bin.ts): runs
+ * the local gateway alone in the foreground and prints what a browser and a backend need. It serves a
+ * synthesized CDK app (--assembly), a SAM or CloudFormation template (--template) or a serverless.yml
+ * (--serverless); without one, a small built-in handler set. (`npm start` runs this project's whole
+ * app: example/start.ts.) The options are in gatewayCommand.ts.
  */
-import { parseArgs } from 'node:util';
 import { LocalGateway, type LocalGatewayOptions } from './LocalGateway.ts';
 import { builtinApp } from './builtinApp.ts';
-import { gatewayApiEnvironmentOf, loadCloudAssembly, sharedEnvironmentOf } from './cloudAssembly.ts';
-import { describeEndpoints, portFallbackNotes, portOf, portOption, startFailure, stopOnSignals } from './cliSupport.ts';
-import type { PortRequest } from './listen.ts';
+import { CloudAssemblyError, gatewayApiEnvironmentOf, loadCloudAssembly, sharedEnvironmentOf } from './cloudAssembly.ts';
+import { commandLog, describeEndpoints, portFallbackNotes, portOf, startFailure, stopOnSignals } from './cliSupport.ts';
+import { gatewayArguments } from './gatewayCommand.ts';
+import { createFunctionConsole } from './functionConsole.ts';
+import { loadServerlessConfig } from './serverlessConfig.ts';
+import { loadTemplate } from './samTemplate.ts';
+import { TemplateError } from './templateText.ts';
+import type { WebSocketApp } from './webSocketTemplate.ts';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    'dynamo-port': { type: 'string' },
-    persist: { type: 'string' },
-    assembly: { type: 'string' },
-    stack: { type: 'string' },
-    quiet: { type: 'boolean', default: false },
-  },
-});
+const args = gatewayArguments(process.argv.slice(2));
 
-const assembly = values.assembly ? loadCloudAssembly({ directory: values.assembly, stackName: values.stack }) : undefined;
-for (const warning of assembly?.warnings ?? []) console.warn(`warning: ${warning}`);
-// With an app, a backend process needs what its functions share (table names, the callback URL, ...),
-// and a backend in another language the Gateway API's function name.
-const app: Omit<LocalGatewayOptions, 'port'> = assembly
-  ? { ...assembly.gatewayOptions, environment: { ...sharedEnvironmentOf(assembly), ...gatewayApiEnvironmentOf(assembly) } }
-  : builtinApp();
-
-let port: PortRequest;
-let dynamoPort: PortRequest;
-try {
-  port = portOption(values.port ?? process.env.PORT, 3001, '--port');
-  dynamoPort = portOption(values['dynamo-port'], 8000, '--dynamo-port');
-} catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
+/** The app the options name, or undefined for the built-in handler set; a load failure is one line and exit 1. */
+function loadApp(): { app: WebSocketApp; source: string } | undefined {
+  const { assembly, template, serverless, region } = args;
+  try {
+    if (assembly) return { app: loadCloudAssembly({ directory: assembly, stackName: args.stack, region }), source: assembly };
+    if (template) return { app: loadTemplate({ path: template, parameters: args.parameterOverrides, region }), source: template };
+    if (serverless) return { app: loadServerlessConfig({ path: serverless, stage: args.stage, region }), source: serverless };
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof TemplateError || error instanceof CloudAssemblyError)) throw error;
+    console.error(`error: ${error.message}`);
+    process.exit(1);
+  }
 }
 
+const loaded = loadApp();
+for (const warning of loaded?.app.warnings ?? []) console.warn(`warning: ${warning}`);
+// With an app, a backend process needs what its functions share (table names, the callback URL, ...),
+// and a backend in another language the Gateway API's function name.
+const app: Omit<LocalGatewayOptions, 'port'> = loaded
+  ? { ...loaded.app.gatewayOptions, environment: { ...sharedEnvironmentOf(loaded.app), ...gatewayApiEnvironmentOf(loaded.app) } }
+  : builtinApp();
+
+const functionConsole = createFunctionConsole({
+  verbose: args.verbose,
+  write: (line, stream) => (stream === 'stderr' ? console.error(line) : console.log(line)),
+});
+const { port, dynamoPort } = args;
 const gateway = new LocalGateway({
   apiId: 'localwsapi',
   ...app,
   port,
   dynamoPort,
-  dynamoPath: values.persist,
-  log: values.quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
+  dynamoPath: args.persist,
+  log: commandLog(args.quiet),
+  functionOutput: functionConsole.output,
 });
 
 try {
   const endpoints = await gateway.start();
-  const dynamoData = values.persist ? `data in ${values.persist}` : 'in memory';
+  const dynamoData = args.persist ? `data in ${args.persist}` : 'in memory';
   console.log(
     [
       '',
-      `Local API Gateway WebSocket API ${endpoints.apiId}, stage ${endpoints.stage}`,
+      loaded
+        ? `Serving ${loaded.app.stackName} from ${loaded.source} on the local gateway (api ${endpoints.apiId}, stage ${endpoints.stage})`
+        : `Local API Gateway WebSocket API ${endpoints.apiId}, stage ${endpoints.stage} (the built-in handler set)`,
       ...portFallbackNotes([
         { what: 'the gateway', requested: port, actual: portOf(endpoints.httpUrl) },
         { what: 'DynamoDB', requested: dynamoPort, actual: portOf(endpoints.dynamoEndpoint) },
@@ -80,4 +81,7 @@ try {
   process.exit(1);
 }
 
-stopOnSignals(() => gateway.stop());
+stopOnSignals(async () => {
+  await gateway.stop();
+  functionConsole.flush();
+});

@@ -53,3 +53,16 @@ export function startFailure(error: unknown, portOptions: string): string {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'EADDRINUSE' ? `a port is in use: pass ${portOptions} (${(error as Error).message})` : String((error as Error)?.stack ?? error);
 }
+
+/**
+ * The gateway's per-event log for a command: every line, or with `quiet` only the failures of the
+ * app's functions (the lines that name a function and its error: `... failed for {id}: function
+ * {name} {errorType}: {message}`), on stderr, so that an error is never silent.
+ */
+export function commandLog(quiet: boolean): (line: string) => void {
+  const stamp = (line: string) => `${new Date().toISOString()} ${line}`;
+  if (!quiet) return (line) => console.log(stamp(line));
+  return (line) => {
+    if (/: function \S+ [^:\s]+: /.test(line)) console.error(stamp(line));
+  };
+}

@@ -9,7 +9,6 @@ import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 import { reportTimeToLive } from './dynaliteWithTtl.ts';
 import { listenOn, type PortRequest } from './listen.ts';
-import { registerServedInThisThread } from '../sdk/blockingHttp.ts';
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
@@ -52,7 +51,6 @@ export class LocalDynamo {
   private server?: Server;
   private client?: DynamoDBClient;
   private readonly tables = new Map<string, LocalTableDefinition>();
-  private unregisterServer: (() => void) | undefined;
   endpoint = '';
 
   constructor(private readonly options: LocalDynamoOptions) {}
@@ -63,8 +61,6 @@ export class LocalDynamo {
     const port = await listenOn(server, this.options.port ?? 0, { host: this.options.host, backlog: 4096 });
     this.server = server;
     this.endpoint = `http://${this.options.host}:${port}`;
-    // The SDK must not block this thread waiting for this server (the message handler's lazy session read).
-    this.unregisterServer = registerServedInThisThread(this.options.host, port);
     this.client = new DynamoDBClient({
       endpoint: this.endpoint,
       region: this.options.region,
@@ -160,8 +156,6 @@ export class LocalDynamo {
   }
 
   async stop(): Promise<void> {
-    this.unregisterServer?.();
-    this.unregisterServer = undefined;
     this.client?.destroy();
     const server = this.server;
     this.server = undefined;

@@ -8,7 +8,9 @@
 // counted). Node re-attributes a pooled keep-alive socket to the invocation that reuses it.
 //
 // What counts as pending, as libuv sees it: a handle or timer while it is ref'd (hasRef()), and a
-// request (fs, dns, crypto, writes, connects, nextTick) until it is done. Objects Node destroys only
+// request (fs, fs/promises, dns, crypto, writes, connects, nextTick) until it is done (fs/promises
+// is FSREQPROMISE: the AWS SDK's credential chain reads ~/.aws with it on a client's first call, and
+// without it a first post answered null). Objects Node destroys only
 // when garbage collected (promises, HTTP request/response resources, parsers, TLS wrappers over a
 // TCP handle that is counted itself, file handles, zlib) do not keep the loop alive and are ignored.
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
@@ -37,7 +39,7 @@ export class EventLoopTracker {
       const owner = this.#owners.getStore();
       if (owner === undefined) return;
       const holder = refHolder(resource);
-      if (!holder && type !== 'TickObject' && !/(REQ|REQUEST|WRAP)$/.test(type)) return;
+      if (!holder && type !== 'TickObject' && !/(REQ|REQUEST|WRAP|REQPROMISE)$/.test(type)) return;
       this.#pending.set(asyncId, { owner, holder });
     },
     destroy: (asyncId) => {

@@ -24,7 +24,7 @@ import type { LambdaContext } from './events.ts';
 import { newLambdaRequestId } from './ids.ts';
 import { timeoutError, toErrorPayload, type InvocationOutcome, type InvocationRequest, type LambdaErrorPayload, type RunningFunction } from './invocation.ts';
 import { DEFAULT_RUNTIME, unsupportedRuntimeReason, type LambdaNodeRuntime } from './runtimes.ts';
-import { WorkerFunction, nodeVersionMismatch } from './workerFunction.ts';
+import { WorkerFunction, nodeVersionMismatch, type FunctionOutput } from './workerFunction.ts';
 
 export type { InvocationOutcome, LambdaErrorPayload } from './invocation.ts';
 
@@ -89,6 +89,8 @@ export interface FunctionHostOptions {
   /** The budget of a module function's on-demand init phase (see workerFunction.ts). @default 10000, Lambda's */
   readonly initTimeoutMs?: number;
   readonly log?: (line: string) => void;
+  /** Takes module functions' console output line by line (see workerFunction.ts). */
+  readonly output?: FunctionOutput;
 }
 
 const DEFAULT_TIMEOUT_MS = 3000;
@@ -283,6 +285,7 @@ export class FunctionHost {
       rewriteEnvironment: this.options.rewriteEnvironment,
       onReset,
       log: this.options.log,
+      output: this.options.output,
     });
   }
 

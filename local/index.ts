@@ -1,4 +1,7 @@
-/** The local gateway: API Gateway WebSocket APIs, @connections, Lambda invoke and DynamoDB on a laptop. */
+/**
+ * The local gateway: API Gateway WebSocket APIs, @connections, Lambda invoke and DynamoDB on a laptop.
+ * @module serverless-gateway-worker/local
+ */
 export {
   LocalGateway,
   type LocalGatewayOptions,
@@ -37,3 +40,8 @@ export type {
   LambdaContext,
 } from './events.ts';
 export { loadCloudAssembly, environmentOf, sharedEnvironmentOf, outputOf, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';
+export { TemplateError } from './templateText.ts';
+export type { WebSocketApp } from './webSocketTemplate.ts';
+export { loadTemplate, type TemplateOptions } from './samTemplate.ts';
+export { loadServerlessConfig, type ServerlessConfigOptions } from './serverlessConfig.ts';
+export type { FunctionOutput } from './workerFunction.ts';

@@ -16,7 +16,7 @@ const ASYNC_PAYLOAD_LIMIT = 1024 * 1024;
 /** Returns the function name when the path is the invoke API's, else undefined. */
 export function matchInvokePath(rawUrl: string): string | undefined {
   const segments = decodedPathSegments(rawUrl);
-  if (!segments || segments.length !== 4) return undefined;
+  if (segments?.length !== 4) return undefined;
   if (segments[0] !== '2015-03-31' || segments[1] !== 'functions' || segments[3] !== 'invocations') return undefined;
   return segments[2];
 }

@@ -42,7 +42,7 @@ if (httpsRedirects.length > 0) {
   https.request = function request(...args) {
     // request(options[, cb]) or request(url[, options][, cb]), as node:https accepts them.
     let options = args[0];
-    let rest = args.slice(1);
+    const rest = args.slice(1);
     if (typeof options === 'string' || options instanceof URL) {
       const url = new URL(options);
       const extra = rest[0] && typeof rest[0] === 'object' ? rest.shift() : {};

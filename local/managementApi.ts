@@ -33,7 +33,7 @@ export interface ConnectionManager {
 /** Returns the connection id when the path is `/{stage}/@connections/{id}`, else undefined. */
 export function matchConnectionsPath(rawUrl: string, stage: string): string | undefined {
   const segments = decodedPathSegments(rawUrl);
-  if (!segments || segments.length !== 3) return undefined;
+  if (segments?.length !== 3) return undefined;
   if (segments[0] !== stage || segments[1] !== '@connections') return undefined;
   return segments[2];
 }

@@ -50,11 +50,9 @@ function failure(error) {
 
 /** One runtime environment's way of running its handler. */
 export class RuntimeInterface {
-  #runtime;
   #tracker;
 
   constructor(runtime) {
-    this.#runtime = runtime;
     if (supportsCallbacks(runtime)) {
       this.#tracker = new EventLoopTracker();
       this.#tracker.enable();

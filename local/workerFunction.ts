@@ -21,6 +21,7 @@
  * once the invocations running in it have ended.
  */
 import { Worker } from 'node:worker_threads';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname } from 'node:path';
 import type { ModuleFunctionDefinition } from './functions.ts';
@@ -42,7 +43,12 @@ export interface WorkerFunctionOptions {
   /** This environment was reset (timeout, crash, failed init): the next one initializes within its invocation. */
   readonly onReset: () => void;
   readonly log?: (line: string) => void;
+  /** Takes the function's console output line by line; without it, the output goes to the host's stdout and stderr. */
+  readonly output?: FunctionOutput;
 }
+
+/** One line a function wrote (console.log, console.error, process.stdout.write). */
+export type FunctionOutput = (functionName: string, line: string, stream: 'stdout' | 'stderr') => void;
 
 type InitResult =
   | { readonly ok: true; readonly doneAt: number; readonly mode: InitMode }
@@ -124,8 +130,15 @@ export class WorkerFunction implements RunningFunction {
         httpsRedirects: this.options.httpsRedirects,
       },
       resourceLimits: { maxOldGenerationSizeMb: Math.max(definition.memoryMB ?? 128, 256) },
+      ...(this.options.output ? { stdout: true, stderr: true } : {}),
     });
     worker.unref();
+    const output = this.options.output;
+    if (output) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        createInterface({ input: worker[stream], crlfDelay: Infinity }).on('line', (line) => output(this.options.name, line, stream));
+      }
+    }
     this.worker = worker;
     const exited: LambdaErrorPayload = { errorType: 'Runtime.ExitError', errorMessage: `${this.options.name}: the runtime exited`, trace: [] };
     let markInitStarted!: (value: 'init-started') => void;

@@ -8,10 +8,11 @@
 //      tsc type-checks and builds it, the construct refuses to synthesize without esbuild, `cdk synth`
 //      bundles GatewayBackend with the app's Events module and the app's NodejsFunction (grantGateway),
 //      the app's own test (LocalGateway on its cdk.out) passes, and the package's command serves the
-//      app's cdk.out (a stack inside a Stage) for connect, init, bind and sendToUid.
+//      app's cdk.out (a stack inside a Stage) for connect, init, bind and sendToUid;
+//   3. the same app on the floor of the aws-cdk-lib and constructs peer ranges: tsc, synth, its test.
 // Each step is timed; the table goes to stdout. Plain JavaScript: it runs before anything is built.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,7 +128,7 @@ try {
   step('app: tsc (type-check and build; strict, NodeNext, noImplicitReturns, no skipLibCheck)', () => run('npx', ['--no-install', 'tsc', '-p', '.'], app));
   step('app: plain node imports and requires every export', () => {
     const names = ['serverless-gateway-worker', 'serverless-gateway-worker/events', 'serverless-gateway-worker/cdk', 'serverless-gateway-worker/local', 'serverless-gateway-worker/sdk', 'serverless-gateway-worker/metrics', 'serverless-gateway-worker/browser'];
-    run(process.execPath, ['--input-type=module', '-e', names.map((n, i) => `import * as m${i} from '${n}';`).join(' ') + " if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m5.GatewayMetrics !== 'function' || typeof m6.connect !== 'function') process.exit(3);"], app);
+    run(process.execPath, ['--input-type=module', '-e', `${names.map((n, i) => `import * as m${i} from '${n}';`).join(' ')} if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m5.GatewayMetrics !== 'function' || typeof m6.connect !== 'function') process.exit(3);`], app);
     run(process.execPath, ['-e', `for (const n of ${JSON.stringify(names)}) require(n); if (typeof require('serverless-gateway-worker/cdk').GatewayBackend !== 'function') process.exit(3);`], app);
   });
   step('app: synth without esbuild fails with the install command', () => {
@@ -150,6 +151,7 @@ try {
     check(/# pass 2\b/.test(output) && /# fail 0\b/.test(output), `the app's test:\n${output}`);
   });
   await step('app: npx serverless-gateway-worker --assembly cdk.out: connect, init, bind, sendToUid', () => commandRoundTrip(app));
+  step(`app on the peer ranges' floor (aws-cdk-lib ${peerFloor('aws-cdk-lib')}, constructs ${peerFloor('constructs')}): npm install, tsc, cdk synth, its own test`, () => floorRoundTrip(join(scratch, 'app-floor'), tarball));
 
   console.log('\n[consumer] passed');
   for (const fact of facts) console.log(`  ${fact}`);
@@ -161,6 +163,35 @@ try {
   console.error(`\n[consumer] FAILED; the scratch directories are kept in ${scratch}`);
   console.error(error);
   process.exit(1);
+}
+
+/** The lowest version a peer range of package.json admits (`^2.252.0` -> `2.252.0`). */
+function peerFloor(name) {
+  const range = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).peerDependencies[name];
+  const floor = /^(?:\^|>=\s*)?(\d+\.\d+\.\d+)$/.exec(range ?? '')?.[1];
+  check(floor, `the peer range of ${name} (${range}) has no plain floor to test`);
+  return floor;
+}
+
+/**
+ * The same app on the oldest aws-cdk-lib and constructs the peer ranges admit: the declared floor is
+ * proved, not guessed. aws-cdk-lib before 2.269 refuses the construct's IAM5 acknowledgment ids through
+ * Validations.acknowledge, so the synthesized metadata must still carry them (cdk/nagFindingId.ts).
+ */
+function floorRoundTrip(app, tarball) {
+  const cdkFloor = peerFloor('aws-cdk-lib');
+  // A fresh copy: npm downgrading aws-cdk-lib in place leaves a tree whose types do not resolve.
+  cpSync(join(root, 'example/consumer-app'), app, { recursive: true, filter: (path) => !/\/(node_modules|build|cdk\.out)(\/|$)/.test(path) });
+  run('npm', ['pkg', 'set', `dependencies.serverless-gateway-worker=file:${tarball}`, `dependencies.aws-cdk-lib=${cdkFloor}`, `dependencies.constructs=${peerFloor('constructs')}`], app);
+  run('npm', ['install', '--no-audit', '--no-fund'], app);
+  check(JSON.parse(readFileSync(join(app, 'node_modules/aws-cdk-lib/package.json'), 'utf8')).version === cdkFloor, `aws-cdk-lib ${cdkFloor} was not installed`);
+  run('npx', ['--no-install', 'tsc', '-p', '.'], app);
+  run('npx', ['--no-install', 'cdk', 'synth', '--quiet'], app, offline);
+  const metadata = readdirSync(join(app, 'cdk.out/assembly-Dev')).find((name) => name.endsWith('.metadata.json'));
+  check(metadata && /AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>/.test(readFileSync(join(app, 'cdk.out/assembly-Dev', metadata), 'utf8')), `no IAM5 acknowledgment in the synthesized metadata on aws-cdk-lib ${cdkFloor}`);
+  const output = run('npm', ['test'], app);
+  check(/# pass 2\b/.test(output) && /# fail 0\b/.test(output), `the app's test on aws-cdk-lib ${cdkFloor}:\n${output}`);
+  facts.push(`aws-cdk-lib ${cdkFloor} (the peer floor): the app type-checks, synthesizes and passes its own test`);
 }
 
 /** Starts the package's command on the app's cdk.out and drives one client through it. */

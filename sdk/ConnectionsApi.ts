@@ -1,7 +1,7 @@
 /**
  * The `@connections` management API over bare keep-alive HTTP(S), signed with our own SigV4
  * (sdk/sigv4.ts) instead of ApiGatewayManagementApiClient's middleware stack. Same wire format as
- * the AWS SDK (v3.11xx, checked in test/sdk-sigv4.test.ts): `POST|GET|DELETE
+ * the AWS SDK (v3.11xx, checked in test/unit/sdk-sigv4.test.ts): `POST|GET|DELETE
  * {callbackUrl path}/@connections/{id, URI-encoded: "=" as %3D}`, the raw payload as the body,
  * service `execute-api`; the canonical URI signs `@` as %40 and `%3D` as %253D.
  *

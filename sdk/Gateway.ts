@@ -2,7 +2,7 @@
  * Gateway: GatewayClient's API (every method async, same names) on DynamoDB and API Gateway's
  * `@connections` API. This class is the public surface and documents each method's semantics; the
  * work is in sdk/gateway/, one file per concern (options, lifecycle, sending, broadcast, delivery,
- * clients, sessions, sessionRead, bindings, groups, queries, scans; context.ts is what they share).
+ * clients, sessions, bindings, groups, queries, scans; context.ts is what they share).
  * The data model is in sdk/tables.ts. The rules common to all:
  *
  * - Input is checked before any network call (sdk/validation.ts lists the rules); a failure rejects
@@ -49,7 +49,8 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BindTokenGuard, BindTokenSecret, type BindOptions } from './bindToken.ts';
+import { BindTokenGuard, type BindOptions } from './bindToken.ts';
+import { TokenSecret } from './tokenSecret.ts';
 import { ConnectionsApi } from './ConnectionsApi.ts';
 import { CredentialCache } from './CredentialCache.ts';
 import { ConnectionStore } from './ConnectionStore.ts';
@@ -60,7 +61,6 @@ import { RateLimiter } from './RateLimiter.ts';
 import type { GatewayTableNames } from './tables.ts';
 import { checkClientId, describe, type Session } from './validation.ts';
 import type { GatewayContext } from './gateway/context.ts';
-import { attachSessionReads, SessionReads } from './gateway/sessionRead.ts';
 import { isOptionsObject, readConfig, resolveOptions, sendBurst, type GatewayOptions } from './gateway/options.ts';
 import type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendReport } from './gateway/types.ts';
 import * as bindings from './gateway/bindings.ts';
@@ -78,6 +78,24 @@ export { CONNECT_GRACE_MS } from './gateway/delivery.ts';
 export type { GatewayOptions } from './gateway/options.ts';
 export type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendMetrics, SendReport, Session } from './gateway/types.ts';
 
+/**
+ * GatewayClient's API on DynamoDB and API Gateway's `@connections` API: bind clients to uids and
+ * groups, keep their sessions, and push to one client, a uid, a group or everyone. Build one per
+ * process (a Lambda's module scope) with {@link Gateway.fromEnv}, which reads what the construct's
+ * `grantGateway` sets.
+ *
+ * @example
+ * ```ts
+ * import { Gateway } from 'serverless-gateway-worker';
+ *
+ * const gateway = Gateway.fromEnv();
+ *
+ * export const handler = async (event: { uid: string; text: string }) => {
+ *   const report = await gateway.sendToUid(event.uid, { type: 'notice', text: event.text });
+ *   return { sent: report.sent.length, gone: report.gone.length, failed: report.failed.length };
+ * };
+ * ```
+ */
 export class Gateway {
   readonly callbackUrl: string;
   readonly region: string;
@@ -86,7 +104,6 @@ export class Gateway {
   private readonly ctx: GatewayContext;
   private readonly doc: DynamoDBDocumentClient;
   private readonly ownsDoc: boolean;
-  private readonly sessionReads: SessionReads;
 
   /** Throws a ConfigurationError for options that are missing, of the wrong type or unreadable. */
   constructor(options: GatewayOptions) {
@@ -119,7 +136,7 @@ export class Gateway {
     const secret =
       o.bindTokenSecret === undefined
         ? undefined
-        : new BindTokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
+        : new TokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
     this.ctx = {
       store,
       api,
@@ -133,10 +150,8 @@ export class Gateway {
       retryBackoff,
       bindTokens: new BindTokenGuard(secret, o.requireBindToken),
       recoveryWindowMs: o.recoveryWindowSeconds * 1000,
-      ...(secret ? { resumeKey: () => secret.key() } : {}),
+      ...(secret ? { resumeKeys: async () => (await secret.keys()).all } : {}),
     };
-    this.sessionReads = new SessionReads(this.ctx, this.doc, o.requestTimeoutMs);
-    attachSessionReads(this, this.sessionReads);
   }
 
   /**
@@ -204,7 +219,6 @@ export class Gateway {
   /** Closes the keep-alive sockets, and the DynamoDB, Lambda and Secrets Manager clients the Gateway built. */
   destroy(): void {
     this.ctx.api.destroy();
-    this.sessionReads.destroy();
     if (this.ownsDoc) this.doc.destroy();
     this.ctx.fanout?.destroy();
     this.ctx.bindTokens.destroy();

@@ -17,6 +17,7 @@
  * splits what exceeds EMF's limits (100 metrics, 100 values per metric) into several lines. Outside
  * Lambda, stdout must reach CloudWatch Logs (e.g. the CloudWatch agent) for the metrics to exist.
  * POWERTOOLS_METRICS_DISABLED=true turns the output off.
+ * @module serverless-gateway-worker/metrics
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ConfigurationError } from './errors.ts';

@@ -1,31 +1,27 @@
 /**
  * Bind tokens: proof that whoever asks to bind a connection got its init message, i.e. owns it.
  * A connection id is not a credential (it leaks through rosters, payloads and logs); the token is a
- * MAC over the id and an expiry, keyed by a secret that only the backend side can read.
+ * connection token of purpose 'bind' (tokens.ts: a MAC over the purpose, the id and an expiry, keyed
+ * by a secret that only the backend side can read), so it is good for binding and nothing else.
  *
- *   token = "v1." + expiry + "." + base64url(HMAC-SHA256(key, "v1." + connectionId + "." + expiry))
+ * The key is the UTF-8 bytes of a Secrets Manager secret's SecretString (the construct generates 64
+ * characters; locally the gateway generates one per start).
  *
- * `expiry` is Unix seconds in decimal; the MAC is 43 characters. The key is the UTF-8 bytes of a
- * Secrets Manager secret's SecretString (the construct generates 64 characters; locally the gateway
- * generates one per start). Verification is constant-time over the MAC and refuses expired tokens.
- * The key and the secret's value never appear in an error or a log line.
- *
- * The secret is read once per process (BindTokenSecret caches it): verification makes no network
- * call after the first. A new secret value reaches a process when it starts.
+ * The secret's current and previous versions are read on first use and again hourly (tokenSecret.ts):
+ * verification makes no network call in between, except that a token none of the keys signed makes
+ * the process read them again, at most once a minute (a rotation under way). A token signed with
+ * either version is accepted, so a rotation needs no restart and refuses no token.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import { BindTokenError, ConfigurationError, ServiceError, ThrottledError, ValidationError, type BindTokenRefusal } from './errors.ts';
+import { BindTokenError, ConfigurationError, ValidationError, type BindTokenRefusal } from './errors.ts';
 import { CONNECTION_MAX_AGE_SECONDS } from './tables.ts';
+import { checkToken, mintToken } from './tokens.ts';
+import type { TokenKeys, TokenSecret } from './tokenSecret.ts';
+
+// The key's reader under its former names, for code written against them (a bind token secret is a token secret).
+export { TokenSecret as BindTokenSecret, type TokenSecretOptions as BindTokenSecretOptions, type SecretsManagerClientLike } from './tokenSecret.ts';
 
 /** A token is valid as long as the longest connection API Gateway allows: 2 hours. */
 export const BIND_TOKEN_TTL_SECONDS = CONNECTION_MAX_AGE_SECONDS;
-
-/** Shorter keys are refused (a configuration error): HMAC-SHA256 wants at least 32 bytes of key. */
-export const MIN_BIND_SECRET_BYTES = 32;
-
-const VERSION = 'v1';
-const TOKEN = /^v1\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/;
 
 /** Options of the binding methods (`bindUid`, `joinGroup`). */
 export interface BindOptions {
@@ -40,119 +36,20 @@ export interface BindOptions {
  */
 export const OWN_CONNECTION: unique symbol = Symbol('gateway.ownConnection');
 
-function mac(key: Uint8Array, connectionId: string, expiry: string): Buffer {
-  return createHmac('sha256', key).update(`${VERSION}.${connectionId}.${expiry}`, 'utf8').digest();
-}
-
-/** A token for `connectionId`, valid until `nowMs` + `ttlSeconds`. */
+/** A bind token for `connectionId`, valid until `nowMs` + `ttlSeconds`. */
 export function mintBindToken(key: Uint8Array, connectionId: string, nowMs = Date.now(), ttlSeconds = BIND_TOKEN_TTL_SECONDS): string {
-  const expiry = String(Math.floor(nowMs / 1000) + ttlSeconds);
-  return `${VERSION}.${expiry}.${mac(key, connectionId, expiry).toString('base64url')}`;
+  return mintToken(key, 'bind', connectionId, nowMs, ttlSeconds);
 }
 
-/** Why a token is refused, or undefined when it is valid for `connectionId` at `nowMs`. */
-export function checkBindToken(key: Uint8Array, connectionId: string, token: unknown, nowMs = Date.now()): BindTokenRefusal | undefined {
-  if (token === undefined || token === null || token === '') return 'missing';
-  const match = typeof token === 'string' ? TOKEN.exec(token) : null;
-  if (!match) return 'malformed';
-  const [, expiry, given] = match as unknown as [string, string, string];
-  const expected = mac(key, connectionId, expiry);
-  const presented = Buffer.from(given, 'base64url');
-  // The last of 43 characters carries 2 unused bits: only the canonical spelling is a token, so one
-  // token has exactly one form. 43 characters always decode to 32 bytes (the length check guards timingSafeEqual).
-  if (presented.toString('base64url') !== given) return 'malformed';
-  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'mismatch';
-  if (Number(expiry) * 1000 <= nowMs) return 'expired';
-  return undefined;
-}
-
-/**
- * A Secrets Manager client: a SecretsManagerClient, or anything with its `send` for GetSecretValue.
- * Structural, because @aws-sdk/client-secrets-manager is an optional peer of the package (an SDK
- * install that never reads a bind token secret does not carry it): the package's types must not need it.
- */
-export interface SecretsManagerClientLike {
-  send(command: object): Promise<{ readonly SecretString?: string }>;
-  destroy(): void;
-}
-
-type SecretsManagerModule = typeof import('@aws-sdk/client-secrets-manager');
-let secretsManagerModule: Promise<SecretsManagerModule> | undefined;
-
-/** @aws-sdk/client-secrets-manager, imported on the first secret read (Lambda's Node.js runtimes provide it). */
-function loadSecretsManager(): Promise<SecretsManagerModule> {
-  secretsManagerModule ??= import('@aws-sdk/client-secrets-manager').catch((error: unknown) => {
-    secretsManagerModule = undefined;
-    throw new ConfigurationError(
-      'bind tokens read their secret with @aws-sdk/client-secrets-manager, which this install does not have: npm install @aws-sdk/client-secrets-manager',
-      { cause: error },
-    );
-  });
-  return secretsManagerModule;
-}
-
-export interface BindTokenSecretOptions {
-  /** The secret's ARN or name (GATEWAY_BIND_TOKEN_SECRET). */
-  readonly secretId: string;
-  /** @default a SecretsManagerClient built for `region` and `credentials`; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER by itself */
-  readonly client?: SecretsManagerClientLike;
-  readonly region?: string;
-  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-}
-
-/** The key, read from Secrets Manager on first use and kept; a failed read is tried again next time. */
-export class BindTokenSecret {
-  readonly secretId: string;
-  /** The caller's client, or the one this built on the first read (and destroys). */
-  private client: SecretsManagerClientLike | undefined;
-  private readonly ownsClient: boolean;
-  private pending: Promise<Buffer> | undefined;
-
-  constructor(private readonly options: BindTokenSecretOptions) {
-    this.secretId = options.secretId;
-    this.ownsClient = !options.client;
-    this.client = options.client;
-  }
-
-  key(): Promise<Buffer> {
-    this.pending ??= this.load().catch((error) => {
-      this.pending = undefined;
-      throw error;
-    });
-    return this.pending;
-  }
-
-  destroy(): void {
-    if (this.ownsClient) this.client?.destroy();
-  }
-
-  private async load(): Promise<Buffer> {
-    const { GetSecretValueCommand, SecretsManagerClient } = await loadSecretsManager();
-    const { region, credentials } = this.options;
-    this.client ??= new SecretsManagerClient({ ...(region ? { region } : {}), ...(credentials ? { credentials } : {}) });
-    let value: string | undefined;
-    try {
-      value = (await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }))).SecretString;
-    } catch (error) {
-      // The AWS error's name and message name the secret at most, never its value.
-      const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-      const details = { statusCode: e?.$metadata?.httpStatusCode, errorType: e?.name };
-      const message = `reading the bind token secret ${this.secretId} failed: ${e?.name ?? 'Error'}: ${e?.message ?? 'no answer'}`;
-      if (e?.name === 'ThrottlingException') throw new ThrottledError(message, details);
-      throw new ServiceError(message, details);
-    }
-    const key = Buffer.from(value ?? '', 'utf8');
-    if (key.length < MIN_BIND_SECRET_BYTES) {
-      throw new ConfigurationError(`the bind token secret ${this.secretId} has no SecretString of at least ${MIN_BIND_SECRET_BYTES} bytes`);
-    }
-    return key;
-  }
+/** Why a bind token is refused, or undefined when one of `keys` signed it for `connectionId` and it is valid at `nowMs`. */
+export function checkBindToken(keys: Uint8Array | readonly Uint8Array[], connectionId: string, token: unknown, nowMs = Date.now()): BindTokenRefusal | undefined {
+  return checkToken(keys, 'bind', connectionId, token, nowMs);
 }
 
 /** What the binding methods call before any write: refuses a missing or wrong token when tokens are required. */
 export class BindTokenGuard {
   constructor(
-    private readonly secret: BindTokenSecret | undefined,
+    private readonly secret: TokenSecret | undefined,
     readonly required: boolean,
     private readonly now: () => number = Date.now,
   ) {
@@ -165,7 +62,7 @@ export class BindTokenGuard {
   }
 
   async create(clientId: string): Promise<string> {
-    return mintBindToken(await this.keyOrThrow('createBindToken'), clientId, this.now());
+    return mintBindToken((await this.keysOrThrow('createBindToken')).current, clientId, this.now());
   }
 
   /** Throws BindTokenError when the token is required and refused, ValidationError for a malformed options argument. */
@@ -186,11 +83,16 @@ export class BindTokenGuard {
 
   private async refusal(clientId: string, token: unknown): Promise<BindTokenRefusal | undefined> {
     if (token === undefined || token === null || token === '') return 'missing'; // no secret read needed
-    return checkBindToken(await this.keyOrThrow('verifyBindToken'), clientId, token, this.now());
+    const keys = await this.keysOrThrow('verifyBindToken');
+    const refusal = checkBindToken(keys.all, clientId, token, this.now());
+    if (refusal !== 'mismatch') return refusal;
+    // Signed by none of this process's keys: perhaps by a version put since it read them (a rotation).
+    const newer = await this.secret!.keysAfterMiss(keys);
+    return newer ? checkBindToken(newer.all, clientId, token, this.now()) : refusal;
   }
 
-  private keyOrThrow(operation: string): Promise<Buffer> {
+  private keysOrThrow(operation: string): Promise<TokenKeys> {
     if (!this.secret) return Promise.reject(new ConfigurationError(`${operation} needs bindTokenSecret (GATEWAY_BIND_TOKEN_SECRET)`));
-    return this.secret.key();
+    return this.secret.keys();
   }
 }

@@ -24,7 +24,10 @@ export const GatewayEnvVar = {
   fanoutThreshold: 'GATEWAY_FANOUT_THRESHOLD',
   /** ARN (or name) of the Secrets Manager secret that keys the bind tokens (sdk/bindToken.ts). */
   bindTokenSecret: 'GATEWAY_BIND_TOKEN_SECRET',
-  /** `true`: bindUid / joinGroup refuse a missing or wrong bind token (BindTokenError). */
+  /**
+   * `true`: bindUid / joinGroup refuse a missing or wrong bind token (BindTokenError); `false`: they
+   * do not. Unset or empty: `true` when GATEWAY_BIND_TOKEN_SECRET is set (fail closed), else `false`.
+   */
   requireBindToken: 'GATEWAY_REQUIRE_BIND_TOKEN',
   /** `@connections` requests per second one chunked broadcast may spend (fanout.rateLimit). */
   fanoutRate: 'GATEWAY_FANOUT_RATE',

@@ -1,4 +1,8 @@
-/** The Gateway SDK: GatewayClient's API on DynamoDB and API Gateway's `@connections`. No Lambda types here. */
+/**
+ * The Gateway SDK: GatewayClient's API on DynamoDB and API Gateway's `@connections`. No Lambda types here.
+ * The package's root export; `serverless-gateway-worker/sdk` is the same module.
+ * @module serverless-gateway-worker
+ */
 export {
   Gateway,
   CONNECT_GRACE_MS,

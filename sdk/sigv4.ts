@@ -1,7 +1,7 @@
 /**
  * A minimal AWS Signature Version 4 signer for the `@connections` fast path, on node:crypto.
  *
- * It produces exactly what @smithy/signature-v4 produces for the same request (test/sdk-sigv4.test.ts
+ * It produces exactly what @smithy/signature-v4 produces for the same request (test/unit/sdk-sigv4.test.ts
  * proves it), without the SDK's middleware stack: per request it costs one SHA-256 of the canonical
  * request and one HMAC. The payload hash is computed once per fan-out and passed in, and the signing
  * key (four chained HMACs) is cached per secret, day, region and service.

@@ -59,7 +59,7 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{15}=$/;
  * (CLIENT_ID), which catches a uid or a group passed where a client id belongs.
  */
 const AWS_CONNECTION_ID = /^[A-Za-z0-9_.~=-]{1,128}$/;
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

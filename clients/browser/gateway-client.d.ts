@@ -1,4 +1,7 @@
-/** Types of gateway-client.js, the browser client. README: "Browser client". */
+/**
+ * Types of gateway-client.js, the browser client. README: "Browser client".
+ * @module serverless-gateway-worker/browser
+ */
 
 /**
  * - `connecting`: the first attempt, before its init message.
@@ -81,4 +84,20 @@ export interface GatewayClient {
 
 export declare const DEFAULTS: Readonly<Required<Pick<GatewayClientOptions, 'initTimeoutMs' | 'minDelayMs' | 'maxDelayMs' | 'stableAfterMs' | 'heartbeatMs'>>>;
 
+/**
+ * Opens a connection that binds on every init message, reconnects with backoff and sends the
+ * heartbeat. Every reconnect is a new connection with a new client id: bind it again in `onInit`.
+ *
+ * @example
+ * ```js
+ * import { connect } from 'serverless-gateway-worker/browser';
+ *
+ * const client = connect('wss://abc123.execute-api.eu-west-1.amazonaws.com/prod', {
+ *   onInit: ({ clientId, bindToken }) =>
+ *     fetch('/bind', { method: 'POST', body: new URLSearchParams({ client_id: clientId, bind_token: bindToken ?? '' }) }),
+ *   onMessage: (data) => console.log(data),
+ * });
+ * client.send({ action: 'say', text: 'hi' }); // false unless open
+ * ```
+ */
 export declare function connect(url: string, options?: GatewayClientOptions): GatewayClient;

@@ -4,13 +4,16 @@ declare(strict_types=1);
 
 /**
  * GatewayClient for PHP, on the serverless gateway: GatewayClient v3's static methods, names and
- * argument order, each one a signed Invoke of the Gateway API Lambda (README: "PHP: GatewayClient").
- * An existing app changes its `require` to this file and sets `Gateway::$registerAddress` to the
- * Gateway API function's name or ARN (or leaves it and sets GATEWAY_API_FUNCTION).
+ * argument order, each one a signed Invoke of the Gateway API Lambda (docs/guides/php.md).
+ * An existing app keeps its `Gateway::$registerAddress = '127.0.0.1:1236'` (any register address,
+ * or an array of them, means this gateway: GATEWAY_API_FUNCTION), or names the function there.
  *
- * Return shapes are GatewayClient's (`getClientIdListByGroup` keyed by id, `isOnline` 0/1, numeric
- * uids turned into integer keys as PHP does). Where GatewayClient echoes a warning and carries on,
- * returns false, or silently does nothing, this throws a GatewayException with a stable code.
+ * By default it behaves as GatewayClient where an unchanged app depends on it: return values have
+ * GatewayClient's types and shapes (sends return nothing, `sendToClient` a bool, `isOnline` 0/1,
+ * lists keyed by id), calls on a client that is gone do nothing, and what GatewayClient ignores with
+ * a warning (a malformed client id, an empty uid or group) is ignored with a line in PHP's error log.
+ * Strict mode (`Gateway::$strict = true`, or GATEWAY_STRICT=1) throws a GatewayException with a
+ * stable code there instead and returns the sends' delivery reports (GatewayCompat.php has the rules).
  */
 
 namespace GatewayClient;
@@ -18,20 +21,36 @@ namespace GatewayClient;
 require_once __DIR__ . '/GatewayException.php';
 require_once __DIR__ . '/SigV4Signer.php';
 require_once __DIR__ . '/GatewayApiClient.php';
+require_once __DIR__ . '/GatewayCompat.php';
+foreach (['Credentials', 'CredentialsException', 'HttpFetch', 'SharedConfigFiles', 'Sts', 'EnvironmentCredentials', 'ProfileCredentials', 'WebIdentityCredentials', 'ContainerCredentials', 'InstanceMetadataCredentials', 'CredentialChain'] as $gatewayClientCredentialsFile) {
+    require_once __DIR__ . '/Credentials/' . $gatewayClientCredentialsFile . '.php';
+}
+unset($gatewayClientCredentialsFile);
 
 class Gateway
 {
-    /** GatewayClient's default, which means "not configured": GATEWAY_API_FUNCTION is used instead. */
+    /** GatewayClient's default; like any register address, it means this gateway (GATEWAY_API_FUNCTION). */
     public const DEFAULT_REGISTER_ADDRESS = '127.0.0.1:1236';
 
+    /** The variable that turns strict mode on when `$strict` is left null. */
+    public const STRICT_ENV = 'GATEWAY_STRICT';
+
     /**
-     * The Gateway API function's name or ARN (GatewayClient: the Register's address). Left at
-     * GatewayClient's default, empty or null, the GATEWAY_API_FUNCTION variable names it. An array
-     * (GatewayClient accepts several Registers) uses its first entry.
+     * GatewayClient's Register address, or the Gateway API function. Any register address (`ip:port`,
+     * `host:port`, or an array of them: what a GatewayClient app already has here), empty or null
+     * means this gateway, whose function GATEWAY_API_FUNCTION names. A function name, `name:alias`
+     * or an ARN selects that function (a numeric version qualifier looks like a port: pass an ARN).
      *
      * @var string|array<string>|null
      */
     public static $registerAddress = self::DEFAULT_REGISTER_ADDRESS;
+
+    /**
+     * Strict mode: failures GatewayClient ignores (a client that is gone, a malformed id, an empty uid
+     * or group) throw a GatewayException, sends return their delivery report, `updateSession` the
+     * merged session, and `unbindUid` checks its `$uid`. Null (the default) reads GATEWAY_STRICT.
+     */
+    public static ?bool $strict = null;
 
     /** Kept so configuration code still runs; IAM (SigV4) authenticates, there is no shared secret. */
     public static $secretKey = '';
@@ -55,7 +74,7 @@ class Gateway
 
     /**
      * To every connection, or to `$client_id_array` only (`[]`: to nobody), except `$exclude_client_id`.
-     * Returns the delivery report (GatewayClient returns nothing): recipients, sent, gone, failed.
+     * Returns nothing, as GatewayClient; in strict mode the delivery report: recipients, sent, gone, failed.
      */
     public static function sendToAll($message, $client_id_array = null, $exclude_client_id = null, $raw = false)
     {
@@ -63,6 +82,7 @@ class Gateway
         return self::run(__FUNCTION__, [$message, $client_id_array, $exclude_client_id]);
     }
 
+    /** True when the message was posted, false when the client is gone (strict mode: the report). */
     public static function sendToClient($client_id, $message)
     {
         return self::run(__FUNCTION__, [$client_id, $message]);
@@ -120,7 +140,7 @@ class Gateway
         self::run(__FUNCTION__, [$client_id, $uid, $bind_token]);
     }
 
-    /** Unbinds `$uid` from the client if it is the one bound (GatewayClient ignores `$uid`). */
+    /** Unbinds the client's uid, whichever it is, as GatewayClient; strict mode: only if `$uid` is the one bound. */
     public static function unbindUid($client_id, $uid)
     {
         self::run(__FUNCTION__, [$client_id, $uid]);
@@ -324,7 +344,7 @@ class Gateway
         self::run(__FUNCTION__, [$client_id, $session]);
     }
 
-    /** Merges into the session (nested arrays merge); returns the merged session (GatewayClient: nothing). */
+    /** Merges into the session (nested arrays merge); strict mode returns the merged session (GatewayClient: nothing). */
     public static function updateSession($client_id, array $session)
     {
         return self::run(__FUNCTION__, [$client_id, $session]);
@@ -346,6 +366,8 @@ class Gateway
      *     Gateway::batch([['bindUid', $client_id, $uid], ['joinGroup', $client_id, $group]]);
      *
      * Every call is checked before any runs: bad input anywhere runs none of them.
+     * New, so it has no GatewayClient behaviour to keep: it works as strict mode in every mode
+     * (a client that is gone fails the batch; results are shaped as in strict mode).
      *
      * @param list<array> $calls
      * @return list<mixed> each call's result, shaped as its method returns it
@@ -379,14 +401,88 @@ class Gateway
 
     // ---- the mapping onto the Gateway API ------------------------------------------------------
 
-    /** One call: its arguments prepared, one invocation, its result shaped as GatewayClient's. */
+    /** True in strict mode (`$strict`, else GATEWAY_STRICT). */
+    public static function isStrict(): bool
+    {
+        if (self::$strict !== null) {
+            return self::$strict;
+        }
+        return in_array(strtolower((string) getenv(self::STRICT_ENV)), ['1', 'true', 'yes', 'on'], true);
+    }
+
+    /**
+     * One call: its arguments prepared, one invocation, its result shaped as GatewayClient's. Outside
+     * strict mode GatewayCompat first drops what GatewayClient would ignore, and turns a client that
+     * is gone into GatewayClient's quiet answer.
+     */
     private static function run(string $method, array $args)
     {
+        $strict = self::isStrict();
+        if (!$strict) {
+            $prepared = GatewayCompat::prepare($method, $args);
+            if ($prepared instanceof GatewayCompatSkip) {
+                return $prepared->result;
+            }
+            $args = $prepared;
+        }
         $answer = self::client()->invoke(['method' => self::apiMethodOf($method), 'args' => self::arguments($method, $args)]);
         if (!$answer['ok']) {
-            throw GatewayException::fromApiError((array) ($answer['error'] ?? []));
+            $error = (array) ($answer['error'] ?? []);
+            if (!$strict && GatewayCompat::isQuietFailure($method, $error)) {
+                return GatewayCompat::quietResult($method);
+            }
+            throw GatewayException::fromApiError($error);
         }
-        return self::shape($method, $answer['result'] ?? null);
+        $result = self::shape($method, $answer['result'] ?? null);
+        return $strict ? $result : GatewayCompat::shape($method, $result);
+    }
+
+    /**
+     * Applies a configuration array in ThinkPHP's and webman's style (config/gateway_worker.php):
+     * `registerAddress` (or `register_address`, `function`), `strict`, `secretKey`, `connectTimeout`,
+     * `timeout`. Keys for GatewayWorker's own processes (ports, `businessWorker`, ...) are ignored, so
+     * an app's existing file can be passed as it is.
+     *
+     * @param array<string, mixed> $config
+     */
+    public static function config(array $config): void
+    {
+        $function = $config['function'] ?? null;
+        $address = $config['registerAddress'] ?? $config['register_address'] ?? null;
+        if (is_string($function) && $function !== '') {
+            self::$registerAddress = $function;
+        } elseif ($address !== null) {
+            self::$registerAddress = $address;
+        }
+        if (array_key_exists('strict', $config)) {
+            self::$strict = $config['strict'] === null ? null : filter_var($config['strict'], FILTER_VALIDATE_BOOL);
+        }
+        foreach (['secretKey' => 'secretKey', 'secret_key' => 'secretKey', 'connectTimeout' => 'connectTimeout', 'connect_timeout' => 'connectTimeout', 'timeout' => 'timeout'] as $key => $property) {
+            if (isset($config[$key])) {
+                self::${$property} = $config[$key];
+            }
+        }
+    }
+
+    /**
+     * The function `$registerAddress` selects, or null for this gateway's (GATEWAY_API_FUNCTION): a
+     * GatewayClient register address (`ip:port`, `host:port`, `[ipv6]:port`, or `tcp://` / `text://`
+     * before one), an array whose first entry is one, GatewayClient's default, empty or null.
+     */
+    public static function functionFromRegisterAddress($address): ?string
+    {
+        if (is_array($address)) {
+            $address = reset($address);
+        }
+        if (!is_string($address) || trim($address) === '') {
+            return null;
+        }
+        $address = trim($address);
+        if (str_starts_with($address, 'arn:')) {
+            return $address;
+        }
+        $isRegister = preg_match('#^(?:[a-z]+://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$#', $address) === 1;
+        return $isRegister ? null : $address;
     }
 
     /** The PHP methods batch() accepts, with the Gateway API method each calls. */
@@ -462,8 +558,7 @@ class Gateway
 
     private static function client(): GatewayApiClient
     {
-        $address = is_array(self::$registerAddress) ? (reset(self::$registerAddress) ?: null) : self::$registerAddress;
-        $function = is_string($address) && $address !== '' && $address !== self::DEFAULT_REGISTER_ADDRESS ? $address : null;
+        $function = self::functionFromRegisterAddress(self::$registerAddress);
         $key = json_encode([$function, self::$connectTimeout, self::$timeout]);
         if (self::$client === null || self::$clientKey !== $key) {
             self::$client = new GatewayApiClient($function, self::$connectTimeout, self::$timeout);

@@ -11,8 +11,12 @@ namespace GatewayClient;
  * - function: the name or ARN given, else GATEWAY_API_FUNCTION;
  * - region: the ARN's region, else AWS_REGION, else AWS_DEFAULT_REGION;
  * - endpoint: AWS_ENDPOINT_URL_LAMBDA, else AWS_ENDPOINT_URL, else https://lambda.{region}.amazonaws.com;
- * - credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (what Lambda, Bref
- *   and `aws configure export-credentials --format env` provide).
+ * - credentials: the AWS SDKs' default chain (Credentials/CredentialChain.php): the environment, the
+ *   shared files' profiles, web identity, container credentials, EC2 instance metadata; kept for the
+ *   process and fetched again before they expire.
+ *
+ * A 403 "Signature expired" (or "not yet current") means this host's clock is off: as the AWS SDKs
+ * do, the offset is taken from the answer's Date header and the request is signed and sent once more.
  *
  * One curl handle per process, so calls after the first reuse the keep-alive connection. Lambda's 429
  * (the invocation did not run) and failures to connect (nothing was sent) are retried with jittered
@@ -24,6 +28,10 @@ final class GatewayApiClient
 
     private ?\CurlHandle $curl = null;
     private ?SigV4Signer $signer = null;
+    private ?Credentials\CredentialChain $credentials = null;
+
+    /** Seconds to add to this host's clock when signing (from a "Signature expired" answer's Date). */
+    private int $clockOffset = 0;
 
     /**
      * @param string|null $functionName name or ARN; null reads GATEWAY_API_FUNCTION
@@ -70,7 +78,7 @@ final class GatewayApiClient
         }
     }
 
-    /** @return array{function: string, region: string, url: string, host: string, path: string, credentials: array{accessKeyId: string, secretAccessKey: string, sessionToken: ?string}} */
+    /** @return array{function: string, region: string, url: string, host: string, path: string} */
     private function settings(): array
     {
         $function = $this->functionName ?? $this->env(self::FUNCTION_ENV);
@@ -78,14 +86,9 @@ final class GatewayApiClient
             throw new GatewayException('no Gateway API function: set Gateway::$registerAddress to its name or ARN, or ' . self::FUNCTION_ENV . ' (npm start prints it; the stack outputs GatewayApiFunctionName)', GatewayException::CONFIGURATION);
         }
         $arnRegion = preg_match('/^arn:aws[a-z-]*:lambda:([a-z0-9-]+):/', $function, $m) === 1 ? $m[1] : null;
-        $region = $arnRegion ?? $this->env('AWS_REGION') ?? $this->env('AWS_DEFAULT_REGION');
+        $region = $arnRegion ?? $this->env('AWS_REGION') ?? $this->env('AWS_DEFAULT_REGION') ?? $this->profileRegion();
         if ($region === null) {
-            throw new GatewayException('no AWS region: set AWS_REGION (or pass the function as an ARN)', GatewayException::CONFIGURATION);
-        }
-        $accessKeyId = $this->env('AWS_ACCESS_KEY_ID');
-        $secretAccessKey = $this->env('AWS_SECRET_ACCESS_KEY');
-        if ($accessKeyId === null || $secretAccessKey === null) {
-            throw new GatewayException('no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)', GatewayException::CONFIGURATION);
+            throw new GatewayException('no AWS region: set AWS_REGION (or pass the function as an ARN, or give the profile a region)', GatewayException::CONFIGURATION);
         }
         $suffix = str_starts_with($region, 'cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
         $endpoint = rtrim($this->env('AWS_ENDPOINT_URL_LAMBDA') ?? $this->env('AWS_ENDPOINT_URL') ?? "https://lambda.{$region}.{$suffix}", '/');
@@ -102,8 +105,32 @@ final class GatewayApiClient
             'url' => $parts['scheme'] . '://' . $host . $path,
             'host' => $host,
             'path' => $path,
-            'credentials' => ['accessKeyId' => $accessKeyId, 'secretAccessKey' => $secretAccessKey, 'sessionToken' => $this->env('AWS_SESSION_TOKEN')],
         ];
+    }
+
+    /** The shared config file's region for the profile in use (as the AWS SDKs read it). */
+    private function profileRegion(): ?string
+    {
+        $profile = Credentials\SharedConfigFiles::load($this->envReader())->profile($this->env('AWS_PROFILE') ?? 'default');
+        return is_string($profile['region'] ?? null) && $profile['region'] !== '' ? $profile['region'] : null;
+    }
+
+    /** @return \Closure(string): ?string */
+    private function envReader(): \Closure
+    {
+        return fn (string $name): ?string => $this->env($name);
+    }
+
+    /** The credentials to sign with, from the chain (cached; fetched again before they expire). */
+    private function credentials(string $region): Credentials\Credentials
+    {
+        $this->credentials ??= new Credentials\CredentialChain($this->envReader(), $region);
+        try {
+            return $this->credentials->get();
+        } catch (Credentials\CredentialsException $e) {
+            $code = str_starts_with($e->getMessage(), 'no AWS credentials') ? GatewayException::CONFIGURATION : GatewayException::CREDENTIALS;
+            throw new GatewayException($e->getMessage(), $code, [], [], $e);
+        }
     }
 
     private function env(string $name): ?string
@@ -113,19 +140,20 @@ final class GatewayApiClient
     }
 
     /** @return array<string, mixed> */
-    private function send(array $settings, string $body): array
+    private function send(array $settings, string $body, bool $skewCorrected = false): array
     {
         $this->signer ??= new SigV4Signer($settings['region'], 'lambda');
+        $credentials = $this->credentials($settings['region']);
         $headers = [
             'host' => $settings['host'],
             'content-type' => 'application/json',
-            'x-amz-date' => SigV4Signer::amzDate(time()),
+            'x-amz-date' => SigV4Signer::amzDate(time() + $this->clockOffset),
             'x-amz-invocation-type' => 'RequestResponse',
         ];
-        if ($settings['credentials']['sessionToken'] !== null) {
-            $headers['x-amz-security-token'] = $settings['credentials']['sessionToken'];
+        if ($credentials->sessionToken !== null) {
+            $headers['x-amz-security-token'] = $credentials->sessionToken;
         }
-        $headers['authorization'] = $this->signer->authorization('POST', $settings['path'], [], $headers, hash('sha256', $body), $settings['credentials']);
+        $headers['authorization'] = $this->signer->authorization('POST', $settings['path'], [], $headers, hash('sha256', $body), $credentials->forSigning());
 
         $curl = $this->curl ??= curl_init();
         $responseHeaders = [];
@@ -160,6 +188,9 @@ final class GatewayApiClient
         }
         $status = (int) curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
         $decoded = json_decode((string) $response, true);
+        if ($status === 403 && !$skewCorrected && $this->correctClockSkew($responseHeaders, is_array($decoded) ? $decoded : [])) {
+            return $this->send($settings, $body, true);
+        }
         if ($status !== 200) {
             throw $this->lambdaError($status, $responseHeaders, is_array($decoded) ? $decoded : [], (string) $response, $settings['function']);
         }
@@ -172,6 +203,27 @@ final class GatewayApiClient
             throw new GatewayException('the Gateway API answered something that is not its result: ' . substr((string) $response, 0, 200), GatewayException::SERVICE_ERROR);
         }
         return $decoded;
+    }
+
+    /**
+     * After a 403 for the signature's time, sets the clock offset from the answer's Date header, as
+     * the AWS SDKs do, and says the request is worth signing and sending once more.
+     *
+     * @param array<string, string> $headers
+     */
+    private function correctClockSkew(array $headers, array $body): bool
+    {
+        $type = explode(':', $headers['x-amzn-errortype'] ?? (is_string($body['__type'] ?? null) ? $body['__type'] : ''))[0];
+        $message = $body['message'] ?? $body['Message'] ?? '';
+        if ($type !== 'InvalidSignatureException' || !is_string($message) || preg_match('/^Signature (expired|not yet current):/', $message) !== 1) {
+            return false;
+        }
+        $serverTime = isset($headers['date']) ? strtotime($headers['date']) : false;
+        if ($serverTime === false) {
+            return false;
+        }
+        $this->clockOffset = $serverTime - time();
+        return true;
     }
 
     /** An answer of Lambda itself (not of the function): the invocation did not run. */

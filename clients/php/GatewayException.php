@@ -14,7 +14,9 @@ namespace GatewayClient;
  * credentials), VALIDATION (an argument JSON cannot carry, e.g. a string that is not UTF-8),
  * UNSUPPORTED (a GatewayClient feature that cannot exist here), NETWORK (no HTTP answer from Lambda),
  * THROTTLED / FORBIDDEN / SERVICE_ERROR (Lambda refused the invocation; getDetails() has statusCode
- * and errorType), FUNCTION_ERROR (the Gateway API function itself crashed).
+ * and errorType), FUNCTION_ERROR (the Gateway API function itself crashed), CREDENTIALS (a
+ * credential source is configured but failed: STS refused the role, a token file is unreadable, the
+ * container endpoint answered an error; getPrevious() says which).
  */
 class GatewayException extends \RuntimeException
 {
@@ -32,6 +34,7 @@ class GatewayException extends \RuntimeException
     public const BIND_TOKEN = 'BIND_TOKEN';
     public const UNSUPPORTED = 'UNSUPPORTED';
     public const FUNCTION_ERROR = 'FUNCTION_ERROR';
+    public const CREDENTIALS = 'CREDENTIALS';
 
     /**
      * @param array<string, mixed> $details what else is known: statusCode, errorType, connectionId,

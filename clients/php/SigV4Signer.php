@@ -6,7 +6,7 @@ namespace GatewayClient;
 
 /**
  * AWS Signature Version 4 for non-S3 services, on PHP's bundled `hash` extension only. It signs a
- * request the way the AWS SDKs do (test/php-sigv4.test.ts compares it with the project's own signer,
+ * request the way the AWS SDKs do (test/e2e/php-sigv4.test.ts compares it with the project's own signer,
  * sdk/sigv4.ts, with @smithy/signature-v4, and with AWS's published test vectors):
  *
  * - the canonical URI is the request path as sent (already percent-encoded once), with empty and

@@ -6,6 +6,10 @@ require_once __DIR__ . '/../../clients/php/Gateway.php';
 use GatewayClient\Gateway;
 use GatewayClient\GatewayException;
 
+// Strict mode: the sends return their delivery report (GatewayClient's return nothing), which the
+// answer below counts, and failures GatewayClient would ignore are exceptions.
+Gateway::$strict = true;
+
 session_start();
 header('Content-Type: application/json');
 if (!isset($_SESSION['uid'])) {

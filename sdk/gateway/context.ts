@@ -27,8 +27,8 @@ export interface GatewayContext {
   readonly bindTokens: BindTokenGuard;
   /** How long a lost browser-client connection stays resumable; 0: recovery off (docs/guides/recovery.md). */
   readonly recoveryWindowMs: number;
-  /** The key resume tokens are checked with (the bind-token secret's); absent without one: no resume. */
-  readonly resumeKey?: () => Promise<Uint8Array>;
+  /** The keys resume tokens are checked with (the bind-token secret's versions); absent without one: no resume. */
+  readonly resumeKeys?: () => Promise<readonly Uint8Array[]>;
 }
 
 /** Recipient connection id -> the index items it was found through (pruned with it on a 410). */

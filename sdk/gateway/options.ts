@@ -11,7 +11,7 @@ import type { GatewayTableNames } from '../tables.ts';
 import { describe } from '../validation.ts';
 import type { SendMetrics } from './types.ts';
 import type { ConnectionsTransport } from '../connectionsTransport.ts';
-import type { SecretsManagerClientLike } from '../bindToken.ts';
+import type { SecretsManagerClientLike } from '../tokenSecret.ts';
 
 export type HookOperation = 'bindUid' | 'unbindUid' | 'joinGroup' | 'leaveGroup';
 
@@ -110,14 +110,16 @@ export interface GatewayOptions {
    */
   readonly fanout?: FanoutOptions | false;
   /**
-   * ARN or name of the Secrets Manager secret that keys the bind tokens (sdk/bindToken.ts), read once
-   * on first use. @default - `Gateway.fromEnv()`: GATEWAY_BIND_TOKEN_SECRET; the constructor: none
+   * ARN or name of the Secrets Manager secret that keys the bind tokens (sdk/bindToken.ts). Giving it
+   * makes binds require tokens unless `requireBindToken` is `false`.
+   * @default - `Gateway.fromEnv()`: GATEWAY_BIND_TOKEN_SECRET; the constructor: none
    */
   readonly bindTokenSecret?: string;
   /**
    * bindUid and joinGroup refuse a missing or wrong bind token with BindTokenError, before any write.
-   * Needs `bindTokenSecret`. @default - `Gateway.fromEnv()`: GATEWAY_REQUIRE_BIND_TOKEN (`true` as
-   * the construct sets it by default); the constructor: false
+   * `true` needs `bindTokenSecret`; `false` is the only way to bind without tokens while holding one.
+   * @default true when `bindTokenSecret` is given (fail closed), else false. `Gateway.fromEnv()`
+   * takes GATEWAY_REQUIRE_BIND_TOKEN when it is set (`true` / `false`), else the same default
    */
   readonly requireBindToken?: boolean;
   /**
@@ -311,7 +313,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (bindTokenSecret !== undefined && (typeof bindTokenSecret !== 'string' || bindTokenSecret.trim() === '')) {
     throw new ConfigurationError(`bindTokenSecret must be a secret's ARN or name, got ${describe(bindTokenSecret)}`);
   }
-  const requireBindToken = option('requireBindToken') ?? false;
+  // Fail closed: holding the secret means binds are checked, unless told otherwise in so many words.
+  const requireBindToken = option('requireBindToken') ?? bindTokenSecret !== undefined;
   if (typeof requireBindToken !== 'boolean') throw new ConfigurationError(`requireBindToken must be a boolean, got ${describe(requireBindToken)}`);
   if (requireBindToken && bindTokenSecret === undefined) {
     throw new ConfigurationError('requireBindToken needs bindTokenSecret (GATEWAY_BIND_TOKEN_SECRET): the secret the bind tokens are checked with');

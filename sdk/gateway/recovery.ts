@@ -153,8 +153,8 @@ export async function resumeConnection(ctx: GatewayContext, newId: string, oldId
     await postBytes(ctx, newId, Buffer.from(controlMessage({ type: 'resume_refused', from, reason })));
     return { resumed: false, from, reason };
   };
-  if (ctx.recoveryWindowMs <= 0 || !ctx.resumeKey) return refuse('off');
-  if (from === newId || !/^[A-Za-z0-9_=+/-]{1,128}$/.test(from) || !verifyResumeToken(await ctx.resumeKey(), from, resumeToken)) return refuse('proof');
+  if (ctx.recoveryWindowMs <= 0 || !ctx.resumeKeys) return refuse('off');
+  if (from === newId || !/^[A-Za-z0-9_=+/-]{1,128}$/.test(from) || !verifyResumeToken(await ctx.resumeKeys(), from, resumeToken)) return refuse('proof');
   const operation = 'resumeConnection';
   const now = Date.now();
   const until = now + ctx.recoveryWindowMs;

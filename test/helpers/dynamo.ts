@@ -1,6 +1,6 @@
 /** Direct looks at the five tables, to check what the SDK wrote (not through the SDK). */
 import { GetCommand, QueryCommand, ScanCommand, UpdateCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TEST_TABLES } from './gatewayHarness.ts';
+import { TEST_TABLES } from '../../testkit/gatewayHarness.ts';
 
 export async function connectionItem(doc: DynamoDBDocumentClient, id: string): Promise<Record<string, unknown> | undefined> {
   return (await doc.send(new GetCommand({ TableName: TEST_TABLES.connections, Key: { connectionId: id }, ConsistentRead: true }))).Item;

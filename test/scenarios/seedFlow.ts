@@ -1,12 +1,12 @@
 /**
  * The GatewayWorker seed's flow as scenarios that only need a WebSocket URL and the SDK: connect and
  * receive init unasked, bind and push by uid, group and push by group with an exclusion, disconnect
- * and find every mapping gone. Registered by test/scenarios-local.test.ts (the local gateway) and
+ * and find every mapping gone. Registered by test/integration/scenarios-local.test.ts (the local gateway) and
  * test/scenarios/deployed.ts (a deployed stack).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, eventually, type TestClient } from '../support/wsClient.ts';
+import { connect, eventually, type TestClient } from '../helpers/wsClient.ts';
 import type { ScenarioTarget } from './targets.ts';
 
 const CLIENT_ID = /^[A-Za-z0-9_-]{15}=$/;
