@@ -170,6 +170,14 @@ export interface GatewayBackendProps {
    */
   readonly sendRate?: number | false;
   /**
+   * How long a browser-client connection lost without a deliberate close stays resumable: its uid,
+   * groups and session are kept and pushes to it wait, for the client's next connection to take over
+   * (docs/guides/recovery.md). GATEWAY_RECOVERY_WINDOW_SECONDS in every function grantGateway
+   * configures. `Duration.seconds(0)` turns recovery off (push ids and make before break stay).
+   * @default Duration.minutes(2), as Socket.IO and Ably
+   */
+  readonly recoveryWindow?: Duration;
+  /**
    * Route keys, besides `$default`, whose messages go to onMessage (`ctx.routeKey` tells them apart).
    * Keys starting with `$` are reserved.
    * @default - none: every message goes to `$default`
@@ -628,6 +636,7 @@ export class GatewayBackend extends Construct {
       [GatewayEnvVar.requireBindToken]: String(settings.requireBindToken),
       [GatewayEnvVar.fanoutRate]: String(fanout.rateLimit),
       ...(settings.sendRate !== undefined ? { [GatewayEnvVar.sendRate]: settings.sendRate === false ? 'off' : String(settings.sendRate) } : {}),
+      [GatewayEnvVar.recoveryWindow]: String(settings.recoveryWindowSeconds),
       // The most chunks that run at once, when Lambda bounds it: each chunk's share of the budget.
       ...(fanout.reservedConcurrency !== undefined ? { [GatewayEnvVar.fanoutConcurrency]: String(fanout.reservedConcurrency) } : {}),
     };

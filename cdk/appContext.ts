@@ -27,6 +27,7 @@ export const APP_CONTEXT_KEYS = {
   logFormat: "'text' (default) or 'json'",
   metricsNamespace: 'the namespace of the metrics (default ServerlessGatewayWorker)',
   sendRate: "@connections requests per second of one process's inline sends (a positive number), or 'off'",
+  recoveryWindow: "how long a lost browser-client connection stays resumable: seconds, or a number with s, m, h or d; 0 turns recovery off (default 2m)",
   fanoutThreshold: 'recipients above which a send is chunked',
   fanoutReservedConcurrency: "executions reserved for the fan-out worker, or 'none' (default)",
   fanoutMemorySize: "the fan-out worker's memory in MB",
@@ -120,6 +121,7 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
       logFormat,
       metricsNamespace: read('metricsNamespace'),
       sendRate,
+      recoveryWindow: duration('recoveryWindow'),
       fanout: withoutUnset(fanout),
     },
   };
