@@ -15,6 +15,7 @@ import { createConnectHandler, initMessageFor, MAX_ASYNC_INVOKE_BYTES } from '..
 import { createMessageHandler } from '../../lambdas/messageHandler.ts';
 import { createDisconnectHandler } from '../../lambdas/disconnectHandler.ts';
 import { handlerSettings } from '../../lambdas/handlerEnvironment.ts';
+import { GatewayEnvVar } from '../../sdk/env.ts';
 import { LambdaEnvVar } from '../../lambdas/env.ts';
 import defaultEvents from '../../lambdas/defaultEvents.ts';
 import type { WebSocketConnectEvent, WebSocketMessageEvent, WebSocketRequestContext } from '../../lambdas/webSocketEvent.ts';
@@ -273,6 +274,10 @@ function fakeGateway(options: { session?: Record<string, unknown> | null; update
       calls.push(['unregisterConnection', id]);
       return { connectionId: id, connectedAt: 1, groups: ['g'], uid: 'u', session: { last: 'x' }, version: 1 };
     },
+    async connectionClosed(id: string, code: number | undefined) {
+      calls.push(['connectionClosed', id, code]);
+      return { held: code === 1006, record: { connectionId: id, connectedAt: 1, groups: ['g'], uid: 'u', session: { last: 'x' }, version: 1 } };
+    },
     async getSession(id: string) {
       calls.push(['getSession', id]);
       return options.session === null ? undefined : (options.session ?? {});
@@ -332,6 +337,19 @@ describe('$connect', () => {
     assert.equal(invocation!.payload.init, true);
     assert.deepEqual(invocation!.payload.messages, ['first', 'second']);
     assert.ok(invocation!.payload.retryUntil >= started + 9_000 + 2_000, 'retries until $connect has surely ended');
+  });
+
+  test('?gw=1 (the browser client): the connection is stored as enveloped, and the init sender is told when the gateway will cut it and the recovery window', async () => {
+    const { gateway, calls } = fakeGateway();
+    const lambda = fakeLambda();
+    const handler = createConnectHandler({ events: {}, gateway: Object.assign(gateway, { recoveryWindowSeconds: 120 }), lambda: lambda.client, initFunction: 'init-fn', initMessage: true, connectionMaxAgeMs: 5_000, log: quiet });
+    assert.deepEqual(await handler(connectEvent({ gw: ['1'] }), lambdaContext), { statusCode: 200 });
+    assert.equal((calls[0]![1] as { envelope?: boolean }).envelope, true);
+    assert.deepEqual(lambda.invocations[0]!.payload.recovery, { cutAt: 1_731_324_924_553 + 5_000, windowMs: 120_000 });
+    // Without it: as before, nothing about recovery.
+    await handler(connectEvent(), lambdaContext);
+    assert.equal((calls.filter((c) => c[0] === 'registerConnection')[1]![1] as { envelope?: boolean }).envelope, undefined);
+    assert.equal(lambda.invocations[1]!.payload.recovery, undefined);
   });
 
   test('a queued message is checked with the SDK rule when queued: over 131072 bytes (of UTF-8) throws PayloadTooLargeError, and the queue goes on', async () => {
@@ -518,19 +536,22 @@ describe('$disconnect', () => {
       events: {
         onClose: (_id, ctx) => {
           order.push(...names());
-          context = { session: ctx.session, uid: ctx.uid, groups: ctx.groups, code: ctx.closeCode, reason: ctx.closeReason };
+          context = { session: ctx.session, uid: ctx.uid, groups: ctx.groups, code: ctx.closeCode, reason: ctx.closeReason, held: ctx.held };
         },
       },
       gateway,
     });
     await handler({ requestContext: requestContext({ routeKey: '$disconnect', eventType: 'DISCONNECT', disconnectStatusCode: 1001, disconnectReason: '' }) });
-    assert.deepEqual(order, ['unregisterConnection']);
-    assert.deepEqual(context, { session: { last: 'x' }, uid: 'u', groups: ['g'], code: 1001, reason: '' });
+    assert.deepEqual(order, ['connectionClosed']);
+    assert.deepEqual(context, { session: { last: 'x' }, uid: 'u', groups: ['g'], code: 1001, reason: '', held: false });
   });
 });
 
 test('handler settings: the init message is on unless GATEWAY_INIT_MESSAGE is false', () => {
-  assert.deepEqual(handlerSettings({}), { initFunction: undefined, initMessage: true });
-  assert.deepEqual(handlerSettings({ [LambdaEnvVar.initFunction]: 'fn', [LambdaEnvVar.initMessage]: 'FALSE' }), { initFunction: 'fn', initMessage: false });
+  assert.deepEqual(handlerSettings({}), { initFunction: undefined, initMessage: true, connectionMaxAgeMs: 7_200_000 });
+  assert.deepEqual(handlerSettings({ [LambdaEnvVar.initFunction]: 'fn', [LambdaEnvVar.initMessage]: 'FALSE' }), { initFunction: 'fn', initMessage: false, connectionMaxAgeMs: 7_200_000 });
+  // A local gateway with a lowered age limit says so; anything else is AWS's 2 hours.
+  assert.equal(handlerSettings({ [GatewayEnvVar.connectionMaxAge]: '5000' }).connectionMaxAgeMs, 5000);
+  assert.equal(handlerSettings({ [GatewayEnvVar.connectionMaxAge]: 'soon' }).connectionMaxAgeMs, 7_200_000);
   assert.deepEqual(handlerSettings({ [LambdaEnvVar.initMessage]: 'true' }).initMessage, true);
 });
