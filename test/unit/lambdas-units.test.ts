@@ -10,6 +10,7 @@ import { buildConnectData, parseCookie } from '../../lambdas/connectData.ts';
 import { sessionPatch } from '../../lambdas/sessionPatch.ts';
 import { resolveEvents, type GatewayEvents } from '../../lambdas/events.ts';
 import { createInitSenderHandler, type InitSenderEvent } from '../../lambdas/initSenderHandler.ts';
+import { verifyResumeToken } from '../../sdk/resumeToken.ts';
 import { checkBindToken } from '../../sdk/bindToken.ts';
 import { createConnectHandler, initMessageFor, MAX_ASYNC_INVOKE_BYTES } from '../../lambdas/connectHandler.ts';
 import { createMessageHandler } from '../../lambdas/messageHandler.ts';
@@ -219,6 +220,24 @@ describe('the init sender', () => {
     const { client } = scriptedManagement(Array(50).fill('gone'));
     const result = await createInitSenderHandler({ management: client, backoff: fastBackoff, log: quiet })(event(['init']), { getRemainingTimeInMillis: () => 100 });
     assert.equal(result.outcome, 'expired');
+  });
+
+  test('init of a browser-client connection: how long until the cut, and a resume token for this connection (purpose resume, until the cut plus the window)', async () => {
+    const key = Buffer.alloc(32, 7);
+    const { client, posts } = scriptedManagement(['ok']);
+    const handler = createInitSenderHandler({ management: client, backoff: fastBackoff, bindTokenKey: { key: async () => key }, log: quiet });
+    const cutAt = Date.now() + 60_000;
+    await handler({ ...event([]), init: true, recovery: { cutAt, windowMs: 120_000 } });
+    const init = JSON.parse(posts[0]!.data);
+    assert.deepEqual(Object.keys(init), ['type', 'client_id', 'bind_token', 'cut_in', 'resume_token']);
+    assert.ok(init.cut_in > 55_000 && init.cut_in <= 60_000, String(init.cut_in));
+    assert.equal(verifyResumeToken(key, CONNECTION_ID, init.resume_token), true);
+    assert.equal(verifyResumeToken(key, CONNECTION_ID, init.resume_token, cutAt + 121_000), false, 'expired after the cut plus the window');
+    assert.equal(verifyResumeToken(key, CONNECTION_ID, init.bind_token), false, 'a bind token is no resume token');
+    // Recovery off (window 0): no resume token, the cut is still told.
+    const off = scriptedManagement(['ok']);
+    await createInitSenderHandler({ management: off.client, backoff: fastBackoff, bindTokenKey: { key: async () => key }, log: quiet })({ ...event([]), init: true, recovery: { cutAt, windowMs: 0 } });
+    assert.deepEqual(Object.keys(JSON.parse(off.posts[0]!.data)), ['type', 'client_id', 'bind_token', 'cut_in']);
   });
 
   test('init: the init message goes first, with a bind token for this connection signed with the key', async () => {
