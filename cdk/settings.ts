@@ -170,7 +170,7 @@ export function validate(props: GatewayBackendProps): Settings {
   }
 
   const recoveryWindow = props.recoveryWindow ?? Duration.seconds(DEFAULT_RECOVERY_WINDOW_SECONDS);
-  const recoveryWindowSeconds = recoveryWindow.toSeconds();
+  const recoveryWindowSeconds = recoveryWindow.toSeconds({ integral: false });
   if (!Token.isUnresolved(recoveryWindowSeconds) && !(Number.isInteger(recoveryWindowSeconds) && recoveryWindowSeconds >= 0 && recoveryWindowSeconds <= MAX_RECOVERY_WINDOW_SECONDS)) {
     fail(`recoveryWindow: ${recoveryWindowSeconds} s must be whole seconds from 0 (off) to ${MAX_RECOVERY_WINDOW_SECONDS}.`);
   }

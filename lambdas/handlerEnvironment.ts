@@ -1,6 +1,5 @@
 /** Reads the Lambda-only settings (lambdas/env.ts) from the environment. */
 import { LambdaEnvVar } from './env.ts';
-import { GatewayEnvVar } from '../sdk/env.ts';
 import { CONNECTION_MAX_AGE_SECONDS } from '../sdk/tables.ts';
 
 export interface HandlerSettings {
@@ -13,7 +12,7 @@ export interface HandlerSettings {
 export function handlerSettings(env: NodeJS.ProcessEnv = process.env): HandlerSettings {
   const initFunction = env[LambdaEnvVar.initFunction]?.trim() || undefined;
   const initMessage = (env[LambdaEnvVar.initMessage] ?? '').trim().toLowerCase() !== 'false';
-  const maxAge = Number(env[GatewayEnvVar.connectionMaxAge]?.trim() || NaN);
+  const maxAge = Number(env[LambdaEnvVar.connectionMaxAge]?.trim() || NaN);
   const connectionMaxAgeMs = Number.isSafeInteger(maxAge) && maxAge > 0 ? maxAge : CONNECTION_MAX_AGE_SECONDS * 1000;
   return { initFunction, initMessage, connectionMaxAgeMs };
 }

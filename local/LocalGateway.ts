@@ -25,7 +25,7 @@ import {
   type WebSocketIdentity,
 } from './events.ts';
 import { AWS_LIMITS, CloseCode, type GatewayLimits } from './limits.ts';
-import { GatewayEnvVar } from '../sdk/env.ts';
+import { LambdaEnvVar } from '../lambdas/env.ts';
 import { isGatewayId, newApiId, newGatewayId, newTraceId } from './ids.ts';
 import { compileRouteSelectionExpression, type RouteSelector } from './routeSelection.ts';
 import { FrameHeaderInspector } from './frameInspector.ts';
@@ -368,7 +368,7 @@ export class LocalGateway implements ConnectionManager {
   private functionEnvironment(): Record<string, string> {
     // A lowered connection age limit: `$connect` tells the browser client when its connection will be cut.
     const ageLimit: Record<string, string> = {};
-    if (this.limits.maxConnectionDurationMs !== AWS_LIMITS.maxConnectionDurationMs) ageLimit[GatewayEnvVar.connectionMaxAge] = String(this.limits.maxConnectionDurationMs);
+    if (this.limits.maxConnectionDurationMs !== AWS_LIMITS.maxConnectionDurationMs) ageLimit[LambdaEnvVar.connectionMaxAge] = String(this.limits.maxConnectionDurationMs);
     return { ...this.backendEnvironment(), AWS_SESSION_TOKEN: 'local', ...ageLimit };
   }
 

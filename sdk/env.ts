@@ -37,11 +37,6 @@ export const GatewayEnvVar = {
   sendRate: 'GATEWAY_SEND_RATE',
   /** Seconds a browser-client connection stays resumable after an unexpected close; 0: off (docs/guides/recovery.md). */
   recoveryWindow: 'GATEWAY_RECOVERY_WINDOW_SECONDS',
-  /**
-   * Milliseconds after which the gateway cuts every connection: set by the local gateway when its
-   * age limit is lowered; unset on AWS (2 hours). `$connect` tells the browser client (make before break).
-   */
-  connectionMaxAge: 'GATEWAY_CONNECTION_MAX_AGE_MS',
 } as const;
 
 export type GatewayEnvVarName = (typeof GatewayEnvVar)[keyof typeof GatewayEnvVar];

@@ -24,11 +24,10 @@ export async function destroyClient(ctx: GatewayContext, clientId: string): Prom
 }
 
 export async function closeOne(ctx: GatewayContext, operation: string, clientId: string, payload: Buffer | undefined, payloadHash: string | undefined): Promise<boolean> {
-  // Before the DELETE, so that neither its $disconnect nor a send that meets the close holds it for a resume.
-  await markClosed(ctx, operation, clientId);
   let outcome: 'sent' | 'gone' | 'deleted' = 'sent';
   if (payload) outcome = await ctx.api.post(clientId, payload, payloadHash!);
   if (outcome !== 'gone') outcome = await ctx.api.delete(clientId);
+  if (outcome === 'deleted') await markClosed(ctx, operation, clientId);
   if (outcome === 'gone') {
     await pruneGone(ctx, operation, [clientId]);
     return false;
@@ -46,10 +45,10 @@ export async function closeUid(ctx: GatewayContext, uid: string, message?: Messa
   const failed: Array<{ connectionId: string; error: GatewayError }> = [];
   await forEachConcurrent(ids, ctx.concurrency, async (id) => {
     try {
-      await markClosed(ctx, 'closeUid', id);
       let outcome: 'sent' | 'gone' | 'deleted' = 'sent';
       if (payload) outcome = await ctx.api.post(id, payload, payloadHash!);
       if (outcome !== 'gone') outcome = await ctx.api.delete(id);
+      if (outcome === 'deleted') await markClosed(ctx, 'closeUid', id);
       (outcome === 'gone' ? gone : closed).push(id);
     } catch (error) {
       failed.push({ connectionId: id, error: asGatewayError(error) });

@@ -102,3 +102,10 @@ test('the README\'s Deploy section names every switch', () => {
   const deploy = readme.slice(readme.indexOf('## Deploy'), readme.indexOf('\n## ', readme.indexOf('## Deploy') + 1));
   for (const key of Object.keys(APP_CONTEXT_KEYS)) assert.ok(deploy.includes(`\`${key}\``), `README Deploy mentions \`${key}\``);
 });
+
+test('-c recoveryWindow: a duration (0 turns recovery off); unset leaves the construct\'s 2 minutes', () => {
+  assert.equal(settings({}).props.recoveryWindow, undefined);
+  assert.equal(seconds(settings({ recoveryWindow: '0' }).props.recoveryWindow), 0);
+  assert.equal(seconds(settings({ recoveryWindow: '5m' }).props.recoveryWindow), 300);
+  assert.throws(() => settings({ recoveryWindow: 'two minutes' }), (error: unknown) => error instanceof AppContextError && /recoveryWindow/.test(error.message));
+});

@@ -16,7 +16,6 @@ import { createConnectHandler, initMessageFor, MAX_ASYNC_INVOKE_BYTES } from '..
 import { createMessageHandler } from '../../lambdas/messageHandler.ts';
 import { createDisconnectHandler } from '../../lambdas/disconnectHandler.ts';
 import { handlerSettings } from '../../lambdas/handlerEnvironment.ts';
-import { GatewayEnvVar } from '../../sdk/env.ts';
 import { LambdaEnvVar } from '../../lambdas/env.ts';
 import defaultEvents from '../../lambdas/defaultEvents.ts';
 import type { WebSocketConnectEvent, WebSocketMessageEvent, WebSocketRequestContext } from '../../lambdas/webSocketEvent.ts';
@@ -570,7 +569,7 @@ test('handler settings: the init message is on unless GATEWAY_INIT_MESSAGE is fa
   assert.deepEqual(handlerSettings({}), { initFunction: undefined, initMessage: true, connectionMaxAgeMs: 7_200_000 });
   assert.deepEqual(handlerSettings({ [LambdaEnvVar.initFunction]: 'fn', [LambdaEnvVar.initMessage]: 'FALSE' }), { initFunction: 'fn', initMessage: false, connectionMaxAgeMs: 7_200_000 });
   // A local gateway with a lowered age limit says so; anything else is AWS's 2 hours.
-  assert.equal(handlerSettings({ [GatewayEnvVar.connectionMaxAge]: '5000' }).connectionMaxAgeMs, 5000);
-  assert.equal(handlerSettings({ [GatewayEnvVar.connectionMaxAge]: 'soon' }).connectionMaxAgeMs, 7_200_000);
+  assert.equal(handlerSettings({ [LambdaEnvVar.connectionMaxAge]: '5000' }).connectionMaxAgeMs, 5000);
+  assert.equal(handlerSettings({ [LambdaEnvVar.connectionMaxAge]: 'soon' }).connectionMaxAgeMs, 7_200_000);
   assert.deepEqual(handlerSettings({ [LambdaEnvVar.initMessage]: 'true' }).initMessage, true);
 });
