@@ -17,7 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import WebSocket from 'ws';
-import { GatewayHarness, LOCAL_CREDENTIALS, type TestClient } from '../testkit/gatewayHarness.ts';
+import { GatewayHarness, LOCAL_CREDENTIALS } from '../testkit/gatewayHarness.ts';
 import { startDevEnvironment, type DevEnvironment } from '../example/devEnvironment.ts';
 import { connect, type GatewayClientOptions } from '../clients/browser/gateway-client.js';
 import { mintResumeToken } from '../sdk/resumeToken.ts';
@@ -45,6 +45,7 @@ async function measureCost(): Promise<void> {
     requireBindToken: false,
     secretsManager: secrets,
     onConsumedCapacity: (e) => {
+      if (process.env.RECOVERY_DEBUG) console.log(`  ${e.operation} ${e.command} ${e.table} ${e.capacityUnits}`);
       units.calls++;
       if (writes.has(e.command)) units.wcu += e.capacityUnits;
       else units.rcu += e.capacityUnits;
@@ -55,9 +56,9 @@ async function measureCost(): Promise<void> {
   const measure = async (run: () => Promise<unknown>): Promise<Units> => {
     units = { rcu: 0, wcu: 0, calls: 0 };
     await run();
-    return units;
+    return { ...units };
   };
-  const setUp = async (client: TestClient, n: number) => {
+  const setUp = async (client: { id: string }, n: number) => {
     await gw.bindUid(client.id, `bench-${n}`);
     await gw.joinGroup(client.id, `bench-room-${n}`);
     await gw.setSession(client.id, { name: 'x'.repeat(100) });
@@ -74,42 +75,53 @@ async function measureCost(): Promise<void> {
     });
     const rawGone = await measure(() => gw.sendToUid('bench-0', 'x'));
 
-    // With recovery: held at $disconnect, N pushes buffered, then resumed.
-    const old = await h.connect('&gw=1');
-    await setUp(old, 1);
-    const liveEnveloped = await measure(() => gw.sendToUid('bench-1', 'x'));
-    const hold = await measure(async () => {
-      h.local.dropConnection(old.id);
-      await h.whenDisconnected(old.id);
-    });
-    const buffered = await measure(() => gw.sendToUid('bench-1', 'x'));
+    // With recovery: held at $disconnect, then resumed: once with nothing buffered, once with N pushes buffered.
+    const recover = async (n: number, buffer: number) => {
+      const old = await h.connect('&gw=1');
+      await setUp(old, n);
+      const live = await measure(() => gw.sendToUid(`bench-${n}`, 'x'));
+      const hold = await measure(async () => {
+        h.local.dropConnection(old.id);
+        await h.whenDisconnected(old.id);
+      });
+      let buffered: Units | undefined;
+      for (let i = 0; i < buffer; i++) {
+        const units = await measure(() => gw.sendToUid(`bench-${n}`, 'x'));
+        buffered ??= units;
+      }
+      const fresh = await h.connect('&gw=1');
+      const resume = await measure(async () => {
+        fresh.socket.send(JSON.stringify({ action: 'resume', from: old.id, token: mintResumeToken(key, old.id, Date.now() + 60_000) }));
+        for (;;) if ((await fresh.next()).startsWith('\x1e\x1e')) break;
+      });
+      const redirected = await measure(() => gw.sendToClient(old.id, 'x'));
+      return { live, hold, buffered, resume, redirected };
+    };
     const pushes = 9;
-    for (let i = 1; i < pushes; i++) await gw.sendToUid('bench-1', 'x');
-    const fresh = await h.connect('&gw=1');
-    const resume = await measure(async () => {
-      fresh.socket.send(JSON.stringify({ action: 'resume', from: old.id, token: mintResumeToken(key, old.id, Date.now() + 60_000) }));
-      for (;;) if ((await fresh.next()).startsWith('\x1e\x1e')) break;
-    });
-    const redirected = await measure(() => gw.sendToClient(old.id, 'x'));
+    const empty = await recover(1, 0);
+    const full = await recover(2, pushes);
+    const none = { rcu: 0, wcu: 0, calls: 0 };
     rows.push(
-      ['a push to a live connection (sendToUid, 1 recipient)', livePush, liveEnveloped],
-      ['$disconnect of a lost connection (uid, 1 group, session)', rawDisconnect, hold],
-      ['a push that meets the lost connection (sendToUid)', rawGone, buffered],
-      [`the resume (takeover, ${pushes} buffered pushes replayed)`, { rcu: 0, wcu: 0, calls: 0 }, resume],
-      ['a push to the old id after the takeover (sendToClient, redirected)', { rcu: 0, wcu: 0, calls: 0 }, redirected],
+      ['a push to a live connection (sendToUid, 1 recipient)', livePush, empty.live],
+      ['$disconnect of a lost connection (uid, 1 group, session)', rawDisconnect, empty.hold],
+      ['a push to the uid after that (sendToUid: no recipient without recovery; buffered with)', rawGone, full.buffered],
+      ['the resume, nothing buffered (takeover of uid, 1 group, session)', none, empty.resume],
+      [`the resume, ${pushes} pushes buffered`, none, full.resume],
+      ['a push to the old id after the takeover (sendToClient, redirected)', none, empty.redirected],
     );
     console.log('\n### DynamoDB units: without recovery (raw connection) -> with recovery (browser client)\n');
     console.log('| step | RCU before | WCU before | RCU after | WCU after | calls after |');
     console.log('|---|---|---|---|---|---|');
     for (const [name, before, after] of rows) console.log(`| ${name} | ${before.rcu} | ${before.wcu} | ${after?.rcu ?? '-'} | ${after?.wcu ?? '-'} | ${after?.calls ?? '-'} |`);
-    const dollars = (u: Units, messages: number, lambdas: number) => u.wcu * PRICE.wru + u.rcu * PRICE.rru + messages * PRICE.message + lambdas * PRICE.lambdaRequest;
-    // One buffered push: its send's extra units over a 410 without recovery, plus its share of the replay (one post, a share of the query and batch delete).
-    const perReplayed = { rcu: resume.rcu / pushes, wcu: resume.wcu / pushes, calls: 0 };
-    const bufferedExtra = { rcu: buffered.rcu - rawGone.rcu + perReplayed.rcu, wcu: buffered.wcu - rawGone.wcu + perReplayed.wcu, calls: 0 };
-    // One recovered connection: the hold over a plain $disconnect, plus the resume with nothing buffered (its query reads 0 items: the resume's units less the items' share).
-    const recovered = { rcu: hold.rcu - rawDisconnect.rcu + resume.rcu, wcu: hold.wcu - rawDisconnect.wcu + resume.wcu, calls: 0 };
-    console.log(`\none buffered push, beyond a 410 without recovery: ${bufferedExtra.rcu.toFixed(2)} RCU, ${bufferedExtra.wcu.toFixed(2)} WCU, + 1 message: $${dollars(bufferedExtra, 1, 0).toExponential(2)}`);
-    console.log(`one recovered connection (hold + resume with ${pushes} replayed), beyond a plain $disconnect: ${recovered.rcu} RCU, ${recovered.wcu} WCU, + 1 resume message (Lambda) + 1 outcome message: $${dollars(recovered, 2, 1).toExponential(2)}`);
+    const dollars = (u: { rcu: number; wcu: number }, messages: number, lambdas: number) => u.wcu * PRICE.wru + u.rcu * PRICE.rru + messages * PRICE.message + lambdas * PRICE.lambdaRequest;
+    // One buffered push: its send's units beyond the same send without recovery, its failed conditional
+    // delete (AWS bills 1 WCU for it; dynalite reports nothing for a failed write), and its share of the replay.
+    const replayShare = { rcu: (full.resume.rcu - empty.resume.rcu) / pushes, wcu: (full.resume.wcu - empty.resume.wcu) / pushes };
+    const perPush = { rcu: full.buffered!.rcu - rawGone.rcu + replayShare.rcu, wcu: full.buffered!.wcu - rawGone.wcu + 1 + replayShare.wcu };
+    // One recovered connection: the hold instead of the $disconnect's deletes, and the resume with nothing buffered.
+    const perConnection = { rcu: empty.hold.rcu - rawDisconnect.rcu + empty.resume.rcu, wcu: empty.hold.wcu - rawDisconnect.wcu + empty.resume.wcu };
+    console.log(`\none buffered push, beyond the same push without recovery: ${perPush.rcu.toFixed(2)} RCU, ${perPush.wcu.toFixed(2)} WCU, + 1 message (the replay): $${dollars(perPush, 1, 0).toFixed(8)}`);
+    console.log(`one recovered connection, beyond a plain $disconnect (nothing buffered): ${perConnection.rcu} RCU, ${perConnection.wcu} WCU, + 1 message in (the resume request, one Lambda invocation) + 1 out (the outcome): $${dollars(perConnection, 2, 1).toFixed(8)}`);
   } finally {
     await h.stop();
     secrets.destroy();

@@ -157,6 +157,7 @@ export function connect(url, options = {}) {
   function settle(c, info) {
     if (c.ready) return;
     c.ready = true;
+    c.resumed = info.resumed;
     const old = cur !== c ? cur : undefined;
     cur = c;
     if (next === c) next = undefined;
@@ -210,7 +211,8 @@ export function connect(url, options = {}) {
       next = undefined;
       return;
     }
-    if (c.at !== undefined && Date.now() - c.at >= o.stableAfterMs) attempt = 0;
+    // Up long enough, or resumed (the gateway's recovery answered): not a flapping server, start the count again.
+    if (c.at !== undefined && (c.resumed || Date.now() - c.at >= o.stableAfterMs)) attempt = 0;
     end(c);
     end(next);
     cur = next = undefined;
