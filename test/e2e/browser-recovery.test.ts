@@ -160,7 +160,7 @@ test('a resume with another client\'s old id, or after the window, is refused an
           };
         });
       })()`) as Promise<{ id: string; frames: string[] }>;
-    for (const token of [undefined, 'v2.9999999999.' + 'A'.repeat(43)]) {
+    for (const token of [undefined, `v2.9999999999.${'A'.repeat(43)}`]) {
       const { id, frames } = await attempt(victimId, token);
       assert.equal(frames.length, 2, JSON.stringify(frames));
       assert.deepEqual(JSON.parse(frames[1]!.slice(2)), { type: 'resume_refused', from: victimId, reason: 'proof' });

@@ -177,7 +177,7 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     await drop(victim);
     await gw.sendToUid('victim', 'secret');
     const expired = mintResumeToken(key, victim.id, Date.now() - 1000, Date.now() - 60_000);
-    const attempts = [tokenFor(attacker.id), 'v2.9999999999.' + 'A'.repeat(43), expired, 'forged'];
+    const attempts = [tokenFor(attacker.id), `v2.9999999999.${'A'.repeat(43)}`, expired, 'forged'];
     for (const token of attempts) {
       const { outcome } = await resume(attacker, victim.id, token);
       assert.deepEqual(outcome, { type: 'resume_refused', from: victim.id, reason: 'proof' });
