@@ -10,7 +10,8 @@
  */
 import { gatewayForCurrentClient } from './currentClient.ts';
 import type { Gateway } from '../sdk/index.ts';
-import { GatewayErrorCode } from '../sdk/errors.ts';
+import { GatewayErrorCode, ValidationError } from '../sdk/errors.ts';
+import { controlMessage } from '../sdk/pushId.ts';
 import type { GatewayEvents, MessageContext, OutgoingMessage, Session } from './events.ts';
 import { MessageSession, readsSessionUpFront } from './messageSession.ts';
 import { sessionPatch } from './sessionPatch.ts';
@@ -33,8 +34,14 @@ export function createMessageHandler(options: MessageHandlerOptions) {
     const resume = resumeRequestOf(event.body);
     if (resume) {
       // The browser client's first message on a new connection after a loss (docs/guides/recovery.md): not the app's.
-      const outcome = await gateway.resumeConnection(clientId, resume.from, resume.token);
-      log('resume', { clientId, ...outcome });
+      try {
+        const outcome = await gateway.resumeConnection(clientId, resume.from, resume.token);
+        log('resume', { clientId, ...outcome });
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        // Not an id the gateway could have issued: refused as a wrong proof is, so the client need not wait.
+        await gateway.sendToClient(clientId, controlMessage({ type: 'resume_refused', from: resume.from.slice(0, 128), reason: 'proof' }));
+      }
       return { statusCode: 200 };
     }
     if (!events.onMessage) return { statusCode: 200 };

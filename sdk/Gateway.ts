@@ -276,7 +276,7 @@ export class Gateway {
    * init message: uid, groups and session move, buffered pushes are replayed to `clientId` in order,
    * and the outcome is posted to `clientId` as a control message. A refusal carries nothing over.
    */
-  async resumeConnection(clientId: string, fromClientId: string, resumeToken: unknown): Promise<recovery.ResumeOutcome> {
+  async resumeConnection(clientId: string, fromClientId: string, resumeToken: string): Promise<recovery.ResumeOutcome> {
     return recovery.resumeConnection(this.ctx, clientId, fromClientId, resumeToken);
   }
 

@@ -13,7 +13,8 @@ import { controlMessage, envelope } from '../pushId.ts';
 import { verifyResumeToken } from '../resumeToken.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { TTL_MARGIN_SECONDS } from '../tables.ts';
-import { checkAwsConnectionId } from '../validation.ts';
+import { checkAwsConnectionId, describe } from '../validation.ts';
+import { ValidationError } from '../errors.ts';
 import { itemsOf, toRecord, type GatewayContext } from './context.ts';
 import type { ConnectionRecord } from './types.ts';
 
@@ -68,6 +69,9 @@ export async function holdConnection(ctx: GatewayContext, operation: string, con
  */
 export async function connectionClosed(ctx: GatewayContext, connectionId: string, closeCode: number | undefined): Promise<{ held: boolean; record: ConnectionRecord | undefined }> {
   checkAwsConnectionId(connectionId, 'connectionId');
+  if (closeCode !== undefined && (typeof closeCode !== 'number' || !Number.isInteger(closeCode) || closeCode < 1000 || closeCode > 4999)) {
+    throw new ValidationError(`closeCode must be a WebSocket close code (1000-4999) or undefined, got ${describe(closeCode)}`);
+  }
   if (!DELIBERATE_CLOSE_CODES.has(closeCode)) {
     const held = await holdConnection(ctx, 'connectionClosed', connectionId, Date.now(), true);
     if (held) {
@@ -146,15 +150,16 @@ export type ResumeOutcome =
  * removed from `oldId`, then its buffer is replayed to `newId` in push-id order, then the outcome
  * is posted as a control message. A refusal changes nothing and says so to `newId`.
  */
-export async function resumeConnection(ctx: GatewayContext, newId: string, oldId: string, resumeToken: unknown): Promise<ResumeOutcome> {
+export async function resumeConnection(ctx: GatewayContext, newId: string, oldId: string, resumeToken: string): Promise<ResumeOutcome> {
   checkAwsConnectionId(newId, 'clientId');
-  const from = typeof oldId === 'string' ? oldId : '';
+  const from = checkAwsConnectionId(oldId, 'fromClientId');
+  if (typeof resumeToken !== 'string') throw new ValidationError(`resumeToken must be a string, got ${describe(resumeToken)}`);
   const refuse = async (reason: 'off' | 'proof' | 'not-resumable' | 'gone'): Promise<ResumeOutcome> => {
     await postBytes(ctx, newId, Buffer.from(controlMessage({ type: 'resume_refused', from, reason })));
     return { resumed: false, from, reason };
   };
   if (ctx.recoveryWindowMs <= 0 || !ctx.resumeKeys) return refuse('off');
-  if (from === newId || !/^[A-Za-z0-9_=+/-]{1,128}$/.test(from) || !verifyResumeToken(await ctx.resumeKeys(), from, resumeToken)) return refuse('proof');
+  if (from === newId || !verifyResumeToken(await ctx.resumeKeys(), from, resumeToken)) return refuse('proof');
   const operation = 'resumeConnection';
   const now = Date.now();
   const until = now + ctx.recoveryWindowMs;
