@@ -13,7 +13,7 @@ import { controlMessage, envelope } from '../pushId.ts';
 import { verifyResumeToken } from '../resumeToken.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { TTL_MARGIN_SECONDS } from '../tables.ts';
-import { checkAwsConnectionId, describe } from '../validation.ts';
+import { checkAwsConnectionId, checkClientId, describe } from '../validation.ts';
 import { ValidationError } from '../errors.ts';
 import { itemsOf, toRecord, type GatewayContext } from './context.ts';
 import type { ConnectionRecord } from './types.ts';
@@ -151,7 +151,8 @@ export type ResumeOutcome =
  * is posted as a control message. A refusal changes nothing and says so to `newId`.
  */
 export async function resumeConnection(ctx: GatewayContext, newId: string, oldId: string, resumeToken: string): Promise<ResumeOutcome> {
-  checkAwsConnectionId(newId, 'clientId');
+  // The id the outcome is posted to gets the strict check of every method that posts.
+  checkClientId(newId);
   const from = checkAwsConnectionId(oldId, 'fromClientId');
   if (typeof resumeToken !== 'string') throw new ValidationError(`resumeToken must be a string, got ${describe(resumeToken)}`);
   const refuse = async (reason: 'off' | 'proof' | 'not-resumable' | 'gone'): Promise<ResumeOutcome> => {

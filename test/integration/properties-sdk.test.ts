@@ -620,7 +620,7 @@ function methodSpecs(): Record<string, MethodSpec> {
     },
     resumeConnection: {
       args: fc.tuple(harmlessId, fc.oneof(harmlessId, weird), fc.oneof(fc.string(), weird)),
-      verdict: ([id, from, token]) => verdict([validAwsId(id), validAwsId(from), typeof token === 'string']),
+      verdict: ([id, from, token]) => verdict([validId(id), validAwsId(from), typeof token === 'string']),
     },
     getConnection: { args: fc.tuple(anyId), verdict: ([id]) => verdict([validId(id)]) },
     sendToClient: { args: fc.tuple(anyId, messageLike), verdict: ([id, m]) => verdict([validId(id)], { value: m }) },
