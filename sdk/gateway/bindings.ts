@@ -19,8 +19,10 @@ export async function bindUid(ctx: GatewayContext, clientId: string, uid: string
   try {
     old = await ctx.store.updateConnection('bindUid', clientId, {
       expression: 'SET #uid = :uid',
-      names: { '#uid': 'uid' },
+      // A connection another one took over (recovery.ts) is gone for binds: its successor has the uid.
+      names: { '#uid': 'uid', '#rb': 'resumedBy' },
       values: { ':uid': uid },
+      condition: 'attribute_not_exists(#rb)',
       // ALL_OLD costs what UPDATED_OLD costs (the item is small) and says whether it takes envelopes.
       returnValues: 'ALL_OLD',
     });

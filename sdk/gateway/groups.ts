@@ -79,9 +79,10 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
     try {
       const updated = await ctx.store.updateConnection('joinGroup', clientId, {
         expression: 'ADD #n :one',
-        names: { '#n': COUNT },
+        // A connection another one took over (recovery.ts) is gone for joins: its successor has the groups.
+        names: { '#n': COUNT, '#rb': 'resumedBy' },
         values: { ':one': 1, ':max': MAX_GROUPS_PER_CONNECTION },
-        condition: 'attribute_not_exists(#n) OR #n < :max',
+        condition: '(attribute_not_exists(#n) OR #n < :max) AND attribute_not_exists(#rb)',
         // ALL_NEW costs no more than NONE here (the item is small) and says whether it takes envelopes.
         returnValues: 'ALL_NEW',
       });
@@ -96,13 +97,14 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
         throw error;
       }
       // Gone or full: which one, from the item as it is now.
-      let current: { groupCount?: number } | undefined;
+      let current: { groupCount?: number; resumedBy?: string } | undefined;
       try {
-        current = await ctx.store.getConnection('joinGroup', clientId, ['connectionId', COUNT]);
+        current = await ctx.store.getConnection('joinGroup', clientId, ['connectionId', COUNT, 'resumedBy']);
       } catch (readError) {
         await undo(true);
         throw readError;
       }
+      if (current?.resumedBy !== undefined) current = undefined; // taken over: gone
       if (current && (current.groupCount ?? 0) < MAX_GROUPS_PER_CONNECTION && attempt < JOIN_ATTEMPTS) continue; // a leaveGroup made room meanwhile
       refusal = current ? new LimitExceededError(clientId, MAX_GROUPS_PER_CONNECTION) : new ConnectionGoneError(clientId);
     }

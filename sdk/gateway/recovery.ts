@@ -113,6 +113,8 @@ export async function recoverGone(ctx: GatewayContext, operation: string, connec
   if (!item || item.rw === undefined) return; // gone meanwhile, or young: as before recovery
   if (item.resumedBy !== undefined) {
     if (push) await postToSuccessor(ctx, operation, item.resumedBy, push, hops);
+    // The index items that still led here are stale (the successor has its own): prune them.
+    if (sources.length > 0) await ctx.store.deleteItems(operation, sources);
     return;
   }
   if (item.closed === true || ctx.recoveryWindowMs <= 0 || (item.heldUntil !== undefined && item.heldUntil < now)) {

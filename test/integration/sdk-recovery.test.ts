@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UpdateCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GatewayHarness, LOCAL_CREDENTIALS, TEST_TABLES, type TestClient } from '../../testkit/gatewayHarness.ts';
 import { connectionItem } from '../helpers/dynamo.ts';
@@ -17,7 +17,7 @@ import { mintBindToken } from '../../sdk/bindToken.ts';
 import { buildChunks, parseChunk } from '../../sdk/Fanout.ts';
 import { envelope, isPushId, newPushId } from '../../sdk/pushId.ts';
 import { resumeRequestOf } from '../../lambdas/messageHandler.ts';
-import type { Gateway } from '../../sdk/index.ts';
+import { ConnectionGoneError, type Gateway } from '../../sdk/index.ts';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:resume-key-AbCdEf';
 
@@ -164,6 +164,14 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     assert.equal(redirected.body, 'to the old id');
     await gw.sendToUid('resumer', 'live again');
     assert.equal(frame(await fresh.next()).body, 'live again');
+    // A late bind of the old id (the page's bind of it arriving after the take-over) is refused: it is gone.
+    await assert.rejects(gw.bindUid(old.id, 'resumer'), ConnectionGoneError);
+    await assert.rejects(gw.joinGroup(old.id, 'resume-room'), ConnectionGoneError);
+    assert.deepEqual(await gw.getClientIdByUid('resumer'), [fresh.id]);
+    // An index item that still leads to the old id is pruned by the first send that meets it.
+    await h.doc.send(new PutCommand({ TableName: TEST_TABLES.uids, Item: { uid: 'resumer', connectionId: old.id, expiresAt: Math.floor(Date.now() / 1000) + 600 } }));
+    await gw.sendToUid('resumer', 'once more');
+    assert.deepEqual(await gw.getClientIdByUid('resumer'), [fresh.id]);
     // A second resume of the same old connection is refused.
     const other = await h.connect('&gw=1');
     assert.equal((await resume(other, old.id, tokenFor(old.id))).outcome.type, 'resume_refused');
