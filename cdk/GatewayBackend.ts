@@ -427,6 +427,7 @@ export class GatewayBackend extends Construct {
       [GatewayEnvVar.requireBindToken]: String(settings.requireBindToken),
       [GatewayEnvVar.fanoutRate]: String(fanout.rateLimit),
       ...(settings.sendRate !== undefined ? { [GatewayEnvVar.sendRate]: settings.sendRate === false ? 'off' : String(settings.sendRate) } : {}),
+      [GatewayEnvVar.recoveryWindow]: String(settings.recoveryWindowSeconds),
       // The most chunks that run at once, when Lambda bounds it: each chunk's share of the budget.
       ...(fanout.reservedConcurrency !== undefined ? { [GatewayEnvVar.fanoutConcurrency]: String(fanout.reservedConcurrency) } : {}),
     };

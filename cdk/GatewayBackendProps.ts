@@ -135,6 +135,14 @@ export interface GatewayBackendProps {
    */
   readonly sendRate?: number | false;
   /**
+   * How long a browser-client connection lost without a deliberate close stays resumable: its uid,
+   * groups and session are kept and pushes to it wait, for the client's next connection to take over
+   * (docs/guides/recovery.md). GATEWAY_RECOVERY_WINDOW_SECONDS in every function grantGateway
+   * configures. `Duration.seconds(0)` turns recovery off (push ids and make before break stay).
+   * @default Duration.minutes(2), as Socket.IO and Ably
+   */
+  readonly recoveryWindow?: Duration;
+  /**
    * Route keys, besides `$default`, whose messages go to onMessage (`ctx.routeKey` tells them apart).
    * Keys starting with `$` are reserved.
    * @default - none: every message goes to `$default`

@@ -32,9 +32,10 @@ export const MANAGE_CONNECTIONS_METHODS = ['POST', 'GET', 'DELETE'] as const;
  * index item alone (DeleteItem). test/integration/cdk-permissions.test.ts records them.
  */
 export const FANOUT_WORKER_TABLE_ACTIONS = {
-  connections: ['DeleteItem'],
-  sessions: ['BatchWriteItem'],
-  memberships: ['BatchWriteItem', 'Query'],
+  // GetItem, UpdateItem and PutItem on memberships: the 410 of a browser-client connection, held and buffered for a resume (docs/guides/recovery.md).
+  connections: ['DeleteItem', 'GetItem', 'UpdateItem'],
+  sessions: ['BatchWriteItem', 'DeleteItem'],
+  memberships: ['BatchWriteItem', 'PutItem', 'Query'],
   uids: ['BatchWriteItem', 'DeleteItem'],
   groups: ['BatchWriteItem', 'DeleteItem'],
 } as const satisfies Record<GatewayTableRole, readonly string[]>;

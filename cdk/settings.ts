@@ -2,6 +2,7 @@
  * GatewayBackendProps checked and defaulted in one place, before the construct builds anything: the
  * settings the constructor builds from, and the errors that say what to change.
  */
+import { DEFAULT_RECOVERY_WINDOW_SECONDS, MAX_RECOVERY_WINDOW_SECONDS } from '../sdk/gateway/options.ts';
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,8 @@ export interface Settings {
   readonly requireBindToken: boolean;
   /** The SDK's per-process `sendRate` for every function grantGateway configures; undefined: the SDK's default. */
   readonly sendRate: number | false | undefined;
+  /** Seconds a lost browser-client connection stays resumable (GATEWAY_RECOVERY_WINDOW_SECONDS); 0: off. */
+  readonly recoveryWindowSeconds: number;
   readonly routes: readonly string[];
   readonly heartbeatRoute: string | undefined;
   readonly routeSelectionExpression: string;
@@ -203,9 +206,16 @@ export function validate(props: GatewayBackendProps): Settings {
     fail(`sendRate: ${sendRate} must be a positive number of requests per second, or false for none.`);
   }
 
+  const recoveryWindow = props.recoveryWindow ?? Duration.seconds(DEFAULT_RECOVERY_WINDOW_SECONDS);
+  const recoveryWindowSeconds = recoveryWindow.toSeconds({ integral: false });
+  if (!Token.isUnresolved(recoveryWindowSeconds) && !(Number.isInteger(recoveryWindowSeconds) && recoveryWindowSeconds >= 0 && recoveryWindowSeconds <= MAX_RECOVERY_WINDOW_SECONDS)) {
+    fail(`recoveryWindow: ${recoveryWindowSeconds} s must be whole seconds from 0 (off) to ${MAX_RECOVERY_WINDOW_SECONDS}.`);
+  }
+
   return {
     fanout,
     sendRate,
+    recoveryWindowSeconds,
     eventsModule,
     initMessage: props.initMessage ?? true,
     requireBindToken: props.requireBindToken ?? true,

@@ -7,6 +7,7 @@
 import { LimitExceededError, type FanoutInvoker, type Gateway } from '../sdk/index.ts';
 import { serializeMessage } from '../sdk/validation.ts';
 import { GatewayMetricName } from '../sdk/metricNames.ts';
+import { CONNECTION_MAX_AGE_SECONDS } from '../sdk/tables.ts';
 import type { HandlerMetrics } from './handlerMetrics.ts';
 import { buildConnectData } from './connectData.ts';
 import { gatewayForCurrentClient } from './currentClient.ts';
@@ -27,6 +28,8 @@ export interface ConnectHandlerOptions {
   readonly initFunction: string | undefined;
   /** Have the init sender send `{"type":"init","client_id":"...","bind_token":"..."}` first. */
   readonly initMessage: boolean;
+  /** When the gateway cuts a connection after it opened (the init message of the browser client says when). @default 2 hours */
+  readonly connectionMaxAgeMs?: number;
   readonly log?: (message: string, details: Record<string, unknown>) => void;
   /** Counts an init sender that could not be invoked (the rest is counted around the handler, lambdas/handlerMetrics.ts). */
   readonly metrics?: Pick<HandlerMetrics, 'count'>;
@@ -53,9 +56,12 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     const { gateway } = options;
     const requestContext = event.requestContext;
     const clientId = requestContext.connectionId;
+    // The browser client asks for enveloped pushes and recovery with ?gw=1 (docs/guides/recovery.md).
+    const envelope = event.queryStringParameters?.gw === '1';
     await gateway.registerConnection({
       connectionId: clientId,
       connectedAt: requestContext.connectedAt,
+      ...(envelope ? { envelope } : {}),
       sourceIp: requestContext.identity.sourceIp,
       ...(requestContext.identity.userAgent ? { userAgent: requestContext.identity.userAgent } : {}),
     });
@@ -115,6 +121,9 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
         ...(options.initMessage ? { init: true } : {}),
         messages: outbox,
         retryUntil: Date.now() + remaining + RETRY_MARGIN_MS,
+        ...(envelope && options.initMessage
+          ? { recovery: { cutAt: requestContext.connectedAt + (options.connectionMaxAgeMs ?? CONNECTION_MAX_AGE_SECONDS * 1000), windowMs: gateway.recoveryWindowSeconds * 1000 } }
+          : {}),
       };
       try {
         await options.lambda.send({ input: { FunctionName: options.initFunction, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) } });

@@ -18,7 +18,8 @@ export function createDisconnectHandler(options: DisconnectHandlerOptions) {
     const { gateway } = options;
     const requestContext = event.requestContext;
     const clientId = requestContext.connectionId;
-    const record = await gateway.unregisterConnection(clientId);
+    // A browser-client connection lost without a deliberate close is held for a resume (docs/guides/recovery.md).
+    const { held, record } = await gateway.connectionClosed(clientId, requestContext.disconnectStatusCode);
     const events = await options.events;
     if (events.onClose) {
       const ctx: CloseContext = {
@@ -30,6 +31,7 @@ export function createDisconnectHandler(options: DisconnectHandlerOptions) {
         groups: [...(record?.groups ?? [])],
         closeCode: requestContext.disconnectStatusCode,
         closeReason: requestContext.disconnectReason,
+        held,
       };
       await events.onClose(clientId, ctx);
     }

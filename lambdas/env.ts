@@ -12,6 +12,11 @@ export const LambdaEnvVar = {
    * built by the construct have the module compiled in and ignore this variable.
    */
   eventsModule: 'GATEWAY_EVENTS_MODULE',
+  /**
+   * Milliseconds after which the gateway cuts every connection: set by the local gateway when its
+   * age limit is lowered; unset on AWS (2 hours). `$connect` tells the browser client (make before break).
+   */
+  connectionMaxAge: 'GATEWAY_CONNECTION_MAX_AGE_MS',
 } as const;
 
 export type LambdaEnvVarName = (typeof LambdaEnvVar)[keyof typeof LambdaEnvVar];

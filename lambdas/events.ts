@@ -120,6 +120,13 @@ export interface CloseContext extends BaseContext {
   /** The WebSocket close code API Gateway reported, e.g. 1001 or 1005. */
   readonly closeCode: number | undefined;
   readonly closeReason: string | undefined;
+  /**
+   * True when the browser client's connection was lost (not closed on purpose) and is held for the
+   * recovery window: its uid and groups stay bound, pushes to it wait, and the client's next
+   * connection will most likely take it over (docs/guides/recovery.md). An app that announces
+   * "left" may wait for the window, or check `isUidOnline` later.
+   */
+  readonly held?: boolean;
 }
 
 type MaybePromise<T> = T | Promise<T>;

@@ -32,6 +32,7 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { LambdaInvocationContext } from './webSocketEvent.ts';
 import { mintBindToken } from '../sdk/bindToken.ts';
+import { mintResumeToken } from '../sdk/resumeToken.ts';
 
 /** The payload `$connect` sends. */
 export interface InitSenderEvent {
@@ -42,6 +43,11 @@ export interface InitSenderEvent {
   readonly messages: readonly string[];
   /** Epoch ms after which a 410 means the connection is gone rather than still opening. */
   readonly retryUntil: number;
+  /**
+   * A connection of the browser client (`?gw=1`): the init message also says in how many ms the
+   * gateway will cut it (`cut_in`) and, with a window, carries its resume token (docs/guides/recovery.md).
+   */
+  readonly recovery?: { readonly cutAt: number; readonly windowMs: number };
 }
 
 export type InitSenderOutcome = 'sent' | 'gone' | 'expired' | 'failed';
@@ -129,15 +135,21 @@ export function createInitSenderHandler(options: InitSenderOptions) {
     const result = (outcome: InitSenderOutcome): InitSenderResult => ({ outcome, delivered, attempts, elapsedMs: clock() - started });
     if (event.init) {
       let bindToken: string | undefined;
+      let resumeToken: string | undefined;
+      const recovery = event.recovery;
       if (options.bindTokenKey) {
         try {
-          bindToken = mintBindToken(await options.bindTokenKey.key(), connectionId);
+          const key = await options.bindTokenKey.key();
+          bindToken = mintBindToken(key, connectionId);
+          if (recovery && recovery.windowMs > 0) resumeToken = mintResumeToken(key, connectionId, recovery.cutAt + recovery.windowMs);
         } catch (error) {
           log('init sender: the bind token key could not be read; no init message sent', { connectionId, error: String(error) });
           return result('failed');
         }
       }
-      messages = [initMessageFor(connectionId, bindToken), ...messages];
+      // How long until the cut, not when: the browser's clock may be off, the function's is AWS's.
+      const extra = recovery ? { cut_in: Math.max(0, recovery.cutAt - Date.now()), ...(resumeToken ? { resume_token: resumeToken } : {}) } : undefined;
+      messages = [initMessageFor(connectionId, bindToken, extra), ...messages];
     }
 
     while (delivered < messages.length) {
@@ -172,8 +184,8 @@ export function createInitSenderHandler(options: InitSenderOptions) {
 }
 
 /** The message a GatewayWorker seed sends from onConnect, plus the bind token the browser posts with the id. */
-export function initMessageFor(clientId: string, bindToken?: string): string {
-  return JSON.stringify(bindToken === undefined ? { type: 'init', client_id: clientId } : { type: 'init', client_id: clientId, bind_token: bindToken });
+export function initMessageFor(clientId: string, bindToken?: string, extra?: { cut_in: number; resume_token?: string }): string {
+  return JSON.stringify(bindToken === undefined ? { type: 'init', client_id: clientId, ...extra } : { type: 'init', client_id: clientId, bind_token: bindToken, ...extra });
 }
 
 function isGone(error: unknown): boolean {

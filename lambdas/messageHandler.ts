@@ -10,7 +10,8 @@
  */
 import { gatewayForCurrentClient } from './currentClient.ts';
 import type { Gateway } from '../sdk/index.ts';
-import { GatewayErrorCode } from '../sdk/errors.ts';
+import { GatewayErrorCode, ValidationError } from '../sdk/errors.ts';
+import { controlMessage } from '../sdk/pushId.ts';
 import type { GatewayEvents, MessageContext, OutgoingMessage, Session } from './events.ts';
 import { MessageSession, readsSessionUpFront } from './messageSession.ts';
 import { sessionPatch } from './sessionPatch.ts';
@@ -27,10 +28,23 @@ export function createMessageHandler(options: MessageHandlerOptions) {
 
   return async function handler(event: WebSocketMessageEvent): Promise<{ statusCode: number }> {
     const events = await options.events;
-    if (!events.onMessage) return { statusCode: 200 };
     const { gateway } = options;
     const requestContext = event.requestContext;
     const clientId = requestContext.connectionId;
+    const resume = resumeRequestOf(event.body);
+    if (resume) {
+      // The browser client's first message on a new connection after a loss (docs/guides/recovery.md): not the app's.
+      try {
+        const outcome = await gateway.resumeConnection(clientId, resume.from, resume.token);
+        log('resume', { clientId, ...outcome });
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        // Not an id the gateway could have issued: refused as a wrong proof is, so the client need not wait.
+        await gateway.sendToClient(clientId, controlMessage({ type: 'resume_refused', from: resume.from.slice(0, 128), reason: 'proof' }));
+      }
+      return { statusCode: 200 };
+    }
+    if (!events.onMessage) return { statusCode: 200 };
     const session = await MessageSession.open(gateway, clientId, readsSessionUpFront(events));
     const ctx = {
       clientId,
@@ -65,4 +79,19 @@ export function createMessageHandler(options: MessageHandlerOptions) {
     }
     return { statusCode: 200 };
   };
+}
+
+/**
+ * `{"action":"resume","from":"<old id>","token":"<its resume token>"}`, the browser client's resume
+ * request; anything else (the app's messages) is undefined. Only a body that starts so is parsed.
+ */
+export function resumeRequestOf(body: unknown): { from: string; token: string } | undefined {
+  if (typeof body !== 'string' || !body.startsWith('{"action":"resume"') || body.length > 1024) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { action?: unknown; from?: unknown; token?: unknown };
+    if (parsed.action !== 'resume' || typeof parsed.from !== 'string' || typeof parsed.token !== 'string') return undefined;
+    return { from: parsed.from, token: parsed.token };
+  } catch {
+    return undefined;
+  }
 }

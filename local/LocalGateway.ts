@@ -129,7 +129,7 @@ export class LocalGateway implements ConnectionManager {
     this.functions = new FunctionHost({
       region: this.region,
       accountId: options.accountId ?? '000000000000',
-      baseEnvironment: () => functionEnvironment(this.urls!, this.extraEnv),
+      baseEnvironment: () => functionEnvironment(this.urls!, this.extraEnv, this.limits.maxConnectionDurationMs),
       httpsRedirects: () => httpsRedirects(this.urls!),
       rewriteEnvironment: (environment) => localizeUrls(environment, this.urls!),
       asyncRetryDelaysMs: options.asyncRetryDelaysMs,

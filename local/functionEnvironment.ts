@@ -3,7 +3,9 @@
  * reaches this gateway: the endpoint variables, local credentials, the https -> http redirects of the
  * API's AWS names, and the API's AWS URLs in an environment rewritten to the local ones.
  */
+import { LambdaEnvVar } from '../lambdas/env.ts';
 import type { GatewayUrls } from './LocalGatewayOptions.ts';
+import { AWS_LIMITS } from './limits.ts';
 
 /** AWS SDK settings for a process outside the gateway, plus `extra` (the `environment` option). */
 export function backendEnvironment(urls: GatewayUrls, extra: Readonly<Record<string, string>>): Record<string, string> {
@@ -20,8 +22,11 @@ export function backendEnvironment(urls: GatewayUrls, extra: Readonly<Record<str
 }
 
 /** A hosted function's base environment: a backend's, with a session token as Lambda's role gives. */
-export function functionEnvironment(urls: GatewayUrls, extra: Readonly<Record<string, string>>): Record<string, string> {
-  return { ...backendEnvironment(urls, extra), AWS_SESSION_TOKEN: 'local' };
+export function functionEnvironment(urls: GatewayUrls, extra: Readonly<Record<string, string>>, connectionMaxAgeMs = AWS_LIMITS.maxConnectionDurationMs): Record<string, string> {
+  // A lowered connection age limit: `$connect` tells the browser client when its connection will be cut.
+  const ageLimit: Record<string, string> = {};
+  if (connectionMaxAgeMs !== AWS_LIMITS.maxConnectionDurationMs) ageLimit[LambdaEnvVar.connectionMaxAge] = String(connectionMaxAgeMs);
+  return { ...backendEnvironment(urls, extra), AWS_SESSION_TOKEN: 'local', ...ageLimit };
 }
 
 /** On AWS these endpoints are https; hosted functions reach them here over http. */

@@ -45,6 +45,27 @@ export interface ConnectionItem {
   /** How many memberships items the connection has (absent: 0); joinGroup's cap is a condition on it. */
   readonly groupCount?: number;
   readonly expiresAt?: number;
+  /** The client asked for enveloped pushes (`?gw=1`, the browser client): docs/guides/recovery.md. */
+  readonly env?: boolean;
+  /** The recovery window in seconds, when the connection is held after an unexpected loss. */
+  readonly rw?: number;
+  /** Epoch ms until which a lost connection is held for a resume (pushes to it are buffered). */
+  readonly heldUntil?: number;
+  /** The connection that took this one over: senders that meet this one post there. */
+  readonly resumedBy?: string;
+  /** Closed on purpose (closeClient / destroyClient): never held, never resumed. */
+  readonly closed?: boolean;
+}
+
+/** A push waiting in the recovery buffer of a held connection, in push-id order. */
+export interface PendingPush {
+  readonly pushId: string;
+  readonly message: string;
+}
+
+/** The buffer's partition of a held connection, in the memberships table (docs/guides/recovery.md). */
+export function pendingPartition(connectionId: string): string {
+  return `${connectionId}#pending`;
 }
 
 /** A sessions-table item: the session, its optimistic-lock version and the handshake identity. */
@@ -88,12 +109,15 @@ export interface IndexKey {
   readonly role: IndexRole;
   readonly key: string;
   readonly connectionId: string;
+  /** The index item says the connection takes enveloped pushes. */
+  readonly env?: boolean;
 }
 
 /** Any item a batch delete can remove: an index item, a membership item or a session item. */
 export type ItemRef =
   | IndexKey
   | { readonly role: 'memberships'; readonly key: string; readonly connectionId: string }
+  | { readonly role: 'pending'; readonly key: string; readonly connectionId: string }
   | { readonly role: 'sessions'; readonly connectionId: string };
 
 /** One scanned page, handed over as it arrives; a returned promise holds the next page of that segment back. */
@@ -143,13 +167,28 @@ export class ConnectionStore {
     return (await this.getItem(operation, this.tables.connections, { [C.partitionKey]: connectionId }, attributes)) as ConnectionItem | undefined;
   }
 
-  /** Deletes the connection item; returns what it held. */
-  async deleteConnection(operation: string, connectionId: string): Promise<ConnectionItem | undefined> {
+  /**
+   * Deletes the connection item; returns what it held. With `unlessResumed`, keeps (and returns
+   * 'resumed' for) an item another connection took over: its `resumedBy` redirects late senders.
+   */
+  async deleteConnection(operation: string, connectionId: string): Promise<ConnectionItem | undefined>;
+  async deleteConnection(operation: string, connectionId: string, unlessResumed: true): Promise<ConnectionItem | undefined | 'resumed'>;
+  async deleteConnection(operation: string, connectionId: string, unlessResumed = false): Promise<ConnectionItem | undefined | 'resumed'> {
+    try {
+      return await this.deleteConnectionItem(operation, connectionId, unlessResumed);
+    } catch (error) {
+      if (unlessResumed && error instanceof ConditionFailed) return 'resumed';
+      throw error;
+    }
+  }
+
+  private async deleteConnectionItem(operation: string, connectionId: string, unlessResumed: boolean): Promise<ConnectionItem | undefined> {
     const out = await this.call(operation, 'DeleteItem', () =>
       this.doc.send(
         new DeleteCommand({
           TableName: this.tables.connections,
           Key: { [C.partitionKey]: connectionId },
+          ...(unlessResumed ? { ConditionExpression: 'attribute_not_exists(#rb)', ExpressionAttributeNames: { '#rb': 'resumedBy' } } : {}),
           ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
@@ -160,7 +199,8 @@ export class ConnectionStore {
 
   /**
    * Deletes the connection item unless it is younger than `connectedBeforeMs` (a connection whose
-   * `$connect` may still be running answers 410 too). Returns 'young' when it was kept.
+   * `$connect` may still be running answers 410 too) or may be resumed (`rw`: the recovery path
+   * decides, sdk/gateway/recovery.ts). Returns 'young' when it was kept.
    */
   async pruneConnection(operation: string, connectionId: string, connectedBeforeMs: number): Promise<ConnectionItem | undefined | 'young'> {
     try {
@@ -169,8 +209,8 @@ export class ConnectionStore {
           new DeleteCommand({
             TableName: this.tables.connections,
             Key: { [C.partitionKey]: connectionId },
-            ConditionExpression: 'attribute_not_exists(#id) OR #at < :cutoff',
-            ExpressionAttributeNames: { '#id': C.partitionKey, '#at': 'connectedAt' },
+            ConditionExpression: 'attribute_not_exists(#id) OR (#at < :cutoff AND attribute_not_exists(#rw))',
+            ExpressionAttributeNames: { '#id': C.partitionKey, '#at': 'connectedAt', '#rw': 'rw' },
             ExpressionAttributeValues: { ':cutoff': connectedBeforeMs },
             ReturnValues: 'ALL_OLD',
             ReturnConsumedCapacity: 'TOTAL',
@@ -299,7 +339,7 @@ export class ConnectionStore {
       this.doc.send(
         new PutCommand({
           TableName: table.name,
-          Item: { ...extra, [table.partitionKey]: index.key, connectionId: index.connectionId, [TTL]: ConnectionStore.expiresAt(nowMs) },
+          Item: { ...extra, [table.partitionKey]: index.key, connectionId: index.connectionId, [TTL]: ConnectionStore.expiresAt(nowMs), ...(index.env ? { env: true } : {}) },
           ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
@@ -345,6 +385,39 @@ export class ConnectionStore {
       }
     });
     return members;
+  }
+
+  /** Like queryIndex, with whether each connection takes enveloped pushes (the same items, the same read units). */
+  async queryRecipients(operation: string, role: IndexRole, key: string, nowMs: number): Promise<Array<{ connectionId: string; env: boolean }>> {
+    const out: Array<{ connectionId: string; env: boolean }> = [];
+    const table = this.indexTable(role);
+    await this.queryPages(operation, table.name, table.partitionKey, key, nowMs, { attributes: ['connectionId', 'env'] }, (items) => {
+      for (const item of items) out.push({ connectionId: item.connectionId as string, env: item.env === true });
+    });
+    return out;
+  }
+
+  // ---- the recovery buffer: pushes to a held connection (memberships table, partition `<id>#pending`) ----
+
+  async putPending(operation: string, connectionId: string, push: PendingPush, expiresAt: number): Promise<void> {
+    await this.call(operation, 'PutItem', () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tables.memberships,
+          Item: { [M.partitionKey]: pendingPartition(connectionId), [M.sortKey]: push.pushId, message: push.message, [TTL]: expiresAt },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      ),
+    );
+  }
+
+  /** A held connection's buffered pushes in push-id order (strongly consistent, every page). */
+  async queryPending(operation: string, connectionId: string, nowMs: number): Promise<PendingPush[]> {
+    const out: PendingPush[] = [];
+    await this.queryPages(operation, this.tables.memberships, M.partitionKey, pendingPartition(connectionId), nowMs, { attributes: [M.sortKey, 'message'] }, (items) => {
+      for (const item of items) out.push({ pushId: item[M.sortKey] as string, message: item.message as string });
+    });
+    return out;
   }
 
   /** How many connection ids one uid or group has, strongly consistent (Select COUNT, every page). */
@@ -415,8 +488,9 @@ export class ConnectionStore {
           new ScanCommand({
             TableName: tableName,
             ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
-            FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
-            ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#ttl': TTL },
+            // A connection another one took over (docs/guides/recovery.md) is not listed twice: its successor is.
+            FilterExpression: target === 'connections' ? '(attribute_not_exists(#ttl) OR #ttl >= :now) AND attribute_not_exists(#rb)' : 'attribute_not_exists(#ttl) OR #ttl >= :now',
+            ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#ttl': TTL, ...(target === 'connections' ? { '#rb': 'resumedBy' } : {}) },
             ExpressionAttributeValues: { ':now': Math.floor(request.nowMs / 1000) },
             ...(request.count ? { Select: 'COUNT' as const } : { ProjectionExpression: projection.ProjectionExpression }),
             ...(request.pageLimit !== undefined ? { Limit: request.pageLimit } : {}),
@@ -480,6 +554,8 @@ export class ConnectionStore {
         return { table: this.tables.sessions, key: { [S.partitionKey]: item.connectionId } };
       case 'memberships':
         return { table: this.tables.memberships, key: { [M.partitionKey]: item.connectionId, [M.sortKey]: item.key } };
+      case 'pending':
+        return { table: this.tables.memberships, key: { [M.partitionKey]: pendingPartition(item.connectionId), [M.sortKey]: item.key } };
       default: {
         const table = this.indexTable(item.role);
         return { table: table.name, key: { [table.partitionKey]: item.key, connectionId: item.connectionId } };

@@ -69,6 +69,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-
 import { sleep } from './ConnectionsApi.ts';
 import { ConfigurationError, ForbiddenError, GatewayError, NetworkError, ServiceError, ThrottledError, ValidationError } from './errors.ts';
 import { LambdaEventInvoker, lambdaEndpoint, type FanoutInvokeCommand, type FanoutInvokeOutput } from './lambdaInvoke.ts';
+import { isPushId } from './pushId.ts';
 import { checkAwsConnectionId, checkClientIds, checkGroup, checkOptionsObject, checkUid, describe, MAX_MESSAGE_BYTES } from './validation.ts';
 
 export type { FanoutInvokeCommand, FanoutInvokeOutput } from './lambdaInvoke.ts';
@@ -203,6 +204,13 @@ export interface FanoutChunk {
    */
   readonly rate?: number;
   /**
+   * The send's push id (sdk/pushId.ts), the same in every chunk of the send and in every retry of a
+   * chunk: the browser client drops a push id it has seen. Absent from chunks of SDKs before it.
+   */
+  readonly pushId?: string;
+  /** One character per recipient: `1` when it takes the enveloped push (`\x1e<pushId>\x1e<message>`), `0` raw. */
+  readonly enveloped?: string;
+  /**
    * How many times a worker handed this chunk's recipients on to a new invocation of itself
    * (lambdas/fanoutWorkerHandler.ts): absent in a chunk the sender built. A re-queued chunk holds only
    * the recipients a worker could not reach with a retryable error (429, 5xx, no answer), with the
@@ -220,7 +228,15 @@ export const MAX_NOT_BEFORE_WAIT_MS = 60_000;
 
 /** The chunk a worker queues for the recipients it could not reach: same message, keys and rate, one more requeue. */
 export function requeuedChunk(chunk: FanoutChunk, recipients: readonly string[], notBefore: number): FanoutChunk {
-  return { ...chunk, recipients: [...recipients], requeue: (chunk.requeue ?? 0) + 1, notBefore };
+  // `enveloped` has one flag per recipient: keep the flags of the recipients handed on, in their order.
+  const flags = chunk.enveloped === undefined ? undefined : new Map(chunk.recipients.map((id, i) => [id, chunk.enveloped![i]!] as const));
+  return {
+    ...chunk,
+    recipients: [...recipients],
+    ...(flags ? { enveloped: recipients.map((id) => flags.get(id) ?? '0').join('') } : {}),
+    requeue: (chunk.requeue ?? 0) + 1,
+    notBefore,
+  };
 }
 
 export const FANOUT_CHUNK_TYPE = 'gateway.fanout.chunk';
@@ -354,6 +370,7 @@ export function buildChunks(
   recipients: ReadonlyMap<string, ReadonlyArray<{ readonly role: FanoutIndexRole; readonly key: string }>>,
   chunkSize: number,
   maxBytes = MAX_CHUNK_EVENT_BYTES,
+  push?: { readonly pushId: string; enveloped(connectionId: string): boolean },
 ): FanoutChunk[] {
   const total = recipients.size;
   if (total === 0) return [];
@@ -363,7 +380,19 @@ export function buildChunks(
   let target = share(left);
   const message = encodeChunkMessage(payload);
   // The JSON of a chunk with no ids and no keys, with the largest index/count it can have.
-  const empty: FanoutChunk = { type: FANOUT_CHUNK_TYPE, version: 1, fanoutId, index: total, count: total, operation, message, recipients: [], via: [], rate: MAX_FANOUT_RATE + 0.001 };
+  const empty: FanoutChunk = {
+    type: FANOUT_CHUNK_TYPE,
+    version: 1,
+    fanoutId,
+    index: total,
+    count: total,
+    operation,
+    message,
+    recipients: [],
+    via: [],
+    rate: MAX_FANOUT_RATE + 0.001,
+    ...(push ? { pushId: push.pushId, enveloped: '' } : {}),
+  };
   const baseBytes = Buffer.byteLength(JSON.stringify(empty));
   if (baseBytes + 20 > maxBytes) throw new ValidationError(`the message leaves no room for recipients in a ${maxBytes}-byte chunk`);
 
@@ -380,7 +409,8 @@ export function buildChunks(
     bytes = baseBytes;
   };
   for (const [id, sources] of recipients) {
-    const idBytes = Buffer.byteLength(JSON.stringify(id)) + 1;
+    // The id, its comma, and its character in `enveloped`.
+    const idBytes = Buffer.byteLength(JSON.stringify(id)) + 1 + (push ? 1 : 0);
     const newSources = sources.filter((s) => !via.has(`${s.role}\n${s.key}`));
     const sourceBytes = newSources.reduce((sum, s) => sum + Buffer.byteLength(JSON.stringify([s.role, s.key])) + 1, 0);
     if (ids.length > 0 && (ids.length >= target || bytes + idBytes + sourceBytes > maxBytes)) close();
@@ -408,6 +438,7 @@ export function buildChunks(
     message,
     recipients: draft.ids,
     ...(draft.via.size > 0 ? { via: [...draft.via.values()] } : {}),
+    ...(push ? { pushId: push.pushId, enveloped: draft.ids.map((id) => (push.enveloped(id) ? '1' : '0')).join('') } : {}),
   }));
 }
 
@@ -416,6 +447,8 @@ export interface ParsedChunk {
   readonly chunk: FanoutChunk;
   readonly payload: Buffer;
   readonly via: ReadonlyArray<{ readonly role: FanoutIndexRole; readonly key: string }>;
+  /** The recipients that take the enveloped push. */
+  readonly enveloped: ReadonlySet<string>;
 }
 
 /**
@@ -478,6 +511,13 @@ function parseChunkFields(event: unknown): ParsedChunk {
   if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || !(rate > 0))) {
     throw new ValidationError(`chunk.rate must be a positive number of requests per second, got ${describe(rate)}`);
   }
+  const pushId = c.pushId;
+  if (pushId !== undefined && !isPushId(pushId)) throw new ValidationError(`chunk.pushId must be a push id (19 characters 0-9a-z), got ${describe(pushId)}`);
+  const envelopedFlags = c.enveloped;
+  if (envelopedFlags !== undefined && (pushId === undefined || typeof envelopedFlags !== 'string' || envelopedFlags.length !== recipients.length || !/^[01]*$/.test(envelopedFlags))) {
+    throw new ValidationError(`chunk.enveloped must be a string of 0 and 1, one per recipient, with a pushId; got ${describe(envelopedFlags)}`);
+  }
+  const enveloped = new Set(typeof envelopedFlags === 'string' ? recipients.filter((_, i) => envelopedFlags[i] === '1') : []);
   const requeue = c.requeue;
   if (requeue !== undefined && (typeof requeue !== 'number' || !Number.isInteger(requeue) || requeue < 1 || requeue > MAX_CHUNK_REQUEUES)) {
     throw new ValidationError(`chunk.requeue must be a whole number from 1 to ${MAX_CHUNK_REQUEUES}, got ${describe(requeue)}`);
@@ -495,10 +535,12 @@ function parseChunkFields(event: unknown): ParsedChunk {
     recipients,
     ...(via.length > 0 ? { via: via.map((v) => [v.role, v.key] as const) } : {}),
     ...(rate !== undefined ? { rate } : {}),
+    ...(pushId !== undefined ? { pushId } : {}),
+    ...(typeof envelopedFlags === 'string' ? { enveloped: envelopedFlags } : {}),
     ...(requeue !== undefined ? { requeue } : {}),
     ...(notBefore !== undefined ? { notBefore } : {}),
   };
-  return { chunk, payload, via };
+  return { chunk, payload, via, enveloped };
 }
 
 /** The outcome of queueing a send's chunks. */

@@ -70,6 +70,7 @@ import * as groups from './gateway/groups.ts';
 import * as lifecycle from './gateway/lifecycle.ts';
 import * as presence from './gateway/presence.ts';
 import type { PresenceJoin, PresenceMember } from './gateway/presence.ts';
+import * as recovery from './gateway/recovery.ts';
 import * as queries from './gateway/queries.ts';
 import * as scans from './gateway/scans.ts';
 import * as sending from './gateway/sending.ts';
@@ -134,6 +135,10 @@ export class Gateway {
       concurrency: o.concurrency,
       onConsumedCapacity: o.onConsumedCapacity,
     });
+    const secret =
+      o.bindTokenSecret === undefined
+        ? undefined
+        : new TokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
     this.ctx = {
       store,
       api,
@@ -145,12 +150,10 @@ export class Gateway {
       onSendCompleted: o.onSendCompleted,
       fanout: o.fanout,
       retryBackoff,
-      bindTokens: new BindTokenGuard(
-        o.bindTokenSecret === undefined
-          ? undefined
-          : new TokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) }),
-        o.requireBindToken,
-      ),
+      bindTokens: new BindTokenGuard(secret, o.requireBindToken),
+      recoveryWindowMs: o.recoveryWindowSeconds * 1000,
+      ...(secret ? { resumeKeys: async () => (await secret.keys()).all } : {}),
+      sendToGroup: (group, message, options) => sending.sendToGroup(this.ctx, group, message, options),
     };
   }
 
@@ -199,6 +202,8 @@ export class Gateway {
     }
     const bindTokenSecret = given.bindTokenSecret ?? (variable(GatewayEnvVar.bindTokenSecret)?.trim() || undefined);
     const requireBindToken = given.requireBindToken ?? parseFlag(GatewayEnvVar.requireBindToken, variable(GatewayEnvVar.requireBindToken));
+    const recoveryVariable = variable(GatewayEnvVar.recoveryWindow)?.trim();
+    const recoveryWindowSeconds = given.recoveryWindowSeconds ?? (recoveryVariable ? parseThreshold(GatewayEnvVar.recoveryWindow, recoveryVariable, 'seconds') : undefined);
     const sendRateVariable = variable(GatewayEnvVar.sendRate)?.trim();
     const sendRate =
       given.sendRate !== undefined || !sendRateVariable ? given.sendRate : sendRateVariable === 'off' ? false : parseRate(GatewayEnvVar.sendRate, sendRateVariable);
@@ -210,6 +215,7 @@ export class Gateway {
       ...(bindTokenSecret !== undefined ? { bindTokenSecret } : {}),
       ...(requireBindToken !== undefined ? { requireBindToken } : {}),
       ...(sendRate !== undefined ? { sendRate } : {}),
+      ...(recoveryWindowSeconds !== undefined ? { recoveryWindowSeconds } : {}),
     });
   }
 
@@ -240,7 +246,7 @@ export class Gateway {
    * methods that take an id from your code: a change of AWS's undocumented format must not fail
    * every `$connect`.
    */
-  async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string }): Promise<void> {
+  async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string; envelope?: boolean }): Promise<void> {
     return lifecycle.registerConnection(this.ctx, record);
   }
 
@@ -251,6 +257,30 @@ export class Gateway {
    */
   async unregisterConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
     return lifecycle.unregisterConnection(this.ctx, connectionId);
+  }
+
+  /** Seconds a browser-client connection stays resumable after an unexpected close (0: off). */
+  get recoveryWindowSeconds(): number {
+    return this.ctx.recoveryWindowMs / 1000;
+  }
+
+  /**
+   * `$disconnect`'s call: a browser-client connection (`envelope` at registerConnection) closed with
+   * any code but 1000 is held for `recoveryWindowSeconds` (uid, groups and session kept, pushes to
+   * it buffered: docs/guides/recovery.md); any other is removed as unregisterConnection removes it.
+   * `record` is the connection as onClose sees it.
+   */
+  async connectionClosed(connectionId: string, closeCode: number | undefined): Promise<{ held: boolean; record: ConnectionRecord | undefined }> {
+    return recovery.connectionClosed(this.ctx, connectionId, closeCode);
+  }
+
+  /**
+   * `clientId` (open) takes over `fromClientId`, proven by the `resume_token` of `fromClientId`'s
+   * init message: uid, groups and session move, buffered pushes are replayed to `clientId` in order,
+   * and the outcome is posted to `clientId` as a control message. A refusal carries nothing over.
+   */
+  async resumeConnection(clientId: string, fromClientId: string, resumeToken: string): Promise<recovery.ResumeOutcome> {
+    return recovery.resumeConnection(this.ctx, clientId, fromClientId, resumeToken);
   }
 
   /** The stored connection, or undefined. */

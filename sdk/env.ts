@@ -35,6 +35,8 @@ export const GatewayEnvVar = {
   fanoutConcurrency: 'GATEWAY_FANOUT_CONCURRENCY',
   /** `@connections` requests per second of one process (sendRate), or `off`; unset: the SDK's default. */
   sendRate: 'GATEWAY_SEND_RATE',
+  /** Seconds a browser-client connection stays resumable after an unexpected close; 0: off (docs/guides/recovery.md). */
+  recoveryWindow: 'GATEWAY_RECOVERY_WINDOW_SECONDS',
 } as const;
 
 export type GatewayEnvVarName = (typeof GatewayEnvVar)[keyof typeof GatewayEnvVar];

@@ -7,7 +7,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import WebSocket from 'ws';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, type LocalGatewayOptions, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../local/index.ts';
+import { LocalGateway, type LocalGatewayOptions, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent, type WebSocketMessageEvent } from '../local/index.ts';
+import { resumeRequestOf } from '../lambdas/messageHandler.ts';
 import { Gateway, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../sdk/index.ts';
 import { GatewayTables } from '../sdk/tables.ts';
 import { REQUEST_START_CHANNEL } from '../sdk/http1Pool.ts';
@@ -28,6 +29,11 @@ export interface HarnessOptions {
   readonly secrets?: LocalGatewayOptions['secrets'];
   /** Extra work in `$connect` after the connection is registered (e.g. a send during `$connect`). */
   readonly onConnect?: (connectionId: string, gateway: Gateway) => Promise<void>;
+  /**
+   * The handlers' recovery (docs/guides/recovery.md): `?gw=1` registers an enveloped connection,
+   * `$disconnect` calls connectionClosed (held connections), `$default` takes resume requests.
+   */
+  readonly recovery?: boolean;
 }
 
 export class TestClient {
@@ -87,7 +93,8 @@ export class GatewayHarness {
       routes: {
         $connect: async (event: WebSocketConnectEvent) => {
           const { connectionId, connectedAt, identity } = event.requestContext;
-          await this.gateway.registerConnection({ connectionId, connectedAt, sourceIp: identity.sourceIp, userAgent: identity.userAgent });
+          const envelope = this.options.recovery === true && event.queryStringParameters?.gw === '1';
+          await this.gateway.registerConnection({ connectionId, connectedAt, sourceIp: identity.sourceIp, userAgent: identity.userAgent, ...(envelope ? { envelope } : {}) });
           await this.options.onConnect?.(connectionId, this.gateway);
           const token = event.queryStringParameters?.t;
           if (token) this.pendingConnects.get(token)?.(connectionId);
@@ -95,12 +102,23 @@ export class GatewayHarness {
         },
         $disconnect: async (event: WebSocketDisconnectEvent) => {
           const id = event.requestContext.connectionId;
-          const record = await this.gateway.unregisterConnection(id);
+          const record = this.options.recovery
+            ? (await this.gateway.connectionClosed(id, event.requestContext.disconnectStatusCode)).record
+            : await this.gateway.unregisterConnection(id);
           this.disconnected.set(id, record);
           for (const wake of this.disconnectWaiters.get(id) ?? []) wake(record);
           this.disconnectWaiters.delete(id);
           return { statusCode: 200 };
         },
+        ...(options.recovery
+          ? {
+              $default: async (event: WebSocketMessageEvent) => {
+                const resume = resumeRequestOf(event.body);
+                if (resume) await this.gateway.resumeConnection(event.requestContext.connectionId, resume.from, resume.token);
+                return { statusCode: 200 };
+              },
+            }
+          : {}),
       },
     });
   }
@@ -131,10 +149,10 @@ export class GatewayHarness {
   }
 
   /** Opens a real WebSocket client; resolves once it is open, with its connection id. */
-  async connect(): Promise<TestClient> {
+  async connect(query = ''): Promise<TestClient> {
     const token = `c${this.nextToken++}`;
     const idPromise = new Promise<string>((resolve) => this.pendingConnects.set(token, resolve));
-    const socket = new WebSocket(`${this.endpoints.wsUrl}?t=${token}`, { perMessageDeflate: false });
+    const socket = new WebSocket(`${this.endpoints.wsUrl}?t=${token}${query}`, { perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('error', reject);

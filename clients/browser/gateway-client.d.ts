@@ -16,6 +16,11 @@ export interface GatewayInit {
   readonly clientId: string;
   /** The init message's `bind_token`; undefined when the gateway sent none. */
   readonly bindToken: string | undefined;
+  /**
+   * This connection took the previous one over (docs/guides/recovery.md): uid, groups and session
+   * carried over, pushes sent meanwhile delivered. Binding again is harmless.
+   */
+  readonly resumed: boolean;
 }
 
 export interface GatewayStateInfo {
@@ -25,15 +30,20 @@ export interface GatewayStateInfo {
   readonly reason?: string;
   /** The WebSocket constructor threw (e.g. a malformed URL). */
   readonly error?: unknown;
-  /** `reconnecting`: which retry this is (1 for the first) and how long it waits before it starts. */
+  /** `reconnecting`: which retry this is (1 for the first) and how long it waits before it starts (0 after a 1001). */
   readonly attempt?: number;
   readonly delayMs?: number;
+  /** `open`: whether the connection took the previous one over (absent for a first or fresh connection). */
+  readonly resumed?: boolean;
 }
 
 export interface GatewayClientOptions {
   /** Called on every new connection once its init message arrived: bind here (every reconnect has a new id). */
   onInit?(init: GatewayInit): void;
-  /** A pushed message: parsed JSON when it is JSON, else the text (binary frames as the browser gives them). */
+  /**
+   * A pushed message, as the backend sent it: parsed JSON when it is JSON, else the text (binary
+   * frames as the browser gives them). With `recover`, each push once, in the order each sender sent them.
+   */
   onMessage?(data: unknown, event: MessageEvent): void;
   onStateChange?(state: GatewayClientState, info: GatewayStateInfo): void;
   /** @default 10000: no init within this time of the attempt's start closes and retries */
@@ -48,6 +58,12 @@ export interface GatewayClientOptions {
   heartbeatMs?: number;
   /** `false` for a backend that sends no init message: open means the socket opened. @default true */
   waitForInit?: boolean;
+  /**
+   * Ask the gateway for push ids (`?gw=1` on the URL): duplicates dropped, the connection renewed
+   * before the gateway's cut, a lost one resumed within the gateway's window
+   * (docs/guides/recovery.md). `false`: the raw messages, as a plain WebSocket gets them. @default true
+   */
+  recover?: boolean;
   protocols?: string | string[];
   /** A WebSocket constructor other than the global one. */
   WebSocket?: { new (url: string, protocols?: string | string[]): WebSocket };
@@ -58,6 +74,8 @@ export interface GatewayClient {
   /** The current connection's id; undefined between connections. */
   readonly clientId: string | undefined;
   readonly bindToken: string | undefined;
+  /** The id of the last push given to onMessage (with `recover`). */
+  readonly lastPushId: string | undefined;
   /** Sends a text frame (objects as JSON) on the current connection; false when not open. */
   send(data: string | object): boolean;
   /** Stops for good: closes the socket with 1000 and never reconnects. */

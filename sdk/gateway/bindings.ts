@@ -19,9 +19,12 @@ export async function bindUid(ctx: GatewayContext, clientId: string, uid: string
   try {
     old = await ctx.store.updateConnection('bindUid', clientId, {
       expression: 'SET #uid = :uid',
-      names: { '#uid': 'uid' },
+      // A connection another one took over (recovery.ts) is gone for binds: its successor has the uid.
+      names: { '#uid': 'uid', '#rb': 'resumedBy' },
       values: { ':uid': uid },
-      returnValues: 'UPDATED_OLD',
+      condition: 'attribute_not_exists(#rb)',
+      // ALL_OLD costs what UPDATED_OLD costs (the item is small) and says whether it takes envelopes.
+      returnValues: 'ALL_OLD',
     });
   } catch (error) {
     if (error instanceof ConditionFailed) {
@@ -33,6 +36,8 @@ export async function bindUid(ctx: GatewayContext, clientId: string, uid: string
     if (!existed) await undoIndexWrite(ctx, 'bindUid', index);
     throw error;
   }
+  // A connection of the browser client (docs/guides/recovery.md): the index item says so, for sends.
+  if (old?.env === true) await ctx.store.putIndex('bindUid', { ...index, env: true }, Date.now());
   const previous = old?.uid;
   if (previous !== undefined && previous !== uid) {
     await ctx.hooks.beforeIndexDelete?.({ operation: 'bindUid', clientId, uid: previous });

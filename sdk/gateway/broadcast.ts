@@ -30,7 +30,8 @@ import type { GatewayError } from '../errors.ts';
 import { buildChunks, chunkRate, MAX_CHUNK_EVENT_BYTES, newFanoutId, queueChunks, type ResolvedFanoutOptions } from '../Fanout.ts';
 import { sha256Hex } from '../sigv4.ts';
 import type { GatewayContext } from './context.ts';
-import { ConcurrencyLimit, postAll, pruneGone } from './delivery.ts';
+import { ConcurrencyLimit, postAll, pruneGone, pushCopy } from './delivery.ts';
+import { newPushId } from '../pushId.ts';
 import type { SendReport } from './types.ts';
 
 /** Items a scan page reads: bounds what the caller holds; each page's read is rounded up to 4 KB once. */
@@ -43,6 +44,10 @@ const STREAMED_CHUNK_BYTES = MAX_CHUNK_EVENT_BYTES - 32;
 export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: ReadonlySet<string>): Promise<SendReport> {
   const started = performance.now();
   const payloadHash = sha256Hex(payload);
+  // The connections that take envelopes (docs/guides/recovery.md), as the scan's pages say.
+  const enveloped = new Set<string>();
+  const pushId = newPushId();
+  const push = pushCopy(pushId, payload, (id) => enveloped.has(id));
   const slots = new ConcurrencyLimit(ctx.concurrency);
   const call = { counters: { throttled: 0 } };
   const sent: string[] = [];
@@ -58,24 +63,24 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
   let chunks: ChunkQueue | undefined;
   let chunksReady: Promise<ChunkQueue> | undefined;
   const chunkQueue = async (fan: ResolvedFanoutOptions): Promise<ChunkQueue> => {
-    if (fan.maxConcurrentChunks !== undefined) return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, fan.maxConcurrentChunks, fan.maxConcurrentChunks));
+    if (fan.maxConcurrentChunks !== undefined) return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, fan.maxConcurrentChunks, fan.maxConcurrentChunks), pushId, enveloped);
     let count = 0;
     await ctx.store.scan('sendToAll', 'connections', { count: true, consistent: false, nowMs: Date.now() }, (_items, n) => {
       count += n;
     });
-    return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, chunksFor(Math.max(count, fan.threshold + 1), fan.chunkSize, payload), undefined));
+    return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, chunksFor(Math.max(count, fan.threshold + 1), fan.chunkSize, payload), undefined), pushId, enveloped);
   };
 
   const post = async (ids: string[]) => {
     if (ids.length === 0) return;
     firstOut ??= performance.now();
-    const outcome = await postAll(ctx, ids, payload, payloadHash, call, slots);
+    const outcome = await postAll(ctx, ids, payload, payloadHash, call, slots, push);
     for (const id of outcome.sent) sent.push(id);
     for (const id of outcome.gone) gone.push(id);
     for (const f of outcome.failed) failed.push(f);
     if (outcome.gone.length > 0) {
       const pruneStarted = performance.now();
-      await pruneGone(ctx, 'sendToAll', outcome.gone);
+      await pruneGone(ctx, 'sendToAll', outcome.gone, undefined, { pushId, payload });
       pruneMs += performance.now() - pruneStarted;
     }
   };
@@ -83,12 +88,14 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
   await ctx.store.scan(
     'sendToAll',
     'connections',
-    { attributes: ['connectionId'], consistent: false, nowMs: Date.now(), pageLimit: BROADCAST_PAGE_ITEMS },
+    { attributes: ['connectionId', 'env'], consistent: false, nowMs: Date.now(), pageLimit: BROADCAST_PAGE_ITEMS },
     async (items) => {
       const ids: string[] = [];
       for (const item of items) {
         const id = item.connectionId as string;
-        if (!exclude.has(id)) ids.push(id);
+        if (exclude.has(id)) continue;
+        ids.push(id);
+        if (item.env === true) enveloped.add(id);
       }
       recipients += ids.length;
       if (chunks) return chunks.add(ids);
@@ -139,7 +146,7 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
  */
 function chunksFor(count: number, chunkSize: number, payload: Buffer): number {
   const batch = new Map(Array.from({ length: Math.min(count, chunkSize) }, (_, i) => [`${String(i).padStart(15, '0')}=`, []]));
-  const perBatch = buildChunks('count', 'sendToAll', payload, batch, chunkSize, STREAMED_CHUNK_BYTES).length;
+  const perBatch = buildChunks('count', 'sendToAll', payload, batch, chunkSize, STREAMED_CHUNK_BYTES, { pushId: newPushId(), enveloped: () => true }).length;
   return Math.ceil(count / chunkSize) * perBatch;
 }
 
@@ -159,6 +166,8 @@ class ChunkQueue {
     private readonly payload: Buffer,
     /** Each chunk's share of fanout.rateLimit. */
     private readonly rate: number,
+    private readonly pushId: string,
+    private readonly enveloped: ReadonlySet<string>,
   ) {}
 
   async add(ids: readonly string[]): Promise<void> {
@@ -176,7 +185,8 @@ class ChunkQueue {
 
   private async queue(ids: string[]): Promise<void> {
     // The total is unknown while the scan runs: count 0.
-    const built = buildChunks(this.id, 'sendToAll', this.payload, new Map(ids.map((id) => [id, []])), this.fanout.chunkSize, STREAMED_CHUNK_BYTES).map((chunk) => ({
+    const push = { pushId: this.pushId, enveloped: (id: string) => this.enveloped.has(id) };
+    const built = buildChunks(this.id, 'sendToAll', this.payload, new Map(ids.map((id) => [id, []])), this.fanout.chunkSize, STREAMED_CHUNK_BYTES, push).map((chunk) => ({
       ...chunk,
       index: this.nextIndex++,
       count: 0,

@@ -5,6 +5,7 @@ import { sha256Hex } from '../sigv4.ts';
 import { checkClientId, checkUid, serializeMessage } from '../validation.ts';
 import { asGatewayError, type GatewayContext } from './context.ts';
 import { pruneGone } from './delivery.ts';
+import { markClosed } from './recovery.ts';
 import type { CloseReport, Message } from './types.ts';
 export async function isOnline(ctx: GatewayContext, clientId: string): Promise<boolean> {
   checkClientId(clientId);
@@ -26,6 +27,7 @@ export async function closeOne(ctx: GatewayContext, operation: string, clientId:
   let outcome: 'sent' | 'gone' | 'deleted' = 'sent';
   if (payload) outcome = await ctx.api.post(clientId, payload, payloadHash!);
   if (outcome !== 'gone') outcome = await ctx.api.delete(clientId);
+  if (outcome === 'deleted') await markClosed(ctx, operation, clientId);
   if (outcome === 'gone') {
     await pruneGone(ctx, operation, [clientId]);
     return false;
@@ -46,6 +48,7 @@ export async function closeUid(ctx: GatewayContext, uid: string, message?: Messa
       let outcome: 'sent' | 'gone' | 'deleted' = 'sent';
       if (payload) outcome = await ctx.api.post(id, payload, payloadHash!);
       if (outcome !== 'gone') outcome = await ctx.api.delete(id);
+      if (outcome === 'deleted') await markClosed(ctx, 'closeUid', id);
       (outcome === 'gone' ? gone : closed).push(id);
     } catch (error) {
       failed.push({ connectionId: id, error: asGatewayError(error) });

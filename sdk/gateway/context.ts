@@ -9,7 +9,7 @@ import { GatewayError, ServiceError } from '../errors.ts';
 import type { ResolvedFanoutOptions } from '../Fanout.ts';
 import { describe } from '../validation.ts';
 import { errorText, type GatewayTestHooks, type HookOperation } from './options.ts';
-import type { ConnectionRecord, SendMetrics } from './types.ts';
+import type { ConnectionRecord, Message, SendMetrics, SendReport } from './types.ts';
 
 export interface GatewayContext {
   readonly store: ConnectionStore;
@@ -25,6 +25,15 @@ export interface GatewayContext {
   readonly retryBackoff: { baseDelayMs: number; maxDelayMs: number };
   /** Checks the bind token of bindUid / joinGroup (sdk/bindToken.ts). */
   readonly bindTokens: BindTokenGuard;
+  /** How long a lost browser-client connection stays resumable; 0: recovery off (docs/guides/recovery.md). */
+  readonly recoveryWindowMs: number;
+  /** The keys resume tokens are checked with (the bind-token secret's versions); absent without one: no resume. */
+  readonly resumeKeys?: () => Promise<readonly Uint8Array[]>;
+  /**
+   * sendToGroup of this Gateway (sending.ts), for presence announcements: handed in rather than
+   * imported, because the send path itself (a 410 prune) announces departures.
+   */
+  readonly sendToGroup: (group: string, message: Message, options?: { exclude?: string | string[] }) => Promise<SendReport>;
 }
 
 /** Recipient connection id -> the index items it was found through (pruned with it on a 410). */

@@ -13,7 +13,9 @@ import { ValidationError, type GatewayError } from '../errors.ts';
 import { buildChunks, chunkRate, isRetryable, MAX_NOT_BEFORE_WAIT_MS, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { checkOptionsObject, describe } from '../validation.ts';
+import { envelope, newPushId } from '../pushId.ts';
 import { asGatewayError, itemsOf, type GatewayContext, type Recipients } from './context.ts';
+import { recoverGone, type GonePush } from './recovery.ts';
 import type { ChunkReport, DeliverChunkOptions, SendMetrics, SendReport } from './types.ts';
 // A cycle (presence.ts sends through here): only functions cross it, called after both modules loaded.
 import { announceDepartures } from './presence.ts';
@@ -30,7 +32,8 @@ export function dispatch(ctx: GatewayContext, operation: FanoutOperation, recipi
 export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions, operation: FanoutOperation, recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
   const started = performance.now();
   const id = newFanoutId();
-  const built = buildChunks(id, operation, payload, recipients, fanout.chunkSize);
+  // One push id for the whole send, in every chunk: a chunk Lambda runs twice posts it twice, and the browser client drops the second.
+  const built = buildChunks(id, operation, payload, recipients, fanout.chunkSize, undefined, { pushId: newPushId(), enveloped: (connectionId) => takesEnvelope(recipients, connectionId) });
   const rate = chunkRate(fanout.rateLimit, built.length, fanout.maxConcurrentChunks);
   const chunks = built.map((chunk) => ({ ...chunk, rate }));
   const outcome = await queueChunks(fanout, chunks, { ...ctx.retryBackoff, random: ctx.random });
@@ -61,7 +64,7 @@ export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions,
 }
 
 export async function deliverChunk(ctx: GatewayContext, event: unknown, options: DeliverChunkOptions = {}): Promise<ChunkReport> {
-  const { chunk, payload, via } = parseChunk(event);
+  const { chunk, payload, via, enveloped } = parseChunk(event);
   const input = checkOptionsObject(options, 'options');
   const extraRounds = input.extraRounds ?? 2;
   const roundDelayMs = input.roundDelayMs ?? 1000;
@@ -70,6 +73,7 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   if (typeof roundDelayMs !== 'number' || !(roundDelayMs >= 0)) throw new ValidationError(`options.roundDelayMs must be a number >= 0, got ${describe(roundDelayMs)}`);
   if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs))) throw new ValidationError(`options.deadlineMs must be epoch ms, got ${describe(deadlineMs)}`);
   const payloadHash = sha256Hex(payload);
+  const push = chunk.pushId !== undefined ? pushCopy(chunk.pushId, payload, (id) => enveloped.has(id)) : undefined;
   const sent: string[] = [];
   const gone: string[] = [];
   const failedForGood: Array<{ connectionId: string; error: GatewayError }> = [];
@@ -90,7 +94,7 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   };
   for (;;) {
     const roundStarted = performance.now();
-    const outcome = await postAll(ctx, pending, payload, payloadHash, call);
+    const outcome = await postAll(ctx, pending, payload, payloadHash, call, undefined, push);
     rounds++;
     const roundMs = performance.now() - roundStarted;
     sent.push(...outcome.sent);
@@ -107,7 +111,7 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   const delivered = performance.now();
   if (gone.length > 0) {
     const sources: Recipients = new Map(gone.map((id) => [id, via.map((v) => ({ role: v.role, key: v.key, connectionId: id }))]));
-    await pruneGone(ctx, chunk.operation, gone, sources);
+    await pruneGone(ctx, chunk.operation, gone, sources, push && { pushId: push.id, payload });
   }
   ctx.onSendCompleted?.({
     operation: chunk.operation,
@@ -134,13 +138,22 @@ export interface PostOutcome {
  * Posts to every id with bounded concurrency (`concurrency` posts at once, or as many as `slots`
  * lets through when several pages are posted at the same time); each id ends in exactly one list.
  */
-export async function postAll(ctx: GatewayContext, ids: readonly string[], payload: Buffer, payloadHash: string, call: CallOptions, slots?: ConcurrencyLimit): Promise<PostOutcome> {
+export async function postAll(
+  ctx: GatewayContext,
+  ids: readonly string[],
+  payload: Buffer,
+  payloadHash: string,
+  call: CallOptions,
+  slots?: ConcurrencyLimit,
+  push?: PushCopy,
+): Promise<PostOutcome> {
   const sent: string[] = [];
   const gone: string[] = [];
   const failed: Array<{ connectionId: string; error: GatewayError }> = [];
   const postOne = async (id: string) => {
     try {
-      if ((await ctx.api.post(id, payload, payloadHash, call)) === 'sent') sent.push(id);
+      const wrapped = push?.enveloped(id);
+      if ((await ctx.api.post(id, wrapped ? push!.payload : payload, wrapped ? push!.hash : payloadHash, call)) === 'sent') sent.push(id);
       else gone.push(id);
     } catch (error) {
       failed.push({ connectionId: id, error: asGatewayError(error) });
@@ -148,6 +161,29 @@ export async function postAll(ctx: GatewayContext, ids: readonly string[], paylo
   };
   await forEachConcurrent(ids, ctx.concurrency, slots ? (id) => slots.run(() => postOne(id)) : postOne);
   return { sent, gone, failed };
+}
+
+/**
+ * The enveloped copy of one send's message (sdk/pushId.ts), for the recipients that take envelopes.
+ * Built once per send (and per chunk): a steady-state push costs one buffer copy, no DynamoDB call.
+ */
+export interface PushCopy {
+  readonly id: string;
+  readonly payload: Buffer;
+  readonly hash: string;
+  enveloped(connectionId: string): boolean;
+}
+
+/** The enveloped copy, or undefined when the message goes raw to everyone (binary, or too long to wrap). */
+export function pushCopy(pushId: string, payload: Buffer, enveloped: (connectionId: string) => boolean): PushCopy | undefined {
+  const wrapped = envelope(pushId, payload);
+  if (!wrapped) return undefined;
+  return { id: pushId, payload: wrapped, hash: sha256Hex(wrapped), enveloped };
+}
+
+/** Whether a recipient was found through an index item that says it takes envelopes. */
+export function takesEnvelope(recipients: Recipients, connectionId: string): boolean {
+  return recipients.get(connectionId)?.some((source) => source.env === true) ?? false;
 }
 
 /** At most `size` tasks at once across all callers (forEachConcurrent bounds one call only). */
@@ -178,9 +214,11 @@ export async function deliver(ctx: GatewayContext, operation: SendMetrics['opera
   const ids = [...recipients.keys()];
   const started = performance.now();
   const call = { counters: { throttled: 0 } };
-  const { sent, gone, failed } = await postAll(ctx, ids, payload, sha256Hex(payload), call);
+  const pushId = newPushId();
+  const push = pushCopy(pushId, payload, (id) => takesEnvelope(recipients, id));
+  const { sent, gone, failed } = await postAll(ctx, ids, payload, sha256Hex(payload), call, undefined, push);
   const delivered = performance.now();
-  if (gone.length > 0) await pruneGone(ctx, operation, gone, recipients);
+  if (gone.length > 0) await pruneGone(ctx, operation, gone, recipients, { pushId, payload });
   const report: SendReport = { recipients: ids.length, sent, gone, failed };
   ctx.onSendCompleted?.({
     operation,
@@ -201,14 +239,19 @@ export async function deliver(ctx: GatewayContext, operation: SendMetrics['opera
  * Removes what a connection found gone (410) left: its connection item (unless younger than
  * CONNECT_GRACE_MS), then its session, memberships and index items, and the index items it was found
  * through (`sources`). Best effort: a prune that fails is logged, and TTL removes the items later.
+ * A connection the conditional delete keeps (young, or one the browser client may resume) goes to
+ * the recovery path with the push (sdk/gateway/recovery.ts): buffered, redirected, or pruned there.
  */
-export async function pruneGone(ctx: GatewayContext, operation: string, ids: readonly string[], sources?: Recipients): Promise<void> {
+export async function pruneGone(ctx: GatewayContext, operation: string, ids: readonly string[], sources?: Recipients, push?: GonePush): Promise<void> {
   const cutoff = Date.now() - CONNECT_GRACE_MS;
   await Promise.all(
     ids.map(async (id) => {
       try {
         const old = await ctx.store.pruneConnection(operation, id, cutoff);
-        if (old === 'young') return;
+        if (old === 'young') {
+          await recoverGone(ctx, operation, id, push, sources?.get(id) ?? []);
+          return;
+        }
         const items: ItemRef[] = [...(sources?.get(id) ?? [])];
         // No connection item: $disconnect (or an earlier prune) already removed the rest.
         const memberships = old ? await ctx.store.queryMembershipItems(operation, id, Date.now()) : [];

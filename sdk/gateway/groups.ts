@@ -64,25 +64,36 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
   };
   if (member.existed) {
     let live: boolean;
+    let envelope: boolean | undefined;
     try {
-      live = (await ctx.store.getConnection('joinGroup', clientId, ['connectionId'])) !== undefined;
+      const connection = await ctx.store.getConnection('joinGroup', clientId, ['connectionId', 'env']);
+      live = connection !== undefined;
+      envelope = connection?.env;
     } catch (error) {
       await undo(false);
       throw error;
     }
-    if (live) return;
+    if (live) {
+      if (envelope === true) await ctx.store.putIndex('joinGroup', { ...index, env: true }, now);
+      return;
+    }
     await undo(true);
     throw new ConnectionGoneError(clientId);
   }
   for (let attempt = 1; ; attempt++) {
     let refusal: GatewayError;
     try {
-      await ctx.store.updateConnection('joinGroup', clientId, {
+      const updated = await ctx.store.updateConnection('joinGroup', clientId, {
         expression: 'ADD #n :one',
-        names: { '#n': COUNT },
+        // A connection another one took over (recovery.ts) is gone for joins: its successor has the groups.
+        names: { '#n': COUNT, '#rb': 'resumedBy' },
         values: { ':one': 1, ':max': MAX_GROUPS_PER_CONNECTION },
-        condition: 'attribute_not_exists(#n) OR #n < :max',
+        condition: '(attribute_not_exists(#n) OR #n < :max) AND attribute_not_exists(#rb)',
+        // ALL_NEW costs no more than NONE here (the item is small) and says whether it takes envelopes.
+        returnValues: 'ALL_NEW',
       });
+      // A connection of the browser client (docs/guides/recovery.md): the index item says so, for sends.
+      if (updated?.env === true) await ctx.store.putIndex('joinGroup', { ...index, env: true }, now);
       return;
     } catch (error) {
       if (!(error instanceof ConditionFailed)) {
@@ -92,13 +103,14 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
         throw error;
       }
       // Gone or full: which one, from the item as it is now.
-      let current: { groupCount?: number } | undefined;
+      let current: { groupCount?: number; resumedBy?: string } | undefined;
       try {
-        current = await ctx.store.getConnection('joinGroup', clientId, ['connectionId', COUNT]);
+        current = await ctx.store.getConnection('joinGroup', clientId, ['connectionId', COUNT, 'resumedBy']);
       } catch (readError) {
         await undo(true);
         throw readError;
       }
+      if (current?.resumedBy !== undefined) current = undefined; // taken over: gone
       if (current && (current.groupCount ?? 0) < MAX_GROUPS_PER_CONNECTION && attempt < JOIN_ATTEMPTS) continue; // a leaveGroup made room meanwhile
       refusal = current ? new LimitExceededError(clientId, MAX_GROUPS_PER_CONNECTION) : new ConnectionGoneError(clientId);
     }

@@ -7,13 +7,17 @@
  */
 import { ConnectionStore } from '../ConnectionStore.ts';
 import { checkAwsConnectionId, checkClientId, checkEpochMs, checkOptionalString, checkOptionsObject, truncateCodePoints } from '../validation.ts';
-import { itemsOf, toRecord, type GatewayContext } from './context.ts';
+import { toRecord, type GatewayContext } from './context.ts';
+import { ValidationError } from '../errors.ts';
+import { removeConnection } from './recovery.ts';
 import type { ConnectionRecord } from './types.ts';
-import { announceDepartures } from './presence.ts';
 
 const MAX_USER_AGENT_LENGTH = 1024;
 
-export async function registerConnection(ctx: GatewayContext, record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string }): Promise<void> {
+export async function registerConnection(
+  ctx: GatewayContext,
+  record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string; envelope?: boolean },
+): Promise<void> {
   const input = checkOptionsObject(record, 'record');
   // AWS supplies this id (the $connect event): the loose check, in case its format ever changes.
   const connectionId = checkAwsConnectionId(input.connectionId, 'record.connectionId');
@@ -21,6 +25,9 @@ export async function registerConnection(ctx: GatewayContext, record: { connecti
   const sourceIp = checkOptionalString(input.sourceIp, 'record.sourceIp', 64);
   const userAgent = checkOptionalString(input.userAgent, 'record.userAgent', Number.POSITIVE_INFINITY);
   const storedUserAgent = userAgent === undefined ? undefined : truncateCodePoints(userAgent, MAX_USER_AGENT_LENGTH);
+  if (input.envelope !== undefined && typeof input.envelope !== 'boolean') throw new ValidationError('record.envelope must be a boolean');
+  // The browser client's connection (docs/guides/recovery.md): enveloped pushes, and resumable when recovery is on.
+  const recovery = input.envelope === true ? { env: true, ...(ctx.recoveryWindowMs > 0 ? { rw: ctx.recoveryWindowMs / 1000 } : {}) } : {};
   const expiresAt = ConnectionStore.expiresAt(connectedAt);
   await ctx.store.putSession('registerConnection', {
     connectionId,
@@ -30,25 +37,14 @@ export async function registerConnection(ctx: GatewayContext, record: { connecti
     ...(storedUserAgent !== undefined ? { userAgent: storedUserAgent } : {}),
     expiresAt,
   });
-  await ctx.store.putConnection('registerConnection', { connectionId, connectedAt, expiresAt });
+  await ctx.store.putConnection('registerConnection', { connectionId, connectedAt, expiresAt, ...recovery });
 }
 
 export async function unregisterConnection(ctx: GatewayContext, connectionId: string): Promise<ConnectionRecord | undefined> {
   checkAwsConnectionId(connectionId, 'connectionId');
-  const old = await ctx.store.deleteConnection('unregisterConnection', connectionId);
   // No connection item: never registered, or already removed (by a prune after a 410) with the rest.
-  if (!old) return undefined;
-  const [memberships, session] = await Promise.all([
-    ctx.store.queryMembershipItems('unregisterConnection', connectionId, Date.now()),
-    ctx.store.deleteSession('unregisterConnection', connectionId),
-  ]);
-  const groups = memberships.map((m) => m.group);
-  await ctx.store.deleteItems(
-    'unregisterConnection',
-    itemsOf(old, groups).filter((item) => item.role !== 'sessions'),
-  );
-  await announceDepartures(ctx, 'unregisterConnection', memberships);
-  return toRecord(old, session, groups);
+  // One another connection took over keeps its item (recovery.ts) and has nothing else left.
+  return removeConnection(ctx, 'unregisterConnection', connectionId, []);
 }
 
 export async function getConnection(ctx: GatewayContext, clientId: string): Promise<ConnectionRecord | undefined> {

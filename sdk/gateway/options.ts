@@ -122,6 +122,12 @@ export interface GatewayOptions {
    * takes GATEWAY_REQUIRE_BIND_TOKEN when it is set (`true` / `false`), else the same default
    */
   readonly requireBindToken?: boolean;
+  /**
+   * Seconds a connection of the browser client stays resumable after an unexpected close: its uid,
+   * groups and session are kept and pushes to it wait (docs/guides/recovery.md). 0 turns recovery
+   * off. @default 120 (`Gateway.fromEnv()`: GATEWAY_RECOVERY_WINDOW_SECONDS when set)
+   */
+  readonly recoveryWindowSeconds?: number;
   /** Bring your own Secrets Manager client. @default one built for `region` and `credentials`; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER by itself */
   readonly secretsManager?: SecretsManagerClientLike;
 }
@@ -176,7 +182,13 @@ export interface ResolvedOptions {
   readonly bindTokenSecret: string | undefined;
   readonly requireBindToken: boolean;
   readonly secretsManager: SecretsManagerClientLike | undefined;
+  readonly recoveryWindowSeconds: number;
 }
+
+/** Socket.IO's and Ably's recovery window: 2 minutes. */
+export const DEFAULT_RECOVERY_WINDOW_SECONDS = 120;
+/** At most a day: held items keep their TTL within DynamoDB's reach and a token's expiry short. */
+export const MAX_RECOVERY_WINDOW_SECONDS = 86_400;
 
 /** Runs `read` over a caller's option; a throwing getter or Proxy trap becomes a ConfigurationError naming it. */
 export function readConfig<T>(what: string, read: () => T): T {
@@ -313,6 +325,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (typeof send !== 'function') throw new ConfigurationError(`secretsManager must be a SecretsManagerClient, got ${describe(secretsManager)}`);
   }
 
+  const recoveryWindowSeconds = option('recoveryWindowSeconds') ?? DEFAULT_RECOVERY_WINDOW_SECONDS;
+  if (typeof recoveryWindowSeconds !== 'number' || !Number.isInteger(recoveryWindowSeconds) || recoveryWindowSeconds < 0 || recoveryWindowSeconds > MAX_RECOVERY_WINDOW_SECONDS) {
+    throw new ConfigurationError(`recoveryWindowSeconds must be a whole number of seconds from 0 to ${MAX_RECOVERY_WINDOW_SECONDS}, got ${describe(recoveryWindowSeconds)}`);
+  }
+
   return {
     url,
     tables,
@@ -339,5 +356,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     bindTokenSecret: bindTokenSecret as string | undefined,
     requireBindToken,
     secretsManager: secretsManager as SecretsManagerClientLike | undefined,
+    recoveryWindowSeconds,
   };
 }

@@ -27,7 +27,6 @@ import { GatewayError, ValidationError } from '../errors.ts';
 import { checkClientId, checkGroup, checkUid, describe } from '../validation.ts';
 import type { BindOptions } from '../bindToken.ts';
 import { joinGroup } from './groups.ts';
-import { sendToGroup } from './sending.ts';
 import { errorText } from './options.ts';
 import type { GatewayContext } from './context.ts';
 
@@ -126,7 +125,7 @@ export async function announceDepartures(ctx: GatewayContext, operation: string,
 }
 
 async function announce(ctx: GatewayContext, group: string, event: string, data: object, exclude?: string): Promise<void> {
-  const report = await sendToGroup(ctx, group, { event, channel: group, data }, exclude === undefined ? {} : { exclude });
+  const report = await ctx.sendToGroup(group, { event, channel: group, data }, exclude === undefined ? {} : { exclude });
   for (const { connectionId, error } of report.failed) ctx.logger.warn(`gateway: ${event} in ${describe(group)} did not reach ${connectionId}: ${errorText(error)}`, error);
 }
 

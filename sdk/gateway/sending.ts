@@ -43,17 +43,18 @@ export async function sendToAll(ctx: GatewayContext, message: Message, options?:
 
 export async function resolveIndex(ctx: GatewayContext, operation: string, role: 'uids' | 'groups', keys: string[], exclude: Set<string>): Promise<Recipients> {
   const now = Date.now();
-  const results: string[][] = new Array(keys.length);
+  const results: Array<Array<{ connectionId: string; env: boolean }>> = new Array(keys.length);
   await forEachConcurrent(keys, ctx.concurrency, async (key, i) => {
-    results[i] = await ctx.store.queryIndex(operation, role, key, now);
+    results[i] = await ctx.store.queryRecipients(operation, role, key, now);
   });
   const recipients: Recipients = new Map();
   keys.forEach((key, i) => {
-    for (const id of results[i]!) {
+    for (const { connectionId: id, env } of results[i]!) {
       if (exclude.has(id)) continue;
+      const source = env ? { role, key, connectionId: id, env } : { role, key, connectionId: id };
       const sources = recipients.get(id);
-      if (sources) sources.push({ role, key, connectionId: id });
-      else recipients.set(id, [{ role, key, connectionId: id }]);
+      if (sources) sources.push(source);
+      else recipients.set(id, [source]);
     }
   });
   return recipients;

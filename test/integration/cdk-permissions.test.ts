@@ -6,7 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { mintResumeToken } from '../../sdk/resumeToken.ts';
+import { newPushId } from '../../sdk/pushId.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type WebSocketDisconnectEvent } from '../../local/index.ts';
 import { Gateway, type FanoutChunk, type GatewayTableNames } from '../../sdk/index.ts';
@@ -190,6 +192,18 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     await call('leaveGroup', () => gateway.leaveGroup(b, 'g1'));
     await call('unbindUid', () => gateway.unbindUid(b));
     await call('ungroup', () => gateway.ungroup('g2'));
+    // Recovery (docs/guides/recovery.md): a browser-client connection lost (held, a push buffered), then taken over by `a`.
+    const held = 'EEEEEEEEEEEEEEE=';
+    await gateway.registerConnection({ connectionId: held, connectedAt: Date.now() - 3_600_000, envelope: true });
+    await gateway.bindUid(held, 'u3', await token(held));
+    await gateway.joinGroup(held, 'g3', await token(held));
+    await gateway.setSession(held, { kept: true });
+    await call('connectionClosed', () => gateway.connectionClosed(held, 1006));
+    assert.deepEqual((await gateway.sendToUid('u3', 'buffered')).gone, [held]);
+    await call('recoveryWindowSeconds', async () => assert.equal(gateway.recoveryWindowSeconds, 120));
+    const resumeKey = Buffer.from(local.secrets.values()[SECRET_ARN]!, 'utf8');
+    const resumed = await call('resumeConnection', () => gateway.resumeConnection(a, held, mintResumeToken(resumeKey, held, Date.now() + 60_000)));
+    assert.deepEqual(resumed, { resumed: true, from: held, replayed: 1 });
     await call('closeUid', () => gateway.closeUid('u2', 'bye'));
     await call('closeClient', () => gateway.closeClient(b, 'bye'));
     await call('destroyClient', () => gateway.destroyClient(c));
@@ -229,6 +243,15 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
   await gateway.joinGroup(onlyInGroup, 'w1', await token(onlyInGroup));
   await gateway.bindUid(onlyInUid, 'w-user', await token(onlyInUid));
   for (const id of [onlyInGroup, onlyInUid]) await base.send(new DeleteItemCommand({ TableName: tables.connections, Key: { connectionId: { S: id } } }));
+  // Browser-client connections (docs/guides/recovery.md): one lost before its $disconnect (the worker holds it and buffers the push), one whose window is over (removed).
+  const lostEarly = 'EEEEEEEEEEEEEEE=';
+  const windowOver = 'FFFFFFFFFFFFFFF=';
+  for (const id of [lostEarly, windowOver]) {
+    await gateway.registerConnection({ connectionId: id, connectedAt: old, envelope: true });
+    await gateway.joinGroup(id, 'w3', await token(id));
+  }
+  await gateway.connectionClosed(windowOver, 1006);
+  await base.send(new UpdateItemCommand({ TableName: tables.connections, Key: { connectionId: { S: windowOver } }, UpdateExpression: 'SET heldUntil = :past', ExpressionAttributeValues: { ':past': { N: String(old) } } }));
 
   for (const set of Object.values(used)) set.clear();
   const posted = new Set<string>();
@@ -244,6 +267,8 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
     const b = await worker.deliverChunk(chunk([onlyInGroup], [['groups', 'w1']]));
     const c = await worker.deliverChunk(chunk([onlyInUid], [['uids', 'w-user']]));
     assert.deepEqual([a.sent, a.gone, b.gone, c.gone], [[live], [staleItem], [onlyInGroup], [onlyInUid]]);
+    const d = await worker.deliverChunk({ ...chunk([lostEarly, windowOver], [['groups', 'w3']]), pushId: newPushId(), enveloped: '11' });
+    assert.deepEqual(d.gone, [lostEarly, windowOver]);
   } finally {
     recording = false;
     stopWatching();
@@ -252,6 +277,7 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
   }
   assert.deepEqual(await gateway.getClientIdListByGroup('w1'), []);
   assert.deepEqual(await gateway.getClientIdByUid('w-user'), []);
+  assert.deepEqual(await gateway.getClientIdListByGroup('w3'), [lostEarly], 'held for a resume; the other removed');
   const sorted = (s: Set<string>) => [...s].sort();
   assert.deepEqual(byRole(used), byRole(FANOUT_WORKER_TABLE_ACTIONS));
   assert.deepEqual(sorted(posted), [...FANOUT_WORKER_CONNECTIONS_METHODS]);

@@ -639,6 +639,14 @@ function methodSpecs(): Record<string, MethodSpec> {
   const specs: Record<string, MethodSpec> = {
     registerConnection: { args: fc.tuple(record), verdict: ([r]) => verdict([recordVerdict(r)]) },
     unregisterConnection: { args: fc.tuple(harmlessId), verdict: ([id]) => verdict([validAwsId(id)]) },
+    connectionClosed: {
+      args: fc.tuple(harmlessId, fc.oneof(fc.constant(undefined), fc.integer({ min: 1000, max: 4999 }), weird)),
+      verdict: ([id, code]) => verdict([validAwsId(id), code === undefined || (typeof code === 'number' && Number.isInteger(code) && code >= 1000 && code <= 4999)]),
+    },
+    resumeConnection: {
+      args: fc.tuple(harmlessId, fc.oneof(harmlessId, weird), fc.oneof(fc.string(), weird)),
+      verdict: ([id, from, token]) => verdict([validId(id), validAwsId(from), typeof token === 'string']),
+    },
     getConnection: { args: fc.tuple(anyId), verdict: ([id]) => verdict([validId(id)]) },
     sendToClient: { args: fc.tuple(anyId, messageLike), verdict: ([id, m]) => verdict([validId(id)], { value: m }) },
     sendToUid: {

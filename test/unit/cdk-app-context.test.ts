@@ -103,3 +103,10 @@ test('the README\'s Deploy section or the deploy reference (docs/reference/deplo
   const reference = readFileSync(new URL('../../docs/reference/deploy.md', import.meta.url), 'utf8');
   for (const key of Object.keys(APP_CONTEXT_KEYS)) assert.ok(deploy.includes(`\`${key}\``) || reference.includes(`\`${key}\``), `README Deploy or docs/reference/deploy.md mentions \`${key}\``);
 });
+
+test('-c recoveryWindow: a duration (0 turns recovery off); unset leaves the construct\'s 2 minutes', () => {
+  assert.equal(settings({}).props.recoveryWindow, undefined);
+  assert.equal(seconds(settings({ recoveryWindow: '0' }).props.recoveryWindow), 0);
+  assert.equal(seconds(settings({ recoveryWindow: '5m' }).props.recoveryWindow), 300);
+  assert.throws(() => settings({ recoveryWindow: 'two minutes' }), (error: unknown) => error instanceof AppContextError && /recoveryWindow/.test(error.message));
+});

@@ -296,6 +296,7 @@ describe('functions', () => {
       [GatewayEnvVar.bindTokenSecret]: { Ref: logicalId(stack, backend.bindTokenSecret) },
       [GatewayEnvVar.requireBindToken]: 'true',
       [GatewayEnvVar.fanoutRate]: '2000',
+      [GatewayEnvVar.recoveryWindow]: '120',
     };
     assert.deepEqual(env(backend.connectFunction), {
       APP_SECRET_NAME: 'my-secret',
@@ -348,9 +349,10 @@ describe('functions', () => {
       // Its own unqualified ARN only: recipients that still fail go to a new invocation of itself.
       [`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`]: ['lambda:InvokeFunction'],
     });
-    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.connections), ['dynamodb:DeleteItem']);
-    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.sessions), ['dynamodb:BatchWriteItem']);
-    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.memberships), ['dynamodb:BatchWriteItem', 'dynamodb:Query']);
+    // GetItem and UpdateItem, DeleteItem on sessions, PutItem on memberships: a 410 of a browser-client connection (held, buffered, or removed).
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.connections), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.sessions), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']);
+    assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.memberships), ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
     assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']);
     assert.deepEqual(dynamo(FANOUT_WORKER_TABLE_ACTIONS.groups), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']);
   });
@@ -634,6 +636,13 @@ describe('bind tokens', () => {
       assert.equal(env(fn)[GatewayEnvVar.requireBindToken], 'true');
     }
     assert.equal(build({ requireBindToken: false }).backend.environment[GatewayEnvVar.requireBindToken], 'false');
+  });
+
+  test('recoveryWindow: 2 minutes by default, whole seconds from 0 (off) to a day, in GATEWAY_RECOVERY_WINDOW_SECONDS', () => {
+    assert.equal(build({ recoveryWindow: Duration.seconds(0) }).backend.environment[GatewayEnvVar.recoveryWindow], '0');
+    assert.equal(build({ recoveryWindow: Duration.minutes(5) }).backend.environment[GatewayEnvVar.recoveryWindow], '300');
+    assert.throws(() => build({ recoveryWindow: Duration.days(2) }), /recoveryWindow: 172800 s must be whole seconds from 0 \(off\) to 86400/);
+    assert.throws(() => build({ recoveryWindow: Duration.millis(1500) }), /recoveryWindow/);
   });
 
   test('the secret follows removalPolicy as the tables do: retained by default, deleted with DESTROY', () => {

@@ -10,6 +10,7 @@ import { buildConnectData, parseCookie } from '../../lambdas/connectData.ts';
 import { sessionPatch } from '../../lambdas/sessionPatch.ts';
 import { resolveEvents, type GatewayEvents } from '../../lambdas/events.ts';
 import { createInitSenderHandler, type InitSenderEvent } from '../../lambdas/initSenderHandler.ts';
+import { verifyResumeToken } from '../../sdk/resumeToken.ts';
 import { checkBindToken } from '../../sdk/bindToken.ts';
 import { createConnectHandler, initMessageFor, MAX_ASYNC_INVOKE_BYTES } from '../../lambdas/connectHandler.ts';
 import { createMessageHandler } from '../../lambdas/messageHandler.ts';
@@ -225,6 +226,24 @@ describe('the init sender', () => {
     assert.equal(result.outcome, 'expired');
   });
 
+  test('init of a browser-client connection: how long until the cut, and a resume token for this connection (purpose resume, until the cut plus the window)', async () => {
+    const key = Buffer.alloc(32, 7);
+    const { client, posts } = scriptedManagement(['ok']);
+    const handler = createInitSenderHandler({ management: client, backoff: fastBackoff, bindTokenKey: { key: async () => key }, log: quiet });
+    const cutAt = Date.now() + 60_000;
+    await handler({ ...event([]), init: true, recovery: { cutAt, windowMs: 120_000 } });
+    const init = JSON.parse(posts[0]!.data);
+    assert.deepEqual(Object.keys(init), ['type', 'client_id', 'bind_token', 'cut_in', 'resume_token']);
+    assert.ok(init.cut_in > 55_000 && init.cut_in <= 60_000, String(init.cut_in));
+    assert.equal(verifyResumeToken(key, CONNECTION_ID, init.resume_token), true);
+    assert.equal(verifyResumeToken(key, CONNECTION_ID, init.resume_token, cutAt + 121_000), false, 'expired after the cut plus the window');
+    assert.equal(verifyResumeToken(key, CONNECTION_ID, init.bind_token), false, 'a bind token is no resume token');
+    // Recovery off (window 0): no resume token, the cut is still told.
+    const off = scriptedManagement(['ok']);
+    await createInitSenderHandler({ management: off.client, backoff: fastBackoff, bindTokenKey: { key: async () => key }, log: quiet })({ ...event([]), init: true, recovery: { cutAt, windowMs: 0 } });
+    assert.deepEqual(Object.keys(JSON.parse(off.posts[0]!.data)), ['type', 'client_id', 'bind_token', 'cut_in']);
+  });
+
   test('init: the init message goes first, with a bind token for this connection signed with the key', async () => {
     const key = Buffer.alloc(32, 7);
     const { client, posts } = scriptedManagement(['gone', 'ok', 'ok']);
@@ -277,6 +296,10 @@ function fakeGateway(options: { session?: Record<string, unknown> | null; update
     async unregisterConnection(id: string) {
       calls.push(['unregisterConnection', id]);
       return { connectionId: id, connectedAt: 1, groups: ['g'], uid: 'u', session: { last: 'x' }, version: 1 };
+    },
+    async connectionClosed(id: string, code: number | undefined) {
+      calls.push(['connectionClosed', id, code]);
+      return { held: code === 1006, record: { connectionId: id, connectedAt: 1, groups: ['g'], uid: 'u', session: { last: 'x' }, version: 1 } };
     },
     async getSession(id: string) {
       calls.push(['getSession', id]);
@@ -337,6 +360,19 @@ describe('$connect', () => {
     assert.equal(invocation!.payload.init, true);
     assert.deepEqual(invocation!.payload.messages, ['first', 'second']);
     assert.ok(invocation!.payload.retryUntil >= started + 9_000 + 2_000, 'retries until $connect has surely ended');
+  });
+
+  test('?gw=1 (the browser client): the connection is stored as enveloped, and the init sender is told when the gateway will cut it and the recovery window', async () => {
+    const { gateway, calls } = fakeGateway();
+    const lambda = fakeLambda();
+    const handler = createConnectHandler({ events: {}, gateway: Object.assign(gateway, { recoveryWindowSeconds: 120 }), lambda: lambda.client, initFunction: 'init-fn', initMessage: true, connectionMaxAgeMs: 5_000, log: quiet });
+    assert.deepEqual(await handler(connectEvent({ gw: ['1'] }), lambdaContext), { statusCode: 200 });
+    assert.equal((calls[0]![1] as { envelope?: boolean }).envelope, true);
+    assert.deepEqual(lambda.invocations[0]!.payload.recovery, { cutAt: 1_731_324_924_553 + 5_000, windowMs: 120_000 });
+    // Without it: as before, nothing about recovery.
+    await handler(connectEvent(), lambdaContext);
+    assert.equal((calls.filter((c) => c[0] === 'registerConnection')[1]![1] as { envelope?: boolean }).envelope, undefined);
+    assert.equal(lambda.invocations[1]!.payload.recovery, undefined);
   });
 
   test('a queued message is checked with the SDK rule when queued: over 131072 bytes (of UTF-8) throws PayloadTooLargeError, and the queue goes on', async () => {
@@ -523,7 +559,7 @@ describe('$disconnect', () => {
       events: {
         onClose: (_id, ctx) => {
           order.push(...names());
-          context = { session: ctx.session, uid: ctx.uid, groups: ctx.groups, code: ctx.closeCode, reason: ctx.closeReason };
+          context = { session: ctx.session, uid: ctx.uid, groups: ctx.groups, code: ctx.closeCode, reason: ctx.closeReason, held: ctx.held };
         },
       },
       gateway,
@@ -535,13 +571,16 @@ describe('$disconnect', () => {
       requestContext: requestContext({ routeKey: '$disconnect', eventType: 'DISCONNECT', disconnectStatusCode: 1001, disconnectReason: '' }),
       isBase64Encoded: false,
     });
-    assert.deepEqual(order, ['unregisterConnection']);
-    assert.deepEqual(context, { session: { last: 'x' }, uid: 'u', groups: ['g'], code: 1001, reason: '' });
+    assert.deepEqual(order, ['connectionClosed']);
+    assert.deepEqual(context, { session: { last: 'x' }, uid: 'u', groups: ['g'], code: 1001, reason: '', held: false });
   });
 });
 
 test('handler settings: the init message is on unless GATEWAY_INIT_MESSAGE is false', () => {
-  assert.deepEqual(handlerSettings({}), { initFunction: undefined, initMessage: true });
-  assert.deepEqual(handlerSettings({ [LambdaEnvVar.initFunction]: 'fn', [LambdaEnvVar.initMessage]: 'FALSE' }), { initFunction: 'fn', initMessage: false });
+  assert.deepEqual(handlerSettings({}), { initFunction: undefined, initMessage: true, connectionMaxAgeMs: 7_200_000 });
+  assert.deepEqual(handlerSettings({ [LambdaEnvVar.initFunction]: 'fn', [LambdaEnvVar.initMessage]: 'FALSE' }), { initFunction: 'fn', initMessage: false, connectionMaxAgeMs: 7_200_000 });
+  // A local gateway with a lowered age limit says so; anything else is AWS's 2 hours.
+  assert.equal(handlerSettings({ [LambdaEnvVar.connectionMaxAge]: '5000' }).connectionMaxAgeMs, 5000);
+  assert.equal(handlerSettings({ [LambdaEnvVar.connectionMaxAge]: 'soon' }).connectionMaxAgeMs, 7_200_000);
   assert.deepEqual(handlerSettings({ [LambdaEnvVar.initMessage]: 'true' }).initMessage, true);
 });
