@@ -6,19 +6,8 @@
  * onConnect or onMessage keeps working; code that binds an id it was told about does not, unchecked).
  */
 import type { Gateway } from '../sdk/index.ts';
-import { OWN_CONNECTION, type BindOptions } from '../sdk/bindToken.ts';
+import { forOwnConnection } from '../sdk/internal.ts';
 
 export function gatewayForCurrentClient(gateway: Gateway, clientId: string): Gateway {
-  const own = (id: unknown, options: BindOptions | undefined) =>
-    id === clientId && (options === undefined || options === null || (typeof options === 'object' && options.bindToken === undefined))
-      ? { ...options, [OWN_CONNECTION]: true }
-      : options;
-  return new Proxy(gateway, {
-    get(target, property) {
-      if (property === 'bindUid') return (id: string, uid: string, options?: BindOptions) => target.bindUid(id, uid, own(id, options));
-      if (property === 'joinGroup') return (id: string, group: string, options?: BindOptions) => target.joinGroup(id, group, own(id, options));
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return forOwnConnection(gateway, clientId);
 }

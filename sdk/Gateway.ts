@@ -80,6 +80,18 @@ export { CONNECT_GRACE_MS } from './gateway/delivery.ts';
 export type { GatewayOptions } from './gateway/options.ts';
 export type { ChunkReport, CloseReport, ConnectionRecord, DeliverChunkOptions, Message, SendMetrics, SendReport, Session } from './gateway/types.ts';
 
+/** What `new Gateway()` takes to make a view (sdk/internal.ts); never built outside this module. */
+class GatewayView {
+  constructor(
+    readonly of: Gateway,
+    readonly change: Partial<GatewayContext>,
+  ) {}
+}
+
+/** Set by the class's static block: sdk/internal.ts's way in, not exported from the package. */
+export let viewOf: (gateway: Gateway, change: Partial<GatewayContext>) => Gateway;
+export let contextOf: (gateway: Gateway) => GatewayContext;
+
 /**
  * GatewayClient's API on DynamoDB and API Gateway's `@connections` API: bind clients to uids and
  * groups, keep their sessions, and push to one client, a uid, a group or everyone. Build one per
@@ -103,12 +115,27 @@ export class Gateway {
   readonly region: string;
   readonly tables: GatewayTableNames;
   /** What every operation in sdk/gateway/ runs with. */
-  private readonly ctx: GatewayContext;
-  private readonly doc: DynamoDBDocumentClient;
-  private readonly ownsDoc: boolean;
+  readonly #ctx: GatewayContext;
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #ownsDoc: boolean;
+
+  static {
+    viewOf = (gateway, change) => new Gateway(new GatewayView(gateway, change) as unknown as GatewayOptions);
+    contextOf = (gateway) => gateway.#ctx;
+  }
 
   /** Throws a ConfigurationError for options that are missing, of the wrong type or unreadable. */
   constructor(options: GatewayOptions) {
+    if (options instanceof GatewayView) {
+      // A view of another Gateway (sdk/internal.ts): its clients and settings, a changed context.
+      this.callbackUrl = options.of.callbackUrl;
+      this.region = options.of.region;
+      this.tables = options.of.tables;
+      this.#doc = options.of.#doc;
+      this.#ownsDoc = false;
+      this.#ctx = { ...options.of.#ctx, ...options.change };
+      return;
+    }
     const o = resolveOptions(options);
     this.callbackUrl = o.url.toString().replace(/\/+$/, '');
     this.tables = o.tables;
@@ -124,13 +151,13 @@ export class Gateway {
       ...(o.sendRate !== undefined ? { limiter: new RateLimiter({ rate: o.sendRate, burst: sendBurst(o.sendRate) }) } : {}),
       ...(o.connectionsTransport ? { transport: o.connectionsTransport } : {}),
     });
-    this.ownsDoc = !o.dynamoDb;
-    this.doc =
+    this.#ownsDoc = !o.dynamoDb;
+    this.#doc =
       o.dynamoDb ??
       DynamoDBDocumentClient.from(new DynamoDBClient({ region: o.region, ...(o.credentials ? { credentials: o.credentials } : {}) }), {
         marshallOptions: { removeUndefinedValues: true },
       });
-    const store = new ConnectionStore(this.doc, this.tables, {
+    const store = new ConnectionStore(this.#doc, this.tables, {
       scanSegments: o.scanSegments,
       concurrency: o.concurrency,
       onConsumedCapacity: o.onConsumedCapacity,
@@ -139,13 +166,13 @@ export class Gateway {
       o.bindTokenSecret === undefined
         ? undefined
         : new TokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
-    this.ctx = {
+    this.#ctx = {
       store,
       api,
       concurrency: o.concurrency,
       maxSessionAttempts: o.maxSessionAttempts,
       random: o.random,
-      hooks: o.hooks,
+      hooks: {},
       logger: o.logger,
       onSendCompleted: o.onSendCompleted,
       fanout: o.fanout,
@@ -153,7 +180,7 @@ export class Gateway {
       bindTokens: new BindTokenGuard(secret, o.requireBindToken),
       recoveryWindowMs: o.recoveryWindowSeconds * 1000,
       ...(secret ? { resumeKeys: async () => (await secret.keys()).all } : {}),
-      sendToGroup: (group, message, options) => sending.sendToGroup(this.ctx, group, message, options),
+      sendToGroup: (group, message, options) => sending.sendToGroup(this.#ctx, group, message, options),
     };
   }
 
@@ -221,10 +248,10 @@ export class Gateway {
 
   /** Closes the keep-alive sockets, and the DynamoDB, Lambda and Secrets Manager clients the Gateway built. */
   destroy(): void {
-    this.ctx.api.destroy();
-    if (this.ownsDoc) this.doc.destroy();
-    this.ctx.fanout?.destroy();
-    this.ctx.bindTokens.destroy();
+    this.#ctx.api.destroy();
+    if (this.#ownsDoc) this.#doc.destroy();
+    this.#ctx.fanout?.destroy();
+    this.#ctx.bindTokens.destroy();
   }
 
   /**
@@ -232,7 +259,7 @@ export class Gateway {
    * ValidationError (synchronously: this method is not async) for what is not a connection id.
    */
   connectionPath(connectionId: string): string {
-    return this.ctx.api.pathFor(checkClientId(connectionId, 'connectionId'));
+    return this.#ctx.api.pathFor(checkClientId(connectionId, 'connectionId'));
   }
 
 
@@ -247,7 +274,7 @@ export class Gateway {
    * every `$connect`.
    */
   async registerConnection(record: { connectionId: string; connectedAt: number; sourceIp?: string; userAgent?: string; envelope?: boolean }): Promise<void> {
-    return lifecycle.registerConnection(this.ctx, record);
+    return lifecycle.registerConnection(this.#ctx, record);
   }
 
   /**
@@ -256,12 +283,12 @@ export class Gateway {
    * The id gets the loose check, as in registerConnection.
    */
   async unregisterConnection(connectionId: string): Promise<ConnectionRecord | undefined> {
-    return lifecycle.unregisterConnection(this.ctx, connectionId);
+    return lifecycle.unregisterConnection(this.#ctx, connectionId);
   }
 
   /** Seconds a browser-client connection stays resumable after an unexpected close (0: off). */
   get recoveryWindowSeconds(): number {
-    return this.ctx.recoveryWindowMs / 1000;
+    return this.#ctx.recoveryWindowMs / 1000;
   }
 
   /**
@@ -271,7 +298,7 @@ export class Gateway {
    * `record` is the connection as onClose sees it.
    */
   async connectionClosed(connectionId: string, closeCode: number | undefined): Promise<{ held: boolean; record: ConnectionRecord | undefined }> {
-    return recovery.connectionClosed(this.ctx, connectionId, closeCode);
+    return recovery.connectionClosed(this.#ctx, connectionId, closeCode);
   }
 
   /**
@@ -280,29 +307,29 @@ export class Gateway {
    * and the outcome is posted to `clientId` as a control message. A refusal carries nothing over.
    */
   async resumeConnection(clientId: string, fromClientId: string, resumeToken: string): Promise<recovery.ResumeOutcome> {
-    return recovery.resumeConnection(this.ctx, clientId, fromClientId, resumeToken);
+    return recovery.resumeConnection(this.#ctx, clientId, fromClientId, resumeToken);
   }
 
   /** The stored connection, or undefined. */
   async getConnection(clientId: string): Promise<ConnectionRecord | undefined> {
-    return lifecycle.getConnection(this.ctx, clientId);
+    return lifecycle.getConnection(this.#ctx, clientId);
   }
 
   // ---- sending: sdk/gateway/sending.ts ----
 
 
   async sendToClient(clientId: string, message: Message): Promise<SendReport> {
-    return sending.sendToClient(this.ctx, clientId, message);
+    return sending.sendToClient(this.#ctx, clientId, message);
   }
 
   /** To every connection of one uid or several (each connection once), minus `exclude`. */
   async sendToUid(uid: string | string[], message: Message, options?: { exclude?: string | string[] }): Promise<SendReport> {
-    return sending.sendToUid(this.ctx, uid, message, options);
+    return sending.sendToUid(this.#ctx, uid, message, options);
   }
 
   /** To every member of one group or several (each connection once), minus `exclude`. */
   async sendToGroup(group: string | string[], message: Message, options?: { exclude?: string | string[] }): Promise<SendReport> {
-    return sending.sendToGroup(this.ctx, group, message, options);
+    return sending.sendToGroup(this.#ctx, group, message, options);
   }
 
   /**
@@ -311,7 +338,7 @@ export class Gateway {
    * read; an empty list sends to nobody, as in GatewayWorker), minus `exclude`.
    */
   async sendToAll(message: Message, options?: { clientIds?: string[]; exclude?: string | string[] }): Promise<SendReport> {
-    return sending.sendToAll(this.ctx, message, options);
+    return sending.sendToAll(this.#ctx, message, options);
   }
 
   // ---- the fan-out worker's side of a chunk: sdk/gateway/delivery.ts ----
@@ -324,7 +351,7 @@ export class Gateway {
    * is in exactly one of sent, gone, failed).
    */
   async deliverChunk(event: unknown, options: DeliverChunkOptions = {}): Promise<ChunkReport> {
-    return delivery.deliverChunk(this.ctx, event, options);
+    return delivery.deliverChunk(this.#ctx, event, options);
   }
 
   // ---- connections on API Gateway's side: sdk/gateway/clients.ts ----
@@ -332,7 +359,7 @@ export class Gateway {
 
   /** Whether API Gateway has the connection open (GET @connections; read-only, prunes nothing). */
   async isOnline(clientId: string): Promise<boolean> {
-    return clients.isOnline(this.ctx, clientId);
+    return clients.isOnline(this.#ctx, clientId);
   }
 
   /**
@@ -340,29 +367,29 @@ export class Gateway {
    * and unregisters it). False when it was already gone (its items are then pruned).
    */
   async closeClient(clientId: string, message?: Message): Promise<boolean> {
-    return clients.closeClient(this.ctx, clientId, message);
+    return clients.closeClient(this.#ctx, clientId, message);
   }
 
   /** Closes the connection at once. API Gateway has no harder close than DELETE, so this is closeClient without a message. */
   async destroyClient(clientId: string): Promise<boolean> {
-    return clients.destroyClient(this.ctx, clientId);
+    return clients.destroyClient(this.#ctx, clientId);
   }
 
   /** Closes every connection of the uid (posting `message` first when given). */
   async closeUid(uid: string, message?: Message): Promise<CloseReport> {
-    return clients.closeUid(this.ctx, uid, message);
+    return clients.closeUid(this.#ctx, uid, message);
   }
 
   // ---- sessions: sdk/gateway/sessions.ts ----
 
   /** The session, `{}` when none was set, undefined when the client is not connected. */
   async getSession(clientId: string): Promise<Session | undefined> {
-    return sessions.getSession(this.ctx, clientId);
+    return sessions.getSession(this.#ctx, clientId);
   }
 
   /** Replaces the session. ConnectionGoneError when the client is not connected. */
   async setSession(clientId: string, session: Session): Promise<void> {
-    return sessions.setSession(this.ctx, clientId, session);
+    return sessions.setSession(this.#ctx, clientId, session);
   }
 
   /**
@@ -372,7 +399,7 @@ export class Gateway {
    * client is not connected; ConflictError after `maxSessionAttempts` lost races.
    */
   async updateSession(clientId: string, patch: Session): Promise<Session> {
-    return sessions.updateSession(this.ctx, clientId, patch);
+    return sessions.updateSession(this.#ctx, clientId, patch);
   }
 
   // ---- bind tokens: sdk/bindToken.ts ----
@@ -385,13 +412,13 @@ export class Gateway {
    */
   async verifyBindToken(clientId: string, token: string): Promise<boolean> {
     checkClientId(clientId);
-    return this.ctx.bindTokens.verify(clientId, token);
+    return this.#ctx.bindTokens.verify(clientId, token);
   }
 
   /** A bind token for `clientId`, valid 2 hours: for an Events module that sends its own init message. */
   async createBindToken(clientId: string): Promise<string> {
     checkClientId(clientId);
-    return this.ctx.bindTokens.create(clientId);
+    return this.#ctx.bindTokens.create(clientId);
   }
 
   // ---- uids: sdk/gateway/bindings.ts ----
@@ -403,7 +430,7 @@ export class Gateway {
    * `requireBindToken`, BindTokenError before any write unless `options.bindToken` is the client's.
    */
   async bindUid(clientId: string, uid: string, options?: BindOptions): Promise<void> {
-    return bindings.bindUid(this.ctx, clientId, uid, options);
+    return bindings.bindUid(this.#ctx, clientId, uid, options);
   }
 
   /**
@@ -412,7 +439,7 @@ export class Gateway {
    * undo a newer bind). A no-op when unbound; ConnectionGoneError when not connected.
    */
   async unbindUid(clientId: string, uid?: string): Promise<void> {
-    return bindings.unbindUid(this.ctx, clientId, uid);
+    return bindings.unbindUid(this.#ctx, clientId, uid);
   }
 
   // ---- groups: sdk/gateway/groups.ts ----
@@ -425,7 +452,7 @@ export class Gateway {
    * `options.bindToken` is the client's.
    */
   async joinGroup(clientId: string, group: string, options?: BindOptions): Promise<void> {
-    return groups.joinGroup(this.ctx, clientId, group, options);
+    return groups.joinGroup(this.#ctx, clientId, group, options);
   }
 
   /**
@@ -435,7 +462,7 @@ export class Gateway {
    * checked as joinGroup checks it; without, the caller is trusted backend code, as in GatewayClient.
    */
   async leaveGroup(clientId: string, group: string, options?: BindOptions): Promise<void> {
-    return groups.leaveGroup(this.ctx, clientId, group, options, (left) => presence.announceDepartures(this.ctx, 'leaveGroup', [left]));
+    return groups.leaveGroup(this.#ctx, clientId, group, options, (left) => presence.announceDepartures(this.#ctx, 'leaveGroup', [left]));
   }
 
   /**
@@ -448,110 +475,110 @@ export class Gateway {
    * included) and whether member_added was sent.
    */
   async joinPresence(clientId: string, group: string, member: PresenceMember, options?: BindOptions): Promise<PresenceJoin> {
-    return presence.joinPresence(this.ctx, clientId, group, member, options);
+    return presence.joinPresence(this.#ctx, clientId, group, member, options);
   }
 
   /** The members of a presence group, one per uid (strongly consistent); [] for a group without presence members. */
   async getPresenceMembers(group: string): Promise<PresenceMember[]> {
-    return presence.getPresenceMembers(this.ctx, group);
+    return presence.getPresenceMembers(this.#ctx, group);
   }
 
   /** Removes every member from the group; the connections stay open and their sessions are untouched. */
   async ungroup(group: string): Promise<void> {
-    return groups.ungroup(this.ctx, group);
+    return groups.ungroup(this.#ctx, group);
   }
 
   // ---- queries (strongly consistent reads and Queries): sdk/gateway/queries.ts ----
 
   async getUidByClientId(clientId: string): Promise<string | undefined> {
-    return queries.getUidByClientId(this.ctx, clientId);
+    return queries.getUidByClientId(this.#ctx, clientId);
   }
 
   /** The groups the client is in, sorted; [] when it is in none or not connected. */
   async getGroupsByClientId(clientId: string): Promise<string[]> {
-    return queries.getGroupsByClientId(this.ctx, clientId);
+    return queries.getGroupsByClientId(this.#ctx, clientId);
   }
 
   /** Whether the uid has at least one connection in the index (strongly consistent). */
   async isUidOnline(uid: string): Promise<boolean> {
-    return queries.isUidOnline(this.ctx, uid);
+    return queries.isUidOnline(this.#ctx, uid);
   }
 
   async getClientIdByUid(uid: string): Promise<string[]> {
-    return queries.getClientIdByUid(this.ctx, uid);
+    return queries.getClientIdByUid(this.#ctx, uid);
   }
 
   /** Every requested uid is a key ([] accepted, giving {}). */
   async isUidsOnline(uids: string[]): Promise<Record<string, boolean>> {
-    return queries.isUidsOnline(this.ctx, uids);
+    return queries.isUidsOnline(this.#ctx, uids);
   }
 
   async batchGetClientIdByUid(uids: string[]): Promise<Record<string, string[]>> {
-    return queries.batchGetClientIdByUid(this.ctx, uids);
+    return queries.batchGetClientIdByUid(this.#ctx, uids);
   }
 
   /** The members of one group, or the union of several (each id once). */
   async getClientIdListByGroup(group: string | string[]): Promise<string[]> {
-    return queries.getClientIdListByGroup(this.ctx, group);
+    return queries.getClientIdListByGroup(this.#ctx, group);
   }
 
   async getClientCountByGroup(group: string): Promise<number> {
-    return queries.getClientCountByGroup(this.ctx, group);
+    return queries.getClientCountByGroup(this.#ctx, group);
   }
 
   /** Alias of getClientCountByGroup. */
   async getClientIdCountByGroup(group: string): Promise<number> {
-    return queries.getClientIdCountByGroup(this.ctx, group);
+    return queries.getClientIdCountByGroup(this.#ctx, group);
   }
 
   /** clientId -> session for the group's members whose connection item exists. */
   async getClientSessionsByGroup(group: string): Promise<Record<string, Session>> {
-    return queries.getClientSessionsByGroup(this.ctx, group);
+    return queries.getClientSessionsByGroup(this.#ctx, group);
   }
 
   /** The distinct uids among the members of one group or several. */
   async getUidListByGroup(group: string | string[]): Promise<string[]> {
-    return queries.getUidListByGroup(this.ctx, group);
+    return queries.getUidListByGroup(this.#ctx, group);
   }
 
   async getUidCountByGroup(group: string | string[]): Promise<number> {
-    return queries.getUidCountByGroup(this.ctx, group);
+    return queries.getUidCountByGroup(this.#ctx, group);
   }
 
   /** Every requested group is a key ([] accepted, giving {}). */
   async batchGetClientIdCountByGroup(groups: string[]): Promise<Record<string, number>> {
-    return queries.batchGetClientIdCountByGroup(this.ctx, groups);
+    return queries.batchGetClientIdCountByGroup(this.#ctx, groups);
   }
 
   // ---- everything (parallel scans, eventually consistent): sdk/gateway/scans.ts ----
 
 
   async getAllClientCount(): Promise<number> {
-    return scans.getAllClientCount(this.ctx);
+    return scans.getAllClientCount(this.#ctx);
   }
 
   async getAllClientIdCount(): Promise<number> {
-    return scans.getAllClientIdCount(this.ctx);
+    return scans.getAllClientIdCount(this.#ctx);
   }
 
   async getAllClientIdList(): Promise<string[]> {
-    return scans.getAllClientIdList(this.ctx);
+    return scans.getAllClientIdList(this.#ctx);
   }
 
   async getAllClientSessions(): Promise<Record<string, Session>> {
-    return scans.getAllClientSessions(this.ctx);
+    return scans.getAllClientSessions(this.#ctx);
   }
 
   async getAllUidList(): Promise<string[]> {
-    return scans.getAllUidList(this.ctx);
+    return scans.getAllUidList(this.#ctx);
   }
 
   async getAllUidCount(): Promise<number> {
-    return scans.getAllUidCount(this.ctx);
+    return scans.getAllUidCount(this.#ctx);
   }
 
   async getAllGroupIdList(): Promise<string[]> {
-    return scans.getAllGroupIdList(this.ctx);
+    return scans.getAllGroupIdList(this.#ctx);
   }
 
   /**
@@ -560,12 +587,12 @@ export class Gateway {
    * fails the call rather than giving part of the answer).
    */
   async getAllGroupClientIdList(): Promise<Record<string, string[]>> {
-    return scans.getAllGroupClientIdList(this.ctx);
+    return scans.getAllGroupClientIdList(this.#ctx);
   }
 
   /** group -> how many members it has: getAllGroupClientIdList's counts, from the same one Scan. */
   async getAllGroupClientIdCount(): Promise<Record<string, number>> {
-    return scans.getAllGroupClientIdCount(this.ctx);
+    return scans.getAllGroupClientIdCount(this.#ctx);
   }
 
   /**
@@ -575,12 +602,12 @@ export class Gateway {
    * connection without a uid, silently dropping the rest.
    */
   async getAllGroupUidList(): Promise<Record<string, string[]>> {
-    return scans.getAllGroupUidList(this.ctx);
+    return scans.getAllGroupUidList(this.#ctx);
   }
 
   /** group -> how many distinct uids its members have (getAllGroupUidList's counts; 0 when none has one). */
   async getAllGroupUidCount(): Promise<Record<string, number>> {
-    return scans.getAllGroupUidCount(this.ctx);
+    return scans.getAllGroupUidCount(this.#ctx);
   }
 }
 

@@ -29,13 +29,6 @@ export interface BindOptions {
   readonly bindToken?: string;
 }
 
-/**
- * Set by the Lambda handlers (lambdas/currentClient.ts) on binds of the connection whose event they
- * are handling: API Gateway delivered that event on that very connection, so its id is proven.
- * Not exported from the package index.
- */
-export const OWN_CONNECTION: unique symbol = Symbol('gateway.ownConnection');
-
 /** A bind token for `connectionId`, valid until `nowMs` + `ttlSeconds`. */
 export function mintBindToken(key: Uint8Array, connectionId: string, nowMs = Date.now(), ttlSeconds = BIND_TOKEN_TTL_SECONDS): string {
   return mintToken(key, 'bind', connectionId, nowMs, ttlSeconds);
@@ -66,13 +59,14 @@ export class BindTokenGuard {
   }
 
   /** Throws BindTokenError when the token is required and refused, ValidationError for a malformed options argument. */
-  async authorize(operation: string, clientId: string, options: unknown): Promise<void> {
+  async authorize(operation: string, clientId: string, options: unknown, ownConnection?: string): Promise<void> {
     if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
       throw new ValidationError(`${operation}: options must be an object such as { bindToken }`);
     }
-    const given = (options ?? {}) as BindOptions & { [OWN_CONNECTION]?: boolean };
+    const given = (options ?? {}) as BindOptions;
     if (given.bindToken !== undefined && typeof given.bindToken !== 'string') throw new ValidationError(`${operation}: bindToken must be a string`);
-    if (!this.required || given[OWN_CONNECTION] === true) return;
+    // The connection an Events callback runs for is proven by API Gateway; a token given for it is still checked.
+    if (!this.required || (clientId === ownConnection && given.bindToken === undefined)) return;
     const refusal = await this.refusal(clientId, given.bindToken);
     if (refusal) throw new BindTokenError(operation, clientId, refusal);
   }

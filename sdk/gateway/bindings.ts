@@ -11,7 +11,7 @@ import type { BindOptions } from '../bindToken.ts';
 export async function bindUid(ctx: GatewayContext, clientId: string, uid: string, options?: BindOptions): Promise<void> {
   checkClientId(clientId);
   checkUid(uid);
-  await ctx.bindTokens.authorize('bindUid', clientId, options);
+  await ctx.bindTokens.authorize('bindUid', clientId, options, ctx.ownConnection);
   const index: IndexKey = { role: 'uids', key: uid, connectionId: clientId };
   const { existed } = await ctx.store.putIndex('bindUid', index, Date.now());
   await ctx.hooks.afterIndexWrite?.({ operation: 'bindUid', clientId, uid });

@@ -25,6 +25,11 @@ export interface GatewayContext {
   readonly retryBackoff: { baseDelayMs: number; maxDelayMs: number };
   /** Checks the bind token of bindUid / joinGroup (sdk/bindToken.ts). */
   readonly bindTokens: BindTokenGuard;
+  /**
+   * The connection whose event an Events callback is handling (sdk/internal.ts forOwnConnection): its
+   * binds need no bind token. Absent on every Gateway a user builds.
+   */
+  readonly ownConnection?: string;
   /** How long a lost browser-client connection stays resumable; 0: recovery off (docs/guides/recovery.md). */
   readonly recoveryWindowMs: number;
   /** The keys resume tokens are checked with (the bind-token secret's versions); absent without one: no resume. */

@@ -43,7 +43,7 @@ const COUNT = 'groupCount';
 export async function joinGroup(ctx: GatewayContext, clientId: string, group: string, options?: BindOptions, extra?: MembershipAttributes): Promise<void> {
   checkClientId(clientId);
   checkGroup(group);
-  await ctx.bindTokens.authorize('joinGroup', clientId, options);
+  await ctx.bindTokens.authorize('joinGroup', clientId, options, ctx.ownConnection);
   const now = Date.now();
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
   const { existed } = await ctx.store.putIndex('joinGroup', index, now, extra?.index);
@@ -135,7 +135,7 @@ export async function leaveGroup(
   checkClientId(clientId);
   checkGroup(group);
   // Options mean a leave a page asked for: its bind token is checked as a join's.
-  if (options !== undefined) await ctx.bindTokens.authorize('leaveGroup', clientId, options);
+  if (options !== undefined) await ctx.bindTokens.authorize('leaveGroup', clientId, options, ctx.ownConnection);
   const index: IndexKey = { role: 'groups', key: group, connectionId: clientId };
   const { existed: wasMember, presenceUid } = await ctx.store.deleteMembership('leaveGroup', clientId, group);
   const live = wasMember ? await uncount(ctx, 'leaveGroup', clientId) : (await ctx.store.getConnection('leaveGroup', clientId, ['connectionId'])) !== undefined;

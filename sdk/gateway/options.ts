@@ -24,8 +24,7 @@ export interface HookEvent {
 
 /**
  * TEST-ONLY hooks between the two writes of a binding change, to simulate a crash there (throw) or
- * to interleave another operation. Not for production code: the option is left out of the package's
- * declarations (stripInternal) and these types out of its exports.
+ * to interleave another operation: `withTestHooks` of sdk/internal.ts, which the package does not export.
  */
 export interface GatewayTestHooks {
   /** After bindUid / joinGroup wrote the index item, before the connection item is updated. */
@@ -94,8 +93,6 @@ export interface GatewayOptions {
   readonly logger?: { warn(message: string, error?: unknown): void };
   /** Random source in [0, 1) for the backoff jitter. @default Math.random */
   readonly random?: () => number;
-  /** TEST-ONLY, see GatewayTestHooks. @internal */
-  readonly hooks?: GatewayTestHooks;
   /**
    * Sends each signed `@connections` request (POST, GET, DELETE) instead of the SDK's own HTTP(S)
    * client: a unit test's stand-in for API Gateway (see sdk/connectionsTransport.ts).
@@ -176,7 +173,6 @@ export interface ResolvedOptions {
   readonly onSendCompleted: ((metrics: SendMetrics) => void) | undefined;
   readonly logger: { warn(message: string, error?: unknown): void };
   readonly random: () => number;
-  readonly hooks: GatewayTestHooks;
   readonly connectionsTransport: ConnectionsTransport | undefined;
   readonly fanout: ResolvedFanoutOptions | undefined;
   readonly bindTokenSecret: string | undefined;
@@ -288,13 +284,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const warn = typeof logger === 'object' || typeof logger === 'function' ? readConfig('logger.warn', () => (logger as Record<string, unknown>).warn) : undefined;
   if (typeof warn !== 'function') throw new ConfigurationError(`logger must be an object with a warn(message, error) method, got ${describe(logger)}`);
 
-  const hooks = option('hooks') ?? {};
-  if (typeof hooks !== 'object' || hooks === null) throw new ConfigurationError(`hooks must be an object, got ${describe(hooks)}`);
-  for (const name of ['afterIndexWrite', 'beforeIndexDelete'] as const) {
-    const hook = readConfig(`hooks.${name}`, () => (hooks as Record<string, unknown>)[name]);
-    if (hook !== undefined && typeof hook !== 'function') throw new ConfigurationError(`hooks.${name} must be a function, got ${describe(hook)}`);
-  }
-
   const rawSendRate = option('sendRate') ?? DEFAULT_SEND_RATE;
   if (rawSendRate !== false && (typeof rawSendRate !== 'number' || !Number.isFinite(rawSendRate) || !(rawSendRate > 0))) {
     throw new ConfigurationError(`sendRate must be a positive number of requests per second or false, got ${describe(rawSendRate)}`);
@@ -350,7 +339,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onSendCompleted: optionalFunction('onSendCompleted'),
     logger: logger as { warn(message: string, error?: unknown): void },
     random: optionalFunction<() => number>('random') ?? Math.random,
-    hooks: hooks as GatewayTestHooks,
     connectionsTransport: optionalFunction<ConnectionsTransport>('connectionsTransport'),
     fanout,
     bindTokenSecret: bindTokenSecret as string | undefined,

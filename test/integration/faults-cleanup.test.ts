@@ -17,6 +17,7 @@ import { Gateway, type GatewayOptions, type GatewayTableNames } from '../../sdk/
 import { CONNECTION_MAX_AGE_SECONDS, TTL_MARGIN_SECONDS } from '../../sdk/tables.ts';
 import { connect, type TestClient } from '../helpers/wsClient.ts';
 import { copySynthesizedApp, tableNamesOf } from '../../testkit/synthesizedApp.ts';
+import { withTestHooks } from '../../sdk/internal.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const FAULTS = { throttleRate: 0.2, serverErrorRate: 0.1 } as const;
@@ -50,8 +51,8 @@ before(async () => {
     return g;
   };
   sdk = make();
-  crashAfterIndexWrite = make({ hooks: { afterIndexWrite: () => Promise.reject(new CrashError('after the index write')) } });
-  crashBeforeIndexDelete = make({ hooks: { beforeIndexDelete: () => Promise.reject(new CrashError('before the index delete')) } });
+  crashAfterIndexWrite = withTestHooks(make(), { afterIndexWrite: () => Promise.reject(new CrashError('after the index write')) });
+  crashBeforeIndexDelete = withTestHooks(make(), { beforeIndexDelete: () => Promise.reject(new CrashError('before the index delete')) });
 });
 
 after(async () => {

@@ -27,6 +27,7 @@ import { LocalGateway, type GatewayEndpoints } from '../../local/index.ts';
 import { ConnectionGoneError, Gateway, ServiceError, ThrottledError, type GatewayTableNames, type SendReport } from '../../sdk/index.ts';
 import { connect, eventually, type TestClient } from '../helpers/wsClient.ts';
 import { copySynthesizedApp, tableNamesOf } from '../../testkit/synthesizedApp.ts';
+import { withTestHooks, type GatewayTestHooks } from '../../sdk/internal.ts';
 
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 const RUNS = { patient: 25, impatient: 15 } as const;
@@ -87,8 +88,8 @@ after(async () => {
 
 /** The backend's SDK instances for a retry policy (fast backoff: the faults are injected, not real). */
 function configureSdks(maxRetries: number): void {
-  const make = (hooks?: ConstructorParameters<typeof Gateway>[0]['hooks'], retries = maxRetries) => {
-    const sdk = new Gateway({
+  const make = (hooks?: GatewayTestHooks, retries = maxRetries) => {
+    const built = new Gateway({
       callbackUrl: world.endpoints.callbackUrl,
       tables: world.tables,
       region: world.endpoints.region,
@@ -98,10 +99,9 @@ function configureSdks(maxRetries: number): void {
       retryBaseDelayMs: 1,
       retryMaxDelayMs: 4,
       logger: { warn: () => {} },
-      ...(hooks ? { hooks } : {}),
     });
-    world.sdks.push(sdk);
-    return sdk;
+    world.sdks.push(built);
+    return hooks ? withTestHooks(built, hooks) : built;
   };
   world.sdk = make();
   world.patientSdk = maxRetries >= 12 ? world.sdk : make(undefined, 12);

@@ -953,7 +953,6 @@ describe('construction', () => {
       onConsumedCapacity: callback(() => {}),
       onSendCompleted: callback(() => {}),
       logger: callback({ warn: () => {} }),
-      hooks: callback({ afterIndexWrite: () => {} }),
       credentials: callback(LOCAL_CREDENTIALS),
       dynamoDb: callback(h.doc),
       fanout: mostly(fc.constantFrom(undefined, false, { functionName: 'worker', threshold: 10 }), fc.oneof(fc.constant({ functionName: 'worker', lambda: 5 }), anyValue)),
@@ -1108,7 +1107,7 @@ describe('cases found by these properties', () => {
     assert.throws(() => new Gateway(revokedProxy() as never), ConfigurationError, 'options: a revoked Proxy');
   });
 
-  test('options that are functions of the wrong type (random, logger, onConsumedCapacity, hooks) are refused at construction', () => {
+  test('options that are functions of the wrong type (random, logger, onConsumedCapacity) are refused at construction', () => {
     const base = { callbackUrl: h.endpoints.callbackUrl, tables: TEST_TABLES, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
     for (const bad of [
       { random: 5 },
@@ -1116,9 +1115,6 @@ describe('cases found by these properties', () => {
       { onSendCompleted: {} },
       { logger: 1 },
       { logger: {} },
-      { hooks: { afterIndexWrite: 1 } },
-      { hooks: { beforeIndexDelete: 'x' } },
-      { hooks: 5 },
       { dynamoDb: {} },
       { credentials: 'key' },
       { credentials: { accessKeyId: 'a' } },

@@ -9,6 +9,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GatewayHarness, LOCAL_CREDENTIALS } from '../../testkit/gatewayHarness.ts';
 import { connectionItem, indexIds, indexItemsOf } from '../helpers/dynamo.ts';
 import { ConnectionGoneError, ServiceError, type Gateway } from '../../sdk/index.ts';
+import { withTestHooks } from '../../sdk/internal.ts';
 
 const sorted = (ids: readonly string[]) => [...ids].sort();
 
@@ -336,7 +337,7 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
 
   test('a bindUid stopped after its index write leaves the connection reachable through the new uid', async () => {
     const a = await h.connect();
-    const crashing = h.newGateway({ hooks: { afterIndexWrite: () => { throw new SimulatedCrash(); } } });
+    const crashing = withTestHooks(h.newGateway(), { afterIndexWrite: () => { throw new SimulatedCrash(); } });
     await assert.rejects(crashing.bindUid(a.id, 'half-bound'), SimulatedCrash);
     assert.deepEqual(await indexIds(h.doc, 'uids', 'half-bound'), [a.id]);
     assert.equal((await connectionItem(h.doc, a.id))?.uid, undefined);
@@ -350,7 +351,7 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
   test('a rebind stopped before removing the old index item leaves the connection reachable through both uids', async () => {
     const a = await h.connect();
     await h.gateway.bindUid(a.id, 'first');
-    const crashing = h.newGateway({ hooks: { beforeIndexDelete: () => { throw new SimulatedCrash(); } } });
+    const crashing = withTestHooks(h.newGateway(), { beforeIndexDelete: () => { throw new SimulatedCrash(); } });
     await assert.rejects(crashing.bindUid(a.id, 'second'), SimulatedCrash);
     assert.equal((await connectionItem(h.doc, a.id))?.uid, 'second');
     assert.deepEqual((await h.gateway.sendToUid('second', 'via second')).sent, [a.id]);
@@ -367,7 +368,7 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
 
   test('a joinGroup stopped after its index write leaves the connection reachable through the group', async () => {
     const a = await h.connect();
-    const crashing = h.newGateway({ hooks: { afterIndexWrite: () => { throw new SimulatedCrash(); } } });
+    const crashing = withTestHooks(h.newGateway(), { afterIndexWrite: () => { throw new SimulatedCrash(); } });
     await assert.rejects(crashing.joinGroup(a.id, 'half-joined'), SimulatedCrash);
     assert.equal((await connectionItem(h.doc, a.id))?.groupCount, undefined, 'the count was not reached');
     assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:half-joined']);
@@ -378,7 +379,7 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
   test('a leaveGroup stopped before its index delete leaves a stale index item, which only widens a send', async () => {
     const a = await h.connect();
     await h.gateway.joinGroup(a.id, 'half-left');
-    const crashing = h.newGateway({ hooks: { beforeIndexDelete: () => { throw new SimulatedCrash(); } } });
+    const crashing = withTestHooks(h.newGateway(), { beforeIndexDelete: () => { throw new SimulatedCrash(); } });
     await assert.rejects(crashing.leaveGroup(a.id, 'half-left'), SimulatedCrash);
     assert.deepEqual(await h.gateway.getGroupsByClientId(a.id), []);
     assert.deepEqual(await indexIds(h.doc, 'groups', 'half-left'), [a.id]);
@@ -386,12 +387,10 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
 
   test('a joinGroup racing a disconnect does not resurrect the connection and removes its index item', async () => {
     const a = await h.connect();
-    const racing = h.newGateway({
-      hooks: {
-        afterIndexWrite: async () => {
-          await a.close();
-          await h.whenDisconnected(a.id);
-        },
+    const racing = withTestHooks(h.newGateway(), {
+      afterIndexWrite: async () => {
+        await a.close();
+        await h.whenDisconnected(a.id);
       },
     });
     await assert.rejects(racing.joinGroup(a.id, 'raced'), ConnectionGoneError);
@@ -401,12 +400,10 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
 
   test('a bindUid racing a disconnect does not resurrect the connection and removes its index item', async () => {
     const a = await h.connect();
-    const racing = h.newGateway({
-      hooks: {
-        afterIndexWrite: async () => {
-          await a.close();
-          await h.whenDisconnected(a.id);
-        },
+    const racing = withTestHooks(h.newGateway(), {
+      afterIndexWrite: async () => {
+        await a.close();
+        await h.whenDisconnected(a.id);
       },
     });
     await assert.rejects(racing.bindUid(a.id, 'raced-uid'), ConnectionGoneError);

@@ -10,6 +10,7 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { GatewayHarness, LOCAL_CREDENTIALS, TEST_TABLES } from '../../testkit/gatewayHarness.ts';
 import { connectionItem, indexIds, indexItemsOf, putIndexItem, unknownId } from '../helpers/dynamo.ts';
 import { LimitExceededError, MAX_GROUPS_PER_CONNECTION, MAX_NAME_LENGTH, MAX_SESSION_BYTES, type ConsumedCapacityEvent, type Gateway } from '../../sdk/index.ts';
+import { withTestHooks } from '../../sdk/internal.ts';
 
 const sorted = (ids: readonly string[]) => [...ids].sort();
 
@@ -112,7 +113,7 @@ describe('the group cap', { timeout: 120_000 }, () => {
     const a = await h.connect();
     await joinAll(gw, a.id, Array.from({ length: MAX_GROUPS_PER_CONNECTION - 1 }, (_, i) => `race-${i}`));
     // The winner joins between the loser's index write and its update.
-    const loser = h.newGateway({ hooks: { afterIndexWrite: () => gw.joinGroup(a.id, 'winner') } });
+    const loser = withTestHooks(h.newGateway(), { afterIndexWrite: () => gw.joinGroup(a.id, 'winner') });
     await assert.rejects(loser.joinGroup(a.id, 'loser'), LimitExceededError);
     assert.deepEqual(await indexIds(h.doc, 'groups', 'loser'), []);
     assert.deepEqual(await indexIds(h.doc, 'groups', 'winner'), [a.id]);
@@ -143,7 +144,7 @@ describe('the group cap', { timeout: 120_000 }, () => {
       },
       { step: 'initialize', name: 'leaveAfterAFailedUpdate' },
     );
-    const racing = h.newGateway({ dynamoDb: DynamoDBDocumentClient.from(base), hooks: { afterIndexWrite: () => gw.joinGroup(a.id, 'filler') } });
+    const racing = withTestHooks(h.newGateway({ dynamoDb: DynamoDBDocumentClient.from(base) }), { afterIndexWrite: () => gw.joinGroup(a.id, 'filler') });
     try {
       await racing.joinGroup(a.id, 'late');
     } finally {
