@@ -58,6 +58,7 @@ export function connect(url, options = {}) {
     close() {
       if (state === 'closed') return;
       clearTimeout(retryTimer);
+      clearInterval(heartbeatTimer);
       end(cur);
       end(next);
       cur = next = undefined;
