@@ -59,7 +59,10 @@ async function capacityProxy(): Promise<{ url: string; setTarget(url: string): v
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
     let body = Buffer.concat(chunks);
     let consistent = false;
     if (CAPACITY_OPERATIONS.has(operation)) {
@@ -73,7 +76,8 @@ async function capacityProxy(): Promise<{ url: string; setTarget(url: string): v
       for await (const part of answer) parts.push(part as Buffer);
       const text = Buffer.concat(parts);
       if (CAPACITY_OPERATIONS.has(operation) && answer.statusCode === 200) {
-        const consumed = (JSON.parse(text.toString('utf8')) as { ConsumedCapacity?: { CapacityUnits?: number } | Array<{ CapacityUnits?: number }> }).ConsumedCapacity;
+        const consumed = (JSON.parse(text.toString('utf8')) as { ConsumedCapacity?: { CapacityUnits?: number } | Array<{ CapacityUnits?: number }> })
+          .ConsumedCapacity;
         let units = [consumed ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
         // DynamoDB bills a Query or Scan that reads nothing as one read (half when eventually
         // consistent); dynalite reports 0 for it.
@@ -177,14 +181,23 @@ async function main(): Promise<void> {
     const gone = report('gone: closes as the socket opens, $disconnect dropped', memoryMb);
 
     console.log('\nWith connection minutes (API Gateway bills connected time by the minute; an abuser chooses how long to hold):');
-    for (const [label, perConnection] of [['polite', polite], ['gone', gone]] as const) {
-      for (const [hold, minutes, pings] of [['1 minute', 1, 0], ['10 minutes (the idle timeout, no pings)', 10, 0], ['2 hours (pinging every 5 minutes)', 120, 24]] as const) {
+    for (const [label, perConnection] of [
+      ['polite', polite],
+      ['gone', gone],
+    ] as const) {
+      for (const [hold, minutes, pings] of [
+        ['1 minute', 1, 0],
+        ['10 minutes (the idle timeout, no pings)', 10, 0],
+        ['2 hours (pinging every 5 minutes)', 120, 24],
+      ] as const) {
         const dollars = perConnection + minutes * PRICE.connectionMinute + pings * PRICE.webSocketMessage;
         console.log(`  ${label}, held ${hold}: $${(dollars * 1e6).toFixed(2)} per million connections`);
       }
     }
     const perSecond = 200;
-    console.log(`\nA flood at the default $connect throttle (${perSecond}/s), each held 10 minutes: $${((polite + 10 * PRICE.connectionMinute) * perSecond * 3600).toFixed(2)} an hour (polite path).`);
+    console.log(
+      `\nA flood at the default $connect throttle (${perSecond}/s), each held 10 minutes: $${((polite + 10 * PRICE.connectionMinute) * perSecond * 3600).toFixed(2)} an hour (polite path).`,
+    );
   } finally {
     await gateway.stop();
     await proxy.close();
@@ -215,7 +228,12 @@ function report(label: string, memoryMb: Record<string, number>): number {
   const posts = [...tally.posts].map(([outcome, n]) => `${per(n).toFixed(2)} ${outcome}`).join(', ');
   const messages = per(tally.posts.get('sent') ?? 0);
   console.log(`  @connections posts: ${posts || 'none'} (messages billed: the ${messages.toFixed(2)} sent)`);
-  const dollars = invocations * PRICE.lambdaRequest + gbSeconds * PRICE.lambdaGbSecondArm + wru * PRICE.writeRequestUnit + rru * PRICE.readRequestUnit + messages * PRICE.webSocketMessage;
+  const dollars =
+    invocations * PRICE.lambdaRequest +
+    gbSeconds * PRICE.lambdaGbSecondArm +
+    wru * PRICE.writeRequestUnit +
+    rru * PRICE.readRequestUnit +
+    messages * PRICE.webSocketMessage;
   console.log(
     `  total: ${invocations.toFixed(2)} invocations, ${gbSeconds.toFixed(5)} GB-s, ${wru.toFixed(2)} WRU, ${rru.toFixed(2)} RRU, ${messages.toFixed(2)} messages = $${(dollars * 1e6).toFixed(2)} per million connections before connection minutes\n`,
   );

@@ -40,10 +40,18 @@ const env = {
 const samples = new Map<string, number[]>(bundles.map((b) => [b.id, []]));
 for (let run = 0; run < runs; run++) {
   for (const bundle of bundles) {
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(bundle.file)}); process.stdout.write(String(performance.now() - t));`], {
-      env,
-      encoding: 'utf8',
-    });
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const t = performance.now(); await import(${JSON.stringify(bundle.file)}); process.stdout.write(String(performance.now() - t));`,
+      ],
+      {
+        env,
+        encoding: 'utf8',
+      },
+    );
     const ms = Number(child.stdout.trim().split('\n').pop());
     if (child.status !== 0 || !Number.isFinite(ms)) throw new Error(`${bundle.id} did not load: ${child.stderr}`);
     samples.get(bundle.id)!.push(ms);

@@ -140,7 +140,12 @@ async function main(): Promise<void> {
   const limits = fdLimits();
   console.log(`# Chunked fan-out benchmark: ${thousands(CLIENTS)} live local connections, ${ROUNDS} rounds after ${WARMUP} warm-up round(s) per path`);
   const os = await import('node:os');
-  console.log(`node ${process.version}; ${os.availableParallelism()} cores, not pinned; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ulimit -n here: soft ${limits.soft}, hard ${limits.hard}`);
+  console.log(
+    `node ${process.version}; ${os.availableParallelism()} cores, not pinned; load average at start ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; ulimit -n here: soft ${limits.soft}, hard ${limits.hard}`,
+  );
 
   const gatewayChild = spawnChild('./chunkedGateway.ts', CLIENTS + 2048, {}, 'pipe');
   const gateway = new Ipc(gatewayChild.child, 'gateway');
@@ -158,7 +163,10 @@ async function main(): Promise<void> {
     workerLines.set(parsed.fanoutId, [...(workerLines.get(parsed.fanoutId) ?? []), parsed]);
     for (const wake of lineWaiters.splice(0)) wake();
   });
-  const ready = await gateway.next<{ endpoints: { wsUrl: string; callbackUrl: string; httpUrl: string; dynamoEndpoint: string; region: string }; tables: GatewayOptions['tables'] }>('ready');
+  const ready = await gateway.next<{
+    endpoints: { wsUrl: string; callbackUrl: string; httpUrl: string; dynamoEndpoint: string; region: string };
+    tables: GatewayOptions['tables'];
+  }>('ready');
   const { endpoints, tables } = ready;
 
   const clientsChild = spawnChild('./chunkedClients.ts', CLIENTS + 256, { BENCH_WS_URL: endpoints.wsUrl, BENCH_CLIENTS: String(CLIENTS) }, 'inherit');
@@ -179,7 +187,16 @@ async function main(): Promise<void> {
     // The path's speed, not the request-rate budget (a deliberate cap, test/integration/fanout-budget.test.ts):
     // no process limit here, a budget no chunk reaches, and GATEWAY_SEND_RATE=off for the worker.
     const unbudgeted = fanout ? { ...fanout, rateLimit: MAX_FANOUT_RATE } : undefined;
-    const g = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, onSendCompleted: (m) => (lastMetrics = m), sendRate: false, ...(unbudgeted ? { fanout: unbudgeted } : {}) });
+    const g = new Gateway({
+      callbackUrl: endpoints.callbackUrl,
+      tables,
+      region: endpoints.region,
+      credentials,
+      dynamoDb: doc,
+      onSendCompleted: (m) => (lastMetrics = m),
+      sendRate: false,
+      ...(unbudgeted ? { fanout: unbudgeted } : {}),
+    });
     gateways.push(g);
     return g;
   };
@@ -232,7 +249,10 @@ async function main(): Promise<void> {
   const paths: Array<[string, Gateway]> = [
     ['inline (no fanout)', sdk()],
     [`chunked, chunkSize ${CHUNK_SIZE}`, sdk({ functionName: 'fanoutWorker', threshold: THRESHOLD, chunkSize: CHUNK_SIZE, lambda })],
-    ...SWEEP.map((size): [string, Gateway] => [`chunked, chunkSize ${size}`, sdk({ functionName: 'fanoutWorker', threshold: THRESHOLD, chunkSize: size, lambda })]),
+    ...SWEEP.map((size): [string, Gateway] => [
+      `chunked, chunkSize ${size}`,
+      sdk({ functionName: 'fanoutWorker', threshold: THRESHOLD, chunkSize: size, lambda }),
+    ]),
   ];
   const samples = new Map<string, Sample[]>(paths.map(([name]) => [name, []]));
   for (let r = 0; r < WARMUP + ROUNDS; r++) {
@@ -246,7 +266,9 @@ async function main(): Promise<void> {
   }
 
   console.log(`## ${thousands(CLIENTS)} recipients: chunked next to inline (medians of ${ROUNDS} rounds)\n`);
-  console.log('| path | chunks | end to end, ms | min-max, ms | recipients/s | send call returns, ms | of which DynamoDB query, ms | caller CPU, ms | gateway process CPU (incl. hosted worker), ms |');
+  console.log(
+    '| path | chunks | end to end, ms | min-max, ms | recipients/s | send call returns, ms | of which DynamoDB query, ms | caller CPU, ms | gateway process CPU (incl. hosted worker), ms |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [name] of paths) {
     const list = samples.get(name)!;
@@ -260,7 +282,15 @@ async function main(): Promise<void> {
 
   // ---- one Invoke by itself ----
   const ids = Array.from({ length: CHUNK_SIZE }, (_, i) => `bench${String(i).padStart(10, '0')}=`);
-  const chunkPayload = JSON.stringify(buildChunks('bench', 'sendToGroup', Buffer.from('r0|'.padEnd(100, '.')), new Map(ids.map((id) => [id, [{ role: 'groups' as const, key: GROUP }]])), CHUNK_SIZE)[0]);
+  const chunkPayload = JSON.stringify(
+    buildChunks(
+      'bench',
+      'sendToGroup',
+      Buffer.from('r0|'.padEnd(100, '.')),
+      new Map(ids.map((id) => [id, [{ role: 'groups' as const, key: GROUP }]])),
+      CHUNK_SIZE,
+    )[0],
+  );
   console.log(`\n## One Invoke (InvocationType Event) to the local invoke API, ${INVOKES} in sequence after 30 warm-up\n`);
   console.log("The SDK's own signed invoke (sdk/lambdaInvoke.ts, what a Gateway's fan-out uses) next to @aws-sdk/client-lambda's InvokeCommand.\n");
   console.log('| invoker | payload | bytes | median, ms | p90, ms | caller CPU per invoke, µs |');
@@ -289,7 +319,9 @@ async function main(): Promise<void> {
           cpuUs += c.user + c.system;
         }
       }
-      console.log(`| ${invoker} | ${label} | ${thousands(body.length)} | ${fmt(median(times), 2)} | ${fmt(percentile(times, 0.9), 2)} | ${fmt(cpuUs / INVOKES, 0)} |`);
+      console.log(
+        `| ${invoker} | ${label} | ${thousands(body.length)} | ${fmt(median(times), 2)} | ${fmt(percentile(times, 0.9), 2)} | ${fmt(cpuUs / INVOKES, 0)} |`,
+      );
     }
   }
   own.destroy();

@@ -55,7 +55,15 @@ async function main(): Promise<void> {
   const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  sdk = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb, logger: { warn: () => {} }, sendRate: false });
+  sdk = new Gateway({
+    callbackUrl: endpoints.callbackUrl,
+    tables,
+    region: endpoints.region,
+    credentials,
+    dynamoDb,
+    logger: { warn: () => {} },
+    sendRate: false,
+  });
 
   process.on('message', (message: { type: string; name?: string }) => {
     void (async () => {

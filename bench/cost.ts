@@ -27,7 +27,19 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand, BatchGetItemCommand, type AttributeValue, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  BatchGetItemCommand,
+  type AttributeValue,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Gateway as NewGateway, type ConsumedCapacityEvent } from '../sdk/index.ts';
 import { GatewayTables } from '../sdk/tables.ts';
@@ -62,7 +74,8 @@ async function onAnotherThread(source: string): Promise<{ port: number; stop: ()
   return { port, stop: () => worker.terminate() };
 }
 
-const DYNALITE = "const { parentPort } = require('node:worker_threads'); const server = require('dynalite')({ createTableMs: 0, deleteTableMs: 0 }); server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));";
+const DYNALITE =
+  "const { parentPort } = require('node:worker_threads'); const server = require('dynalite')({ createTableMs: 0, deleteTableMs: 0 }); server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));";
 const CONNECTIONS_STUB =
   "const { parentPort } = require('node:worker_threads'); const http = require('node:http'); const server = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.writeHead(200, { 'content-length': '0' }); res.end(); }); }); server.keepAliveTimeout = 60000; server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => parentPort.postMessage(server.address().port));";
 
@@ -81,14 +94,22 @@ async function oldCode(): Promise<{ sdk: GatewayModule; messageHandler: typeof n
 async function createTables(client: DynamoDBClient, tables: Record<string, string>, definitions: GatewayModule['GatewayTables']): Promise<void> {
   for (const [role, name] of Object.entries(tables)) {
     const keys = definitions[role]!;
-    const keySchema: KeySchemaElement[] = [{ AttributeName: keys.partitionKey, KeyType: 'HASH' }, ...(keys.sortKey ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' as const }] : [])];
+    const keySchema: KeySchemaElement[] = [
+      { AttributeName: keys.partitionKey, KeyType: 'HASH' },
+      ...(keys.sortKey ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' as const }] : []),
+    ];
     try {
       await client.send(new DeleteTableCommand({ TableName: name }));
     } catch {
       // not there yet
     }
     await client.send(
-      new CreateTableCommand({ TableName: name, KeySchema: keySchema, AttributeDefinitions: keySchema.map((k) => ({ AttributeName: k.AttributeName!, AttributeType: 'S' })), BillingMode: 'PAY_PER_REQUEST' }),
+      new CreateTableCommand({
+        TableName: name,
+        KeySchema: keySchema,
+        AttributeDefinitions: keySchema.map((k) => ({ AttributeName: k.AttributeName!, AttributeType: 'S' })),
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
     );
   }
 }
@@ -100,7 +121,9 @@ async function batchWrite(client: DynamoDBClient, table: string, items: Array<Re
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < chunks.length) {
-        let pending: Record<string, Array<{ PutRequest: { Item: Record<string, AttributeValue> } }>> = { [table]: chunks[next++]!.map((Item) => ({ PutRequest: { Item } })) };
+        let pending: Record<string, Array<{ PutRequest: { Item: Record<string, AttributeValue> } }>> = {
+          [table]: chunks[next++]!.map((Item) => ({ PutRequest: { Item } })),
+        };
         while (Object.keys(pending).length > 0) {
           const out = await client.send(new BatchWriteItemCommand({ RequestItems: pending }));
           pending = (out.UnprocessedItems ?? {}) as typeof pending;
@@ -224,8 +247,11 @@ function awsSize(item: Record<string, AttributeValue>): number {
 async function accountingCheck(client: DynamoDBClient): Promise<void> {
   const table = 'cost-accounting';
   await createTables(client, { accounting: table }, { accounting: { partitionKey: 'id' } });
-  const itemOf = (id: string, bytes: number, char = 'x') => ({ id: { S: id }, v: { S: char.repeat(Math.max(0, bytes - Buffer.byteLength(id) - 3) / Buffer.byteLength(char)) } });
-  console.log('\n### dynalite\'s accounting against AWS\'s rules\n');
+  const itemOf = (id: string, bytes: number, char = 'x') => ({
+    id: { S: id },
+    v: { S: char.repeat(Math.max(0, bytes - Buffer.byteLength(id) - 3) / Buffer.byteLength(char)) },
+  });
+  console.log("\n### dynalite's accounting against AWS's rules\n");
   row(['call', 'item bytes (AWS rules)', 'AWS units', 'dynalite units']);
   row(['---', '---:', '---:', '---:']);
   const cases: Array<[string, Record<string, AttributeValue>]> = [
@@ -240,20 +266,49 @@ async function accountingCheck(client: DynamoDBClient): Promise<void> {
     const size = awsSize(item);
     row([label, size, Math.ceil(size / 1024), units(out.ConsumedCapacity?.CapacityUnits ?? NaN)]);
   }
-  for (const [id, consistent] of [['c', true], ['d', true], ['c', false], ['d', false], ['missing', true], ['missing', false]] as const) {
-    const out = await client.send(new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }));
+  for (const [id, consistent] of [
+    ['c', true],
+    ['d', true],
+    ['c', false],
+    ['d', false],
+    ['missing', true],
+    ['missing', false],
+  ] as const) {
+    const out = await client.send(
+      new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }),
+    );
     const size = out.Item ? awsSize(out.Item) : 0;
     const aws = Math.max(1, Math.ceil(size / 4096)) * (consistent ? 1 : 0.5);
-    row([`GetItem ${consistent ? 'strongly' : 'eventually'} consistent${out.Item ? '' : ', no such item'}`, size, units(aws), units(out.ConsumedCapacity?.CapacityUnits ?? NaN)]);
+    row([
+      `GetItem ${consistent ? 'strongly' : 'eventually'} consistent${out.Item ? '' : ', no such item'}`,
+      size,
+      units(aws),
+      units(out.ConsumedCapacity?.CapacityUnits ?? NaN),
+    ]);
   }
   const scan = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }));
   const scanned = (scan.Items ?? []).reduce((sum, item) => sum + awsSize(item), 0);
   row(['Scan strongly consistent (all 5 items, one page)', scanned, Math.ceil(scanned / 4096), units(scan.ConsumedCapacity?.CapacityUnits ?? NaN)]);
-  const query = await client.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'id = :a', ExpressionAttributeValues: { ':a': { S: 'a' } }, ConsistentRead: false, ReturnConsumedCapacity: 'TOTAL' }));
+  const query = await client.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'id = :a',
+      ExpressionAttributeValues: { ':a': { S: 'a' } },
+      ConsistentRead: false,
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
   row(['Query eventually consistent (1 item)', awsSize(query.Items![0]!), 0.5, units(query.ConsumedCapacity?.CapacityUnits ?? NaN)]);
-  const batch = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: ['a', 'b'].map((id) => ({ id: { S: id } })), ConsistentRead: true } }, ReturnConsumedCapacity: 'TOTAL' }));
+  const batch = await client.send(
+    new BatchGetItemCommand({
+      RequestItems: { [table]: { Keys: ['a', 'b'].map((id) => ({ id: { S: id } })), ConsistentRead: true } },
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
   row(['BatchGetItem strongly consistent (2 items, each rounded up alone)', '1024, 1025', 2, units(batch.ConsumedCapacity?.[0]?.CapacityUnits ?? NaN)]);
-  const missing = await client.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [{ id: { S: 'missing' } }], ConsistentRead: true } }, ReturnConsumedCapacity: 'TOTAL' }));
+  const missing = await client.send(
+    new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [{ id: { S: 'missing' } }], ConsistentRead: true } }, ReturnConsumedCapacity: 'TOTAL' }),
+  );
   row(['BatchGetItem strongly consistent, no such item', 0, '?', units(missing.ConsumedCapacity?.[0]?.CapacityUnits ?? 0)]);
   await client.send(new DeleteTableCommand({ TableName: table }));
 }
@@ -280,8 +335,15 @@ async function perOperation(layouts: readonly Layout[]): Promise<void> {
       const column = `${layout.name}@${size}`;
       const id = idOf(`op${layout.name[0]}${size}`, 1);
       const ignore = layout.messageHandler({ events: { onMessage: () => {} }, gateway: gw });
-      const count = layout.messageHandler({ events: { onMessage: (_id, _m, ctx) => void (ctx.session.count = Number(ctx.session.count ?? 0) + 1) }, gateway: gw });
-      note('registerConnection ($connect)', column, await meter.measure(() => gw.registerConnection({ connectionId: id, connectedAt: Date.now(), sourceIp: '203.0.113.7', userAgent: USER_AGENT })));
+      const count = layout.messageHandler({
+        events: { onMessage: (_id, _m, ctx) => void (ctx.session.count = Number(ctx.session.count ?? 0) + 1) },
+        gateway: gw,
+      });
+      note(
+        'registerConnection ($connect)',
+        column,
+        await meter.measure(() => gw.registerConnection({ connectionId: id, connectedAt: Date.now(), sourceIp: '203.0.113.7', userAgent: USER_AGENT })),
+      );
       note('setSession (to this size)', column, await meter.measure(() => gw.setSession(id, sessionOf(size))));
       note('bindUid (first)', column, await meter.measure(() => gw.bindUid(id, 'user-1')));
       note('bindUid (rebind)', column, await meter.measure(() => gw.bindUid(id, 'user-2')));
@@ -297,10 +359,17 @@ async function perOperation(layouts: readonly Layout[]): Promise<void> {
     }
   }
   console.log('\n### Per operation: DynamoDB calls and read / write units, by session size (before → after)\n');
-  row(['operation', ...SESSION_SIZES.map((s) => `session ${s / 1024} KiB: RCU`), ...SESSION_SIZES.map((s) => `${s / 1024} KiB: WCU`), 'calls after (0 KiB)', 'calls before (0 KiB)']);
+  row([
+    'operation',
+    ...SESSION_SIZES.map((s) => `session ${s / 1024} KiB: RCU`),
+    ...SESSION_SIZES.map((s) => `${s / 1024} KiB: WCU`),
+    'calls after (0 KiB)',
+    'calls before (0 KiB)',
+  ]);
   row(['---', ...SESSION_SIZES.map(() => '---:'), ...SESSION_SIZES.map(() => '---:'), '---', '---']);
   for (const [operation, byColumn] of results) {
-    const pair = (size: number, pick: (c: Cost) => number) => `${units(pick(byColumn.get(`before@${size}`)!))} → ${units(pick(byColumn.get(`after@${size}`)!))}`;
+    const pair = (size: number, pick: (c: Cost) => number) =>
+      `${units(pick(byColumn.get(`before@${size}`)!))} → ${units(pick(byColumn.get(`after@${size}`)!))}`;
     row([
       operation,
       ...SESSION_SIZES.map((s) => pair(s, (c) => c.reads)),
@@ -340,15 +409,33 @@ async function broadcasts(client: DynamoDBClient, layouts: readonly BroadcastLay
       // Tables of their own per size, holding exactly n connections and an n-member group.
       const tables = Object.fromEntries(layout.roles.map((role) => [role, `${layout.name.replace(/[^a-z0-9]+/gi, '-')}-${n}-${role}`]));
       await createTables(client, tables, layout.definitions);
-      await batchWrite(client, tables.connections!, ids.map((id) => layout.connectionItem(id, now, expiresAt)));
-      await batchWrite(client, tables.groups!, ids.map((id) => ({ group: { S: 'everyone' }, connectionId: { S: id }, expiresAt: { N: expiresAt } })));
+      await batchWrite(
+        client,
+        tables.connections!,
+        ids.map((id) => layout.connectionItem(id, now, expiresAt)),
+      );
+      await batchWrite(
+        client,
+        tables.groups!,
+        ids.map((id) => ({ group: { S: 'everyone' }, connectionId: { S: id }, expiresAt: { N: expiresAt } })),
+      );
       const meter = new Meter();
       const measure = async (label: string, gateway: AnyGateway, send: (g: AnyGateway) => Promise<unknown>, awsFactor = 1) => {
         try {
           const heap = await heapOver(() => meter.measure(() => send(gateway)));
           const reported = heap.result.reads;
           const aws = reported * awsFactor;
-          lines.push([label, layout.name, heap.result.commands, units(reported), units(aws), units((aws / n) * 1000), heap.peakMiB.toFixed(1), heap.firstPostMs === undefined ? '–' : heap.firstPostMs.toFixed(0), heap.ms.toFixed(0)]);
+          lines.push([
+            label,
+            layout.name,
+            heap.result.commands,
+            units(reported),
+            units(aws),
+            units((aws / n) * 1000),
+            heap.peakMiB.toFixed(1),
+            heap.firstPostMs === undefined ? '–' : heap.firstPostMs.toFixed(0),
+            heap.ms.toFixed(0),
+          ]);
           return aws;
         } finally {
           gateway.destroy();
@@ -356,18 +443,30 @@ async function broadcasts(client: DynamoDBClient, layouts: readonly BroadcastLay
       };
       const scanFactor = layout.consistentScan ? 2 : 1;
       const count = n.toLocaleString('en-US');
-      const inline = await measure(`sendToAll, ${count} connections, inline`, layout.make(tables, { onConsumedCapacity: meter.record }), (g) => g.sendToAll('x'), scanFactor);
+      const inline = await measure(
+        `sendToAll, ${count} connections, inline`,
+        layout.make(tables, { onConsumedCapacity: meter.record }),
+        (g) => g.sendToAll('x'),
+        scanFactor,
+      );
       perBroadcast.push([layout.name, n, inline]);
       const fanout = { functionName: 'cost-worker', threshold: 1000, lambda: { send: async () => (markFirstOut(), { $metadata: {}, StatusCode: 202 }) } };
-      await measure(`sendToAll, ${count} connections, chunked (fan-out)`, layout.make(tables, { onConsumedCapacity: meter.record, fanout }), (g) => g.sendToAll('x'), scanFactor);
-      const group = await measure(`sendToGroup, ${count} members, inline`, layout.make(tables, { onConsumedCapacity: meter.record }), (g) => g.sendToGroup('everyone', 'x'));
+      await measure(
+        `sendToAll, ${count} connections, chunked (fan-out)`,
+        layout.make(tables, { onConsumedCapacity: meter.record, fanout }),
+        (g) => g.sendToAll('x'),
+        scanFactor,
+      );
+      const group = await measure(`sendToGroup, ${count} members, inline`, layout.make(tables, { onConsumedCapacity: meter.record }), (g) =>
+        g.sendToGroup('everyone', 'x'),
+      );
       if (layout.name === 'after') sendsPerPartition.push([n, group]);
       for (const table of Object.values(tables)) await client.send(new DeleteTableCommand({ TableName: table }));
     }
   }
-  console.log('\n### Broadcasts: read units and the caller\'s heap over the call\n');
-  console.log('RCU as dynalite reports them, and by AWS\'s rules (dynalite ignores ConsistentRead on Scan and reports a');
-  console.log('strongly consistent scan, the old sendToAll\'s, at the eventually consistent rate: AWS bills twice that).\n');
+  console.log("\n### Broadcasts: read units and the caller's heap over the call\n");
+  console.log("RCU as dynalite reports them, and by AWS's rules (dynalite ignores ConsistentRead on Scan and reports a");
+  console.log("strongly consistent scan, the old sendToAll's, at the eventually consistent rate: AWS bills twice that).\n");
   row(['send', 'layout', 'calls', 'RCU (dynalite)', 'RCU (AWS)', 'RCU (AWS) per 1,000', 'caller live heap peak (MiB)', 'first post or chunk after (ms)', 'ms']);
   row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:']);
   for (const line of lines) row(line);
@@ -375,10 +474,12 @@ async function broadcasts(client: DynamoDBClient, layouts: readonly BroadcastLay
   console.log('\n### sendToGroup on one partition (3,000 RCU/s)\n');
   row(['members', 'RCU per send (strongly consistent)', 'sends/s one partition sustains', 'posts/s that rate needs']);
   row(['---:', '---:', '---:', '---:']);
-  for (const [n, rcu] of sendsPerPartition) row([n.toLocaleString('en-US'), units(rcu), (3000 / rcu).toFixed(1), Math.round((3000 / rcu) * n).toLocaleString('en-US')]);
+  for (const [n, rcu] of sendsPerPartition)
+    row([n.toLocaleString('en-US'), units(rcu), (3000 / rcu).toFixed(1), Math.round((3000 / rcu) * n).toLocaleString('en-US')]);
 
   console.log(`\nsendToAll on AWS at $${USD_PER_MILLION_RRU} per million read request units (on-demand, us-east-1):`);
-  for (const [layout, n, rcu] of perBroadcast) console.log(`  ${layout}, ${n.toLocaleString('en-US')} connections: ${units(rcu)} RRU = $${((rcu * USD_PER_MILLION_RRU) / 1e6).toFixed(6)} a broadcast`);
+  for (const [layout, n, rcu] of perBroadcast)
+    console.log(`  ${layout}, ${n.toLocaleString('en-US')} connections: ${units(rcu)} RRU = $${((rcu * USD_PER_MILLION_RRU) / 1e6).toFixed(6)} a broadcast`);
 }
 
 // ---- main ----
@@ -415,7 +516,14 @@ async function main(): Promise<void> {
         definitions: old.sdk.GatewayTables,
         roles: Object.keys(oldTables),
         make: (tables, extra) => new old.sdk.Gateway({ ...base, tables, ...extra } as never) as unknown as AnyGateway,
-        connectionItem: (id, now, expiresAt) => ({ connectionId: { S: id }, connectedAt: { N: String(now) }, ...oldIdentity, session: { M: {} }, version: { N: '0' }, expiresAt: { N: expiresAt } }),
+        connectionItem: (id, now, expiresAt) => ({
+          connectionId: { S: id },
+          connectedAt: { N: String(now) },
+          ...oldIdentity,
+          session: { M: {} },
+          version: { N: '0' },
+          expiresAt: { N: expiresAt },
+        }),
         consistentScan: true,
       },
       {

@@ -128,7 +128,10 @@ function stockSender(ready: Ready, concurrency: number): Sender {
 
 /** The gateway checks the signing time (5-minute window), not the signature. */
 function amzNow(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function bareSender(ready: Ready, concurrency: number): Sender {
@@ -139,7 +142,14 @@ function bareSender(ready: Ready, concurrency: number): Sender {
   const post = (path: string, body: Buffer) =>
     new Promise<void>((resolve, reject) => {
       const req = http.request(
-        { host: url.hostname, port: url.port, method: 'POST', path, agent, headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, authorization, 'x-amz-date': amzNow() } },
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path,
+          agent,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, authorization, 'x-amz-date': amzNow() },
+        },
         (res) => {
           res.resume();
           if (res.statusCode !== 200) reject(new Error(`bare POST answered ${res.statusCode}`));
@@ -260,13 +270,17 @@ async function main(): Promise<void> {
     const cpu = median(list.map((s) => s.cpuUsPerPush));
     summary.set(name, { e2e, call, cpu });
     const all = list.map((s) => s.endToEndMs);
-    console.log(`| ${name} | ${fmt(e2e)} | ${fmt(Math.min(...all))}-${fmt(Math.max(...all))} | ${fmt(call)} | ${fmt(cpu, 0)} | ${fmt((ready.ids.length / e2e) * 1000, 0)} |`);
+    console.log(
+      `| ${name} | ${fmt(e2e)} | ${fmt(Math.min(...all))}-${fmt(Math.max(...all))} | ${fmt(call)} | ${fmt(cpu, 0)} | ${fmt((ready.ids.length / e2e) * 1000, 0)} |`,
+    );
   }
   const sdkSamples = samples.get('sdk sendToGroup')!;
   const s = summary.get('sdk sendToGroup')!;
   const stock = summary.get('stock PostToConnectionCommand')!;
   const bare = summary.get('bare keep-alive POST')!;
-  console.log(`\nsdk phases (medians): DynamoDB query ${fmt(median(sdkSamples.map((x) => x.resolveMs ?? 0)))} ms, delivery ${fmt(median(sdkSamples.map((x) => x.deliverMs ?? 0)))} ms`);
+  console.log(
+    `\nsdk phases (medians): DynamoDB query ${fmt(median(sdkSamples.map((x) => x.resolveMs ?? 0)))} ms, delivery ${fmt(median(sdkSamples.map((x) => x.deliverMs ?? 0)))} ms`,
+  );
   console.log(`stock / sdk, end to end: ${fmt(stock.e2e / s.e2e, 2)}x (goal >= 3x); CPU per push: ${fmt(stock.cpu / s.cpu, 2)}x`);
   console.log(`sdk / bare, end to end: ${fmt(s.e2e / bare.e2e, 2)}x (goal <= 1.5x); CPU per push: ${fmt(s.cpu / bare.cpu, 2)}x`);
 
@@ -278,10 +292,17 @@ async function main(): Promise<void> {
     const g = makeGateway({ concurrency });
     const list: Sample[] = [];
     for (let r = 0; r < 7; r++) {
-      const sample = await measure(clients, ready.ids.length, (m) => g.sendToGroup('bench', m), () => lastMetrics);
+      const sample = await measure(
+        clients,
+        ready.ids.length,
+        (m) => g.sendToGroup('bench', m),
+        () => lastMetrics,
+      );
       if (r >= 2) list.push(sample);
     }
-    console.log(`| ${concurrency} | ${fmt(median(list.map((x) => x.endToEndMs)))} | ${fmt(median(list.map((x) => x.deliverMs ?? 0)))} | ${fmt(median(list.map((x) => x.cpuUsPerPush)), 0)} |`);
+    console.log(
+      `| ${concurrency} | ${fmt(median(list.map((x) => x.endToEndMs)))} | ${fmt(median(list.map((x) => x.deliverMs ?? 0)))} | ${fmt(median(list.map((x) => x.cpuUsPerPush)), 0)} |`,
+    );
   }
 
   // DynamoDB cost.
@@ -303,7 +324,7 @@ async function main(): Promise<void> {
   await sdk.bindUid(b!, 'cost-user-2');
   await meter('bindUid (first bind)', () => sdk.bindUid(a!, 'cost-user'));
   await meter('bindUid (rebind)', () => sdk.bindUid(b!, 'cost-user-3'), 'removes the old uid index item');
-  await meter('joinGroup', () => sdk.joinGroup(c!, 'cost-group'), 'index item, membership item, the connection item\'s count');
+  await meter('joinGroup', () => sdk.joinGroup(c!, 'cost-group'), "index item, membership item, the connection item's count");
   await meter('leaveGroup', () => sdk.leaveGroup(c!, 'cost-group'));
   await meter('setSession (small)', () => sdk.setSession(a!, { name: 'a', level: 3 }));
   await meter('updateSession (small)', () => sdk.updateSession(a!, { level: 4 }), 'read + conditional write');
@@ -313,23 +334,39 @@ async function main(): Promise<void> {
     await sdk.sendToUid('cost-user', `r${roundNo}|x`);
     await done;
   });
-  await meter(`sendToGroup (${ready.ids.length} connections)`, async () => {
-    const { done } = await clients.arm(++roundNo, ready.ids.length);
-    await sdk.sendToGroup('bench', `r${roundNo}|x`);
-    await done;
-  }, 'one strongly consistent Query, projection connectionId');
+  await meter(
+    `sendToGroup (${ready.ids.length} connections)`,
+    async () => {
+      const { done } = await clients.arm(++roundNo, ready.ids.length);
+      await sdk.sendToGroup('bench', `r${roundNo}|x`);
+      await done;
+    },
+    'one strongly consistent Query, projection connectionId',
+  );
   await meter('getClientCountByGroup (1,000)', () => sdk.getClientCountByGroup('bench'));
   const extraCount = Math.max(0, SCAN_ITEMS - ready.ids.length);
   const extra = Array.from({ length: extraCount }, (_, i) => `bench${String(i).padStart(10, '0')}=`);
-  await meter('registerConnection', () => sdk.registerConnection({ connectionId: extra[0]!, connectedAt: Date.now(), sourceIp: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' }));
-  await pool(extra.slice(1), 64, (id) => sdk.registerConnection({ connectionId: id, connectedAt: Date.now(), sourceIp: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' }));
+  await meter('registerConnection', () =>
+    sdk.registerConnection({ connectionId: extra[0]!, connectedAt: Date.now(), sourceIp: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' }),
+  );
+  await pool(extra.slice(1), 64, (id) =>
+    sdk.registerConnection({ connectionId: id, connectedAt: Date.now(), sourceIp: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' }),
+  );
   let total = 0;
-  await meter(`getAllClientCount (${SCAN_ITEMS} connections)`, async () => (total = await sdk.getAllClientCount()), 'parallel Scan, 4 segments, Select COUNT, eventually consistent');
+  await meter(
+    `getAllClientCount (${SCAN_ITEMS} connections)`,
+    async () => (total = await sdk.getAllClientCount()),
+    'parallel Scan, 4 segments, Select COUNT, eventually consistent',
+  );
   if (total !== SCAN_ITEMS) throw new Error(`getAllClientCount answered ${total}, expected ${SCAN_ITEMS}`);
   await sdk.bindUid(extra[1]!, 'leaver');
   await sdk.joinGroup(extra[1]!, 'g1');
   await sdk.joinGroup(extra[1]!, 'g2');
-  await meter('unregisterConnection (uid + 2 groups)', () => sdk.unregisterConnection(extra[1]!), 'DeleteItem of the connection item; its memberships (Query) and its session (DeleteItem); one BatchWriteItem for the 3 index and 2 membership items');
+  await meter(
+    'unregisterConnection (uid + 2 groups)',
+    () => sdk.unregisterConnection(extra[1]!),
+    'DeleteItem of the connection item; its memberships (Query) and its session (DeleteItem); one BatchWriteItem for the 3 index and 2 membership items',
+  );
 
   console.log('\n## DynamoDB cost per call (ReturnConsumedCapacity TOTAL, as dynalite reports it)\n');
   console.log('| operation | DynamoDB calls | read units | write units | time, ms | notes |');

@@ -34,7 +34,10 @@ interface Ready {
   functionName: string;
 }
 
-const server = fork(fileURLToPath(new URL('./gatewayApiServer.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const server = fork(fileURLToPath(new URL('./gatewayApiServer.ts', import.meta.url)), [], {
+  execArgv: ['--import', 'tsx'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
 const ready = await new Promise<Ready>((resolve, reject) => {
   server.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
   server.on('message', (message: { type: string } & Ready) => message.type === 'ready' && resolve(message));
@@ -67,7 +70,13 @@ const ways: Record<string, (id: string, n: number) => Promise<void>> = {
     await sdk.bindUid(id, `u-${n}`);
     await sdk.joinGroup(id, `g-${n % 10}`);
   },
-  batch: (id, n) => invoke({ calls: [{ method: 'bindUid', args: [id, `u-${n}`] }, { method: 'joinGroup', args: [id, `g-${n % 10}`] }] }),
+  batch: (id, n) =>
+    invoke({
+      calls: [
+        { method: 'bindUid', args: [id, `u-${n}`] },
+        { method: 'joinGroup', args: [id, `g-${n % 10}`] },
+      ],
+    }),
   two: async (id, n) => {
     await invoke({ method: 'bindUid', args: [id, `u-${n}`] });
     await invoke({ method: 'joinGroup', args: [id, `g-${n % 10}`] });

@@ -55,14 +55,18 @@ function markdown(result: LoadResult): string {
   lines.push(`| peak RSS / heap, gateway process | **${mb(memory.gateway.peak.rssBytes)} / ${mb(memory.gateway.peak.heapUsedBytes)}** |`);
   lines.push(`| peak RSS / heap, clients process | **${mb(memory.clients.peak.rssBytes)} / ${mb(memory.clients.peak.heapUsedBytes)}** |`);
   lines.push(`| peak RSS / heap, backend (SDK) process | ${mb(memory.backend.peak.rssBytes)} / ${mb(memory.backend.peak.heapUsedBytes)} |`);
-  lines.push(`| items left: connections / sessions / memberships / uids / groups | **${tablesAfter.connections} / ${tablesAfter.sessions} / ${tablesAfter.memberships} / ${tablesAfter.uids} / ${tablesAfter.groups}** |`);
+  lines.push(
+    `| items left: connections / sessions / memberships / uids / groups | **${tablesAfter.connections} / ${tablesAfter.sessions} / ${tablesAfter.memberships} / ${tablesAfter.uids} / ${tablesAfter.groups}** |`,
+  );
   lines.push(
     `| gateway stats() after | ${statsAfter.openConnections} open, ${statsAfter.connects} connects, ${statsAfter.disconnects} disconnects, ${statsAfter.rejectedConnects} rejected, ${statsAfter.droppedDisconnects} dropped, ${statsAfter.posts} posts, ${statsAfter.asyncFailures} async failures |`,
   );
   lines.push('');
   lines.push('## Group sends (end to end = from the sendToGroup call until the last member socket has the message)');
   lines.push('');
-  lines.push('| group size | groups of that size | sends | end to end p50 | p99 | max | first member p50 | call p50 | DynamoDB query p50 | posting p50 | deliveries/s (p50) |');
+  lines.push(
+    '| group size | groups of that size | sends | end to end p50 | p99 | max | first member p50 | call p50 | DynamoDB query p50 | posting p50 | deliveries/s (p50) |',
+  );
   lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of sends) {
     const perSecond = s.endToEnd.p50 > 0 ? (s.size / s.endToEnd.p50) * 1000 : Number.NaN;
@@ -75,7 +79,9 @@ function markdown(result: LoadResult): string {
   lines.push('');
   lines.push(`Gateway at start, before any connection: RSS ${mb(memory.gatewayIdle.rssBytes)}, heap ${mb(memory.gatewayIdle.heapUsedBytes)}.`);
   lines.push('');
-  lines.push('| phase | wall | gateway CPU (all threads) | gateway main-thread busy | clients CPU | backend (SDK) CPU | other processes on the machine | gateway RSS / heap after | clients RSS after |');
+  lines.push(
+    '| phase | wall | gateway CPU (all threads) | gateway main-thread busy | clients CPU | backend (SDK) CPU | other processes on the machine | gateway RSS / heap after | clients RSS after |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const p of result.phases) {
     lines.push(
@@ -89,14 +95,20 @@ function markdown(result: LoadResult): string {
   lines.push('|---|---|');
   lines.push(`| every client got its init message | ${connect.failures === 0 ? 'yes' : `no: ${connect.failures} failed`} |`);
   lines.push(`| items after the connect storm (connections) | ${result.tablesAfterConnect.connections} |`);
-  lines.push(`| items after binds and joins (uids / groups / memberships) | ${result.tablesAfterJoins.uids} / ${result.tablesAfterJoins.groups} / ${result.tablesAfterJoins.memberships} |`);
+  lines.push(
+    `| items after binds and joins (uids / groups / memberships) | ${result.tablesAfterJoins.uids} / ${result.tablesAfterJoins.groups} / ${result.tablesAfterJoins.memberships} |`,
+  );
   lines.push(
     `| every member got every message exactly once, nobody else got any | ${delivery.missing + delivery.duplicates + delivery.strays + delivery.unexpectedMessages === 0 ? 'yes' : 'no'}: ${delivery.sends} sends, ${delivery.received}/${delivery.expectedDeliveries} deliveries, ${delivery.missing} missing, ${delivery.duplicates} duplicates, ${delivery.strays} to non-members, ${delivery.unexpectedMessages} unexpected |`,
   );
-  lines.push(`| send reports match (sent = members, nothing gone or failed) | ${delivery.reportMismatches === 0 ? 'yes' : `no: ${delivery.reportMismatches}`} |`);
+  lines.push(
+    `| send reports match (sent = members, nothing gone or failed) | ${delivery.reportMismatches === 0 ? 'yes' : `no: ${delivery.reportMismatches}`} |`,
+  );
   lines.push(`| clients closed cleanly (1000) | ${disconnect.abnormalCloses === 0 ? 'yes' : `no: ${disconnect.abnormalCloses}`} |`);
   lines.push(`| every table empty afterwards (scan of all five) | ${Object.values(tablesAfter).every((n) => n === 0) ? 'yes' : 'no'} |`);
-  lines.push(`| gateway: 0 open, connects = disconnects, nothing rejected, dropped or failed | ${statsAfter.openConnections === 0 && statsAfter.connects === statsAfter.disconnects && statsAfter.rejectedConnects === 0 && statsAfter.droppedDisconnects === 0 && statsAfter.asyncFailures === 0 && statsAfter.failureLines === 0 ? 'yes' : 'no'} |`);
+  lines.push(
+    `| gateway: 0 open, connects = disconnects, nothing rejected, dropped or failed | ${statsAfter.openConnections === 0 && statsAfter.connects === statsAfter.disconnects && statsAfter.rejectedConnects === 0 && statsAfter.droppedDisconnects === 0 && statsAfter.asyncFailures === 0 && statsAfter.failureLines === 0 ? 'yes' : 'no'} |`,
+  );
   if (result.problems.length > 0) {
     lines.push('');
     lines.push('## Problems');
@@ -111,7 +123,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   const result = await runLoad({ ...config, progress: (line) => process.stderr.write(`[load ${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`) });
   console.log(markdown(result));
-  if (process.env.LOAD_JSON) writeFileSync(process.env.LOAD_JSON, JSON.stringify(result, (_k, v) => (v === Number.POSITIVE_INFINITY ? 'all' : v), 2));
+  if (process.env.LOAD_JSON)
+    writeFileSync(
+      process.env.LOAD_JSON,
+      JSON.stringify(result, (_k, v) => (v === Number.POSITIVE_INFINITY ? 'all' : v), 2),
+    );
   process.exitCode = result.problems.length > 0 ? 1 : 0;
 }
 

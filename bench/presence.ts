@@ -22,7 +22,9 @@ async function measure(label: string, run: () => Promise<unknown>): Promise<void
   const units = events.reduce((sum, e) => sum + e.capacityUnits, 0);
   const byCommand = new Map<string, number>();
   for (const e of events) byCommand.set(e.command, (byCommand.get(e.command) ?? 0) + e.capacityUnits);
-  console.log(`${label.padEnd(58)} ${String(calls).padStart(3)} DynamoDB calls  ${units.toFixed(1).padStart(6)} capacity units  (${[...byCommand].map(([c, u]) => `${c} ${u.toFixed(1)}`).join(', ')})  ${ms.toFixed(0)} ms`);
+  console.log(
+    `${label.padEnd(58)} ${String(calls).padStart(3)} DynamoDB calls  ${units.toFixed(1).padStart(6)} capacity units  (${[...byCommand].map(([c, u]) => `${c} ${u.toFixed(1)}`).join(', ')})  ${ms.toFixed(0)} ms`,
+  );
 }
 
 try {
@@ -35,7 +37,9 @@ try {
   const [extra, leaver] = clients.slice(MEMBERS) as [(typeof clients)[0], (typeof clients)[0]];
   console.log(`${MEMBERS} members in a plain group and in a presence group; info like ${JSON.stringify(info(1))}`);
   await measure('joinGroup (plain group)', () => h.gateway.joinGroup(extra.id, 'plain'));
-  await measure(`joinPresence (a new uid: reads ${MEMBERS + 1} items, announces)`, () => h.gateway.joinPresence(extra.id, 'presence', { id: 'new', info: info(999) }));
+  await measure(`joinPresence (a new uid: reads ${MEMBERS + 1} items, announces)`, () =>
+    h.gateway.joinPresence(extra.id, 'presence', { id: 'new', info: info(999) }),
+  );
   await measure('leaveGroup (plain group)', () => h.gateway.leaveGroup(extra.id, 'plain'));
   await measure('leaveGroup (presence group: reads, announces)', () => h.gateway.leaveGroup(extra.id, 'presence'));
   await measure(`getPresenceMembers (${MEMBERS} members)`, () => h.gateway.getPresenceMembers('presence'));

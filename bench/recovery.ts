@@ -112,16 +112,22 @@ async function measureCost(): Promise<void> {
     console.log('\n### DynamoDB units: without recovery (raw connection) -> with recovery (browser client)\n');
     console.log('| step | RCU before | WCU before | RCU after | WCU after | calls after |');
     console.log('|---|---|---|---|---|---|');
-    for (const [name, before, after] of rows) console.log(`| ${name} | ${before.rcu} | ${before.wcu} | ${after?.rcu ?? '-'} | ${after?.wcu ?? '-'} | ${after?.calls ?? '-'} |`);
-    const dollars = (u: { rcu: number; wcu: number }, messages: number, lambdas: number) => u.wcu * PRICE.wru + u.rcu * PRICE.rru + messages * PRICE.message + lambdas * PRICE.lambdaRequest;
+    for (const [name, before, after] of rows)
+      console.log(`| ${name} | ${before.rcu} | ${before.wcu} | ${after?.rcu ?? '-'} | ${after?.wcu ?? '-'} | ${after?.calls ?? '-'} |`);
+    const dollars = (u: { rcu: number; wcu: number }, messages: number, lambdas: number) =>
+      u.wcu * PRICE.wru + u.rcu * PRICE.rru + messages * PRICE.message + lambdas * PRICE.lambdaRequest;
     // One buffered push: its send's units beyond the same send without recovery, its failed conditional
     // delete (AWS bills 1 WCU for it; dynalite reports nothing for a failed write), and its share of the replay.
     const replayShare = { rcu: (full.resume.rcu - empty.resume.rcu) / pushes, wcu: (full.resume.wcu - empty.resume.wcu) / pushes };
     const perPush = { rcu: full.buffered!.rcu - rawGone.rcu + replayShare.rcu, wcu: full.buffered!.wcu - rawGone.wcu + 1 + replayShare.wcu };
     // One recovered connection: the hold instead of the $disconnect's deletes, and the resume with nothing buffered.
     const perConnection = { rcu: empty.hold.rcu - rawDisconnect.rcu + empty.resume.rcu, wcu: empty.hold.wcu - rawDisconnect.wcu + empty.resume.wcu };
-    console.log(`\none buffered push, beyond the same push without recovery: ${perPush.rcu.toFixed(2)} RCU, ${perPush.wcu.toFixed(2)} WCU, + 1 message (the replay): $${dollars(perPush, 1, 0).toFixed(8)}`);
-    console.log(`one recovered connection, beyond a plain $disconnect (nothing buffered): ${perConnection.rcu} RCU, ${perConnection.wcu} WCU, + 1 message in (the resume request, one Lambda invocation) + 1 out (the outcome): $${dollars(perConnection, 2, 1).toFixed(8)}`);
+    console.log(
+      `\none buffered push, beyond the same push without recovery: ${perPush.rcu.toFixed(2)} RCU, ${perPush.wcu.toFixed(2)} WCU, + 1 message (the replay): $${dollars(perPush, 1, 0).toFixed(8)}`,
+    );
+    console.log(
+      `one recovered connection, beyond a plain $disconnect (nothing buffered): ${perConnection.rcu} RCU, ${perConnection.wcu} WCU, + 1 message in (the resume request, one Lambda invocation) + 1 out (the outcome): $${dollars(perConnection, 2, 1).toFixed(8)}`,
+    );
   } finally {
     await h.stop();
     secrets.destroy();

@@ -46,10 +46,16 @@ async function run(name: string, concurrency: number): Promise<{ perSecond: numb
 
 console.log(`${invokes} invocations each, Node ${process.version}`);
 console.log('function      runtime     concurrency  invocations/s  mean latency');
-for (const [name, runtime] of [['async24', 'nodejs24.x'], ['async22', 'nodejs22.x'], ['callback22', 'nodejs22.x']] as const) {
+for (const [name, runtime] of [
+  ['async24', 'nodejs24.x'],
+  ['async22', 'nodejs22.x'],
+  ['callback22', 'nodejs22.x'],
+] as const) {
   for (const concurrency of [1, 50]) {
     const { perSecond, meanMs } = await run(name, concurrency);
-    console.log(`${name.padEnd(13)} ${runtime.padEnd(11)} ${String(concurrency).padStart(11)}  ${perSecond.toFixed(0).padStart(13)}  ${meanMs.toFixed(2).padStart(9)} ms`);
+    console.log(
+      `${name.padEnd(13)} ${runtime.padEnd(11)} ${String(concurrency).padStart(11)}  ${perSecond.toFixed(0).padStart(13)}  ${meanMs.toFixed(2).padStart(9)} ms`,
+    );
   }
 }
 await gw.stop();

@@ -33,7 +33,13 @@ import { LambdaEnvVar } from '../lambdas/env.ts';
 import { GATEWAY_API_FUNCTION_ENV } from '../lambdas/gatewayApiProtocol.ts';
 import { GATEWAY_API_METHODS_ENV } from '../lambdas/gatewayApiAccess.ts';
 import type { GatewayBackendProps, IGatewayFunction } from './GatewayBackendProps.ts';
-import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from './permissions.ts';
+import {
+  FANOUT_WORKER_CONNECTIONS_METHODS,
+  FANOUT_WORKER_TABLE_ACTIONS,
+  GATEWAY_SECRET_ACTIONS,
+  GATEWAY_TABLE_ACTIONS,
+  MANAGE_CONNECTIONS_METHODS,
+} from './permissions.ts';
 import { acknowledgeFinding, iam5ResourceFindingId } from './nagFindingId.ts';
 import { createApiGatewayLoggingRole } from './apiGatewayLogging.ts';
 import { assertBundlingPeers } from './bundlingPeers.ts';
@@ -193,14 +199,14 @@ export class GatewayBackend extends Construct {
       for (const t of Object.values(this.tablesByRole())) {
         Validations.of(t).acknowledge({
           id: 'AwsSolutions-DDB3',
-          reason: 'Point-in-time recovery was turned off through GatewayBackendProps.pointInTimeRecovery: the items only live as long as a connection (2 h at most).',
+          reason:
+            'Point-in-time recovery was turned off through GatewayBackendProps.pointInTimeRecovery: the items only live as long as a connection (2 h at most).',
         });
       }
     }
 
     // ---- logs ----
-    const logGroup = (logId: string) =>
-      new logs.LogGroup(this, logId, { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
+    const logGroup = (logId: string) => new logs.LogGroup(this, logId, { retention: settings.logRetention, removalPolicy: settings.removalPolicy });
     this.accessLogGroup = settings.accessLogs ? logGroup('AccessLogs') : undefined;
     this.functionLogGroups = {
       connect: logGroup('ConnectFunctionLogs'),
@@ -260,10 +266,38 @@ export class GatewayBackend extends Construct {
         },
       });
     };
-    this.connectFunction = bundledFunction('ConnectFunction', lambdaEntry('bundled/connect'), this.functionLogGroups.connect, settings.timeout, 'GatewayBackend $connect: stores the connection, runs onConnect/onWebSocketConnect', true);
-    this.disconnectFunction = bundledFunction('DisconnectFunction', lambdaEntry('bundled/disconnect'), this.functionLogGroups.disconnect, settings.timeout, 'GatewayBackend $disconnect: removes the connection and its mappings, runs onClose', true);
-    this.messageFunction = bundledFunction('MessageFunction', lambdaEntry('bundled/message'), this.functionLogGroups.message, settings.timeout, 'GatewayBackend $default and custom routes: runs onMessage', true);
-    this.initSenderFunction = bundledFunction('InitSenderFunction', lambdaEntry('initSender'), this.functionLogGroups.initSender, settings.timeout.plus(INIT_SENDER_EXTRA_TIME), 'GatewayBackend init sender: posts the init message once the connection is open', false);
+    this.connectFunction = bundledFunction(
+      'ConnectFunction',
+      lambdaEntry('bundled/connect'),
+      this.functionLogGroups.connect,
+      settings.timeout,
+      'GatewayBackend $connect: stores the connection, runs onConnect/onWebSocketConnect',
+      true,
+    );
+    this.disconnectFunction = bundledFunction(
+      'DisconnectFunction',
+      lambdaEntry('bundled/disconnect'),
+      this.functionLogGroups.disconnect,
+      settings.timeout,
+      'GatewayBackend $disconnect: removes the connection and its mappings, runs onClose',
+      true,
+    );
+    this.messageFunction = bundledFunction(
+      'MessageFunction',
+      lambdaEntry('bundled/message'),
+      this.functionLogGroups.message,
+      settings.timeout,
+      'GatewayBackend $default and custom routes: runs onMessage',
+      true,
+    );
+    this.initSenderFunction = bundledFunction(
+      'InitSenderFunction',
+      lambdaEntry('initSender'),
+      this.functionLogGroups.initSender,
+      settings.timeout.plus(INIT_SENDER_EXTRA_TIME),
+      'GatewayBackend init sender: posts the init message once the connection is open',
+      false,
+    );
     // A late init message is worthless: no retries, no queueing beyond a minute (Lambda's minimum).
     this.initSenderFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
 
@@ -288,7 +322,8 @@ export class GatewayBackend extends Construct {
     });
     Validations.of(this.fanoutFailureQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter destination: Lambda sends it the chunks the fan-out worker could not deliver after its retries. Nothing consumes it automatically, so a further DLQ behind it would never receive anything.',
+      reason:
+        'This queue is itself the dead-letter destination: Lambda sends it the chunks the fan-out worker could not deliver after its retries. Nothing consumes it automatically, so a further DLQ behind it would never receive anything.',
     });
     const failureQueue = this.fanoutFailureQueue;
     this.fanoutWorkerFunction.configureAsyncInvoke({
@@ -391,7 +426,8 @@ export class GatewayBackend extends Construct {
     if (!this.accessLogGroup) {
       Validations.of(this.stage).acknowledge({
         id: 'AwsSolutions-APIG1',
-        reason: "Access logs are off because API Gateway refuses them in a region whose account-wide CloudWatch Logs role was never set, and this backend was not asked to set it. Turn them on with GatewayBackendProps.apiGatewayCloudWatchRole (creates the role) or accessLogs: true (the region has one). Lambda logs and metrics are kept either way.",
+        reason:
+          'Access logs are off because API Gateway refuses them in a region whose account-wide CloudWatch Logs role was never set, and this backend was not asked to set it. Turn them on with GatewayBackendProps.apiGatewayCloudWatchRole (creates the role) or accessLogs: true (the region has one). Lambda logs and metrics are kept either way.',
       });
     }
 
@@ -411,7 +447,8 @@ export class GatewayBackend extends Construct {
     });
     Validations.of(this.bindTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'Rotation is a PutSecretValue of a new random value, done by the operator (docs: rotating the bind token key): there is no rotation Lambda to run. Processes re-read the key hourly and accept tokens of the previous version (AWSPREVIOUS), so a rotation needs no restart; tokens expire within 2 hours.',
+      reason:
+        'Rotation is a PutSecretValue of a new random value, done by the operator (docs: rotating the bind token key): there is no rotation Lambda to run. Processes re-read the key hourly and accept tokens of the previous version (AWSPREVIOUS), so a rotation needs no restart; tokens expire within 2 hours.',
     });
     const sdkEnvironment = gatewayEnvironment(
       this.callbackUrl,
@@ -432,7 +469,14 @@ export class GatewayBackend extends Construct {
       ...(fanout.reservedConcurrency !== undefined ? { [GatewayEnvVar.fanoutConcurrency]: String(fanout.reservedConcurrency) } : {}),
     };
 
-    this.gatewayApiFunction = bundledFunction('GatewayApiFunction', lambdaEntry('gatewayApi'), this.functionLogGroups.gatewayApi, settings.timeout, 'GatewayBackend Gateway API: GatewayClient\'s methods for any language, invoked with lambda:InvokeFunction', false);
+    this.gatewayApiFunction = bundledFunction(
+      'GatewayApiFunction',
+      lambdaEntry('gatewayApi'),
+      this.functionLogGroups.gatewayApi,
+      settings.timeout,
+      "GatewayBackend Gateway API: GatewayClient's methods for any language, invoked with lambda:InvokeFunction",
+      false,
+    );
     this.gatewayApiMethods = settings.gatewayApiMethods;
 
     // ---- wiring ----
@@ -445,9 +489,7 @@ export class GatewayBackend extends Construct {
     this.connectFunction.addEnvironment(LambdaEnvVar.initFunction, this.initSenderFunction.functionName);
     this.connectFunction.addEnvironment(LambdaEnvVar.initMessage, String(settings.initMessage));
     // lambda:InvokeFunction on the function's own ARN only (grantInvoke would add `:*` for versions).
-    this.connectFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.initSenderFunction.functionArn] }),
-    );
+    this.connectFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.initSenderFunction.functionArn] }));
     // The init sender only posts, and checks that the connection item still exists.
     this.initSenderFunction.addEnvironment(GatewayEnvVar.callbackUrl, this.callbackUrl);
     this.initSenderFunction.addEnvironment(GatewayEnvVar.connectionsTable, this.connectionsTable.tableName);
@@ -462,7 +504,8 @@ export class GatewayBackend extends Construct {
     this.manageConnectionsGrant(this.fanoutWorkerFunction, FANOUT_WORKER_CONNECTIONS_METHODS);
     for (const [role, t] of Object.entries(this.tablesByRole()) as Array<[GatewayTableRole, dynamodb.Table]>) {
       const actions: readonly string[] = FANOUT_WORKER_TABLE_ACTIONS[role];
-      if (actions.length > 0) iam.Grant.addToPrincipal({ grantee: this.fanoutWorkerFunction, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] });
+      if (actions.length > 0)
+        iam.Grant.addToPrincipal({ grantee: this.fanoutWorkerFunction, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [t.tableArn] });
     }
 
     // ---- monitoring ----
@@ -470,12 +513,21 @@ export class GatewayBackend extends Construct {
     if (settings.tracing) this.acknowledgeTracingWildcard();
 
     // ---- outputs ----
-    this.urlOutput = new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: domain ? 'The stage on the execute-api host (browsers use CustomDomainUrl)' : 'What browsers connect to' });
+    this.urlOutput = new CfnOutput(this, 'WebSocketUrl', {
+      value: this.stage.url,
+      description: domain ? 'The stage on the execute-api host (browsers use CustomDomainUrl)' : 'What browsers connect to',
+    });
     if (domain) {
       new CfnOutput(this, 'CustomDomainUrl', { value: this.url, description: 'What browsers connect to: the custom domain' });
-      new CfnOutput(this, 'CustomDomainTarget', { value: domain.domainName.regionalDomainName, description: `Where ${props.domainName!.domainName} must point (CNAME or alias), when no alias record was created` });
+      new CfnOutput(this, 'CustomDomainTarget', {
+        value: domain.domainName.regionalDomainName,
+        description: `Where ${props.domainName!.domainName} must point (CNAME or alias), when no alias record was created`,
+      });
     }
-    this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', { value: this.callbackUrl, description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})` });
+    this.callbackUrlOutput = new CfnOutput(this, 'CallbackUrl', {
+      value: this.callbackUrl,
+      description: `The @connections endpoint (${GatewayEnvVar.callbackUrl})`,
+    });
     // Table names too, so a backend (or the scenario tests against a deployed stack) can be configured from the outputs alone.
     new CfnOutput(this, 'ConnectionsTableName', { value: this.connectionsTable.tableName, description: GatewayEnvVar.connectionsTable });
     new CfnOutput(this, 'SessionsTableName', { value: this.sessionsTable.tableName, description: GatewayEnvVar.sessionsTable });
@@ -484,7 +536,10 @@ export class GatewayBackend extends Construct {
     new CfnOutput(this, 'GroupsTableName', { value: this.groupsTable.tableName, description: GatewayEnvVar.groupsTable });
     new CfnOutput(this, 'BindTokenSecretArn', { value: this.bindTokenSecret.secretArn, description: GatewayEnvVar.bindTokenSecret });
     new CfnOutput(this, 'FanoutFunctionName', { value: this.fanoutWorkerFunction.functionName, description: GatewayEnvVar.fanoutFunction });
-    new CfnOutput(this, 'GatewayApiFunctionName', { value: this.gatewayApiFunction.functionName, description: `${GATEWAY_API_FUNCTION_ENV}: invoke it to call GatewayClient's methods from any language` });
+    new CfnOutput(this, 'GatewayApiFunctionName', {
+      value: this.gatewayApiFunction.functionName,
+      description: `${GATEWAY_API_FUNCTION_ENV}: invoke it to call GatewayClient's methods from any language`,
+    });
 
     this.acknowledgeFindings();
   }
@@ -526,7 +581,11 @@ export class GatewayBackend extends Construct {
 
   /** GetSecretValue on the bind token secret only (no DescribeSecret: `secret.grantRead` would add it). */
   private bindTokenSecretGrant(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: GATEWAY_SECRET_ACTIONS.map((a) => `secretsmanager:${a}`), resourceArns: [this.bindTokenSecret.secretArn] });
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: GATEWAY_SECRET_ACTIONS.map((a) => `secretsmanager:${a}`),
+      resourceArns: [this.bindTokenSecret.secretArn],
+    });
   }
 
   /** One of the backend's metrics (sdk/metricNames.ts) under this backend's namespace and dimension; Sum over 5 minutes by default. */
@@ -586,7 +645,13 @@ export class GatewayBackend extends Construct {
 
   /** The five tables by their role in sdk/tables.ts. */
   tablesByRole(): Record<GatewayTableRole, dynamodb.Table> {
-    return { connections: this.connectionsTable, sessions: this.sessionsTable, memberships: this.membershipsTable, uids: this.uidsTable, groups: this.groupsTable };
+    return {
+      connections: this.connectionsTable,
+      sessions: this.sessionsTable,
+      memberships: this.membershipsTable,
+      uids: this.uidsTable,
+      groups: this.groupsTable,
+    };
   }
 
   /** `arn:...:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/@connections/*` for each method. */
@@ -618,10 +683,18 @@ export class GatewayBackend extends Construct {
 
   /** X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: the `*` CDK grants with active tracing is the only form. */
   private acknowledgeTracingWildcard(): void {
-    for (const fn of [this.connectFunction, this.disconnectFunction, this.messageFunction, this.initSenderFunction, this.fanoutWorkerFunction, this.gatewayApiFunction]) {
+    for (const fn of [
+      this.connectFunction,
+      this.disconnectFunction,
+      this.messageFunction,
+      this.initSenderFunction,
+      this.fanoutWorkerFunction,
+      this.gatewayApiFunction,
+    ]) {
       Validations.of(fn.role!).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'Active X-Ray tracing (GatewayBackendProps.tracing) needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions: the only resource they can be granted on is *.',
+        reason:
+          'Active X-Ray tracing (GatewayBackendProps.tracing) needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions: the only resource they can be granted on is *.',
       });
     }
   }
@@ -635,7 +708,8 @@ export class GatewayBackend extends Construct {
     for (const route of [this.disconnectRoute, this.defaultRoute, ...this.customRoutes, ...(this.heartbeatRoute ? [this.heartbeatRoute] : [])]) {
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
-        reason: 'API Gateway accepts an authorizer on the $connect route only; messages and $disconnect travel on a connection that $connect (and its authorizer, when configured) already admitted.',
+        reason:
+          'API Gateway accepts an authorizer on the $connect route only; messages and $disconnect travel on a connection that $connect (and its authorizer, when configured) already admitted.',
       });
     }
   }

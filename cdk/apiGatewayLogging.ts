@@ -48,12 +48,14 @@ export function createApiGatewayLoggingRole(scope: Construct): ApiGatewayLogging
       },
     }),
     managedPolicies: [pushToCloudWatchLogs],
-    description: "API Gateway's account-wide CloudWatch Logs role for this region (AWS::ApiGateway::Account). Retained on stack deletion: other APIs in the region may log with it.",
+    description:
+      "API Gateway's account-wide CloudWatch Logs role for this region (AWS::ApiGateway::Account). Retained on stack deletion: other APIs in the region may log with it.",
   });
   role.applyRemovalPolicy(RemovalPolicy.RETAIN);
   acknowledgeFinding(role, {
     id: `AwsSolutions-IAM4[Policy::${flattenForNag(scope, pushToCloudWatchLogs.managedPolicyArn)}]`,
-    reason: 'The account-level role API Gateway writes logs with must allow it to create and write log groups it names itself; AWS maintains this policy for exactly that.',
+    reason:
+      'The account-level role API Gateway writes logs with must allow it to create and write log groups it names itself; AWS maintains this policy for exactly that.',
   });
   const account = new apigateway.CfnAccount(scope, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
   account.applyRemovalPolicy(RemovalPolicy.RETAIN);

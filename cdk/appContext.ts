@@ -30,7 +30,7 @@ export const APP_CONTEXT_KEYS = {
   logFormat: "'text' (default) or 'json'",
   metricsNamespace: 'the namespace of the metrics (default ServerlessGatewayWorker)',
   sendRate: "@connections requests per second of one process's inline sends (a positive number), or 'off'",
-  recoveryWindow: "how long a lost browser-client connection stays resumable: seconds, or a number with s, m, h or d; 0 turns recovery off (default 2m)",
+  recoveryWindow: 'how long a lost browser-client connection stays resumable: seconds, or a number with s, m, h or d; 0 turns recovery off (default 2m)',
   fanoutThreshold: 'recipients above which a send is chunked',
   fanoutReservedConcurrency: "executions reserved for the fan-out worker, or 'none' (default)",
   fanoutMemorySize: "the fan-out worker's memory in MB",
@@ -72,7 +72,14 @@ export function domainNameProps(scope: Construct, domain: AppDomainSettings): Ga
   return {
     domainName: domain.domainName,
     ...(domain.certificateArn ? { certificate: acm.Certificate.fromCertificateArn(scope, 'ImportedCertificate', domain.certificateArn) } : {}),
-    ...(domain.hostedZone ? { hostedZone: route53.HostedZone.fromHostedZoneAttributes(scope, 'ImportedHostedZone', { hostedZoneId: domain.hostedZone.id, zoneName: domain.hostedZone.name }) } : {}),
+    ...(domain.hostedZone
+      ? {
+          hostedZone: route53.HostedZone.fromHostedZoneAttributes(scope, 'ImportedHostedZone', {
+            hostedZoneId: domain.hostedZone.id,
+            zoneName: domain.hostedZone.name,
+          }),
+        }
+      : {}),
   };
 }
 
@@ -159,7 +166,8 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
       if (value !== undefined) throw new AppContextError(`context ${key} belongs to a custom domain: set domainName too (got ${key}=${JSON.stringify(value)})`);
     }
   }
-  if (certificateArn !== undefined && !/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(certificateArn)) fail('certificateArn', certificateArn);
+  if (certificateArn !== undefined && !/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(certificateArn))
+    fail('certificateArn', certificateArn);
   if ((hostedZoneId === undefined) !== (hostedZoneName === undefined)) {
     throw new AppContextError('context hostedZoneId and hostedZoneName go together: a hosted zone is imported by both');
   }
@@ -177,7 +185,10 @@ export function appSettingsFromContext(read: ContextReader): AppSettings {
     props: {
       eventsModule: read('eventsModule'),
       stageName: read('stageName'),
-      routes: read('routes')?.split(',').map((r) => r.trim()).filter(Boolean),
+      routes: read('routes')
+        ?.split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
       removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       apiGatewayCloudWatchRole,
       accessLogs: boolean('accessLogs') ?? apiGatewayCloudWatchRole,

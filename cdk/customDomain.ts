@@ -38,7 +38,9 @@ export function createCustomDomain(scope: Construct, options: GatewayDomainNameO
       ? new route53.ARecord(scope, 'AliasRecord', {
           zone: options.hostedZone,
           recordName: options.domainName,
-          target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayv2DomainProperties(domainName.regionalDomainName, domainName.regionalHostedZoneId)),
+          target: route53.RecordTarget.fromAlias(
+            new route53Targets.ApiGatewayv2DomainProperties(domainName.regionalDomainName, domainName.regionalHostedZoneId),
+          ),
         })
       : undefined;
   return { domainName, apiMapping, certificate, aliasRecord };

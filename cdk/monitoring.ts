@@ -10,7 +10,12 @@ import type { Construct } from 'constructs';
 import { METRICS_SERVICE_DIMENSION, type GatewayMetricNameValue } from '../sdk/metricNames.ts';
 
 /** One of the backend's metrics: the Sum over 5 minutes unless `options` say otherwise. */
-export function gatewayMetric(namespace: string, service: string, metricName: GatewayMetricNameValue, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+export function gatewayMetric(
+  namespace: string,
+  service: string,
+  metricName: GatewayMetricNameValue,
+  options: cloudwatch.MetricOptions = {},
+): cloudwatch.Metric {
   return new cloudwatch.Metric({
     statistic: cloudwatch.Stats.SUM,
     period: Duration.minutes(5),

@@ -100,7 +100,9 @@ export function validate(props: GatewayBackendProps): Settings {
   if (props.eventsModule !== undefined) {
     eventsModule = isAbsolute(props.eventsModule) ? props.eventsModule : resolve(props.eventsModule);
     if (!existsSync(eventsModule) || !statSync(eventsModule).isFile()) {
-      fail(`eventsModule: ${JSON.stringify(props.eventsModule)} resolves to ${eventsModule}, which is not a file. Give a path relative to ${process.cwd()} or an absolute path.`);
+      fail(
+        `eventsModule: ${JSON.stringify(props.eventsModule)} resolves to ${eventsModule}, which is not a file. Give a path relative to ${process.cwd()} or an absolute path.`,
+      );
     }
     if (!EVENTS_EXTENSION.test(eventsModule)) fail(`eventsModule: ${eventsModule} must be a .ts, .mts, .cts, .js, .mjs or .cjs file.`);
   }
@@ -108,7 +110,10 @@ export function validate(props: GatewayBackendProps): Settings {
   const routes = [...(props.routes ?? [])];
   const seen = new Set<string>();
   for (const routeKey of routes) {
-    if (RESERVED_ROUTE.test(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} starts with '$', which API Gateway reserves ($connect, $disconnect, $default are always there); remove it or rename it.`);
+    if (RESERVED_ROUTE.test(routeKey))
+      fail(
+        `routes: ${JSON.stringify(routeKey)} starts with '$', which API Gateway reserves ($connect, $disconnect, $default are always there); remove it or rename it.`,
+      );
     if (!ROUTE_KEY.test(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} must be 1-128 characters without whitespace.`);
     if (seen.has(routeKey)) fail(`routes: ${JSON.stringify(routeKey)} is listed twice.`);
     seen.add(routeKey);
@@ -119,13 +124,17 @@ export function validate(props: GatewayBackendProps): Settings {
       fail(`heartbeatRoute: ${JSON.stringify(heartbeatRoute)} must be a route key of 1-128 characters without whitespace, not starting with '$', or false.`);
     }
     if (seen.has(heartbeatRoute)) {
-      fail(`routes: ${JSON.stringify(heartbeatRoute)} is the heartbeat route, which API Gateway answers without a Lambda; pass heartbeatRoute: false to have onMessage handle it, or another heartbeatRoute.`);
+      fail(
+        `routes: ${JSON.stringify(heartbeatRoute)} is the heartbeat route, which API Gateway answers without a Lambda; pass heartbeatRoute: false to have onMessage handle it, or another heartbeatRoute.`,
+      );
     }
   }
 
   const routeSelectionExpression = props.routeSelectionExpression ?? '$request.body.action';
   if (!Token.isUnresolved(routeSelectionExpression) && !/\$\{?request\.body\.[^\s]+/.test(routeSelectionExpression)) {
-    fail(`routeSelectionExpression: ${JSON.stringify(routeSelectionExpression)} must select from the message body, e.g. '$request.body.action' or '\${request.body.service}/\${request.body.action}'.`);
+    fail(
+      `routeSelectionExpression: ${JSON.stringify(routeSelectionExpression)} must select from the message body, e.g. '$request.body.action' or '\${request.body.service}/\${request.body.action}'.`,
+    );
   }
 
   const stageName = props.stageName ?? 'prod';
@@ -151,13 +160,17 @@ export function validate(props: GatewayBackendProps): Settings {
   const domain = props.domainName;
   if (domain !== undefined) {
     if (typeof domain.domainName !== 'string' || (!Token.isUnresolved(domain.domainName) && !DOMAIN_NAME.test(domain.domainName))) {
-      fail(`domainName.domainName: ${JSON.stringify(domain.domainName)} must be a lower-case host name such as 'ws.example.com' (no scheme, path, port or wildcard).`);
+      fail(
+        `domainName.domainName: ${JSON.stringify(domain.domainName)} must be a lower-case host name such as 'ws.example.com' (no scheme, path, port or wildcard).`,
+      );
     }
-    if (domain.aliasRecord === true && !domain.hostedZone) fail('domainName.aliasRecord: an alias record needs domainName.hostedZone, the zone to create it in.');
+    if (domain.aliasRecord === true && !domain.hostedZone)
+      fail('domainName.aliasRecord: an alias record needs domainName.hostedZone, the zone to create it in.');
   }
 
   const authorizerQueryParameter = props.authorizer?.queryParameter ?? 'token';
-  if (!QUERY_PARAMETER.test(authorizerQueryParameter)) fail(`authorizer.queryParameter: ${JSON.stringify(authorizerQueryParameter)} must be 1-128 URL-safe characters (letters, digits, '.', '_', '~', '-').`);
+  if (!QUERY_PARAMETER.test(authorizerQueryParameter))
+    fail(`authorizer.queryParameter: ${JSON.stringify(authorizerQueryParameter)} must be 1-128 URL-safe characters (letters, digits, '.', '_', '~', '-').`);
 
   const memorySize = props.memorySize ?? 256;
   if (!Token.isUnresolved(memorySize) && !(Number.isInteger(memorySize) && memorySize >= 128 && memorySize <= 10240)) {
@@ -171,14 +184,17 @@ export function validate(props: GatewayBackendProps): Settings {
 
   const metricsNamespace = props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE;
   if (!Token.isUnresolved(metricsNamespace) && !METRICS_NAMESPACE_PATTERN.test(metricsNamespace)) {
-    fail(`metricsNamespace: ${JSON.stringify(metricsNamespace)} must be 1-255 letters, digits, spaces or . - _ / # : and not start with 'AWS/' (CloudWatch's rule).`);
+    fail(
+      `metricsNamespace: ${JSON.stringify(metricsNamespace)} must be 1-255 letters, digits, spaces or . - _ / # : and not start with 'AWS/' (CloudWatch's rule).`,
+    );
   }
   const logFormat = props.logFormat ?? 'text';
   if (logFormat !== 'text' && logFormat !== 'json') fail(`logFormat: ${JSON.stringify(logFormat)} must be 'text' or 'json'.`);
 
   const f = props.fanout ?? {};
   const wholeNumber = (name: string, value: number, min: number, max: number, unit = '') => {
-    if (!Token.isUnresolved(value) && !(Number.isInteger(value) && value >= min && value <= max)) fail(`${name}: ${value} must be a whole number${unit} from ${min} to ${max}.`);
+    if (!Token.isUnresolved(value) && !(Number.isInteger(value) && value >= min && value <= max))
+      fail(`${name}: ${value} must be a whole number${unit} from ${min} to ${max}.`);
     return value;
   };
   const duration = (name: string, value: Duration, min: Duration, max: Duration) => {
@@ -189,7 +205,10 @@ export function validate(props: GatewayBackendProps): Settings {
   };
   const fanout = {
     threshold: wholeNumber('fanout.threshold', f.threshold ?? 1000, 0, Number.MAX_SAFE_INTEGER, ' of recipients'),
-    reservedConcurrency: f.reservedConcurrency === false || f.reservedConcurrency === undefined ? undefined : wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency, 1, 100_000),
+    reservedConcurrency:
+      f.reservedConcurrency === false || f.reservedConcurrency === undefined
+        ? undefined
+        : wholeNumber('fanout.reservedConcurrency', f.reservedConcurrency, 1, 100_000),
     memorySize: wholeNumber('fanout.memorySize', f.memorySize ?? 1024, 128, 10240, ' of MB'),
     timeout: duration('fanout.timeout', f.timeout ?? Duration.minutes(1), Duration.seconds(10), Duration.minutes(15)),
     retryAttempts: wholeNumber('fanout.retryAttempts', f.retryAttempts ?? 2, 0, 2),
@@ -208,7 +227,10 @@ export function validate(props: GatewayBackendProps): Settings {
 
   const recoveryWindow = props.recoveryWindow ?? Duration.seconds(DEFAULT_RECOVERY_WINDOW_SECONDS);
   const recoveryWindowSeconds = recoveryWindow.toSeconds({ integral: false });
-  if (!Token.isUnresolved(recoveryWindowSeconds) && !(Number.isInteger(recoveryWindowSeconds) && recoveryWindowSeconds >= 0 && recoveryWindowSeconds <= MAX_RECOVERY_WINDOW_SECONDS)) {
+  if (
+    !Token.isUnresolved(recoveryWindowSeconds) &&
+    !(Number.isInteger(recoveryWindowSeconds) && recoveryWindowSeconds >= 0 && recoveryWindowSeconds <= MAX_RECOVERY_WINDOW_SECONDS)
+  ) {
     fail(`recoveryWindow: ${recoveryWindowSeconds} s must be whole seconds from 0 (off) to ${MAX_RECOVERY_WINDOW_SECONDS}.`);
   }
 

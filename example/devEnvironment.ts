@@ -90,7 +90,10 @@ export async function startDevEnvironment(options: DevEnvironmentOptions = {}): 
       const values = gateway.secrets.values();
       await gateway.stop();
       const ports = { gateway: Number(new URL(endpoints.httpUrl).port), dynamo: Number(new URL(endpoints.dynamoEndpoint).port) };
-      gateway = newGateway(ports, app.gatewayOptions.secrets?.map((s) => ({ ...s, value: values[s.arn] })));
+      gateway = newGateway(
+        ports,
+        app.gatewayOptions.secrets?.map((s) => ({ ...s, value: values[s.arn] })),
+      );
       await gateway.start();
     },
     async stop() {

@@ -122,7 +122,12 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
         messages: outbox,
         retryUntil: Date.now() + remaining + RETRY_MARGIN_MS,
         ...(envelope && options.initMessage
-          ? { recovery: { cutAt: requestContext.connectedAt + (options.connectionMaxAgeMs ?? CONNECTION_MAX_AGE_SECONDS * 1000), windowMs: gateway.recoveryWindowSeconds * 1000 } }
+          ? {
+              recovery: {
+                cutAt: requestContext.connectedAt + (options.connectionMaxAgeMs ?? CONNECTION_MAX_AGE_SECONDS * 1000),
+                windowMs: gateway.recoveryWindowSeconds * 1000,
+              },
+            }
           : {}),
       };
       try {
@@ -135,7 +140,9 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
         return { statusCode: 500 };
       }
     }
-    return response.headers && Object.keys(response.headers).length > 0 ? { statusCode: response.statusCode, headers: response.headers } : { statusCode: response.statusCode };
+    return response.headers && Object.keys(response.headers).length > 0
+      ? { statusCode: response.statusCode, headers: response.headers }
+      : { statusCode: response.statusCode };
   };
 }
 

@@ -193,7 +193,9 @@ export function resolveEvents(module: unknown): GatewayEvents {
   const declared = holders.map((h) => property(h, 'messageSession')).find((v) => v !== undefined);
   if (declared !== undefined) {
     if (!MESSAGE_SESSION_READS.includes(declared as MessageSessionRead)) {
-      throw new ConfigurationError(`the Events module's messageSession is one of ${MESSAGE_SESSION_READS.map((v) => `'${v}'`).join(', ')}, not ${JSON.stringify(declared)}`);
+      throw new ConfigurationError(
+        `the Events module's messageSession is one of ${MESSAGE_SESSION_READS.map((v) => `'${v}'`).join(', ')}, not ${JSON.stringify(declared)}`,
+      );
     }
     events.messageSession = declared;
   }

@@ -19,6 +19,9 @@ const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
 const requeue = self && region ? { lambda: new LambdaEventInvoker({ region }), functionName: self } : undefined;
 export const handler = withMetrics(
   metrics,
-  createFanoutWorkerHandler({ gateway: Gateway.fromEnv({ fanout: false, sendRate: false, onSendCompleted: metrics.onSendCompleted }), ...(requeue ? { requeue } : {}) }),
+  createFanoutWorkerHandler({
+    gateway: Gateway.fromEnv({ fanout: false, sendRate: false, onSendCompleted: metrics.onSendCompleted }),
+    ...(requeue ? { requeue } : {}),
+  }),
   fanoutWorkerObserver(metrics),
 );

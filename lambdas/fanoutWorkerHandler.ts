@@ -99,8 +99,12 @@ export function createFanoutWorkerHandler(options: FanoutWorkerOptions) {
     const line = logLine(report, Date.now() - started, systemic ? 'failed' : 'delivered', requeued);
     log(line);
     if (systemic) {
-      const codes = Object.entries(line.failedCodes).map(([code, n]) => `${n} ${code}`).join(', ');
-      throw new FanoutChunkFailedError(`chunk ${report.index + 1}/${report.count || '?'} of fan-out ${report.fanoutId} delivered nothing (${codes}); first error: ${report.failed[0]!.error.message}`);
+      const codes = Object.entries(line.failedCodes)
+        .map(([code, n]) => `${n} ${code}`)
+        .join(', ');
+      throw new FanoutChunkFailedError(
+        `chunk ${report.index + 1}/${report.count || '?'} of fan-out ${report.fanoutId} delivered nothing (${codes}); first error: ${report.failed[0]!.error.message}`,
+      );
     }
     const { failedIds: _ids, message: _message, ...summary } = line;
     return summary;
@@ -124,7 +128,15 @@ async function requeue(options: FanoutRequeueOptions, event: unknown, report: Ch
     await options.lambda.send({ input: { FunctionName: options.functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(next), 'utf8') } });
     return retryable.length;
   } catch (error) {
-    console.warn(JSON.stringify({ message: 'gateway fan-out chunk: re-queueing failed recipients failed', fanoutId: chunk.fanoutId, chunk: chunk.index, recipients: retryable.length, error: String(error) }));
+    console.warn(
+      JSON.stringify({
+        message: 'gateway fan-out chunk: re-queueing failed recipients failed',
+        fanoutId: chunk.fanoutId,
+        chunk: chunk.index,
+        recipients: retryable.length,
+        error: String(error),
+      }),
+    );
     return 0;
   }
 }

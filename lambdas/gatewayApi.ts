@@ -11,4 +11,7 @@ import { withMetrics } from './handlerMetrics.ts';
 import { allowedMethodsFromEnv } from './gatewayApiAccess.ts';
 
 const metrics = new GatewayMetrics({ publish: 'manual' });
-export const handler = withMetrics(metrics, createGatewayApiHandler({ gateway: Gateway.fromEnv({ onSendCompleted: metrics.onSendCompleted }), allowedMethods: allowedMethodsFromEnv() }));
+export const handler = withMetrics(
+  metrics,
+  createGatewayApiHandler({ gateway: Gateway.fromEnv({ onSendCompleted: metrics.onSendCompleted }), allowedMethods: allowedMethodsFromEnv() }),
+);

@@ -61,14 +61,18 @@ export type GatewayApiPreset = keyof typeof GATEWAY_API_PRESETS;
 export function resolveGatewayApiMethods(methods: string | readonly string[]): string[] {
   if (typeof methods === 'string') {
     if (!Object.hasOwn(GATEWAY_API_PRESETS, methods)) {
-      throw new ConfigurationError(`unknown Gateway API preset ${JSON.stringify(methods)}; presets: ${Object.keys(GATEWAY_API_PRESETS).join(', ')}, or give a list of method names`);
+      throw new ConfigurationError(
+        `unknown Gateway API preset ${JSON.stringify(methods)}; presets: ${Object.keys(GATEWAY_API_PRESETS).join(', ')}, or give a list of method names`,
+      );
     }
     return [...GATEWAY_API_PRESETS[methods as GatewayApiPreset]].sort();
   }
   if (!Array.isArray(methods) || methods.length === 0) throw new ConfigurationError('the Gateway API method list must name at least one method');
   const unknown = methods.filter((name) => typeof name !== 'string' || !Object.hasOwn(GATEWAY_API_METHODS, name));
   if (unknown.length > 0) {
-    throw new ConfigurationError(`unknown Gateway API ${unknown.length === 1 ? 'method' : 'methods'} ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the methods are those of lambdas/gatewayApiMethods.ts`);
+    throw new ConfigurationError(
+      `unknown Gateway API ${unknown.length === 1 ? 'method' : 'methods'} ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the methods are those of lambdas/gatewayApiMethods.ts`,
+    );
   }
   return [...new Set(methods)].sort();
 }

@@ -68,7 +68,9 @@ function parseEvent(event: unknown, allowed: ReadonlySet<string> | undefined): {
     onlyKeys(event, ['calls'], 'a batch event');
     const calls = event.calls;
     if (!Array.isArray(calls) || calls.length === 0 || calls.length > MAX_CALLS_PER_BATCH) {
-      throw new ValidationError(`"calls" must be an array of 1 to ${MAX_CALLS_PER_BATCH} calls, got ${Array.isArray(calls) ? `${calls.length} calls` : describe(calls)}`);
+      throw new ValidationError(
+        `"calls" must be an array of 1 to ${MAX_CALLS_PER_BATCH} calls, got ${Array.isArray(calls) ? `${calls.length} calls` : describe(calls)}`,
+      );
     }
     return { calls: calls.map((call, index) => checkCall(call, `calls[${index}]`, allowed, index)), batch: true };
   }
@@ -87,7 +89,8 @@ function checkCall(call: unknown, where: string, allowed: ReadonlySet<string> | 
     const args = call.args ?? [];
     if (!Array.isArray(args)) throw new ValidationError(`${where}: "args" must be an array (GatewayClient's arguments in order), got ${describe(args)}`);
     const { params } = method;
-    if (args.length > params.length) throw new ValidationError(`${name} takes at most ${params.length} arguments (${params.map((p) => p.name).join(', ') || 'none'}), got ${args.length}`);
+    if (args.length > params.length)
+      throw new ValidationError(`${name} takes at most ${params.length} arguments (${params.map((p) => p.name).join(', ') || 'none'}), got ${args.length}`);
     const checked = params.map((param, i) => {
       const value: unknown = args[i];
       if (param.optional && (value === undefined || value === null)) return undefined;
@@ -104,7 +107,10 @@ function checkCall(call: unknown, where: string, allowed: ReadonlySet<string> | 
 
 function onlyKeys(value: Record<string, unknown>, allowed: readonly string[], where: string): void {
   const extra = Object.keys(value).filter((key) => !allowed.includes(key));
-  if (extra.length > 0) throw new ValidationError(`${where} has unknown ${extra.length === 1 ? 'key' : 'keys'} ${extra.map((k) => JSON.stringify(k.slice(0, 50))).join(', ')}; allowed: ${allowed.join(', ')}`);
+  if (extra.length > 0)
+    throw new ValidationError(
+      `${where} has unknown ${extra.length === 1 ? 'key' : 'keys'} ${extra.map((k) => JSON.stringify(k.slice(0, 50))).join(', ')}; allowed: ${allowed.join(', ')}`,
+    );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -114,7 +120,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A GatewayError as the JSON any client reads (see GatewayApiError). */
 export function errorJson(error: unknown): GatewayApiError {
   if (!(error instanceof GatewayError)) throw error;
-  const details = error as GatewayError & Partial<Record<'index' | 'statusCode' | 'limit' | 'size', unknown> & Record<'errorType' | 'connectionId' | 'reason' | 'method', unknown>>;
+  const details = error as GatewayError &
+    Partial<Record<'index' | 'statusCode' | 'limit' | 'size', unknown> & Record<'errorType' | 'connectionId' | 'reason' | 'method', unknown>>;
   return {
     code: error.code,
     name: error.name,

@@ -115,7 +115,9 @@ export const GATEWAY_API_METHODS: Readonly<Record<string, GatewayApiMethod>> = O
     // ---- groups ----
     joinGroup: method([clientId, group, bindToken], (g, [id, gr, token]) => g.joinGroup(str(id), str(gr), bindingOptions(token))),
     /** Not GatewayClient's: a presence join (sdk/gateway/presence.ts); answers { members, announced }. */
-    joinPresence: method([clientId, group, presenceMember, bindToken], (g, [id, gr, member, token]) => g.joinPresence(str(id), str(gr), member as PresenceMember, bindingOptions(token))),
+    joinPresence: method([clientId, group, presenceMember, bindToken], (g, [id, gr, member, token]) =>
+      g.joinPresence(str(id), str(gr), member as PresenceMember, bindingOptions(token)),
+    ),
     getPresenceMembers: method([group], (g, [gr]) => g.getPresenceMembers(str(gr))),
     /** With bind_token (not GatewayClient's), checked as joinGroup checks it: a leave a page asked for. */
     leaveGroup: method([clientId, group, bindToken], (g, [id, gr, token]) => g.leaveGroup(str(id), str(gr), bindingOptions(token))),

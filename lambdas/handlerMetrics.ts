@@ -44,7 +44,8 @@ export function withMetrics<E, C, R>(metrics: HandlerMetrics, handler: Handler<E
 /** `$connect`: accepted (2xx) or refused (any other status, or a callback that threw: API Gateway answers 502). */
 export function connectObserver(metrics: HandlerMetrics): Observer<WebSocketResponse> {
   return {
-    returned: (response) => metrics.count(response.statusCode >= 200 && response.statusCode <= 299 ? GatewayMetricName.connects : GatewayMetricName.connectsRefused),
+    returned: (response) =>
+      metrics.count(response.statusCode >= 200 && response.statusCode <= 299 ? GatewayMetricName.connects : GatewayMetricName.connectsRefused),
     threw: () => metrics.count(GatewayMetricName.connectsRefused),
   };
 }

@@ -185,7 +185,9 @@ export function createInitSenderHandler(options: InitSenderOptions) {
 
 /** The message a GatewayWorker seed sends from onConnect, plus the bind token the browser posts with the id. */
 export function initMessageFor(clientId: string, bindToken?: string, extra?: { cut_in: number; resume_token?: string }): string {
-  return JSON.stringify(bindToken === undefined ? { type: 'init', client_id: clientId, ...extra } : { type: 'init', client_id: clientId, bind_token: bindToken, ...extra });
+  return JSON.stringify(
+    bindToken === undefined ? { type: 'init', client_id: clientId, ...extra } : { type: 'init', client_id: clientId, bind_token: bindToken, ...extra },
+  );
 }
 
 function isGone(error: unknown): boolean {

@@ -71,7 +71,8 @@ export function createMessageHandler(options: MessageHandlerOptions) {
         await gateway.updateSession(clientId, patch);
       } catch (error) {
         // The client left while onMessage ran: its session went with it, as in GatewayWorker.
-        if ((error as { code?: unknown } | undefined)?.code === GatewayErrorCode.connectionGone) log('onMessage: the session was not saved; the client is gone', { clientId });
+        if ((error as { code?: unknown } | undefined)?.code === GatewayErrorCode.connectionGone)
+          log('onMessage: the session was not saved; the client is gone', { clientId });
         else throw error;
       }
     } else if (patch) {

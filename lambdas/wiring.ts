@@ -30,7 +30,11 @@ function initSenderInvoker(gateway: Gateway): LambdaEventInvoker {
 
 export function connectHandlerFor(events: GatewayEvents) {
   const { metrics, gateway } = observedGateway();
-  return withMetrics(metrics, createConnectHandler({ events, gateway, lambda: initSenderInvoker(gateway), metrics, ...handlerSettings() }), connectObserver(metrics));
+  return withMetrics(
+    metrics,
+    createConnectHandler({ events, gateway, lambda: initSenderInvoker(gateway), metrics, ...handlerSettings() }),
+    connectObserver(metrics),
+  );
 }
 
 export function disconnectHandlerFor(events: GatewayEvents) {

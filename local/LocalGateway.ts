@@ -16,7 +16,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { buildConnectEvent, buildDisconnectEvent, buildMessageEvent, connectHeaders, queryParameters, type ApiDescription, type ConnectionDescription } from './events.ts';
+import {
+  buildConnectEvent,
+  buildDisconnectEvent,
+  buildMessageEvent,
+  connectHeaders,
+  queryParameters,
+  type ApiDescription,
+  type ConnectionDescription,
+} from './events.ts';
 import type { WebSocketAuthorizerContext, WebSocketIdentity } from '../lambdas/webSocketEvent.ts';
 import type { GatewayEndpoints, GatewayStats, GatewayUrls, LocalGatewayOptions, RouteTarget } from './LocalGatewayOptions.ts';
 import { backendEnvironment, functionEnvironment, httpsRedirects, localizeUrls } from './functionEnvironment.ts';
@@ -34,7 +42,14 @@ import { dispatchHttpRequest, type HttpDispatchTarget } from './httpDispatch.ts'
 import { integrationResponse, isStagePath, isWebSocketUpgrade, NewConnectionRate, plainIp, rejectUpgrade, withoutHopByHop } from './handshake.ts';
 import { authorize, type AuthorizerRoute } from './authorizer.ts';
 import { LocalSecrets } from './secretsManager.ts';
-import { GatewayThrottles, rejectThrottledUpgrade, THROTTLED_MESSAGE, type RouteThrottleSettings, type ThrottleReport, type ThrottleSettings } from './throttling.ts';
+import {
+  GatewayThrottles,
+  rejectThrottledUpgrade,
+  THROTTLED_MESSAGE,
+  type RouteThrottleSettings,
+  type ThrottleReport,
+  type ThrottleSettings,
+} from './throttling.ts';
 import { checkSigningTime, type SigningRefusal } from './signingTime.ts';
 import { CompiledMockIntegration } from './mockIntegration.ts';
 
@@ -196,7 +211,9 @@ export class LocalGateway implements ConnectionManager {
       return name;
     }
     if (!this.functions.has(target)) {
-      throw new Error(`route ${routeKey} names function ${JSON.stringify(target)}, which is not in functions: define it (by that name) in the functions option`);
+      throw new Error(
+        `route ${routeKey} names function ${JSON.stringify(target)}, which is not in functions: define it (by that name) in the functions option`,
+      );
     }
     return target;
   }
@@ -260,7 +277,11 @@ export class LocalGateway implements ConnectionManager {
   }
 
   /** Replaces the throttle settings given at construction (see `throttle`, `routeThrottles`, `accountThrottle`). */
-  setThrottling(settings: { throttle?: ThrottleSettings; routeThrottles?: Readonly<Record<string, RouteThrottleSettings>>; accountThrottle?: ThrottleSettings }): void {
+  setThrottling(settings: {
+    throttle?: ThrottleSettings;
+    routeThrottles?: Readonly<Record<string, RouteThrottleSettings>>;
+    accountThrottle?: ThrottleSettings;
+  }): void {
     this.throttles.configure({
       ...(settings.throttle ? { stage: settings.throttle } : {}),
       ...(settings.routeThrottles ? { routes: settings.routeThrottles } : {}),
@@ -331,7 +352,7 @@ export class LocalGateway implements ConnectionManager {
     const { headers, multiValueHeaders } = connectHeaders(withoutHopByHop(req.rawHeaders), {
       'X-Amzn-Trace-Id': newTraceId(now),
       'X-Forwarded-For': identity.sourceIp,
-      'X-Forwarded-Port': String((socket.localPort ?? 0)),
+      'X-Forwarded-Port': String(socket.localPort ?? 0),
       'X-Forwarded-Proto': 'http',
     });
     const connectEvent = buildConnectEvent(this.api, connection, {
@@ -344,11 +365,17 @@ export class LocalGateway implements ConnectionManager {
 
     if (this.authorizerRoute) {
       const methodArn = `arn:aws:execute-api:${this.region}:${this.options.accountId ?? '000000000000'}:${this.apiId}/${this.stage}/$connect`;
-      const decision = await authorize(this.authorizerRoute, connectEvent, methodArn, (name, event) => this.functions.invoke(name, event, this.limits.integrationTimeoutMs));
+      const decision = await authorize(this.authorizerRoute, connectEvent, methodArn, (name, event) =>
+        this.functions.invoke(name, event, this.limits.integrationTimeoutMs),
+      );
       if (decision.status !== 200) {
         this.forget(connection);
         this.counters.rejectedConnects++;
-        return rejectUpgrade(socket, decision.status, decision.status === 401 ? 'Unauthorized' : decision.status === 403 ? 'Forbidden' : 'Internal Server Error');
+        return rejectUpgrade(
+          socket,
+          decision.status,
+          decision.status === 401 ? 'Unauthorized' : decision.status === 403 ? 'Forbidden' : 'Internal Server Error',
+        );
       }
       connection.authorizer = decision.context;
     }
@@ -469,7 +496,9 @@ export class LocalGateway implements ConnectionManager {
   /** The frame API Gateway sends when it cannot route or integrate a message; spacing as on AWS. */
   private sendErrorFrame(connection: LocalConnection, message: string, requestId: string): void {
     if (!isOpen(connection)) return;
-    connection.socket!.send(`{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.connectionId)}, "requestId":${JSON.stringify(requestId)}}`);
+    connection.socket!.send(
+      `{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connection.connectionId)}, "requestId":${JSON.stringify(requestId)}}`,
+    );
   }
 
   private closeConnection(connection: LocalConnection, code: number, reason: string): void {
@@ -501,7 +530,8 @@ export class LocalGateway implements ConnectionManager {
     }
     const event = buildDisconnectEvent(this.api, connection, { statusCode, reason: disconnectReason, requestId: newGatewayId(), nowMs: Date.now() });
     void this.functions.invoke(route.functionName, event, this.limits.integrationTimeoutMs).then((outcome) => {
-      if (!outcome.ok) this.log(`$disconnect failed for ${connection.connectionId}: function ${route.functionName} ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+      if (!outcome.ok)
+        this.log(`$disconnect failed for ${connection.connectionId}: function ${route.functionName} ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
     });
   }
 

@@ -30,11 +30,7 @@ export async function authorize(
   for (const source of authorizer.identitySource) {
     const header = /^route\.request\.header\.(.+)$/.exec(source);
     const query = /^route\.request\.querystring\.(.+)$/.exec(source);
-    const present = header
-      ? Boolean(lowerHeaders[header[1]!.toLowerCase()])
-      : query
-        ? Boolean(connectEvent.queryStringParameters?.[query[1]!])
-        : true;
+    const present = header ? Boolean(lowerHeaders[header[1]!.toLowerCase()]) : query ? Boolean(connectEvent.queryStringParameters?.[query[1]!]) : true;
     if (!present) return { status: 401 };
   }
   const outcome = await invoke(authorizer.functionName, buildAuthorizerEvent(connectEvent, methodArn));
@@ -56,5 +52,12 @@ function matchesInvoke(action: string | readonly string[]): boolean {
 /** `*` in a policy's resource matches any run of characters, as IAM's wildcard. */
 function matchesArn(resource: string | readonly string[], arn: string): boolean {
   const resources = typeof resource === 'string' ? [resource] : resource;
-  return resources.some((r) => new RegExp(`^${r.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(arn));
+  return resources.some((r) =>
+    new RegExp(
+      `^${r
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    ).test(arn),
+  );
 }

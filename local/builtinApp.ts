@@ -40,7 +40,13 @@ export function builtinApp(): Pick<LocalGatewayOptions, 'routes' | 'functions' |
     routes: {
       $connect: async (event: WebSocketConnectEvent) => {
         // An asynchronous invocation through the invoke API: $connect returns while init waits for the open socket.
-        await lambda!.send({ input: { FunctionName: 'sendInit', InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ connectionId: event.requestContext.connectionId })) } });
+        await lambda!.send({
+          input: {
+            FunctionName: 'sendInit',
+            InvocationType: 'Event',
+            Payload: Buffer.from(JSON.stringify({ connectionId: event.requestContext.connectionId })),
+          },
+        });
         return { statusCode: 200 };
       },
       $default: async (event: WebSocketMessageEvent) => {

@@ -157,7 +157,9 @@ function readAssembly(directory: string): CloudAssembly {
   try {
     cxapi = createRequire(import.meta.url)('aws-cdk-lib/cx-api') as typeof import('aws-cdk-lib/cx-api');
   } catch (error) {
-    throw new CloudAssemblyError('reading a cloud assembly needs aws-cdk-lib (the package the app was synthesized with): npm install --save-dev aws-cdk-lib', { cause: error });
+    throw new CloudAssemblyError('reading a cloud assembly needs aws-cdk-lib (the package the app was synthesized with): npm install --save-dev aws-cdk-lib', {
+      cause: error,
+    });
   }
   try {
     return new cxapi.CloudAssembly(directory);
@@ -165,4 +167,3 @@ function readAssembly(directory: string): CloudAssembly {
     throw new CloudAssemblyError(`${directory} is not a cloud assembly this aws-cdk-lib can read: ${(error as Error).message}`, { cause: error });
   }
 }
-

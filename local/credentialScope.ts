@@ -2,8 +2,8 @@
  * SigV4's credential scope as AWS checks it before the signature: a request signed for another
  * region or service is refused with 403 InvalidSignatureException, in these words (the trailing
  * space is AWS's):
- *   Credential should be scoped to a valid region, not 'eu-west-1'. 
- *   Credential should be scoped to correct service: 'execute-api'. 
+ *   Credential should be scoped to a valid region, not 'eu-west-1'.
+ *   Credential should be scoped to correct service: 'execute-api'.
  * Locally the endpoint's URL names no region, so a client configured for the wrong one would
  * otherwise pass here and fail on AWS. The signature itself is not verified (no secret keys here).
  */
@@ -24,9 +24,15 @@ export function checkCredentialScope(req: IncomingMessage, region: string, servi
   if (credential === undefined) return undefined; // the missing-authentication answers come first
   const parts = credential.split('/');
   if (parts.length !== 5 || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1]!)) {
-    return { status: 403, errorType: 'IncompleteSignatureException', message: `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${credential}'` };
+    return {
+      status: 403,
+      errorType: 'IncompleteSignatureException',
+      message: `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${credential}'`,
+    };
   }
-  if (parts[2] !== region) return { status: 403, errorType: 'InvalidSignatureException', message: `Credential should be scoped to a valid region, not '${parts[2]}'. ` };
-  if (parts[3] !== service) return { status: 403, errorType: 'InvalidSignatureException', message: `Credential should be scoped to correct service: '${service}'. ` };
+  if (parts[2] !== region)
+    return { status: 403, errorType: 'InvalidSignatureException', message: `Credential should be scoped to a valid region, not '${parts[2]}'. ` };
+  if (parts[3] !== service)
+    return { status: 403, errorType: 'InvalidSignatureException', message: `Credential should be scoped to correct service: '${service}'. ` };
   return undefined;
 }

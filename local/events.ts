@@ -81,9 +81,7 @@ export function buildConnectEvent(api: ApiDescription, connection: ConnectionDes
   return {
     headers: input.headers,
     multiValueHeaders: input.multiValueHeaders,
-    ...(input.query
-      ? { queryStringParameters: input.query.single, multiValueQueryStringParameters: input.query.multi }
-      : {}),
+    ...(input.query ? { queryStringParameters: input.query.single, multiValueQueryStringParameters: input.query.multi } : {}),
     requestContext: requestContext(api, connection, '$connect', 'CONNECT', input.requestId, input.nowMs) as WebSocketConnectEvent['requestContext'],
     isBase64Encoded: false,
   };
@@ -127,10 +125,7 @@ export function buildMessageEvent(api: ApiDescription, connection: ConnectionDes
   };
 }
 
-export function buildAuthorizerEvent(
-  connect: WebSocketConnectEvent,
-  methodArn: string,
-): WebSocketAuthorizerEvent {
+export function buildAuthorizerEvent(connect: WebSocketConnectEvent, methodArn: string): WebSocketAuthorizerEvent {
   return {
     type: 'REQUEST',
     methodArn,

@@ -53,7 +53,10 @@ export function createFunctionConsole(options: FunctionConsoleOptions): Function
   const summarize = () => {
     if (records === 0) return;
     const figures = [...totals].map(([name, value]) => `${name}=${Number.isInteger(value) ? value : value.toFixed(2)}`).join(' ');
-    options.write(`metrics: ${records} EMF record${records === 1 ? '' : 's'} from the functions: ${figures}${noticeGiven ? '' : ` (${options.verboseHint ?? '--verbose prints each record'})`}`, 'stdout');
+    options.write(
+      `metrics: ${records} EMF record${records === 1 ? '' : 's'} from the functions: ${figures}${noticeGiven ? '' : ` (${options.verboseHint ?? '--verbose prints each record'})`}`,
+      'stdout',
+    );
     noticeGiven = true;
     records = 0;
     totals.clear();

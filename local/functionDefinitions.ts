@@ -51,7 +51,11 @@ export interface ModuleFunctionDefinition {
 export type FunctionDefinition = LambdaHandler | InlineFunctionDefinition | ModuleFunctionDefinition;
 
 export function isModuleFunction(definition: FunctionDefinition): definition is ModuleFunctionDefinition {
-  return typeof definition === 'object' && typeof (definition as ModuleFunctionDefinition).entry === 'string' && !('handler' in definition && typeof definition.handler === 'function');
+  return (
+    typeof definition === 'object' &&
+    typeof (definition as ModuleFunctionDefinition).entry === 'string' &&
+    !('handler' in definition && typeof definition.handler === 'function')
+  );
 }
 
 export function timeoutOf(definition: FunctionDefinition): number {

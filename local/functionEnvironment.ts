@@ -22,7 +22,11 @@ export function backendEnvironment(urls: GatewayUrls, extra: Readonly<Record<str
 }
 
 /** A hosted function's base environment: a backend's, with a session token as Lambda's role gives. */
-export function functionEnvironment(urls: GatewayUrls, extra: Readonly<Record<string, string>>, connectionMaxAgeMs = AWS_LIMITS.maxConnectionDurationMs): Record<string, string> {
+export function functionEnvironment(
+  urls: GatewayUrls,
+  extra: Readonly<Record<string, string>>,
+  connectionMaxAgeMs = AWS_LIMITS.maxConnectionDurationMs,
+): Record<string, string> {
   // A lowered connection age limit: `$connect` tells the browser client when its connection will be cut.
   const ageLimit: Record<string, string> = {};
   if (connectionMaxAgeMs !== AWS_LIMITS.maxConnectionDurationMs) ageLimit[LambdaEnvVar.connectionMaxAge] = String(connectionMaxAgeMs);

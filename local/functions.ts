@@ -21,7 +21,14 @@
  *   on Lambda would have run in environments of their own.
  */
 import type { LambdaContext } from '../lambdas/webSocketEvent.ts';
-import { isModuleFunction, timeoutOf, type FunctionDefinition, type InlineFunctionDefinition, type LambdaHandler, type ModuleFunctionDefinition } from './functionDefinitions.ts';
+import {
+  isModuleFunction,
+  timeoutOf,
+  type FunctionDefinition,
+  type InlineFunctionDefinition,
+  type LambdaHandler,
+  type ModuleFunctionDefinition,
+} from './functionDefinitions.ts';
 import { newLambdaRequestId } from './ids.ts';
 import { timeoutError, toErrorPayload, type InvocationOutcome, type InvocationRequest, type LambdaErrorPayload, type RunningFunction } from './invocation.ts';
 import { DEFAULT_RUNTIME, unsupportedRuntimeReason, type LambdaNodeRuntime } from './runtimes.ts';
@@ -29,7 +36,14 @@ import { WorkerFunction, nodeVersionMismatch, type FunctionOutput } from './work
 
 export type { InvocationOutcome, LambdaErrorPayload } from './invocation.ts';
 // The definitions live apart so that workerFunction.ts can read them without importing this file back.
-export { isModuleFunction, timeoutOf, type FunctionDefinition, type InlineFunctionDefinition, type LambdaHandler, type ModuleFunctionDefinition } from './functionDefinitions.ts';
+export {
+  isModuleFunction,
+  timeoutOf,
+  type FunctionDefinition,
+  type InlineFunctionDefinition,
+  type LambdaHandler,
+  type ModuleFunctionDefinition,
+} from './functionDefinitions.ts';
 
 export interface FunctionHostOptions {
   readonly region: string;

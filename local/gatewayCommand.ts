@@ -80,7 +80,8 @@ export function checkGatewayArguments({ values, parameterOverrides }: CommandLin
   if (apps.length > 1) throw new UsageError(`--${apps[0]} and --${apps[1]} are two apps; give one`);
   if (string('stack') !== undefined && !string('assembly')) throw new UsageError('--stack needs --assembly');
   if (Object.keys(parameterOverrides).length > 0 && !string('template')) throw new UsageError('--parameter-overrides needs --template');
-  if (string('stage') !== undefined && !string('serverless')) throw new UsageError('--stage needs --serverless (a template takes its stage from its parameters)');
+  if (string('stage') !== undefined && !string('serverless'))
+    throw new UsageError('--stage needs --serverless (a template takes its stage from its parameters)');
   if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose contradict each other');
   let ports: { port: PortRequest; dynamoPort: PortRequest };
   try {

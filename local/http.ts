@@ -71,7 +71,10 @@ export function decodedPathSegments(rawUrl: string): string[] | undefined {
   const query = rawUrl.indexOf('?');
   const path = query === -1 ? rawUrl : rawUrl.slice(0, query);
   try {
-    return path.split('/').slice(1).map((segment) => decodeURIComponent(segment));
+    return path
+      .split('/')
+      .slice(1)
+      .map((segment) => decodeURIComponent(segment));
   } catch {
     return undefined;
   }

@@ -45,7 +45,15 @@ export type {
   WebSocketEventType,
   LambdaContext,
 } from '../lambdas/webSocketEvent.ts';
-export { loadCloudAssembly, environmentOf, sharedEnvironmentOf, outputOf, CloudAssemblyError, type CloudAssemblyApp, type CloudAssemblyOptions } from './cloudAssembly.ts';
+export {
+  loadCloudAssembly,
+  environmentOf,
+  sharedEnvironmentOf,
+  outputOf,
+  CloudAssemblyError,
+  type CloudAssemblyApp,
+  type CloudAssemblyOptions,
+} from './cloudAssembly.ts';
 export { TemplateError } from './templateText.ts';
 export type { WebSocketApp } from './webSocketTemplate.ts';
 export { loadTemplate, type TemplateOptions } from './samTemplate.ts';

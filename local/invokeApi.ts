@@ -39,7 +39,10 @@ export async function handleInvokeRequest(req: IncomingMessage, res: ServerRespo
   const limit = invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT : SYNC_PAYLOAD_LIMIT;
   const { body, tooLarge } = await readBody(req, limit);
   if (tooLarge) {
-    return sendAwsError(res, 413, 'RequestTooLargeException', { Type: 'User', message: `Request must be smaller than ${limit} bytes for the InvokeFunction operation` });
+    return sendAwsError(res, 413, 'RequestTooLargeException', {
+      Type: 'User',
+      message: `Request must be smaller than ${limit} bytes for the InvokeFunction operation`,
+    });
   }
   let event: unknown = {};
   if (body.length > 0) {

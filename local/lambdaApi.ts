@@ -77,7 +77,13 @@ function listFunctions(res: ServerResponse, functions: FunctionHost, query: URLS
   });
 }
 
-function getFunction(res: ServerResponse, functions: FunctionHost, nameOrArn: string, query: URLSearchParams, operation: 'GetFunction' | 'GetFunctionConfiguration'): void {
+function getFunction(
+  res: ServerResponse,
+  functions: FunctionHost,
+  nameOrArn: string,
+  query: URLSearchParams,
+  operation: 'GetFunction' | 'GetFunctionConfiguration',
+): void {
   const qualifier = query.get('Qualifier') ?? qualifierIn(nameOrArn);
   const name = functions.resolveName(nameOrArn);
   if (!name || (qualifier !== undefined && qualifier !== '$LATEST')) {

@@ -87,8 +87,10 @@ async function loadModule(file) {
 
 /** A load failure as Lambda's runtime reports it: a missing module, a syntax error, or what the code threw. */
 function initErrorOf(error) {
-  if (error instanceof SyntaxError) return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: String(error), trace: String(error.stack ?? '').split('\n') };
-  if (error?.code === 'MODULE_NOT_FOUND' || !existsSync(entry)) return { errorType: 'Runtime.ImportModuleError', errorMessage: String(error), trace: String(error?.stack ?? '').split('\n') };
+  if (error instanceof SyntaxError)
+    return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: String(error), trace: String(error.stack ?? '').split('\n') };
+  if (error?.code === 'MODULE_NOT_FOUND' || !existsSync(entry))
+    return { errorType: 'Runtime.ImportModuleError', errorMessage: String(error), trace: String(error?.stack ?? '').split('\n') };
   return serializeError(error);
 }
 

@@ -51,7 +51,8 @@ export function localCodeEntry(fn: FunctionCode, options: LocalCodeOptions): str
   if (typeof code !== 'string') return undefined;
   const folder = isAbsolute(code) ? code : resolve(options.baseDirectory, code);
   if (!existsSync(folder)) throw new TemplateError(`function ${fn.logicalId}: its code folder ${folder} does not exist`);
-  if (!statSync(folder).isDirectory()) throw new TemplateError(`function ${fn.logicalId}: ${folder} is not a folder (a .zip is not unpacked locally: point the code at its folder)`);
+  if (!statSync(folder).isDirectory())
+    throw new TemplateError(`function ${fn.logicalId}: ${folder} is not a folder (a .zip is not unpacked locally: point the code at its folder)`);
   const bundle = options.bundle?.(fn);
   const base = join(folder, file);
   const javascript = JAVASCRIPT.map((ext) => base + ext).find((candidate) => existsSync(candidate));
@@ -105,7 +106,9 @@ function loadEsbuild(fn: FunctionCode): Esbuild {
     try {
       return createRequire(import.meta.url)('esbuild') as Esbuild;
     } catch (error) {
-      throw new TemplateError(`function ${fn.logicalId} is TypeScript (or asks for esbuild): bundling it needs esbuild: npm install --save-dev esbuild`, { cause: error });
+      throw new TemplateError(`function ${fn.logicalId} is TypeScript (or asks for esbuild): bundling it needs esbuild: npm install --save-dev esbuild`, {
+        cause: error,
+      });
     }
   }
 }
@@ -130,12 +133,16 @@ function bundleWithEsbuild(fn: FunctionCode, source: string, file: string, setti
       external: [...(settings.external ?? [])],
       logLevel: 'silent',
       // An ESM bundle of CommonJS dependencies (the AWS SDK's) needs `require`, as SAM's esbuild banner gives it.
-      ...(format === 'esm' ? { banner: { js: "import { createRequire as __sgwCreateRequire } from 'node:module'; const require = __sgwCreateRequire(import.meta.url);" } } : {}),
+      ...(format === 'esm'
+        ? { banner: { js: "import { createRequire as __sgwCreateRequire } from 'node:module'; const require = __sgwCreateRequire(import.meta.url);" } }
+        : {}),
     }).outputFiles[0]!.contents;
   } catch (error) {
     const first = (error as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors?.[0];
     const where = first?.location ? ` (${relative(process.cwd(), first.location.file)}:${first.location.line})` : '';
-    throw new TemplateError(`function ${fn.logicalId}: esbuild could not bundle ${source}: ${first?.text ?? (error as Error).message}${where}`, { cause: error });
+    throw new TemplateError(`function ${fn.logicalId}: esbuild could not bundle ${source}: ${first?.text ?? (error as Error).message}${where}`, {
+      cause: error,
+    });
   }
   mkdirSync(dirname(outfile), { recursive: true });
   writeAtomically(outfile, bundled);

@@ -138,7 +138,8 @@ export class CompiledMockIntegration {
     const template = (key !== undefined ? this.requestTemplates.get(key) : undefined) ?? this.requestTemplates.get('$default');
     let integrationRequest: string;
     if (template) integrationRequest = template(request);
-    else if (this.passthrough === 'WHEN_NO_MATCH' || (this.passthrough === 'WHEN_NO_TEMPLATES' && this.requestTemplates.size === 0)) integrationRequest = request.body;
+    else if (this.passthrough === 'WHEN_NO_MATCH' || (this.passthrough === 'WHEN_NO_TEMPLATES' && this.requestTemplates.size === 0))
+      integrationRequest = request.body;
     else return { ok: false, frameMessage: 'Unsupported Media Type', reason: `no request template matches and passthroughBehavior is ${this.passthrough}` };
 
     let statusCode: unknown;
@@ -148,14 +149,22 @@ export class CompiledMockIntegration {
       statusCode = undefined;
     }
     if (typeof statusCode !== 'number' || !Number.isInteger(statusCode)) {
-      return { ok: false, frameMessage: 'Internal server error', reason: 'Execution failed due to configuration error: statusCode should be an integer which defined in request template' };
+      return {
+        ok: false,
+        frameMessage: 'Internal server error',
+        reason: 'Execution failed due to configuration error: statusCode should be an integer which defined in request template',
+      };
     }
     if (!this.returnResponse) return { ok: true, statusCode };
 
     const status = String(statusCode);
     const response = this.responses.find((r) => !r.isDefault && r.matches(status)) ?? this.responses.find((r) => r.isDefault);
     if (!response) {
-      return { ok: false, frameMessage: 'Internal server error', reason: `Execution failed due to configuration error: no integration response matches status ${status} and there is no $default one` };
+      return {
+        ok: false,
+        frameMessage: 'Internal server error',
+        reason: `Execution failed due to configuration error: no integration response matches status ${status} and there is no $default one`,
+      };
     }
     const responseKey = response.select(request, statusCode);
     const responseTemplate = (responseKey !== undefined ? response.templates.get(responseKey) : undefined) ?? response.templates.get('$default');
@@ -184,7 +193,10 @@ function compileSelection(expression: string, name: string, allowStatus: boolean
     const variable = (m[1] ?? m[2])!;
     if (allowStatus && variable === 'integration.response.statuscode') parts.push({ status: true });
     else if (/^request\.body\.[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/.test(variable)) parts.push({ path: variable.split('.').slice(2) });
-    else throw new MockIntegrationError(`${name}: ${JSON.stringify(expression)} uses $${variable}; the local gateway supports request.body.<path>${allowStatus ? ' and integration.response.statuscode' : ''}`);
+    else
+      throw new MockIntegrationError(
+        `${name}: ${JSON.stringify(expression)} uses $${variable}; the local gateway supports request.body.<path>${allowStatus ? ' and integration.response.statuscode' : ''}`,
+      );
   }
   parts.push(expression.slice(last));
   return (request, statusCode) => {
@@ -218,10 +230,14 @@ function compileTemplates(templates: Readonly<Record<string, string>> | undefine
 /** The VTL subset described at the top of this file. */
 function compileTemplate(template: string, name: string): Template {
   const directive = /(^|\n)\s*#(?!#)[A-Za-z{]/.exec(template);
-  if (directive) throw new MockIntegrationError(`${name}: VTL directives (#set, #if, #foreach, ...) are not emulated locally; use literal text and $context / $input references`);
+  if (directive)
+    throw new MockIntegrationError(
+      `${name}: VTL directives (#set, #if, #foreach, ...) are not emulated locally; use literal text and $context / $input references`,
+    );
   type Part = string | ((request: MockRequest, input: () => unknown) => string);
   const parts: Part[] = [];
-  const reference = /\$\{context\.([A-Za-z.]+)\}|\$context\.([A-Za-z]+(?:\.[A-Za-z]+)?)|\$input\.body|\$input\.(json|path)\('([^']*)'\)|\$!?\{?[A-Za-z][A-Za-z0-9_.]*/g;
+  const reference =
+    /\$\{context\.([A-Za-z.]+)\}|\$context\.([A-Za-z]+(?:\.[A-Za-z]+)?)|\$input\.body|\$input\.(json|path)\('([^']*)'\)|\$!?\{?[A-Za-z][A-Za-z0-9_.]*/g;
   let last = 0;
   for (const m of template.matchAll(reference)) {
     parts.push(template.slice(last, m.index));
@@ -243,7 +259,9 @@ function compileTemplate(template: string, name: string): Template {
         return value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
       });
     } else {
-      throw new MockIntegrationError(`${name}: ${m[0]} is not emulated locally; use $context.<variable>, $input.body, $input.json('$...') or $input.path('$...')`);
+      throw new MockIntegrationError(
+        `${name}: ${m[0]} is not emulated locally; use $context.<variable>, $input.body, $input.json('$...') or $input.path('$...')`,
+      );
     }
   }
   parts.push(template.slice(last));
@@ -261,7 +279,8 @@ function compileTemplate(template: string, name: string): Template {
 /** `$` or `$.a.b` (dot segments only). */
 function parseJsonPath(path: string, name: string): string[] {
   if (path === '$') return [];
-  if (!/^\$(\.[A-Za-z0-9_-]+)+$/.test(path)) throw new MockIntegrationError(`${name}: JSONPath ${JSON.stringify(path)} is not emulated locally; use $ or $.a.b`);
+  if (!/^\$(\.[A-Za-z0-9_-]+)+$/.test(path))
+    throw new MockIntegrationError(`${name}: JSONPath ${JSON.stringify(path)} is not emulated locally; use $ or $.a.b`);
   return path.split('.').slice(1);
 }
 
@@ -272,4 +291,3 @@ function parseJson(text: string): unknown {
     return undefined;
   }
 }
-

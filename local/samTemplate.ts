@@ -110,7 +110,11 @@ export function transformSam(template: SamTemplate, warnings: string[]): CfnTemp
         Object.assign(resources, webSocketApiResources(id, resource.Properties ?? {}, warnings));
         break;
       case 'AWS::Serverless::SimpleTable':
-        resources[id] = { ...resource, Type: 'AWS::DynamoDB::Table', Properties: tableProperties(mergeGlobals(globals.SimpleTable ?? {}, resource.Properties ?? {})) };
+        resources[id] = {
+          ...resource,
+          Type: 'AWS::DynamoDB::Table',
+          Properties: tableProperties(mergeGlobals(globals.SimpleTable ?? {}, resource.Properties ?? {})),
+        };
         break;
       default:
         if (resource.Type.startsWith('AWS::Serverless::')) warnings.push(`${id}: ${resource.Type} is not served locally`);
@@ -221,7 +225,13 @@ function webSocketApiResources(id: string, p: Record<string, unknown>, warnings:
     authorizerId = `${id}Authorizer`;
     resources[authorizerId] = {
       Type: 'AWS::ApiGatewayV2::Authorizer',
-      Properties: { ApiId: api, AuthorizerType: 'REQUEST', AuthorizerUri: invocationUri(auth.AuthArn), IdentitySource: auth.IdentitySource ?? [], Name: auth.Name ?? authorizerId },
+      Properties: {
+        ApiId: api,
+        AuthorizerType: 'REQUEST',
+        AuthorizerUri: invocationUri(auth.AuthArn),
+        IdentitySource: auth.IdentitySource ?? [],
+        Name: auth.Name ?? authorizerId,
+      },
     };
   } else if (auth.AuthType !== undefined && auth.AuthType !== 'NONE') {
     warnings.push(`${id}: Auth ${String(auth.AuthType)} is not checked locally; $connect runs without it`);
@@ -242,7 +252,10 @@ function webSocketApiResources(id: string, p: Record<string, unknown>, warnings:
       },
     };
     if (route.RouteResponseSelectionExpression !== undefined) {
-      resources[`${name}RouteResponse`] = { Type: 'AWS::ApiGatewayV2::RouteResponse', Properties: { ApiId: api, RouteId: { Ref: `${name}Route` }, RouteResponseKey: '$default' } };
+      resources[`${name}RouteResponse`] = {
+        Type: 'AWS::ApiGatewayV2::RouteResponse',
+        Properties: { ApiId: api, RouteId: { Ref: `${name}Route` }, RouteResponseKey: '$default' },
+      };
     }
   }
   return resources;

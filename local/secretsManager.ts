@@ -94,7 +94,10 @@ export class LocalSecrets {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!hasSigV4Authorization(req)) {
       req.resume();
-      return sendAwsError(res, 400, 'MissingAuthenticationTokenException', { __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+      return sendAwsError(res, 400, 'MissingAuthenticationTokenException', {
+        __type: 'MissingAuthenticationTokenException',
+        message: 'Missing Authentication Token',
+      });
     }
     const operation = String(req.headers['x-amz-target']).slice(TARGET_PREFIX.length);
     const { body, tooLarge } = await readBody(req, BODY_LIMIT);
@@ -111,7 +114,10 @@ export class LocalSecrets {
     }
     if (typeof input !== 'object' || input === null) return error('SerializationException', 'the request body is not a JSON object');
     if (typeof input.SecretId !== 'string' || input.SecretId.length === 0 || input.SecretId.length > 2048) {
-      return error('ValidationException', "1 validation error detected: Value at 'secretId' failed to satisfy constraint: Member must have length between 1 and 2048");
+      return error(
+        'ValidationException',
+        "1 validation error detected: Value at 'secretId' failed to satisfy constraint: Member must have length between 1 and 2048",
+      );
     }
     const secret = this.find(input.SecretId);
     if (!secret) return error('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
@@ -119,7 +125,12 @@ export class LocalSecrets {
     return operation === 'GetSecretValue' ? this.getSecretValue(secret, input, json, error) : this.putSecretValue(secret, input, json, error);
   }
 
-  private getSecretValue(secret: StoredSecret, input: Record<string, unknown>, json: (payload: unknown) => void, error: (type: string, message: string) => void): void {
+  private getSecretValue(
+    secret: StoredSecret,
+    input: Record<string, unknown>,
+    json: (payload: unknown) => void,
+    error: (type: string, message: string) => void,
+  ): void {
     const { VersionId: versionId, VersionStage: stage } = input;
     if (versionId !== undefined && typeof versionId !== 'string') return error('ValidationException', 'VersionId must be a string');
     if (stage !== undefined && typeof stage !== 'string') return error('ValidationException', 'VersionStage must be a string');
@@ -133,18 +144,39 @@ export class LocalSecrets {
       version = this.labelled(secret, stage ?? CURRENT);
       if (!version) return error('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage ?? CURRENT}`);
     }
-    json({ ARN: secret.arn, Name: secret.name, VersionId: version.versionId, SecretString: version.value, VersionStages: [...version.stages], CreatedDate: version.createdDate });
+    json({
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: version.versionId,
+      SecretString: version.value,
+      VersionStages: [...version.stages],
+      CreatedDate: version.createdDate,
+    });
   }
 
-  private putSecretValue(secret: StoredSecret, input: Record<string, unknown>, json: (payload: unknown) => void, error: (type: string, message: string) => void): void {
+  private putSecretValue(
+    secret: StoredSecret,
+    input: Record<string, unknown>,
+    json: (payload: unknown) => void,
+    error: (type: string, message: string) => void,
+  ): void {
     const { SecretString: value, SecretBinary: binary, ClientRequestToken: token, VersionStages: rawStages } = input;
     if (binary !== undefined) return error('InvalidRequestException', 'the local gateway stores SecretString values only');
     if (typeof value !== 'string') return error('InvalidParameterException', 'You must provide either SecretString or SecretBinary.');
     if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_BYTES) return error('ValidationException', `SecretString is longer than ${MAX_SECRET_BYTES} bytes`);
     if (token !== undefined && (typeof token !== 'string' || !CLIENT_TOKEN.test(token))) {
-      return error('ValidationException', "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64");
+      return error(
+        'ValidationException',
+        "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 32 and 64",
+      );
     }
-    if (rawStages !== undefined && (!Array.isArray(rawStages) || rawStages.length === 0 || rawStages.length > MAX_STAGES || rawStages.some((l) => typeof l !== 'string' || l.length === 0 || l.length > 256))) {
+    if (
+      rawStages !== undefined &&
+      (!Array.isArray(rawStages) ||
+        rawStages.length === 0 ||
+        rawStages.length > MAX_STAGES ||
+        rawStages.some((l) => typeof l !== 'string' || l.length === 0 || l.length > 256))
+    ) {
       return error('ValidationException', `VersionStages must be 1 to ${MAX_STAGES} labels of 1 to 256 characters`);
     }
     const stages = (rawStages as string[] | undefined) ?? [CURRENT];
@@ -152,7 +184,8 @@ export class LocalSecrets {
     const existing = secret.versions.find((v) => v.versionId === versionId);
     if (existing) {
       // An idempotent retry returns what the first call did; a different value under the same token is refused.
-      if (existing.value !== value) return error('ResourceExistsException', `A resource with the ID you requested already exists: version ${versionId} has another value`);
+      if (existing.value !== value)
+        return error('ResourceExistsException', `A resource with the ID you requested already exists: version ${versionId} has another value`);
       return json({ ARN: secret.arn, Name: secret.name, VersionId: existing.versionId, VersionStages: [...existing.stages] });
     }
     const version: StoredVersion = { versionId, value, createdDate: Date.now() / 1000, stages: new Set() };

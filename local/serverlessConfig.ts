@@ -70,8 +70,18 @@ export function loadServerlessConfig(options: ServerlessConfigOptions): WebSocke
   // `${aws:region}` is the region the app ends up in, which provider.region may itself compute: a first pass finds it.
   const region =
     options.region ??
-    String(((resolveServerlessVariables(raw as Record<string, unknown>, sources('us-east-1', () => {})).provider ?? {}) as { region?: unknown }).region ?? 'us-east-1');
-  const config = resolveServerlessVariables(raw as Record<string, unknown>, sources(region, (message) => warnings.push(message)));
+    String(
+      (
+        (resolveServerlessVariables(
+          raw as Record<string, unknown>,
+          sources('us-east-1', () => {}),
+        ).provider ?? {}) as { region?: unknown }
+      ).region ?? 'us-east-1',
+    );
+  const config = resolveServerlessVariables(
+    raw as Record<string, unknown>,
+    sources(region, (message) => warnings.push(message)),
+  );
 
   const provider = (config.provider ?? {}) as Record<string, unknown>;
   if (provider.name !== undefined && provider.name !== 'aws') throw new TemplateError(`${path}: provider ${String(provider.name)} is not aws`);
@@ -114,7 +124,11 @@ export function loadServerlessConfig(options: ServerlessConfigOptions): WebSocke
 
   if (webSocketFunctions.length === 0) throw new TemplateError(`${path}: no function has a websocket event`);
   Object.assign(resources, webSocketResources(webSocketFunctions, provider, stage, service, functions, warnings));
-  const own = ((config.resources ?? {}) as { Resources?: Record<string, CfnResource>; Outputs?: Record<string, { Value?: unknown }>; Conditions?: Record<string, unknown> });
+  const own = (config.resources ?? {}) as {
+    Resources?: Record<string, CfnResource>;
+    Outputs?: Record<string, { Value?: unknown }>;
+    Conditions?: Record<string, unknown>;
+  };
   for (const [id, resource] of Object.entries(own.Resources ?? {})) {
     const generated = resources[id];
     // The framework merges a resource of the same logical id into the one it generates.
@@ -171,7 +185,18 @@ function routeLogicalId(routeKey: string): string {
 
 function invocationUri(functionKey: string): unknown {
   return {
-    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, ':lambda:path/2015-03-31/functions/', { 'Fn::GetAtt': [functionLogicalId(functionKey), 'Arn'] }, '/invocations']],
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':apigateway:',
+        { Ref: 'AWS::Region' },
+        ':lambda:path/2015-03-31/functions/',
+        { 'Fn::GetAtt': [functionLogicalId(functionKey), 'Arn'] },
+        '/invocations',
+      ],
+    ],
   };
 }
 
@@ -198,7 +223,10 @@ function webSocketResources(
   };
   for (const { key, events } of webSocketFunctions) {
     const integrationId = `${normalizeName(key)}WebsocketsIntegration`;
-    resources[integrationId] = { Type: 'AWS::ApiGatewayV2::Integration', Properties: { ApiId: api, IntegrationType: 'AWS_PROXY', IntegrationUri: invocationUri(key) } };
+    resources[integrationId] = {
+      Type: 'AWS::ApiGatewayV2::Integration',
+      Properties: { ApiId: api, IntegrationType: 'AWS_PROXY', IntegrationUri: invocationUri(key) },
+    };
     for (const event of events) {
       if (typeof event.route !== 'string') throw new TemplateError(`function ${key}: a websocket event has no route`);
       const routeId = routeLogicalId(event.route);
@@ -241,11 +269,18 @@ function authorizer(
     warnings.push(`the $connect authorizer ${spec.arn ?? spec.name ?? '(unnamed)'} is not a function of this service; $connect runs without it`);
     return undefined;
   }
-  const identitySource = spec.identitySource === undefined ? DEFAULT_IDENTITY_SOURCE : Array.isArray(spec.identitySource) ? spec.identitySource : [spec.identitySource];
+  const identitySource =
+    spec.identitySource === undefined ? DEFAULT_IDENTITY_SOURCE : Array.isArray(spec.identitySource) ? spec.identitySource : [spec.identitySource];
   const id = `${normalizeName(spec.name)}WebsocketsAuthorizer`;
   resources[id] = {
     Type: 'AWS::ApiGatewayV2::Authorizer',
-    Properties: { ApiId: api, Name: `${spec.name}-authorizer`, AuthorizerType: 'REQUEST', AuthorizerUri: invocationUri(spec.name), IdentitySource: identitySource },
+    Properties: {
+      ApiId: api,
+      Name: `${spec.name}-authorizer`,
+      AuthorizerType: 'REQUEST',
+      AuthorizerUri: invocationUri(spec.name),
+      IdentitySource: identitySource,
+    },
   };
   return id;
 }

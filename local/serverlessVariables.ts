@@ -82,7 +82,9 @@ class VariableResolver {
       const value = this.evaluatePart(part.trim(), path, depth);
       if (value !== undefined && value !== null) return value;
     }
-    throw new TemplateError(`cannot resolve variable \${${inner}} at ${path || 'the top level'}: no value${parts.length > 1 ? ' and no fallback that has one' : ''}`);
+    throw new TemplateError(
+      `cannot resolve variable \${${inner}} at ${path || 'the top level'}: no value${parts.length > 1 ? ' and no fallback that has one' : ''}`,
+    );
   }
 
   private evaluatePart(part: string, path: string, depth: number): unknown {
@@ -146,7 +148,9 @@ class VariableResolver {
       content = parseTemplateText(readFileSync(fullPath, 'utf8'), fullPath);
     } catch (error) {
       if (error instanceof TemplateError) throw error;
-      throw new TemplateError(`${path}: \${file(${file})} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+      throw new TemplateError(`${path}: \${file(${file})} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+        cause: error,
+      });
     }
     return address ? dig(content, address) : content;
   }

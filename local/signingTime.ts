@@ -23,7 +23,11 @@ export function checkSigningTime(req: IncomingMessage, nowMs: number): SigningRe
   const amzDate = firstHeader(req.headers['x-amz-date']);
   const date = firstHeader(req.headers.date);
   if (amzDate === undefined && date === undefined) {
-    return { status: 403, errorType: 'IncompleteSignatureException', message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header." };
+    return {
+      status: 403,
+      errorType: 'IncompleteSignatureException',
+      message: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+    };
   }
   const signedAt = amzDate !== undefined ? parseBasicIso(amzDate) : Date.parse(date!);
   if (!Number.isFinite(signedAt)) {
@@ -72,7 +76,10 @@ function parseBasicIsoUncached(value: string): number {
 }
 
 export function basicIso(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

@@ -195,7 +195,9 @@ export class GatewayThrottles {
 export function rejectThrottledUpgrade(socket: Socket): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ message: THROTTLED_MESSAGE });
-  socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 function checkSettings(settings: ThrottleSettings, name: string): void {

@@ -53,7 +53,18 @@ export interface WebSocketApp {
   /** Spread into `new LocalGateway({...})`. */
   readonly gatewayOptions: Pick<
     LocalGatewayOptions,
-    'routes' | 'functions' | 'tables' | 'secrets' | 'authorizer' | 'routeSelectionExpression' | 'stage' | 'apiId' | 'region' | 'accountId' | 'throttle' | 'routeThrottles'
+    | 'routes'
+    | 'functions'
+    | 'tables'
+    | 'secrets'
+    | 'authorizer'
+    | 'routeSelectionExpression'
+    | 'stage'
+    | 'apiId'
+    | 'region'
+    | 'accountId'
+    | 'throttle'
+    | 'routeThrottles'
   >;
   /** Each function's resolved environment, by function name (as in `gatewayOptions.functions`). */
   readonly environments: Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -118,7 +129,9 @@ function stageThrottling(stage: Record<string, unknown>): { throttle?: ThrottleS
     .map(([routeKey, settings]) => [routeKey, of(settings)] as const)
     .filter(([, settings]) => Object.keys(settings).length > 0);
   return {
-    ...(defaults.rateLimit !== undefined && defaults.burstLimit !== undefined ? { throttle: { rateLimit: defaults.rateLimit, burstLimit: defaults.burstLimit } } : {}),
+    ...(defaults.rateLimit !== undefined && defaults.burstLimit !== undefined
+      ? { throttle: { rateLimit: defaults.rateLimit, burstLimit: defaults.burstLimit } }
+      : {}),
     ...(routes.length > 0 ? { routeThrottles: Object.fromEntries(routes) } : {}),
   };
 }
@@ -126,14 +139,16 @@ function stageThrottling(stage: Record<string, unknown>): { throttle?: ThrottleS
 /** The `Parameters` with their values: overrides over defaults, lists split, allowed values checked. */
 function parameterValues(declared: Record<string, CfnParameter>, overrides: Readonly<Record<string, string>>): Map<string, string | string[]> {
   for (const name of Object.keys(overrides)) {
-    if (!(name in declared)) throw new TemplateError(`parameter ${name} is not declared in the template's Parameters (it has ${Object.keys(declared).join(', ') || 'none'})`);
+    if (!(name in declared))
+      throw new TemplateError(`parameter ${name} is not declared in the template's Parameters (it has ${Object.keys(declared).join(', ') || 'none'})`);
   }
   const values = new Map<string, string | string[]>();
   for (const [name, parameter] of Object.entries(declared)) {
     const given = overrides[name] ?? (parameter.Default === undefined ? undefined : String(parameter.Default));
     if (given === undefined) throw new TemplateError(`parameter ${name} has no Default: pass --parameter-overrides ${name}=<value>`);
     const allowed = parameter.AllowedValues?.map(String);
-    if (allowed && !allowed.includes(given)) throw new TemplateError(`parameter ${name}: ${JSON.stringify(given)} is not one of its AllowedValues (${allowed.join(', ')})`);
+    if (allowed && !allowed.includes(given))
+      throw new TemplateError(`parameter ${name}: ${JSON.stringify(given)} is not one of its AllowedValues (${allowed.join(', ')})`);
     const isList = /^(CommaDelimitedList|List<)/.test(parameter.Type ?? '');
     values.set(name, isList ? given.split(',').map((item) => item.trim()) : given);
   }
@@ -155,8 +170,12 @@ class TemplateReader {
     this.warnings = [...(input.warnings ?? [])];
     this.parameters = parameterValues(this.template.Parameters ?? {}, input.parameters ?? {});
     // A resource whose Condition is false does not exist.
-    this.resources = Object.fromEntries(Object.entries(this.template.Resources ?? {}).filter(([, r]) => r.Condition === undefined || this.condition(r.Condition)));
-    this.outputDefinitions = Object.fromEntries(Object.entries(this.template.Outputs ?? {}).filter(([, o]) => o.Condition === undefined || this.condition(o.Condition)));
+    this.resources = Object.fromEntries(
+      Object.entries(this.template.Resources ?? {}).filter(([, r]) => r.Condition === undefined || this.condition(r.Condition)),
+    );
+    this.outputDefinitions = Object.fromEntries(
+      Object.entries(this.template.Outputs ?? {}).filter(([, o]) => o.Condition === undefined || this.condition(o.Condition)),
+    );
     for (const [id, r] of Object.entries(this.resources)) {
       if (r.Type === 'AWS::DynamoDB::Table') this.names.set(id, String(this.literal(id, 'TableName') ?? id));
       if (r.Type === 'AWS::Lambda::Function') this.names.set(id, String(this.literal(id, 'FunctionName') ?? id));
@@ -211,7 +230,9 @@ class TemplateReader {
       const role = resource.Properties?.Role;
       functions[name] = {
         entry,
-        handlerName: String(properties.Handler ?? 'index.handler').split('.').pop()!,
+        handlerName: String(properties.Handler ?? 'index.handler')
+          .split('.')
+          .pop()!,
         environment,
         timeoutMs: Number(properties.Timeout ?? 3) * 1000,
         memoryMB: Number(properties.MemorySize ?? 128),
@@ -322,7 +343,11 @@ class TemplateReader {
   }
 
   private literalProperties(logicalId: string): Record<string, unknown> {
-    return Object.fromEntries(Object.keys(this.resources[logicalId]?.Properties ?? {}).map((key) => [key, this.literal(logicalId, key)]).filter(([, v]) => v !== undefined));
+    return Object.fromEntries(
+      Object.keys(this.resources[logicalId]?.Properties ?? {})
+        .map((key) => [key, this.literal(logicalId, key)])
+        .filter(([, v]) => v !== undefined),
+    );
   }
 
   private warn(message: string): void {
@@ -335,7 +360,11 @@ class TemplateReader {
 
   /** A secret's ARN ends in `-` and 6 random characters; here they are derived from the logical id, so the ARN is stable. */
   private secretArn(logicalId: string): string {
-    const suffix = createHash('sha256').update(logicalId).digest('base64url').replace(/[^A-Za-z0-9]/g, 'x').slice(0, 6);
+    const suffix = createHash('sha256')
+      .update(logicalId)
+      .digest('base64url')
+      .replace(/[^A-Za-z0-9]/g, 'x')
+      .slice(0, 6);
     return this.arn('secretsmanager', `secret:${this.secretName(logicalId)}-${suffix}`);
   }
 
@@ -404,7 +433,9 @@ class TemplateReader {
   private table(logicalId: string): LocalTableDefinition {
     const p = this.literalProperties(logicalId);
     type Key = { AttributeName: string; KeyType: 'HASH' | 'RANGE' };
-    const types = new Map(((p.AttributeDefinitions as Array<{ AttributeName: string; AttributeType: 'S' | 'N' | 'B' }>) ?? []).map((a) => [a.AttributeName, a.AttributeType]));
+    const types = new Map(
+      ((p.AttributeDefinitions as Array<{ AttributeName: string; AttributeType: 'S' | 'N' | 'B' }>) ?? []).map((a) => [a.AttributeName, a.AttributeType]),
+    );
     const keys = (schema: Key[] | undefined) => {
       const hash = schema?.find((k) => k.KeyType === 'HASH')?.AttributeName;
       if (!hash) throw new TemplateError(`table ${logicalId} has no HASH key in its KeySchema`);

@@ -210,7 +210,9 @@ export class WorkerFunction implements RunningFunction {
 
   /** The on-demand init ran past its budget: Lambda runs it again within the first invocation's timeout. */
   private initAgainWithinInvocation(): void {
-    this.options.log?.(`${this.options.name}: init took longer than ${(this.options.initTimeoutMs / 1000).toFixed(2)} s; running it again within the invocation's timeout`);
+    this.options.log?.(
+      `${this.options.name}: init took longer than ${(this.options.initTimeoutMs / 1000).toFixed(2)} s; running it again within the invocation's timeout`,
+    );
     const abandoned = this.worker;
     this.mode = 'suppressed';
     this.startWorker();
@@ -223,7 +225,12 @@ export class WorkerFunction implements RunningFunction {
     const deadline = Math.min(request.callerDeadlineMs, functionDeadline);
     const remaining = deadline - Date.now();
     if (remaining <= 0) return Promise.resolve(this.timedOut(request, deadline === functionDeadline));
-    if (this.dead) return Promise.resolve({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `${this.options.name}: the runtime exited`, trace: [] }, requestId });
+    if (this.dead)
+      return Promise.resolve({
+        ok: false,
+        error: { errorType: 'Runtime.ExitError', errorMessage: `${this.options.name}: the runtime exited`, trace: [] },
+        requestId,
+      });
     const id = this.nextId++;
     return new Promise<InvocationOutcome>((resolve) => {
       const timer = setTimeout(() => {

@@ -93,4 +93,6 @@ for (const path of filesUnder(join(outDir, 'lambdas'))) {
 }
 
 chmodSync(BIN, 0o755);
-console.error(`[build] dist/ ready: ${copied} files copied as is, ${reachable.size} declarations kept, ${pruned} internal ones left out, source maps left out of ${unmapped} bundled-only Lambda files`);
+console.error(
+  `[build] dist/ ready: ${copied} files copied as is, ${reachable.size} declarations kept, ${pruned} internal ones left out, source maps left out of ${unmapped} bundled-only Lambda files`,
+);

@@ -14,8 +14,9 @@ function markdownFiles() {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       // docs/api holds typedoc's own install and its generated pages: not ours to check.
-      if (entry.isDirectory()) { if (entry.name !== 'node_modules' && entry.name !== 'out') walk(path); }
-      else if (entry.name.endsWith('.md')) files.push(path);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules' && entry.name !== 'out') walk(path);
+      } else if (entry.name.endsWith('.md')) files.push(path);
     }
   };
   if (existsSync(join(root, 'docs'))) walk(join(root, 'docs'));

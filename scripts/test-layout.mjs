@@ -97,7 +97,15 @@ function testFiles(directory) {
 /** Text files that may name a moved path (not CHANGELOG.md: it records history). */
 function filesNamingPaths() {
   const listed = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\n');
-  return listed.filter((path) => path && path !== 'CHANGELOG.md' && path !== 'scripts/test-layout.mjs' && /\.(ts|mts|mjs|cjs|js|md|json|sh|php|py)$|^\.ci\/run$/.test(path) && existsSync(join(root, path)) && statSync(join(root, path)).isFile());
+  return listed.filter(
+    (path) =>
+      path &&
+      path !== 'CHANGELOG.md' &&
+      path !== 'scripts/test-layout.mjs' &&
+      /\.(ts|mts|mjs|cjs|js|md|json|sh|php|py)$|^\.ci\/run$/.test(path) &&
+      existsSync(join(root, path)) &&
+      statSync(join(root, path)).isFile(),
+  );
 }
 
 function move() {
@@ -124,7 +132,8 @@ function move() {
   for (const file of filesNamingPaths()) {
     const before = readFileSync(join(root, file), 'utf8');
     let text = /\.[cm]?[jt]s$/.test(file) && !movedTo.has(file) ? rewriteSpecifiers(before, file, file) : before;
-    for (const [from, to] of named) text = text.replace(new RegExp(`(?<![\\w/.-])((?:\\.\\./)*)${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`, 'g'), (whole, up) => `${up}${to}`);
+    for (const [from, to] of named)
+      text = text.replace(new RegExp(`(?<![\\w/.-])((?:\\.\\./)*)${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`, 'g'), (whole, up) => `${up}${to}`);
     if (text !== before) writeFileSync(join(root, file), text);
   }
 }
@@ -137,12 +146,20 @@ function check() {
     if (parts.length === 2) problems.push(`${file}: not in a layer; it belongs in test/${layer}/ (node scripts/test-layout.mjs --move)`);
     else if (parts[1] !== layer) problems.push(`${file}: the rule puts it in test/${layer}/ (see CONTRIBUTING.md, "Test layers")`);
   }
-  for (const [from, to] of [['bench', 'test'], ['test', 'bench'], ['testkit', 'test'], ['testkit', 'bench']]) {
-    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', from], { cwd: root, encoding: 'utf8' }).split('\n').filter((f) => /\.[cm]?[jt]s$/.test(f));
+  for (const [from, to] of [
+    ['bench', 'test'],
+    ['test', 'bench'],
+    ['testkit', 'test'],
+    ['testkit', 'bench'],
+  ]) {
+    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', from], { cwd: root, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => /\.[cm]?[jt]s$/.test(f));
     for (const file of files) {
       for (const [, , , specifier] of readFileSync(join(root, file), 'utf8').matchAll(relativeSpecifier)) {
         const target = relative(root, resolve(dirname(join(root, file)), specifier));
-        if (target === to || target.startsWith(`${to}/`)) problems.push(`${file} imports ${specifier}: ${from}/ may not import ${to}/ (shared code goes to testkit/)`);
+        if (target === to || target.startsWith(`${to}/`))
+          problems.push(`${file} imports ${specifier}: ${from}/ may not import ${to}/ (shared code goes to testkit/)`);
       }
     }
   }

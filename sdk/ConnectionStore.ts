@@ -240,7 +240,9 @@ export class ConnectionStore {
   // ---- sessions ----
 
   async putSession(operation: string, item: SessionItem): Promise<void> {
-    await this.call(operation, 'PutItem', () => this.doc.send(new PutCommand({ TableName: this.tables.sessions, Item: item, ReturnConsumedCapacity: 'TOTAL' })));
+    await this.call(operation, 'PutItem', () =>
+      this.doc.send(new PutCommand({ TableName: this.tables.sessions, Item: item, ReturnConsumedCapacity: 'TOTAL' })),
+    );
   }
 
   async getSession(operation: string, connectionId: string, attributes?: readonly string[]): Promise<SessionItem | undefined> {
@@ -256,7 +258,12 @@ export class ConnectionStore {
   async deleteSession(operation: string, connectionId: string): Promise<SessionItem | undefined> {
     const out = await this.call(operation, 'DeleteItem', () =>
       this.doc.send(
-        new DeleteCommand({ TableName: this.tables.sessions, Key: { [S.partitionKey]: connectionId }, ReturnValues: 'ALL_OLD', ReturnConsumedCapacity: 'TOTAL' }),
+        new DeleteCommand({
+          TableName: this.tables.sessions,
+          Key: { [S.partitionKey]: connectionId },
+          ReturnValues: 'ALL_OLD',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
       ),
     );
     return out.Attributes as SessionItem | undefined;
@@ -273,7 +280,13 @@ export class ConnectionStore {
    * Writes (or refreshes) a membership item; whether it existed before (ReturnValues ALL_OLD costs
    * nothing extra). `extra` adds attributes (a presence member's `presenceUid`).
    */
-  async putMembership(operation: string, connectionId: string, group: string, nowMs: number, extra?: Readonly<Record<string, unknown>>): Promise<{ existed: boolean }> {
+  async putMembership(
+    operation: string,
+    connectionId: string,
+    group: string,
+    nowMs: number,
+    extra?: Readonly<Record<string, unknown>>,
+  ): Promise<{ existed: boolean }> {
     const out = await this.call(operation, 'PutItem', () =>
       this.doc.send(
         new PutCommand({
@@ -339,7 +352,13 @@ export class ConnectionStore {
       this.doc.send(
         new PutCommand({
           TableName: table.name,
-          Item: { ...extra, [table.partitionKey]: index.key, connectionId: index.connectionId, [TTL]: ConnectionStore.expiresAt(nowMs), ...(index.env ? { env: true } : {}) },
+          Item: {
+            ...extra,
+            [table.partitionKey]: index.key,
+            connectionId: index.connectionId,
+            [TTL]: ConnectionStore.expiresAt(nowMs),
+            ...(index.env ? { env: true } : {}),
+          },
           ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
@@ -377,13 +396,26 @@ export class ConnectionStore {
    */
   async queryPresence(operation: string, group: string, nowMs: number): Promise<PresenceItem[]> {
     const members: PresenceItem[] = [];
-    await this.queryPages(operation, this.tables.groups, G.partitionKey, group, nowMs, { attributes: ['connectionId', PRESENCE_UID, PRESENCE_INFO, JOINED_AT] }, (items) => {
-      for (const item of items) {
-        const uid = item[PRESENCE_UID];
-        if (typeof uid !== 'string') continue;
-        members.push({ connectionId: item.connectionId as string, uid, info: typeof item[PRESENCE_INFO] === 'string' ? (item[PRESENCE_INFO] as string) : 'null', joinedAt: typeof item[JOINED_AT] === 'number' ? (item[JOINED_AT] as number) : 0 });
-      }
-    });
+    await this.queryPages(
+      operation,
+      this.tables.groups,
+      G.partitionKey,
+      group,
+      nowMs,
+      { attributes: ['connectionId', PRESENCE_UID, PRESENCE_INFO, JOINED_AT] },
+      (items) => {
+        for (const item of items) {
+          const uid = item[PRESENCE_UID];
+          if (typeof uid !== 'string') continue;
+          members.push({
+            connectionId: item.connectionId as string,
+            uid,
+            info: typeof item[PRESENCE_INFO] === 'string' ? (item[PRESENCE_INFO] as string) : 'null',
+            joinedAt: typeof item[JOINED_AT] === 'number' ? (item[JOINED_AT] as number) : 0,
+          });
+        }
+      },
+    );
     return members;
   }
 
@@ -414,9 +446,17 @@ export class ConnectionStore {
   /** A held connection's buffered pushes in push-id order (strongly consistent, every page). */
   async queryPending(operation: string, connectionId: string, nowMs: number): Promise<PendingPush[]> {
     const out: PendingPush[] = [];
-    await this.queryPages(operation, this.tables.memberships, M.partitionKey, pendingPartition(connectionId), nowMs, { attributes: [M.sortKey, 'message'] }, (items) => {
-      for (const item of items) out.push({ pushId: item[M.sortKey] as string, message: item.message as string });
-    });
+    await this.queryPages(
+      operation,
+      this.tables.memberships,
+      M.partitionKey,
+      pendingPartition(connectionId),
+      nowMs,
+      { attributes: [M.sortKey, 'message'] },
+      (items) => {
+        for (const item of items) out.push({ pushId: item[M.sortKey] as string, message: item.message as string });
+      },
+    );
     return out;
   }
 
@@ -480,7 +520,9 @@ export class ConnectionStore {
     onItems: PageHandler,
   ): Promise<void> {
     const tableName = this.tables[target];
-    const projection = request.attributes ? projectionOf(request.attributes) : { ProjectionExpression: undefined, ExpressionAttributeNames: {} as Record<string, string> };
+    const projection = request.attributes
+      ? projectionOf(request.attributes)
+      : { ProjectionExpression: undefined, ExpressionAttributeNames: {} as Record<string, string> };
     const segments = Math.max(1, this.options.scanSegments);
     const page = (segment: number, exclusiveStartKey: Record<string, unknown> | undefined) =>
       this.call(operation, 'Scan', () =>
@@ -489,7 +531,10 @@ export class ConnectionStore {
             TableName: tableName,
             ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
             // A connection another one took over (docs/guides/recovery.md) is not listed twice: its successor is.
-            FilterExpression: target === 'connections' ? '(attribute_not_exists(#ttl) OR #ttl >= :now) AND attribute_not_exists(#rb)' : 'attribute_not_exists(#ttl) OR #ttl >= :now',
+            FilterExpression:
+              target === 'connections'
+                ? '(attribute_not_exists(#ttl) OR #ttl >= :now) AND attribute_not_exists(#rb)'
+                : 'attribute_not_exists(#ttl) OR #ttl >= :now',
             ExpressionAttributeNames: { ...projection.ExpressionAttributeNames, '#ttl': TTL, ...(target === 'connections' ? { '#rb': 'resumedBy' } : {}) },
             ExpressionAttributeValues: { ':now': Math.floor(request.nowMs / 1000) },
             ...(request.count ? { Select: 'COUNT' as const } : { ProjectionExpression: projection.ProjectionExpression }),
@@ -563,7 +608,12 @@ export class ConnectionStore {
     }
   }
 
-  private async getItem(operation: string, tableName: string, key: Record<string, unknown>, attributes?: readonly string[]): Promise<Record<string, unknown> | undefined> {
+  private async getItem(
+    operation: string,
+    tableName: string,
+    key: Record<string, unknown>,
+    attributes?: readonly string[],
+  ): Promise<Record<string, unknown> | undefined> {
     const projection = attributes ? projectionOf(attributes) : {};
     const out = await this.call(operation, 'GetItem', () =>
       this.doc.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL', ...projection })),
@@ -571,7 +621,13 @@ export class ConnectionStore {
     return out.Item;
   }
 
-  private async updateExisting(operation: string, tableName: string, partitionKey: string, id: string, update: ItemUpdate): Promise<Record<string, unknown> | undefined> {
+  private async updateExisting(
+    operation: string,
+    tableName: string,
+    partitionKey: string,
+    id: string,
+    update: ItemUpdate,
+  ): Promise<Record<string, unknown> | undefined> {
     const out = await this.call(operation, 'UpdateItem', () =>
       this.doc.send(
         new UpdateCommand({

@@ -25,15 +25,7 @@
  * signer then takes its offset from the answer's `Date` header and the request is signed and sent
  * once more, as the AWS SDK clients do; later requests keep the offset.
  */
-import {
-  BadRequestError,
-  ForbiddenError,
-  type GatewayError,
-  NetworkError,
-  PayloadTooLargeError,
-  ServiceError,
-  ThrottledError,
-} from './errors.ts';
+import { BadRequestError, ForbiddenError, type GatewayError, NetworkError, PayloadTooLargeError, ServiceError, ThrottledError } from './errors.ts';
 import { canonicalPath, EMPTY_PAYLOAD_HASH, escapeUri, SigV4Signer } from './sigv4.ts';
 import { awsErrorMessage, correctClockSkew, KeepAliveEndpoint, type AwsAnswer } from './awsHttp.ts';
 import type { CredentialCache } from './CredentialCache.ts';
@@ -194,7 +186,11 @@ export class ConnectionsApi {
   }
 
   private throttleBackoff(throttles: number): number {
-    const { throttleBaseDelayMs = THROTTLE_BACKOFF_DEFAULTS.throttleBaseDelayMs, throttleMaxDelayMs = THROTTLE_BACKOFF_DEFAULTS.throttleMaxDelayMs, random } = this.options.retry;
+    const {
+      throttleBaseDelayMs = THROTTLE_BACKOFF_DEFAULTS.throttleBaseDelayMs,
+      throttleMaxDelayMs = THROTTLE_BACKOFF_DEFAULTS.throttleMaxDelayMs,
+      random,
+    } = this.options.retry;
     const step = Math.min(throttleMaxDelayMs, throttleBaseDelayMs * 2 ** throttles);
     return step / 2 + (random() * step) / 2;
   }
@@ -219,7 +215,12 @@ export class ConnectionsApi {
     if (transport) {
       const url = `${this.options.callbackUrl.origin}${this.basePath}${encodedId}`;
       const sent = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)]));
-      const { status, errorType, body: text, date } = await transport({ method: method as 'POST' | 'GET' | 'DELETE', url, connectionId, headers: sent, ...(body ? { body } : {}) });
+      const {
+        status,
+        errorType,
+        body: text,
+        date,
+      } = await transport({ method: method as 'POST' | 'GET' | 'DELETE', url, connectionId, headers: sent, ...(body ? { body } : {}) });
       return { status, errorType: errorType?.split(':')[0] || undefined, body: text, ...(status === 403 && date ? { date } : {}) };
     }
     return this.endpoint.request(method, this.basePath + encodedId, headers, body, method === 'GET');

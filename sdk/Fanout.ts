@@ -97,7 +97,10 @@ function loadInvokeCommand(): Promise<InvokeCommandClass> {
     (module: { InvokeCommand: unknown }) => module.InvokeCommand as InvokeCommandClass,
     (error: unknown) => {
       invokeCommandClass = undefined;
-      throw new ConfigurationError('fanout.lambda is a LambdaClient, and its InvokeCommand needs @aws-sdk/client-lambda, which this install cannot load: npm install @aws-sdk/client-lambda', { cause: error });
+      throw new ConfigurationError(
+        'fanout.lambda is a LambdaClient, and its InvokeCommand needs @aws-sdk/client-lambda, which this install cannot load: npm install @aws-sdk/client-lambda',
+        { cause: error },
+      );
     },
   );
   return invokeCommandClass;
@@ -282,7 +285,9 @@ export function resolveFanoutOptions(
   const integer = (name: 'threshold' | 'chunkSize' | 'invokeConcurrency' | 'maxRetries', min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const value = options[name] ?? FANOUT_DEFAULTS[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new ConfigurationError(`fanout.${name} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${describe(value)}`);
+      throw new ConfigurationError(
+        `fanout.${name} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${describe(value)}`,
+      );
     }
     return value;
   };
@@ -307,7 +312,15 @@ export function resolveFanoutOptions(
     ? isAwsSdkClient(given)
       ? { send: async (command) => given.send(new (await loadInvokeCommand())(command.input)) }
       : given
-    : { send: (command) => (built ??= new LambdaEventInvoker({ endpoint: endpoint!, region: client.region, ...(client.credentials ? { credentials: client.credentials } : {}), maxSockets: invokeConcurrency })).send(command) };
+    : {
+        send: (command) =>
+          (built ??= new LambdaEventInvoker({
+            endpoint: endpoint!,
+            region: client.region,
+            ...(client.credentials ? { credentials: client.credentials } : {}),
+            maxSockets: invokeConcurrency,
+          })).send(command),
+      };
   return {
     functionName: options.functionName.trim(),
     threshold: integer('threshold', 0),
@@ -465,16 +478,20 @@ export function parseChunk(event: unknown): ParsedChunk {
 }
 
 function parseChunkFields(event: unknown): ParsedChunk {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new ValidationError(`a fan-out chunk must be an object, got ${describe(event)}`);
+  if (typeof event !== 'object' || event === null || Array.isArray(event))
+    throw new ValidationError(`a fan-out chunk must be an object, got ${describe(event)}`);
   const c = checkOptionsObject(event, 'chunk');
   const type = c.type;
   const version = c.version;
-  if (type !== FANOUT_CHUNK_TYPE || version !== 1) throw new ValidationError(`not a fan-out chunk of version 1: type ${describe(type)}, version ${describe(version)}`);
+  if (type !== FANOUT_CHUNK_TYPE || version !== 1)
+    throw new ValidationError(`not a fan-out chunk of version 1: type ${describe(type)}, version ${describe(version)}`);
   const fanoutId = c.fanoutId;
-  if (typeof fanoutId !== 'string' || fanoutId.length === 0 || fanoutId.length > 128) throw new ValidationError(`chunk.fanoutId must be a string of 1-128 characters, got ${describe(fanoutId)}`);
+  if (typeof fanoutId !== 'string' || fanoutId.length === 0 || fanoutId.length > 128)
+    throw new ValidationError(`chunk.fanoutId must be a string of 1-128 characters, got ${describe(fanoutId)}`);
   const count = c.count;
   const index = c.index;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new ValidationError(`chunk.count must be a whole number >= 0, got ${describe(count)}`);
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0)
+    throw new ValidationError(`chunk.count must be a whole number >= 0, got ${describe(count)}`);
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || (count > 0 && index >= count)) {
     throw new ValidationError(`chunk.index must be a whole number below chunk.count (any when count is 0), got ${describe(index)}`);
   }
@@ -490,7 +507,8 @@ function parseChunkFields(event: unknown): ParsedChunk {
   if (typeof utf8 === 'string') payload = Buffer.from(utf8, 'utf8');
   else if (typeof base64 === 'string') payload = Buffer.from(base64, 'base64');
   else throw new ValidationError('chunk.message must be { utf8: string } or { base64: string }');
-  if (payload.length > MAX_MESSAGE_BYTES) throw new ValidationError(`chunk.message is ${payload.length} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}`);
+  if (payload.length > MAX_MESSAGE_BYTES)
+    throw new ValidationError(`chunk.message is ${payload.length} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}`);
   // Dense, each a connection id (as AWS supplied it to the tables: the loose check), each once.
   const recipients = checkClientIds(c.recipients, 'chunk.recipients', checkAwsConnectionId);
   const via: Array<{ role: FanoutIndexRole; key: string }> = [];
@@ -514,7 +532,10 @@ function parseChunkFields(event: unknown): ParsedChunk {
   const pushId = c.pushId;
   if (pushId !== undefined && !isPushId(pushId)) throw new ValidationError(`chunk.pushId must be a push id (19 characters 0-9a-z), got ${describe(pushId)}`);
   const envelopedFlags = c.enveloped;
-  if (envelopedFlags !== undefined && (pushId === undefined || typeof envelopedFlags !== 'string' || envelopedFlags.length !== recipients.length || !/^[01]*$/.test(envelopedFlags))) {
+  if (
+    envelopedFlags !== undefined &&
+    (pushId === undefined || typeof envelopedFlags !== 'string' || envelopedFlags.length !== recipients.length || !/^[01]*$/.test(envelopedFlags))
+  ) {
     throw new ValidationError(`chunk.enveloped must be a string of 0 and 1, one per recipient, with a pushId; got ${describe(envelopedFlags)}`);
   }
   const enveloped = new Set(typeof envelopedFlags === 'string' ? recipients.filter((_, i) => envelopedFlags[i] === '1') : []);
@@ -523,7 +544,8 @@ function parseChunkFields(event: unknown): ParsedChunk {
     throw new ValidationError(`chunk.requeue must be a whole number from 1 to ${MAX_CHUNK_REQUEUES}, got ${describe(requeue)}`);
   }
   const notBefore = c.notBefore;
-  if (notBefore !== undefined && (typeof notBefore !== 'number' || !Number.isFinite(notBefore))) throw new ValidationError(`chunk.notBefore must be epoch ms, got ${describe(notBefore)}`);
+  if (notBefore !== undefined && (typeof notBefore !== 'number' || !Number.isFinite(notBefore)))
+    throw new ValidationError(`chunk.notBefore must be epoch ms, got ${describe(notBefore)}`);
   const chunk: FanoutChunk = {
     type: FANOUT_CHUNK_TYPE,
     version: 1,

@@ -147,7 +147,13 @@ export class Gateway {
       credentials: new CredentialCache(o.credentials),
       maxSockets: o.concurrency,
       timeoutMs: o.requestTimeoutMs,
-      retry: { maxRetries: o.maxRetries, ...retryBackoff, random: o.random, throttleBaseDelayMs: o.throttleBaseDelayMs, throttleMaxDelayMs: o.throttleMaxDelayMs },
+      retry: {
+        maxRetries: o.maxRetries,
+        ...retryBackoff,
+        random: o.random,
+        throttleBaseDelayMs: o.throttleBaseDelayMs,
+        throttleMaxDelayMs: o.throttleMaxDelayMs,
+      },
       ...(o.sendRate !== undefined ? { limiter: new RateLimiter({ rate: o.sendRate, burst: sendBurst(o.sendRate) }) } : {}),
       ...(o.connectionsTransport ? { transport: o.connectionsTransport } : {}),
     });
@@ -165,7 +171,12 @@ export class Gateway {
     const secret =
       o.bindTokenSecret === undefined
         ? undefined
-        : new TokenSecret({ secretId: o.bindTokenSecret, region: o.region, ...(o.secretsManager ? { client: o.secretsManager } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
+        : new TokenSecret({
+            secretId: o.bindTokenSecret,
+            region: o.region,
+            ...(o.secretsManager ? { client: o.secretsManager } : {}),
+            ...(o.credentials ? { credentials: o.credentials } : {}),
+          });
     this.#ctx = {
       store,
       api,
@@ -193,12 +204,14 @@ export class Gateway {
    * (or cannot be read) are a ConfigurationError too.
    */
   static fromEnv(overrides: Partial<GatewayOptions> = {}, env: Readonly<Record<string, string | undefined>> = process.env): Gateway {
-    if (!isOptionsObject('fromEnv overrides', overrides)) throw new ConfigurationError(`fromEnv: overrides must be an object of Gateway options, got ${describe(overrides)}`);
+    if (!isOptionsObject('fromEnv overrides', overrides))
+      throw new ConfigurationError(`fromEnv: overrides must be an object of Gateway options, got ${describe(overrides)}`);
     if (!isOptionsObject('fromEnv env', env)) throw new ConfigurationError(`fromEnv: env must be an object of environment variables, got ${describe(env)}`);
     const given: Partial<GatewayOptions> = readConfig('fromEnv overrides', () => ({ ...overrides }));
     const variable = (name: string): string | undefined => {
       const value: unknown = readConfig(`environment variable ${name}`, () => env[name]);
-      if (value !== undefined && typeof value !== 'string') throw new ConfigurationError(`environment variable ${name} must be a string, got ${describe(value)}`);
+      if (value !== undefined && typeof value !== 'string')
+        throw new ConfigurationError(`environment variable ${name} must be a string, got ${describe(value)}`);
       return value;
     };
     const read = (name: string): string => {
@@ -224,16 +237,23 @@ export class Gateway {
         functionName: fanoutFunction,
         ...(threshold !== undefined && threshold.trim() !== '' ? { threshold: parseThreshold(GatewayEnvVar.fanoutThreshold, threshold) } : {}),
         ...(rate !== undefined && rate.trim() !== '' ? { rateLimit: parseRate(GatewayEnvVar.fanoutRate, rate) } : {}),
-        ...(concurrency !== undefined && concurrency.trim() !== '' ? { maxConcurrentChunks: parseThreshold(GatewayEnvVar.fanoutConcurrency, concurrency, 'chunks') } : {}),
+        ...(concurrency !== undefined && concurrency.trim() !== ''
+          ? { maxConcurrentChunks: parseThreshold(GatewayEnvVar.fanoutConcurrency, concurrency, 'chunks') }
+          : {}),
       };
     }
     const bindTokenSecret = given.bindTokenSecret ?? (variable(GatewayEnvVar.bindTokenSecret)?.trim() || undefined);
     const requireBindToken = given.requireBindToken ?? parseFlag(GatewayEnvVar.requireBindToken, variable(GatewayEnvVar.requireBindToken));
     const recoveryVariable = variable(GatewayEnvVar.recoveryWindow)?.trim();
-    const recoveryWindowSeconds = given.recoveryWindowSeconds ?? (recoveryVariable ? parseThreshold(GatewayEnvVar.recoveryWindow, recoveryVariable, 'seconds') : undefined);
+    const recoveryWindowSeconds =
+      given.recoveryWindowSeconds ?? (recoveryVariable ? parseThreshold(GatewayEnvVar.recoveryWindow, recoveryVariable, 'seconds') : undefined);
     const sendRateVariable = variable(GatewayEnvVar.sendRate)?.trim();
     const sendRate =
-      given.sendRate !== undefined || !sendRateVariable ? given.sendRate : sendRateVariable === 'off' ? false : parseRate(GatewayEnvVar.sendRate, sendRateVariable);
+      given.sendRate !== undefined || !sendRateVariable
+        ? given.sendRate
+        : sendRateVariable === 'off'
+          ? false
+          : parseRate(GatewayEnvVar.sendRate, sendRateVariable);
     return new Gateway({
       ...given,
       callbackUrl,
@@ -261,7 +281,6 @@ export class Gateway {
   connectionPath(connectionId: string): string {
     return this.#ctx.api.pathFor(checkClientId(connectionId, 'connectionId'));
   }
-
 
   // ---- connection lifecycle ($connect / $disconnect): sdk/gateway/lifecycle.ts ----
 
@@ -317,7 +336,6 @@ export class Gateway {
 
   // ---- sending: sdk/gateway/sending.ts ----
 
-
   async sendToClient(clientId: string, message: Message): Promise<SendReport> {
     return sending.sendToClient(this.#ctx, clientId, message);
   }
@@ -355,7 +373,6 @@ export class Gateway {
   }
 
   // ---- connections on API Gateway's side: sdk/gateway/clients.ts ----
-
 
   /** Whether API Gateway has the connection open (GET @connections; read-only, prunes nothing). */
   async isOnline(clientId: string): Promise<boolean> {
@@ -423,7 +440,6 @@ export class Gateway {
 
   // ---- uids: sdk/gateway/bindings.ts ----
 
-
   /**
    * Binds the client to `uid`. A client has at most one uid: binding again moves it (the old uid's
    * index item is removed last). ConnectionGoneError when the client is not connected. With
@@ -443,7 +459,6 @@ export class Gateway {
   }
 
   // ---- groups: sdk/gateway/groups.ts ----
-
 
   /**
    * Adds the client to the group (idempotent). ConnectionGoneError when the client is not connected;
@@ -551,7 +566,6 @@ export class Gateway {
   }
 
   // ---- everything (parallel scans, eventually consistent): sdk/gateway/scans.ts ----
-
 
   async getAllClientCount(): Promise<number> {
     return scans.getAllClientCount(this.#ctx);

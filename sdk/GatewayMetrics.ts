@@ -58,8 +58,18 @@ export class GatewayMetrics {
   constructor(options: GatewayMetricsOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigurationError(`GatewayMetrics options must be an object, got ${describe(options)}`);
     const env = options.env ?? process.env;
-    this.namespace = checkName('namespace', options.namespace ?? nonEmpty(env[MetricsEnvVar.namespace]) ?? DEFAULT_METRICS_NAMESPACE, METRICS_NAMESPACE_PATTERN, "1-255 letters, digits, spaces or . - _ / # : (and not starting with 'AWS/')");
-    this.service = checkName('service', options.service ?? nonEmpty(env[MetricsEnvVar.service]) ?? DEFAULT_METRICS_SERVICE, DIMENSION_VALUE, '1-1024 printable ASCII characters, not all spaces');
+    this.namespace = checkName(
+      'namespace',
+      options.namespace ?? nonEmpty(env[MetricsEnvVar.namespace]) ?? DEFAULT_METRICS_NAMESPACE,
+      METRICS_NAMESPACE_PATTERN,
+      "1-255 letters, digits, spaces or . - _ / # : (and not starting with 'AWS/')",
+    );
+    this.service = checkName(
+      'service',
+      options.service ?? nonEmpty(env[MetricsEnvVar.service]) ?? DEFAULT_METRICS_SERVICE,
+      DIMENSION_VALUE,
+      '1-1024 printable ASCII characters, not all spaces',
+    );
     const publish = options.publish ?? 'each';
     if (publish !== 'each' && publish !== 'manual') throw new ConfigurationError(`GatewayMetrics publish must be 'each' or 'manual', got ${describe(publish)}`);
     this.publishEach = publish === 'each';

@@ -48,7 +48,13 @@ export class KeepAliveEndpoint {
    * typically) fails before any answer: the request is then sent again, without counting as a
    * failure, until it gets a socket that answers (each stale socket is dropped on its failure).
    */
-  async request(method: string, path: string, headers: Readonly<Record<string, string | number>>, body?: Uint8Array, readSuccessBody = true): Promise<AwsAnswer> {
+  async request(
+    method: string,
+    path: string,
+    headers: Readonly<Record<string, string | number>>,
+    body?: Uint8Array,
+    readSuccessBody = true,
+  ): Promise<AwsAnswer> {
     for (let attempt = 0; ; attempt++) {
       let answer;
       try {

@@ -35,7 +35,12 @@ export function mintBindToken(key: Uint8Array, connectionId: string, nowMs = Dat
 }
 
 /** Why a bind token is refused, or undefined when one of `keys` signed it for `connectionId` and it is valid at `nowMs`. */
-export function checkBindToken(keys: Uint8Array | readonly Uint8Array[], connectionId: string, token: unknown, nowMs = Date.now()): BindTokenRefusal | undefined {
+export function checkBindToken(
+  keys: Uint8Array | readonly Uint8Array[],
+  connectionId: string,
+  token: unknown,
+  nowMs = Date.now(),
+): BindTokenRefusal | undefined {
   return checkToken(keys, 'bind', connectionId, token, nowMs);
 }
 
@@ -46,7 +51,8 @@ export class BindTokenGuard {
     readonly required: boolean,
     private readonly now: () => number = Date.now,
   ) {
-    if (required && !secret) throw new ConfigurationError('requireBindToken needs bindTokenSecret (GATEWAY_BIND_TOKEN_SECRET): the secret the tokens are checked with');
+    if (required && !secret)
+      throw new ConfigurationError('requireBindToken needs bindTokenSecret (GATEWAY_BIND_TOKEN_SECRET): the secret the tokens are checked with');
   }
 
   /** True when `token` is a valid, unexpired token for `clientId`. */

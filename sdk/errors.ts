@@ -89,11 +89,7 @@ export class ServiceError extends GatewayError {
   /** The AWS error type (`x-amzn-ErrorType` or the SDK's exception name), when known. */
   readonly errorType: string | undefined;
 
-  constructor(
-    message: string,
-    details: { statusCode?: number; errorType?: string; code?: GatewayErrorCodeValue } = {},
-    options?: ErrorOptions,
-  ) {
+  constructor(message: string, details: { statusCode?: number; errorType?: string; code?: GatewayErrorCodeValue } = {}, options?: ErrorOptions) {
     super(details.code ?? GatewayErrorCode.service, message, options);
     this.statusCode = details.statusCode;
     this.errorType = details.errorType;
@@ -169,7 +165,12 @@ export class BindTokenError extends GatewayError {
     readonly connectionId: string,
     readonly reason: BindTokenRefusal,
   ) {
-    const why = { missing: 'no bind token was given', malformed: 'the bind token is not one', mismatch: 'the bind token is not valid for this client', expired: 'the bind token has expired' }[reason];
+    const why = {
+      missing: 'no bind token was given',
+      malformed: 'the bind token is not one',
+      mismatch: 'the bind token is not valid for this client',
+      expired: 'the bind token has expired',
+    }[reason];
     super(GatewayErrorCode.bindToken, `${operation} refused for client ${connectionId}: ${why}`);
   }
 }
@@ -182,6 +183,9 @@ export class BindTokenError extends GatewayError {
 export class MethodNotAllowedError extends GatewayError {
   override readonly name = 'MethodNotAllowedError';
   constructor(readonly method: string) {
-    super(GatewayErrorCode.methodNotAllowed, `method ${JSON.stringify(method)} is not allowed by this Gateway API function (its allow-list: gatewayApi.methods)`);
+    super(
+      GatewayErrorCode.methodNotAllowed,
+      `method ${JSON.stringify(method)} is not allowed by this Gateway API function (its allow-list: gatewayApi.methods)`,
+    );
   }
 }

@@ -49,7 +49,8 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** `HTTP/1.x NNN[ reason]`; llhttp takes any 3-digit code, this one 100-999 (below 100 is no HTTP status). */
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 /** `size[;name[=token|"quoted"]]...` with no whitespace, as llhttp reads chunk-size lines. */
-const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]+)(?:;[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:=(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
+const CHUNK_SIZE_LINE =
+  /^([0-9A-Fa-f]+)(?:;[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:=(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
 
 /** A chunk-size line (without its CRLF): the chunk's size. */
 export function parseChunkSizeLine(line: string): number {
@@ -106,9 +107,11 @@ export function parseAnswerHead(text: string, maxBodyBytes: number): AnswerHead 
   const head = (framing: BodyFraming, length = 0, closes = close): AnswerHead => ({ status, headers, close: closes, framing, length });
   if (codings.length > 0) {
     if (contentLength !== undefined) throw new MalformedAnswerError('transfer-encoding', 'Content-Length next to Transfer-Encoding');
-    if (codings.length !== 1 || codings[0] !== 'chunked') throw new MalformedAnswerError('transfer-encoding', `a Transfer-Encoding other than chunked: ${JSON.stringify(codings.join(', ').slice(0, 40))}`);
+    if (codings.length !== 1 || codings[0] !== 'chunked')
+      throw new MalformedAnswerError('transfer-encoding', `a Transfer-Encoding other than chunked: ${JSON.stringify(codings.join(', ').slice(0, 40))}`);
   }
-  if (contentLength !== undefined && !/^\d{1,15}$/.test(contentLength)) throw new MalformedAnswerError('content-length', `a malformed Content-Length: ${JSON.stringify(contentLength.slice(0, 20))}`);
+  if (contentLength !== undefined && !/^\d{1,15}$/.test(contentLength))
+    throw new MalformedAnswerError('content-length', `a malformed Content-Length: ${JSON.stringify(contentLength.slice(0, 20))}`);
   if (status < 200 || status === 204 || status === 304) return head('none');
   if (codings.length > 0) return head('chunked');
   if (contentLength === undefined) return head('until-close', 0, true);

@@ -95,13 +95,15 @@ export class Http1Pool {
   request(method: string, path: string, headers: Readonly<Record<string, string | number>>, body?: Uint8Array): Promise<Http1Answer> {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) return Promise.reject(new TypeError(`invalid HTTP method ${JSON.stringify(method)}`));
     // A space, CR or LF in the path would let it write a header or a second request of its own.
-    if (!isValidRequestTarget(path)) return Promise.reject(new TypeError(`invalid request path ${JSON.stringify(path.slice(0, 100))}: only visible ASCII, starting with /`));
+    if (!isValidRequestTarget(path))
+      return Promise.reject(new TypeError(`invalid request path ${JSON.stringify(path.slice(0, 100))}: only visible ASCII, starting with /`));
     let head = `${method} ${path} HTTP/1.1\r\n`;
     let hasLength = false;
     for (const name in headers) {
       if (name.toLowerCase() === 'content-length') hasLength = true;
       const value = String(headers[name]);
-      if (/[\r\n]/.test(value) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return Promise.reject(new TypeError(`invalid HTTP header ${JSON.stringify(name)}`));
+      if (/[\r\n]/.test(value) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+        return Promise.reject(new TypeError(`invalid HTTP header ${JSON.stringify(name)}`));
       head += `${name}: ${value}\r\n`;
     }
     if (body && !hasLength) head += `content-length: ${body.byteLength}\r\n`;
@@ -175,7 +177,13 @@ class Connection {
     const secure = url.protocol === 'https:';
     const port = url.port ? Number(url.port) : secure ? 443 : 80;
     this.socket = secure
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...(pool.tlsSession ? { session: pool.tlsSession } : {}) })
+      ? tls.connect({
+          host,
+          port,
+          servername: net.isIP(host) ? undefined : host,
+          ALPNProtocols: ['http/1.1'],
+          ...(pool.tlsSession ? { session: pool.tlsSession } : {}),
+        })
       : net.connect({ host, port });
     this.socket.setNoDelay(true);
     if (secure) this.socket.on('session', (session: Buffer) => (pool.tlsSession = session));
@@ -240,7 +248,8 @@ class Connection {
       let answer = this.answer;
       if (!answer) {
         const end = this.buffered.indexOf(CRLF2);
-        if (end === -1 ? this.buffered.length > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES) throw new MalformedAnswerError('head-too-large', 'answer headers over 64 KiB');
+        if (end === -1 ? this.buffered.length > MAX_HEAD_BYTES : end > MAX_HEAD_BYTES)
+          throw new MalformedAnswerError('head-too-large', 'answer headers over 64 KiB');
         if (end === -1) return;
         const head = parseAnswerHead(this.buffered.toString('latin1', 0, end), this.maxBodyBytes);
         this.buffered = this.buffered.subarray(end + 4);
@@ -292,7 +301,8 @@ class Connection {
         if ((lineEnd === -1 ? this.buffered.length : lineEnd) > MAX_CHUNK_LINE_BYTES) throw new MalformedAnswerError('chunk', 'a chunk-size line over 4 KiB');
         if (lineEnd === -1) return false;
         answer.left = parseChunkSizeLine(this.buffered.toString('latin1', 0, lineEnd));
-        if (answer.bodyBytes + answer.left > this.maxBodyBytes) throw new MalformedAnswerError('body-too-large', `an answer body over the ${this.maxBodyBytes}-byte cap`);
+        if (answer.bodyBytes + answer.left > this.maxBodyBytes)
+          throw new MalformedAnswerError('body-too-large', `an answer body over the ${this.maxBodyBytes}-byte cap`);
         this.buffered = this.buffered.subarray(lineEnd + 2);
         answer.chunkState = answer.left === 0 ? 'trailers' : 'data';
       } else if (answer.chunkState === 'data') {

@@ -135,7 +135,10 @@ export class SigV4Signer {
       const lower = name.toLowerCase();
       if (UNSIGNABLE.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) continue;
       names.push(lower);
-      values[lower] = value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+      values[lower] = value
+        .replace(/[\r\n]/g, ' ')
+        .replace(/[ \t]+/g, ' ')
+        .replace(/^ | $/g, '');
     }
     names.sort();
     const signedHeaders = names.join(';');

@@ -110,7 +110,8 @@ export function isClientId(value: unknown): value is string {
 }
 
 export function checkClientId(value: unknown, what = 'clientId'): string {
-  if (!isClientId(value)) throw new ValidationError(`${what} must be an API Gateway connection id (15 characters of [A-Za-z0-9_-] then "="), got ${describe(value)}`);
+  if (!isClientId(value))
+    throw new ValidationError(`${what} must be an API Gateway connection id (15 characters of [A-Za-z0-9_-] then "="), got ${describe(value)}`);
   return value;
 }
 

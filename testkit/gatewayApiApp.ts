@@ -60,7 +60,9 @@ export async function startGatewayApiApp(prefix: string, options: GatewayApiAppO
   const appFunctions = Object.fromEntries(
     Object.entries(copy.app.gatewayOptions.functions ?? {}).map(([name, definition]) => [
       name,
-      typeof definition === 'object' && 'entry' in definition ? { ...definition, environment: { ...definition.environment, ...bindTokenSwitch, ...options.functionEnvironment } } : definition,
+      typeof definition === 'object' && 'entry' in definition
+        ? { ...definition, environment: { ...definition.environment, ...bindTokenSwitch, ...options.functionEnvironment } }
+        : definition,
     ]),
   );
   const gateway = new LocalGateway({ ...copy.app.gatewayOptions, functions: { ...appFunctions, ...options.functions }, environment, ttlSweepIntervalMs: 0 });

@@ -7,13 +7,28 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import WebSocket from 'ws';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LocalGateway, type LocalGatewayOptions, type FaultSettings, type GatewayEndpoints, type LocalTableDefinition, type WebSocketConnectEvent, type WebSocketDisconnectEvent, type WebSocketMessageEvent } from '../local/index.ts';
+import {
+  LocalGateway,
+  type LocalGatewayOptions,
+  type FaultSettings,
+  type GatewayEndpoints,
+  type LocalTableDefinition,
+  type WebSocketConnectEvent,
+  type WebSocketDisconnectEvent,
+  type WebSocketMessageEvent,
+} from '../local/index.ts';
 import { resumeRequestOf } from '../lambdas/messageHandler.ts';
 import { Gateway, type ConnectionRecord, type GatewayOptions, type GatewayTableNames } from '../sdk/index.ts';
 import { GatewayTables } from '../sdk/tables.ts';
 import { REQUEST_START_CHANNEL } from '../sdk/http1Pool.ts';
 
-export const TEST_TABLES: GatewayTableNames = { connections: 'gw-connections', sessions: 'gw-sessions', memberships: 'gw-memberships', uids: 'gw-uids', groups: 'gw-groups' };
+export const TEST_TABLES: GatewayTableNames = {
+  connections: 'gw-connections',
+  sessions: 'gw-sessions',
+  memberships: 'gw-memberships',
+  uids: 'gw-uids',
+  groups: 'gw-groups',
+};
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** The five tables of the data model (sdk/tables.ts), under the given names, for LocalGateway's `tables`. */
@@ -94,7 +109,13 @@ export class GatewayHarness {
         $connect: async (event: WebSocketConnectEvent) => {
           const { connectionId, connectedAt, identity } = event.requestContext;
           const envelope = this.options.recovery === true && event.queryStringParameters?.gw === '1';
-          await this.gateway.registerConnection({ connectionId, connectedAt, sourceIp: identity.sourceIp, userAgent: identity.userAgent, ...(envelope ? { envelope } : {}) });
+          await this.gateway.registerConnection({
+            connectionId,
+            connectedAt,
+            sourceIp: identity.sourceIp,
+            userAgent: identity.userAgent,
+            ...(envelope ? { envelope } : {}),
+          });
           await this.options.onConnect?.(connectionId, this.gateway);
           const token = event.queryStringParameters?.t;
           if (token) this.pendingConnects.get(token)?.(connectionId);

@@ -33,7 +33,7 @@ export function connect(url, options = {}) {
   const o = { ...DEFAULTS, waitForInit: true, recover: true, ...options };
   const Socket = o.WebSocket || globalThis.WebSocket;
   const win = typeof window === 'undefined' ? undefined : window;
-  const target = o.recover ? url + (url.includes('?') ? '&' : '?') + 'gw=1' : url;
+  const target = o.recover ? `${url}${url.includes('?') ? '&' : '?'}gw=1` : url;
   // cur: the connection in use; next: the one opened before the cut; last: the one to resume.
   let cur, next, last, retryTimer, heartbeatTimer;
   let attempt = 0;

@@ -40,7 +40,6 @@ export const BROADCAST_PAGE_ITEMS = 2000;
 /** A chunk's JSON at most: buildChunks assumes an index no longer than the count, which a streamed index can outgrow by a few digits. */
 const STREAMED_CHUNK_BYTES = MAX_CHUNK_EVENT_BYTES - 32;
 
-
 export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: ReadonlySet<string>): Promise<SendReport> {
   const started = performance.now();
   const payloadHash = sha256Hex(payload);
@@ -63,12 +62,20 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
   let chunks: ChunkQueue | undefined;
   let chunksReady: Promise<ChunkQueue> | undefined;
   const chunkQueue = async (fan: ResolvedFanoutOptions): Promise<ChunkQueue> => {
-    if (fan.maxConcurrentChunks !== undefined) return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, fan.maxConcurrentChunks, fan.maxConcurrentChunks), pushId, enveloped);
+    if (fan.maxConcurrentChunks !== undefined)
+      return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, fan.maxConcurrentChunks, fan.maxConcurrentChunks), pushId, enveloped);
     let count = 0;
     await ctx.store.scan('sendToAll', 'connections', { count: true, consistent: false, nowMs: Date.now() }, (_items, n) => {
       count += n;
     });
-    return new ChunkQueue(ctx, fan, payload, chunkRate(fan.rateLimit, chunksFor(Math.max(count, fan.threshold + 1), fan.chunkSize, payload), undefined), pushId, enveloped);
+    return new ChunkQueue(
+      ctx,
+      fan,
+      payload,
+      chunkRate(fan.rateLimit, chunksFor(Math.max(count, fan.threshold + 1), fan.chunkSize, payload), undefined),
+      pushId,
+      enveloped,
+    );
   };
 
   const post = async (ids: string[]) => {
@@ -121,9 +128,7 @@ export async function broadcast(ctx: GatewayContext, payload: Buffer, exclude: R
   if (chunks) await chunks.finish();
   const ended = performance.now();
 
-  const report: SendReport = chunks
-    ? { recipients, sent: [], gone: [], failed: chunks.failed, queued: chunks.handle() }
-    : { recipients, sent, gone, failed };
+  const report: SendReport = chunks ? { recipients, sent: [], gone: [], failed: chunks.failed, queued: chunks.handle() } : { recipients, sent, gone, failed };
   ctx.onSendCompleted?.({
     operation: 'sendToAll',
     recipients,
@@ -180,18 +185,27 @@ class ChunkQueue {
   }
 
   handle(): NonNullable<SendReport['queued']> {
-    return { id: this.id, functionName: this.fanout.functionName, chunks: this.queuedChunks, recipients: this.queuedRecipients, failedChunks: this.failedChunks, chunkRate: this.rate };
+    return {
+      id: this.id,
+      functionName: this.fanout.functionName,
+      chunks: this.queuedChunks,
+      recipients: this.queuedRecipients,
+      failedChunks: this.failedChunks,
+      chunkRate: this.rate,
+    };
   }
 
   private async queue(ids: string[]): Promise<void> {
     // The total is unknown while the scan runs: count 0.
     const push = { pushId: this.pushId, enveloped: (id: string) => this.enveloped.has(id) };
-    const built = buildChunks(this.id, 'sendToAll', this.payload, new Map(ids.map((id) => [id, []])), this.fanout.chunkSize, STREAMED_CHUNK_BYTES, push).map((chunk) => ({
-      ...chunk,
-      index: this.nextIndex++,
-      count: 0,
-      rate: this.rate,
-    }));
+    const built = buildChunks(this.id, 'sendToAll', this.payload, new Map(ids.map((id) => [id, []])), this.fanout.chunkSize, STREAMED_CHUNK_BYTES, push).map(
+      (chunk) => ({
+        ...chunk,
+        index: this.nextIndex++,
+        count: 0,
+        rate: this.rate,
+      }),
+    );
     const outcome = await queueChunks(this.fanout, built, { ...this.ctx.retryBackoff, random: this.ctx.random });
     for (const chunk of outcome.queued) {
       this.queuedChunks++;

@@ -23,7 +23,13 @@ export async function destroyClient(ctx: GatewayContext, clientId: string): Prom
   return closeOne(ctx, 'destroyClient', clientId, undefined, undefined);
 }
 
-export async function closeOne(ctx: GatewayContext, operation: string, clientId: string, payload: Buffer | undefined, payloadHash: string | undefined): Promise<boolean> {
+export async function closeOne(
+  ctx: GatewayContext,
+  operation: string,
+  clientId: string,
+  payload: Buffer | undefined,
+  payloadHash: string | undefined,
+): Promise<boolean> {
   let outcome: 'sent' | 'gone' | 'deleted' = 'sent';
   if (payload) outcome = await ctx.api.post(clientId, payload, payloadHash!);
   if (outcome !== 'gone') outcome = await ctx.api.delete(clientId);

@@ -84,6 +84,9 @@ export async function undoIndexWrite(ctx: GatewayContext, operation: HookOperati
   try {
     await ctx.store.deleteIndex(operation, index);
   } catch (error) {
-    ctx.logger.warn(`gateway: ${operation} could not remove its index item (${index.role} ${describe(index.key)}, ${index.connectionId}): ${errorText(error)}`, error);
+    ctx.logger.warn(
+      `gateway: ${operation} could not remove its index item (${index.role} ${describe(index.key)}, ${index.connectionId}): ${errorText(error)}`,
+      error,
+    );
   }
 }

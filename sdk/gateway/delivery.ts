@@ -10,7 +10,17 @@ import { sleep, type CallOptions } from '../ConnectionsApi.ts';
 import { RateLimiter } from '../RateLimiter.ts';
 import { forEachConcurrent, type ItemRef } from '../ConnectionStore.ts';
 import { ValidationError, type GatewayError } from '../errors.ts';
-import { buildChunks, chunkRate, isRetryable, MAX_NOT_BEFORE_WAIT_MS, newFanoutId, parseChunk, queueChunks, type FanoutOperation, type ResolvedFanoutOptions } from '../Fanout.ts';
+import {
+  buildChunks,
+  chunkRate,
+  isRetryable,
+  MAX_NOT_BEFORE_WAIT_MS,
+  newFanoutId,
+  parseChunk,
+  queueChunks,
+  type FanoutOperation,
+  type ResolvedFanoutOptions,
+} from '../Fanout.ts';
 import { sha256Hex } from '../sigv4.ts';
 import { checkOptionsObject, describe } from '../validation.ts';
 import { envelope, newPushId } from '../pushId.ts';
@@ -29,11 +39,21 @@ export function dispatch(ctx: GatewayContext, operation: FanoutOperation, recipi
 }
 
 /** Splits the recipients into chunks and queues one asynchronous worker invocation per chunk. */
-export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions, operation: FanoutOperation, recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+export async function fanOut(
+  ctx: GatewayContext,
+  fanout: ResolvedFanoutOptions,
+  operation: FanoutOperation,
+  recipients: Recipients,
+  payload: Buffer,
+  resolveMs: number,
+): Promise<SendReport> {
   const started = performance.now();
   const id = newFanoutId();
   // One push id for the whole send, in every chunk: a chunk Lambda runs twice posts it twice, and the browser client drops the second.
-  const built = buildChunks(id, operation, payload, recipients, fanout.chunkSize, undefined, { pushId: newPushId(), enveloped: (connectionId) => takesEnvelope(recipients, connectionId) });
+  const built = buildChunks(id, operation, payload, recipients, fanout.chunkSize, undefined, {
+    pushId: newPushId(),
+    enveloped: (connectionId) => takesEnvelope(recipients, connectionId),
+  });
   const rate = chunkRate(fanout.rateLimit, built.length, fanout.maxConcurrentChunks);
   const chunks = built.map((chunk) => ({ ...chunk, rate }));
   const outcome = await queueChunks(fanout, chunks, { ...ctx.retryBackoff, random: ctx.random });
@@ -44,7 +64,14 @@ export async function fanOut(ctx: GatewayContext, fanout: ResolvedFanoutOptions,
     sent: [],
     gone: [],
     failed,
-    queued: { id, functionName: fanout.functionName, chunks: outcome.queued.length, recipients: queuedRecipients, failedChunks: outcome.failed.length, chunkRate: rate },
+    queued: {
+      id,
+      functionName: fanout.functionName,
+      chunks: outcome.queued.length,
+      recipients: queuedRecipients,
+      failedChunks: outcome.failed.length,
+      chunkRate: rate,
+    },
   };
   ctx.onSendCompleted?.({
     operation,
@@ -69,9 +96,12 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
   const extraRounds = input.extraRounds ?? 2;
   const roundDelayMs = input.roundDelayMs ?? 1000;
   const deadlineMs = input.deadlineMs;
-  if (typeof extraRounds !== 'number' || !Number.isInteger(extraRounds) || extraRounds < 0) throw new ValidationError(`options.extraRounds must be a whole number >= 0, got ${describe(extraRounds)}`);
-  if (typeof roundDelayMs !== 'number' || !(roundDelayMs >= 0)) throw new ValidationError(`options.roundDelayMs must be a number >= 0, got ${describe(roundDelayMs)}`);
-  if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs))) throw new ValidationError(`options.deadlineMs must be epoch ms, got ${describe(deadlineMs)}`);
+  if (typeof extraRounds !== 'number' || !Number.isInteger(extraRounds) || extraRounds < 0)
+    throw new ValidationError(`options.extraRounds must be a whole number >= 0, got ${describe(extraRounds)}`);
+  if (typeof roundDelayMs !== 'number' || !(roundDelayMs >= 0))
+    throw new ValidationError(`options.roundDelayMs must be a number >= 0, got ${describe(roundDelayMs)}`);
+  if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs)))
+    throw new ValidationError(`options.deadlineMs must be epoch ms, got ${describe(deadlineMs)}`);
   const payloadHash = sha256Hex(payload);
   const push = chunk.pushId !== undefined ? pushCopy(chunk.pushId, payload, (id) => enveloped.has(id)) : undefined;
   const sent: string[] = [];
@@ -125,7 +155,17 @@ export async function deliverChunk(ctx: GatewayContext, event: unknown, options:
     pruneMs: performance.now() - delivered,
     throttled: call.counters.throttled,
   });
-  return { fanoutId: chunk.fanoutId, index: chunk.index, count: chunk.count, operation: chunk.operation, rounds, recipients: chunk.recipients.length, sent, gone, failed };
+  return {
+    fanoutId: chunk.fanoutId,
+    index: chunk.index,
+    count: chunk.count,
+    operation: chunk.operation,
+    rounds,
+    recipients: chunk.recipients.length,
+    sent,
+    gone,
+    failed,
+  };
 }
 
 export interface PostOutcome {
@@ -210,7 +250,13 @@ export class ConcurrencyLimit {
  * connection item, its index items, and the index items each recipient was found through).
  * Recipient resolution stays outside, so that a caller can hand chunks to worker Lambdas.
  */
-export async function deliver(ctx: GatewayContext, operation: SendMetrics['operation'], recipients: Recipients, payload: Buffer, resolveMs: number): Promise<SendReport> {
+export async function deliver(
+  ctx: GatewayContext,
+  operation: SendMetrics['operation'],
+  recipients: Recipients,
+  payload: Buffer,
+  resolveMs: number,
+): Promise<SendReport> {
   const ids = [...recipients.keys()];
   const started = performance.now();
   const call = { counters: { throttled: 0 } };
@@ -255,7 +301,13 @@ export async function pruneGone(ctx: GatewayContext, operation: string, ids: rea
         const items: ItemRef[] = [...(sources?.get(id) ?? [])];
         // No connection item: $disconnect (or an earlier prune) already removed the rest.
         const memberships = old ? await ctx.store.queryMembershipItems(operation, id, Date.now()) : [];
-        if (old) items.push(...itemsOf(old, memberships.map((m) => m.group)));
+        if (old)
+          items.push(
+            ...itemsOf(
+              old,
+              memberships.map((m) => m.group),
+            ),
+          );
         await ctx.store.deleteItems(operation, items);
         // Its $disconnect will find nothing left: the presence groups hear of the departure here.
         await announceDepartures(ctx, operation, memberships);

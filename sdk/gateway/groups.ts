@@ -172,7 +172,12 @@ export async function ungroup(ctx: GatewayContext, group: string): Promise<void>
  */
 async function uncount(ctx: GatewayContext, operation: string, clientId: string): Promise<boolean> {
   try {
-    await ctx.store.updateConnection(operation, clientId, { expression: 'ADD #n :minus', names: { '#n': COUNT }, values: { ':minus': -1, ':zero': 0 }, condition: '#n > :zero' });
+    await ctx.store.updateConnection(operation, clientId, {
+      expression: 'ADD #n :minus',
+      names: { '#n': COUNT },
+      values: { ':minus': -1, ':zero': 0 },
+      condition: '#n > :zero',
+    });
     return true;
   } catch (error) {
     if (!(error instanceof ConditionFailed)) throw error;

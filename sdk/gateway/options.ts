@@ -238,7 +238,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
   const rawTables = option('tables');
   const tableName = (role: keyof GatewayTableNames): string => {
-    const value = typeof rawTables === 'object' && rawTables !== null ? readConfig(`tables.${role}`, () => (rawTables as Record<string, unknown>)[role]) : undefined;
+    const value =
+      typeof rawTables === 'object' && rawTables !== null ? readConfig(`tables.${role}`, () => (rawTables as Record<string, unknown>)[role]) : undefined;
     if (typeof value !== 'string' || value.length < 3) throw new ConfigurationError(`tables.${role} must be a DynamoDB table name, got ${describe(value)}`);
     return value;
   };
@@ -259,7 +260,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
   const number = (name: keyof typeof DEFAULTS, min: number): number => {
     const value = option(name) ?? DEFAULTS[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new ConfigurationError(`${name} must be a number >= ${min}, got ${describe(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
+      throw new ConfigurationError(`${name} must be a number >= ${min}, got ${describe(value)}`);
     return value;
   };
 
@@ -270,7 +272,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
         ? readConfig('credentials', () => [(credentials as Record<string, unknown>).accessKeyId, (credentials as Record<string, unknown>).secretAccessKey])
         : [];
     if (typeof fields[0] !== 'string' || typeof fields[1] !== 'string') {
-      throw new ConfigurationError(`credentials must be { accessKeyId, secretAccessKey, sessionToken? } or a credential provider function, got ${describe(credentials)}`);
+      throw new ConfigurationError(
+        `credentials must be { accessKeyId, secretAccessKey, sessionToken? } or a credential provider function, got ${describe(credentials)}`,
+      );
     }
   }
 
@@ -281,7 +285,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
 
   const logger = option('logger') ?? console;
-  const warn = typeof logger === 'object' || typeof logger === 'function' ? readConfig('logger.warn', () => (logger as Record<string, unknown>).warn) : undefined;
+  const warn =
+    typeof logger === 'object' || typeof logger === 'function' ? readConfig('logger.warn', () => (logger as Record<string, unknown>).warn) : undefined;
   if (typeof warn !== 'function') throw new ConfigurationError(`logger must be an object with a warn(message, error) method, got ${describe(logger)}`);
 
   const rawSendRate = option('sendRate') ?? DEFAULT_SEND_RATE;
@@ -294,7 +299,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (rawFanout !== undefined && rawFanout !== false) {
     if (typeof rawFanout !== 'object' || rawFanout === null) throw new ConfigurationError(`fanout must be an object or false, got ${describe(rawFanout)}`);
     fanout = readConfig('fanout', () =>
-      resolveFanoutOptions(rawFanout as FanoutOptions, { region, ...(credentials !== undefined ? { credentials: credentials as AwsCredentialIdentity | AwsCredentialIdentityProvider } : {}) }),
+      resolveFanoutOptions(rawFanout as FanoutOptions, {
+        region,
+        ...(credentials !== undefined ? { credentials: credentials as AwsCredentialIdentity | AwsCredentialIdentityProvider } : {}),
+      }),
     );
   }
 
@@ -310,13 +318,23 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   const secretsManager = option('secretsManager');
   if (secretsManager !== undefined) {
-    const send = typeof secretsManager === 'object' && secretsManager !== null ? readConfig('secretsManager.send', () => (secretsManager as Record<string, unknown>).send) : undefined;
+    const send =
+      typeof secretsManager === 'object' && secretsManager !== null
+        ? readConfig('secretsManager.send', () => (secretsManager as Record<string, unknown>).send)
+        : undefined;
     if (typeof send !== 'function') throw new ConfigurationError(`secretsManager must be a SecretsManagerClient, got ${describe(secretsManager)}`);
   }
 
   const recoveryWindowSeconds = option('recoveryWindowSeconds') ?? DEFAULT_RECOVERY_WINDOW_SECONDS;
-  if (typeof recoveryWindowSeconds !== 'number' || !Number.isInteger(recoveryWindowSeconds) || recoveryWindowSeconds < 0 || recoveryWindowSeconds > MAX_RECOVERY_WINDOW_SECONDS) {
-    throw new ConfigurationError(`recoveryWindowSeconds must be a whole number of seconds from 0 to ${MAX_RECOVERY_WINDOW_SECONDS}, got ${describe(recoveryWindowSeconds)}`);
+  if (
+    typeof recoveryWindowSeconds !== 'number' ||
+    !Number.isInteger(recoveryWindowSeconds) ||
+    recoveryWindowSeconds < 0 ||
+    recoveryWindowSeconds > MAX_RECOVERY_WINDOW_SECONDS
+  ) {
+    throw new ConfigurationError(
+      `recoveryWindowSeconds must be a whole number of seconds from 0 to ${MAX_RECOVERY_WINDOW_SECONDS}, got ${describe(recoveryWindowSeconds)}`,
+    );
   }
 
   return {

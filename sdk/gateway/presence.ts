@@ -57,7 +57,8 @@ export function checkPresenceMember(member: unknown, what = 'member'): { id: str
   let id: unknown;
   let info: unknown;
   try {
-    if (typeof member !== 'object' || member === null || Array.isArray(member)) throw new ValidationError(`${what} must be an object { id, info }, got ${describe(member)}`);
+    if (typeof member !== 'object' || member === null || Array.isArray(member))
+      throw new ValidationError(`${what} must be an object { id, info }, got ${describe(member)}`);
     ({ id, info } = member as { id?: unknown; info?: unknown });
   } catch (error) {
     // A getter or a Proxy trap that throws, a revoked Proxy.
@@ -92,7 +93,9 @@ export async function joinPresence(ctx: GatewayContext, clientId: string, group:
     membership: { [PRESENCE_UID]: id },
   });
   const items = await ctx.store.queryPresence('joinPresence', group, Date.now());
-  const earlier = items.some((item) => item.uid === id && item.connectionId !== clientId && (item.joinedAt < joinedAt || (item.joinedAt === joinedAt && item.connectionId < clientId)));
+  const earlier = items.some(
+    (item) => item.uid === id && item.connectionId !== clientId && (item.joinedAt < joinedAt || (item.joinedAt === joinedAt && item.connectionId < clientId)),
+  );
   if (!earlier) {
     await announce(ctx, group, PresenceEvent.memberAdded, { id, info: JSON.parse(infoJson) as unknown }, clientId);
   }
@@ -118,7 +121,10 @@ export async function announceDepartures(ctx: GatewayContext, operation: string,
         if (left.some((item) => item.uid === presenceUid)) return;
         await announce(ctx, group, PresenceEvent.memberRemoved, { id: presenceUid });
       } catch (error) {
-        ctx.logger.warn(`gateway: ${operation} could not announce member_removed of ${describe(presenceUid)} in ${describe(group)}: ${errorText(error)}`, error);
+        ctx.logger.warn(
+          `gateway: ${operation} could not announce member_removed of ${describe(presenceUid)} in ${describe(group)}: ${errorText(error)}`,
+          error,
+        );
       }
     }),
   );
@@ -126,7 +132,8 @@ export async function announceDepartures(ctx: GatewayContext, operation: string,
 
 async function announce(ctx: GatewayContext, group: string, event: string, data: object, exclude?: string): Promise<void> {
   const report = await ctx.sendToGroup(group, { event, channel: group, data }, exclude === undefined ? {} : { exclude });
-  for (const { connectionId, error } of report.failed) ctx.logger.warn(`gateway: ${event} in ${describe(group)} did not reach ${connectionId}: ${errorText(error)}`, error);
+  for (const { connectionId, error } of report.failed)
+    ctx.logger.warn(`gateway: ${event} in ${describe(group)} did not reach ${connectionId}: ${errorText(error)}`, error);
 }
 
 /** One entry per uid, in order of its earliest join, with the info of its latest join. */

@@ -7,7 +7,6 @@ import { checkClientId, checkGroup, checkNameList, checkNames, checkUid, type Se
 import type { GatewayContext } from './context.ts';
 import { resolveIndex } from './sending.ts';
 
-
 export async function getUidByClientId(ctx: GatewayContext, clientId: string): Promise<string | undefined> {
   checkClientId(clientId);
   const item = await ctx.store.getConnection('getUidByClientId', clientId, ['uid']);
@@ -42,7 +41,13 @@ export async function batchGetClientIdByUid(ctx: GatewayContext, uids: string[])
  * One strongly consistent Query per distinct key. The result is built with Object.fromEntries, so
  * that a uid or group named "__proto__" is an own key like any other.
  */
-export async function batchQuery(ctx: GatewayContext, operation: string, role: 'uids' | 'groups', keys: unknown, what: string): Promise<Record<string, string[]>> {
+export async function batchQuery(
+  ctx: GatewayContext,
+  operation: string,
+  role: 'uids' | 'groups',
+  keys: unknown,
+  what: string,
+): Promise<Record<string, string[]>> {
   const checked = checkNameList(keys, role === 'uids' ? checkUid : checkGroup, what);
   const now = Date.now();
   const lists: string[][] = new Array(checked.length);

@@ -47,7 +47,13 @@ function ttlOf(untilMs: number): number {
  * (`restart`); a sender that met the close first starts it unless it runs already, and not on a
  * connection whose window is over. Undefined when the connection cannot be held.
  */
-export async function holdConnection(ctx: GatewayContext, operation: string, connectionId: string, nowMs: number, restart: boolean): Promise<ConnectionItem | undefined> {
+export async function holdConnection(
+  ctx: GatewayContext,
+  operation: string,
+  connectionId: string,
+  nowMs: number,
+  restart: boolean,
+): Promise<ConnectionItem | undefined> {
   if (ctx.recoveryWindowMs <= 0) return undefined;
   const until = nowMs + ctx.recoveryWindowMs;
   try {
@@ -68,7 +74,11 @@ export async function holdConnection(ctx: GatewayContext, operation: string, con
  * `$disconnect`: a browser-client connection closed with anything but 1000 or 1005 is held (its items stay;
  * `record` is what onClose gets); any other is removed as before.
  */
-export async function connectionClosed(ctx: GatewayContext, connectionId: string, closeCode: number | undefined): Promise<{ held: boolean; record: ConnectionRecord | undefined }> {
+export async function connectionClosed(
+  ctx: GatewayContext,
+  connectionId: string,
+  closeCode: number | undefined,
+): Promise<{ held: boolean; record: ConnectionRecord | undefined }> {
   checkAwsConnectionId(connectionId, 'connectionId');
   if (closeCode !== undefined && (typeof closeCode !== 'number' || !Number.isInteger(closeCode) || closeCode < 1000 || closeCode > 4999)) {
     throw new ValidationError(`closeCode must be a WebSocket close code (1000-4999) or undefined, got ${describe(closeCode)}`);
@@ -76,7 +86,10 @@ export async function connectionClosed(ctx: GatewayContext, connectionId: string
   if (!DELIBERATE_CLOSE_CODES.has(closeCode)) {
     const held = await holdConnection(ctx, 'connectionClosed', connectionId, Date.now(), true);
     if (held) {
-      const [groups, session] = await Promise.all([ctx.store.queryMemberships('connectionClosed', connectionId, Date.now()), ctx.store.getSession('connectionClosed', connectionId)]);
+      const [groups, session] = await Promise.all([
+        ctx.store.queryMemberships('connectionClosed', connectionId, Date.now()),
+        ctx.store.getSession('connectionClosed', connectionId),
+      ]);
       return { held: true, record: toRecord(held, session, groups) };
     }
   }
@@ -87,14 +100,22 @@ export async function connectionClosed(ctx: GatewayContext, connectionId: string
  * Removes a connection and what it has (the connection item first), unless another one took it
  * over: that item stays for its `resumedBy`, until TTL.
  */
-export async function removeConnection(ctx: GatewayContext, operation: string, connectionId: string, extra: readonly ItemRef[]): Promise<ConnectionRecord | undefined> {
+export async function removeConnection(
+  ctx: GatewayContext,
+  operation: string,
+  connectionId: string,
+  extra: readonly ItemRef[],
+): Promise<ConnectionRecord | undefined> {
   const old = await ctx.store.deleteConnection(operation, connectionId, true);
   if (old === 'resumed') return undefined;
   if (!old) {
     if (extra.length > 0) await ctx.store.deleteItems(operation, extra);
     return undefined;
   }
-  const [memberships, session] = await Promise.all([ctx.store.queryMembershipItems(operation, connectionId, Date.now()), ctx.store.deleteSession(operation, connectionId)]);
+  const [memberships, session] = await Promise.all([
+    ctx.store.queryMembershipItems(operation, connectionId, Date.now()),
+    ctx.store.deleteSession(operation, connectionId),
+  ]);
   const groups = memberships.map((m) => m.group);
   await ctx.store.deleteItems(operation, [...extra, ...itemsOf(old, groups).filter((item) => item.role !== 'sessions')]);
   // A presence member's last connection leaving: the group hears member_removed (presence.ts).
@@ -107,7 +128,14 @@ export async function removeConnection(ctx: GatewayContext, operation: string, c
  * Reads it, and: posts to its successor; buffers the push while it is held (holding it first when
  * the send met the close before `$disconnect` did); or removes it when it can no longer be resumed.
  */
-export async function recoverGone(ctx: GatewayContext, operation: string, connectionId: string, push: GonePush | undefined, sources: readonly ItemRef[], hops = 0): Promise<void> {
+export async function recoverGone(
+  ctx: GatewayContext,
+  operation: string,
+  connectionId: string,
+  push: GonePush | undefined,
+  sources: readonly ItemRef[],
+  hops = 0,
+): Promise<void> {
   if (hops > MAX_HOPS) {
     ctx.logger.warn(`gateway: ${operation} gave up following resumed connections after ${connectionId} (${MAX_HOPS} hops)`);
     return;
@@ -207,7 +235,11 @@ export async function resumeConnection(ctx: GatewayContext, newId: string, oldId
   const carried = oldSession?.session;
   if (carried && Object.keys(carried).length > 0) {
     const current = (await ctx.store.getSession(operation, newId, ['session']))?.session ?? {};
-    await ctx.store.updateSession(operation, newId, { expression: 'SET #s = :s ADD #v :one', names: { '#s': 'session', '#v': 'version' }, values: { ':s': { ...current, ...carried }, ':one': 1 } });
+    await ctx.store.updateSession(operation, newId, {
+      expression: 'SET #s = :s ADD #v :one',
+      names: { '#s': 'session', '#v': 'version' },
+      values: { ':s': { ...current, ...carried }, ':one': 1 },
+    });
   }
   await ctx.store.deleteItems(operation, itemsOf(old, groups));
   const pending = await ctx.store.queryPending(operation, from, Date.now());
@@ -215,7 +247,11 @@ export async function resumeConnection(ctx: GatewayContext, newId: string, oldId
     const wrapped = envelope(push.pushId, Buffer.from(push.message, 'utf8'), true);
     if (wrapped) await postBytes(ctx, newId, wrapped);
   }
-  if (pending.length > 0) await ctx.store.deleteItems(operation, pending.map((push) => ({ role: 'pending' as const, key: push.pushId, connectionId: from })));
+  if (pending.length > 0)
+    await ctx.store.deleteItems(
+      operation,
+      pending.map((push) => ({ role: 'pending' as const, key: push.pushId, connectionId: from })),
+    );
   await postBytes(ctx, newId, Buffer.from(controlMessage({ type: 'resumed', from, replayed: pending.length })));
   return { resumed: true, from, replayed: pending.length };
 }
@@ -245,8 +281,14 @@ function postBytes(ctx: GatewayContext, connectionId: string, bytes: Buffer): Pr
  */
 export async function markClosed(ctx: GatewayContext, operation: string, connectionId: string): Promise<void> {
   try {
-    await ctx.store.updateConnection(operation, connectionId, { expression: 'SET #c = :t', names: { '#c': 'closed', '#rw': 'rw' }, values: { ':t': true }, condition: 'attribute_exists(#rw)' });
+    await ctx.store.updateConnection(operation, connectionId, {
+      expression: 'SET #c = :t',
+      names: { '#c': 'closed', '#rw': 'rw' },
+      values: { ':t': true },
+      condition: 'attribute_exists(#rw)',
+    });
   } catch (error) {
-    if (!(error instanceof ConditionFailed)) ctx.logger.warn(`gateway: ${operation} could not mark ${connectionId} closed: ${(error as Error)?.message ?? error}`, error);
+    if (!(error instanceof ConditionFailed))
+      ctx.logger.warn(`gateway: ${operation} could not mark ${connectionId} closed: ${(error as Error)?.message ?? error}`, error);
   }
 }

@@ -21,7 +21,12 @@ export async function sendToUid(ctx: GatewayContext, uid: string | string[], mes
   return dispatch(ctx, 'sendToUid', recipients, payload, performance.now() - started);
 }
 
-export async function sendToGroup(ctx: GatewayContext, group: string | string[], message: Message, options?: { exclude?: string | string[] }): Promise<SendReport> {
+export async function sendToGroup(
+  ctx: GatewayContext,
+  group: string | string[],
+  message: Message,
+  options?: { exclude?: string | string[] },
+): Promise<SendReport> {
   const groups = checkNames(group, checkGroup, 'group');
   const exclude = checkExclude(checkOptionsObject(options, 'options').exclude, 'options.exclude');
   const payload = serializeMessage(message);

@@ -83,12 +83,42 @@ test('two tabs bind, a group message reaches both, a uid message only one, and c
   await bob.page.close();
   const tables = JSON.parse(JSON.stringify(dev.endpoints.env)) as Record<string, string>;
   const docs = documentClient(dev.endpoints);
-  await eventually(async () => (await docs.send(new GetCommand({ TableName: tables.GATEWAY_CONNECTIONS_TABLE, Key: { connectionId: bob.clientId }, ConsistentRead: true }))).Item, (item) => item === undefined, 15_000);
+  await eventually(
+    async () =>
+      (await docs.send(new GetCommand({ TableName: tables.GATEWAY_CONNECTIONS_TABLE, Key: { connectionId: bob.clientId }, ConsistentRead: true }))).Item,
+    (item) => item === undefined,
+    15_000,
+  );
   // The connection item goes first, its index items right after (the design brief's removal order).
-  const uidItems = () => docs.send(new QueryCommand({ TableName: tables.GATEWAY_UIDS_TABLE, KeyConditionExpression: 'uid = :u', ExpressionAttributeValues: { ':u': 'bob' }, ConsistentRead: true }));
-  await eventually(async () => (await uidItems()).Items!.length, (n) => n === 0, 15_000);
-  const groupItems = () => docs.send(new QueryCommand({ TableName: tables.GATEWAY_GROUPS_TABLE, KeyConditionExpression: '#g = :g', ExpressionAttributeNames: { '#g': 'group' }, ExpressionAttributeValues: { ':g': 'room-1' }, ConsistentRead: true }));
-  const members = await eventually(async () => (await groupItems()).Items!.map((i) => i.connectionId), (ids) => ids.length === 1, 15_000);
+  const uidItems = () =>
+    docs.send(
+      new QueryCommand({
+        TableName: tables.GATEWAY_UIDS_TABLE,
+        KeyConditionExpression: 'uid = :u',
+        ExpressionAttributeValues: { ':u': 'bob' },
+        ConsistentRead: true,
+      }),
+    );
+  await eventually(
+    async () => (await uidItems()).Items!.length,
+    (n) => n === 0,
+    15_000,
+  );
+  const groupItems = () =>
+    docs.send(
+      new QueryCommand({
+        TableName: tables.GATEWAY_GROUPS_TABLE,
+        KeyConditionExpression: '#g = :g',
+        ExpressionAttributeNames: { '#g': 'group' },
+        ExpressionAttributeValues: { ':g': 'room-1' },
+        ConsistentRead: true,
+      }),
+    );
+  const members = await eventually(
+    async () => (await groupItems()).Items!.map((i) => i.connectionId),
+    (ids) => ids.length === 1,
+    15_000,
+  );
   assert.deepEqual(members, [alice.clientId]);
   assert.equal(await dev.sdk.isUidOnline('bob'), false);
   assert.equal(await dev.sdk.isUidOnline('alice'), true);

@@ -33,7 +33,12 @@ const CHROMIUM_ARGS = [
 async function until(probe: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve().then(probe).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${probe.toString().slice(0, 200)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -51,7 +56,10 @@ async function freePort(): Promise<number> {
 async function startPhpServer(env: Record<string, string>): Promise<{ url: string; process: ChildProcess; log: () => string }> {
   const port = await freePort();
   let log = '';
-  const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', 'example/php', 'example/php/router.php'], { env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', 'example/php', 'example/php/router.php'], {
+    env: { PATH: '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -82,7 +90,9 @@ async function openPage(browser: Browser, phpUrl: string, uid: string, group: st
     alerts.push(dialog.message());
     void dialog.dismiss();
   });
-  const bound = tab.waitForResponse((r) => r.url().endsWith('/bind.php'), { timeout: 20_000 }).then(async (r) => ({ status: r.status(), body: (await r.json()) as { ok?: boolean; error?: string; message?: string } }));
+  const bound = tab
+    .waitForResponse((r) => r.url().endsWith('/bind.php'), { timeout: 20_000 })
+    .then(async (r) => ({ status: r.status(), body: (await r.json()) as { ok?: boolean; error?: string; message?: string } }));
   // The login form (filled in from the query) is submitted by POST with its CSRF token.
   await tab.goto(`${phpUrl}/login.php?uid=${uid}&group=${group}&page=${page}`);
   await tab.click('button[type=submit]');
@@ -103,7 +113,7 @@ const codeOf = (file: string) =>
     .split('\n')
     .filter((line) => !/^\s*\/\//.test(line));
 
-describe('the seed\'s page and bind.php in PHP', { timeout: 180_000 }, () => {
+describe("the seed's page and bind.php in PHP", { timeout: 180_000 }, () => {
   let app: GatewayApiApp;
   let php: Awaited<ReturnType<typeof startPhpServer>>;
   let browser: Browser;
@@ -141,7 +151,13 @@ describe('the seed\'s page and bind.php in PHP', { timeout: 180_000 }, () => {
     assert.deepEqual((await alice.bound).status, 200);
     assert.deepEqual((await bob.bound).body, { ok: true, uid: 'bob', group: 'room-1' });
     // Both pages got init and posted their client id; bind.php bound each to its session's uid and group.
-    await until(async () => (await app.sdk.getClientIdListByGroup('room-1')).length === 2 && (await app.sdk.getClientIdByUid('alice')).length === 1 && (await app.sdk.getClientIdByUid('bob')).length === 1, 20_000);
+    await until(
+      async () =>
+        (await app.sdk.getClientIdListByGroup('room-1')).length === 2 &&
+        (await app.sdk.getClientIdByUid('alice')).length === 1 &&
+        (await app.sdk.getClientIdByUid('bob')).length === 1,
+      20_000,
+    );
     const [aliceId] = await app.sdk.getClientIdByUid('alice');
     const [bobId] = await app.sdk.getClientIdByUid('bob');
     assert.notEqual(aliceId, bobId);

@@ -59,7 +59,11 @@ test('across a gateway restart on the same port and a DELETE, the page reconnect
 
   const states: string[] = [];
   page.on('console', (m) => states.push(m.text()));
-  await page.evaluate(() => new MutationObserver(() => console.log(document.querySelector('#status')!.getAttribute('data-state'))).observe(document.querySelector('#status')!, { attributes: true }));
+  await page.evaluate(() =>
+    new MutationObserver(() => console.log(document.querySelector('#status')!.getAttribute('data-state'))).observe(document.querySelector('#status')!, {
+      attributes: true,
+    }),
+  );
   await dev.restartGateway();
   const second = await reboundAfter(page, first);
   assert.ok(states.includes('reconnecting'), `the page showed the reconnect: ${states.join(' ')}`);
@@ -108,14 +112,18 @@ test('at the connection age limit (lowered to 6 s here; 2 hours on AWS) API Gate
     await page.locator('#messages li', { hasText: 'server: after the age limit' }).waitFor();
     assert.equal(await notReloaded(page), true);
     // The old connection's $disconnect (asynchronous) removes its binding; the page's later ones stay bound.
-    await eventually(() => aged.sdk.getClientIdByUid('frank'), (ids) => !ids.includes(first) && ids.length > 0, 10_000);
+    await eventually(
+      () => aged.sdk.getClientIdByUid('frank'),
+      (ids) => !ids.includes(first) && ids.length > 0,
+      10_000,
+    );
   } finally {
     await page.close();
     await aged.stop();
   }
 });
 
-test('another session cannot bind the page\'s connection: without its token, or with its own token, the bind is refused and nothing changes', async () => {
+test("another session cannot bind the page's connection: without its token, or with its own token, the bind is refused and nothing changes", async () => {
   const victim = await openPage('dave', 'room-v');
   const attacker = await openPage('eve', 'room-e');
   const attempt = (fields: Record<string, string>) =>
@@ -125,7 +133,11 @@ test('another session cannot bind the page\'s connection: without its token, or 
     }, fields);
   const ownToken = await attacker.page.evaluate(() => (window as unknown as { gatewayClient: { bindToken: string } }).gatewayClient.bindToken);
   assert.match(ownToken, /^v2\.\d+\.[A-Za-z0-9_-]{43}$/);
-  const attempts: Array<Record<string, string>> = [{ client_id: victim.clientId }, { client_id: victim.clientId, bind_token: ownToken }, { client_id: victim.clientId, bind_token: 'forged' }];
+  const attempts: Array<Record<string, string>> = [
+    { client_id: victim.clientId },
+    { client_id: victim.clientId, bind_token: ownToken },
+    { client_id: victim.clientId, bind_token: 'forged' },
+  ];
   for (const fields of attempts) {
     const { status, body } = await attempt(fields);
     assert.equal(status, 403, JSON.stringify(body));
@@ -169,11 +181,19 @@ test('an init that never comes makes the client close and reconnect; once init c
     assert.ok(silent.stats().disconnects >= 2, 'the client closed each connection that brought no init');
 
     sendInit = true;
-    await eventually(() => page.evaluate(() => (window as unknown as { inits: unknown[] }).inits.length), (n) => n === 1, 10_000);
+    await eventually(
+      () => page.evaluate(() => (window as unknown as { inits: unknown[] }).inits.length),
+      (n) => n === 1,
+      10_000,
+    );
     assert.equal(await page.evaluate(() => (window as unknown as { client: { state: string } }).client.state), 'open');
 
     await page.evaluate(() => (window as unknown as { client: { close(): void } }).client.close());
-    await eventually(() => silent.stats().openConnections, (n) => n === 0, 5000);
+    await eventually(
+      () => silent.stats().openConnections,
+      (n) => n === 0,
+      5000,
+    );
     const connects = silent.stats().connects;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.equal(silent.stats().connects, connects, 'no connection after close()');
@@ -201,7 +221,11 @@ test('coming back online reconnects at once instead of waiting out the backoff',
       window.states = [];
       window.client = connect(${JSON.stringify(wsUrl)}, { minDelayMs: 60000, maxDelayMs: 60000, onInit: (init) => window.inits.push(init), onStateChange: (state, info) => window.states.push({ state, info }) });
     })()`);
-    await eventually(() => page.evaluate(() => window.states.filter((s: { state: string }) => s.state === 'reconnecting').length), (n) => n === 1, 10_000);
+    await eventually(
+      () => page.evaluate(() => window.states.filter((s: { state: string }) => s.state === 'reconnecting').length),
+      (n) => n === 1,
+      10_000,
+    );
     const wait = await page.evaluate(() => window.states.at(-1).info.delayMs);
     assert.ok(wait >= 30_000, `waiting ${wait} ms`);
     gateway = new LocalGateway({ ...builtinApp(), ttlSweepIntervalMs: 0, port });
@@ -209,7 +233,11 @@ test('coming back online reconnects at once instead of waiting out the backoff',
     const started = Date.now();
     await context.setOffline(true);
     await context.setOffline(false); // fires `online`
-    await eventually(() => page.evaluate(() => window.inits.length), (n) => n === 1, 10_000);
+    await eventually(
+      () => page.evaluate(() => window.inits.length),
+      (n) => n === 1,
+      10_000,
+    );
     assert.ok(Date.now() - started < 10_000);
     assert.equal(await page.evaluate(() => window.client.state), 'open');
     await page.evaluate(() => window.client.close());

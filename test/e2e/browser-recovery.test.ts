@@ -56,7 +56,11 @@ async function clientPage(dev: DevEnvironment, uid: string, group: string): Prom
       onStateChange: (state, info) => window.states.push({ state, info, at: Date.now() }),
     });
   })()`);
-  await eventually(() => page.evaluate(() => window.bound), (id) => typeof id === 'string', 20_000);
+  await eventually(
+    () => page.evaluate(() => window.bound),
+    (id) => typeof id === 'string',
+    20_000,
+  );
   return page;
 }
 
@@ -79,15 +83,25 @@ async function pushRun(dev: DevEnvironment, uid: string, group: string, during?:
 }
 
 async function assertEveryPushOnceInOrder(page: Page, sent: number): Promise<void> {
-  await eventually(() => page.evaluate(() => window.got.length), (n) => n >= sent, 20_000).catch(() => undefined);
+  await eventually(
+    () => page.evaluate(() => window.got.length),
+    (n) => n >= sent,
+    20_000,
+  ).catch(() => undefined);
   const seqs: number[] = await page.evaluate(() => window.got.map((m: { data: { seq: number } }) => m.data.seq));
   const missing = Array.from({ length: sent }, (_, i) => i).filter((i) => !seqs.includes(i));
   const duplicated = seqs.filter((s, i) => seqs.indexOf(s) !== i);
   assert.deepEqual({ received: seqs.length, missing, duplicated }, { received: sent, missing: [], duplicated: [] }, `pushed ${sent}`);
-  assert.deepEqual(seqs, Array.from({ length: sent }, (_, i) => i), 'in the order sent');
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: sent }, (_, i) => i),
+    'in the order sent',
+  );
 }
 
-test('the gateway cuts the connection every 5 s (age limit; 2 hours on AWS): the client opens the next one before the cut and takes the old one over; 30 s of pushes at 20/s to the uid, the group and all arrive once each, in order', { timeout: RUN_MS + 90_000 }, async () => {
+test('the gateway cuts the connection every 5 s (age limit; 2 hours on AWS): the client opens the next one before the cut and takes the old one over; 30 s of pushes at 20/s to the uid, the group and all arrive once each, in order', {
+  timeout: RUN_MS + 90_000,
+}, async () => {
   const dev = await startDevEnvironment({ assemblyDirectory: 'cdk.out', limits: { maxConnectionDurationMs: 5_000 } });
   const page = await clientPage(dev, 'ada', 'room-mbb');
   try {
@@ -98,14 +112,20 @@ test('the gateway cuts the connection every 5 s (age limit; 2 hours on AWS): the
     assert.ok(inits.filter((i) => i.resumed).length >= Math.floor(RUN_MS / 5_000) - 1, `renewed by take-over: ${JSON.stringify(inits)}`);
     assert.equal(states.filter((s) => s.state === 'reconnecting').length, 0, 'the page never saw a reconnect');
     // Listed once (a take-over in progress lists both for the milliseconds between its writes and its deletes).
-    await eventually(() => dev.sdk.getClientIdByUid('ada'), (ids) => ids.length === 1, 5_000);
+    await eventually(
+      () => dev.sdk.getClientIdByUid('ada'),
+      (ids) => ids.length === 1,
+      5_000,
+    );
   } finally {
     await page.close();
     await dev.stop();
   }
 });
 
-test('the socket cut without a close frame (a network drop: $disconnect says 1006) every 4 s: the client resumes within the window; 30 s of pushes at 20/s arrive once each, in order', { timeout: RUN_MS + 90_000 }, async () => {
+test('the socket cut without a close frame (a network drop: $disconnect says 1006) every 4 s: the client resumes within the window; 30 s of pushes at 20/s arrive once each, in order', {
+  timeout: RUN_MS + 90_000,
+}, async () => {
   const dev = await startDevEnvironment({ assemblyDirectory: 'cdk.out' });
   const page = await clientPage(dev, 'bob', 'room-drop');
   try {
@@ -121,16 +141,28 @@ test('the socket cut without a close frame (a network drop: $disconnect says 100
     assert.ok(drops >= Math.floor(RUN_MS / 4_000) - 1, `dropped ${drops} times`);
     const inits: Array<{ resumed: boolean }> = await page.evaluate(() => window.inits);
     assert.equal(inits.filter((i) => i.resumed).length, drops, `every drop resumed: ${JSON.stringify(inits)}`);
-    await eventually(() => dev.sdk.getClientIdByUid('bob'), (ids) => ids.length === 1, 5_000);
+    await eventually(
+      () => dev.sdk.getClientIdByUid('bob'),
+      (ids) => ids.length === 1,
+      5_000,
+    );
   } finally {
     await page.close();
     await dev.stop();
   }
 });
 
-test('a resume with another client\'s old id, or after the window, is refused and carries nothing over; after closeClient the client reconnects without resuming', { timeout: 90_000 }, async () => {
+test("a resume with another client's old id, or after the window, is refused and carries nothing over; after closeClient the client reconnects without resuming", {
+  timeout: 90_000,
+}, async () => {
   const dev = await startDevEnvironment({ assemblyDirectory: 'cdk.out' });
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dev.endpoints.dynamoEndpoint, region: dev.endpoints.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+  const doc = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: dev.endpoints.dynamoEndpoint,
+      region: dev.endpoints.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+  );
   const victim = await clientPage(dev, 'victim', 'room-victim');
   const attacker = await browser.newPage();
   try {
@@ -138,7 +170,11 @@ test('a resume with another client\'s old id, or after the window, is refused an
     // The victim's network drops: its connection is held for the window.
     assert.equal(dev.gateway.dropConnection(victimId), true);
     await victim.evaluate(() => window.client.close()); // and it never comes back
-    await eventually(() => dev.sdk.getClientIdByUid('victim'), (ids) => ids.length === 1 && ids[0] === victimId, 10_000);
+    await eventually(
+      () => dev.sdk.getClientIdByUid('victim'),
+      (ids) => ids.length === 1 && ids[0] === victimId,
+      10_000,
+    );
     await dev.sdk.sendToUid('victim', { secret: 1 });
 
     // The attacker knows the old id (ids leak) and has a valid resume token: its own.
@@ -170,7 +206,14 @@ test('a resume with another client\'s old id, or after the window, is refused an
     assert.deepEqual(await dev.sdk.getClientIdByUid('victim'), [victimId], 'nothing carried over');
 
     // After the window (its end moved into the past): refused even with the victim's own token.
-    await doc.send(new UpdateCommand({ TableName: dev.sdk.tables.connections, Key: { connectionId: victimId }, UpdateExpression: 'SET heldUntil = :past', ExpressionAttributeValues: { ':past': Date.now() - 1 } }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: dev.sdk.tables.connections,
+        Key: { connectionId: victimId },
+        UpdateExpression: 'SET heldUntil = :past',
+        ExpressionAttributeValues: { ':past': Date.now() - 1 },
+      }),
+    );
     const key = Buffer.from(Object.values(dev.gateway.secrets.values())[0]!, 'utf8');
     const late = await attempt(victimId, mintResumeToken(key, victimId, Date.now() + 60_000));
     assert.deepEqual(JSON.parse(late.frames[1]!.slice(2)), { type: 'resume_refused', from: victimId, reason: 'not-resumable' });
@@ -180,13 +223,24 @@ test('a resume with another client\'s old id, or after the window, is refused an
     const carol = await clientPage(dev, 'carol', 'room-carol');
     const first: string = await carol.evaluate(() => window.client.clientId);
     assert.equal(await dev.sdk.closeClient(first), true);
-    await eventually(() => carol.evaluate(() => window.inits.length), (n) => n === 2, 20_000);
+    await eventually(
+      () => carol.evaluate(() => window.inits.length),
+      (n) => n === 2,
+      20_000,
+    );
     const inits: Array<{ clientId: string; resumed: boolean }> = await carol.evaluate(() => window.inits);
     assert.equal(inits[1]!.resumed, false);
     assert.notEqual(inits[1]!.clientId, first);
     const states: Array<{ state: string; info: { code?: number } }> = await carol.evaluate(() => window.states);
-    assert.ok(states.some((s) => s.state === 'reconnecting' && s.info.code === 1000), JSON.stringify(states));
-    await eventually(() => dev.sdk.getClientIdByUid('carol'), (ids) => ids.length === 1 && ids[0] === inits[1]!.clientId, 10_000);
+    assert.ok(
+      states.some((s) => s.state === 'reconnecting' && s.info.code === 1000),
+      JSON.stringify(states),
+    );
+    await eventually(
+      () => dev.sdk.getClientIdByUid('carol'),
+      (ids) => ids.length === 1 && ids[0] === inits[1]!.clientId,
+      10_000,
+    );
     await carol.close();
   } finally {
     doc.destroy();
@@ -195,4 +249,3 @@ test('a resume with another client\'s old id, or after the window, is refused an
     await dev.stop();
   }
 });
-

@@ -44,21 +44,52 @@ test('`npx cdk synth` builds the stack, bundles six functions, and passes the na
     assert.equal(types.filter((type) => type === 'AWS::DynamoDB::Table').length, 5);
     assert.equal(types.filter((type) => type === 'AWS::ApiGateway::Account').length, 1, 'the app sets the account logging role by default');
     const outputIds = Object.keys(template.Outputs).map((key) => key.replace(/^Gateway|[0-9A-F]{8}$/g, ''));
-    assert.deepEqual(outputIds.sort(), ['BindTokenSecretArn', 'CallbackUrl', 'ConnectionsTableName', 'FanoutFunctionName', 'GatewayApiFunctionName', 'GroupsTableName', 'MembershipsTableName', 'SessionsTableName', 'UidsTableName', 'WebSocketUrl']);
+    assert.deepEqual(outputIds.sort(), [
+      'BindTokenSecretArn',
+      'CallbackUrl',
+      'ConnectionsTableName',
+      'FanoutFunctionName',
+      'GatewayApiFunctionName',
+      'GroupsTableName',
+      'MembershipsTableName',
+      'SessionsTableName',
+      'UidsTableName',
+      'WebSocketUrl',
+    ]);
     const report = JSON.parse(readFileSync(join(run.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations?: unknown[] }> };
-    assert.deepEqual(report.pluginReports.flatMap((r) => r.violations ?? []), []);
+    assert.deepEqual(
+      report.pluginReports.flatMap((r) => r.violations ?? []),
+      [],
+    );
   } finally {
     rmSync(run.outdir, { recursive: true, force: true });
   }
 });
 
 test('context picks an Events module, custom routes and a stage name; a bad value fails with a message', () => {
-  const run = cdkSynth(['-c', 'eventsModule=test/fixtures/events/chatEvents.ts', '-c', 'routes=chat,typing', '-c', 'stageName=live', '-c', 'apiGatewayCloudWatchRole=false']);
+  const run = cdkSynth([
+    '-c',
+    'eventsModule=test/fixtures/events/chatEvents.ts',
+    '-c',
+    'routes=chat,typing',
+    '-c',
+    'stageName=live',
+    '-c',
+    'apiGatewayCloudWatchRole=false',
+  ]);
   try {
     assert.equal(run.status, 0, run.output);
-    const template = JSON.parse(readFileSync(join(run.outdir, 'ServerlessGatewayWorker.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const template = JSON.parse(readFileSync(join(run.outdir, 'ServerlessGatewayWorker.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
     const resources = Object.values(template.Resources);
-    assert.deepEqual(resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort(), ['$connect', '$default', '$disconnect', 'chat', 'ping', 'typing']);
+    assert.deepEqual(
+      resources
+        .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+        .map((r) => r.Properties.RouteKey)
+        .sort(),
+      ['$connect', '$default', '$disconnect', 'chat', 'ping', 'typing'],
+    );
     assert.equal(resources.find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!.Properties.StageName, 'live');
     assert.equal(resources.filter((r) => r.Type === 'AWS::ApiGateway::Account').length, 0);
   } finally {

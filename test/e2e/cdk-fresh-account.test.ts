@@ -61,7 +61,7 @@ describe('the default app (`cdk deploy` with no context)', () => {
     assert.deepEqual(freshAccountRefusals(template), []);
   });
 
-  test('it sets the region\'s logging role itself (retained), so the stage has access logs; the fan-out worker reserves nothing', () => {
+  test("it sets the region's logging role itself (retained), so the stage has access logs; the fan-out worker reserves nothing", () => {
     assert.equal(ofType(template, 'AWS::ApiGateway::Account').length, 1);
     const stage = ofType(template, 'AWS::ApiGatewayV2::Stage')[0]!;
     assert.ok(stage.Properties!.AccessLogSettings);
@@ -87,12 +87,17 @@ describe('a second copy of the app (staging + prod), with every fan-out switch s
     const config = ofType(staging, 'AWS::Lambda::EventInvokeConfig').find((c) => c.Properties!.MaximumRetryAttempts === 1)!;
     assert.equal(config.Properties!.MaximumEventAgeInSeconds, 1800);
     assert.equal(ofType(staging, 'AWS::SQS::Queue')[0]!.Properties!.MessageRetentionPeriod, 2 * 86400);
-    const thresholds = ofType(staging, 'AWS::Lambda::Function').map((fn) => (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.GATEWAY_FANOUT_THRESHOLD).filter(Boolean);
+    const thresholds = ofType(staging, 'AWS::Lambda::Function')
+      .map((fn) => (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables.GATEWAY_FANOUT_THRESHOLD)
+      .filter(Boolean);
     assert.deepEqual([...new Set(thresholds)], ['250']);
   });
 
   test('the only refusal is the reservation that was asked for; nothing has a fixed name, and its logging role is its own and retained', () => {
-    assert.deepEqual(freshAccountRefusals(staging).map((r) => r.replace(/^\w+: /, '')), ['reserves 5 concurrent executions']);
+    assert.deepEqual(
+      freshAccountRefusals(staging).map((r) => r.replace(/^\w+: /, '')),
+      ['reserves 5 concurrent executions'],
+    );
   });
 });
 
@@ -106,7 +111,10 @@ describe('a stack holding only the construct, with default props', () => {
   test('no account-wide resource at all: no AWS::ApiGateway::Account, no role for it, no access logs, no reservation', () => {
     assert.equal(ofType(template, 'AWS::ApiGateway::Account').length, 0);
     for (const role of ofType(template, 'AWS::IAM::Role')) {
-      assert.deepEqual((role.Properties!.AssumeRolePolicyDocument as { Statement: Array<{ Principal: unknown }> }).Statement.map((s) => s.Principal), [{ Service: 'lambda.amazonaws.com' }]);
+      assert.deepEqual(
+        (role.Properties!.AssumeRolePolicyDocument as { Statement: Array<{ Principal: unknown }> }).Statement.map((s) => s.Principal),
+        [{ Service: 'lambda.amazonaws.com' }],
+      );
     }
     assert.equal(ofType(template, 'AWS::ApiGatewayV2::Stage')[0]!.Properties!.AccessLogSettings, undefined);
   });
@@ -119,8 +127,11 @@ describe('a stack holding only the construct, with default props', () => {
 });
 
 describe('control: the rules report what a fresh account refuses', () => {
-  test('a reservation asked for through the app\'s context', () => {
-    assert.deepEqual(freshAccountRefusals(asTheAppWould({ fanoutReservedConcurrency: '10' })).map((r) => r.replace(/^\w+: /, '')), ['reserves 10 concurrent executions']);
+  test("a reservation asked for through the app's context", () => {
+    assert.deepEqual(
+      freshAccountRefusals(asTheAppWould({ fanoutReservedConcurrency: '10' })).map((r) => r.replace(/^\w+: /, '')),
+      ['reserves 10 concurrent executions'],
+    );
   });
 
   test('access logs stated to be safe (accessLogs without the role) need a region that already has its role', () => {
@@ -132,7 +143,9 @@ describe('control: the rules report what a fresh account refuses', () => {
 
   test('a logging role deleted with the stack, and a fixed physical name', () => {
     const template = constructOnly({ apiGatewayCloudWatchRole: true });
-    const roleId = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties).includes('apigateway.amazonaws.com'))![0];
+    const roleId = Object.entries(template.Resources).find(
+      ([, r]) => r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties).includes('apigateway.amazonaws.com'),
+    )![0];
     const broken: TemplateJson = {
       Resources: {
         ...template.Resources,
@@ -141,7 +154,13 @@ describe('control: the rules report what a fresh account refuses', () => {
       },
     };
     const refusals = freshAccountRefusals(broken);
-    assert.ok(refusals.some((r) => r.startsWith(`${roleId}: the region's logging role is deleted with the stack`)), refusals.join('\n'));
-    assert.ok(refusals.some((r) => r.startsWith('Named: fixed QueueName')), refusals.join('\n'));
+    assert.ok(
+      refusals.some((r) => r.startsWith(`${roleId}: the region's logging role is deleted with the stack`)),
+      refusals.join('\n'),
+    );
+    assert.ok(
+      refusals.some((r) => r.startsWith('Named: fixed QueueName')),
+      refusals.join('\n'),
+    );
   });
 });

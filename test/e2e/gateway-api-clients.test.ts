@@ -41,8 +41,23 @@ describe('the Gateway API from other clients', { timeout: 120_000 }, () => {
         const answer = await lambda.send(new InvokeCommand({ FunctionName: app.functionName, Payload: JSON.stringify(payload) }));
         return { statusCode: answer.StatusCode, functionError: answer.FunctionError, body: JSON.parse(Buffer.from(answer.Payload!).toString('utf8')) };
       };
-      const bound = await invoke({ calls: [{ method: 'bindUid', args: [client.id, 'sdk-user'] }, { method: 'joinGroup', args: [client.id, 'sdk-room'] }] });
-      assert.deepEqual(bound, { statusCode: 200, functionError: undefined, body: { ok: true, results: [{ ok: true, result: null }, { ok: true, result: null }] } });
+      const bound = await invoke({
+        calls: [
+          { method: 'bindUid', args: [client.id, 'sdk-user'] },
+          { method: 'joinGroup', args: [client.id, 'sdk-room'] },
+        ],
+      });
+      assert.deepEqual(bound, {
+        statusCode: 200,
+        functionError: undefined,
+        body: {
+          ok: true,
+          results: [
+            { ok: true, result: null },
+            { ok: true, result: null },
+          ],
+        },
+      });
       assert.deepEqual(await app.sdk.getClientIdByUid('sdk-user'), [client.id]);
       assert.deepEqual(await app.sdk.getClientIdListByGroup('sdk-room'), [client.id]);
 
@@ -111,11 +126,27 @@ describe('the Gateway API with bind tokens required (the construct default)', { 
       assert.match(a.bindToken, /^v2\./);
       const missing = await invoke({ method: 'bindUid', args: [a.id, 'token-user'] });
       assert.deepEqual([missing.error.code, missing.error.reason, missing.error.connectionId], ['BIND_TOKEN', 'missing', a.id]);
-      const stolen = await invoke({ calls: [{ method: 'bindUid', args: [a.id, 'token-user', b.bindToken] }, { method: 'joinGroup', args: [a.id, 'token-room', b.bindToken] }] });
+      const stolen = await invoke({
+        calls: [
+          { method: 'bindUid', args: [a.id, 'token-user', b.bindToken] },
+          { method: 'joinGroup', args: [a.id, 'token-room', b.bindToken] },
+        ],
+      });
       assert.deepEqual([stolen.error.code, stolen.error.reason, stolen.error.index], ['BIND_TOKEN', 'mismatch', 0]);
       assert.deepEqual(await app.sdk.getClientIdByUid('token-user'), [], 'nothing was written');
-      const bound = await invoke({ calls: [{ method: 'bindUid', args: [a.id, 'token-user', a.bindToken] }, { method: 'joinGroup', args: [a.id, 'token-room', a.bindToken] }] });
-      assert.deepEqual(bound, { ok: true, results: [{ ok: true, result: null }, { ok: true, result: null }] });
+      const bound = await invoke({
+        calls: [
+          { method: 'bindUid', args: [a.id, 'token-user', a.bindToken] },
+          { method: 'joinGroup', args: [a.id, 'token-room', a.bindToken] },
+        ],
+      });
+      assert.deepEqual(bound, {
+        ok: true,
+        results: [
+          { ok: true, result: null },
+          { ok: true, result: null },
+        ],
+      });
       assert.deepEqual(await app.sdk.getClientIdListByGroup('token-room'), [a.id]);
       assert.deepEqual(await invoke({ method: 'verifyBindToken', args: [a.id, a.bindToken] }), { ok: true, result: true });
       assert.deepEqual(await invoke({ method: 'verifyBindToken', args: [a.id, b.bindToken] }), { ok: true, result: false });

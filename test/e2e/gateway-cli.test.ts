@@ -129,7 +129,11 @@ test('npm start on taken default ports (3001, 8000, 8080) takes free ones, print
   try {
     const cli = await startCli('../example/start.ts', ['--quiet']);
     try {
-      for (const [what, port] of [['the gateway', 3001], ['DynamoDB', 8000], ['the example page', 8080]] as const) {
+      for (const [what, port] of [
+        ['the gateway', 3001],
+        ['DynamoDB', 8000],
+        ['the example page', 8080],
+      ] as const) {
         assert.match(cli.output, new RegExp(`note: ${what} default port ${port} is in use; using \\d+ instead`), cli.output);
       }
       const wsUrl = /WebSocket URL\s+(ws:\/\/\S+)/.exec(cli.output)![1]!;
@@ -167,7 +171,11 @@ test('npm run gateway on taken default ports (3001, 8000) takes free ones and pr
 test('a port given explicitly that is taken still fails loudly, and a malformed one is refused', async () => {
   const held = await takePort(0);
   try {
-    for (const [script, option] of [['../local/cli.ts', '--port'], ['../local/cli.ts', '--dynamo-port'], ['../example/start.ts', '--web-port']] as const) {
+    for (const [script, option] of [
+      ['../local/cli.ts', '--port'],
+      ['../local/cli.ts', '--dynamo-port'],
+      ['../example/start.ts', '--web-port'],
+    ] as const) {
       const others = ['--port', '--dynamo-port', ...(script.includes('start') ? ['--web-port'] : [])].filter((o) => o !== option).flatMap((o) => [o, '0']);
       const result = await runToExit(script, [option, String(held.port), ...others, '--quiet']);
       assert.equal(result.code, 1, `${script} ${option}: ${result.output}`);
@@ -201,7 +209,8 @@ test('--help and --version answer and exit 0 (the package command, npm run gatew
   }
   assert.deepEqual([parseCommandLine(GATEWAY_COMMAND, ['-h']).values.help, parseCommandLine(GATEWAY_COMMAND, ['-v']).values.version], [true, true]);
   const gatewayHelp = (await runToExit('../local/cli.ts', ['--help'])).output;
-  for (const option of ['--assembly <dir>', '--template <file>', '--parameter-overrides', '--serverless <file>', '--stage <name>']) assert.ok(gatewayHelp.includes(option), option);
+  for (const option of ['--assembly <dir>', '--template <file>', '--parameter-overrides', '--serverless <file>', '--stage <name>'])
+    assert.ok(gatewayHelp.includes(option), option);
 });
 
 test('fails: a usage error is one line naming the option and exit 2, no stack trace (the package command, npm run gateway, npm start)', async () => {
@@ -241,7 +250,20 @@ test('fails: each usage error names the option: unknown, missing or bad values, 
   assert.match(usage(['--template', 't.yaml', '--stage', 'dev']), /^--stage needs --serverless/);
   assert.equal(usage(['--quiet', '--verbose']), '--quiet and --verbose contradict each other');
   // The forms sam deploy takes: several words, one quoted word, the long form; a value may contain '='.
-  const parsed = checkGatewayArguments(parseCommandLine(GATEWAY_COMMAND, ['--template', 't.yaml', '--parameter-overrides', 'A=1', 'B=x=y', '--parameter-overrides', 'C=3 D=4', 'ParameterKey=E,ParameterValue=5', '--port', '0']));
+  const parsed = checkGatewayArguments(
+    parseCommandLine(GATEWAY_COMMAND, [
+      '--template',
+      't.yaml',
+      '--parameter-overrides',
+      'A=1',
+      'B=x=y',
+      '--parameter-overrides',
+      'C=3 D=4',
+      'ParameterKey=E,ParameterValue=5',
+      '--port',
+      '0',
+    ]),
+  );
   assert.deepEqual(parsed.parameterOverrides, { A: '1', B: 'x=y', C: '3', D: '4', E: '5' });
   assert.equal(parsed.port, 0);
 });
@@ -250,14 +272,42 @@ test('fails: a template that cannot be read or served is one line and exit 1, be
   const missing = await runToExit('../local/cli.ts', ['--template', 'no/such/template.yaml']);
   assert.equal(missing.code, 1);
   assert.match(missing.output, /^error: cannot read .*no\/such\/template\.yaml: ENOENT\n$/);
-  const wrongStage = await runToExit('../local/cli.ts', ['--template', fileURLToPath(new URL('../fixtures/sam-app/template.yaml', import.meta.url)), '--parameter-overrides', 'StageName=qa']);
+  const wrongStage = await runToExit('../local/cli.ts', [
+    '--template',
+    fileURLToPath(new URL('../fixtures/sam-app/template.yaml', import.meta.url)),
+    '--parameter-overrides',
+    'StageName=qa',
+  ]);
   assert.equal(wrongStage.code, 1);
   assert.match(wrongStage.output, /^error: parameter StageName: "qa" is not one of its AllowedValues \(dev, test, prod\)\n$/);
 });
 
 test('the console: EMF records are summed into one line per period (each with --verbose); other lines carry the function name', () => {
-  const record = (n: number) => JSON.stringify({ _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'App', Dimensions: [[]], Metrics: [{ Name: 'Connects', Unit: 'Count' }, { Name: 'Latency', Unit: 'Milliseconds' }] }] }, Connects: 1, Latency: [n, n] });
-  assert.deepEqual(emfMetrics(`2026-01-01T00:00:00Z\tid\tINFO\t${record(2)}`), new Map([['Connects', 1], ['Latency', 4]]));
+  const record = (n: number) =>
+    JSON.stringify({
+      _aws: {
+        Timestamp: 0,
+        CloudWatchMetrics: [
+          {
+            Namespace: 'App',
+            Dimensions: [[]],
+            Metrics: [
+              { Name: 'Connects', Unit: 'Count' },
+              { Name: 'Latency', Unit: 'Milliseconds' },
+            ],
+          },
+        ],
+      },
+      Connects: 1,
+      Latency: [n, n],
+    });
+  assert.deepEqual(
+    emfMetrics(`2026-01-01T00:00:00Z\tid\tINFO\t${record(2)}`),
+    new Map([
+      ['Connects', 1],
+      ['Latency', 4],
+    ]),
+  );
   assert.equal(emfMetrics('{"not": "emf"}'), undefined);
   assert.equal(emfMetrics('{"_aws": broken'), undefined);
 

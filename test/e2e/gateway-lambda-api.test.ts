@@ -58,7 +58,7 @@ function checkProbeConfiguration(configuration: FunctionConfiguration | Record<s
   assert.equal(c.Version, '$LATEST');
   assert.equal(c.State, 'Active');
   assert.equal(c.PackageType, 'Zip');
-  assert.deepEqual(c.Environment, { Variables: { TABLE: 'things' } }, 'only the function\'s own variables, as Lambda reports them');
+  assert.deepEqual(c.Environment, { Variables: { TABLE: 'things' } }, "only the function's own variables, as Lambda reports them");
   assert.equal(c.CodeSize, readFileSync(entry).length);
   assert.equal(c.CodeSha256, createHash('sha256').update(readFileSync(entry)).digest('base64'));
   assert.match(String(c.LastModified), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$/);
@@ -67,7 +67,10 @@ function checkProbeConfiguration(configuration: FunctionConfiguration | Record<s
 
 test('ListFunctions lists every hosted function, in pages when MaxItems asks for them', async () => {
   const all = await lambda.send(new ListFunctionsCommand({}));
-  assert.deepEqual(all.Functions!.map((f) => f.FunctionName), ['probe', 'inline', 'third']);
+  assert.deepEqual(
+    all.Functions!.map((f) => f.FunctionName),
+    ['probe', 'inline', 'third'],
+  );
   assert.equal(all.NextMarker, undefined);
   checkProbeConfiguration(all.Functions![0]);
   assert.equal(all.Functions![1]!.Runtime, 'nodejs24.x');
@@ -137,7 +140,10 @@ async function awsCli(...args: string[]): Promise<{ code: number; stdout: string
 test('AWS CLI v2: list-functions, get-function and get-function-configuration parse, another operation names UnknownOperationException', async () => {
   const list = await awsCli('lambda', 'list-functions');
   assert.equal(list.code, 0, list.stderr);
-  assert.deepEqual((JSON.parse(list.stdout) as { Functions: Array<{ FunctionName: string }> }).Functions.map((f) => f.FunctionName), ['probe', 'inline', 'third']);
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { Functions: Array<{ FunctionName: string }> }).Functions.map((f) => f.FunctionName),
+    ['probe', 'inline', 'third'],
+  );
   const got = await awsCli('lambda', 'get-function', '--function-name', 'probe');
   assert.equal(got.code, 0, got.stderr);
   checkProbeConfiguration((JSON.parse(got.stdout) as { Configuration: Record<string, unknown> }).Configuration);

@@ -24,7 +24,11 @@ function clientsFor(cli: RunningCli) {
 
 test('a SAM app (template.yaml) is served unchanged: connect, a TypeScript route replying through @connections, the table, disconnect', async () => {
   // The package's command (local/bin.ts), as `npx serverless-gateway-worker` runs it.
-  const cli = await startGatewayCli(['--template', fixture('sam-app/template.yaml'), '--parameter-overrides', 'StageName=test', 'Greeting=hi', '--port', '0', '--dynamo-port', '0', '--quiet'], {}, 'bin');
+  const cli = await startGatewayCli(
+    ['--template', fixture('sam-app/template.yaml'), '--parameter-overrides', 'StageName=test', 'Greeting=hi', '--port', '0', '--dynamo-port', '0', '--quiet'],
+    {},
+    'bin',
+  );
   try {
     assert.match(cli.wsUrl, /^ws:\/\/127\.0\.0\.1:\d+\/test$/, 'the stage is the StageName parameter as overridden');
     assert.match(cli.output, /Serving sam-app from .*template\.yaml/);
@@ -49,7 +53,11 @@ test('a SAM app (template.yaml) is served unchanged: connect, a TypeScript route
     const aliceMessages = [await alice.message(0), await alice.message(1)];
     assert.ok(aliceMessages.includes('hi: hello all'), JSON.stringify(aliceMessages));
     const summary = JSON.parse(aliceMessages.find((m) => m.startsWith('{'))!);
-    assert.deepEqual(summary, { delivered: 2, gone: [stale], logLevel: 'INFO' }, 'GoneException from the unmodified SDK inside the function; the Mappings value for stage test');
+    assert.deepEqual(
+      summary,
+      { delivered: 2, gone: [stale], logLevel: 'INFO' },
+      'GoneException from the unmodified SDK inside the function; the Mappings value for stage test',
+    );
     assert.equal((await documents.send(new GetCommand({ TableName: tableName, Key: { connectionId: stale } }))).Item, undefined, 'the stale id was deleted');
 
     const bobId = (await documents.send(new ScanCommand({ TableName: tableName }))).Items!.map((i) => i.connectionId as string);
@@ -74,9 +82,12 @@ test('a SAM app (template.yaml) is served unchanged: connect, a TypeScript route
 });
 
 test('a Serverless Framework app (serverless.yml) is served unchanged: authorizer, variables, a TypeScript route with a route response, the table', async () => {
-  const cli = await startGatewayCli(['--serverless', fixture('serverless-app/serverless.yml'), '--stage', 'test', '--port', '0', '--dynamo-port', '0', '--quiet'], {
-    CHAT_GREETING: 'hey',
-  });
+  const cli = await startGatewayCli(
+    ['--serverless', fixture('serverless-app/serverless.yml'), '--stage', 'test', '--port', '0', '--dynamo-port', '0', '--quiet'],
+    {
+      CHAT_GREETING: 'hey',
+    },
+  );
   try {
     assert.match(cli.wsUrl, /^ws:\/\/127\.0\.0\.1:\d+\/test$/, '--stage is ${opt:stage} and ${sls:stage}');
     assert.match(cli.output, /Serving chat-test from .*serverless\.yml/);
@@ -101,7 +112,10 @@ test('a Serverless Framework app (serverless.yml) is served unchanged: authorize
     // console names the function and its error.
     ws.send(JSON.stringify({ type: 'boom' }));
     assert.match(await ws.message(2), /"message": "Internal server error"/);
-    await eventually(() => cli.stderr(), (text) => /boom failed for \S+: function chat-test-boom TypeError: boom from the app/.test(text));
+    await eventually(
+      () => cli.stderr(),
+      (text) => /boom failed for \S+: function chat-test-boom TypeError: boom from the app/.test(text),
+    );
 
     await ws.close();
     await eventually(

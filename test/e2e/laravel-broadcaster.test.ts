@@ -19,7 +19,13 @@ import { startGatewayApiApp, type AppClient, type GatewayApiApp } from '../../te
 import { startLaravelApp, type LaravelApp } from '../helpers/laravelApp.ts';
 
 /** A logged-in session (user `id`) with the CSRF token of its page. */
-async function session(baseURL: string, id: number): Promise<{ api: APIRequestContext; post(path: string, form: Record<string, string>, headers?: Record<string, string>): Promise<{ status: number; body: any }> }> {
+async function session(
+  baseURL: string,
+  id: number,
+): Promise<{
+  api: APIRequestContext;
+  post(path: string, form: Record<string, string>, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+}> {
   const api = await request.newContext({ baseURL });
   const page = await (await api.get(`/login/${id}`)).text();
   const csrf = /name="csrf-token" content="([^"]+)"/.exec(page)?.[1];
@@ -63,7 +69,8 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     await gateway?.stop();
   });
 
-  const auth = (s: Awaited<ReturnType<typeof session>>, client: AppClient, channel: string, extra: Record<string, string> = {}) => s.post('/broadcasting/auth', { socket_id: client.id, channel_name: channel, ...extra });
+  const auth = (s: Awaited<ReturnType<typeof session>>, client: AppClient, channel: string, extra: Record<string, string> = {}) =>
+    s.post('/broadcasting/auth', { socket_id: client.id, channel_name: channel, ...extra });
 
   test("package discovery: Laravel's manifest lists the provider from the installed package; config/app.php does not", async () => {
     // The first request builds bootstrap/cache/packages.php from vendor/composer/installed.json.
@@ -79,7 +86,10 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
   test("the guide's migration lines for Laravel: GatewayClient's static bind with the page's bind_token", async () => {
     const guide = readFileSync(join(import.meta.dirname, '../../docs/guides/php.md'), 'utf8');
     const route = readFileSync(join(laravel.dir, 'routes/web.php'), 'utf8');
-    const lines = route.split('\n').filter((line) => /^\s+Gateway::(bindUid|joinGroup)\(\$request/.test(line)).map((line) => line.trim());
+    const lines = route
+      .split('\n')
+      .filter((line) => /^\s+Gateway::(bindUid|joinGroup)\(\$request/.test(line))
+      .map((line) => line.trim());
     assert.equal(lines.length, 2);
     for (const line of lines) assert.ok(guide.includes(`\n${line}\n`), `docs/guides/php.md has: ${line}`);
 
@@ -87,7 +97,10 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     const alice = await session(laravel.url, 1);
     const refused = await alice.post('/bind', { client_id: page.id });
     assert.equal(refused.status, 500, 'without the bind token: GatewayException BIND_TOKEN');
-    assert.match(laravel.log(), new RegExp(`local\\.ERROR: bindUid refused for client ${page.id.replace(/[-=]/g, '\\$&')}: no bind token was given .*GatewayClient\\\\+GatewayException`));
+    assert.match(
+      laravel.log(),
+      new RegExp(`local\\.ERROR: bindUid refused for client ${page.id.replace(/[-=]/g, '\\$&')}: no bind token was given .*GatewayClient\\\\+GatewayException`),
+    );
     assert.equal(await gateway.sdk.getUidByClientId(page.id), undefined);
     assert.deepEqual(await alice.post('/bind', { client_id: page.id, bind_token: page.bindToken }), { status: 200, body: { ok: true } });
     assert.equal(await gateway.sdk.getUidByClientId(page.id), '1', '$request->user()->id, an integer, bound as a string');
@@ -96,7 +109,7 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     await page.close();
   });
 
-  test('joins and leaves need the connection\'s own bind token', async () => {
+  test("joins and leaves need the connection's own bind token", async () => {
     const alice = await session(laravel.url, 1);
     const mine = await gateway.connect();
     const other = await gateway.connect();
@@ -114,7 +127,10 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     assert.equal((await auth(alice, mine, 'private-orders.1', { leave: '1' })).status, 403);
     assert.equal((await auth(alice, mine, 'private-orders.1', { leave: '1', bind_token: other.bindToken })).status, 403);
     assert.deepEqual(await gateway.sdk.getClientIdListByGroup('private-orders.1'), [mine.id]);
-    assert.deepEqual(await auth(alice, mine, 'private-orders.1', { leave: '1', bind_token: mine.bindToken }), { status: 200, body: { channel: 'private-orders.1', left: true } });
+    assert.deepEqual(await auth(alice, mine, 'private-orders.1', { leave: '1', bind_token: mine.bindToken }), {
+      status: 200,
+      body: { channel: 'private-orders.1', left: true },
+    });
     assert.deepEqual(await gateway.sdk.getClientIdListByGroup('private-orders.1'), []);
 
     // A presence join answers the members, with what routes/channels.php returned for each.
@@ -126,7 +142,7 @@ describe('the gateway broadcaster, with bind tokens required', { timeout: 120_00
     await other.close();
   });
 
-  test('a request another site can make joins nothing: a GET, or a POST without the session\'s CSRF token', async () => {
+  test("a request another site can make joins nothing: a GET, or a POST without the session's CSRF token", async () => {
     const alice = await session(laravel.url, 1);
     const attacker = await gateway.connect();
     const form = { socket_id: attacker.id, bind_token: attacker.bindToken, channel_name: 'private-orders.1' };

@@ -18,7 +18,12 @@ import { CHROMIUM_ARGS } from '../helpers/chromium.ts';
 async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve().then(probe).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${probe.toString().slice(0, 200)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -75,7 +80,10 @@ describe('Laravel broadcasting and Echo on the gateway', { timeout: 240_000 }, (
       clientId,
       received: () => page.evaluate(() => (globalThis as unknown as { received: Received }).received),
       post: (path, form = {}) =>
-        page.evaluate(([p, f]) => (globalThis as unknown as { post(path: string, form: Record<string, string>): Promise<{ status: number; body: unknown }> }).post(p, f), [path, form] as const),
+        page.evaluate(
+          ([p, f]) => (globalThis as unknown as { post(path: string, form: Record<string, string>): Promise<{ status: number; body: unknown }> }).post(p, f),
+          [path, form] as const,
+        ),
     };
   }
 
@@ -194,6 +202,9 @@ describe('Laravel broadcasting and Echo on the gateway', { timeout: 240_000 }, (
         }),
     );
     assert.equal(refused, 403);
-    assert.deepEqual((await gateway.sdk.getPresenceMembers('presence-room.1')).map((m) => m.id), ['1']);
+    assert.deepEqual(
+      (await gateway.sdk.getPresenceMembers('presence-room.1')).map((m) => m.id),
+      ['1'],
+    );
   });
 });

@@ -45,7 +45,11 @@ test(`${CONNECTIONS} connections: connect storm, binds and joins, group sends, d
   assert.equal(delivery.reportMismatches, 0, 'each SendReport lists every member as sent');
 
   assert.equal(result.disconnect.abnormalCloses, 0);
-  assert.deepEqual(tablesAfter, { connections: 0, sessions: 0, memberships: 0, uids: 0, groups: 0 }, 'no leaked connection, session, membership, uid or group item');
+  assert.deepEqual(
+    tablesAfter,
+    { connections: 0, sessions: 0, memberships: 0, uids: 0, groups: 0 },
+    'no leaked connection, session, membership, uid or group item',
+  );
   assert.equal(statsAfter.openConnections, 0);
   assert.equal(statsAfter.connects, CONNECTIONS);
   assert.equal(statsAfter.disconnects, CONNECTIONS);

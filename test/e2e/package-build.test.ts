@@ -56,7 +56,8 @@ test('the tarball holds dist/, the clients, the README, LICENSE, CHANGELOG and p
   assert.equal(pack.status, 0, pack.stderr);
   const [{ files }] = JSON.parse(pack.stdout) as [{ files: Array<{ path: string }> }];
   const paths = files.map((f) => f.path);
-  for (const required of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', ...Object.values(manifest.bin)]) assert.ok(paths.includes(required), `${required} is not packed`);
+  for (const required of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', ...Object.values(manifest.bin)])
+    assert.ok(paths.includes(required), `${required} is not packed`);
   for (const [, target] of conditionalExports) {
     assert.ok(paths.includes(target.types.slice(2)) && paths.includes(target.default.slice(2)), `${target.default} is not packed`);
   }
@@ -67,7 +68,11 @@ test('the tarball holds dist/, the clients, the README, LICENSE, CHANGELOG and p
   assert.deepEqual(sources, []);
   assert.ok(!paths.some((p) => /(^|\/)(test|tests|bench|scripts)\//.test(p)), 'tests, benchmarks or scripts are packed');
   // Every client ships (clients/browser as an export, clients/php for PHP apps next to a Node install).
-  for (const client of readdirSync(join(root, 'clients'))) assert.ok(paths.some((p) => p.startsWith(`clients/${client}/`)), `clients/${client} is not packed`);
+  for (const client of readdirSync(join(root, 'clients')))
+    assert.ok(
+      paths.some((p) => p.startsWith(`clients/${client}/`)),
+      `clients/${client} is not packed`,
+    );
   // The construct bundles the Lambda entry points from the package: they ship as JavaScript.
   for (const entry of constructEntries) assert.ok(paths.includes(entry), `${entry} is not packed`);
 });
@@ -80,7 +85,9 @@ function bareImportsOf(entry: string): Map<string, { from: string; lazy: boolean
     if (seen.has(file)) return;
     seen.add(file);
     // Comments may quote import statements; the code is what matters.
-    const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    const code = readFileSync(file, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
     for (const match of code.matchAll(/(?:^|[\s;])(?:import|export)\s*(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
       const specifier = match[1] ?? match[2]!;
       const lazy = match[1] === undefined;
@@ -125,7 +132,10 @@ test('what the construct, the local gateway, the command and the bundled Lambdas
 });
 
 test('the compiled construct finds its Lambda entry points as .js files in dist/', async () => {
-  assert.ok(constructEntries.length >= 7 && constructEntries.includes('dist/lambdas/defaultEvents.js'), `the construct names its entries with lambdaEntry(): ${constructEntries.join(', ')}`);
+  assert.ok(
+    constructEntries.length >= 7 && constructEntries.includes('dist/lambdas/defaultEvents.js'),
+    `the construct names its entries with lambdaEntry(): ${constructEntries.join(', ')}`,
+  );
   // An entry named any other way (a literal .ts path) would not exist in dist/ and fails below.
   assert.doesNotMatch(constructSources, /LAMBDAS_DIR, '[^']+\.[cm]?ts'/);
   const cdk = (await import(pathToFileURL(join(root, 'dist/cdk/index.js')).href)) as typeof import('../../cdk/index.ts');
@@ -161,7 +171,9 @@ test('the command runs the compiled local gateway under plain node and prints th
 // Node 22.12 (and 20.19) load ES modules through require() without a flag; 22.0 to 22.11 do not.
 const requireEsm = (process.features as { require_module?: boolean }).require_module === true;
 
-test('CommonJS code can require() every export (Node 22.12 or later)', { skip: !requireEsm && `Node ${process.versions.node} does not require() ES modules by default` }, () => {
+test('CommonJS code can require() every export (Node 22.12 or later)', {
+  skip: !requireEsm && `Node ${process.versions.node} does not require() ES modules by default`,
+}, () => {
   const script = [
     "const sdk = require('serverless-gateway-worker');",
     "const events = require('serverless-gateway-worker/events');",

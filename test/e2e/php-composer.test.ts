@@ -45,7 +45,9 @@ after(() => {
   rmSync(project, { recursive: true, force: true });
 });
 
-test('composer installs clients/php from a path repository with Packagist off; the app calls it through vendor/autoload.php', { timeout: 120_000 }, async () => {
+test('composer installs clients/php from a path repository with Packagist off; the app calls it through vendor/autoload.php', {
+  timeout: 120_000,
+}, async () => {
   writeFileSync(
     join(project, 'composer.json'),
     JSON.stringify({
@@ -60,7 +62,9 @@ test('composer installs clients/php from a path repository with Packagist off; t
   assert.match(install.stderr, /Installing serverless-gateway-worker\/gatewayclient/);
   rmSync(composerHome, { recursive: true, force: true });
 
-  const installed = JSON.parse(readFileSync(join(project, 'vendor/composer/installed.json'), 'utf8')) as { packages: Array<{ name: string; extra?: { laravel?: { providers?: string[] } } }> };
+  const installed = JSON.parse(readFileSync(join(project, 'vendor/composer/installed.json'), 'utf8')) as {
+    packages: Array<{ name: string; extra?: { laravel?: { providers?: string[] } } }>;
+  };
   const entry = installed.packages.find((p) => p.name === 'serverless-gateway-worker/gatewayclient');
   assert.deepEqual(entry?.extra?.laravel?.providers, ['GatewayClient\\Laravel\\GatewayServiceProvider'], 'Laravel package discovery');
 
@@ -81,7 +85,16 @@ echo json_encode([
   );
   const { stdout } = await execFileAsync('php', ['push.php'], {
     cwd: project,
-    env: { PATH: '/usr/bin:/bin', HOME: project, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-3', AWS_ACCESS_KEY_ID: 'AKIDCOMPOSER', AWS_SECRET_ACCESS_KEY: 'secret', GATEWAY_API_FUNCTION: 'gateway-api', AWS_ENDPOINT_URL_LAMBDA: endpoint },
+    env: {
+      PATH: '/usr/bin:/bin',
+      HOME: project,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_REGION: 'eu-west-3',
+      AWS_ACCESS_KEY_ID: 'AKIDCOMPOSER',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      GATEWAY_API_FUNCTION: 'gateway-api',
+      AWS_ENDPOINT_URL_LAMBDA: endpoint,
+    },
   });
   assert.deepEqual(JSON.parse(stdout), { count: 3, loaded: true, chain: true });
   assert.equal(invocations.length, 1);
@@ -98,7 +111,10 @@ function composerEnv(home: string): Record<string, string> {
 test('composer validate --strict accepts clients/php/composer.json', { timeout: 60_000 }, async () => {
   const home = mkdtempSync(join(tmpdir(), 'php-composer-home-'));
   try {
-    const { stdout, stderr } = await execFileAsync('/usr/bin/composer', ['validate', '--strict', '--no-check-publish', '--no-ansi'], { cwd: PACKAGE, env: composerEnv(home) });
+    const { stdout, stderr } = await execFileAsync('/usr/bin/composer', ['validate', '--strict', '--no-check-publish', '--no-ansi'], {
+      cwd: PACKAGE,
+      env: composerEnv(home),
+    });
     assert.match(stdout + stderr, /composer\.json is valid/);
   } finally {
     rmSync(home, { recursive: true, force: true });
@@ -107,7 +123,11 @@ test('composer validate --strict accepts clients/php/composer.json', { timeout: 
 
 test('a vcs repository: the branch `git subtree split --prefix=clients/php` makes installs as the package', { timeout: 120_000 }, async () => {
   const work = mkdtempSync(join(tmpdir(), 'php-composer-vcs-'));
-  const git = (args: string[], cwd: string) => execFileAsync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, env: { PATH: '/usr/bin:/bin', HOME: work } });
+  const git = (args: string[], cwd: string) =>
+    execFileAsync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', '-c', 'init.defaultBranch=main', ...args], {
+      cwd,
+      env: { PATH: '/usr/bin:/bin', HOME: work },
+    });
   try {
     // A checkout of the project as far as the split is concerned: clients/php in a subdirectory.
     const checkout = join(work, 'serverless-gateway-worker');
@@ -127,17 +147,25 @@ test('a vcs repository: the branch `git subtree split --prefix=clients/php` make
         require: { 'serverless-gateway-worker/gatewayclient': 'dev-gatewayclient-php' },
       }),
     );
-    const install = await execFileAsync('/usr/bin/composer', ['install', '--no-progress', '--no-ansi'], { cwd: app, env: composerEnv(join(work, 'composer-home')) });
+    const install = await execFileAsync('/usr/bin/composer', ['install', '--no-progress', '--no-ansi'], {
+      cwd: app,
+      env: composerEnv(join(work, 'composer-home')),
+    });
     assert.match(install.stderr, /Installing serverless-gateway-worker\/gatewayclient \(dev-gatewayclient-php [0-9a-f]+\)/);
     // PSR-4 from the split's root: the drop-in loads; the Laravel provider (which needs Laravel to
     // load) is found under src/.
-    const script = "$loader = require 'vendor/autoload.php'; echo json_encode([class_exists(GatewayClient\\Gateway::class), realpath((string) $loader->findFile('GatewayClient\\Laravel\\GatewayServiceProvider'))]);";
+    const script =
+      "$loader = require 'vendor/autoload.php'; echo json_encode([class_exists(GatewayClient\\Gateway::class), realpath((string) $loader->findFile('GatewayClient\\Laravel\\GatewayServiceProvider'))]);";
     const { stdout } = await execFileAsync('php', ['-r', script], { cwd: app, env: { PATH: '/usr/bin:/bin', HOME: work } });
     const [loaded, providerFile] = JSON.parse(stdout) as [boolean, string | false];
     assert.equal(loaded, true);
     assert.match(String(providerFile), /\/vendor\/serverless-gateway-worker\/gatewayclient\/src\/Laravel\/GatewayServiceProvider\.php$/);
-    const installed = JSON.parse(readFileSync(join(app, 'vendor/composer/installed.json'), 'utf8')) as { packages: Array<{ name: string; extra?: { laravel?: { providers?: string[] } } }> };
-    assert.deepEqual(installed.packages.find((p) => p.name === 'serverless-gateway-worker/gatewayclient')?.extra?.laravel?.providers, ['GatewayClient\\Laravel\\GatewayServiceProvider']);
+    const installed = JSON.parse(readFileSync(join(app, 'vendor/composer/installed.json'), 'utf8')) as {
+      packages: Array<{ name: string; extra?: { laravel?: { providers?: string[] } } }>;
+    };
+    assert.deepEqual(installed.packages.find((p) => p.name === 'serverless-gateway-worker/gatewayclient')?.extra?.laravel?.providers, [
+      'GatewayClient\\Laravel\\GatewayServiceProvider',
+    ]);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

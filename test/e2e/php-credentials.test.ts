@@ -74,7 +74,13 @@ describe("PHP's GatewayClient: the AWS credential chain, each source on a loopba
           if ((script.skewedAnswers ?? 0) > 0) {
             script.skewedAnswers!--;
             const date = new Date(script.serverClockMs!);
-            json(403, { message: `Signature expired: 20200101T000000Z is now earlier than ${iso(date).replace(/[-:]/g, '')} (${iso(date).replace(/[-:]/g, '')} - 5 min.)` }, { 'x-amzn-ErrorType': 'InvalidSignatureException', date: date.toUTCString() });
+            json(
+              403,
+              {
+                message: `Signature expired: 20200101T000000Z is now earlier than ${iso(date).replace(/[-:]/g, '')} (${iso(date).replace(/[-:]/g, '')} - 5 min.)`,
+              },
+              { 'x-amzn-ErrorType': 'InvalidSignatureException', date: date.toUTCString() },
+            );
             return;
           }
           json(200, { ok: true, result: 7 });
@@ -82,14 +88,21 @@ describe("PHP's GatewayClient: the AWS credential chain, each source on a loopba
           const form = new URLSearchParams(body);
           if (form.get('Action') === 'AssumeRole' && script.stsDenies) {
             res.writeHead(403, { 'content-type': 'text/xml' });
-            res.end('<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error></ErrorResponse>');
+            res.end(
+              '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole</Message></Error></ErrorResponse>',
+            );
             return;
           }
           res.writeHead(200, { 'content-type': 'text/xml' });
           res.end(stsCredentials(form.get('Action')!, form.get('Action') === 'AssumeRole' ? 'ASIAROLE' : 'ASIAWEBIDENTITY'));
         } else if (url === '/ecs/credentials') {
           if (req.headers.authorization !== 'container-token') return json(401, { message: 'no token' });
-          json(200, { AccessKeyId: 'ASIAECS', SecretAccessKey: 'secret-ecs', Token: 'token-ecs', Expiration: iso(script.expiresAt ?? new Date(Date.now() + 3_600_000)) });
+          json(200, {
+            AccessKeyId: 'ASIAECS',
+            SecretAccessKey: 'secret-ecs',
+            Token: 'token-ecs',
+            Expiration: iso(script.expiresAt ?? new Date(Date.now() + 3_600_000)),
+          });
         } else if (url === '/imds/latest/api/token' && req.method === 'PUT') {
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.end(req.headers['x-aws-ec2-metadata-token-ttl-seconds'] === '21600' ? 'imds-session-token' : 'wrong-ttl');
@@ -101,7 +114,14 @@ describe("PHP's GatewayClient: the AWS credential chain, each source on a loopba
             return;
           }
           if (!url.endsWith('/app-instance-role')) return json(404, {});
-          json(200, { Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: 'ASIAIMDS', SecretAccessKey: 'secret-imds', Token: 'token-imds', Expiration: iso(script.expiresAt ?? new Date(Date.now() + 3_600_000)) });
+          json(200, {
+            Code: 'Success',
+            Type: 'AWS-HMAC',
+            AccessKeyId: 'ASIAIMDS',
+            SecretAccessKey: 'secret-imds',
+            Token: 'token-imds',
+            Expiration: iso(script.expiresAt ?? new Date(Date.now() + 3_600_000)),
+          });
         } else {
           json(404, { message: `the stand-in has nothing at ${url}` });
         }
@@ -116,7 +136,15 @@ describe("PHP's GatewayClient: the AWS credential chain, each source on a loopba
   async function php(env: Record<string, string>, calls: unknown[][] = [['getAllClientCount']]): Promise<Outcome[]> {
     seen = [];
     const child = execFileAsync('php', [DRIVER], {
-      env: { PATH: '/usr/bin:/bin', HOME: emptyHome, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-3', GATEWAY_API_FUNCTION: 'gateway-api', AWS_ENDPOINT_URL_LAMBDA: `${base}/lambda`, ...env },
+      env: {
+        PATH: '/usr/bin:/bin',
+        HOME: emptyHome,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_REGION: 'eu-west-3',
+        GATEWAY_API_FUNCTION: 'gateway-api',
+        AWS_ENDPOINT_URL_LAMBDA: `${base}/lambda`,
+        ...env,
+      },
     });
     child.child.stdin!.end(JSON.stringify({ statics: {}, calls }));
     return JSON.parse((await child).stdout) as Outcome[];
@@ -171,7 +199,14 @@ describe("PHP's GatewayClient: the AWS credential chain, each source on a loopba
     await php(env);
     const sts = seen.find((r) => r.url === '/sts')!;
     const form = Object.fromEntries(new URLSearchParams(sts.body));
-    assert.deepEqual(form, { Action: 'AssumeRole', Version: '2011-06-15', RoleArn: 'arn:aws:iam::123456789012:role/push', RoleSessionName: 'php-app', DurationSeconds: '3600', ExternalId: 'ext-1' });
+    assert.deepEqual(form, {
+      Action: 'AssumeRole',
+      Version: '2011-06-15',
+      RoleArn: 'arn:aws:iam::123456789012:role/push',
+      RoleSessionName: 'php-app',
+      DurationSeconds: '3600',
+      ExternalId: 'ext-1',
+    });
     assert.match(String(sts.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKIDSOURCE\/\d{8}\/eu-west-3\/sts\/aws4_request, /);
     assert.deepEqual(signedWith(), { keyId: 'ASIAROLE', region: 'eu-west-3', token: 'token-ASIAROLE' });
 
@@ -189,7 +224,12 @@ describe("PHP's GatewayClient: the AWS credential chain, each source on a loopba
   test('web identity: the token file exchanged at STS (unsigned AssumeRoleWithWebIdentity); an unreadable file is a CREDENTIALS error', async () => {
     const tokenFile = join(mkdtempSync(join(home, 'web-')), 'token');
     writeFileSync(tokenFile, 'eyJ.web-identity.token\n');
-    const env = { AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/eks-push', AWS_ROLE_SESSION_NAME: 'pod-1', AWS_ENDPOINT_URL_STS: `${base}/sts` };
+    const env = {
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/eks-push',
+      AWS_ROLE_SESSION_NAME: 'pod-1',
+      AWS_ENDPOINT_URL_STS: `${base}/sts`,
+    };
     await php(env);
     const sts = seen.find((r) => r.url === '/sts')!;
     assert.deepEqual(Object.fromEntries(new URLSearchParams(sts.body)), {

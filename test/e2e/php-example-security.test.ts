@@ -44,7 +44,10 @@ describe('example/php: sessions, CSRF tokens and the Host check', { timeout: 60_
     php = spawn('php', ['-S', host, '-t', 'example/php', 'example/php/router.php'], { env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const ready = await rawRequest(url, 'GET', '/login.php', { host }).then(() => true, () => false);
+      const ready = await rawRequest(url, 'GET', '/login.php', { host }).then(
+        () => true,
+        () => false,
+      );
       if (ready) break;
       if (Date.now() > deadline) throw new Error('php -S did not start');
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -54,9 +57,16 @@ describe('example/php: sessions, CSRF tokens and the Host check', { timeout: 60_
     php?.kill();
   });
 
-  const get = (path: string, sid?: string, headers: Record<string, string> = {}) => rawRequest(url, 'GET', path, { host, ...(sid ? { cookie: `PHPSESSID=${sid}` } : {}), ...headers });
+  const get = (path: string, sid?: string, headers: Record<string, string> = {}) =>
+    rawRequest(url, 'GET', path, { host, ...(sid ? { cookie: `PHPSESSID=${sid}` } : {}), ...headers });
   const post = (path: string, sid: string | undefined, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-    rawRequest(url, 'POST', path, { host, 'content-type': FORM, ...(sid ? { cookie: `PHPSESSID=${sid}` } : {}), ...headers }, new URLSearchParams(fields).toString());
+    rawRequest(
+      url,
+      'POST',
+      path,
+      { host, 'content-type': FORM, ...(sid ? { cookie: `PHPSESSID=${sid}` } : {}), ...headers },
+      new URLSearchParams(fields).toString(),
+    );
 
   /** The victim's browser: fetches the login form with whatever cookie it holds and submits it. Returns the session id it ends up with. */
   async function logIn(plantedSid: string | undefined, uid: string): Promise<string> {
@@ -137,6 +147,7 @@ describe('example/php: sessions, CSRF tokens and the Host check', { timeout: 60_
       assert.equal(answer.status, 403, name);
       assert.equal(answer.headers['set-cookie'], undefined, `${name}: no session started`);
     }
-    for (const name of [`localhost:${port}`, `127.0.0.1:${port}`, `app.localhost:${port}`]) assert.equal((await get('/login.php', undefined, { host: name })).status, 200, name);
+    for (const name of [`localhost:${port}`, `127.0.0.1:${port}`, `app.localhost:${port}`])
+      assert.equal((await get('/login.php', undefined, { host: name })).status, 200, name);
   });
 });

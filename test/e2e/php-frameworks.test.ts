@@ -33,7 +33,11 @@ before(async () => {
     req.on('end', () => {
       const event = JSON.parse(body) as { method: string; args: unknown[] };
       invocations.push({ functionName: decodeURIComponent(/\/functions\/([^/]+)\//.exec(req.url!)![1]!), ...event });
-      const result = event.method.startsWith('send') ? { recipients: 1, sent: ['AAAAAAAAAAAAAAA='], gone: [], failed: [] } : event.method === 'isOnline' ? true : null;
+      const result = event.method.startsWith('send')
+        ? { recipients: 1, sent: ['AAAAAAAAAAAAAAA='], gone: [], failed: [] }
+        : event.method === 'isOnline'
+          ? true
+          : null;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, result }));
     });
@@ -49,7 +53,17 @@ async function app(name: string, code: string, env: Record<string, string> = {})
   const file = join(dir, `${name}.php`);
   writeFileSync(file, `<?php\nrequire ${JSON.stringify(STANDINS)};\n${code}`);
   const { stdout } = await execFileAsync('php', [file], {
-    env: { PATH: '/usr/bin:/bin', HOME: dir, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-3', AWS_ACCESS_KEY_ID: 'AKIDAPP', AWS_SECRET_ACCESS_KEY: 'secret', AWS_ENDPOINT_URL_LAMBDA: endpoint, GATEWAY_API_FUNCTION: 'gateway-api', ...env },
+    env: {
+      PATH: '/usr/bin:/bin',
+      HOME: dir,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_REGION: 'eu-west-3',
+      AWS_ACCESS_KEY_ID: 'AKIDAPP',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_ENDPOINT_URL_LAMBDA: endpoint,
+      GATEWAY_API_FUNCTION: 'gateway-api',
+      ...env,
+    },
   });
   return JSON.parse(stdout) as Record<string, string>;
 }
@@ -92,7 +106,10 @@ echo json_encode(['sendToGroup' => GatewayClient\\ThinkPHP\\Gateway::sendToGroup
     { GATEWAY_API_FUNCTION: 'arn:aws:lambda:eu-west-3:123456789012:function:from-template' },
   );
   assert.deepEqual(out, { sendToGroup: { recipients: 1, sent: ['AAAAAAAAAAAAAAA='], gone: [], failed: [] }, strict: true }, 'strict: the delivery report');
-  assert.deepEqual(invocations.map((i) => i.functionName), ['arn:aws:lambda:eu-west-3:123456789012:function:from-template']);
+  assert.deepEqual(
+    invocations.map((i) => i.functionName),
+    ['arn:aws:lambda:eu-west-3:123456789012:function:from-template'],
+  );
 });
 
 test('webman: the bootstrap applies config/gateway_worker.php; GatewayWorker\\Lib\\Gateway, as the gateway-worker plugin had controllers write, reaches this gateway', async () => {

@@ -25,7 +25,16 @@ const run = promisify(execFile);
 
 type Outcome =
   | { ok: true; value: unknown; export: string; notices: Array<{ level: number; message: string }> }
-  | { ok: false; class: string; errorCode?: string; message: string; details?: Record<string, unknown>; index?: number | null; results?: unknown[]; notices: unknown[] };
+  | {
+      ok: false;
+      class: string;
+      errorCode?: string;
+      message: string;
+      details?: Record<string, unknown>;
+      index?: number | null;
+      results?: unknown[];
+      notices: unknown[];
+    };
 
 /** An empty home: no ~/.aws files are read. */
 const HOME = mkdtempSync(join(tmpdir(), 'php-gateway-client-home-'));
@@ -127,7 +136,10 @@ describe("PHP's GatewayClient against the local gateway", { timeout: 180_000 }, 
     assert.equal(exported(out[1]), '0');
     assert.equal(exported(out[2]), '1');
     assert.equal(exported(out[3]), "array ( 42 => 1, 'nobody' => 0, )", 'numeric uids become integer keys, as in PHP');
-    assert.equal(exported(out[4]), `array ( '${[a.id, b.id].sort()[0]}' => '${[a.id, b.id].sort()[0]}', '${[a.id, b.id].sort()[1]}' => '${[a.id, b.id].sort()[1]}', )`.replace(/\s+/g, ' '));
+    assert.equal(
+      exported(out[4]),
+      `array ( '${[a.id, b.id].sort()[0]}' => '${[a.id, b.id].sort()[0]}', '${[a.id, b.id].sort()[1]}' => '${[a.id, b.id].sort()[1]}', )`.replace(/\s+/g, ' '),
+    );
     assert.equal(exported(out[5]), "array ( 42 => '42', )");
     assert.equal(exported(out[6]), 'NULL');
     assert.equal(exported(out[7]), 'NULL', 'getSession of a client that is not connected');
@@ -202,9 +214,30 @@ describe("PHP's GatewayClient against the local gateway", { timeout: 180_000 }, 
     const a = await app.connect();
     const gone = unknownId(23);
     const out = await php(app.env, [
-      ['batch', [['bindUid', a.id, 'batched'], ['joinGroup', a.id, 'batch-room'], ['isOnline', a.id], ['getClientIdListByGroup', 'batch-room']]],
-      ['batch', [['joinGroup', a.id, 'never-joined'], ['joinGroup', a.id, '']]],
-      ['batch', [['leaveGroup', a.id, 'batch-room'], ['bindUid', gone, 'x'], ['joinGroup', a.id, 'not-reached']]],
+      [
+        'batch',
+        [
+          ['bindUid', a.id, 'batched'],
+          ['joinGroup', a.id, 'batch-room'],
+          ['isOnline', a.id],
+          ['getClientIdListByGroup', 'batch-room'],
+        ],
+      ],
+      [
+        'batch',
+        [
+          ['joinGroup', a.id, 'never-joined'],
+          ['joinGroup', a.id, ''],
+        ],
+      ],
+      [
+        'batch',
+        [
+          ['leaveGroup', a.id, 'batch-room'],
+          ['bindUid', gone, 'x'],
+          ['joinGroup', a.id, 'not-reached'],
+        ],
+      ],
       ['batch', [['destoryCurrentClient']]],
     ]);
     assert.deepEqual(value(out[0]), [null, null, 1, { [a.id]: a.id }]);
@@ -268,7 +301,12 @@ describe("PHP's GatewayClient against the local gateway", { timeout: 180_000 }, 
         echo $class, ' ', class_exists($class) ? 'found' : 'missing', "\\n";
       }`;
     const { stdout } = await run('php', ['-r', script]);
-    assert.equal(stdout, ['GatewayException', 'SigV4Signer', 'GatewayApiClient', 'GatewayCompat', 'Credentials\\CredentialChain', 'Gateway'].map((c) => `GatewayClient\\${c} found\n`).join(''));
+    assert.equal(
+      stdout,
+      ['GatewayException', 'SigV4Signer', 'GatewayApiClient', 'GatewayCompat', 'Credentials\\CredentialChain', 'Gateway']
+        .map((c) => `GatewayClient\\${c} found\n`)
+        .join(''),
+    );
   });
 
   test("Lambda's 429 is retried (the invocation did not run), and reported as THROTTLED when it persists; requests are signed for lambda", async () => {
@@ -288,14 +326,23 @@ describe("PHP's GatewayClient against the local gateway", { timeout: 180_000 }, 
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const env = { AWS_REGION: 'eu-west-3', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'token-1', AWS_ENDPOINT_URL_LAMBDA: endpoint };
+      const env = {
+        AWS_REGION: 'eu-west-3',
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        AWS_SESSION_TOKEN: 'token-1',
+        AWS_ENDPOINT_URL_LAMBDA: endpoint,
+      };
       const arn = 'arn:aws:lambda:eu-west-3:123456789012:function:gateway-api';
       const [retried] = await php({ ...env, GATEWAY_API_FUNCTION: arn }, [['getAllClientCount']]);
       assert.equal(value(retried), 7);
       assert.equal(seen.length, 2, 'one 429, then the retry');
       const request = seen[1]!;
       assert.equal(request.url, `/2015-03-31/functions/${encodeURIComponent(arn)}/invocations`);
-      assert.match(String(request.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-3\/lambda\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-invocation-type;x-amz-security-token, Signature=[0-9a-f]{64}$/);
+      assert.match(
+        String(request.headers.authorization),
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-3\/lambda\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-invocation-type;x-amz-security-token, Signature=[0-9a-f]{64}$/,
+      );
       assert.equal(request.headers['x-amz-security-token'], 'token-1');
       assert.equal(request.headers.expect, undefined, 'no 100-continue round trip');
       const [throttled] = await php({ ...env, GATEWAY_API_FUNCTION: 'always-throttled' }, [['getAllClientCount']]);
@@ -323,7 +370,13 @@ describe("PHP's GatewayClient with bind tokens required (the construct default)"
       ['joinGroup', a.id, 'php-token-room', b.bindToken],
       ['bindUid', a.id, 'php-token-user', a.bindToken],
       ['joinGroup', a.id, 'php-token-room', a.bindToken],
-      ['batch', [['bindUid', b.id, 'php-token-b', b.bindToken], ['joinGroup', b.id, 'php-token-room', b.bindToken]]],
+      [
+        'batch',
+        [
+          ['bindUid', b.id, 'php-token-b', b.bindToken],
+          ['joinGroup', b.id, 'php-token-room', b.bindToken],
+        ],
+      ],
       ['verifyBindToken', a.id, a.bindToken],
       ['verifyBindToken', a.id, b.bindToken],
     ]);

@@ -49,7 +49,10 @@ describe('a GatewayClient app, unchanged, against the local gateway', { timeout:
     return { alice, bob, gone: closed.id };
   }
 
-  for (const [form, userId] of [['string', 42], ['array', 43]] as const) {
+  for (const [form, userId] of [
+    ['string', 42],
+    ['array', 43],
+  ] as const) {
     test(`register address as ${form === 'string' ? "'127.0.0.1:1238'" : 'an array of addresses'}: pushes arrive, gone clients are silent, GatewayClient's return values`, async () => {
       const { alice, bob, gone } = await pages();
       const { code, stdout, stderr } = await php([APP, form, alice.id, bob.id, gone, String(userId)], app.env);
@@ -63,7 +66,8 @@ describe('a GatewayClient app, unchanged, against the local gateway', { timeout:
       assert.deepEqual(bob.messages.slice(0, 2), ['{"to":"all but alice"}', '{"to":"the user id"}']);
 
       // GatewayClient's types: mutations and sends return nothing, sendToClient a bool.
-      for (const label of ['bindUid', 'joinGroup', 'sendToAll', 'sendToGroup', 'sendToUid', 'sendToAll listed', 'updateSession']) assert.equal(out[label], 'NULL', label);
+      for (const label of ['bindUid', 'joinGroup', 'sendToAll', 'sendToGroup', 'sendToUid', 'sendToAll listed', 'updateSession'])
+        assert.equal(out[label], 'NULL', label);
       assert.equal(out.sendToClient, 'true');
       assert.equal(out.isOnline, '1');
       assert.equal(out.isUidOnline, '1');
@@ -71,14 +75,27 @@ describe('a GatewayClient app, unchanged, against the local gateway', { timeout:
       assert.equal(out.getUidByClientId, `'${userId}'`, 'an integer uid comes back as the string it was bound as');
       const [first, second] = [alice.id, bob.id].sort();
       assert.equal(flat('getClientIdListByGroup'), `array ( '${first}' => '${first}', '${second}' => '${second}', )`);
-      assert.match(flat('getUidListByGroup'), new RegExp(`^array \\( (?=.*'alice-${userId}' => 'alice-${userId}', )(?=.*${userId} => '${userId}', ).*\\)$`), 'keyed by uid, a numeric uid as an integer key');
+      assert.match(
+        flat('getUidListByGroup'),
+        new RegExp(`^array \\( (?=.*'alice-${userId}' => 'alice-${userId}', )(?=.*${userId} => '${userId}', ).*\\)$`),
+        'keyed by uid, a numeric uid as an integer key',
+      );
       assert.equal(out.getClientIdCountByGroup, '2');
       assert.equal(flat('getSession'), "array ( 'name' => 'Bob', )");
       assert.equal(flat('getSession after update'), "array ( 'name' => 'Bob', 'lang' => 'fr', )");
 
       // A client that has gone: nothing thrown, GatewayClient's quiet answers.
       assert.equal(out['gone sendToClient'], 'false');
-      for (const label of ['gone bindUid', 'gone unbindUid', 'gone joinGroup', 'gone leaveGroup', 'gone setSession', 'gone updateSession', 'gone getSession', 'gone getUidByClientId']) {
+      for (const label of [
+        'gone bindUid',
+        'gone unbindUid',
+        'gone joinGroup',
+        'gone leaveGroup',
+        'gone setSession',
+        'gone updateSession',
+        'gone getSession',
+        'gone getUidByClientId',
+      ]) {
         assert.equal(out[label], 'NULL', label);
       }
       assert.equal(out['gone closeClient'], 'false');
@@ -140,7 +157,10 @@ describe('a GatewayClient app, unchanged, against the local gateway', { timeout:
     const child = execFileAsync('php', [DRIVER], { env: { PATH: '/usr/bin:/bin', HOME, AWS_EC2_METADATA_DISABLED: 'true', ...app.env } });
     child.child.stdin!.end(input);
     const out = JSON.parse((await child).stdout) as Array<{ ok: boolean; errorCode?: string; value?: unknown }>;
-    assert.deepEqual(out.slice(0, 2).map((o) => o.errorCode), ['VALIDATION', 'VALIDATION']);
+    assert.deepEqual(
+      out.slice(0, 2).map((o) => o.errorCode),
+      ['VALIDATION', 'VALIDATION'],
+    );
     assert.deepEqual((out[2]!.value as { sent: string[] }).sent, [alice.id]);
     assert.equal(out[3]!.ok, true);
     await alice.close();
@@ -174,5 +194,8 @@ test('which $registerAddress values mean this gateway (null) and which name a fu
   const script = `require 'clients/php/Gateway.php'; echo json_encode(array_map(static fn ($c) => GatewayClient\\Gateway::functionFromRegisterAddress($c), json_decode(stream_get_contents(STDIN), true)));`;
   const child = execFileAsync('php', ['-r', script]);
   child.child.stdin!.end(JSON.stringify(cases.map(([input]) => input)));
-  assert.deepEqual(JSON.parse((await child).stdout), cases.map(([, expected]) => expected));
+  assert.deepEqual(
+    JSON.parse((await child).stdout),
+    cases.map(([, expected]) => expected),
+  );
 });

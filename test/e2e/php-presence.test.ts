@@ -37,8 +37,13 @@ describe('the PHP drop-in: presence groups', { timeout: 120_000 }, () => {
   after(() => app?.stop());
 
   /** Runs the calls in one php process; what each returned or threw, and PHP's error log. */
-  async function php(calls: unknown[][], statics: Record<string, unknown> = { registerAddress: '127.0.0.1:1236' }): Promise<{ results: CallResult[]; errorLog: string[] }> {
-    const child = execFileAsync('php', ['-d', 'log_errors=1', '-d', 'error_log=', DRIVER], { env: { PATH: '/usr/bin:/bin', HOME, AWS_EC2_METADATA_DISABLED: 'true', ...app.env } });
+  async function php(
+    calls: unknown[][],
+    statics: Record<string, unknown> = { registerAddress: '127.0.0.1:1236' },
+  ): Promise<{ results: CallResult[]; errorLog: string[] }> {
+    const child = execFileAsync('php', ['-d', 'log_errors=1', '-d', 'error_log=', DRIVER], {
+      env: { PATH: '/usr/bin:/bin', HOME, AWS_EC2_METADATA_DISABLED: 'true', ...app.env },
+    });
     child.child.stdin!.end(JSON.stringify({ statics, calls }));
     const { stdout, stderr } = await child;
     return { results: JSON.parse(stdout) as CallResult[], errorLog: stderr.split('\n').filter((line) => line.includes('GatewayClient: ')) };

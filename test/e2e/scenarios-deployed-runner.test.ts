@@ -21,9 +21,31 @@ test('the deployed-target scenarios pass against a stack described by an outputs
       const key = Object.keys(template.Outputs).find((k) => k.replace(/[0-9A-F]{8}$/, '').endsWith(id))!;
       const ref = (template.Outputs[key] as { Value: { Ref: string } }).Value.Ref;
       const secretArn = () => app.gatewayOptions.secrets!.find((s) => s.name.startsWith(ref))!.arn;
-      return [key, id === 'WebSocketUrl' ? endpoints.wsUrl : id === 'CallbackUrl' ? endpoints.callbackUrl : id === 'BindTokenSecretArn' ? secretArn() : app.physicalNames[ref]];
+      return [
+        key,
+        id === 'WebSocketUrl'
+          ? endpoints.wsUrl
+          : id === 'CallbackUrl'
+            ? endpoints.callbackUrl
+            : id === 'BindTokenSecretArn'
+              ? secretArn()
+              : app.physicalNames[ref],
+      ];
     };
-    const outputs = { [app.stackName]: Object.fromEntries(['WebSocketUrl', 'CallbackUrl', 'ConnectionsTableName', 'SessionsTableName', 'MembershipsTableName', 'UidsTableName', 'GroupsTableName', 'BindTokenSecretArn'].map(value)) };
+    const outputs = {
+      [app.stackName]: Object.fromEntries(
+        [
+          'WebSocketUrl',
+          'CallbackUrl',
+          'ConnectionsTableName',
+          'SessionsTableName',
+          'MembershipsTableName',
+          'UidsTableName',
+          'GroupsTableName',
+          'BindTokenSecretArn',
+        ].map(value),
+      ),
+    };
     const outputsFile = join(dir, 'outputs.json');
     writeFileSync(outputsFile, JSON.stringify(outputs));
 

@@ -55,39 +55,53 @@ async function rawServer(answer: (request: string, index: number) => string, pie
     url,
     sockets,
     requests,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
-test('every framing HTTP/1.1 allows, written one byte at a time: Content-Length, chunked with extensions and trailers, 204, 100 Continue, read until close', BOUNDED, async () => {
-  const cases: Array<[string, string, number, string]> = [
-    ['length', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Amzn-ErrorType: none\r\n\r\nhello', 200, 'hello'],
-    ['empty length', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 200, ''],
-    ['chunked', 'HTTP/1.1 410 Gone\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nGone\r\n2\r\n!!\r\n0\r\n\r\n', 410, 'Gone!!'],
-    ['chunked with trailers', 'HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\nx-trailer: 1\r\n\r\n', 403, '0123456789'],
-    ['204', 'HTTP/1.1 204 No Content\r\n\r\n', 204, ''],
-    ['100 Continue first', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 200, 'ok'],
-    ['no length: until close', 'HTTP/1.1 500 Internal Server Error\r\nx-then: close\r\n\r\nbroken', 500, 'broken'],
-    ['HTTP/1.0', 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold', 200, 'old'],
-  ];
-  for (const [label, text, status, body] of cases) {
-    const server = await rawServer(() => text);
-    const pool = new Http1Pool(server.url, OPTIONS);
-    try {
-      const answer = await pool.request('POST', '/prod/@connections/abc%3D', { host: server.url.host, 'x-amz-date': '20261201T000000Z' }, Buffer.from('payload'));
-      assert.deepEqual({ status: answer.status, body: answer.body.toString() }, { status, body }, label);
-      if (label === 'length') assert.equal(answer.headers.get('x-amzn-errortype'), 'none', 'header names are lower-cased');
-      const [request] = server.requests;
-      assert.match(request!, /^POST \/prod\/@connections\/abc%3D HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\nx-amz-date: 20261201T000000Z\r\ncontent-length: 7\r\nconnection: keep-alive\r\n\r\npayload$/, label);
-    } finally {
-      pool.destroy();
-      await server.close();
+test(
+  'every framing HTTP/1.1 allows, written one byte at a time: Content-Length, chunked with extensions and trailers, 204, 100 Continue, read until close',
+  BOUNDED,
+  async () => {
+    const cases: Array<[string, string, number, string]> = [
+      ['length', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Amzn-ErrorType: none\r\n\r\nhello', 200, 'hello'],
+      ['empty length', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 200, ''],
+      ['chunked', 'HTTP/1.1 410 Gone\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nGone\r\n2\r\n!!\r\n0\r\n\r\n', 410, 'Gone!!'],
+      ['chunked with trailers', 'HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\nx-trailer: 1\r\n\r\n', 403, '0123456789'],
+      ['204', 'HTTP/1.1 204 No Content\r\n\r\n', 204, ''],
+      ['100 Continue first', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 200, 'ok'],
+      ['no length: until close', 'HTTP/1.1 500 Internal Server Error\r\nx-then: close\r\n\r\nbroken', 500, 'broken'],
+      ['HTTP/1.0', 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold', 200, 'old'],
+    ];
+    for (const [label, text, status, body] of cases) {
+      const server = await rawServer(() => text);
+      const pool = new Http1Pool(server.url, OPTIONS);
+      try {
+        const answer = await pool.request(
+          'POST',
+          '/prod/@connections/abc%3D',
+          { host: server.url.host, 'x-amz-date': '20261201T000000Z' },
+          Buffer.from('payload'),
+        );
+        assert.deepEqual({ status: answer.status, body: answer.body.toString() }, { status, body }, label);
+        if (label === 'length') assert.equal(answer.headers.get('x-amzn-errortype'), 'none', 'header names are lower-cased');
+        const [request] = server.requests;
+        assert.match(
+          request!,
+          /^POST \/prod\/@connections\/abc%3D HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\nx-amz-date: 20261201T000000Z\r\ncontent-length: 7\r\nconnection: keep-alive\r\n\r\npayload$/,
+          label,
+        );
+      } finally {
+        pool.destroy();
+        await server.close();
+      }
     }
-  }
-});
+  },
+);
 
 test('a large body (128 KB, sent as one writev behind the head) arrives whole', BOUNDED, async () => {
   const server = createHttpServer((req, res) => {
@@ -147,10 +161,19 @@ test('at most maxSockets at once, waiting requests served first come first serve
   subscribe(REQUEST_START_CHANNEL, onStart);
   try {
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => pool.request('DELETE', `/r${i}`, { host: url.host })));
-    assert.deepEqual(answers.map((a) => a.body.toString()), Array(12).fill('ok'));
+    assert.deepEqual(
+      answers.map((a) => a.body.toString()),
+      Array(12).fill('ok'),
+    );
     assert.equal(peak, 3);
-    assert.deepEqual(order, Array.from({ length: 12 }, (_, i) => `/r${i}`));
-    assert.deepEqual(published.map((r) => `${r.method} ${r.path}`), Array.from({ length: 12 }, (_, i) => `DELETE /r${i}`));
+    assert.deepEqual(
+      order,
+      Array.from({ length: 12 }, (_, i) => `/r${i}`),
+    );
+    assert.deepEqual(
+      published.map((r) => `${r.method} ${r.path}`),
+      Array.from({ length: 12 }, (_, i) => `DELETE /r${i}`),
+    );
   } finally {
     unsubscribe(REQUEST_START_CHANNEL, onStart);
     pool.destroy();
@@ -160,7 +183,13 @@ test('at most maxSockets at once, waiting requests served first come first serve
 });
 
 test('malformed answers fail the request and retire the socket; the next request gets a fresh one', BOUNDED, async () => {
-  const bad = ['HTTP/2 200\r\n\r\n', 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX'];
+  const bad = [
+    'HTTP/2 200\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX',
+  ];
   for (const text of bad) {
     const server = await rawServer((_request, index) => (index === 0 ? text : 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
     const pool = new Http1Pool(server.url, OPTIONS);
@@ -207,7 +236,11 @@ test('what llhttp refuses is refused with a MalformedAnswerError, and the socket
     const server = await rawServer((_request, index) => (index === 0 ? text : ok), 1 << 20);
     const pool = new Http1Pool(server.url, OPTIONS);
     try {
-      await assert.rejects(pool.request('GET', '/x', { host: 'h' }), (error: Error) => error instanceof MalformedAnswerError && error.reason === reason, JSON.stringify(text));
+      await assert.rejects(
+        pool.request('GET', '/x', { host: 'h' }),
+        (error: Error) => error instanceof MalformedAnswerError && error.reason === reason,
+        JSON.stringify(text),
+      );
       assert.equal((await pool.request('GET', '/x', { host: 'h' })).status, 200, JSON.stringify(text));
       assert.equal(server.sockets.length, 2, JSON.stringify(text));
     } finally {
@@ -229,7 +262,11 @@ test('an answer body over maxBodyBytes is refused, by Content-Length before it c
     const server = await rawServer((_request, index) => (index === 0 ? text : `HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n${'b'.repeat(cap)}`), 400);
     const pool = new Http1Pool(server.url, { ...OPTIONS, maxBodyBytes: cap });
     try {
-      await assert.rejects(pool.request('GET', '/x', { host: 'h' }), (error: Error) => error instanceof MalformedAnswerError && error.reason === 'body-too-large', JSON.stringify(text.slice(0, 60)));
+      await assert.rejects(
+        pool.request('GET', '/x', { host: 'h' }),
+        (error: Error) => error instanceof MalformedAnswerError && error.reason === 'body-too-large',
+        JSON.stringify(text.slice(0, 60)),
+      );
       assert.equal((await pool.request('GET', '/x', { host: 'h' })).body.length, cap, 'a body of exactly the cap is read');
     } finally {
       pool.destroy();
@@ -271,7 +308,10 @@ test('no answer within timeoutMs: the request fails (not as stale) and its socke
   const server = await rawServer((_request, index) => (index === 0 ? '' : 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
   const pool = new Http1Pool(server.url, { maxSockets: 1, timeoutMs: 150 });
   try {
-    await assert.rejects(pool.request('POST', '/x', { host: 'h' }, Buffer.from('a')), (error: Error) => /no answer within 150 ms/.test(error.message) && !(error instanceof StaleSocketError));
+    await assert.rejects(
+      pool.request('POST', '/x', { host: 'h' }, Buffer.from('a')),
+      (error: Error) => /no answer within 150 ms/.test(error.message) && !(error instanceof StaleSocketError),
+    );
     assert.equal((await pool.request('POST', '/x', { host: 'h' }, Buffer.from('b'))).status, 200);
     assert.equal(server.sockets.length, 2);
   } finally {
@@ -329,10 +369,33 @@ test('destroy() fails what is in flight and what waits, and refuses new requests
 });
 
 test('TLS: the certificate is verified against the trusted CAs, the session is resumed by the next socket', BOUNDED, async (t) => {
-  if (typeof (tls as { setDefaultCACertificates?: unknown }).setDefaultCACertificates !== 'function') return t.skip('tls.setDefaultCACertificates needs Node 22.19 or later');
+  if (typeof (tls as { setDefaultCACertificates?: unknown }).setDefaultCACertificates !== 'function')
+    return t.skip('tls.setDefaultCACertificates needs Node 22.19 or later');
   const dir = mkdtempSync(join(tmpdir(), 'http1-tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
     const resumed: boolean[] = [];
     const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {

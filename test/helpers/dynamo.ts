@@ -49,7 +49,12 @@ export async function ageConnection(doc: DynamoDBDocumentClient, id: string, age
 }
 
 export async function putIndexItem(doc: DynamoDBDocumentClient, role: 'uids' | 'groups', key: string, id: string): Promise<void> {
-  await doc.send(new PutCommand({ TableName: TEST_TABLES[role], Item: { [role === 'uids' ? 'uid' : 'group']: key, connectionId: id, expiresAt: Math.floor(Date.now() / 1000) + 3600 } }));
+  await doc.send(
+    new PutCommand({
+      TableName: TEST_TABLES[role],
+      Item: { [role === 'uids' ? 'uid' : 'group']: key, connectionId: id, expiresAt: Math.floor(Date.now() / 1000) + 3600 },
+    }),
+  );
 }
 
 /** A well-formed connection id no gateway ever issued. */

@@ -43,7 +43,10 @@ export function parseEmf(line: string): EmfLine {
     const name = metric.Name as string;
     const value = root[name];
     const values = Array.isArray(value) ? value : [value];
-    assert.ok(values.length >= 1 && values.length <= 100 && values.every((v) => typeof v === 'number' && Number.isFinite(v)), `metric ${name} has 1-100 numbers at the root`);
+    assert.ok(
+      values.length >= 1 && values.length <= 100 && values.every((v) => typeof v === 'number' && Number.isFinite(v)),
+      `metric ${name} has 1-100 numbers at the root`,
+    );
     counts[name] = (values as number[]).reduce((a, b) => a + b, 0);
     units[name] = String(metric.Unit);
   }

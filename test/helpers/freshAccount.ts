@@ -54,7 +54,9 @@ export function freshAccountRefusals(template: TemplateJson): string[] {
     if (r.Type === 'AWS::ApiGatewayV2::Stage' || r.Type === 'AWS::ApiGateway::Stage') {
       const routeSettings = (p.DefaultRouteSettings ?? {}) as { LoggingLevel?: string; DataTraceEnabled?: boolean };
       const methodSettings = (p.MethodSettings ?? []) as Array<{ LoggingLevel?: string; DataTraceEnabled?: boolean }>;
-      const executionLogs = [routeSettings, ...methodSettings].some((s) => (s.LoggingLevel !== undefined && s.LoggingLevel !== 'OFF') || s.DataTraceEnabled === true);
+      const executionLogs = [routeSettings, ...methodSettings].some(
+        (s) => (s.LoggingLevel !== undefined && s.LoggingLevel !== 'OFF') || s.DataTraceEnabled === true,
+      );
       const logs = [p.AccessLogSettings !== undefined ? 'access logs' : '', executionLogs ? 'execution logs' : ''].filter(Boolean).join(' and ');
       if (logs) {
         const dependsOn = [r.DependsOn ?? []].flat();

@@ -28,7 +28,10 @@ export interface RunningCli {
 }
 
 export async function startGatewayCli(args: readonly string[], env: Record<string, string> = {}, entry: 'cli' | 'bin' = 'cli'): Promise<RunningCli> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry === 'bin' ? BIN : CLI, ...args], { env: cliEnvironment(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry === 'bin' ? BIN : CLI, ...args], {
+    env: cliEnvironment(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));

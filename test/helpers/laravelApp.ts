@@ -35,8 +35,13 @@ export async function startLaravelApp(env: Readonly<Record<string, string>>): Pr
   cpSync(join(ROOT, 'test/fixtures/laravel-app'), dir, { recursive: true });
   const composerJson = join(dir, 'composer.json');
   writeFileSync(composerJson, readFileSync(composerJson, 'utf8').replace('GATEWAYCLIENT_PATH', join(ROOT, 'clients/php')));
-  for (const sub of ['storage/framework/sessions', 'storage/framework/views', 'bootstrap/cache', 'resources/views']) mkdirSync(join(dir, sub), { recursive: true });
-  const install = spawnSync('composer', ['install', '--no-interaction', '--no-progress'], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: dir, COMPOSER_ALLOW_SUPERUSER: '1' } });
+  for (const sub of ['storage/framework/sessions', 'storage/framework/views', 'bootstrap/cache', 'resources/views'])
+    mkdirSync(join(dir, sub), { recursive: true });
+  const install = spawnSync('composer', ['install', '--no-interaction', '--no-progress'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: '/usr/bin:/bin', HOME: dir, COMPOSER_ALLOW_SUPERUSER: '1' },
+  });
   if (install.status !== 0) throw new Error(`composer install failed:\n${install.stdout}\n${install.stderr}`);
   // What the page imports, at the paths of its import map.
   cpSync(join(ROOT, 'node_modules/laravel-echo/dist/echo.js'), join(dir, 'public/js/laravel-echo/echo.js'));
@@ -46,7 +51,11 @@ export async function startLaravelApp(env: Readonly<Record<string, string>>): Pr
 
   const port = await freePort();
   let log = '';
-  const child: ChildProcess = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', 'public', 'public/index.php'], { cwd: dir, env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', 'public', 'public/index.php'], {
+    cwd: dir,
+    env: { PATH: '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const url = `http://127.0.0.1:${port}`;

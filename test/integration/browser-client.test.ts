@@ -6,7 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { connect, DEFAULTS, type GatewayClientOptions, type GatewayClientState, type GatewayInit, type GatewayStateInfo } from '../../clients/browser/gateway-client.js';
+import {
+  connect,
+  DEFAULTS,
+  type GatewayClientOptions,
+  type GatewayClientState,
+  type GatewayInit,
+  type GatewayStateInfo,
+} from '../../clients/browser/gateway-client.js';
 import { LocalGateway } from '../../local/index.ts';
 import { builtinApp } from '../../local/builtinApp.ts';
 import { managementClient } from '../helpers/awsClients.ts';
@@ -43,7 +50,10 @@ test('init reaches onInit, pushes arrive parsed as JSON or as text, a DELETE mak
   const client = connect(gateway.endpoints.wsUrl, { ...r.options, minDelayMs: 20, maxDelayMs: 100 });
   try {
     assert.equal(client.state, 'connecting');
-    await eventually(() => r.inits.length, (n) => n === 1);
+    await eventually(
+      () => r.inits.length,
+      (n) => n === 1,
+    );
     const first = r.inits[0]!.clientId;
     assert.equal(client.state, 'open');
     assert.equal(client.clientId, first);
@@ -52,11 +62,17 @@ test('init reaches onInit, pushes arrive parsed as JSON or as text, a DELETE mak
     const management = managementClient(gateway.endpoints);
     await management.send(new PostToConnectionCommand({ ConnectionId: first, Data: JSON.stringify({ type: 'say', text: 'hi' }) }));
     await management.send(new PostToConnectionCommand({ ConnectionId: first, Data: 'plain text' }));
-    await eventually(() => r.messages.length, (n) => n === 2);
+    await eventually(
+      () => r.messages.length,
+      (n) => n === 2,
+    );
     assert.deepEqual(r.messages, [{ type: 'say', text: 'hi' }, 'plain text']);
 
     assert.equal(gateway.deleteConnection(first), 'deleted');
-    await eventually(() => r.inits.length, (n) => n === 2);
+    await eventually(
+      () => r.inits.length,
+      (n) => n === 2,
+    );
     const second = r.inits[1]!.clientId;
     assert.notEqual(second, first);
     const reconnecting = r.states.find((s) => s.state === 'reconnecting')!;
@@ -64,13 +80,19 @@ test('init reaches onInit, pushes arrive parsed as JSON or as text, a DELETE mak
     assert.equal(reconnecting.info.attempt, 1);
     assert.ok(reconnecting.info.delayMs! >= 10 && reconnecting.info.delayMs! <= 20, `first retry waits 10-20 ms, got ${reconnecting.info.delayMs}`);
     assert.equal(client.send({ action: 'hello' }), true);
-    await eventually(() => r.messages.length, (n) => n === 3);
+    await eventually(
+      () => r.messages.length,
+      (n) => n === 3,
+    );
     assert.deepEqual(r.messages[2], { type: 'echo', body: '{"action":"hello"}' });
 
     client.close();
     assert.equal(client.state, 'closed');
     assert.equal(client.send('late'), false);
-    await eventually(() => gateway.stats().openConnections, (n) => n === 0);
+    await eventually(
+      () => gateway.stats().openConnections,
+      (n) => n === 0,
+    );
     const connects = gateway.stats().connects;
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(gateway.stats().connects, connects, 'no connection after close()');
@@ -90,9 +112,16 @@ test('the gateway stopped and started again on the same port: the 1001 reconnect
   const r = recorder();
   const client = connect(gateway.endpoints.wsUrl, { ...r.options, minDelayMs: 20, maxDelayMs: 80 });
   try {
-    await eventually(() => r.inits.length, (n) => n === 1);
+    await eventually(
+      () => r.inits.length,
+      (n) => n === 1,
+    );
     await gateway.stop(); // closes every client with 1001
-    await eventually(() => r.states.filter((s) => s.state === 'reconnecting').length, (n) => n >= 5, 5000);
+    await eventually(
+      () => r.states.filter((s) => s.state === 'reconnecting').length,
+      (n) => n >= 5,
+      5000,
+    );
     const [first, ...retries] = r.states.filter((s) => s.state === 'reconnecting').map((s) => s.info);
     // A 1001 (the gateway going away: its cut, idle, a deploy) reconnects at once; the failures after it back off.
     assert.equal(first!.code, 1001);
@@ -103,7 +132,11 @@ test('the gateway stopped and started again on the same port: the 1001 reconnect
       assert.equal(info.attempt, n + 1);
     });
     gateway = await startGateway({ port });
-    await eventually(() => r.inits.length, (n) => n === 2, 5000);
+    await eventually(
+      () => r.inits.length,
+      (n) => n === 2,
+      5000,
+    );
     assert.notEqual(r.inits[1]!.clientId, r.inits[0]!.clientId);
     assert.equal(client.state, 'open');
   } finally {
@@ -125,13 +158,24 @@ test('no init within the timeout closes the connection and retries; an init that
   const r = recorder();
   const client = connect(gateway.endpoints.wsUrl, { ...r.options, initTimeoutMs: 150, minDelayMs: 20, maxDelayMs: 40 });
   try {
-    await eventually(() => r.states.filter((s) => s.state === 'reconnecting').length, (n) => n >= 2, 5000);
+    await eventually(
+      () => r.states.filter((s) => s.state === 'reconnecting').length,
+      (n) => n >= 2,
+      5000,
+    );
     assert.equal(r.states.find((s) => s.state === 'reconnecting')!.info.reason, 'no init');
     assert.equal(client.state === 'reconnecting' || client.state === 'connecting', true);
     // The client closed each initless connection itself.
-    await eventually(() => gateway.stats().disconnects, (n) => n >= 2);
+    await eventually(
+      () => gateway.stats().disconnects,
+      (n) => n >= 2,
+    );
     sendInit = true;
-    await eventually(() => r.inits.length, (n) => n === 1, 5000);
+    await eventually(
+      () => r.inits.length,
+      (n) => n === 1,
+      5000,
+    );
     assert.equal(client.state, 'open');
   } finally {
     client.close();
@@ -145,7 +189,11 @@ test('the heartbeat sends {"action":"ping"} on the open connection', async () =>
   const client = connect(gateway.endpoints.wsUrl, { ...r.options, heartbeatMs: 40 });
   try {
     // builtinApp echoes every message back to its sender.
-    await eventually(() => r.messages.length, (n) => n >= 2, 5000);
+    await eventually(
+      () => r.messages.length,
+      (n) => n >= 2,
+      5000,
+    );
     assert.deepEqual(r.messages[0], { type: 'echo', body: '{"action":"ping"}' });
   } finally {
     client.close();
@@ -159,9 +207,16 @@ test('a refused upgrade (nothing listening) is retried with backoff; close() whi
   await gateway.stop();
   const r = recorder();
   const client = connect(url, { ...r.options, minDelayMs: 10, maxDelayMs: 40 });
-  await eventually(() => r.states.filter((s) => s.state === 'reconnecting').length, (n) => n >= 4, 5000);
+  await eventually(
+    () => r.states.filter((s) => s.state === 'reconnecting').length,
+    (n) => n >= 4,
+    5000,
+  );
   const delays = r.states.filter((s) => s.state === 'reconnecting').map((s) => s.info.delayMs!);
-  assert.ok(delays.slice(3).every((d) => d >= 20 && d <= 40), `capped at 40: ${delays}`);
+  assert.ok(
+    delays.slice(3).every((d) => d >= 20 && d <= 40),
+    `capped at 40: ${delays}`,
+  );
   client.close();
   const count = r.states.length;
   await new Promise((resolve) => setTimeout(resolve, 150));

@@ -61,7 +61,10 @@ describe('bundles built by GatewayBackend', () => {
       // One exception: sdk/Fanout.ts's lazy import of @aws-sdk/client-lambda, for a LambdaClient given as
       // fanout.lambda, which no entry point gives: left out of the bundle (externalModules), never run.
       const lazyClientLambda = /import\(["']@aws-sdk\/client-lambda["']\)/g;
-      assert.ok(!/from\s*["']@aws-sdk\//.test(source) && !/import\(["']@aws-sdk\//.test(source.replace(lazyClientLambda, '')), `${name} imports no @aws-sdk package at run time`);
+      assert.ok(
+        !/from\s*["']@aws-sdk\//.test(source) && !/import\(["']@aws-sdk\//.test(source.replace(lazyClientLambda, '')),
+        `${name} imports no @aws-sdk package at run time`,
+      );
       assert.ok(!source.includes('"@aws-sdk/client-lambda",version'), `${name} does not carry @aws-sdk/client-lambda`);
     }
   });
@@ -77,7 +80,13 @@ describe('bundles built by GatewayBackend', () => {
     let local: LocalGateway;
     let endpoints: GatewayEndpoints;
     let doc: DynamoDBDocumentClient;
-    const tables: GatewayTableNames = { connections: 'bundle-connections', sessions: 'bundle-sessions', memberships: 'bundle-memberships', uids: 'bundle-uids', groups: 'bundle-groups' };
+    const tables: GatewayTableNames = {
+      connections: 'bundle-connections',
+      sessions: 'bundle-sessions',
+      memberships: 'bundle-memberships',
+      uids: 'bundle-uids',
+      groups: 'bundle-groups',
+    };
 
     before(async () => {
       local = new LocalGateway({
@@ -131,7 +140,13 @@ describe('bundles built by GatewayBackend', () => {
       await Promise.all(clients.map((c) => c.message(1, 20_000))); // the welcome
       const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
       const lambda = new LambdaClient({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials, maxAttempts: 1 });
-      const gateway = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, fanout: { functionName: 'fanoutWorker', threshold: 0, lambda } });
+      const gateway = new Gateway({
+        callbackUrl: endpoints.callbackUrl,
+        tables,
+        region: endpoints.region,
+        credentials,
+        fanout: { functionName: 'fanoutWorker', threshold: 0, lambda },
+      });
       try {
         const report = await gateway.sendToAll('through the bundled worker', { clientIds: ids });
         assert.deepEqual([report.queued?.chunks, report.queued?.recipients, report.failed], [1, 2, []]);

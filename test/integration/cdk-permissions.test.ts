@@ -14,11 +14,23 @@ import { LocalGateway, type GatewayEndpoints, type WebSocketConnectEvent, type W
 import { Gateway, type FanoutChunk, type GatewayTableNames } from '../../sdk/index.ts';
 import { FANOUT_CHUNK_TYPE } from '../../sdk/Fanout.ts';
 import { localTables, watchHttpRequests } from '../../testkit/gatewayHarness.ts';
-import { FANOUT_WORKER_CONNECTIONS_METHODS, FANOUT_WORKER_TABLE_ACTIONS, GATEWAY_SECRET_ACTIONS, GATEWAY_TABLE_ACTIONS, MANAGE_CONNECTIONS_METHODS } from '../../cdk/permissions.ts';
+import {
+  FANOUT_WORKER_CONNECTIONS_METHODS,
+  FANOUT_WORKER_TABLE_ACTIONS,
+  GATEWAY_SECRET_ACTIONS,
+  GATEWAY_TABLE_ACTIONS,
+  MANAGE_CONNECTIONS_METHODS,
+} from '../../cdk/permissions.ts';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { connect, eventually, type TestClient } from '../helpers/wsClient.ts';
 
-const tables: GatewayTableNames = { connections: 'perm-connections', sessions: 'perm-sessions', memberships: 'perm-memberships', uids: 'perm-uids', groups: 'perm-groups' };
+const tables: GatewayTableNames = {
+  connections: 'perm-connections',
+  sessions: 'perm-sessions',
+  memberships: 'perm-memberships',
+  uids: 'perm-uids',
+  groups: 'perm-groups',
+};
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const STALE = 'AAAAAAAAAAAAAAA=';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:perm-bind-key-AbCdEf';
@@ -110,7 +122,17 @@ const token = async (id: string) => ({ bindToken: await gateway.createBindToken(
 
 /** A fan-out chunk (the worker's event) for these recipients, found through these index keys. */
 function chunk(recipients: string[], via?: Array<['uids' | 'groups', string]>): FanoutChunk {
-  return { type: FANOUT_CHUNK_TYPE, version: 1, fanoutId: 'perm', index: 0, count: 1, operation: 'sendToGroup', message: { utf8: 'x' }, recipients, ...(via ? { via } : {}) };
+  return {
+    type: FANOUT_CHUNK_TYPE,
+    version: 1,
+    fanoutId: 'perm',
+    index: 0,
+    count: 1,
+    operation: 'sendToGroup',
+    message: { utf8: 'x' },
+    recipients,
+    ...(via ? { via } : {}),
+  };
 }
 
 /** The public methods of Gateway, read from the class (private methods are marked so in the source). */
@@ -215,7 +237,11 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
     recording = false;
     stopWatching();
   }
-  await eventually(() => local.stats().openConnections, (n) => n <= 1, 10_000);
+  await eventually(
+    () => local.stats().openConnections,
+    (n) => n <= 1,
+    10_000,
+  );
   for (const client of clients) client.socket.terminate();
 
   const missing = publicMethods().filter((m) => !methods.has(m));
@@ -226,7 +252,7 @@ test('the grant holds exactly the DynamoDB actions and @connections methods the 
   assert.deepEqual(sorted(secretActions), [...GATEWAY_SECRET_ACTIONS].sort());
 });
 
-test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, and the prune after a 410', async () => {
+test("the fan-out worker's grant holds exactly what deliverChunk uses: POST, and the prune after a 410", async () => {
   const client = await connect(endpoints.wsUrl);
   const [live] = local.openConnectionIds();
   assert.ok(live);
@@ -251,19 +277,42 @@ test('the fan-out worker\'s grant holds exactly what deliverChunk uses: POST, an
     await gateway.joinGroup(id, 'w3', await token(id));
   }
   await gateway.connectionClosed(windowOver, 1006);
-  await base.send(new UpdateItemCommand({ TableName: tables.connections, Key: { connectionId: { S: windowOver } }, UpdateExpression: 'SET heldUntil = :past', ExpressionAttributeValues: { ':past': { N: String(old) } } }));
+  await base.send(
+    new UpdateItemCommand({
+      TableName: tables.connections,
+      Key: { connectionId: { S: windowOver } },
+      UpdateExpression: 'SET heldUntil = :past',
+      ExpressionAttributeValues: { ':past': { N: String(old) } },
+    }),
+  );
 
   for (const set of Object.values(used)) set.clear();
   const posted = new Set<string>();
   const onRequest = (request: { method: string; path: string }) => {
     if (recording && request.path.includes('@connections')) posted.add(request.method);
   };
-  const worker = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: DynamoDBDocumentClient.from(base), logger: { warn: () => {} } });
+  const worker = new Gateway({
+    callbackUrl: endpoints.callbackUrl,
+    tables,
+    region: endpoints.region,
+    credentials,
+    dynamoDb: DynamoDBDocumentClient.from(base),
+    logger: { warn: () => {} },
+  });
   const stopWatching = watchHttpRequests(onRequest);
   recording = true;
   try {
     // Every shape a prune takes: item + index items in both tables (batch), one group index item, one uid index item.
-    const a = await worker.deliverChunk(chunk([live, staleItem], [['groups', 'w1'], ['groups', 'w2'], ['uids', 'w-user']]));
+    const a = await worker.deliverChunk(
+      chunk(
+        [live, staleItem],
+        [
+          ['groups', 'w1'],
+          ['groups', 'w2'],
+          ['uids', 'w-user'],
+        ],
+      ),
+    );
     const b = await worker.deliverChunk(chunk([onlyInGroup], [['groups', 'w1']]));
     const c = await worker.deliverChunk(chunk([onlyInUid], [['uids', 'w-user']]));
     assert.deepEqual([a.sent, a.gone, b.gone, c.gone], [[live], [staleItem], [onlyInGroup], [onlyInUid]]);

@@ -109,7 +109,10 @@ describe('the Echo connector', { timeout: 120_000 }, () => {
     bob.leave('lobby');
     await until(() => seen.length === 3);
     assert.deepEqual(seen[2], ['leaving', { name: 'bob' }]);
-    assert.deepEqual((await app.sdk.getPresenceMembers('presence-lobby')).map((m) => m.id), ['alice']);
+    assert.deepEqual(
+      (await app.sdk.getPresenceMembers('presence-lobby')).map((m) => m.id),
+      ['alice'],
+    );
   });
 
   test('a reconnect subscribes every channel again, with the new client id', async () => {
@@ -122,7 +125,10 @@ describe('the Echo connector', { timeout: 120_000 }, () => {
     const first = carol.socketId()!;
     assert.deepEqual(await app.sdk.getClientIdListByGroup('news'), [first]);
     await app.sdk.destroyClient(first);
-    await until(async () => carol.socketId() !== undefined && carol.socketId() !== first && (await app.sdk.getClientIdListByGroup('news')).length === 1 && heres.length === 2);
+    await until(
+      async () =>
+        carol.socketId() !== undefined && carol.socketId() !== first && (await app.sdk.getClientIdListByGroup('news')).length === 1 && heres.length === 2,
+    );
     const second = carol.socketId()!;
     assert.deepEqual(await app.sdk.getClientIdListByGroup('news'), [second]);
     assert.deepEqual(heres[1], [{ name: 'carol' }]);
@@ -132,7 +138,7 @@ describe('the Echo connector', { timeout: 120_000 }, () => {
     assert.equal(carol.connectionStatus(), 'connected');
   });
 
-  test("a refused subscription reaches error() and joins nothing", async () => {
+  test('a refused subscription reaches error() and joins nothing', async () => {
     const dave = newEcho('dave');
     const status = await new Promise<number>((resolve) => dave.private('secret').error((e: { status: number }) => resolve(e.status)));
     assert.equal(status, 403);

@@ -19,7 +19,19 @@ async function withBackend(body: (backend: RunningBackend, logged: string[]) => 
   await withGateway({ routes: { $default: async () => undefined } }, async (gw) => {
     const { callbackUrl, dynamoEndpoint, region, wsUrl } = gw.endpoints;
     const dynamoDb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamoEndpoint, region, credentials }));
-    const gateway = new Gateway({ callbackUrl, region, credentials, dynamoDb, tables: { connections: 'no-such-connections', sessions: 'no-such-sessions', memberships: 'no-such-memberships', uids: 'no-such-uids', groups: 'no-such-groups' } });
+    const gateway = new Gateway({
+      callbackUrl,
+      region,
+      credentials,
+      dynamoDb,
+      tables: {
+        connections: 'no-such-connections',
+        sessions: 'no-such-sessions',
+        memberships: 'no-such-memberships',
+        uids: 'no-such-uids',
+        groups: 'no-such-groups',
+      },
+    });
     const logged: string[] = [];
     const backend = await startExampleBackend({ gateway, wsUrl, log: (line) => logged.push(line) });
     try {
@@ -32,7 +44,7 @@ async function withBackend(body: (backend: RunningBackend, logged: string[]) => 
   });
 }
 
-test('a Host that is not the backend\'s own gets 403 and no page; loopback names get the page', async () => {
+test("a Host that is not the backend's own gets 403 and no page; loopback names get the page", async () => {
   await withBackend(async (backend) => {
     const port = new URL(backend.url).port;
     for (const host of ['evil.example.invalid', `evil.example.invalid:${port}`, 'localhost.evil.invalid']) {
@@ -47,7 +59,8 @@ test('a Host that is not the backend\'s own gets 403 and no page; loopback names
 test('a POST without an Origin, or from another origin, is refused before it does anything; the same origin logs in', async () => {
   await withBackend(async (backend) => {
     const host = new URL(backend.url).host;
-    const login = (headers: Record<string, string>) => rawRequest(backend.url, 'POST', '/login', { host, 'content-type': FORM, ...headers }, 'uid=mallory&group=room-1');
+    const login = (headers: Record<string, string>) =>
+      rawRequest(backend.url, 'POST', '/login', { host, 'content-type': FORM, ...headers }, 'uid=mallory&group=room-1');
     for (const origin of [undefined, 'http://evil.invalid', `https://${host}`, `http://${host}.evil.invalid`, 'null']) {
       const answer = await login(origin === undefined ? {} : { origin });
       assert.equal(answer.status, 403, String(origin));
@@ -59,7 +72,7 @@ test('a POST without an Origin, or from another origin, is refused before it doe
   });
 });
 
-test('the session cookie is Secure when the page is served over https (a proxy\'s X-Forwarded-Proto), and the POST must come from the https origin', async () => {
+test("the session cookie is Secure when the page is served over https (a proxy's X-Forwarded-Proto), and the POST must come from the https origin", async () => {
   await withBackend(async (backend) => {
     const host = new URL(backend.url).host;
     const headers = { host, 'content-type': FORM, 'x-forwarded-proto': 'https' };
@@ -70,7 +83,7 @@ test('the session cookie is Secure when the page is served over https (a proxy\'
   });
 });
 
-test('a 5xx shows the browser a generic message; AWS\'s text goes to the server log', async () => {
+test("a 5xx shows the browser a generic message; AWS's text goes to the server log", async () => {
   await withBackend(async (backend, logged) => {
     const host = new URL(backend.url).host;
     const origin = `http://${host}`;

@@ -48,7 +48,10 @@ test('the template carries the worker, its retries and its failure queue; the lo
   assert.equal(worker.onFailure, undefined);
   assert.equal(worker.timeoutMs, 60_000);
   assert.equal(worker.memoryMB, 1024);
-  assert.ok(app.warnings.some((w) => /on-failure destination arn:aws:sqs:.*FanoutFailures.* is not a Lambda function; failures are only logged/.test(w)), app.warnings.join('\n'));
+  assert.ok(
+    app.warnings.some((w) => /on-failure destination arn:aws:sqs:.*FanoutFailures.* is not a Lambda function; failures are only logged/.test(w)),
+    app.warnings.join('\n'),
+  );
   // Every SDK user gets the worker's name and the threshold; the worker itself gets neither.
   const messageEnv = Object.values(app.environments).find((env) => env[GatewayEnvVar.fanoutFunction]);
   assert.equal(messageEnv?.[GatewayEnvVar.fanoutFunction], workerName);
@@ -56,7 +59,7 @@ test('the template carries the worker, its retries and its failure queue; the lo
   assert.equal(app.environments[workerName]![GatewayEnvVar.fanoutFunction], undefined);
 });
 
-test('a send above the template\'s threshold, configured from the functions\' environment, is delivered by the bundled worker', async () => {
+test("a send above the template's threshold, configured from the functions' environment, is delivered by the bundled worker", async () => {
   const clients: TestClient[] = [];
   for (let i = 0; i < 8; i++) clients.push(await connect(endpoints.wsUrl));
   const ids = await Promise.all(clients.map(async (c) => (await c.json(0, 20_000)).client_id as string));
@@ -69,7 +72,10 @@ test('a send above the template\'s threshold, configured from the functions\' en
   );
   try {
     const report = await sdk.sendToAll('from the template', { clientIds: ids });
-    assert.deepEqual([report.recipients, report.queued?.functionName, report.queued?.chunks, report.queued?.recipients, report.failed], [8, workerName, 1, 8, []]);
+    assert.deepEqual(
+      [report.recipients, report.queued?.functionName, report.queued?.chunks, report.queued?.recipients, report.failed],
+      [8, workerName, 1, 8, []],
+    );
     for (const c of clients) assert.equal(await c.message(1, 20_000), 'from the template');
   } finally {
     sdk.destroy();

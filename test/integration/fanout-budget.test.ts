@@ -23,7 +23,13 @@ import { Gateway, gatewayEnvironment, type GatewayOptions, type GatewayTableName
 import { createFanoutWorkerHandler, type FanoutWorkerLogLine } from '../../lambdas/fanoutWorkerHandler.ts';
 import { localTables } from '../../testkit/gatewayHarness.ts';
 
-const tables: GatewayTableNames = { connections: 'budget-connections', sessions: 'budget-sessions', memberships: 'budget-memberships', uids: 'budget-uids', groups: 'budget-groups' };
+const tables: GatewayTableNames = {
+  connections: 'budget-connections',
+  sessions: 'budget-sessions',
+  memberships: 'budget-memberships',
+  uids: 'budget-uids',
+  groups: 'budget-groups',
+};
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const CONNECTIONS = 600;
 const CHUNK_SIZE = 100;
@@ -41,7 +47,15 @@ describe('the fan-out request-rate budget, as the local gateway counts it', { ti
   const workerMetrics: SendMetrics[] = [];
 
   const newGateway = (overrides: Partial<GatewayOptions> = {}) => {
-    const gateway = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, logger: { warn: () => {} }, ...overrides });
+    const gateway = new Gateway({
+      callbackUrl: endpoints.callbackUrl,
+      tables,
+      region: endpoints.region,
+      credentials,
+      dynamoDb: doc,
+      logger: { warn: () => {} },
+      ...overrides,
+    });
     gateways.push(gateway);
     return gateway;
   };
@@ -125,15 +139,23 @@ describe('the fan-out request-rate budget, as the local gateway counts it', { ti
     await local.functions.drain();
 
     const record = managementRecord();
-    t.diagnostic(`gateway, @connections per second: ${record.perSecond.map((x) => `${x.admitted}${x.throttled ? `+${x.throttled} throttled` : ''}`).join(', ')}`);
+    t.diagnostic(
+      `gateway, @connections per second: ${record.perSecond.map((x) => `${x.admitted}${x.throttled ? `+${x.throttled} throttled` : ''}`).join(', ')}`,
+    );
     assert.equal(record.admitted, CONNECTIONS, 'one post per connection');
     assert.equal(record.throttled, 0, 'the gateway throttled nothing');
     // 6 chunks with a burst of 2 each; 15 % for posts that cross into the next second in flight.
     assert.ok(record.busiest <= (200 + 6 * 2) * 1.15, `busiest second: ${record.busiest} posts (${JSON.stringify(record.perSecond)})`);
     assert.ok(record.perSecond.length >= 3, `${CONNECTIONS} posts at 200/s span at least 3 seconds: ${JSON.stringify(record.perSecond)}`);
     const logs = workerLogs.filter((l) => l.fanoutId === report.queued!.id);
-    assert.equal(logs.reduce((n, l) => n + l.sent, 0), CONNECTIONS);
-    assert.equal(logs.reduce((n, l) => n + l.failed, 0), 0);
+    assert.equal(
+      logs.reduce((n, l) => n + l.sent, 0),
+      CONNECTIONS,
+    );
+    assert.equal(
+      logs.reduce((n, l) => n + l.failed, 0),
+      0,
+    );
   });
 
   test('a budget of 2,000/s against a gateway lowered to 150/s: 429s appear, are retried, and nobody misses the message', async (t) => {
@@ -146,12 +168,18 @@ describe('the fan-out request-rate budget, as the local gateway counts it', { ti
     await local.functions.drain();
 
     const record = managementRecord();
-    t.diagnostic(`gateway, @connections per second: ${record.perSecond.map((x) => `${x.admitted}${x.throttled ? `+${x.throttled} throttled` : ''}`).join(', ')}`);
+    t.diagnostic(
+      `gateway, @connections per second: ${record.perSecond.map((x) => `${x.admitted}${x.throttled ? `+${x.throttled} throttled` : ''}`).join(', ')}`,
+    );
     assert.ok(record.throttled > 0, 'the gateway answered 429s');
     assert.equal(record.admitted, CONNECTIONS, 'every connection got exactly one post through');
     for (const messages of received.values()) assert.equal(messages.filter((m) => m === 'throttled').length, 1);
     const logs = workerLogs.filter((l) => l.fanoutId === report.queued!.id);
-    assert.equal(logs.reduce((n, l) => n + l.failed, 0), 0, 'no recipient failed');
+    assert.equal(
+      logs.reduce((n, l) => n + l.failed, 0),
+      0,
+      'no recipient failed',
+    );
     assert.equal(
       workerMetrics.reduce((n, m) => n + (m.throttled ?? 0), 0),
       record.throttled,
@@ -169,7 +197,9 @@ describe('the fan-out request-rate budget, as the local gateway counts it', { ti
     const elapsedMs = performance.now() - started;
     assert.equal(report.sent.length, CONNECTIONS);
     const record = managementRecord();
-    t.diagnostic(`gateway, @connections per second: ${record.perSecond.map((x) => `${x.admitted}${x.throttled ? `+${x.throttled} throttled` : ''}`).join(', ')}`);
+    t.diagnostic(
+      `gateway, @connections per second: ${record.perSecond.map((x) => `${x.admitted}${x.throttled ? `+${x.throttled} throttled` : ''}`).join(', ')}`,
+    );
     assert.equal(record.throttled, 0);
     // The process bucket holds a second's worth (150 requests).
     assert.ok(record.busiest <= (150 + 150) * 1.15, `busiest second: ${record.busiest} (${JSON.stringify(record.perSecond)})`);

@@ -28,7 +28,13 @@ import {
 import { createFanoutWorkerHandler, type FanoutWorkerLogLine } from '../../lambdas/fanoutWorkerHandler.ts';
 import { countHttpRequests, localTables } from '../../testkit/gatewayHarness.ts';
 
-const tables: GatewayTableNames = { connections: 'fan-connections', sessions: 'fan-sessions', memberships: 'fan-memberships', uids: 'fan-uids', groups: 'fan-groups' };
+const tables: GatewayTableNames = {
+  connections: 'fan-connections',
+  sessions: 'fan-sessions',
+  memberships: 'fan-memberships',
+  uids: 'fan-uids',
+  groups: 'fan-groups',
+};
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const THRESHOLD = 50;
 const CHUNK_SIZE = 40;
@@ -53,7 +59,10 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
   let direct: Gateway;
   const gateways: Gateway[] = [];
   const workerLogs: FanoutWorkerLogLine[] = [];
-  const failureRecords: Array<{ requestContext: { condition: string; approximateInvokeCount: number }; requestPayload: { fanoutId: string; recipients: string[] } }> = [];
+  const failureRecords: Array<{
+    requestContext: { condition: string; approximateInvokeCount: number };
+    requestPayload: { fanoutId: string; recipients: string[] };
+  }> = [];
   let workerInvocations = 0;
   let workerHandler: ReturnType<typeof createFanoutWorkerHandler>;
   const pendingIds = new Map<string, (id: string) => void>();
@@ -61,7 +70,15 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
   let token = 0;
 
   const newGateway = (overrides: Partial<GatewayOptions> = {}) => {
-    const gateway = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, logger: { warn: () => {} }, ...overrides });
+    const gateway = new Gateway({
+      callbackUrl: endpoints.callbackUrl,
+      tables,
+      region: endpoints.region,
+      credentials,
+      dynamoDb: doc,
+      logger: { warn: () => {} },
+      ...overrides,
+    });
     gateways.push(gateway);
     return gateway;
   };
@@ -107,7 +124,12 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     direct = newGateway();
     // The worker as deployed, but in this process so that its log lines can be read; it retries
     // harder than the default so that the fault test cannot lose a recipient by bad luck.
-    workerHandler = createFanoutWorkerHandler({ gateway: newGateway({ fanout: false }), log: (line) => workerLogs.push(line), extraRounds: 8, roundDelayMs: 10 });
+    workerHandler = createFanoutWorkerHandler({
+      gateway: newGateway({ fanout: false }),
+      log: (line) => workerLogs.push(line),
+      extraRounds: 8,
+      roundDelayMs: 10,
+    });
   });
 
   after(async () => {
@@ -176,7 +198,11 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     assert.deepEqual(report.failed, []);
     assert.ok(report.queued);
     // 150 recipients in chunks of at most 40: 4 chunks of 37-38.
-    assert.deepEqual({ ...report.queued, id: typeof report.queued.id }, { id: 'string', functionName: 'worker', chunks: 4, recipients: 150, failedChunks: 0, chunkRate: 500 }, '2,000 requests/s over the 4 chunks that may all run at once');
+    assert.deepEqual(
+      { ...report.queued, id: typeof report.queued.id },
+      { id: 'string', functionName: 'worker', chunks: 4, recipients: 150, failedChunks: 0, chunkRate: 500 },
+      '2,000 requests/s over the 4 chunks that may all run at once',
+    );
 
     await everyoneGotItOnce(members, 'hello, everyone');
     assert.equal(workerInvocations - invocationsBefore, 4);
@@ -190,7 +216,10 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
       assert.ok(line.recipients >= 37 && line.recipients <= 38, `even chunks, got ${line.recipients}`);
       assert.deepEqual([line.sent, line.gone, line.failed, line.failedIds, line.outcome, line.rounds], [line.recipients, 0, 0, [], 'delivered', 1]);
     }
-    assert.equal(logs.reduce((sum, l) => sum + l.sent, 0), 150);
+    assert.equal(
+      logs.reduce((sum, l) => sum + l.sent, 0),
+      150,
+    );
   });
 
   test('at or below the threshold the send stays inline: sent on return, no worker invoked', async () => {
@@ -252,9 +281,18 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     await everyoneGotItOnce(members, 'prune them');
 
     const logs = logsOf(report);
-    assert.equal(logs.reduce((sum, l) => sum + l.gone, 0), 12);
-    assert.equal(logs.reduce((sum, l) => sum + l.sent, 0), 60);
-    assert.equal(logs.reduce((sum, l) => sum + l.failed, 0), 0);
+    assert.equal(
+      logs.reduce((sum, l) => sum + l.gone, 0),
+      12,
+    );
+    assert.equal(
+      logs.reduce((sum, l) => sum + l.sent, 0),
+      60,
+    );
+    assert.equal(
+      logs.reduce((sum, l) => sum + l.failed, 0),
+      0,
+    );
     for (const id of stale) assert.equal(await direct.getConnection(id), undefined, `${id} pruned`);
     assert.deepEqual(sorted(await direct.getClientIdListByGroup('stale')), sorted(members.map((c) => c.id)));
     assert.deepEqual(await direct.getClientIdByUid('stale-user'), []);
@@ -274,7 +312,10 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
       local.setFaults({});
     }
     const logs = logsOf(report);
-    assert.equal(logs.reduce((sum, l) => sum + l.sent, 0), 120);
+    assert.equal(
+      logs.reduce((sum, l) => sum + l.sent, 0),
+      120,
+    );
     assert.ok(logs.every((l) => l.failed === 0 && l.outcome === 'delivered'));
   });
 
@@ -324,7 +365,11 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
   test('a chunk that delivers nothing fails its invocation: Lambda retries it, then hands it to the on-failure destination', async () => {
     await group('systemic', 55);
     // A worker whose @connections endpoint is wrong: every post is refused (403), a systemic failure.
-    const broken = createFanoutWorkerHandler({ gateway: newGateway({ fanout: false, callbackUrl: `${endpoints.httpUrl}/wrong-stage` }), log: (line) => workerLogs.push(line), extraRounds: 0 });
+    const broken = createFanoutWorkerHandler({
+      gateway: newGateway({ fanout: false, callbackUrl: `${endpoints.httpUrl}/wrong-stage` }),
+      log: (line) => workerLogs.push(line),
+      extraRounds: 0,
+    });
     const saved = workerHandler;
     workerHandler = broken;
     let report: SendReport;
@@ -344,7 +389,10 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     const records = failureRecords.filter((r) => r.requestPayload.fanoutId === report.queued?.id);
     assert.equal(records.length, 2);
     for (const r of records) assert.deepEqual([r.requestContext.condition, r.requestContext.approximateInvokeCount], ['RetriesExhausted', 3]);
-    assert.equal(records.reduce((sum, r) => sum + r.requestPayload.recipients.length, 0), 55);
+    assert.equal(
+      records.reduce((sum, r) => sum + r.requestPayload.recipients.length, 0),
+      55,
+    );
   });
 
   test('deliverChunk: retryable failures get extra rounds with only the failed recipients; permanent ones, the round limit and the deadline stop them', async () => {
@@ -425,7 +473,10 @@ describe('chunked fan-out through the local gateway', { timeout: 120_000 }, () =
     assert.equal(report.queued?.chunks, 3);
     const parsed = lines.map((l) => JSON.parse(l) as FanoutWorkerLogLine).filter((l) => l.fanoutId === report.queued?.id);
     assert.equal(parsed.length, 3);
-    assert.equal(parsed.reduce((sum, l) => sum + l.sent, 0), 90);
+    assert.equal(
+      parsed.reduce((sum, l) => sum + l.sent, 0),
+      90,
+    );
   });
 
   test('Gateway.fromEnv chunks when GATEWAY_FANOUT_FUNCTION is set (the threshold from GATEWAY_FANOUT_THRESHOLD), and `fanout: false` keeps it inline', async () => {

@@ -79,7 +79,10 @@ describe('re-queueing the recipients a chunk could not reach', { timeout: 60_000
     const requeued = events[1]!;
     assert.equal(requeued.recipients.length, 5);
     assert.deepEqual(new Set(requeued.recipients), new Set(lines[0]!.failedIds));
-    assert.deepEqual([requeued.fanoutId, requeued.index, requeued.message, requeued.via, requeued.rate, requeued.requeue], ['f-requeue', 0, { utf8: 'to everyone' }, [['groups', 'requeue-room']], 500, 1]);
+    assert.deepEqual(
+      [requeued.fanoutId, requeued.index, requeued.message, requeued.via, requeued.rate, requeued.requeue],
+      ['f-requeue', 0, { utf8: 'to everyone' }, [['groups', 'requeue-room']], 500, 1],
+    );
     assert.equal(typeof requeued.notBefore, 'number');
     // Nobody got it twice.
     for (const client of clients) assert.deepEqual(client.unread(), []);
@@ -92,7 +95,9 @@ describe('re-queueing the recipients a chunk could not reach', { timeout: 60_000
     const [chunk] = buildChunks('f-last', 'sendToAll', Buffer.from('last try'), new Map(clients.map((c) => [c.id, []])), 100);
     h.local.setFaults({ serverErrorRate: 0.5, random: firstFailing(1) });
     try {
-      invoker.send({ input: { FunctionName: WORKER, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ ...chunk, requeue: MAX_CHUNK_REQUEUES })) } });
+      invoker.send({
+        input: { FunctionName: WORKER, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify({ ...chunk, requeue: MAX_CHUNK_REQUEUES })) },
+      });
       await h.local.functions.drain();
       while (lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
       await h.local.functions.drain();

@@ -46,7 +46,18 @@ before(async () => {
   endpoints = await gw.start();
   doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }));
   const make = (overrides: Partial<GatewayOptions> = {}) => {
-    const g = new Gateway({ callbackUrl: endpoints.callbackUrl, tables, region: endpoints.region, credentials, dynamoDb: doc, maxRetries: 12, retryBaseDelayMs: 1, retryMaxDelayMs: 4, logger: { warn: () => {} }, ...overrides });
+    const g = new Gateway({
+      callbackUrl: endpoints.callbackUrl,
+      tables,
+      region: endpoints.region,
+      credentials,
+      dynamoDb: doc,
+      maxRetries: 12,
+      retryBaseDelayMs: 1,
+      retryMaxDelayMs: 4,
+      logger: { warn: () => {} },
+      ...overrides,
+    });
     sdks.push(g);
     return g;
   };
@@ -96,7 +107,13 @@ async function scan(table: string): Promise<Array<Record<string, unknown>>> {
 
 /** The five tables, as sorted `id`, `uid:id` and `group:id` strings. */
 async function stored(): Promise<{ connections: string[]; sessions: string[]; memberships: string[]; uids: string[]; groups: string[] }> {
-  const [c, s, m, u, g] = await Promise.all([scan(tables.connections), scan(tables.sessions), scan(tables.memberships), scan(tables.uids), scan(tables.groups)]);
+  const [c, s, m, u, g] = await Promise.all([
+    scan(tables.connections),
+    scan(tables.sessions),
+    scan(tables.memberships),
+    scan(tables.uids),
+    scan(tables.groups),
+  ]);
   return {
     connections: c.map((i) => i.connectionId as string).sort(),
     sessions: s.map((i) => i.connectionId as string).sort(),
@@ -258,7 +275,13 @@ describe('lost $disconnects and TTL', { timeout: 60_000 }, () => {
     assert.deepEqual([report.sent, report.gone, report.failed], [[live.id], [stale.id], []]);
     await received(live.client, 'pruning');
     // The item and everything it named (uid, both groups) went with the one 410.
-    assert.deepEqual(await stored(), { ...EMPTY, connections: [live.id], sessions: [live.id], memberships: [`grace-g1:${live.id}`], groups: [`grace-g1:${live.id}`] });
+    assert.deepEqual(await stored(), {
+      ...EMPTY,
+      connections: [live.id],
+      sessions: [live.id],
+      memberships: [`grace-g1:${live.id}`],
+      groups: [`grace-g1:${live.id}`],
+    });
     await close(live.client, live.id, 'delivered');
     assert.deepEqual(await stored(), EMPTY);
   });

@@ -74,7 +74,16 @@ before(async () => {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials }), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  world = { gw, endpoints, tables, doc, sdks: [], clients: new Map(), faults: { throttleRate: 0, serverErrorRate: 0 }, random: Math.random } as unknown as World;
+  world = {
+    gw,
+    endpoints,
+    tables,
+    doc,
+    sdks: [],
+    clients: new Map(),
+    faults: { throttleRate: 0, serverErrorRate: 0 },
+    random: Math.random,
+  } as unknown as World;
   configureSdks(12);
 });
 
@@ -153,7 +162,12 @@ async function readStored(): Promise<Stored> {
     [world.tables.connections, world.tables.sessions, world.tables.memberships, world.tables.uids, world.tables.groups].map(scanAll),
   );
   return {
-    connections: new Map(connections!.map((item) => [item.connectionId as string, { uid: item.uid as string | undefined, groupCount: (item.groupCount as number | undefined) ?? 0 }])),
+    connections: new Map(
+      connections!.map((item) => [
+        item.connectionId as string,
+        { uid: item.uid as string | undefined, groupCount: (item.groupCount as number | undefined) ?? 0 },
+      ]),
+    ),
     sessions: new Set(sessions!.map((item) => item.connectionId as string)),
     memberships: new Set(memberships!.map((item) => pair(item.group as string, item.connectionId as string))),
     uids: new Set(uids!.map((item) => pair(item.uid as string, item.connectionId as string))),
@@ -389,7 +403,8 @@ class Close implements Cmd {
     if (!this.dropDisconnect) removeItem(m, c); // $disconnect removes the item and the index items it names; crash leftovers stay
     await assertTablesMatch(m, this.toString());
   }
-  toString = () => `close(live #${this.who}, ${this.networkDrop ? 'network drop' : 'client close'}, $disconnect ${this.dropDisconnect ? 'dropped' : 'delivered'})`;
+  toString = () =>
+    `close(live #${this.who}, ${this.networkDrop ? 'network drop' : 'client close'}, $disconnect ${this.dropDisconnect ? 'dropped' : 'delivered'})`;
 }
 
 /**
@@ -506,7 +521,11 @@ async function send(m: Model, kind: SendKind, a: number, b: number, excludeIndex
   count('gone', report.gone.length);
   count('failed after the retries', report.failed.length);
   assert.equal(report.recipients, ids.length, `${label}: recipients`);
-  assert.deepEqual([...report.sent, ...report.gone, ...report.failed.map((f) => f.connectionId)].sort(), [...ids].sort(), `${label}: each recipient in exactly one list`);
+  assert.deepEqual(
+    [...report.sent, ...report.gone, ...report.failed.map((f) => f.connectionId)].sort(),
+    [...ids].sort(),
+    `${label}: each recipient in exactly one list`,
+  );
   if (patient) assert.deepEqual(report.failed, [], `${label}: with retries that suffice, nothing fails`);
   for (const { connectionId, error } of report.failed) {
     // Only the injected faults, after the retries ran out.
@@ -587,7 +606,8 @@ async function finish(m: Model): Promise<void> {
   // Nothing stale is left that a send could reach: every item belongs to a live connection ...
   assert.deepEqual([...stored.connections.keys()].sort(), [...live].sort(), 'connection items are exactly the live connections');
   assert.deepEqual([...stored.sessions].sort(), [...live].sort(), 'session items are exactly the live connections');
-  for (const entry of [...stored.uids, ...stored.groups, ...stored.memberships]) assert.ok(live.has(entry.split('\n')[1]!), `index item ${JSON.stringify(entry)} points at a live connection`);
+  for (const entry of [...stored.uids, ...stored.groups, ...stored.memberships])
+    assert.ok(live.has(entry.split('\n')[1]!), `index item ${JSON.stringify(entry)} points at a live connection`);
   // ... and no live connection is hidden: each has the index items of its uid and groups.
   for (const c of m.connections.filter((x) => x.live)) {
     for (const [role, k] of indexKeysOf(c)) assert.ok(stored[role].has(pair(k, c.id)), `${c.id} is findable through ${role} ${k}`);
@@ -601,7 +621,11 @@ async function finish(m: Model): Promise<void> {
   }
   await world.gw.sweepExpiredItems(Date.now() + 3 * HOUR_MS);
   const swept = await readStored();
-  assert.deepEqual([swept.connections.size, swept.sessions.size, swept.memberships.size, swept.uids.size, swept.groups.size], [0, 0, 0, 0, 0], 'the TTL sweep leaves nothing behind');
+  assert.deepEqual(
+    [swept.connections.size, swept.sessions.size, swept.memberships.size, swept.uids.size, swept.groups.size],
+    [0, 0, 0, 0, 0],
+    'the TTL sweep leaves nothing behind',
+  );
 
   // Every client received exactly what the model expected, in order (closed sockets have delivered everything).
   for (const c of m.connections) {
@@ -742,7 +766,11 @@ async function runRecoveryModel(cmds: RecoveryCommand[]): Promise<void> {
         const message = `r${run}-${sent.length}`;
         sent.push(message);
         const report: SendReport =
-          cmd.to === 'uid' ? await world.sdk.sendToUid(uid, message) : cmd.to === 'group' ? await world.sdk.sendToGroup(group, message) : await world.sdk.sendToAll(message);
+          cmd.to === 'uid'
+            ? await world.sdk.sendToUid(uid, message)
+            : cmd.to === 'group'
+              ? await world.sdk.sendToGroup(group, message)
+              : await world.sdk.sendToAll(message);
         if (held) {
           assert.ok(report.gone.includes(current.id), `the held connection is met (410) and the push buffered: ${JSON.stringify(report)}`);
           buffered++;
@@ -753,7 +781,12 @@ async function runRecoveryModel(cmds: RecoveryCommand[]): Promise<void> {
         assert.equal(world.gw.dropConnection(current.id), true);
         const id = current.id;
         // $disconnect (1006) holds it: its item gets heldUntil.
-        await eventually(async () => (await world.doc.send(new ScanCommand({ TableName: world.tables.connections, ConsistentRead: true }))).Items?.find((i) => i.connectionId === id), (item) => typeof item?.heldUntil === 'number', 10_000);
+        await eventually(
+          async () =>
+            (await world.doc.send(new ScanCommand({ TableName: world.tables.connections, ConsistentRead: true }))).Items?.find((i) => i.connectionId === id),
+          (item) => typeof item?.heldUntil === 'number',
+          10_000,
+        );
         held = true;
         buffered = 0;
       } else if (cmd.kind === 'resume' && held) {
@@ -795,7 +828,11 @@ async function runRecoveryModel(cmds: RecoveryCommand[]): Promise<void> {
         received.push(body);
       }
       const order = bodies.map((b) => sent.indexOf(b));
-      assert.deepEqual(order, [...order].sort((a, b) => a - b), `each socket gets its pushes in the order sent: ${JSON.stringify(bodies)}`);
+      assert.deepEqual(
+        order,
+        [...order].sort((a, b) => a - b),
+        `each socket gets its pushes in the order sent: ${JSON.stringify(bodies)}`,
+      );
     }
     assert.deepEqual([...received].sort(), [...sent].sort(), 'no push lost within the window, none twice once taken by id');
     assert.deepEqual(await world.sdk.getClientIdByUid(uid), [current.id], 'the uid lists the session once');

@@ -21,7 +21,20 @@ describe('the allow-list', () => {
     for (const names of Object.values(GATEWAY_API_PRESETS)) for (const name of names) assert.ok(Object.hasOwn(GATEWAY_API_METHODS, name), name);
     assert.deepEqual(new Set(GATEWAY_API_PRESETS.all), new Set(Object.keys(GATEWAY_API_METHODS)));
     const readOnly = new Set<string>(GATEWAY_API_PRESETS['read-only']);
-    for (const write of ['bindUid', 'unbindUid', 'joinGroup', 'leaveGroup', 'ungroup', 'setSession', 'updateSession', 'closeClient', 'closeUid', 'destroyClient', 'destoryClient', ...GATEWAY_API_PRESETS['send-only']]) {
+    for (const write of [
+      'bindUid',
+      'unbindUid',
+      'joinGroup',
+      'leaveGroup',
+      'ungroup',
+      'setSession',
+      'updateSession',
+      'closeClient',
+      'closeUid',
+      'destroyClient',
+      'destoryClient',
+      ...GATEWAY_API_PRESETS['send-only'],
+    ]) {
       assert.ok(!readOnly.has(write), `read-only holds ${write}`);
     }
   });
@@ -55,7 +68,12 @@ describe('a narrowed handler on the local gateway', { timeout: 60_000 }, () => {
       const answer = await api({ method: 'sendToAll', args: ['to everyone'] });
       assert.deepEqual(answer, {
         ok: false,
-        error: { code: 'METHOD_NOT_ALLOWED', name: 'MethodNotAllowedError', method: 'sendToAll', message: 'method "sendToAll" is not allowed by this Gateway API function (its allow-list: gatewayApi.methods)' },
+        error: {
+          code: 'METHOD_NOT_ALLOWED',
+          name: 'MethodNotAllowedError',
+          method: 'sendToAll',
+          message: 'method "sendToAll" is not allowed by this Gateway API function (its allow-list: gatewayApi.methods)',
+        },
       });
       // Refused before its arguments are looked at: bad arguments do not change the answer.
       const badArgs = await api({ method: 'closeClient', args: [42] });
@@ -73,7 +91,12 @@ describe('a narrowed handler on the local gateway', { timeout: 60_000 }, () => {
     const api = createGatewayApiHandler({ gateway: h.gateway, allowedMethods: allowedMethodsFromEnv({ [GATEWAY_API_METHODS_ENV]: 'sendToUid,isOnline' }) });
     const a = await h.connect();
     const { requests } = await countHttpRequests(async () => {
-      const answer = await api({ calls: [{ method: 'isOnline', args: [a.id] }, { method: 'bindUid', args: [a.id, 'allow-list-user'] }] });
+      const answer = await api({
+        calls: [
+          { method: 'isOnline', args: [a.id] },
+          { method: 'bindUid', args: [a.id, 'allow-list-user'] },
+        ],
+      });
       assert.ok(!answer.ok);
       assert.deepEqual([answer.error.code, answer.error.method, answer.error.index], ['METHOD_NOT_ALLOWED', 'bindUid', 1]);
       assert.equal('results' in answer ? answer.results : undefined, undefined);

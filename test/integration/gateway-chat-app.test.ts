@@ -39,10 +39,18 @@ test('the AWS-style chat sample runs unchanged: connect stores ids, sendmessage 
     alice.send(JSON.stringify({ action: 'sendmessage', data: 'hello everyone' }));
     for (const client of [alice, bob, carol]) assert.equal(await client.message(0, 15_000), 'hello everyone');
     // The sample deletes the stale id after its 410, in the same invocation.
-    await eventually(async () => (await table.send(new ScanCommand({ TableName: 'simplechat_connections' }))).Items!.length, (n) => n === 3, 15_000);
+    await eventually(
+      async () => (await table.send(new ScanCommand({ TableName: 'simplechat_connections' }))).Items!.length,
+      (n) => n === 3,
+      15_000,
+    );
 
     await carol.close();
-    await eventually(async () => (await table.send(new ScanCommand({ TableName: 'simplechat_connections' }))).Items!.length, (n) => n === 2, 15_000);
+    await eventually(
+      async () => (await table.send(new ScanCommand({ TableName: 'simplechat_connections' }))).Items!.length,
+      (n) => n === 2,
+      15_000,
+    );
     bob.send(JSON.stringify({ action: 'sendmessage', data: 'carol left' }));
     assert.equal(await alice.message(1, 15_000), 'carol left');
     assert.equal(await bob.message(1, 15_000), 'carol left');

@@ -50,12 +50,18 @@ test('stacks inside Stages are found by path, CloudFormation name or artifact id
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-out-stages-'));
   try {
     synthStagedApp(outdir);
-    assert.throws(() => loadCloudAssembly({ directory: outdir }), (error: Error) => {
-      assert.ok(error instanceof CloudAssemblyError);
-      assert.match(error.message, /found Dev\/Chat \(Dev-Chat\), Prod\/Chat \(Prod-Chat\): pass stackName/);
-      return true;
-    });
-    assert.throws(() => loadCloudAssembly({ directory: outdir, stackName: 'Test/Chat' }), /stack Test\/Chat is not in .*; it has Shared, Dev\/Chat \(Dev-Chat\), Prod\/Chat \(Prod-Chat\)$/);
+    assert.throws(
+      () => loadCloudAssembly({ directory: outdir }),
+      (error: Error) => {
+        assert.ok(error instanceof CloudAssemblyError);
+        assert.match(error.message, /found Dev\/Chat \(Dev-Chat\), Prod\/Chat \(Prod-Chat\): pass stackName/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadCloudAssembly({ directory: outdir, stackName: 'Test/Chat' }),
+      /stack Test\/Chat is not in .*; it has Shared, Dev\/Chat \(Dev-Chat\), Prod\/Chat \(Prod-Chat\)$/,
+    );
 
     const byPath = loadCloudAssembly({ directory: outdir, stackName: 'Prod/Chat' });
     assert.equal(byPath.stackName, 'Prod-Chat');
@@ -88,11 +94,14 @@ test('a manifest the reader cannot parse is a CloudAssemblyError naming the dire
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-out-broken-'));
   try {
     writeFileSync(join(outdir, 'manifest.json'), '{ not json');
-    assert.throws(() => loadCloudAssembly({ directory: outdir }), (error: Error) => {
-      assert.ok(error instanceof CloudAssemblyError);
-      assert.match(error.message, /is not a cloud assembly this aws-cdk-lib can read/);
-      return true;
-    });
+    assert.throws(
+      () => loadCloudAssembly({ directory: outdir }),
+      (error: Error) => {
+        assert.ok(error instanceof CloudAssemblyError);
+        assert.match(error.message, /is not a cloud assembly this aws-cdk-lib can read/);
+        return true;
+      },
+    );
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }

@@ -68,7 +68,7 @@ test('a synthesized stack is read into routes, functions, tables and the authori
     assert.deepEqual(options.authorizer?.identitySource, ['route.request.querystring.token']);
     assert.match((options.functions![connectFn] as { entry: string }).entry, /asset\.[0-9a-f]+\/onconnect\.mjs$/);
     const connectDefinition = options.functions![connectFn] as { runtime?: string; role?: string };
-    assert.equal(connectDefinition.runtime, 'nodejs24.x', 'the template\'s Runtime');
+    assert.equal(connectDefinition.runtime, 'nodejs24.x', "the template's Runtime");
     assert.match(connectDefinition.role ?? '', /^arn:aws:iam::000000000000:role\/OnConnectServiceRole/);
     // What the functions share is what a backend process needs: here the table name.
     assert.deepEqual(sharedEnvironmentOf(app), { TABLE_NAME: table.name });
@@ -82,7 +82,7 @@ test('the synthesized chat stack runs on the gateway from its cdk.out', async ()
   synthChatStack(outdir);
   const app = loadCloudAssembly({ directory: outdir });
   // The inline authorizer code cannot run locally; a test stands in for it by name.
-  const authorizerName = (app.gatewayOptions.authorizer!.function as string);
+  const authorizerName = app.gatewayOptions.authorizer!.function as string;
   const gateway = new LocalGateway({
     ...app.gatewayOptions,
     ttlSweepIntervalMs: 0,
@@ -90,7 +90,9 @@ test('the synthesized chat stack runs on the gateway from its cdk.out', async ()
       ...app.gatewayOptions.functions,
       [authorizerName]: async (event: { queryStringParameters: Record<string, string>; methodArn: string }) => ({
         principalId: 'p',
-        policyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: event.queryStringParameters.token === 'secret' ? 'Allow' : 'Deny', Resource: event.methodArn }] },
+        policyDocument: {
+          Statement: [{ Action: 'execute-api:Invoke', Effect: event.queryStringParameters.token === 'secret' ? 'Allow' : 'Deny', Resource: event.methodArn }],
+        },
       }),
     },
   });

@@ -58,7 +58,10 @@ function awsError(name: string, status: number) {
 const SIGNED = {
   Authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00',
   // The gateway refuses a signing time more than 5 minutes off its clock, as AWS does.
-  'X-Amz-Date': new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, ''),
+  'X-Amz-Date': new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, ''),
 };
 
 test('POST delivers the payload to the socket and answers 200', async () => {
@@ -138,7 +141,10 @@ test('a malformed connection id gets 400 BadRequestException', async () => {
 
 test('a payload over 128 KB gets 413 PayloadTooLargeException and exactly 128 KB is delivered', async () => {
   const { ws, id } = await open();
-  await assert.rejects(client.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(131073, 97) })), awsError('PayloadTooLargeException', 413));
+  await assert.rejects(
+    client.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(131073, 97) })),
+    awsError('PayloadTooLargeException', 413),
+  );
   await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.alloc(131072, 98) }));
   assert.equal((await ws.message(0)).length, 131072, 'a message over 32 KB is sent in frames and reassembled');
   await ws.close();

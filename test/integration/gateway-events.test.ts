@@ -73,7 +73,10 @@ test('MESSAGE carries body and messageId, no headers, and the connectedAt of its
     const ws = await connect(gw.endpoints.wsUrl);
     ws.send('{"action":"chat","text":"hi"}');
     ws.send('plain text');
-    const [, chat, plain] = (await eventually(() => events, (e) => e.length >= 3)) as [WebSocketConnectEvent, WebSocketMessageEvent, WebSocketMessageEvent];
+    const [, chat, plain] = (await eventually(
+      () => events,
+      (e) => e.length >= 3,
+    )) as [WebSocketConnectEvent, WebSocketMessageEvent, WebSocketMessageEvent];
     assert.deepEqual(sorted(Object.keys(chat)), sorted(shapes.message.topLevel));
     assert.deepEqual(Object.keys(chat.requestContext), shapes.message.requestContext, 'the keys, in the order AWS sends them');
     assert.equal(chat.body, '{"action":"chat","text":"hi"}');

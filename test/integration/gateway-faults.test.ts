@@ -40,7 +40,10 @@ test('throttleRate answers 429 LimitExceededException and serverErrorRate answer
     const id = events[0]!.requestContext.connectionId;
     const client = managementClient(gw.endpoints);
     await assert.rejects(client.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'a' })), { name: 'LimitExceededException' });
-    await assert.rejects(client.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'b' })), (e: Error & { $metadata: { httpStatusCode: number } }) => e.$metadata.httpStatusCode === 500);
+    await assert.rejects(
+      client.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'b' })),
+      (e: Error & { $metadata: { httpStatusCode: number } }) => e.$metadata.httpStatusCode === 500,
+    );
     gw.setFaults({});
     await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'c' }));
     assert.deepEqual([await ws.message(0)], ['c'], 'faulted posts deliver nothing');
@@ -58,7 +61,10 @@ test('with injected faults the stock SDK client, which retries 429 and 500, stil
     const client = managementClient(gw.endpoints, 10);
     for (let i = 0; i < 20; i++) await client.send(new PostToConnectionCommand({ ConnectionId: id, Data: String(i) }));
     await ws.message(19);
-    assert.deepEqual(ws.messages, Array.from({ length: 20 }, (_, i) => String(i)));
+    assert.deepEqual(
+      ws.messages,
+      Array.from({ length: 20 }, (_, i) => String(i)),
+    );
     await ws.close();
   } finally {
     await gw.stop();

@@ -77,7 +77,7 @@ test('a module that fails to load reports Runtime.ImportModuleError', async () =
   }
 });
 
-test('https.get to the API\'s AWS host reaches the local gateway too', async () => {
+test("https.get to the API's AWS host reaches the local gateway too", async () => {
   const result = await gw.invoke('httpsGet', { apiId: gw.apiId, stage: gw.stage });
   assert.deepEqual(result.ok && result.value, { status: 410, errorType: 'GoneException' });
 });

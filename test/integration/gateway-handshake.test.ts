@@ -73,7 +73,12 @@ test('a non-2xx $connect answers the upgrade with that status', async () => {
 
 test('a $connect that throws, times out or returns a malformed result answers 502', async () => {
   const cases = [
-    { name: 'throws', handler: async () => { throw new Error('boom'); } },
+    {
+      name: 'throws',
+      handler: async () => {
+        throw new Error('boom');
+      },
+    },
     { name: 'bad statusCode', handler: async () => ({ statusCode: 'ok' }) },
     { name: 'not an object', handler: async () => 'ok' },
     { name: 'timeout', handler: { handler: () => new Promise(() => {}), timeoutMs: 50 } },
@@ -87,26 +92,46 @@ test('a $connect that throws, times out or returns a malformed result answers 50
 
 test('an upgrade to a path other than the stage is refused with 403 before any handler runs', async () => {
   let calls = 0;
-  await withGateway({ stage: 'prod', routes: { $connect: async () => { calls++; } } }, async (gw) => {
-    assert.equal(await refusedStatus(gw.endpoints.wsUrl.replace('/prod', '/other')), 403);
-    assert.equal(calls, 0);
-  });
+  await withGateway(
+    {
+      stage: 'prod',
+      routes: {
+        $connect: async () => {
+          calls++;
+        },
+      },
+    },
+    async (gw) => {
+      assert.equal(await refusedStatus(gw.endpoints.wsUrl.replace('/prod', '/other')), 403);
+      assert.equal(calls, 0);
+    },
+  );
 });
 
 test('a plain HTTP GET on the WebSocket URL or a path below it gets 426 Upgrade Required, and no handler runs', async () => {
   let calls = 0;
-  await withGateway({ stage: 'prod', routes: { $connect: async () => { calls++; } } }, async (gw) => {
-    const stageUrl = gw.endpoints.wsUrl.replace(/^ws:/, 'http:');
-    for (const url of [stageUrl, `${stageUrl}/`, `${stageUrl}?token=abc`, `${stageUrl}/chat`, `${stageUrl}/a/b?x=1`]) {
-      const response = await fetch(url);
-      assert.equal(response.status, 426, url);
-      assert.equal(response.statusText, 'Upgrade Required');
-      assert.equal(response.headers.get('upgrade'), 'websocket');
-      assert.equal(await response.text(), '');
-    }
-    assert.equal((await fetch(stageUrl.replace('/prod', '/other'))).status, 403, 'another path is not the WebSocket URL');
-    assert.equal(calls, 0);
-  });
+  await withGateway(
+    {
+      stage: 'prod',
+      routes: {
+        $connect: async () => {
+          calls++;
+        },
+      },
+    },
+    async (gw) => {
+      const stageUrl = gw.endpoints.wsUrl.replace(/^ws:/, 'http:');
+      for (const url of [stageUrl, `${stageUrl}/`, `${stageUrl}?token=abc`, `${stageUrl}/chat`, `${stageUrl}/a/b?x=1`]) {
+        const response = await fetch(url);
+        assert.equal(response.status, 426, url);
+        assert.equal(response.statusText, 'Upgrade Required');
+        assert.equal(response.headers.get('upgrade'), 'websocket');
+        assert.equal(await response.text(), '');
+      }
+      assert.equal((await fetch(stageUrl.replace('/prod', '/other'))).status, 403, 'another path is not the WebSocket URL');
+      assert.equal(calls, 0);
+    },
+  );
 });
 
 test('the new-connection rate limit answers 429 past the configured rate', async () => {
@@ -156,9 +181,20 @@ test('a token authorizer refuses a missing token with 401 and a denied one with 
 });
 
 test('an authorizer that throws "Unauthorized" gives 401, any other failure 500', async () => {
-  for (const [message, status] of [['Unauthorized', 401], ['database down', 500]] as const) {
+  for (const [message, status] of [
+    ['Unauthorized', 401],
+    ['database down', 500],
+  ] as const) {
     await withGateway(
-      { routes: {}, authorizer: { identitySource: ['route.request.header.Authorization'], function: async () => { throw new Error(message); } } },
+      {
+        routes: {},
+        authorizer: {
+          identitySource: ['route.request.header.Authorization'],
+          function: async () => {
+            throw new Error(message);
+          },
+        },
+      },
       async (gw) => {
         assert.equal(await refusedStatus(gw.endpoints.wsUrl, { headers: { Authorization: 'token' } }), status);
       },

@@ -73,7 +73,7 @@ async function withLocal(body: (gw: LocalGateway, log: string[]) => Promise<void
   await withGateway(gatewayOptions(log), (gw) => body(gw, log));
 }
 
-test('a Host that is not loopback nor the API\'s own name gets 403 on every service: @connections, Lambda, Secrets Manager, DynamoDB, the stage URL, the handshake', async () => {
+test("a Host that is not loopback nor the API's own name gets 403 on every service: @connections, Lambda, Secrets Manager, DynamoDB, the stage URL, the handshake", async () => {
   await withLocal(async (gw, log) => {
     const { httpUrl, dynamoEndpoint, wsUrl } = gw.endpoints;
     const ws = await connect(wsUrl);
@@ -84,8 +84,20 @@ test('a Host that is not loopback nor the API\'s own name gets 403 on every serv
       stage: await raw(httpUrl, 'GET', '/local', asPage),
       post: await raw(httpUrl, 'POST', `/local/@connections/${encodeURIComponent(id)}`, asPage, 'rebound'),
       invoke: await raw(httpUrl, 'POST', '/2015-03-31/functions/worker/invocations', asPage, '{}'),
-      secret: await raw(httpUrl, 'POST', '/', { ...asPage, 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' }, JSON.stringify({ SecretId: SECRET_ARN })),
-      dynamo: await raw(dynamoEndpoint, 'POST', '/', { ...asPage, 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' }, '{}'),
+      secret: await raw(
+        httpUrl,
+        'POST',
+        '/',
+        { ...asPage, 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1' },
+        JSON.stringify({ SecretId: SECRET_ARN }),
+      ),
+      dynamo: await raw(
+        dynamoEndpoint,
+        'POST',
+        '/',
+        { ...asPage, 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' },
+        '{}',
+      ),
     };
     for (const [what, answer] of Object.entries(answers)) {
       assert.equal(answer.status, 403, `${what}: ${answer.body}`);
@@ -93,7 +105,14 @@ test('a Host that is not loopback nor the API\'s own name gets 403 on every serv
       assert.doesNotMatch(answer.body, /the-secret-value|connections-table/, what);
     }
     assert.equal(await handshake(wsUrl, `${EVIL_HOST}:${new URL(httpUrl).port}`, EVIL_ORIGIN), 403);
-    for (const host of ['localhost.evil.invalid', '127.0.0.1.evil.invalid', 'evil.invalid:80@127.0.0.1', '', '[::2]', 'abcde12345.execute-api.eu-west-1.amazonaws.com']) {
+    for (const host of [
+      'localhost.evil.invalid',
+      '127.0.0.1.evil.invalid',
+      'evil.invalid:80@127.0.0.1',
+      '',
+      '[::2]',
+      'abcde12345.execute-api.eu-west-1.amazonaws.com',
+    ]) {
       assert.equal((await raw(httpUrl, 'GET', '/local', { host })).status, 403, JSON.stringify(host));
     }
     assert.deepEqual(log, [], 'nothing ran: no $connect, no invocation');
@@ -103,11 +122,23 @@ test('a Host that is not loopback nor the API\'s own name gets 403 on every serv
   });
 });
 
-test('loopback names and addresses, with or without a port, the API\'s AWS name and its custom domain names are answered', async () => {
+test("loopback names and addresses, with or without a port, the API's AWS name and its custom domain names are answered", async () => {
   await withLocal(async (gw) => {
     const { httpUrl, wsUrl } = gw.endpoints;
     const port = new URL(httpUrl).port;
-    const hosts = ['127.0.0.1', `127.0.0.1:${port}`, '127.4.5.6', 'localhost', `localhost:${port}`, 'LOCALHOST', 'app.localhost', '[::1]', `[::1]:${port}`, 'abcde12345.execute-api.us-east-1.amazonaws.com', 'ws.example.test'];
+    const hosts = [
+      '127.0.0.1',
+      `127.0.0.1:${port}`,
+      '127.4.5.6',
+      'localhost',
+      `localhost:${port}`,
+      'LOCALHOST',
+      'app.localhost',
+      '[::1]',
+      `[::1]:${port}`,
+      'abcde12345.execute-api.us-east-1.amazonaws.com',
+      'ws.example.test',
+    ];
     for (const host of hosts) {
       // A plain GET on the stage URL: 426 asks for the upgrade, as API Gateway does.
       assert.equal((await raw(httpUrl, 'GET', '/local', { host })).status, 426, host);
@@ -124,7 +155,9 @@ test('browser requests (an Origin header) to @connections, Lambda, Secrets Manag
     log.length = 0;
 
     const management = fromBrowser(new ApiGatewayManagementApiClient({ endpoint: callbackUrl, region, credentials, maxAttempts: 1 }));
-    await assert.rejects(management.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('from a page') })), { name: 'AccessDeniedException' });
+    await assert.rejects(management.send(new PostToConnectionCommand({ ConnectionId: id, Data: Buffer.from('from a page') })), {
+      name: 'AccessDeniedException',
+    });
     const lambda = fromBrowser(new LambdaClient({ endpoint: httpUrl, region, credentials, maxAttempts: 1 }));
     await assert.rejects(lambda.send(new InvokeCommand({ FunctionName: 'worker', Payload: Buffer.from('{}') })), { name: 'AccessDeniedException' });
     const secrets = fromBrowser(new SecretsManagerClient({ endpoint: httpUrl, region, credentials, maxAttempts: 1 }));
@@ -134,10 +167,26 @@ test('browser requests (an Origin header) to @connections, Lambda, Secrets Manag
     for (const client of [management, lambda, secrets, dynamo]) client.destroy();
 
     // The preflights a page's fetch would send first.
-    const preflight = { host: new URL(httpUrl).host, origin: EVIL_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-amz-target,content-type' };
+    const preflight = {
+      host: new URL(httpUrl).host,
+      origin: EVIL_ORIGIN,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'x-amz-target,content-type',
+    };
     const answers = [
       await raw(dynamoEndpoint, 'OPTIONS', '/', { ...preflight, host: new URL(dynamoEndpoint).host }),
-      await raw(dynamoEndpoint, 'POST', '/', { host: new URL(dynamoEndpoint).host, origin: EVIL_ORIGIN, 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' }, '{}'),
+      await raw(
+        dynamoEndpoint,
+        'POST',
+        '/',
+        {
+          host: new URL(dynamoEndpoint).host,
+          origin: EVIL_ORIGIN,
+          'x-amz-target': 'DynamoDB_20120810.ListTables',
+          'content-type': 'application/x-amz-json-1.0',
+        },
+        '{}',
+      ),
       await raw(httpUrl, 'OPTIONS', '/', preflight),
       await raw(httpUrl, 'OPTIONS', `/local/@connections/${encodeURIComponent(id)}`, preflight),
       await raw(httpUrl, 'OPTIONS', '/2015-03-31/functions/worker/invocations', preflight),
@@ -175,10 +224,17 @@ test('the unmodified AWS SDK clients (no Origin, Host 127.0.0.1:port) still work
 });
 
 test('hostnameOf and isLoopbackHostname on their own', () => {
-  assert.deepEqual(
-    ['localhost:80', '[::1]:3001', '[::1]', 'a.b', '127.0.0.1:99999x', '[nothex]', 'a b', 'user@host', ''].map(hostnameOf),
-    ['localhost', '::1', '::1', 'a.b', undefined, undefined, undefined, undefined, undefined],
-  );
+  assert.deepEqual(['localhost:80', '[::1]:3001', '[::1]', 'a.b', '127.0.0.1:99999x', '[nothex]', 'a b', 'user@host', ''].map(hostnameOf), [
+    'localhost',
+    '::1',
+    '::1',
+    'a.b',
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
   assert.deepEqual(
     ['localhost', 'x.localhost', '127.255.0.1', '::1', '128.0.0.1', 'localhost.com', '0.0.0.0', '::ffff:127.0.0.1', 'evil.invalid'].map(isLoopbackHostname),
     [true, true, true, true, false, false, false, false, false],

@@ -103,18 +103,24 @@ test('a text frame over 32 KB closes with 1009, whatever its content', async () 
 test('raw garbage after the handshake ends in a documented close code, and the gateway carries on', async () => {
   await fc.assert(
     // A client close frame would be answered with its own code; every other opcode is fair game.
-    fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 512 }).filter((b) => (b[0]! & 0x0f) !== 0x8), async (bytes) => {
-      const { socket, closeCode } = await openRawWebSocket(gw.endpoints.wsUrl);
-      socket.write(Buffer.from(bytes));
-      // Bytes that happen to form an incomplete frame leave the connection waiting for more: end it.
-      const timer = setTimeout(() => socket.end(), 200);
-      const code = await closeCode;
-      clearTimeout(timer);
-      socket.destroy();
-      if (code !== undefined) assert.ok(DOCUMENTED_CLOSE_CODES.has(code), `close code ${code}`);
-    }),
+    fc.asyncProperty(
+      fc.uint8Array({ minLength: 1, maxLength: 512 }).filter((b) => (b[0]! & 0x0f) !== 0x8),
+      async (bytes) => {
+        const { socket, closeCode } = await openRawWebSocket(gw.endpoints.wsUrl);
+        socket.write(Buffer.from(bytes));
+        // Bytes that happen to form an incomplete frame leave the connection waiting for more: end it.
+        const timer = setTimeout(() => socket.end(), 200);
+        const code = await closeCode;
+        clearTimeout(timer);
+        socket.destroy();
+        if (code !== undefined) assert.ok(DOCUMENTED_CLOSE_CODES.has(code), `close code ${code}`);
+      },
+    ),
     { numRuns: 60 },
   );
-  await eventually(() => gw.stats().openConnections, (n) => n === 1);
+  await eventually(
+    () => gw.stats().openConnections,
+    (n) => n === 1,
+  );
   await assertHealthy();
 });

@@ -12,7 +12,12 @@ import { LocalGateway, type InvocationOutcome, type LocalGatewayOptions } from '
 
 const fixtures = fileURLToPath(new URL('../../testkit/functions/', import.meta.url));
 
-async function withSlowInit(initDelayMs: number, timeoutMs: number, options: Partial<LocalGatewayOptions>, body: (gw: LocalGateway, loads: () => number) => Promise<void>) {
+async function withSlowInit(
+  initDelayMs: number,
+  timeoutMs: number,
+  options: Partial<LocalGatewayOptions>,
+  body: (gw: LocalGateway, loads: () => number) => Promise<void>,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'init-phase-'));
   const loadLog = join(dir, 'loads');
   const gw = new LocalGateway({
@@ -81,7 +86,7 @@ test('after a timeout the environment is reset and its re-init counts against th
   });
 });
 
-test('init errors are named as Lambda\'s runtime names them: ImportModuleError, HandlerNotFound, UserCodeSyntaxError', async () => {
+test("init errors are named as Lambda's runtime names them: ImportModuleError, HandlerNotFound, UserCodeSyntaxError", async () => {
   const gw = new LocalGateway({
     ttlSweepIntervalMs: 0,
     routes: {},

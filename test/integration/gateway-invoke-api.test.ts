@@ -89,7 +89,10 @@ test('a DryRun answers 204 without running the function', async () => {
 
 test('a failing Event invocation is retried twice, then its on-failure destination gets the record', async () => {
   await lambda.send(new InvokeCommand({ FunctionName: 'flaky', InvocationType: 'Event', Payload: '{"job":7}' }));
-  const [record] = (await eventually(() => failures, (f) => f.length === 1)) as Array<Record<string, any>>;
+  const [record] = (await eventually(
+    () => failures,
+    (f) => f.length === 1,
+  )) as Array<Record<string, any>>;
   assert.equal(flakyCalls, 3);
   assert.equal(record!.requestContext.condition, 'RetriesExhausted');
   assert.equal(record!.requestContext.approximateInvokeCount, 3);

@@ -6,7 +6,10 @@ import { LocalGateway, type LocalGatewayOptions, type WebSocketDisconnectEvent }
 import { connect, eventually } from '../helpers/wsClient.ts';
 import { openRawWebSocket } from '../helpers/rawWebSocket.ts';
 
-async function withGateway(options: Partial<LocalGatewayOptions>, body: (gw: LocalGateway, disconnects: WebSocketDisconnectEvent[], bodies: string[]) => Promise<void>) {
+async function withGateway(
+  options: Partial<LocalGatewayOptions>,
+  body: (gw: LocalGateway, disconnects: WebSocketDisconnectEvent[], bodies: string[]) => Promise<void>,
+) {
   const disconnects: WebSocketDisconnectEvent[] = [];
   const bodies: string[] = [];
   const gw = new LocalGateway({

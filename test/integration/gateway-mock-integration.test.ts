@@ -9,13 +9,18 @@ import { CompiledMockIntegration, MockIntegrationError, type MockIntegration } f
 import { withGateway } from '../helpers/withGateway.ts';
 import { connect, eventually, refusedStatus } from '../helpers/wsClient.ts';
 
-const OK = { '$default': '{"statusCode": 200}' };
+const OK = { $default: '{"statusCode": 200}' };
 const ERROR_FRAME = (message: string) => new RegExp(`^\\{"message": "${message}", "connectionId":"[A-Za-z0-9_-]{15}=", "requestId":"[A-Za-z0-9_-]{15}="\\}$`);
 
 test('a one-way MOCK route (the ping heartbeat) answers nothing and runs no function; other messages still reach $default', async () => {
   const seen: string[] = [];
   await withGateway(
-    { routes: { ping: { mock: { requestTemplates: OK, templateSelectionExpression: '\\$default' } }, $default: async (e: WebSocketMessageEvent) => void seen.push(e.body) } },
+    {
+      routes: {
+        ping: { mock: { requestTemplates: OK, templateSelectionExpression: '\\$default' } },
+        $default: async (e: WebSocketMessageEvent) => void seen.push(e.body),
+      },
+    },
     async (gw) => {
       const ws = await connect(gw.endpoints.wsUrl);
       for (let i = 0; i < 3; i++) ws.send('{"action":"ping"}');
@@ -46,7 +51,11 @@ test('a MOCK without a statusCode template fails: the message body has none, so 
 
 test('passthroughBehavior NEVER with no matching template refuses with "Unsupported Media Type"', async () => {
   await withGateway(
-    { routes: { ping: { mock: { requestTemplates: { v2: '{"statusCode": 200}' }, templateSelectionExpression: '$request.body.version', passthroughBehavior: 'NEVER' } } } },
+    {
+      routes: {
+        ping: { mock: { requestTemplates: { v2: '{"statusCode": 200}' }, templateSelectionExpression: '$request.body.version', passthroughBehavior: 'NEVER' } },
+      },
+    },
     async (gw) => {
       const ws = await connect(gw.endpoints.wsUrl);
       ws.send('{"action":"ping","version":"v2"}');
@@ -64,8 +73,15 @@ test('a two-way MOCK route replies with the template of the integration response
     requestTemplates: { $default: '{"statusCode": 200}', teapot: '{"statusCode": 418}' },
     templateSelectionExpression: '${request.body.kind}',
     integrationResponses: [
-      { key: '$default', responseTemplates: { $default: '{"action":"pong","id":"$context.connectionId","route":"${context.routeKey}","echo":$input.json(\'$.n\')}' } },
-      { key: '/4\\d\\d/', templateSelectionExpression: '${integration.response.statuscode}', responseTemplates: { '418': '{"error":"teapot","kind":"$input.path(\'$.kind\')"}' } },
+      {
+        key: '$default',
+        responseTemplates: { $default: '{"action":"pong","id":"$context.connectionId","route":"${context.routeKey}","echo":$input.json(\'$.n\')}' },
+      },
+      {
+        key: '/4\\d\\d/',
+        templateSelectionExpression: '${integration.response.statuscode}',
+        responseTemplates: { '418': '{"error":"teapot","kind":"$input.path(\'$.kind\')"}' },
+      },
     ],
   };
   await withGateway({ routes: { ping: { mock, returnResponse: true } } }, async (gw) => {
@@ -116,7 +132,10 @@ test('templates the emulator cannot render are refused when the gateway is built
   const build = (mock: object) => new LocalGateway({ routes: { ping: { mock } } });
   assert.throws(() => build({ requestTemplates: { $default: '#set($x = 1)\n{"statusCode": 200}' } }), /VTL directives/);
   assert.throws(() => build({ requestTemplates: { $default: '{"statusCode": $util.parseJson(1)}' } }), /\$util\.parseJson is not emulated locally/);
-  assert.throws(() => build({ requestTemplates: { $default: '{"id": "$context.authorizer.principalId"}' } }), /\$context\.authorizer\.principalId is not emulated/);
+  assert.throws(
+    () => build({ requestTemplates: { $default: '{"id": "$context.authorizer.principalId"}' } }),
+    /\$context\.authorizer\.principalId is not emulated/,
+  );
   assert.throws(() => build({ requestTemplates: { $default: "$input.json('$.a[0]')" } }), /JSONPath/);
   assert.throws(() => build({ templateSelectionExpression: '$context.routeKey' }), /supports request\.body/);
   assert.throws(() => build({ passthroughBehavior: 'SOMETIMES' }), /passthroughBehavior/);

@@ -65,7 +65,12 @@ test('with no $default route an unmatched message gets the Forbidden frame', asy
 test('a route whose integration throws or times out sends the Internal server error frame', async () => {
   await withGateway(
     {
-      routes: { boom: async () => { throw new Error('bug'); }, slow: 'slow' },
+      routes: {
+        boom: async () => {
+          throw new Error('bug');
+        },
+        slow: 'slow',
+      },
       functions: { slow: { handler: () => new Promise(() => {}), timeoutMs: 30 } },
     },
     async (gw) => {

@@ -14,7 +14,11 @@ import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integra
 import { LocalGateway, loadCloudAssembly, type InvocationOutcome, type ModuleFunctionDefinition } from '../../local/index.ts';
 
 const fixtures = fileURLToPath(new URL('../../testkit/functions/', import.meta.url));
-const fn = (file: string, runtime: string, extra: Partial<ModuleFunctionDefinition> = {}): ModuleFunctionDefinition => ({ entry: join(fixtures, file), runtime, ...extra });
+const fn = (file: string, runtime: string, extra: Partial<ModuleFunctionDefinition> = {}): ModuleFunctionDefinition => ({
+  entry: join(fixtures, file),
+  runtime,
+  ...extra,
+});
 
 let gw: LocalGateway;
 before(async () => {
@@ -79,7 +83,7 @@ test('nodejs24.x refuses a handler with a callback parameter at init, as Lambda 
   }
 });
 
-test('a plain handler\'s return value: null on nodejs22.x (it never called back), the value on nodejs24.x', async () => {
+test("a plain handler's return value: null on nodejs22.x (it never called back), the value on nodejs24.x", async () => {
   assert.equal(value(await gw.invoke('sync22', {})), null);
   assert.deepEqual(value(await gw.invoke('sync24', {})), { answer: 42 });
 });
@@ -93,8 +97,17 @@ test('a promise that never settles answers null on nodejs22.x once the loop is e
   assert.equal(error(await gw.invoke('neverSettles24', {})).errorType, 'Sandbox.Timedout');
 });
 
-test('each runtime\'s context and variables: AWS_EXECUTION_ENV, _HANDLER, the callback members only up to nodejs22.x', async () => {
-  const base = ['awsRequestId', 'functionName', 'functionVersion', 'getRemainingTimeInMillis', 'invokedFunctionArn', 'logGroupName', 'logStreamName', 'memoryLimitInMB'];
+test("each runtime's context and variables: AWS_EXECUTION_ENV, _HANDLER, the callback members only up to nodejs22.x", async () => {
+  const base = [
+    'awsRequestId',
+    'functionName',
+    'functionVersion',
+    'getRemainingTimeInMillis',
+    'invokedFunctionArn',
+    'logGroupName',
+    'logStreamName',
+    'memoryLimitInMB',
+  ];
   assert.deepEqual(value(await gw.invoke('context22', {})), {
     contextKeys: [...base, 'callbackWaitsForEmptyEventLoop', 'done', 'fail', 'succeed'].sort(),
     executionEnv: 'AWS_Lambda_nodejs22.x',
@@ -104,7 +117,11 @@ test('each runtime\'s context and variables: AWS_EXECUTION_ENV, _HANDLER, the ca
   const on24 = value(await gw.invoke('context24', {})) as { contextKeys: string[]; executionEnv: string };
   assert.deepEqual(on24.contextKeys, base);
   assert.equal(on24.executionEnv, 'AWS_Lambda_nodejs24.x');
-  assert.equal((value(await gw.invoke('contextDefault', {})) as { executionEnv: string }).executionEnv, 'AWS_Lambda_nodejs24.x', 'no runtime given: the newest');
+  assert.equal(
+    (value(await gw.invoke('contextDefault', {})) as { executionEnv: string }).executionEnv,
+    'AWS_Lambda_nodejs24.x',
+    'no runtime given: the newest',
+  );
 });
 
 test('a retired or non-Node.js runtime is refused when the function is defined', () => {
@@ -112,7 +129,7 @@ test('a retired or non-Node.js runtime is refused when the function is defined',
   assert.throws(() => new LocalGateway({ routes: {}, functions: { py: fn('syncHandler.cjs', 'python3.13') } }), /not a Node\.js runtime/);
 });
 
-test('a synthesized template\'s Runtime is honoured: a nodejs22.x callback handler answers a WebSocket route', async () => {
+test("a synthesized template's Runtime is honoured: a nodejs22.x callback handler answers a WebSocket route", async () => {
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-out-'));
   try {
     const app = new App({ outdir });

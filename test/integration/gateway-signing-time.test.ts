@@ -17,18 +17,22 @@ const MINUTE = 60_000;
 
 function post(gw: LocalGateway, id: string, headers: Record<string, string>): Promise<{ status: number; errorType?: string; message?: string; date?: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${gw.endpoints.callbackUrl}/@connections/${encodeURIComponent(id)}`, { method: 'POST', headers: { Authorization: AUTHORIZATION, ...headers } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode!,
-          errorType: res.headers['x-amzn-errortype'] as string | undefined,
-          message: body ? (JSON.parse(body) as { message?: string }).message : undefined,
-          date: res.headers.date,
-        }),
-      );
-    });
+    const req = request(
+      `${gw.endpoints.callbackUrl}/@connections/${encodeURIComponent(id)}`,
+      { method: 'POST', headers: { Authorization: AUTHORIZATION, ...headers } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            errorType: res.headers['x-amzn-errortype'] as string | undefined,
+            message: body ? (JSON.parse(body) as { message?: string }).message : undefined,
+            date: res.headers.date,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end('hi');
   });
@@ -64,7 +68,10 @@ test('a signing time more than 5 minutes off is 403 InvalidSignatureException wi
     assert.deepEqual(ws.messages, ['hi', 'hi', 'hi'], 'refused posts delivered nothing');
 
     const none = await post(gw, id, {});
-    assert.deepEqual([none.status, none.errorType, none.message], [403, 'IncompleteSignatureException', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."]);
+    assert.deepEqual(
+      [none.status, none.errorType, none.message],
+      [403, 'IncompleteSignatureException', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."],
+    );
     const malformed = await post(gw, id, { 'X-Amz-Date': '2024-04-25T10:05:21Z' });
     assert.deepEqual([malformed.status, malformed.errorType], [403, 'IncompleteSignatureException']);
     assert.match(malformed.message!, /^Date must be in ISO-8601 'basic format'\. Got '2024-04-25T10:05:21Z'\./);
@@ -103,8 +110,14 @@ test('checkSigningTime on its own: the window is inclusive to the second', () =>
   const at = (ms: number) => checkSigningTime({ headers: { 'x-amz-date': basicIso(ms) } } as never, nowMs);
   assert.equal(at(Date.UTC(2026, 0, 1, 11, 55, 0)), undefined);
   assert.equal(at(Date.UTC(2026, 0, 1, 12, 5, 0)), undefined);
-  assert.equal(at(Date.UTC(2026, 0, 1, 11, 54, 59))?.message, 'Signature expired: 20260101T115459Z is now earlier than 20260101T115500Z (20260101T120000Z - 5 min.)');
-  assert.equal(at(Date.UTC(2026, 0, 1, 12, 5, 1))?.message, 'Signature not yet current: 20260101T120501Z is still later than 20260101T120500Z (20260101T120000Z + 5 min.)');
+  assert.equal(
+    at(Date.UTC(2026, 0, 1, 11, 54, 59))?.message,
+    'Signature expired: 20260101T115459Z is now earlier than 20260101T115500Z (20260101T120000Z - 5 min.)',
+  );
+  assert.equal(
+    at(Date.UTC(2026, 0, 1, 12, 5, 1))?.message,
+    'Signature not yet current: 20260101T120501Z is still later than 20260101T120500Z (20260101T120000Z + 5 min.)',
+  );
 });
 
 test("the SDK's Gateway takes the gateway's clock from its first refusal; later sends go straight through", async () => {
@@ -118,7 +131,12 @@ test("the SDK's Gateway takes the gateway's clock from its first refusal; later 
         return refusal;
       };
       const ws = await connect(gw.endpoints.wsUrl);
-      const gateway = new Gateway({ callbackUrl: gw.endpoints.callbackUrl, tables: { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' }, region: gw.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const gateway = new Gateway({
+        callbackUrl: gw.endpoints.callbackUrl,
+        tables: { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' },
+        region: gw.region,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
       const id = gw.openConnectionIds()[0]!;
       for (const text of ['one', 'two', 'three']) assert.deepEqual((await gateway.sendToClient(id, text)).sent, [id]);
       assert.deepEqual(ws.messages, ['one', 'two', 'three']);

@@ -44,8 +44,14 @@ test('a token bucket starts full, refills at its rate and never holds more than 
 
 test('route buckets are separate; a route setting overrides the stage default field by field; the account bucket is shared', () => {
   let now = 0;
-  const throttles = new GatewayThrottles({ stage: { rateLimit: 1, burstLimit: 2 }, routes: { chat: { burstLimit: 1 } }, account: { rateLimit: 1, burstLimit: 4 } }, () => now);
-  assert.deepEqual([throttles.admit('message', '$default'), throttles.admit('message', '$default'), throttles.admit('message', '$default')], [true, true, false]);
+  const throttles = new GatewayThrottles(
+    { stage: { rateLimit: 1, burstLimit: 2 }, routes: { chat: { burstLimit: 1 } }, account: { rateLimit: 1, burstLimit: 4 } },
+    () => now,
+  );
+  assert.deepEqual(
+    [throttles.admit('message', '$default'), throttles.admit('message', '$default'), throttles.admit('message', '$default')],
+    [true, true, false],
+  );
   assert.deepEqual([throttles.admit('message', 'chat'), throttles.admit('message', 'chat')], [true, false], 'chat: burst 1 of its own, rate 1 from the stage');
   assert.equal(throttles.admit('management'), true, 'the fourth account token');
   assert.equal(throttles.admit('management'), false, 'the account bucket is empty');
@@ -116,7 +122,10 @@ test('the account throttle covers @connections: 429 LimitExceededException {"mes
     const report = gw.throttleReport();
     assert.deepEqual([report.management.admitted, report.management.throttled, report.connect.admitted], [3, 1, 1]);
     const perSecond = report.management.perSecond;
-    assert.equal(perSecond.reduce((n, s) => n + s.admitted, 0), 3);
+    assert.equal(
+      perSecond.reduce((n, s) => n + s.admitted, 0),
+      3,
+    );
     assert.ok(perSecond.every((s) => Number.isInteger(s.second) && Math.abs(s.second * 1000 - Date.now()) < 60_000));
     client.destroy();
     await ws.close();

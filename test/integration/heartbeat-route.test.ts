@@ -45,7 +45,10 @@ test('{"action":"ping"} gets nothing back and invokes nothing; other messages st
   await eventually(() => invoked.slice(before).some((line) => line.endsWith(' $default')));
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(
-    invoked.slice(before).filter((line) => !line.includes('$disconnect')).map((line) => line.split(' ')[1]),
+    invoked
+      .slice(before)
+      .filter((line) => !line.includes('$disconnect'))
+      .map((line) => line.split(' ')[1]),
     ['$default'],
     'only the other message ran a function',
   );

@@ -98,7 +98,12 @@ describe('the init sender and a client that is gone', () => {
       },
     } as unknown as ApiGatewayManagementApiClient;
     const clock = steppingClock(100);
-    const handler = createInitSenderHandler({ management: opening, backoff: { firstDelayMs: 1, maxDelayMs: 1, connectGraceMs: 1000 }, now: clock, log: () => {} });
+    const handler = createInitSenderHandler({
+      management: opening,
+      backoff: { firstDelayMs: 1, maxDelayMs: 1, connectGraceMs: 1000 },
+      now: clock,
+      log: () => {},
+    });
     const result = await handler({ connectionId: 'AAAAAAAAAAAAAAA=', messages: ['init'], retryUntil: clock() + 60_000 });
     assert.deepEqual([result.outcome, result.delivered, result.attempts], ['sent', 1, 4]);
   });

@@ -44,15 +44,31 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
 
   test('a batch binds and joins in one invocation; the results are in call order', async () => {
     const a = await h.connect();
-    const answer = await api({ calls: [{ method: 'bindUid', args: [a.id, 'api-bob'] }, { method: 'joinGroup', args: [a.id, 'api-room'] }] });
-    assert.deepEqual(answer, { ok: true, results: [{ ok: true, result: null }, { ok: true, result: null }] });
+    const answer = await api({
+      calls: [
+        { method: 'bindUid', args: [a.id, 'api-bob'] },
+        { method: 'joinGroup', args: [a.id, 'api-room'] },
+      ],
+    });
+    assert.deepEqual(answer, {
+      ok: true,
+      results: [
+        { ok: true, result: null },
+        { ok: true, result: null },
+      ],
+    });
     assert.deepEqual(await indexIds(h.doc, 'uids', 'api-bob'), [a.id]);
     assert.deepEqual(await indexIds(h.doc, 'groups', 'api-room'), [a.id]);
   });
 
   test('bad input anywhere in a batch runs none of it and makes no network call', async () => {
     const a = await h.connect();
-    const event = { calls: [{ method: 'bindUid', args: [a.id, 'api-carol'] }, { method: 'joinGroup', args: [a.id, ''] }] };
+    const event = {
+      calls: [
+        { method: 'bindUid', args: [a.id, 'api-carol'] },
+        { method: 'joinGroup', args: [a.id, ''] },
+      ],
+    };
     const { requests } = await countHttpRequests(async () => {
       const answer = await api(event);
       assert.equal(answer.ok, false);
@@ -78,7 +94,13 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
       ],
     });
     assert.ok(!answer.ok);
-    assert.deepEqual(answer.error, { code: 'CONNECTION_GONE', name: 'ConnectionGoneError', message: `client ${gone} is not connected`, connectionId: gone, index: 1 });
+    assert.deepEqual(answer.error, {
+      code: 'CONNECTION_GONE',
+      name: 'ConnectionGoneError',
+      message: `client ${gone} is not connected`,
+      connectionId: gone,
+      index: 1,
+    });
     assert.ok('results' in answer);
     assert.deepEqual(answer.results, [
       { ok: true, result: null },
@@ -212,7 +234,10 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
   test('presence: joinPresence answers the members and whether it announced; getPresenceMembers reads them; a bad member runs nothing', async () => {
     const a = await h.connect();
     const b = await h.connect();
-    assert.deepEqual(await resultOf(api, 'joinPresence', a.id, 'api-presence', { id: 'u1', info: { name: 'One' } }), { members: [{ id: 'u1', info: { name: 'One' } }], announced: true });
+    assert.deepEqual(await resultOf(api, 'joinPresence', a.id, 'api-presence', { id: 'u1', info: { name: 'One' } }), {
+      members: [{ id: 'u1', info: { name: 'One' } }],
+      announced: true,
+    });
     const second = (await resultOf(api, 'joinPresence', b.id, 'api-presence', { id: 'u2', info: null })) as { members: unknown[]; announced: boolean };
     assert.equal(second.announced, true);
     assert.equal(await a.next(), JSON.stringify({ event: 'gateway:member_added', channel: 'api-presence', data: { id: 'u2', info: null } }));
@@ -303,7 +328,13 @@ describe('Gateway API handler', { timeout: 60_000 }, () => {
   });
 
   test('an error that is not a GatewayError (a bug) fails the invocation instead of becoming a result', async () => {
-    const broken = createGatewayApiHandler({ gateway: { getAllClientCount: async () => { throw new TypeError('boom'); } } as unknown as Gateway });
+    const broken = createGatewayApiHandler({
+      gateway: {
+        getAllClientCount: async () => {
+          throw new TypeError('boom');
+        },
+      } as unknown as Gateway,
+    });
     await assert.rejects(broken({ method: 'getAllClientCount' }), /boom/);
   });
 });

@@ -34,7 +34,13 @@ interface Backend {
 
 /** The five tables and four functions GatewayBackend deploys, on the local gateway. */
 async function startBackend(options: { eventsModule?: string } = {}): Promise<Backend> {
-  const tables: GatewayTableNames = { connections: 'gwl-connections', sessions: 'gwl-sessions', memberships: 'gwl-memberships', uids: 'gwl-uids', groups: 'gwl-groups' };
+  const tables: GatewayTableNames = {
+    connections: 'gwl-connections',
+    sessions: 'gwl-sessions',
+    memberships: 'gwl-memberships',
+    uids: 'gwl-uids',
+    groups: 'gwl-groups',
+  };
   const local = new LocalGateway({
     ttlSweepIntervalMs: 0,
     asyncRetryDelaysMs: [100],
@@ -77,7 +83,11 @@ async function startBackend(options: { eventsModule?: string } = {}): Promise<Ba
 }
 
 /** Connects and waits for the init message, which the client never asked for. */
-async function connectAndInit(backend: Backend, query = '', options: Parameters<typeof connect>[1] = {}): Promise<{ client: TestClient; clientId: string; msToInit: number }> {
+async function connectAndInit(
+  backend: Backend,
+  query = '',
+  options: Parameters<typeof connect>[1] = {},
+): Promise<{ client: TestClient; clientId: string; msToInit: number }> {
   const client = await connect(`${backend.endpoints.wsUrl}${query}`, options);
   const opened = performance.now();
   const init = await client.json(0, WAIT);
@@ -127,11 +137,31 @@ describe('the seed backend (no Events module)', () => {
     assert.deepEqual(await client.json(2, WAIT), { type: 'say', to: 'group' });
 
     await client.close();
-    await eventually(() => backend.item('connections', { connectionId: clientId }), (item) => item === undefined, WAIT);
-    await eventually(() => backend.item('uids', { uid: 'user-42', connectionId: clientId }), (item) => item === undefined, WAIT);
-    await eventually(() => backend.item('groups', { group: 'room-7', connectionId: clientId }), (item) => item === undefined, WAIT);
-    await eventually(() => backend.item('memberships', { connectionId: clientId, group: 'room-7' }), (item) => item === undefined, WAIT);
-    await eventually(() => backend.item('sessions', { connectionId: clientId }), (item) => item === undefined, WAIT);
+    await eventually(
+      () => backend.item('connections', { connectionId: clientId }),
+      (item) => item === undefined,
+      WAIT,
+    );
+    await eventually(
+      () => backend.item('uids', { uid: 'user-42', connectionId: clientId }),
+      (item) => item === undefined,
+      WAIT,
+    );
+    await eventually(
+      () => backend.item('groups', { group: 'room-7', connectionId: clientId }),
+      (item) => item === undefined,
+      WAIT,
+    );
+    await eventually(
+      () => backend.item('memberships', { connectionId: clientId, group: 'room-7' }),
+      (item) => item === undefined,
+      WAIT,
+    );
+    await eventually(
+      () => backend.item('sessions', { connectionId: clientId }),
+      (item) => item === undefined,
+      WAIT,
+    );
     assert.deepEqual(await backend.gateway.getClientIdByUid('user-42'), []);
     assert.deepEqual(await backend.gateway.getClientIdListByGroup('room-7'), []);
   });
@@ -139,7 +169,9 @@ describe('the seed backend (no Events module)', () => {
   test('every connection gets its own id in its init message', async (t) => {
     const started = performance.now();
     const connections = await Promise.all(Array.from({ length: 5 }, () => connectAndInit(backend)));
-    t.diagnostic(`warm: init arrived ${connections.map((c) => c.msToInit.toFixed(1)).join(', ')} ms after open; all five in ${(performance.now() - started).toFixed(0)} ms`);
+    t.diagnostic(
+      `warm: init arrived ${connections.map((c) => c.msToInit.toFixed(1)).join(', ')} ms after open; all five in ${(performance.now() - started).toFixed(0)} ms`,
+    );
     const ids = connections.map((c) => c.clientId);
     assert.equal(new Set(ids).size, 5);
     for (const id of ids) assert.ok(backend.local.openConnectionIds().includes(id));
@@ -154,7 +186,11 @@ describe('the seed backend (no Events module)', () => {
     const before = backend.local.stats().messages;
     client.send(JSON.stringify({ action: 'chat', text: 'routed to a custom route' }));
     client.send('not json at all: $default');
-    await eventually(() => backend.local.stats().messages, (n) => n === before + 2, WAIT);
+    await eventually(
+      () => backend.local.stats().messages,
+      (n) => n === before + 2,
+      WAIT,
+    );
     await backend.local.functions.drain();
     // Anything the gateway wrote about those messages was written before this marker.
     await backend.gateway.sendToClient(clientId, 'marker');
@@ -210,7 +246,11 @@ describe('with an Events module', () => {
 
     client.send(JSON.stringify({ action: 'chat', text: 'hello' }));
     assert.deepEqual(await client.json(2, WAIT), { type: 'echo', text: 'hello', count: 1, routeKey: 'chat' });
-    await eventually(async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>, (s) => s?.count === 1, WAIT);
+    await eventually(
+      async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>,
+      (s) => s?.count === 1,
+      WAIT,
+    );
 
     // Another process changes another key meanwhile: the next save merges, it does not replace.
     await backend.gateway.updateSession(clientId, { fromBackend: 'kept' });
@@ -268,7 +308,11 @@ describe('with an Events module', () => {
     await backend.gateway.joinGroup(clientId, 'lobby');
     client.send(JSON.stringify({ text: 'last words' }));
     assert.equal((await client.json(2, WAIT)).type, 'echo');
-    await eventually(async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>, (s) => s?.last === 'last words', WAIT);
+    await eventually(
+      async () => (await backend.item('sessions', { connectionId: clientId }))?.session as Record<string, unknown>,
+      (s) => s?.last === 'last words',
+      WAIT,
+    );
 
     await client.close(1000, 'done');
     const closed = await observer.client.json(2, WAIT);

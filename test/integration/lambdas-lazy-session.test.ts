@@ -132,15 +132,25 @@ describe('the message handler reads the session only for a callback that can use
     assert.equal(resolved.messageSession, 'on-demand');
     assert.throws(() => resolveEvents({ messageSession: 'lazy', onMessage: () => {} }), ConfigurationError);
     // Once getSession() has read it, ctx.session is that object.
-    await handlerFor(async (_id, _m, ctx) => {
-      const session = await ctx.getSession();
-      assert.equal(ctx.session, session);
-    }, gateway, { messageSession: 'on-demand' })(messageEvent(client, 'x'));
+    await handlerFor(
+      async (_id, _m, ctx) => {
+        const session = await ctx.getSession();
+        assert.equal(ctx.session, session);
+      },
+      gateway,
+      { messageSession: 'on-demand' },
+    )(messageEvent(client, 'x'));
   });
 
   test('a module whose onMessage hands ctx to a helper reads up front, so ctx.session works in the helper', async () => {
     const helper = (ctx: { session: Record<string, unknown> }) => void (ctx.session.viaHelper = true);
-    const module = resolveEvents({ default: { onMessage(_id: string, _m: string, ctx: { session: Record<string, unknown> }) { helper(ctx); } } });
+    const module = resolveEvents({
+      default: {
+        onMessage(_id: string, _m: string, ctx: { session: Record<string, unknown> }) {
+          helper(ctx);
+        },
+      },
+    });
     await createMessageHandler({ events: module, gateway })(messageEvent(client, 'x'));
     assert.equal((await gateway.getSession(client))?.viaHelper, true);
   });
@@ -165,7 +175,7 @@ describe('the message handler reads the session only for a callback that can use
     const wrong = h.newGateway({ tables: { ...h.tables, sessions: 'no-such-sessions' } });
     let ran = false;
     await assert.rejects(
-      handlerFor((_id, _m, ctx) => void (ran = true, ctx.session.x), wrong)(messageEvent(client, 'x')),
+      handlerFor((_id, _m, ctx) => void ((ran = true), ctx.session.x), wrong)(messageEvent(client, 'x')),
       (e: unknown) => e instanceof ServiceError && e.errorType === 'ResourceNotFoundException' && e.statusCode === 400,
     );
     assert.equal(ran, false);
@@ -186,9 +196,19 @@ describe('the message handler reads the session only for a callback that can use
 
   test('a DynamoDB that does not answer: a ServiceError, as from any other Gateway call', async () => {
     const closed = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-    const unreachable = new Gateway({ callbackUrl: 'http://127.0.0.1:9/local', tables: h.tables, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, dynamoDb: DynamoDBDocumentClient.from(closed), random: () => 0 });
+    const unreachable = new Gateway({
+      callbackUrl: 'http://127.0.0.1:9/local',
+      tables: h.tables,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+      dynamoDb: DynamoDBDocumentClient.from(closed),
+      random: () => 0,
+    });
     try {
-      await assert.rejects(handlerFor((_id, _m, ctx) => void ctx.session.x, unreachable)(messageEvent(client, 'x')), (e: unknown) => e instanceof ServiceError && /ECONNREFUSED/.test(e.message));
+      await assert.rejects(
+        handlerFor((_id, _m, ctx) => void ctx.session.x, unreachable)(messageEvent(client, 'x')),
+        (e: unknown) => e instanceof ServiceError && /ECONNREFUSED/.test(e.message),
+      );
     } finally {
       unreachable.destroy();
       closed.destroy();

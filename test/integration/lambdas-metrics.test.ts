@@ -37,8 +37,14 @@ const {
   initMessagesFailed: INIT_FAILED,
 } = GatewayMetricName;
 
-describe('metrics of the backend\'s Lambdas', () => {
-  const tables: GatewayTableNames = { connections: 'gwm-connections', sessions: 'gwm-sessions', memberships: 'gwm-memberships', uids: 'gwm-uids', groups: 'gwm-groups' };
+describe("metrics of the backend's Lambdas", () => {
+  const tables: GatewayTableNames = {
+    connections: 'gwm-connections',
+    sessions: 'gwm-sessions',
+    memberships: 'gwm-memberships',
+    uids: 'gwm-uids',
+    groups: 'gwm-groups',
+  };
   let local: LocalGateway;
   let endpoints: GatewayEndpoints;
   let app: Gateway;
@@ -121,7 +127,10 @@ describe('metrics of the backend\'s Lambdas', () => {
   });
 
   test('a refused connection counts ConnectsRefused', async () => {
-    const lines = await linesDuring(async () => assert.equal(await refusedStatus(`${endpoints.wsUrl}?refuse=1`), 403), (sum) => sum[REFUSED] === 1);
+    const lines = await linesDuring(
+      async () => assert.equal(await refusedStatus(`${endpoints.wsUrl}?refuse=1`), 403),
+      (sum) => sum[REFUSED] === 1,
+    );
     assert.deepEqual(totals(lines), { [REFUSED]: 1 });
   });
 
@@ -131,10 +140,17 @@ describe('metrics of the backend\'s Lambdas', () => {
     // The third socket goes away with its $disconnect lost: its items stay, its posts get 410.
     local.setFaults({ dropDisconnectRate: 1 });
     clients[2]!.socket.terminate();
-    await eventually(() => local.openConnectionIds(), (open) => !open.includes(c!), WAIT);
+    await eventually(
+      () => local.openConnectionIds(),
+      (open) => !open.includes(c!),
+      WAIT,
+    );
     local.setFaults({});
 
-    const lines = await linesDuring(async () => broadcast(clients[0]!, 'trio'), (sum) => sum[SENT] !== undefined);
+    const lines = await linesDuring(
+      async () => broadcast(clients[0]!, 'trio'),
+      (sum) => sum[SENT] !== undefined,
+    );
     assert.deepEqual(totals(lines), { [SENT]: 2, [GONE]: 1, [FAILED]: 0, [THROTTLED]: 0 });
     assert.equal(lines.length, 1, 'one line for the invocation');
     assert.equal(await clients[1]!.message(1, WAIT), 'to trio');
@@ -146,7 +162,10 @@ describe('metrics of the backend\'s Lambdas', () => {
     let answered500 = 0;
     local.setFaults({ serverErrorRate: 1, random: () => (answered500++, 0) });
     try {
-      const lines = await linesDuring(async () => broadcast(clients[0]!, 'pair'), (sum) => sum[FAILED] !== undefined);
+      const lines = await linesDuring(
+        async () => broadcast(clients[0]!, 'pair'),
+        (sum) => sum[FAILED] !== undefined,
+      );
       assert.deepEqual(totals(lines), { [SENT]: 0, [GONE]: 0, [FAILED]: 2, [THROTTLED]: 0 });
       assert.ok(answered500 >= 2, `the gateway answered 500 to every attempt (${answered500})`);
     } finally {
@@ -159,7 +178,10 @@ describe('metrics of the backend\'s Lambdas', () => {
     let answered429 = 0;
     local.setFaults({ throttleRate: 1, random: () => (answered429 < 2 ? (answered429++, 0) : 1) });
     try {
-      const lines = await linesDuring(async () => broadcast(clients[0]!, 'pair'), (sum) => sum[SENT] !== undefined);
+      const lines = await linesDuring(
+        async () => broadcast(clients[0]!, 'pair'),
+        (sum) => sum[SENT] !== undefined,
+      );
       assert.equal(answered429, 2);
       assert.deepEqual(totals(lines), { [SENT]: 2, [GONE]: 0, [FAILED]: 0, [THROTTLED]: 2 });
     } finally {
@@ -170,7 +192,10 @@ describe('metrics of the backend\'s Lambdas', () => {
   test('a chunked send: the message Lambda counts the chunk queued, the worker the posts it made', async () => {
     const open = [ids[0]!, ids[1]!, ids[3]!, ids[4]!];
     for (const id of open) await app.joinGroup(id, 'quad');
-    const lines = await linesDuring(async () => broadcast(clients[0]!, 'quad'), (sum) => sum[CHUNKS_QUEUED] === 1 && sum[SENT] === 4);
+    const lines = await linesDuring(
+      async () => broadcast(clients[0]!, 'quad'),
+      (sum) => sum[CHUNKS_QUEUED] === 1 && sum[SENT] === 4,
+    );
     assert.deepEqual(totals(lines), { [SENT]: 4, [GONE]: 0, [FAILED]: 0, [THROTTLED]: 0, [CHUNKS_QUEUED]: 1, [CHUNKS_FAILED]: 0 });
     const queuing = lines.find((l) => l.counts[CHUNKS_QUEUED] !== undefined)!;
     assert.deepEqual(queuing.counts, { [SENT]: 0, [GONE]: 0, [FAILED]: 0, [THROTTLED]: 0, [CHUNKS_QUEUED]: 1, [CHUNKS_FAILED]: 0 });
@@ -179,7 +204,10 @@ describe('metrics of the backend\'s Lambdas', () => {
   test('a chunk the worker cannot deliver at all: its posts failed and FanoutChunksFailed, once per invocation', async () => {
     local.setFaults({ serverErrorRate: 1, random: () => 0 });
     try {
-      const lines = await linesDuring(async () => broadcast(clients[0]!, 'quad'), (sum) => sum[CHUNKS_FAILED] === 1 && sum[FAILED] === 4);
+      const lines = await linesDuring(
+        async () => broadcast(clients[0]!, 'quad'),
+        (sum) => sum[CHUNKS_FAILED] === 1 && sum[FAILED] === 4,
+      );
       assert.deepEqual(totals(lines), { [SENT]: 0, [GONE]: 0, [FAILED]: 4, [THROTTLED]: 0, [CHUNKS_QUEUED]: 1, [CHUNKS_FAILED]: 1 });
     } finally {
       local.setFaults({});

@@ -17,7 +17,13 @@ import { Gateway, type GatewayTableNames } from '../../sdk/index.ts';
 import { GatewayTables } from '../../sdk/tables.ts';
 import { LOCAL_CREDENTIALS } from '../../testkit/gatewayHarness.ts';
 
-const tables: GatewayTableNames = { connections: 'iso-connections', sessions: 'iso-sessions', memberships: 'iso-memberships', uids: 'iso-uids', groups: 'iso-groups' };
+const tables: GatewayTableNames = {
+  connections: 'iso-connections',
+  sessions: 'iso-sessions',
+  memberships: 'iso-memberships',
+  uids: 'iso-uids',
+  groups: 'iso-groups',
+};
 const CLIENT_A = 'AAAAslowslowA01=';
 const CLIENT_B = 'BBBBfastfastB01=';
 /** Longer than the Gateway's request timeout plus the old mechanism's extra second. */
@@ -119,9 +125,17 @@ describe('a slow session read of one connection and the next message of another'
     base = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dynamo.port}`, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
     for (const role of Object.keys(tables) as Array<keyof GatewayTableNames>) {
       const keys = GatewayTables[role];
-      const keySchema: KeySchemaElement[] = [{ AttributeName: keys.partitionKey, KeyType: 'HASH' }, ...('sortKey' in keys ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' as const }] : [])];
+      const keySchema: KeySchemaElement[] = [
+        { AttributeName: keys.partitionKey, KeyType: 'HASH' },
+        ...('sortKey' in keys ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' as const }] : []),
+      ];
       await base.send(
-        new CreateTableCommand({ TableName: tables[role], KeySchema: keySchema, AttributeDefinitions: keySchema.map((k) => ({ AttributeName: k.AttributeName!, AttributeType: 'S' })), BillingMode: 'PAY_PER_REQUEST' }),
+        new CreateTableCommand({
+          TableName: tables[role],
+          KeySchema: keySchema,
+          AttributeDefinitions: keySchema.map((k) => ({ AttributeName: k.AttributeName!, AttributeType: 'S' })),
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
       );
     }
     gateway = new Gateway({
@@ -133,7 +147,10 @@ describe('a slow session read of one connection and the next message of another'
       requestTimeoutMs: 300,
       random: () => 0,
     });
-    for (const [id, owner] of [[CLIENT_A, 'A'], [CLIENT_B, 'B']] as const) {
+    for (const [id, owner] of [
+      [CLIENT_A, 'A'],
+      [CLIENT_B, 'B'],
+    ] as const) {
       await gateway.registerConnection({ connectionId: id, connectedAt: Date.now() });
       await gateway.setSession(id, { owner });
     }

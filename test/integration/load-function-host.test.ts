@@ -50,7 +50,10 @@ test('CPU-bound invocations beyond the bound wait in line, and none runs out of 
       [0, 1, 2, 3, 4, 5],
     );
     // One environment served them all.
-    assert.deepEqual(outcomes.map((o) => o.ok && (o.value as { invocations: number }).invocations), [2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok && (o.value as { invocations: number }).invocations),
+      [2, 3, 4, 5, 6, 7],
+    );
   } finally {
     await gw.stop();
   }

@@ -164,14 +164,18 @@ describe('text within the limits is routed to the real message Lambda', { timeou
     assert.equal(gw.stats().messages - routedBefore, sent, 'every message was routed');
     assert.deepEqual(client.messages.filter(isErrorFrame), [], 'the message Lambda never failed');
     assert.equal(client.socket.readyState, client.socket.OPEN);
-    assert.equal(await othersState(), own, 'no item changed, the sender\'s included');
+    assert.equal(await othersState(), own, "no item changed, the sender's included");
     client.socket.close();
     await assertCleanedUp(id);
   });
 
   test('fragmented messages (60 runs): up to 128 KB in frames of at most 32 KB are routed whole; over 128 KB closes with 1009 and $disconnect cleans up', async () => {
     const message = fc.record({
-      total: fc.oneof(fc.integer({ min: 1, max: MESSAGE_LIMIT }), fc.integer({ min: MESSAGE_LIMIT - 16, max: MESSAGE_LIMIT + 16 }), fc.integer({ min: MESSAGE_LIMIT + 1, max: 2 * MESSAGE_LIMIT })),
+      total: fc.oneof(
+        fc.integer({ min: 1, max: MESSAGE_LIMIT }),
+        fc.integer({ min: MESSAGE_LIMIT - 16, max: MESSAGE_LIMIT + 16 }),
+        fc.integer({ min: MESSAGE_LIMIT + 1, max: 2 * MESSAGE_LIMIT }),
+      ),
       frame: fc.integer({ min: 1024, max: FRAME_LIMIT }),
     });
     await fc.assert(
@@ -179,7 +183,8 @@ describe('text within the limits is routed to the real message Lambda', { timeou
         const { client, id } = await open();
         const routedBefore = gw.stats().messages;
         const bytes = Buffer.alloc(total, 'a');
-        for (let offset = 0; offset < total; offset += frame) client.send(bytes.subarray(offset, offset + frame), { binary: false, fin: offset + frame >= total });
+        for (let offset = 0; offset < total; offset += frame)
+          client.send(bytes.subarray(offset, offset + frame), { binary: false, fin: offset + frame >= total });
         if (total <= MESSAGE_LIMIT) {
           await until(() => gw.stats().messages > routedBefore);
           await gw.functions.drain();
@@ -198,7 +203,7 @@ describe('text within the limits is routed to the real message Lambda', { timeou
 });
 
 describe('bad frames end in a documented close code, and $disconnect cleans up', { timeout: 60_000 }, () => {
-  test('binary frames (50 runs): 1003, nothing routed; the bound connection\'s uid, groups and session go with it', async () => {
+  test("binary frames (50 runs): 1003, nothing routed; the bound connection's uid, groups and session go with it", async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), async (bytes) => {
         const { client, id } = await open();
@@ -215,7 +220,11 @@ describe('bad frames end in a documented close code, and $disconnect cleans up',
 
   test('text frames that are not UTF-8 (50 runs): 1007, nothing routed', async () => {
     const invalid = fc
-      .tuple(fc.string({ maxLength: 20 }), fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82]), fc.string({ maxLength: 20 }))
+      .tuple(
+        fc.string({ maxLength: 20 }),
+        fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82]),
+        fc.string({ maxLength: 20 }),
+      )
       .map(([before, bad, after]) => Buffer.concat([Buffer.from(before), Buffer.from(bad), Buffer.from(after)]));
     await fc.assert(
       fc.asyncProperty(invalid, async (bytes) => {
@@ -249,23 +258,25 @@ describe('bad frames end in a documented close code, and $disconnect cleans up',
   test('raw bytes after the handshake (150 runs): a documented close code or a cut socket; $disconnect cleans up either way', async () => {
     await fc.assert(
       // A client close frame would be answered with its own code; every other opcode is fair game.
-      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 512 }).filter((b) => (b[0]! & 0x0f) !== 0x8), async (bytes) => {
-        const before = new Set(gw.openConnectionIds());
-        const { socket, closeCode, firstTextFrame: initReceived } = await openRawWebSocket(endpoints.wsUrl);
-        const id = gw.openConnectionIds().find((x) => !before.has(x))!;
-        await initReceived;
-        await bindLikeAnApp(id);
-        socket.write(Buffer.from(bytes));
-        // Bytes that form an incomplete frame leave the connection waiting for more: end it then.
-        const timer = setTimeout(() => socket.end(), 200);
-        const code = await closeCode;
-        clearTimeout(timer);
-        socket.destroy();
-        if (code !== undefined) assert.ok(DOCUMENTED_CLOSE_CODES.has(code), `close code ${code}`);
-        await assertCleanedUp(id);
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 1, maxLength: 512 }).filter((b) => (b[0]! & 0x0f) !== 0x8),
+        async (bytes) => {
+          const before = new Set(gw.openConnectionIds());
+          const { socket, closeCode, firstTextFrame: initReceived } = await openRawWebSocket(endpoints.wsUrl);
+          const id = gw.openConnectionIds().find((x) => !before.has(x))!;
+          await initReceived;
+          await bindLikeAnApp(id);
+          socket.write(Buffer.from(bytes));
+          // Bytes that form an incomplete frame leave the connection waiting for more: end it then.
+          const timer = setTimeout(() => socket.end(), 200);
+          const code = await closeCode;
+          clearTimeout(timer);
+          socket.destroy();
+          if (code !== undefined) assert.ok(DOCUMENTED_CLOSE_CODES.has(code), `close code ${code}`);
+          await assertCleanedUp(id);
+        },
+      ),
       params(150),
     );
   });
 });
-

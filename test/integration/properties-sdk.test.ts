@@ -242,7 +242,16 @@ const hostileProxy = (target: object) => {
     if (key === Symbol.toStringTag) return undefined;
     return boom();
   };
-  return new Proxy(target, { getPrototypeOf: boom, ownKeys: boom, get, getOwnPropertyDescriptor: boom, set: boom, apply: boom, construct: boom, has: () => false });
+  return new Proxy(target, {
+    getPrototypeOf: boom,
+    ownKeys: boom,
+    get,
+    getOwnPropertyDescriptor: boom,
+    set: boom,
+    apply: boom,
+    construct: boom,
+    has: () => false,
+  });
 };
 
 /** Values no rule accepts in most places, of every JavaScript kind. */
@@ -315,7 +324,27 @@ const nameLike: fc.Arbitrary<unknown> = fc.oneof(
   },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('', ' ', '\u0000', '\t', '\u001f', '\u007f', '\u0080', '\u0085', '\u009f', '\u00a0', '\ud800', '\udc00', '\udc00\ud800', '😀', 'a\ud800b', '\uffff', '\ufeff', '__proto__', 'constructor'),
+    arbitrary: fc.constantFrom(
+      '',
+      ' ',
+      '\u0000',
+      '\t',
+      '\u001f',
+      '\u007f',
+      '\u0080',
+      '\u0085',
+      '\u009f',
+      '\u00a0',
+      '\ud800',
+      '\udc00',
+      '\udc00\ud800',
+      '😀',
+      'a\ud800b',
+      '\uffff',
+      '\ufeff',
+      '__proto__',
+      'constructor',
+    ),
   },
   { weight: 1, arbitrary: weird },
 );
@@ -323,7 +352,13 @@ const nameList = (element: fc.Arbitrary<unknown>) => fc.oneof(fc.array(element, 
 const namesLike: fc.Arbitrary<unknown> = fc.oneof({ weight: 3, arbitrary: nameLike }, { weight: 2, arbitrary: nameList(nameLike) });
 /** joinPresence's member: { id: a name, info: anything }, or anything at all. */
 const memberLike: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ id: nameLike, info: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ minLength: 1000, maxLength: 1100 }), weird) }, { requiredKeys: ['id'] }) },
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      { id: nameLike, info: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ minLength: 1000, maxLength: 1100 }), weird) },
+      { requiredKeys: ['id'] },
+    ),
+  },
   { weight: 1, arbitrary: weird },
 );
 
@@ -382,7 +417,13 @@ const defineEntries = (entries: Array<[string, unknown]>, nullProto: boolean) =>
   return o;
 };
 const { tree } = fc.letrec<{ tree: unknown; node: unknown }>((tie) => ({
-  node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('tree'), fc.array(tie('node'), { maxLength: 4 }), fc.sparseArray(tie('node'), { maxLength: 3 })),
+  node: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaf,
+    tie('tree'),
+    fc.array(tie('node'), { maxLength: 4 }),
+    fc.sparseArray(tie('node'), { maxLength: 3 }),
+  ),
   tree: fc.tuple(fc.array(fc.tuple(sessionKey, tie('node')), { maxLength: 4 }), fc.boolean()).map(([entries, nullProto]) => defineEntries(entries, nullProto)),
 }));
 const nested = (levels: number, asArray: boolean): unknown => {
@@ -393,7 +434,10 @@ const nested = (levels: number, asArray: boolean): unknown => {
 const sessionLike: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 8, arbitrary: tree },
   // Depth around the limit: an object of n levels; an array chain under one key.
-  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: MAX_SESSION_DEPTH - 2, max: MAX_SESSION_DEPTH + 2 }), fc.boolean()).map(([n, asArray]) => nested(n, asArray)) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.integer({ min: MAX_SESSION_DEPTH - 2, max: MAX_SESSION_DEPTH + 2 }), fc.boolean()).map(([n, asArray]) => nested(n, asArray)),
+  },
   // Size around the limit, in one- and two-byte characters.
   {
     weight: 2,
@@ -490,7 +534,9 @@ async function snapshot(): Promise<string> {
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
-    tables[role] = items.map((item) => Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : 1)))).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    tables[role] = items
+      .map((item) => Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : 1))))
+      .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
   }
   return JSON.stringify(tables);
 }
@@ -513,7 +559,12 @@ interface CallOutcome {
  * call (a mutation of a client without a connection item); `alsoAllowed` another documented refusal
  * that depends on stored state (updateSession's merged size).
  */
-async function check(label: string, call: () => unknown, expected: Verdict, allow: { gone?: boolean; alsoAllowed?: (error: unknown) => boolean } = {}): Promise<CallOutcome> {
+async function check(
+  label: string,
+  call: () => unknown,
+  expected: Verdict,
+  allow: { gone?: boolean; alsoAllowed?: (error: unknown) => boolean } = {},
+): Promise<CallOutcome> {
   const before = expected.ok ? undefined : await snapshot();
   const counters = { dynamo: dynamoCommands, capacity: capacityEvents, posts: h.local.stats().posts };
   let returned: unknown;
@@ -542,7 +593,10 @@ async function check(label: string, call: () => unknown, expected: Verdict, allo
     }
     return { value, error };
   }
-  assert.ok(error instanceof ValidationError, `${label}: invalid input was not refused with a ValidationError (${error === undefined ? 'it succeeded' : describeError(error)})`);
+  assert.ok(
+    error instanceof ValidationError,
+    `${label}: invalid input was not refused with a ValidationError (${error === undefined ? 'it succeeded' : describeError(error)})`,
+  );
   assert.equal(error.code, expected.code, `${label}: ${describeError(error)}`);
   if (expected.code === 'PAYLOAD_TOO_LARGE') assert.ok(error instanceof PayloadTooLargeError);
   assert.equal(requests, 0, `${label}: invalid input made ${requests} HTTP request(s)`);
@@ -590,27 +644,66 @@ const NO_ARGUMENT_METHODS = [
 function methodSpecs(): Record<string, MethodSpec> {
   const live = fc.constantFrom(A.id, B.id, S.id, R.id);
   // Ids for methods that read or post: live clients, unknown ids, near misses, anything.
-  const anyId = fc.oneof({ weight: 2, arbitrary: live }, { weight: 2, arbitrary: unknownId }, { weight: 3, arbitrary: nearMissId }, { weight: 2, arbitrary: weird });
+  const anyId = fc.oneof(
+    { weight: 2, arbitrary: live },
+    { weight: 2, arbitrary: unknownId },
+    { weight: 3, arbitrary: nearMissId },
+    { weight: 2, arbitrary: weird },
+  );
   // Ids for methods that close or unregister: never a fixture client other than M.
   const harmlessId = fc.oneof({ weight: 2, arbitrary: unknownId }, { weight: 3, arbitrary: nearMissId }, { weight: 2, arbitrary: weird });
-  const mutableId = fc.oneof({ weight: 3, arbitrary: fc.constant(M.id) }, { weight: 1, arbitrary: unknownId }, { weight: 2, arbitrary: nearMissId }, { weight: 1, arbitrary: weird });
-  const sessionId = fc.oneof({ weight: 3, arbitrary: fc.constant(S.id) }, { weight: 1, arbitrary: unknownId }, { weight: 1, arbitrary: nearMissId }, { weight: 1, arbitrary: weird });
+  const mutableId = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(M.id) },
+    { weight: 1, arbitrary: unknownId },
+    { weight: 2, arbitrary: nearMissId },
+    { weight: 1, arbitrary: weird },
+  );
+  const sessionId = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(S.id) },
+    { weight: 1, arbitrary: unknownId },
+    { weight: 1, arbitrary: nearMissId },
+    { weight: 1, arbitrary: weird },
+  );
   const uidPool = fc.oneof({ weight: 1, arbitrary: fc.constant('fixture-uid') }, { weight: 4, arbitrary: namesLike });
   const groupPool = fc.oneof({ weight: 1, arbitrary: fc.constant('fixture-group') }, { weight: 4, arbitrary: namesLike });
   const singleGroup = fc.oneof({ weight: 1, arbitrary: fc.constant('fixture-group') }, { weight: 4, arbitrary: nameLike });
-  const excludeLike = fc.oneof(fc.constant(undefined), live, unknownId, nearMissId, fc.array(fc.oneof(live, unknownId, nearMissId), { maxLength: 3 }), fc.sparseArray(live, { maxLength: 3 }), weird);
+  const excludeLike = fc.oneof(
+    fc.constant(undefined),
+    live,
+    unknownId,
+    nearMissId,
+    fc.array(fc.oneof(live, unknownId, nearMissId), { maxLength: 3 }),
+    fc.sparseArray(live, { maxLength: 3 }),
+    weird,
+  );
   const sendOptions = fc.oneof(fc.constant(undefined), fc.record({ exclude: excludeLike }, { requiredKeys: [] }), weird);
   const allOptions = fc.oneof(
     fc.constant(undefined),
-    fc.record({ clientIds: fc.oneof(fc.array(fc.oneof(live, unknownId, nearMissId), { maxLength: 3 }), fc.sparseArray(live, { maxLength: 3 }), weird), exclude: excludeLike }, { requiredKeys: [] }),
+    fc.record(
+      {
+        clientIds: fc.oneof(fc.array(fc.oneof(live, unknownId, nearMissId), { maxLength: 3 }), fc.sparseArray(live, { maxLength: 3 }), weird),
+        exclude: excludeLike,
+      },
+      { requiredKeys: [] },
+    ),
     weird,
   );
   // Batch methods take a dense array, possibly empty; a sparse one is refused like an undefined element.
   // A list of valid names as often as the rest, so that each batch method gets valid input in a run of ~30 calls.
-  const batchList = fc.oneof({ weight: 3, arbitrary: fc.array(goodName, { maxLength: 4 }) }, fc.array(nameLike, { maxLength: 4 }), fc.sparseArray(nameLike, { maxLength: 4 }), weird);
+  const batchList = fc.oneof(
+    { weight: 3, arbitrary: fc.array(goodName, { maxLength: 4 }) },
+    fc.array(nameLike, { maxLength: 4 }),
+    fc.sparseArray(nameLike, { maxLength: 4 }),
+    weird,
+  );
   const maybeMessage = fc.oneof(fc.constant(undefined), messageLike);
   const goodRecord = fc.record(
-    { connectionId: unknownId, connectedAt: fc.integer({ min: 1, max: 8.64e15 }), sourceIp: fc.option(fc.string({ maxLength: 64 }), { nil: undefined }), userAgent: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }) },
+    {
+      connectionId: unknownId,
+      connectedAt: fc.integer({ min: 1, max: 8.64e15 }),
+      sourceIp: fc.option(fc.string({ maxLength: 64 }), { nil: undefined }),
+      userAgent: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }),
+    },
     { requiredKeys: ['connectionId', 'connectedAt'] },
   );
   const record = fc.oneof(
@@ -618,7 +711,11 @@ function methodSpecs(): Record<string, MethodSpec> {
     fc.record(
       {
         connectionId: harmlessId,
-        connectedAt: fc.oneof(fc.integer({ min: 1, max: 2 ** 45 }), fc.constantFrom<unknown>(0, -1, 1.5, Date.now(), 8.64e15, 8.64e15 + 1, 2 ** 53, 1e300, Number.NaN, Number.POSITIVE_INFINITY, '2024', null), weird),
+        connectedAt: fc.oneof(
+          fc.integer({ min: 1, max: 2 ** 45 }),
+          fc.constantFrom<unknown>(0, -1, 1.5, Date.now(), 8.64e15, 8.64e15 + 1, 2 ** 53, 1e300, Number.NaN, Number.POSITIVE_INFINITY, '2024', null),
+          weird,
+        ),
         sourceIp: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 70 }), weird),
         userAgent: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 40 }), fc.constant('u'.repeat(2000)), weird),
       },
@@ -631,7 +728,9 @@ function methodSpecs(): Record<string, MethodSpec> {
       if (typeof r !== 'object' || r === null || Array.isArray(r)) return false;
       const o = r as Record<string, unknown>;
       const optionalString = (v: unknown, max: number) => v === undefined || (typeof v === 'string' && v.length <= max);
-      return validAwsId(o.connectionId) && validEpochMs(o.connectedAt) && optionalString(o.sourceIp, 64) && optionalString(o.userAgent, Number.POSITIVE_INFINITY);
+      return (
+        validAwsId(o.connectionId) && validEpochMs(o.connectedAt) && optionalString(o.sourceIp, 64) && optionalString(o.userAgent, Number.POSITIVE_INFINITY)
+      );
     }) === true;
   const noBindTokenSecret = (error: unknown) => error instanceof ConfigurationError && /bindTokenSecret/.test(error.message);
   const mergedTooBig = (error: unknown) => error instanceof ValidationError && /the merged session/.test(error.message);
@@ -641,7 +740,8 @@ function methodSpecs(): Record<string, MethodSpec> {
     unregisterConnection: { args: fc.tuple(harmlessId), verdict: ([id]) => verdict([validAwsId(id)]) },
     connectionClosed: {
       args: fc.tuple(harmlessId, fc.oneof(fc.constant(undefined), fc.integer({ min: 1000, max: 4999 }), weird)),
-      verdict: ([id, code]) => verdict([validAwsId(id), code === undefined || (typeof code === 'number' && Number.isInteger(code) && code >= 1000 && code <= 4999)]),
+      verdict: ([id, code]) =>
+        verdict([validAwsId(id), code === undefined || (typeof code === 'number' && Number.isInteger(code) && code >= 1000 && code <= 4999)]),
     },
     resumeConnection: {
       args: fc.tuple(harmlessId, fc.oneof(harmlessId, weird), fc.oneof(fc.string(), weird)),
@@ -666,20 +766,39 @@ function methodSpecs(): Record<string, MethodSpec> {
     destroyClient: { args: fc.tuple(harmlessId), verdict: ([id]) => verdict([validId(id)]) },
     getSession: { args: fc.tuple(anyId), verdict: ([id]) => verdict([validId(id)]) },
     setSession: { args: fc.tuple(sessionId, sessionLike), verdict: ([id, s]) => verdict([validId(id), validSession(s)]), gone: true },
-    updateSession: { args: fc.tuple(sessionId, sessionLike), verdict: ([id, s]) => verdict([validId(id), validSession(s)]), gone: true, alsoAllowed: mergedTooBig },
+    updateSession: {
+      args: fc.tuple(sessionId, sessionLike),
+      verdict: ([id, s]) => verdict([validId(id), validSession(s)]),
+      gone: true,
+      alsoAllowed: mergedTooBig,
+    },
     getUidByClientId: { args: fc.tuple(anyId), verdict: ([id]) => verdict([validId(id)]) },
     getGroupsByClientId: { args: fc.tuple(anyId), verdict: ([id]) => verdict([validId(id)]) },
     bindUid: { args: fc.tuple(mutableId, nameLike), verdict: ([id, u]) => verdict([validId(id), validName(u)]), gone: true },
-    unbindUid: { args: fc.tuple(mutableId, fc.oneof(fc.constant(undefined), nameLike)), verdict: ([id, u]) => verdict([validId(id), u === undefined || validName(u)]), gone: true },
+    unbindUid: {
+      args: fc.tuple(mutableId, fc.oneof(fc.constant(undefined), nameLike)),
+      verdict: ([id, u]) => verdict([validId(id), u === undefined || validName(u)]),
+      gone: true,
+    },
     isUidOnline: { args: fc.tuple(uidPool.filter((u) => !Array.isArray(u))), verdict: ([u]) => verdict([validName(u)]) },
     getClientIdByUid: { args: fc.tuple(nameLike), verdict: ([u]) => verdict([validName(u)]) },
     isUidsOnline: { args: fc.tuple(batchList), verdict: ([l]) => verdict([denseArrayOf(l, validName)]) },
     batchGetClientIdByUid: { args: fc.tuple(batchList), verdict: ([l]) => verdict([denseArrayOf(l, validName)]) },
     // Only uids no fixture client but M is bound to: closeUid closes every connection of the uid.
-    closeUid: { args: fc.tuple(nameLike.filter((u) => u !== 'fixture-uid'), maybeMessage), verdict: ([u, m]) => verdict([validName(u)], { value: m, optional: true }) },
+    closeUid: {
+      args: fc.tuple(
+        nameLike.filter((u) => u !== 'fixture-uid'),
+        maybeMessage,
+      ),
+      verdict: ([u, m]) => verdict([validName(u)], { value: m, optional: true }),
+    },
     joinGroup: { args: fc.tuple(mutableId, nameLike), verdict: ([id, g]) => verdict([validId(id), validName(g)]), gone: true },
     leaveGroup: { args: fc.tuple(mutableId, nameLike), verdict: ([id, g]) => verdict([validId(id), validName(g)]), gone: true },
-    joinPresence: { args: fc.tuple(mutableId, nameLike, memberLike), verdict: ([id, g, m]) => verdict([validId(id), validName(g), validMember(m)]), gone: true },
+    joinPresence: {
+      args: fc.tuple(mutableId, nameLike, memberLike),
+      verdict: ([id, g, m]) => verdict([validId(id), validName(g), validMember(m)]),
+      gone: true,
+    },
     getPresenceMembers: { args: fc.tuple(singleGroup), verdict: ([g]) => verdict([validName(g)]) },
     ungroup: { args: fc.tuple(nameLike.filter((g) => g !== 'fixture-group')), verdict: ([g]) => verdict([validName(g)]) },
     getClientIdListByGroup: { args: fc.tuple(groupPool), verdict: ([g]) => verdict([validNames(g)]) },
@@ -747,7 +866,10 @@ describe('every Gateway method', { timeout: 300_000 }, () => {
       seen.set(name, tally);
       for (const kind of ['valid', 'invalid'] as const) {
         if (tally[kind] > 0 || (kind === 'invalid' && (NO_ARGUMENT_METHODS as readonly string[]).includes(name))) continue;
-        const [args] = fc.sample(spec.args.filter((a) => spec.verdict(a).ok === (kind === 'valid')), 1);
+        const [args] = fc.sample(
+          spec.args.filter((a) => spec.verdict(a).ok === (kind === 'valid')),
+          1,
+        );
         await exercise(name, args!, spec.verdict(args!));
         tally[kind]++;
       }
@@ -806,7 +928,11 @@ describe('ids, names, sessions, messages', { timeout: 300_000 }, () => {
         await check(`bindUid(M, ${safeLabel(name)})`, () => gw.bindUid(M.id, name as string), ok ? VALID : INVALID, { gone: true });
         await check(`joinGroup(M, ${safeLabel(name)})`, () => gw.joinGroup(M.id, name as string), ok ? VALID : INVALID, { gone: true });
         // This one also takes a list of names.
-        const members = await check(`getClientIdListByGroup(${safeLabel(name)})`, () => gw.getClientIdListByGroup(name as string), validNames(name) ? VALID : INVALID);
+        const members = await check(
+          `getClientIdListByGroup(${safeLabel(name)})`,
+          () => gw.getClientIdListByGroup(name as string),
+          validNames(name) ? VALID : INVALID,
+        );
         const bound = await check(`getClientIdByUid(${safeLabel(name)})`, () => gw.getClientIdByUid(name as string), ok ? VALID : INVALID);
         if (ok && h.isOpen(M.id)) {
           // The stored name is the given one, byte for byte (no normalisation, no truncation).
@@ -873,7 +999,11 @@ describe('ids, names, sessions, messages', { timeout: 300_000 }, () => {
         const bytes = messageBytes(message);
         assert.ok(bytes !== 'invalid');
         assert.equal(bytes.length, size, `${kind} of ${size} bytes is built right`);
-        const outcome = await check(`sendToClient(R, ${kind} of ${size} bytes)`, () => gw.sendToClient(R.id, message), size > MAX_MESSAGE_BYTES ? { ok: false, code: 'PAYLOAD_TOO_LARGE' } : VALID);
+        const outcome = await check(
+          `sendToClient(R, ${kind} of ${size} bytes)`,
+          () => gw.sendToClient(R.id, message),
+          size > MAX_MESSAGE_BYTES ? { ok: false, code: 'PAYLOAD_TOO_LARGE' } : VALID,
+        );
         if (size > MAX_MESSAGE_BYTES) {
           const error = outcome.error as PayloadTooLargeError;
           assert.equal(error.size, size);
@@ -910,7 +1040,9 @@ function messageOfSize(size: number, kind: string): unknown {
 
 /** JSON with sorted keys: DynamoDB maps do not keep key order. */
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -929,7 +1061,12 @@ describe('construction', () => {
     const number = (min: number) =>
       mostly(
         fc.oneof(fc.constant(undefined), fc.integer({ min, max: 100 })),
-        fc.oneof(fc.integer({ min: -5, max: 100 }), fc.double(), fc.constantFrom<unknown>('5', null, Number.NaN, Number.POSITIVE_INFINITY, 10n, Symbol('n'), Object.create(null)), anyValue),
+        fc.oneof(
+          fc.integer({ min: -5, max: 100 }),
+          fc.double(),
+          fc.constantFrom<unknown>('5', null, Number.NaN, Number.POSITIVE_INFINITY, 10n, Symbol('n'), Object.create(null)),
+          anyValue,
+        ),
       );
     const callback = (good: unknown) => mostly(fc.constantFrom(undefined, good), anyValue);
     const options = fc.record({
@@ -939,7 +1076,17 @@ describe('construction', () => {
       ),
       tables: mostly(
         fc.constant(TEST_TABLES),
-        fc.oneof(fc.record({ connections: fc.oneof(fc.string({ maxLength: 6 }), anyValue), uids: fc.oneof(fc.string({ maxLength: 6 }), anyValue), groups: fc.string({ maxLength: 6 }) }, { requiredKeys: [] }), anyValue),
+        fc.oneof(
+          fc.record(
+            {
+              connections: fc.oneof(fc.string({ maxLength: 6 }), anyValue),
+              uids: fc.oneof(fc.string({ maxLength: 6 }), anyValue),
+              groups: fc.string({ maxLength: 6 }),
+            },
+            { requiredKeys: [] },
+          ),
+          anyValue,
+        ),
       ),
       region: mostly(fc.constant('us-east-1'), fc.oneof(fc.constant(undefined), fc.string({ maxLength: 5 }), anyValue)),
       concurrency: number(1),
@@ -955,7 +1102,10 @@ describe('construction', () => {
       logger: callback({ warn: () => {} }),
       credentials: callback(LOCAL_CREDENTIALS),
       dynamoDb: callback(h.doc),
-      fanout: mostly(fc.constantFrom(undefined, false, { functionName: 'worker', threshold: 10 }), fc.oneof(fc.constant({ functionName: 'worker', lambda: 5 }), anyValue)),
+      fanout: mostly(
+        fc.constantFrom(undefined, false, { functionName: 'worker', threshold: 10 }),
+        fc.oneof(fc.constant({ functionName: 'worker', lambda: 5 }), anyValue),
+      ),
     });
     const outcomes = { built: 0, refused: 0 };
     await fc.assert(
@@ -970,7 +1120,8 @@ describe('construction', () => {
           // What it accepted, it can use: the callbacks are functions, the logger has warn().
           const o = input as Record<string, unknown>;
           // (undefined and null mean "the default")
-          for (const name of ['random', 'onConsumedCapacity', 'onSendCompleted']) assert.ok(o[name] == null || typeof o[name] === 'function', `accepted ${name}: ${safeLabel(o[name])}`);
+          for (const name of ['random', 'onConsumedCapacity', 'onSendCompleted'])
+            assert.ok(o[name] == null || typeof o[name] === 'function', `accepted ${name}: ${safeLabel(o[name])}`);
           assert.ok(o.logger == null || typeof (o.logger as { warn?: unknown }).warn === 'function', `accepted logger: ${safeLabel(o.logger)}`);
         }
         assert.equal(requests, 0);
@@ -1036,7 +1187,16 @@ describe('construction', () => {
 
 describe('cases found by these properties', () => {
   test('deliverChunk refuses a chunk whose recipients array has holes, or whose fields cannot be read, before any call', async () => {
-    const chunk = (recipients: unknown) => ({ type: 'gateway.fanout.chunk', version: 1, fanoutId: 'f', count: 1, index: 0, operation: 'sendToAll', message: { utf8: 'x' }, recipients });
+    const chunk = (recipients: unknown) => ({
+      type: 'gateway.fanout.chunk',
+      version: 1,
+      fanoutId: 'f',
+      count: 1,
+      index: 0,
+      operation: 'sendToAll',
+      message: { utf8: 'x' },
+      recipients,
+    });
     await check('deliverChunk(recipients: [, A])', () => gw.deliverChunk(chunk([, A.id])), INVALID);
     const unreadable = Object.defineProperty(chunk([A.id]), 'recipients', {
       get() {
@@ -1103,7 +1263,11 @@ describe('cases found by these properties', () => {
         throw new TypeError('boom');
       },
     });
-    assert.throws(() => new Gateway(throwingGetter as never), (e: unknown) => e instanceof ConfigurationError && /maxRetries could not be read: boom/.test(e.message), 'a throwing getter');
+    assert.throws(
+      () => new Gateway(throwingGetter as never),
+      (e: unknown) => e instanceof ConfigurationError && /maxRetries could not be read: boom/.test(e.message),
+      'a throwing getter',
+    );
     assert.throws(() => new Gateway(revokedProxy() as never), ConfigurationError, 'options: a revoked Proxy');
   });
 

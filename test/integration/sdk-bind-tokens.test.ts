@@ -89,7 +89,17 @@ describe('the token format', () => {
     const token = mintBindToken(KEY, ID_A, now);
     const [, expiry, mac] = token.split('.') as [string, string, string];
     for (const missing of [undefined, null, '']) assert.equal(checkBindToken(KEY, ID_A, missing, now), 'missing');
-    for (const malformed of ['x', `v3.${expiry}.${mac}`, `v2.${expiry}.${mac}=`, `v2.${expiry}.${mac.slice(1)}`, `v2.-1.${mac}`, `v2.bind.${expiry}.${mac}`, ` ${token}`, 42, {}]) {
+    for (const malformed of [
+      'x',
+      `v3.${expiry}.${mac}`,
+      `v2.${expiry}.${mac}=`,
+      `v2.${expiry}.${mac.slice(1)}`,
+      `v2.-1.${mac}`,
+      `v2.bind.${expiry}.${mac}`,
+      ` ${token}`,
+      42,
+      {},
+    ]) {
       assert.equal(checkBindToken(KEY, ID_A, malformed, now), 'malformed', String(malformed));
     }
     assert.equal(checkBindToken(KEY, ID_A, `v2.${Number(expiry) + 86_400}.${mac}`, now), 'mismatch');
@@ -128,7 +138,8 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
 
   const tablesNow = async () => {
     const all: Record<string, unknown[]> = {};
-    for (const name of Object.values(TEST_TABLES)) all[name] = ((await h.doc.send(new ScanCommand({ TableName: name, ConsistentRead: true }))).Items ?? []).map((i) => JSON.stringify(i)).sort();
+    for (const name of Object.values(TEST_TABLES))
+      all[name] = ((await h.doc.send(new ScanCommand({ TableName: name, ConsistentRead: true }))).Items ?? []).map((i) => JSON.stringify(i)).sort();
     return all;
   };
 
@@ -190,7 +201,11 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
     assert.deepEqual(await gw.getClientIdListByGroup('owners'), [client.id]);
     assert.equal(await gw.verifyBindToken(client.id, 'v1.1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), false);
     assert.equal(await gw.verifyBindToken(client.id, undefined as unknown as string), false);
-    assert.equal(secretReads, 2, 'one read of the key (AWSCURRENT and AWSPREVIOUS, one GetSecretValue each) for every verification since the Gateway was built');
+    assert.equal(
+      secretReads,
+      2,
+      'one read of the key (AWSCURRENT and AWSPREVIOUS, one GetSecretValue each) for every verification since the Gateway was built',
+    );
     await assert.rejects(gw.verifyBindToken('not an id', token), ValidationError);
   });
 
@@ -268,9 +283,15 @@ describe('the Gateway with requireBindToken', { timeout: 60_000 }, () => {
     const lax = Gateway.fromEnv(overrides, { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, [GatewayEnvVar.requireBindToken]: 'False' });
     await lax.bindUid(client.id, 'env-2');
     assert.throws(() => Gateway.fromEnv(overrides, { ...base, [GatewayEnvVar.requireBindToken]: 'true' }), ConfigurationError);
-    assert.throws(() => Gateway.fromEnv(overrides, { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, [GatewayEnvVar.requireBindToken]: 'yes' }), /must be true or false/);
+    assert.throws(
+      () => Gateway.fromEnv(overrides, { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, [GatewayEnvVar.requireBindToken]: 'yes' }),
+      /must be true or false/,
+    );
     // An explicit override wins over the environment.
-    await Gateway.fromEnv({ ...overrides, requireBindToken: false }, { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, [GatewayEnvVar.requireBindToken]: 'true' }).bindUid(client.id, 'env-3');
+    await Gateway.fromEnv(
+      { ...overrides, requireBindToken: false },
+      { ...base, [GatewayEnvVar.bindTokenSecret]: SECRET_ARN, [GatewayEnvVar.requireBindToken]: 'true' },
+    ).bindUid(client.id, 'env-3');
     for (const g of [strict, lax]) g.destroy();
   });
 });

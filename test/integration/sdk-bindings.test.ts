@@ -309,7 +309,10 @@ describe('everything queries', { timeout: 60_000 }, () => {
     for (const id of extra.slice(0, 150)) await gw.setSession(id, { pad: 'p'.repeat(6000) });
     const total = ids.length + extra.length;
     let scans = 0;
-    const oneSegment = h.newGateway({ scanSegments: 1, onConsumedCapacity: (e) => void (e.command === 'Scan' && e.operation === 'getAllClientSessions' && scans++) });
+    const oneSegment = h.newGateway({
+      scanSegments: 1,
+      onConsumedCapacity: (e) => void (e.command === 'Scan' && e.operation === 'getAllClientSessions' && scans++),
+    });
     for (const g of [gw, oneSegment]) {
       assert.equal(await g.getAllClientCount(), total);
       assert.equal(await g.getAllClientIdCount(), total);
@@ -337,7 +340,11 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
 
   test('a bindUid stopped after its index write leaves the connection reachable through the new uid', async () => {
     const a = await h.connect();
-    const crashing = withTestHooks(h.newGateway(), { afterIndexWrite: () => { throw new SimulatedCrash(); } });
+    const crashing = withTestHooks(h.newGateway(), {
+      afterIndexWrite: () => {
+        throw new SimulatedCrash();
+      },
+    });
     await assert.rejects(crashing.bindUid(a.id, 'half-bound'), SimulatedCrash);
     assert.deepEqual(await indexIds(h.doc, 'uids', 'half-bound'), [a.id]);
     assert.equal((await connectionItem(h.doc, a.id))?.uid, undefined);
@@ -351,7 +358,11 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
   test('a rebind stopped before removing the old index item leaves the connection reachable through both uids', async () => {
     const a = await h.connect();
     await h.gateway.bindUid(a.id, 'first');
-    const crashing = withTestHooks(h.newGateway(), { beforeIndexDelete: () => { throw new SimulatedCrash(); } });
+    const crashing = withTestHooks(h.newGateway(), {
+      beforeIndexDelete: () => {
+        throw new SimulatedCrash();
+      },
+    });
     await assert.rejects(crashing.bindUid(a.id, 'second'), SimulatedCrash);
     assert.equal((await connectionItem(h.doc, a.id))?.uid, 'second');
     assert.deepEqual((await h.gateway.sendToUid('second', 'via second')).sent, [a.id]);
@@ -368,7 +379,11 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
 
   test('a joinGroup stopped after its index write leaves the connection reachable through the group', async () => {
     const a = await h.connect();
-    const crashing = withTestHooks(h.newGateway(), { afterIndexWrite: () => { throw new SimulatedCrash(); } });
+    const crashing = withTestHooks(h.newGateway(), {
+      afterIndexWrite: () => {
+        throw new SimulatedCrash();
+      },
+    });
     await assert.rejects(crashing.joinGroup(a.id, 'half-joined'), SimulatedCrash);
     assert.equal((await connectionItem(h.doc, a.id))?.groupCount, undefined, 'the count was not reached');
     assert.deepEqual(await indexItemsOf(h.doc, a.id), ['groups:half-joined']);
@@ -379,7 +394,11 @@ describe('crash between the two writes (test hooks)', { timeout: 60_000 }, () =>
   test('a leaveGroup stopped before its index delete leaves a stale index item, which only widens a send', async () => {
     const a = await h.connect();
     await h.gateway.joinGroup(a.id, 'half-left');
-    const crashing = withTestHooks(h.newGateway(), { beforeIndexDelete: () => { throw new SimulatedCrash(); } });
+    const crashing = withTestHooks(h.newGateway(), {
+      beforeIndexDelete: () => {
+        throw new SimulatedCrash();
+      },
+    });
     await assert.rejects(crashing.leaveGroup(a.id, 'half-left'), SimulatedCrash);
     assert.deepEqual(await h.gateway.getGroupsByClientId(a.id), []);
     assert.deepEqual(await indexIds(h.doc, 'groups', 'half-left'), [a.id]);
@@ -425,7 +444,10 @@ describe('a connection-item update that fails for another reason than a gone con
     base.middlewareStack.add(
       (next, context) => async (args) => {
         if (commands.includes(String(context.commandName))) {
-          throw Object.assign(new Error('Item size to update has exceeded the maximum allowed size'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+          throw Object.assign(new Error('Item size to update has exceeded the maximum allowed size'), {
+            name: 'ValidationException',
+            $metadata: { httpStatusCode: 400 },
+          });
         }
         return next(args);
       },
@@ -471,7 +493,7 @@ describe('a connection-item update that fails for another reason than a gone con
     assert.equal(await a.next(), 'still in');
   });
 
-  test('when removing the index item fails too, that is logged and the update\'s error is the one the caller gets', async () => {
+  test("when removing the index item fails too, that is logged and the update's error is the one the caller gets", async () => {
     const a = await h.connect();
     const warnings: string[] = [];
     const { gateway, destroy } = failing(['UpdateItemCommand', 'DeleteItemCommand'], { warn: (message) => warnings.push(message) });

@@ -55,7 +55,11 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
       { step: 'initialize', name: 'holdLaterPages' },
     );
     const scanned: number[] = [];
-    const gw = h.newGateway({ scanSegments: 1, dynamoDb: DynamoDBDocumentClient.from(base), onConsumedCapacity: (e) => void (e.command === 'Scan' && scanned.push(posts)) });
+    const gw = h.newGateway({
+      scanSegments: 1,
+      dynamoDb: DynamoDBDocumentClient.from(base),
+      onConsumedCapacity: (e) => void (e.command === 'Scan' && scanned.push(posts)),
+    });
     const stopWatching = watchHttpRequests(onRequest);
     try {
       const report = await gw.sendToAll('to everyone');
@@ -77,7 +81,13 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
     const report = await h.gateway.sendToAll('not to all', { exclude: excluded });
     assert.equal(report.recipients, REGISTERED + live.length - 3);
     assert.ok(![...report.sent, ...report.gone].some((id) => excluded.includes(id)));
-    assert.deepEqual([...report.sent].sort(), live.slice(1).map((c) => c.id).sort());
+    assert.deepEqual(
+      [...report.sent].sort(),
+      live
+        .slice(1)
+        .map((c) => c.id)
+        .sort(),
+    );
     for (const client of live.slice(1)) assert.equal(await client.next(), 'not to all');
   });
 
@@ -127,14 +137,21 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
       const counted = REGISTERED + live.length;
       const rate = maxConcurrentChunks === undefined ? Math.floor((1000 / Math.ceil(counted / 400)) * 1000) / 1000 : 250;
       assert.equal(report.queued?.chunkRate, rate);
-      assert.equal(scans.filter((select) => select === 'COUNT').length, maxConcurrentChunks === undefined ? 2 : 0, 'a COUNT scan (2 segments) only without maxConcurrentChunks');
+      assert.equal(
+        scans.filter((select) => select === 'COUNT').length,
+        maxConcurrentChunks === undefined ? 2 : 0,
+        'a COUNT scan (2 segments) only without maxConcurrentChunks',
+      );
       for (const chunk of chunks) {
         assert.equal(chunk.count, 0, 'the total is unknown while the scan runs');
         assert.equal(chunk.operation, 'sendToAll');
         assert.equal(chunk.rate, rate);
         assert.ok(chunk.recipients.length <= 400);
       }
-      assert.deepEqual(chunks.map((c) => c.index).sort((x, y) => x - y), chunks.map((_, i) => i));
+      assert.deepEqual(
+        chunks.map((c) => c.index).sort((x, y) => x - y),
+        chunks.map((_, i) => i),
+      );
       const all = chunks.flatMap((c) => c.recipients);
       assert.equal(new Set(all).size, all.length);
       assert.deepEqual(all.sort(), [...registered, ...live.map((c) => c.id)].filter((id) => id !== live[1]!.id).sort());
@@ -151,7 +168,10 @@ describe('sendToAll streams its scan', { timeout: 180_000 }, () => {
       },
       { step: 'initialize', name: 'recordScans' },
     );
-    const gw = h.newGateway({ dynamoDb: DynamoDBDocumentClient.from(base), fanout: { functionName: 'worker', threshold: 10_000, lambda: { send: async () => assert.fail('nothing is chunked') } } });
+    const gw = h.newGateway({
+      dynamoDb: DynamoDBDocumentClient.from(base),
+      fanout: { functionName: 'worker', threshold: 10_000, lambda: { send: async () => assert.fail('nothing is chunked') } },
+    });
     let report;
     try {
       report = await gw.sendToAll('inline');

@@ -23,7 +23,9 @@ import {
 const ID = 'Ab-_cD3fGh1Jk-2=';
 
 /** An HTTP server whose answers the test scripts; records every request. */
-async function fakeConnectionsApi(answer: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<{ url: string; requests: IncomingMessage[]; server: Server }> {
+async function fakeConnectionsApi(
+  answer: (req: IncomingMessage, res: ServerResponse, n: number) => void,
+): Promise<{ url: string; requests: IncomingMessage[]; server: Server }> {
   const requests: IncomingMessage[] = [];
   const server = createServer((req, res) => {
     requests.push(req);
@@ -82,7 +84,10 @@ describe('configuration', () => {
       gateway.destroy();
     });
     await withEnv({ AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined }, () => {
-      assert.throws(() => new Gateway(local), (e: unknown) => e instanceof ConfigurationError && e.code === 'CONFIGURATION' && /region/.test(e.message));
+      assert.throws(
+        () => new Gateway(local),
+        (e: unknown) => e instanceof ConfigurationError && e.code === 'CONFIGURATION' && /region/.test(e.message),
+      );
     });
   });
 
@@ -97,7 +102,11 @@ describe('configuration', () => {
       ['negative retries', { maxRetries: -1 }, /maxRetries/],
     ];
     for (const [label, override, message] of cases) {
-      assert.throws(() => new Gateway({ ...base, ...override } as never), (e: unknown) => e instanceof ConfigurationError && message.test(e.message), label);
+      assert.throws(
+        () => new Gateway({ ...base, ...override } as never),
+        (e: unknown) => e instanceof ConfigurationError && message.test(e.message),
+        label,
+      );
     }
   });
 
@@ -113,13 +122,29 @@ describe('configuration', () => {
     const gateway = Gateway.fromEnv({ credentials: LOCAL_CREDENTIALS }, env);
     assert.equal(gateway.callbackUrl, env[GatewayEnvVar.callbackUrl]);
     assert.equal(gateway.region, 'eu-west-1');
-    assert.deepEqual(gateway.tables, { connections: 'env-connections', sessions: 'env-sessions', memberships: 'env-memberships', uids: 'env-uids', groups: 'env-groups' });
+    assert.deepEqual(gateway.tables, {
+      connections: 'env-connections',
+      sessions: 'env-sessions',
+      memberships: 'env-memberships',
+      uids: 'env-uids',
+      groups: 'env-groups',
+    });
     gateway.destroy();
-    const overridden = Gateway.fromEnv({ callbackUrl: 'https://zzz.execute-api.us-east-2.amazonaws.com/x', tables: TEST_TABLES, credentials: LOCAL_CREDENTIALS }, {});
+    const overridden = Gateway.fromEnv(
+      { callbackUrl: 'https://zzz.execute-api.us-east-2.amazonaws.com/x', tables: TEST_TABLES, credentials: LOCAL_CREDENTIALS },
+      {},
+    );
     assert.equal(overridden.region, 'us-east-2');
     assert.deepEqual(overridden.tables, TEST_TABLES);
     overridden.destroy();
-    for (const missing of [GatewayEnvVar.callbackUrl, GatewayEnvVar.connectionsTable, GatewayEnvVar.sessionsTable, GatewayEnvVar.membershipsTable, GatewayEnvVar.uidsTable, GatewayEnvVar.groupsTable]) {
+    for (const missing of [
+      GatewayEnvVar.callbackUrl,
+      GatewayEnvVar.connectionsTable,
+      GatewayEnvVar.sessionsTable,
+      GatewayEnvVar.membershipsTable,
+      GatewayEnvVar.uidsTable,
+      GatewayEnvVar.groupsTable,
+    ]) {
       const partial = { ...env, [missing]: undefined };
       assert.throws(
         () => Gateway.fromEnv({ credentials: LOCAL_CREDENTIALS }, partial),
@@ -134,7 +159,9 @@ describe('@connections error paths', { timeout: 30_000 }, () => {
   const quick = { tables: TEST_TABLES, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, retryBaseDelayMs: 1, retryMaxDelayMs: 2 };
 
   test('403 is a ForbiddenError in the report, not retried', async () => {
-    const api = await fakeConnectionsApi((_req, res) => awsError(res, 403, 'AccessDeniedException', 'User is not authorized to perform: execute-api:ManageConnections'));
+    const api = await fakeConnectionsApi((_req, res) =>
+      awsError(res, 403, 'AccessDeniedException', 'User is not authorized to perform: execute-api:ManageConnections'),
+    );
     const gateway = new Gateway({ ...quick, callbackUrl: api.url, maxRetries: 3 });
     try {
       const report = await gateway.sendToClient(ID, 'x');
@@ -168,7 +195,9 @@ describe('@connections error paths', { timeout: 30_000 }, () => {
   });
 
   test('a 503 then a 200 is retried into a send', async () => {
-    const api = await fakeConnectionsApi((_req, res, n) => (n === 1 ? awsError(res, 503, 'ServiceUnavailableException', 'try again') : (res.writeHead(200, { 'content-length': 0 }), res.end())));
+    const api = await fakeConnectionsApi((_req, res, n) =>
+      n === 1 ? awsError(res, 503, 'ServiceUnavailableException', 'try again') : (res.writeHead(200, { 'content-length': 0 }), res.end()),
+    );
     const gateway = new Gateway({ ...quick, callbackUrl: api.url });
     try {
       assert.deepEqual((await gateway.sendToClient(ID, 'x')).sent, [ID]);
@@ -196,16 +225,22 @@ describe('@connections error paths', { timeout: 30_000 }, () => {
   test('without credentials the AWS SDK default chain is used, with the session token header', async () => {
     const api = await fakeConnectionsApi((_req, res) => (res.writeHead(200, { 'content-length': 0 }), res.end()));
     try {
-      await withEnv({ AWS_ACCESS_KEY_ID: 'ASIAENVEXAMPLE', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token', AWS_PROFILE: undefined }, async () => {
-        const gateway = new Gateway({ callbackUrl: api.url, tables: TEST_TABLES, region: 'us-east-1' });
-        try {
-          assert.deepEqual((await gateway.sendToClient(ID, 'x')).sent, [ID]);
-        } finally {
-          gateway.destroy();
-        }
-      });
+      await withEnv(
+        { AWS_ACCESS_KEY_ID: 'ASIAENVEXAMPLE', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token', AWS_PROFILE: undefined },
+        async () => {
+          const gateway = new Gateway({ callbackUrl: api.url, tables: TEST_TABLES, region: 'us-east-1' });
+          try {
+            assert.deepEqual((await gateway.sendToClient(ID, 'x')).sent, [ID]);
+          } finally {
+            gateway.destroy();
+          }
+        },
+      );
       const headers = api.requests[0]!.headers;
-      assert.match(headers.authorization!, /^AWS4-HMAC-SHA256 Credential=ASIAENVEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/);
+      assert.match(
+        headers.authorization!,
+        /^AWS4-HMAC-SHA256 Credential=ASIAENVEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
+      );
       assert.equal(headers['x-amz-security-token'], 'env-token');
     } finally {
       await closeServer(api.server);
@@ -272,7 +307,15 @@ describe('DynamoDB errors and consumed capacity', { timeout: 30_000 }, () => {
   after(() => h.stop());
 
   test('a DynamoDB failure rejects with a ServiceError carrying the AWS error type', async () => {
-    const broken = h.newGateway({ tables: { connections: 'no-such-table', sessions: 'no-such-sessions', memberships: 'no-such-memberships', uids: 'no-such-uids', groups: 'no-such-groups' } });
+    const broken = h.newGateway({
+      tables: {
+        connections: 'no-such-table',
+        sessions: 'no-such-sessions',
+        memberships: 'no-such-memberships',
+        uids: 'no-such-uids',
+        groups: 'no-such-groups',
+      },
+    });
     await assert.rejects(
       broken.getSession(ID),
       (e: unknown) => e instanceof ServiceError && e.code === 'SERVICE_ERROR' && e.errorType === 'ResourceNotFoundException' && e.statusCode === 400,

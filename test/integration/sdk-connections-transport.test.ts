@@ -4,7 +4,15 @@
 // network failure. DynamoDB is the local gateway's (real dynalite); only @connections is substituted.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigurationError, ForbiddenError, NetworkError, ThrottledError, type ConnectionsRequest, type ConnectionsResponse, type Gateway } from '../../sdk/index.ts';
+import {
+  ConfigurationError,
+  ForbiddenError,
+  NetworkError,
+  ThrottledError,
+  type ConnectionsRequest,
+  type ConnectionsResponse,
+  type Gateway,
+} from '../../sdk/index.ts';
 import { CONNECT_GRACE_MS } from '../../sdk/gateway/delivery.ts';
 import { GatewayHarness } from '../../testkit/gatewayHarness.ts';
 
@@ -53,13 +61,18 @@ test('a POST reaches the transport signed, with the URL, headers and body the SD
   assert.equal(request.headers.host, 'abc123defg.execute-api.eu-west-1.amazonaws.com');
   assert.equal(request.headers['content-type'], 'application/octet-stream');
   assert.equal(request.headers['content-length'], String(Buffer.byteLength('{"type":"hello"}')));
-  assert.match(request.headers.authorization!, /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]+, Signature=[0-9a-f]{64}$/);
+  assert.match(
+    request.headers.authorization!,
+    /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]+, Signature=[0-9a-f]{64}$/,
+  );
   assert.match(request.headers['x-amz-date']!, /^\d{8}T\d{6}Z$/);
   assert.equal(Buffer.from(request.body!).toString('utf8'), '{"type":"hello"}');
 });
 
 test('410 GoneException: the recipient is gone and its connection item is pruned', async () => {
-  const { gateway } = gatewayAnswering((request) => (request.connectionId === BOB ? { status: 410, errorType: 'GoneException:http://internal.amazon.com/coral/' } : { status: 200 }));
+  const { gateway } = gatewayAnswering((request) =>
+    request.connectionId === BOB ? { status: 410, errorType: 'GoneException:http://internal.amazon.com/coral/' } : { status: 200 },
+  );
   await register(gateway, ALICE);
   await register(gateway, BOB);
   const report = await gateway.sendToAll('bye', { clientIds: [ALICE, BOB] });
@@ -103,13 +116,19 @@ test('a 403 for a skewed signature with a Date: the SDK takes the offset and sig
   let answered = 0;
   const { gateway, requests } = gatewayAnswering(() =>
     ++answered === 1
-      ? { status: 403, errorType: 'InvalidSignatureException', body: '{"message":"Signature not yet current: 20261201T090000Z is still later than 20261201T091000Z"}', date: serverDate }
+      ? {
+          status: 403,
+          errorType: 'InvalidSignatureException',
+          body: '{"message":"Signature not yet current: 20261201T090000Z is still later than 20261201T091000Z"}',
+          date: serverDate,
+        }
       : { status: 200 },
   );
   assert.deepEqual((await gateway.sendToClient(ALICE, 'x')).sent, [ALICE]);
   assert.equal(requests.length, 2);
-  const signedAt = (r: ConnectionsRequest) => Date.parse(r.headers['x-amz-date']!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-  assert.ok(Math.abs(signedAt(requests[1]!) - serverNow) < 5_000, 'the second attempt is signed on the server\'s clock');
+  const signedAt = (r: ConnectionsRequest) =>
+    Date.parse(r.headers['x-amz-date']!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  assert.ok(Math.abs(signedAt(requests[1]!) - serverNow) < 5_000, "the second attempt is signed on the server's clock");
   assert.deepEqual((await gateway.sendToClient(BOB, 'y')).sent, [BOB]);
   assert.equal(requests.length, 3);
   assert.ok(Math.abs(signedAt(requests[2]!) - serverNow) < 5_000);
@@ -119,7 +138,10 @@ test('GET and DELETE go through the transport too: isOnline and destroyClient', 
   const { gateway, requests } = gatewayAnswering((request) =>
     request.method === 'GET'
       ? request.connectionId === ALICE
-        ? { status: 200, body: JSON.stringify({ connectedAt: '2026-12-01T08:00:00.000Z', lastActiveAt: '2026-12-01T08:01:00.000Z', identity: { sourceIp: '127.0.0.1' } }) }
+        ? {
+            status: 200,
+            body: JSON.stringify({ connectedAt: '2026-12-01T08:00:00.000Z', lastActiveAt: '2026-12-01T08:01:00.000Z', identity: { sourceIp: '127.0.0.1' } }),
+          }
         : { status: 410, errorType: 'GoneException' }
       : { status: 204 },
   );
@@ -136,5 +158,8 @@ test('GET and DELETE go through the transport too: isOnline and destroyClient', 
 });
 
 test('a connectionsTransport that is not a function is a ConfigurationError before any call', () => {
-  assert.throws(() => harness.newGateway({ connectionsTransport: 'http://mock' as never }), (error: Error) => error instanceof ConfigurationError && /connectionsTransport must be a function, got/.test(error.message));
+  assert.throws(
+    () => harness.newGateway({ connectionsTransport: 'http://mock' as never }),
+    (error: Error) => error instanceof ConfigurationError && /connectionsTransport must be a function, got/.test(error.message),
+  );
 });

@@ -9,7 +9,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GatewayHarness, LOCAL_CREDENTIALS, TEST_TABLES } from '../../testkit/gatewayHarness.ts';
 import { connectionItem, indexIds, indexItemsOf, putIndexItem, unknownId } from '../helpers/dynamo.ts';
-import { LimitExceededError, MAX_GROUPS_PER_CONNECTION, MAX_NAME_LENGTH, MAX_SESSION_BYTES, type ConsumedCapacityEvent, type Gateway } from '../../sdk/index.ts';
+import {
+  LimitExceededError,
+  MAX_GROUPS_PER_CONNECTION,
+  MAX_NAME_LENGTH,
+  MAX_SESSION_BYTES,
+  type ConsumedCapacityEvent,
+  type Gateway,
+} from '../../sdk/index.ts';
 import { withTestHooks } from '../../sdk/internal.ts';
 
 const sorted = (ids: readonly string[]) => [...ids].sort();
@@ -111,7 +118,11 @@ describe('the group cap', { timeout: 120_000 }, () => {
 
   test('two joins racing for the last place: one gets it, the other is a LimitExceededError and its index item is removed', async () => {
     const a = await h.connect();
-    await joinAll(gw, a.id, Array.from({ length: MAX_GROUPS_PER_CONNECTION - 1 }, (_, i) => `race-${i}`));
+    await joinAll(
+      gw,
+      a.id,
+      Array.from({ length: MAX_GROUPS_PER_CONNECTION - 1 }, (_, i) => `race-${i}`),
+    );
     // The winner joins between the loser's index write and its update.
     const loser = withTestHooks(h.newGateway(), { afterIndexWrite: () => gw.joinGroup(a.id, 'winner') });
     await assert.rejects(loser.joinGroup(a.id, 'loser'), LimitExceededError);
@@ -125,7 +136,11 @@ describe('the group cap', { timeout: 120_000 }, () => {
 
   test('a join whose update loses the last place, then sees room made by a leave, tries the update again and succeeds', async () => {
     const a = await h.connect();
-    await joinAll(gw, a.id, Array.from({ length: MAX_GROUPS_PER_CONNECTION - 1 }, (_, i) => `room-${i}`));
+    await joinAll(
+      gw,
+      a.id,
+      Array.from({ length: MAX_GROUPS_PER_CONNECTION - 1 }, (_, i) => `room-${i}`),
+    );
     // After the racing join's index write another join takes the last place; after its update fails
     // the condition, a leave makes room again before it reads the item.
     const base = new DynamoDBClient({ endpoint: h.endpoints.dynamoEndpoint, region: h.endpoints.region, credentials: LOCAL_CREDENTIALS });
@@ -192,22 +207,21 @@ describe('getAllGroup*', { timeout: 120_000 }, () => {
     void e;
 
     const list = await gw.getAllGroupClientIdList();
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(list).map(([g, ids]) => [g, sorted(ids)])),
-      {
-        room: sorted([a!.id, b!.id, c!.id, d!.id, stale]),
-        pair: sorted([a!.id, d!.id]),
-        anonymous: [d!.id],
-        ['__proto__']: [c!.id],
-      },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(list).map(([g, ids]) => [g, sorted(ids)])), {
+      room: sorted([a!.id, b!.id, c!.id, d!.id, stale]),
+      pair: sorted([a!.id, d!.id]),
+      anonymous: [d!.id],
+      ['__proto__']: [c!.id],
+    });
     assert.ok(Object.hasOwn(list, '__proto__'));
     assert.deepEqual(await gw.getAllGroupClientIdCount(), { room: 5, pair: 2, anonymous: 1, ['__proto__']: 1 });
     const uids = await gw.getAllGroupUidList();
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(uids).map(([g, u]) => [g, sorted(u)])),
-      { room: ['ann', 'cid', 'ghost'], pair: ['ann'], anonymous: [], ['__proto__']: ['cid'] },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(uids).map(([g, u]) => [g, sorted(u)])), {
+      room: ['ann', 'cid', 'ghost'],
+      pair: ['ann'],
+      anonymous: [],
+      ['__proto__']: ['cid'],
+    });
     assert.deepEqual(await gw.getAllGroupUidCount(), { room: 3, pair: 1, anonymous: 0, ['__proto__']: 1 });
 
     // The same members as the per-group queries, which read the same index (the stale one included).
@@ -251,7 +265,10 @@ describe('getAllGroup*', { timeout: 120_000 }, () => {
         if (i % 2 === 0) uidItems.push({ uid: `uid-${(g + i) % 7}`, connectionId: id, expiresAt });
       }
     }
-    for (const [table, items] of [[TEST_TABLES.groups, groupItems], [TEST_TABLES.uids, uidItems]] as const) {
+    for (const [table, items] of [
+      [TEST_TABLES.groups, groupItems],
+      [TEST_TABLES.uids, uidItems],
+    ] as const) {
       for (let i = 0; i < items.length; i += 25) {
         await h.doc.send(new BatchWriteCommand({ RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
       }

@@ -58,9 +58,13 @@ async function recorder(answer: Answer = (_req, res) => res.writeHead(202, { 'x-
   };
 }
 
-const awsError = (status: number, type: string, body: unknown, headers: Record<string, string> = {}): Answer => (_req, res) => {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-ErrorType': type, ...headers }).end(typeof body === 'string' ? body : JSON.stringify(body));
-};
+const awsError =
+  (status: number, type: string, body: unknown, headers: Record<string, string> = {}): Answer =>
+  (_req, res) => {
+    res
+      .writeHead(status, { 'content-type': 'application/json', 'x-amzn-ErrorType': type, ...headers })
+      .end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
 
 const command = (FunctionName: string, payload: unknown = { hello: 'wörld' }): FanoutInvokeCommand => ({
   input: { FunctionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) },
@@ -75,7 +79,16 @@ async function smithyAuthorization(received: Received, credentials: typeof STATI
   const signer = new SignatureV4({ service: 'lambda', region: REGION, credentials, sha256: Sha256Js, applyChecksum: false });
   const [hostname, port] = headers.host!.split(':');
   const signed = await signer.sign(
-    { method: received.method, protocol: 'http:', hostname: hostname!, ...(port ? { port: Number(port) } : {}), path: received.url, query: {}, headers, body: received.body },
+    {
+      method: received.method,
+      protocol: 'http:',
+      hostname: hostname!,
+      ...(port ? { port: Number(port) } : {}),
+      path: received.url,
+      query: {},
+      headers,
+      body: received.body,
+    },
     { signingDate },
   );
   return String(signed.headers.authorization);
@@ -113,7 +126,8 @@ describe('the wire: what the invoker sends', () => {
           const authorization = String(ours.headers.authorization);
           assert.match(authorization, new RegExp(`^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/\\d{8}/${REGION}/lambda/aws4_request, SignedHeaders=`));
           const signed = /SignedHeaders=([^,]+)/.exec(authorization)![1]!.split(';');
-          for (const name of ['host', 'x-amz-date', 'x-amz-invocation-type', 'content-type', 'content-length']) assert.ok(signed.includes(name), `${name} is signed`);
+          for (const name of ['host', 'x-amz-date', 'x-amz-invocation-type', 'content-type', 'content-length'])
+            assert.ok(signed.includes(name), `${name} is signed`);
           assert.equal(signed.includes('x-amz-security-token'), 'sessionToken' in credentials);
           assert.equal(authorization, await smithyAuthorization(ours, credentials));
           // Both requests reused a kept-alive socket after the first.
@@ -156,7 +170,10 @@ describe('the wire: what the invoker sends', () => {
       assert.equal(calls, 1);
       assert.equal(server.requests.at(-1)!.headers['x-amz-security-token'], WITH_TOKEN.sessionToken);
       const before = server.requests.length;
-      await assert.rejects(failing.send(command('w')), (e: unknown) => e instanceof ConfigurationError && /could not load AWS credentials: no profile/.test(e.message));
+      await assert.rejects(
+        failing.send(command('w')),
+        (e: unknown) => e instanceof ConfigurationError && /could not load AWS credentials: no profile/.test(e.message),
+      );
       assert.equal(server.requests.length, before);
     } finally {
       invoker.destroy();
@@ -167,12 +184,18 @@ describe('the wire: what the invoker sends', () => {
 
 describe('the endpoint, as the AWS SDK resolves it', () => {
   test('AWS_ENDPOINT_URL_LAMBDA, then AWS_ENDPOINT_URL, then the public endpoint (amazonaws.com.cn in China)', () => {
-    assert.equal(lambdaEndpoint('us-east-1', { AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:4567', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }).href, 'http://127.0.0.1:4567/');
+    assert.equal(
+      lambdaEndpoint('us-east-1', { AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:4567', AWS_ENDPOINT_URL: 'http://127.0.0.1:1' }).href,
+      'http://127.0.0.1:4567/',
+    );
     assert.equal(lambdaEndpoint('us-east-1', { AWS_ENDPOINT_URL: 'http://127.0.0.1:1/base' }).href, 'http://127.0.0.1:1/base');
     assert.equal(lambdaEndpoint('eu-west-3', {}).href, 'https://lambda.eu-west-3.amazonaws.com/');
     assert.equal(lambdaEndpoint('cn-north-1', {}).href, 'https://lambda.cn-north-1.amazonaws.com.cn/');
     assert.equal(lambdaEndpoint('cn-northwest-1', {}).href, 'https://lambda.cn-northwest-1.amazonaws.com.cn/');
-    assert.equal(lambdaEndpoint('eu-west-3', { AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:1', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }).href, 'https://lambda.eu-west-3.amazonaws.com/');
+    assert.equal(
+      lambdaEndpoint('eu-west-3', { AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:1', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' }).href,
+      'https://lambda.eu-west-3.amazonaws.com/',
+    );
     // An empty variable counts as unset, as with the AWS SDK.
     assert.equal(lambdaEndpoint('eu-west-3', { AWS_ENDPOINT_URL_LAMBDA: '', AWS_ENDPOINT_URL: 'http://127.0.0.1:2' }).href, 'http://127.0.0.1:2/');
   });
@@ -208,14 +231,21 @@ describe('the endpoint, as the AWS SDK resolves it', () => {
         invoker.destroy();
       }
     } finally {
-      for (const key of ['AWS_ENDPOINT_URL_LAMBDA', 'AWS_ENDPOINT_URL']) if (saved[key] === undefined) delete process.env[key];
-      else process.env[key] = saved[key];
+      for (const key of ['AWS_ENDPOINT_URL_LAMBDA', 'AWS_ENDPOINT_URL'])
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
     }
   });
 
   test('a malformed endpoint is a ConfigurationError when the Gateway is built, before any call', () => {
-    assert.throws(() => lambdaEndpoint('us-east-1', { AWS_ENDPOINT_URL_LAMBDA: 'not a url' }), (e: unknown) => e instanceof ConfigurationError && /is not a URL/.test(e.message));
-    assert.throws(() => lambdaEndpoint('us-east-1', { AWS_ENDPOINT_URL: 'ftp://127.0.0.1/' }), (e: unknown) => e instanceof ConfigurationError && /must be http\(s\), got ftp:/.test(e.message));
+    assert.throws(
+      () => lambdaEndpoint('us-east-1', { AWS_ENDPOINT_URL_LAMBDA: 'not a url' }),
+      (e: unknown) => e instanceof ConfigurationError && /is not a URL/.test(e.message),
+    );
+    assert.throws(
+      () => lambdaEndpoint('us-east-1', { AWS_ENDPOINT_URL: 'ftp://127.0.0.1/' }),
+      (e: unknown) => e instanceof ConfigurationError && /must be http\(s\), got ftp:/.test(e.message),
+    );
     const saved = process.env.AWS_ENDPOINT_URL_LAMBDA;
     process.env.AWS_ENDPOINT_URL_LAMBDA = 'not a url';
     try {
@@ -235,18 +265,37 @@ describe('failures: named as the AWS SDK names them, typed and retried by Fanout
   before(async () => (server = await recorder()));
   after(() => server.close());
 
-  const invoker = (options: { timeoutMs?: number; maxAttempts?: number } = {}) => new LambdaEventInvoker({ endpoint: server.url, region: REGION, credentials: STATIC, ...options });
+  const invoker = (options: { timeoutMs?: number; maxAttempts?: number } = {}) =>
+    new LambdaEventInvoker({ endpoint: server.url, region: REGION, credentials: STATIC, ...options });
 
   test("a 4xx/5xx answer: `name` from x-amzn-ErrorType (its ':' suffix dropped) or the body's __type, the status in $metadata", async () => {
     const lambda = invoker();
     try {
       const cases: Array<[Answer, { name: string; message: string; status: number }]> = [
-        [awsError(429, 'TooManyRequestsException', { Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded', Type: 'User', message: 'Rate Exceeded.' }), { name: 'TooManyRequestsException', message: 'Rate Exceeded.', status: 429 }],
-        [awsError(404, 'ResourceNotFoundException:http://internal.amazon.com/coral/com.amazon.awslambda/', { Type: 'User', Message: 'Function not found: x' }), { name: 'ResourceNotFoundException', message: 'Function not found: x', status: 404 }],
-        [awsError(403, 'AccessDeniedException', { Message: 'not authorized to perform: lambda:InvokeFunction' }), { name: 'AccessDeniedException', message: 'not authorized to perform: lambda:InvokeFunction', status: 403 }],
-        [(_req, res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ __type: 'com.amazon.coral#InvalidRequestContentException', message: 'bad json' })), { name: 'InvalidRequestContentException', message: 'bad json', status: 400 }],
+        [
+          awsError(429, 'TooManyRequestsException', { Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded', Type: 'User', message: 'Rate Exceeded.' }),
+          { name: 'TooManyRequestsException', message: 'Rate Exceeded.', status: 429 },
+        ],
+        [
+          awsError(404, 'ResourceNotFoundException:http://internal.amazon.com/coral/com.amazon.awslambda/', { Type: 'User', Message: 'Function not found: x' }),
+          { name: 'ResourceNotFoundException', message: 'Function not found: x', status: 404 },
+        ],
+        [
+          awsError(403, 'AccessDeniedException', { Message: 'not authorized to perform: lambda:InvokeFunction' }),
+          { name: 'AccessDeniedException', message: 'not authorized to perform: lambda:InvokeFunction', status: 403 },
+        ],
+        [
+          (_req, res) =>
+            res
+              .writeHead(400, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ __type: 'com.amazon.coral#InvalidRequestContentException', message: 'bad json' })),
+          { name: 'InvalidRequestContentException', message: 'bad json', status: 400 },
+        ],
         // A proxy's HTML page: no type anywhere, the body's start as the message.
-        [(_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>'), { name: 'Http502', message: '<html>Bad Gateway</html>', status: 502 }],
+        [
+          (_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>'),
+          { name: 'Http502', message: '<html>Bad Gateway</html>', status: 502 },
+        ],
         [(_req, res) => res.writeHead(500).end(), { name: 'Http500', message: 'HTTP 500', status: 500 }],
       ];
       for (const [answer, expected] of cases) {
@@ -316,7 +365,12 @@ describe('failures: named as the AWS SDK names them, typed and retried by Fanout
   test("clock skew: a 403 for the signature's time is signed again with the offset from Date, once; later invokes keep it", async () => {
     const lambda = invoker();
     const serverMs = Date.now() + 20 * 60_000;
-    const expired = awsError(403, 'InvalidSignatureException', { message: 'Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z (20260101T002000Z - 5 min.)' }, { date: new Date(serverMs).toUTCString() });
+    const expired = awsError(
+      403,
+      'InvalidSignatureException',
+      { message: 'Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z (20260101T002000Z - 5 min.)' },
+      { date: new Date(serverMs).toUTCString() },
+    );
     try {
       let n = 0;
       server.answer((req, res) => (++n === 1 ? expired(req, res) : res.writeHead(202).end()));
@@ -324,7 +378,8 @@ describe('failures: named as the AWS SDK names them, typed and retried by Fanout
       assert.deepEqual(await lambda.send(command('w')), { StatusCode: 202 });
       assert.equal(n, 2);
       const [refused, resent] = server.requests.slice(before).map((r) => String(r.headers['x-amz-date']));
-      const signedMs = (date: string) => Date.parse(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
+      const signedMs = (date: string) =>
+        Date.parse(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
       assert.ok(Math.abs(signedMs(resent!) - serverMs) < 5_000, `resent at ${resent}, the server's clock says ${new Date(serverMs).toISOString()}`);
       assert.ok(signedMs(resent!) - signedMs(refused!) > 19 * 60_000);
       assert.ok(Math.abs(lambda.signer.clockOffsetMs - 20 * 60_000) < 5_000);
@@ -334,7 +389,17 @@ describe('failures: named as the AWS SDK names them, typed and retried by Fanout
       await assert.rejects(lambda.send(command('w')), { name: 'InvalidSignatureException' });
       assert.equal(n, 2);
       n = 0;
-      server.answer((req, res) => (++n, awsError(403, 'InvalidSignatureException', { message: 'The request signature we calculated does not match the signature you provided.' }, { date: new Date().toUTCString() })(req, res)));
+      server.answer(
+        (req, res) => (
+          ++n,
+          awsError(
+            403,
+            'InvalidSignatureException',
+            { message: 'The request signature we calculated does not match the signature you provided.' },
+            { date: new Date().toUTCString() },
+          )(req, res)
+        ),
+      );
       await assert.rejects(lambda.send(command('w')), { name: 'InvalidSignatureException' });
       assert.equal(n, 1);
     } finally {
@@ -343,7 +408,13 @@ describe('failures: named as the AWS SDK names them, typed and retried by Fanout
   });
 
   const fanoutGateway = (fanout: Record<string, unknown>) =>
-    new Gateway({ callbackUrl: 'http://127.0.0.1:9/local', tables, region: 'us-east-1', credentials: STATIC, fanout: { functionName: ARN, threshold: 0, chunkSize: 10, ...fanout } });
+    new Gateway({
+      callbackUrl: 'http://127.0.0.1:9/local',
+      tables,
+      region: 'us-east-1',
+      credentials: STATIC,
+      fanout: { functionName: ARN, threshold: 0, chunkSize: 10, ...fanout },
+    });
 
   const ids = Array.from({ length: 10 }, (_, i) => `AAAAAAAAAAAAA${String(i).padStart(2, '0')}=`);
 
@@ -453,7 +524,11 @@ describe("the local gateway's invoke API", () => {
   after(() => gw.stop());
 
   test('accepts the signed Event invoke by name and by ARN (202) and runs the function; an unknown function is ResourceNotFoundException', async () => {
-    const lambda = new LambdaEventInvoker({ endpoint: gw.endpoints.httpUrl, region: gw.endpoints.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const lambda = new LambdaEventInvoker({
+      endpoint: gw.endpoints.httpUrl,
+      region: gw.endpoints.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     try {
       assert.deepEqual(await lambda.send(command('record', { by: 'name' })), { StatusCode: 202 });
       assert.deepEqual(await lambda.send(command(`arn:aws:lambda:${gw.endpoints.region}:000000000000:function:record`, { by: 'arn' })), { StatusCode: 202 });

@@ -18,7 +18,14 @@ const env = { [MetricsEnvVar.namespace]: 'AppMetrics', [MetricsEnvVar.service]: 
 const emf = captureEmf();
 after(() => emf.stop());
 
-const { postsSent: SENT, postsGone: GONE, postsFailed: FAILED, postsThrottled: THROTTLED, fanoutChunksQueued: QUEUED, fanoutChunksFailed: CHUNKS_FAILED } = GatewayMetricName;
+const {
+  postsSent: SENT,
+  postsGone: GONE,
+  postsFailed: FAILED,
+  postsThrottled: THROTTLED,
+  fanoutChunksQueued: QUEUED,
+  fanoutChunksFailed: CHUNKS_FAILED,
+} = GatewayMetricName;
 
 describe('GatewayMetrics on inline sends', () => {
   let h: GatewayHarness;
@@ -101,7 +108,7 @@ describe('GatewayMetrics on inline sends', () => {
     assert.deepEqual(lines[0]!.counts, { [SENT]: 3, [GONE]: 0, [FAILED]: 0, [THROTTLED]: 0 });
   });
 
-  test('count() adds any of the backend\'s metrics, e.g. Connects from a backend of your own', () => {
+  test("count() adds any of the backend's metrics, e.g. Connects from a backend of your own", () => {
     const metrics = new GatewayMetrics({ env });
     const from = emf.lines.length;
     metrics.count(GatewayMetricName.connects);
@@ -136,11 +143,23 @@ describe('GatewayMetrics on chunked sends', () => {
   const gateways: Gateway[] = [];
 
   before(async () => {
-    local = new LocalGateway({ ttlSweepIntervalMs: 0, tables: localTables(TEST_TABLES), routes: {}, functions: { worker: (event: unknown) => void chunks.push(event) } });
+    local = new LocalGateway({
+      ttlSweepIntervalMs: 0,
+      tables: localTables(TEST_TABLES),
+      routes: {},
+      functions: { worker: (event: unknown) => void chunks.push(event) },
+    });
     const endpoints = await local.start();
     lambda = new LambdaClient({ endpoint: endpoints.httpUrl, region: endpoints.region, credentials: LOCAL_CREDENTIALS });
     doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: endpoints.region, credentials: LOCAL_CREDENTIALS }));
-    const options = { callbackUrl: endpoints.callbackUrl, tables: TEST_TABLES, region: endpoints.region, credentials: LOCAL_CREDENTIALS, dynamoDb: doc, logger: { warn: () => {} } };
+    const options = {
+      callbackUrl: endpoints.callbackUrl,
+      tables: TEST_TABLES,
+      region: endpoints.region,
+      credentials: LOCAL_CREDENTIALS,
+      dynamoDb: doc,
+      logger: { warn: () => {} },
+    };
     const registrar = new Gateway(options);
     gateways.push(registrar);
     for (const id of ['AAAAAAAAAAAAAAA=', 'BBBBBBBBBBBBBBB=', 'CCCCCCCCCCCCCCC=']) {
@@ -148,7 +167,11 @@ describe('GatewayMetrics on chunked sends', () => {
       await registrar.joinGroup(id, 'big');
     }
     chunkedGateway = (functionName, metrics) => {
-      const g = new Gateway({ ...options, fanout: { functionName, threshold: 1, chunkSize: 2, lambda, maxRetries: 0 }, onSendCompleted: metrics.onSendCompleted });
+      const g = new Gateway({
+        ...options,
+        fanout: { functionName, threshold: 1, chunkSize: 2, lambda, maxRetries: 0 },
+        onSendCompleted: metrics.onSendCompleted,
+      });
       gateways.push(g);
       return g;
     };
@@ -165,14 +188,20 @@ describe('GatewayMetrics on chunked sends', () => {
     const from = emf.lines.length;
     const report = await chunkedGateway('worker', new GatewayMetrics({ env })).sendToGroup('big', 'hi');
     assert.equal(report.queued!.chunks, 2);
-    assert.deepEqual(emf.lines.slice(from).map((l) => l.counts), [{ [SENT]: 0, [GONE]: 0, [FAILED]: 0, [THROTTLED]: 0, [QUEUED]: 2, [CHUNKS_FAILED]: 0 }]);
+    assert.deepEqual(
+      emf.lines.slice(from).map((l) => l.counts),
+      [{ [SENT]: 0, [GONE]: 0, [FAILED]: 0, [THROTTLED]: 0, [QUEUED]: 2, [CHUNKS_FAILED]: 0 }],
+    );
   });
 
   test('chunks Lambda refused (no such function): FanoutChunksFailed, and their recipients as failed posts', async () => {
     const from = emf.lines.length;
     const report = await chunkedGateway('no-such-worker', new GatewayMetrics({ env })).sendToGroup('big', 'hi');
     assert.equal(report.queued!.failedChunks, 2);
-    assert.deepEqual(emf.lines.slice(from).map((l) => l.counts), [{ [SENT]: 0, [GONE]: 0, [FAILED]: 3, [THROTTLED]: 0, [QUEUED]: 0, [CHUNKS_FAILED]: 2 }]);
+    assert.deepEqual(
+      emf.lines.slice(from).map((l) => l.counts),
+      [{ [SENT]: 0, [GONE]: 0, [FAILED]: 3, [THROTTLED]: 0, [QUEUED]: 0, [CHUNKS_FAILED]: 2 }],
+    );
   });
 });
 
@@ -192,7 +221,11 @@ test('sendCounts: the four post counts always (zeros too), the chunk counts for 
 
 test('options it cannot use are a ConfigurationError naming the option', () => {
   const fails = (options: unknown, message: RegExp) =>
-    assert.throws(() => new GatewayMetrics(options as never), (e: unknown) => e instanceof ConfigurationError && message.test(e.message), String(message));
+    assert.throws(
+      () => new GatewayMetrics(options as never),
+      (e: unknown) => e instanceof ConfigurationError && message.test(e.message),
+      String(message),
+    );
   fails(null, /GatewayMetrics options must be an object/);
   fails({ namespace: 'AWS/Lambda' }, /namespace must be 1-255 letters, digits, spaces or . - _ \/ # : \(and not starting with 'AWS\/'\), got "AWS\/Lambda"/);
   fails({ namespace: 'ümlaut' }, /namespace must be/);

@@ -22,7 +22,7 @@ describe('presence groups', () => {
   });
   after(() => h.stop());
 
-  test("a joiner gets the members; the others get member_added once per uid and member_removed when its last tab leaves", async () => {
+  test('a joiner gets the members; the others get member_added once per uid and member_removed when its last tab leaves', async () => {
     const group = 'presence-room.1';
     const alice = await h.connect();
     const aliceJoin = await h.gateway.joinPresence(alice.id, group, { id: '1', info: { name: 'Alice' } });
@@ -70,7 +70,10 @@ describe('presence groups', () => {
     const observer = await h.connect();
     await h.gateway.joinPresence(observer.id, group, { id: 'observer', info: null });
     const [tab1, tab2] = await Promise.all([h.connect(), h.connect()]);
-    const joins = await Promise.all([h.gateway.joinPresence(tab1.id, group, { id: 'carol', info: 1 }), h.gateway.joinPresence(tab2.id, group, { id: 'carol', info: 1 })]);
+    const joins = await Promise.all([
+      h.gateway.joinPresence(tab1.id, group, { id: 'carol', info: 1 }),
+      h.gateway.joinPresence(tab2.id, group, { id: 'carol', info: 1 }),
+    ]);
     assert.equal(joins.filter((j) => j.announced).length, 1);
     assert.deepEqual(await next(observer), added(group, 'carol', 1));
     // A later send proves nothing else was queued before it.

@@ -52,9 +52,18 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
 
   const tokenFor = (id: string, validForMs = 60_000) => mintResumeToken(key, id, Date.now() + validForMs);
   const pendingOf = async (id: string) =>
-    ((await h.doc.send(new QueryCommand({ TableName: TEST_TABLES.memberships, KeyConditionExpression: 'connectionId = :p', ExpressionAttributeValues: { ':p': `${id}#pending` }, ConsistentRead: true }))).Items ?? []).map(
-      (item) => item.group as string,
-    );
+    (
+      (
+        await h.doc.send(
+          new QueryCommand({
+            TableName: TEST_TABLES.memberships,
+            KeyConditionExpression: 'connectionId = :p',
+            ExpressionAttributeValues: { ':p': `${id}#pending` },
+            ConsistentRead: true,
+          }),
+        )
+      ).Items ?? []
+    ).map((item) => item.group as string);
   /** Drops the socket without a close frame (the `$disconnect` says 1006) and waits for `$disconnect`. */
   const drop = async (client: TestClient) => {
     assert.equal(h.local.dropConnection(client.id), true);
@@ -64,7 +73,8 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     client.socket.send(JSON.stringify({ action: 'resume', from, token }));
     for (;;) {
       const f = frame(await client.next());
-      if (f.kind === 'control') return { outcome: JSON.parse(f.body) as { type: string; replayed?: number; reason?: string }, frames: [] as ReturnType<typeof frame>[] };
+      if (f.kind === 'control')
+        return { outcome: JSON.parse(f.body) as { type: string; replayed?: number; reason?: string }, frames: [] as ReturnType<typeof frame>[] };
       if (f.kind !== 'replay') throw new Error(`unexpected frame before the outcome: ${JSON.stringify(f)}`);
       // Collected by the caller through client.messages.
     }
@@ -129,7 +139,7 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     await drop(old);
     const held = await connectionItem(h.doc, old.id);
     assert.ok(held && typeof held.heldUntil === 'number' && held.heldUntil > Date.now(), JSON.stringify(held));
-    assert.deepEqual(await gw.getClientIdByUid('resumer'), [old.id], 'the held connection is still the uid\'s');
+    assert.deepEqual(await gw.getClientIdByUid('resumer'), [old.id], "the held connection is still the uid's");
     assert.equal(await gw.getClientCountByGroup('resume-room'), 1);
 
     const sent = ['one', 'two', 'three', 'four'];
@@ -169,7 +179,9 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     await assert.rejects(gw.joinGroup(old.id, 'resume-room'), ConnectionGoneError);
     assert.deepEqual(await gw.getClientIdByUid('resumer'), [fresh.id]);
     // An index item that still leads to the old id is pruned by the first send that meets it.
-    await h.doc.send(new PutCommand({ TableName: TEST_TABLES.uids, Item: { uid: 'resumer', connectionId: old.id, expiresAt: Math.floor(Date.now() / 1000) + 600 } }));
+    await h.doc.send(
+      new PutCommand({ TableName: TEST_TABLES.uids, Item: { uid: 'resumer', connectionId: old.id, expiresAt: Math.floor(Date.now() / 1000) + 600 } }),
+    );
     await gw.sendToUid('resumer', 'once more');
     assert.deepEqual(await gw.getClientIdByUid('resumer'), [fresh.id]);
     // A second resume of the same old connection is refused.
@@ -177,7 +189,7 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     assert.equal((await resume(other, old.id, tokenFor(old.id))).outcome.type, 'resume_refused');
   });
 
-  test('refused, nothing carried over: another connection\'s token, a forged or expired token, a window that is over, a connection closed on purpose', async () => {
+  test("refused, nothing carried over: another connection's token, a forged or expired token, a window that is over, a connection closed on purpose", async () => {
     const victim = await h.connect('&gw=1');
     const attacker = await h.connect('&gw=1');
     await gw.bindUid(victim.id, 'victim');
@@ -193,10 +205,20 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     assert.deepEqual(await gw.getClientIdByUid('victim'), [victim.id]);
     assert.equal(await gw.getUidByClientId(attacker.id), undefined);
     assert.deepEqual(await gw.getGroupsByClientId(attacker.id), []);
-    assert.equal(attacker.messages.map(frame).some((f) => f.body === 'secret'), false);
+    assert.equal(
+      attacker.messages.map(frame).some((f) => f.body === 'secret'),
+      false,
+    );
 
     // The window is over: the held item says so.
-    await h.doc.send(new UpdateCommand({ TableName: TEST_TABLES.connections, Key: { connectionId: victim.id }, UpdateExpression: 'SET heldUntil = :past', ExpressionAttributeValues: { ':past': Date.now() - 1 } }));
+    await h.doc.send(
+      new UpdateCommand({
+        TableName: TEST_TABLES.connections,
+        Key: { connectionId: victim.id },
+        UpdateExpression: 'SET heldUntil = :past',
+        ExpressionAttributeValues: { ':past': Date.now() - 1 },
+      }),
+    );
     assert.deepEqual((await resume(attacker, victim.id, tokenFor(victim.id))).outcome, { type: 'resume_refused', from: victim.id, reason: 'not-resumable' });
     assert.equal(await gw.getUidByClientId(attacker.id), undefined);
     // A send that meets it now removes it, as a prune always did.
@@ -213,7 +235,7 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     assert.deepEqual((await resume(attacker, closed.id, tokenFor(closed.id))).outcome.reason, 'not-resumable');
   });
 
-  test('a close with 1000 (the client\'s close()) or with no status (1005) removes the connection; a raw connection lost without a close frame is removed as before', async () => {
+  test("a close with 1000 (the client's close()) or with no status (1005) removes the connection; a raw connection lost without a close frame is removed as before", async () => {
     const polite = await h.connect('&gw=1');
     await gw.bindUid(polite.id, 'polite');
     await polite.close();
@@ -232,7 +254,14 @@ describe('connection-state recovery', { timeout: 60_000 }, () => {
     // Make the connection's item look like nothing happened yet: the post answers 410 (socket closed), no $disconnect has run.
     const { connectedAt } = (await connectionItem(h.doc, early.id)) as { connectedAt: number };
     await drop(early);
-    await h.doc.send(new UpdateCommand({ TableName: TEST_TABLES.connections, Key: { connectionId: early.id }, UpdateExpression: 'REMOVE heldUntil SET connectedAt = :at', ExpressionAttributeValues: { ':at': connectedAt - 60_000 } }));
+    await h.doc.send(
+      new UpdateCommand({
+        TableName: TEST_TABLES.connections,
+        Key: { connectionId: early.id },
+        UpdateExpression: 'REMOVE heldUntil SET connectedAt = :at',
+        ExpressionAttributeValues: { ':at': connectedAt - 60_000 },
+      }),
+    );
     await gw.sendToUid('early', 'met the close');
     const item = await connectionItem(h.doc, early.id);
     assert.ok(item && typeof item.heldUntil === 'number');

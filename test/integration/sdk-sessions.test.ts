@@ -41,7 +41,19 @@ describe('sessions', { timeout: 60_000 }, () => {
 
   test('every value kind round-trips through DynamoDB unchanged', async () => {
     const a = await h.connect();
-    const session = { s: 'text ✓ 𝄞', e: '', i: -42, f: 0.1, big: Number.MAX_SAFE_INTEGER, tiny: 1e-100, t: true, n: null, arr: [1, 'two', [3], { four: 4 }], empty: {}, emptyList: [] };
+    const session = {
+      s: 'text ✓ 𝄞',
+      e: '',
+      i: -42,
+      f: 0.1,
+      big: Number.MAX_SAFE_INTEGER,
+      tiny: 1e-100,
+      t: true,
+      n: null,
+      arr: [1, 'two', [3], { four: 4 }],
+      empty: {},
+      emptyList: [],
+    };
     await gw.setSession(a.id, session);
     assert.deepEqual(await gw.getSession(a.id), session);
   });

@@ -45,24 +45,36 @@ describe('rotating the bind token key', { timeout: 60_000 }, () => {
     assert.equal(await stageValue('AWSPREVIOUS'), newValue('a'));
     // By version id, and both together only when they name the same version.
     assert.equal((await secrets.send(new GetSecretValueCommand({ SecretId: SECRET_ARN, VersionId: first.VersionId }))).SecretString, newValue('a'));
-    await assert.rejects(secrets.send(new GetSecretValueCommand({ SecretId: SECRET_ARN, VersionId: first.VersionId, VersionStage: 'AWSCURRENT' })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(secrets.send(new GetSecretValueCommand({ SecretId: SECRET_ARN, VersionId: first.VersionId, VersionStage: 'AWSCURRENT' })), {
+      name: 'ResourceNotFoundException',
+    });
     // An idempotent retry (same ClientRequestToken, same value) changes nothing; another value under it is refused.
     const token = 'c'.repeat(32);
     await secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('c'), ClientRequestToken: token }));
     await secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('c'), ClientRequestToken: token }));
     assert.equal(await stageValue('AWSPREVIOUS'), newValue('b'));
-    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('d'), ClientRequestToken: token })), { name: 'ResourceExistsException' });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('d'), ClientRequestToken: token })), {
+      name: 'ResourceExistsException',
+    });
     // A version staged under another label leaves AWSCURRENT where it is.
     await secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('p'), VersionStages: ['AWSPENDING'] }));
     assert.equal(await stageValue('AWSCURRENT'), newValue('c'));
     assert.equal(await stageValue('AWSPENDING'), newValue('p'));
     await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN })), { name: 'InvalidParameterException' });
     await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: 'x'.repeat(65_537) })), { name: 'ValidationException' });
-    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('x'), ClientRequestToken: 'short' })), { name: 'ValidationException' });
-    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('x'), VersionStages: [] })), { name: 'ValidationException' });
-    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretBinary: Buffer.from('x') })), { name: 'InvalidRequestException' });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('x'), ClientRequestToken: 'short' })), {
+      name: 'ValidationException',
+    });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('x'), VersionStages: [] })), {
+      name: 'ValidationException',
+    });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretBinary: Buffer.from('x') })), {
+      name: 'InvalidRequestException',
+    });
     await assert.rejects(stageValue('NO-SUCH-LABEL'), { name: 'ResourceNotFoundException' });
-    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: 'no-such-secret', SecretString: newValue('x') })), { name: 'ResourceNotFoundException' });
+    await assert.rejects(secrets.send(new PutSecretValueCommand({ SecretId: 'no-such-secret', SecretString: newValue('x') })), {
+      name: 'ResourceNotFoundException',
+    });
     assert.equal(h.local.secrets.values()[SECRET_ARN], newValue('c'));
   });
 
@@ -114,7 +126,10 @@ describe('rotating the bind token key', { timeout: 60_000 }, () => {
     const other = await GatewayHarness.start({ secrets: [{ arn: SECRET_ARN, name: 'rotation-key', value: 'short' }] });
     const client = new SecretsManagerClient({ endpoint: other.endpoints.httpUrl, region: other.endpoints.region, credentials: LOCAL_CREDENTIALS });
     try {
-      await assert.rejects(new TokenSecret({ secretId: SECRET_ARN, client }).keys(), (error: unknown) => error instanceof ConfigurationError && /at least 32 bytes/.test(error.message));
+      await assert.rejects(
+        new TokenSecret({ secretId: SECRET_ARN, client }).keys(),
+        (error: unknown) => error instanceof ConfigurationError && /at least 32 bytes/.test(error.message),
+      );
       await client.send(new PutSecretValueCommand({ SecretId: SECRET_ARN, SecretString: newValue('h') }));
       const keys = await new TokenSecret({ secretId: SECRET_ARN, client }).keys();
       assert.equal(keys.current.toString(), newValue('h'));
@@ -128,7 +143,12 @@ describe('rotating the bind token key', { timeout: 60_000 }, () => {
 
   test('a failed re-read keeps the keys already read (and tries again a minute later); a failed first read is an error', async () => {
     const other = await GatewayHarness.start({ secrets: [{ arn: SECRET_ARN, name: 'rotation-key', value: newValue('g') }] });
-    const client = new SecretsManagerClient({ endpoint: other.endpoints.httpUrl, region: other.endpoints.region, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    const client = new SecretsManagerClient({
+      endpoint: other.endpoints.httpUrl,
+      region: other.endpoints.region,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
     let attempts = 0;
     client.middlewareStack.add((next) => async (args) => (attempts++, next(args)), { step: 'initialize' });
     let now = 0;

@@ -9,8 +9,36 @@ import { countHttpRequests, GatewayHarness, type TestClient } from '../../testki
 import { connectionItem, sessionItem } from '../helpers/dynamo.ts';
 import { PayloadTooLargeError, ValidationError, type Gateway } from '../../sdk/index.ts';
 
-const BAD_CLIENT_IDS: unknown[] = ['', 'abc', 'Ab-_cD3fGh1Jk-2', 'Ab-_cD3fGh1Jk-2X', 'Ab+_cD3fGh1Jk-2=', 'Ab/_cD3fGh1Jk-2=', 'Ab-_cD3fGh1Jk-2==', ' Ab-_cD3fGh1Jk2=', 123, null, undefined, {}, ['Ab-_cD3fGh1Jk-2=']];
-const BAD_NAMES: unknown[] = ['', 'x'.repeat(257), 'tab\there', 'nul\u0000', 'del\u007f', 'c1\u0085', 'lone\ud800', 'lone\udc00x', 42, null, undefined, {}, true];
+const BAD_CLIENT_IDS: unknown[] = [
+  '',
+  'abc',
+  'Ab-_cD3fGh1Jk-2',
+  'Ab-_cD3fGh1Jk-2X',
+  'Ab+_cD3fGh1Jk-2=',
+  'Ab/_cD3fGh1Jk-2=',
+  'Ab-_cD3fGh1Jk-2==',
+  ' Ab-_cD3fGh1Jk2=',
+  123,
+  null,
+  undefined,
+  {},
+  ['Ab-_cD3fGh1Jk-2='],
+];
+const BAD_NAMES: unknown[] = [
+  '',
+  'x'.repeat(257),
+  'tab\there',
+  'nul\u0000',
+  'del\u007f',
+  'c1\u0085',
+  'lone\ud800',
+  'lone\udc00x',
+  42,
+  null,
+  undefined,
+  {},
+  true,
+];
 const BAD_NAME_LISTS: unknown[] = [[], [''], ['ok', ''], ['ok', 42]];
 
 class Cyclic {
@@ -84,7 +112,10 @@ describe('invalid input', { timeout: 60_000 }, () => {
       await promise;
     });
     assert.ok(promise instanceof Promise, `${label}: did not return a promise`);
-    assert.ok(error instanceof errorClass, `${label}: expected ${errorClass.name}, got ${(error as Error)?.name ?? 'no error'}: ${(error as Error)?.message ?? ''}`);
+    assert.ok(
+      error instanceof errorClass,
+      `${label}: expected ${errorClass.name}, got ${(error as Error)?.name ?? 'no error'}: ${(error as Error)?.message ?? ''}`,
+    );
     assert.equal((error as ValidationError).code, errorClass === PayloadTooLargeError ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION', label);
     assert.equal(requests, 0, `${label}: made ${requests} HTTP request(s)`);
   }
@@ -130,7 +161,10 @@ describe('invalid input', { timeout: 60_000 }, () => {
       ];
       // `exclude` may be undefined (no exclusion) or an array of ids; every other bad value is refused.
       if (bad !== undefined && !Array.isArray(bad)) {
-        calls.push(['sendToGroup exclude', () => gw.sendToGroup('valid-group', 'x', { exclude: id })], ['sendToAll exclude', () => gw.sendToAll('x', { exclude: id })]);
+        calls.push(
+          ['sendToGroup exclude', () => gw.sendToGroup('valid-group', 'x', { exclude: id })],
+          ['sendToAll exclude', () => gw.sendToAll('x', { exclude: id })],
+        );
       }
       for (const [name, run] of calls) await refuses(`${name}(${String(JSON.stringify(bad))})`, run);
     }

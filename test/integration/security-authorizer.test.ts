@@ -109,7 +109,7 @@ async function storedConnections(): Promise<string[]> {
 }
 
 describe('the token authorizer on $connect', { timeout: 60_000 }, () => {
-  test('the template: a REQUEST authorizer reading the token from the query string, on $connect only, invocable by API Gateway from this API\'s authorizers only', () => {
+  test("the template: a REQUEST authorizer reading the token from the query string, on $connect only, invocable by API Gateway from this API's authorizers only", () => {
     const resources = Object.entries(template.Resources);
     const authorizers = resources.filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Authorizer');
     assert.equal(authorizers.length, 1);
@@ -122,11 +122,16 @@ describe('the token authorizer on $connect', { timeout: 60_000 }, () => {
       if (isConnect) assert.deepEqual(route.Properties!.AuthorizerId, { Ref: authorizerId });
     }
     const authorizerFunctionId = resources.find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TokenAuthorizer'))![0];
-    const permissions = resources.filter(([, r]) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties!.FunctionName).includes(authorizerFunctionId));
+    const permissions = resources.filter(
+      ([, r]) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties!.FunctionName).includes(authorizerFunctionId),
+    );
     assert.equal(permissions.length, 1, 'one way to invoke the authorizer');
     const permission = permissions[0]![1].Properties!;
     assert.equal(permission.Principal, 'apigateway.amazonaws.com');
-    assert.match(JSON.stringify(permission.SourceArn), new RegExp(`"Ref":"${resources.find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api')![0]}".*/authorizers/`));
+    assert.match(
+      JSON.stringify(permission.SourceArn),
+      new RegExp(`"Ref":"${resources.find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api')![0]}".*/authorizers/`),
+    );
   });
 
   test('no token: 401 before any handler runs (neither the authorizer nor $connect), nothing stored', async () => {
@@ -145,11 +150,20 @@ describe('the token authorizer on $connect', { timeout: 60_000 }, () => {
     assert.equal(gw.stats().rejectedConnects, stats.rejectedConnects + 4);
   });
 
-  test('a wrong token (30 runs): 403 from the authorizer\'s Deny; $connect never runs, nothing stored', async () => {
+  test("a wrong token (30 runs): 403 from the authorizer's Deny; $connect never runs, nothing stored", async () => {
     const wrong = fc.oneof(
       fc.string({ minLength: 1, maxLength: 64 }),
       fc.string({ unit: 'grapheme', minLength: 1, maxLength: 16 }),
-      fc.constantFrom(`${TOKEN}x`, TOKEN.slice(0, -1), TOKEN.toUpperCase(), ` ${TOKEN}`, `${TOKEN} `, `${TOKEN}\u0000`, TOKEN.normalize('NFKD').replace('0', 'O'), `${TOKEN}${TOKEN}`),
+      fc.constantFrom(
+        `${TOKEN}x`,
+        TOKEN.slice(0, -1),
+        TOKEN.toUpperCase(),
+        ` ${TOKEN}`,
+        `${TOKEN} `,
+        `${TOKEN}\u0000`,
+        TOKEN.normalize('NFKD').replace('0', 'O'),
+        `${TOKEN}${TOKEN}`,
+      ),
     );
     await fc.assert(
       fc.asyncProperty(
@@ -167,7 +181,7 @@ describe('the token authorizer on $connect', { timeout: 60_000 }, () => {
     assert.deepEqual(await storedConnections(), []);
   });
 
-  test('the right token: $connect runs once, with the authorizer\'s context; the item is stored, init arrives, sends reach it', async () => {
+  test("the right token: $connect runs once, with the authorizer's context; the item is stored, init arrives, sends reach it", async () => {
     const client = await connect(`${endpoints.wsUrl}?token=${encodeURIComponent(TOKEN)}`);
     const init = await client.json(0, 20_000);
     assert.equal(init.type, 'init');

@@ -61,7 +61,7 @@ function readAssembly(directory: string): SynthesizedStack[] {
   return Object.entries(manifest.artifacts)
     .filter(([, a]) => a.type === 'aws:cloudformation:stack')
     .map(([name, a]) => {
-      const metadata = (a.additionalMetadataFile ? JSON.parse(readFileSync(join(directory, a.additionalMetadataFile), 'utf8')) : a.metadata ?? {}) as Record<
+      const metadata = (a.additionalMetadataFile ? JSON.parse(readFileSync(join(directory, a.additionalMetadataFile), 'utf8')) : (a.metadata ?? {})) as Record<
         string,
         Array<{ type: string; data: unknown }>
       >;
@@ -100,7 +100,17 @@ function flatten(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const DYNAMODB_DATA_ACTIONS = new Set(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan', 'BatchGetItem', 'BatchWriteItem', 'ConditionCheckItem']);
+const DYNAMODB_DATA_ACTIONS = new Set([
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'ConditionCheckItem',
+]);
 const SQS_DATA_ACTIONS = new Set(['SendMessage', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes', 'GetQueueUrl']);
 const LOGS_ACTIONS = new Set(['CreateLogStream', 'PutLogEvents']);
 const MANAGE_CONNECTIONS_METHODS = new Set(['POST', 'GET', 'DELETE']);
@@ -131,7 +141,9 @@ function leastPrivilegeFindings(stack: SynthesizedStack): string[] {
     const match = /^<([A-Za-z0-9]+)\.Arn>$/.exec(resource);
     return match !== null && set.has(match[1]!);
   };
-  const connectionsArn = new RegExp(`^arn:(?:aws[a-z-]*|<AWS::Partition>):execute-api:(?:[a-z0-9-]+|<AWS::Region>):(?:[0-9]{12}|<AWS::AccountId>):<${apiId}>/([^/]+)/([A-Z]+)/@connections/\\*$`);
+  const connectionsArn = new RegExp(
+    `^arn:(?:aws[a-z-]*|<AWS::Partition>):execute-api:(?:[a-z0-9-]+|<AWS::Region>):(?:[0-9]{12}|<AWS::AccountId>):<${apiId}>/([^/]+)/([A-Z]+)/@connections/\\*$`,
+  );
 
   const checkStatement = (id: string, where: string, s: Record<string, any>) => {
     for (const key of ['NotAction', 'NotResource', 'NotPrincipal']) if (s[key] !== undefined) findings.push(`${where}: uses ${key}`);
@@ -212,11 +224,13 @@ function leastPrivilegeFindings(stack: SynthesizedStack): string[] {
       if (p.Action !== 'lambda:InvokeFunction') findings.push(`${id}: permission for ${p.Action}`);
       if (p.Principal !== 'apigateway.amazonaws.com') findings.push(`${id}: ${p.Principal} may invoke`);
       if (!arnOf(functions, flatten(p.FunctionName))) findings.push(`${id}: for ${flatten(p.FunctionName)}`);
-      if (p.SourceArn === undefined || !flatten(p.SourceArn).includes(`:<${apiId}>/`)) findings.push(`${id}: invocable from ${p.SourceArn === undefined ? 'any source' : flatten(p.SourceArn)}`);
+      if (p.SourceArn === undefined || !flatten(p.SourceArn).includes(`:<${apiId}>/`))
+        findings.push(`${id}: invocable from ${p.SourceArn === undefined ? 'any source' : flatten(p.SourceArn)}`);
     }
     if (/::(QueuePolicy|TopicPolicy|BucketPolicy)$/.test(r.Type)) {
       for (const s of [r.Properties?.PolicyDocument?.Statement ?? []].flat()) {
-        if (s.Effect === 'Allow' && (s.Principal === '*' || [s.Principal?.AWS].flat().includes('*'))) findings.push(`${id}: allows ${JSON.stringify(s.Action)} to anyone`);
+        if (s.Effect === 'Allow' && (s.Principal === '*' || [s.Principal?.AWS].flat().includes('*')))
+          findings.push(`${id}: allows ${JSON.stringify(s.Action)} to anyone`);
       }
     }
   }
@@ -254,16 +268,29 @@ function appFunction(stack: Stack, id: string): lambda.Function {
   const logGroup = new logs.LogGroup(stack, `${id}Logs`);
   const role = new iam.Role(stack, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   logGroup.grantWrite(role);
-  return new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('export const handler = async () => ({})'), handler: 'index.handler', role, logGroup });
+  return new lambda.Function(stack, id, {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    code: lambda.Code.fromInline('export const handler = async () => ({})'),
+    handler: 'index.handler',
+    role,
+    logGroup,
+  });
 }
 
 /** A GatewayBackend; one without an authorizer acknowledges the warning, as the app does (this file is not about that). */
 function gatewayBackend(stack: Stack, props: GatewayBackendProps = {}): GatewayBackend {
   const gateway = new GatewayBackend(stack, 'Gateway', props);
-  if (!props.authorizer) Validations.of(gateway).acknowledge({ id: `annotation::${NO_AUTHORIZER_WARNING}`, reason: 'The IAM tests read policies; connecting without a token is tested elsewhere.' });
+  if (!props.authorizer)
+    Validations.of(gateway).acknowledge({
+      id: `annotation::${NO_AUTHORIZER_WARNING}`,
+      reason: 'The IAM tests read policies; connecting without a token is tested elsewhere.',
+    });
   return gateway;
 }
-const backend = (props: GatewayBackendProps = {}) => (stack: Stack) => gatewayBackend(stack, props);
+const backend =
+  (props: GatewayBackendProps = {}) =>
+  (stack: Stack) =>
+    gatewayBackend(stack, props);
 
 after(() => {
   for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
@@ -282,7 +309,7 @@ describe('least privilege', () => {
     assert.deepEqual(leastPrivilegeFindings(app), []);
   });
 
-  test('the synthesized app: execute-api only for this stage\'s @connections, DynamoDB only on the five tables', () => {
+  test("the synthesized app: execute-api only for this stage's @connections, DynamoDB only on the five tables", () => {
     const resources = app.template.Resources;
     const statements = Object.values(resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
@@ -292,7 +319,8 @@ describe('least privilege', () => {
     assert.ok(executeApi.length > 0);
     for (const s of executeApi) {
       assert.deepEqual([s.Action].flat(), ['execute-api:ManageConnections']);
-      for (const r of [s.Resource].flat().map(flatten)) assert.match(r, new RegExp(`^arn:aws:execute-api:[a-z0-9-]+:<AWS::AccountId>:<[A-Za-z0-9]+>/${stage}/(POST|GET|DELETE)/@connections/\\*$`));
+      for (const r of [s.Resource].flat().map(flatten))
+        assert.match(r, new RegExp(`^arn:aws:execute-api:[a-z0-9-]+:<AWS::AccountId>:<[A-Za-z0-9]+>/${stage}/(POST|GET|DELETE)/@connections/\\*$`));
     }
     const tables = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table');
     assert.equal(tables.length, 5);
@@ -302,9 +330,9 @@ describe('least privilege', () => {
     for (const s of dynamo) for (const r of [s.Resource].flat().map(flatten)) assert.ok(tableArns.has(r), `${r} is one of the five tables`);
   });
 
-  test('the construct\'s configurations: the app\'s, with an authorizer, with grantGateway on another function, with a custom stage', () => {
+  test("the construct's configurations: the app's, with an authorizer, with grantGateway on another function, with a custom stage", () => {
     const configurations: Array<[string, (stack: Stack) => void]> = [
-      ['the app\'s configuration', backend({ apiGatewayCloudWatchRole: true })],
+      ["the app's configuration", backend({ apiGatewayCloudWatchRole: true })],
       ['defaults', backend()],
       ['an authorizer', (stack) => gatewayBackend(stack, { authorizer: { handler: appFunction(stack, 'Authorizer') } })],
       ['grantGateway on an application function', (stack) => gatewayBackend(stack).grantGateway(appFunction(stack, 'AppBackend'))],
@@ -333,7 +361,12 @@ describe('least privilege', () => {
       fn.role!.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess'));
       new iam.Role(s, 'AnyoneRole', { assumedBy: new iam.AnyPrincipal() });
       gateway.connectFunction.addPermission('Open', { principal: new iam.ServicePrincipal('apigateway.amazonaws.com') });
-      new lambda.Function(s, 'SharesARole', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler', role: fn.role });
+      new lambda.Function(s, 'SharesARole', {
+        runtime: lambda.Runtime.NODEJS_24_X,
+        code: lambda.Code.fromInline('x'),
+        handler: 'index.handler',
+        role: fn.role,
+      });
     }, 'ControlStack');
     const findings = leastPrivilegeFindings(stack).join('\n');
     for (const expected of [
@@ -360,18 +393,20 @@ describe('least privilege', () => {
 });
 
 describe('stage throttling', () => {
-  test('the synthesized app\'s stage sets default route throttling (1000 requests/s, burst 500) and no route overrides it upwards', () => {
+  test("the synthesized app's stage sets default route throttling (1000 requests/s, burst 500) and no route overrides it upwards", () => {
     const app = readAssembly(CDK_OUT).find((s) => Object.values(s.template.Resources).some((r) => r.Type === 'AWS::ApiGatewayV2::Stage'))!;
     const stages = Object.values(app.template.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Stage');
     assert.equal(stages.length, 1);
     const settings = stages[0]!.Properties!;
     assert.deepEqual(settings.DefaultRouteSettings, { ThrottlingBurstLimit: 500, ThrottlingRateLimit: 1000 });
-    for (const [route, s] of Object.entries((settings.RouteSettings ?? {}) as Record<string, { ThrottlingRateLimit?: number; ThrottlingBurstLimit?: number }>)) {
+    for (const [route, s] of Object.entries(
+      (settings.RouteSettings ?? {}) as Record<string, { ThrottlingRateLimit?: number; ThrottlingBurstLimit?: number }>,
+    )) {
       assert.ok((s.ThrottlingRateLimit ?? 0) <= 1000 && (s.ThrottlingBurstLimit ?? 0) <= 500, `route ${route} is throttled no looser than the default`);
     }
   });
 
-  test('every stage the construct builds passes cdk-nag\'s APIGWDefaultThrottling rule, with the defaults or given limits', () => {
+  test("every stage the construct builds passes cdk-nag's APIGWDefaultThrottling rule, with the defaults or given limits", () => {
     for (const props of [{}, { throttle: { rateLimit: 50, burstLimit: 20 } }, { stageName: 'live' }] satisfies GatewayBackendProps[]) {
       const app = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
       const stack = new Stack(app, 'ThrottleStack');

@@ -77,9 +77,21 @@ export function registerSeedScenarios(makeTarget: () => Promise<ScenarioTarget> 
     await target.sdk.joinGroup(clientId, group, bind);
     await client.close();
     open.splice(open.indexOf(client), 1);
-    await eventually(() => target.sdk.getConnection(clientId), (c) => c === undefined, 15_000);
-    await eventually(() => target.sdk.getClientIdByUid(uid), (ids) => ids.length === 0, 15_000);
-    await eventually(() => target.sdk.getClientIdListByGroup(group), (ids) => ids.length === 0, 15_000);
+    await eventually(
+      () => target.sdk.getConnection(clientId),
+      (c) => c === undefined,
+      15_000,
+    );
+    await eventually(
+      () => target.sdk.getClientIdByUid(uid),
+      (ids) => ids.length === 0,
+      15_000,
+    );
+    await eventually(
+      () => target.sdk.getClientIdListByGroup(group),
+      (ids) => ids.length === 0,
+      15_000,
+    );
     assert.equal(await target.sdk.isOnline(clientId), false);
   });
 }

@@ -67,7 +67,9 @@ const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }
 function tableAccess(stack: Stack, backend: GatewayBackend, lists: Record<GatewayTableRole, readonly string[]>): Record<string, string[]> {
   const tables = backend.tablesByRole();
   return Object.fromEntries(
-    (Object.keys(lists) as GatewayTableRole[]).filter((role) => lists[role].length > 0).map((role) => [`<${logicalId(stack, tables[role])}.Arn>`, lists[role].map((a) => `dynamodb:${a}`).sort()]),
+    (Object.keys(lists) as GatewayTableRole[])
+      .filter((role) => lists[role].length > 0)
+      .map((role) => [`<${logicalId(stack, tables[role])}.Arn>`, lists[role].map((a) => `dynamodb:${a}`).sort()]),
   );
 }
 
@@ -77,7 +79,10 @@ describe('tables', () => {
     const t = template();
     t.resourceCountIs('AWS::DynamoDB::Table', 5);
     for (const keys of Object.values(GatewayTables)) {
-      const keySchema = [{ AttributeName: keys.partitionKey, KeyType: 'HASH' }, ...('sortKey' in keys ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' }] : [])];
+      const keySchema = [
+        { AttributeName: keys.partitionKey, KeyType: 'HASH' },
+        ...('sortKey' in keys ? [{ AttributeName: keys.sortKey, KeyType: 'RANGE' }] : []),
+      ];
       t.hasResource('AWS::DynamoDB::Table', {
         Properties: {
           KeySchema: keySchema,
@@ -130,7 +135,10 @@ describe('API and stage', () => {
     const t = template();
     const routes = t.findResources('AWS::ApiGatewayV2::Route');
     const ping = Object.values(routes).find((r) => r.Properties.RouteKey === 'ping')!;
-    assert.equal(logicalId(stack, backend.heartbeatRoute!), Object.keys(routes).find((id) => routes[id] === ping));
+    assert.equal(
+      logicalId(stack, backend.heartbeatRoute!),
+      Object.keys(routes).find((id) => routes[id] === ping),
+    );
     const integrationId = (flatten(ping.Properties.Target).match(/<(\w+)>/) ?? [])[1]!;
     const integration = t.findResources('AWS::ApiGatewayV2::Integration')[integrationId]!.Properties;
     assert.deepEqual(
@@ -144,7 +152,10 @@ describe('API and stage', () => {
   });
 
   test('heartbeatRoute: another key, or false for none (pings then reach $default); a clash with routes or a bad key is refused', () => {
-    const keys = (props: GatewayBackendProps) => Object.values(build(props).template().findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties.RouteKey).sort();
+    const keys = (props: GatewayBackendProps) =>
+      Object.values(build(props).template().findResources('AWS::ApiGatewayV2::Route'))
+        .map((r) => r.Properties.RouteKey)
+        .sort();
     assert.deepEqual(keys({ heartbeatRoute: 'hb' }), ['$connect', '$default', '$disconnect', 'hb']);
     assert.deepEqual(keys({ heartbeatRoute: false }), ['$connect', '$default', '$disconnect']);
     assert.equal(build({ heartbeatRoute: false }).backend.heartbeatRoute, undefined);
@@ -154,7 +165,10 @@ describe('API and stage', () => {
       [{ heartbeatRoute: '$ping' }, /heartbeatRoute: "\$ping" must be a route key/],
       [{ heartbeatRoute: 'two words' }, /heartbeatRoute/],
     ] as const) {
-      assert.throws(() => build(props as GatewayBackendProps), (e: Error) => e instanceof GatewayBackendPropsError && message.test(e.message));
+      assert.throws(
+        () => build(props as GatewayBackendProps),
+        (e: Error) => e instanceof GatewayBackendPropsError && message.test(e.message),
+      );
     }
   });
 
@@ -201,7 +215,7 @@ describe('API and stage', () => {
     t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 20 } });
   });
 
-  test('apiGatewayCloudWatchRole: the region\'s role and setting, both retained even with removalPolicy DESTROY, access logs on, the stage waiting for the setting', () => {
+  test("apiGatewayCloudWatchRole: the region's role and setting, both retained even with removalPolicy DESTROY, access logs on, the stage waiting for the setting", () => {
     const { stack, backend, template } = build({ apiGatewayCloudWatchRole: true, removalPolicy: RemovalPolicy.DESTROY });
     const t = template();
     t.resourceCountIs('AWS::ApiGateway::Account', 1);
@@ -209,7 +223,9 @@ describe('API and stage', () => {
     t.hasResource('AWS::IAM::Role', {
       Properties: {
         AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] },
-        ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'])]) })],
+        ManagedPolicyArns: [
+          Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs'])]) }),
+        ],
       },
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
@@ -375,16 +391,23 @@ describe('functions', () => {
     });
     t.hasResourceProperties('AWS::SQS::QueuePolicy', {
       PolicyDocument: {
-        Statement: [
-          Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } }),
-        ],
+        Statement: [Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } })],
       },
     });
   });
 
   test('fan-out props: threshold (into GATEWAY_FANOUT_THRESHOLD), rate (GATEWAY_FANOUT_RATE), concurrency (also GATEWAY_FANOUT_CONCURRENCY), memory, timeout, retries, event age, retention', () => {
     const { stack, backend, template } = build({
-      fanout: { threshold: 250, rateLimit: 500, reservedConcurrency: 3, memorySize: 2048, timeout: Duration.seconds(30), retryAttempts: 0, maxEventAge: Duration.minutes(5), failureRetention: Duration.days(1) },
+      fanout: {
+        threshold: 250,
+        rateLimit: 500,
+        reservedConcurrency: 3,
+        memorySize: 2048,
+        timeout: Duration.seconds(30),
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(5),
+        failureRetention: Duration.days(1),
+      },
     });
     const t = template();
     const functions = t.findResources('AWS::Lambda::Function');
@@ -393,7 +416,11 @@ describe('functions', () => {
     const env = functions[logicalId(stack, backend.messageFunction)]!.Properties.Environment.Variables;
     assert.deepEqual([env[GatewayEnvVar.fanoutThreshold], env[GatewayEnvVar.fanoutRate], env[GatewayEnvVar.fanoutConcurrency]], ['250', '500', '3']);
     assert.equal(backend.fanoutThreshold, 250);
-    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: logicalId(stack, backend.fanoutWorkerFunction) }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack, backend.fanoutWorkerFunction) },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 300,
+    });
     t.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 86400 });
   });
 
@@ -411,7 +438,11 @@ describe('functions', () => {
   test('sendRate: the per-process inline budget reaches every granted function as GATEWAY_SEND_RATE (a number, or off); unset leaves the SDK default', () => {
     const sendRateOf = (props: Parameters<typeof build>[0]) => {
       const { stack, backend, template } = build(props);
-      const appFunction = new lambda.Function(stack, 'AppBackend', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('export const handler = () => {}'), handler: 'index.handler' });
+      const appFunction = new lambda.Function(stack, 'AppBackend', {
+        runtime: lambda.Runtime.NODEJS_24_X,
+        code: lambda.Code.fromInline('export const handler = () => {}'),
+        handler: 'index.handler',
+      });
       backend.grantGateway(appFunction);
       const functions = template().findResources('AWS::Lambda::Function');
       const of = (fn: lambda.IFunction) => functions[logicalId(stack, fn)]!.Properties.Environment.Variables[GatewayEnvVar.sendRate];
@@ -421,21 +452,33 @@ describe('functions', () => {
     assert.deepEqual(sendRateOf({ sendRate: 500 }), ['500', '500', '500', '500']);
     assert.deepEqual(sendRateOf({ sendRate: false }), ['off', 'off', 'off', 'off']);
     for (const sendRate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-      assert.throws(() => build({ sendRate }), (e: Error) => e instanceof GatewayBackendPropsError && /sendRate: .* must be a positive number of requests per second, or false/.test(e.message), String(sendRate));
+      assert.throws(
+        () => build({ sendRate }),
+        (e: Error) => e instanceof GatewayBackendPropsError && /sendRate: .* must be a positive number of requests per second, or false/.test(e.message),
+        String(sendRate),
+      );
     }
   });
 
   test('fanout.rateLimit must be a positive number of requests per second', () => {
     for (const rateLimit of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, 2_000_000]) {
-      assert.throws(() => build({ fanout: { rateLimit } }), (e: Error) => e instanceof GatewayBackendPropsError && /fanout\.rateLimit/.test(e.message), String(rateLimit));
+      assert.throws(
+        () => build({ fanout: { rateLimit } }),
+        (e: Error) => e instanceof GatewayBackendPropsError && /fanout\.rateLimit/.test(e.message),
+        String(rateLimit),
+      );
     }
   });
 });
 
 describe('grantGateway', () => {
-  test('gives another Lambda exactly the SDK\'s IAM (this stage\'s @connections, the SDK\'s table actions, no wildcard action) and sets the env vars Gateway.fromEnv() reads', () => {
+  test("gives another Lambda exactly the SDK's IAM (this stage's @connections, the SDK's table actions, no wildcard action) and sets the env vars Gateway.fromEnv() reads", () => {
     const { stack, backend, template } = build();
-    const appFunction = new lambda.Function(stack, 'AppBackend', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('export const handler = () => {}'), handler: 'index.handler' });
+    const appFunction = new lambda.Function(stack, 'AppBackend', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      code: lambda.Code.fromInline('export const handler = () => {}'),
+      handler: 'index.handler',
+    });
     const grant = backend.grantGateway(appFunction);
     assert.ok(grant.success);
     const t = template();
@@ -453,16 +496,49 @@ describe('grantGateway', () => {
       // The bind token secret only, and only its value (no DescribeSecret).
       [`<${logicalId(stack, backend.bindTokenSecret)}>`]: GATEWAY_SECRET_ACTIONS.map((a) => `secretsmanager:${a}`),
     });
-    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.connections), ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
-    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.sessions), ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.connections), [
+      'dynamodb:BatchGetItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
+    ]);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.sessions), [
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
+    ]);
     assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.memberships), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
-    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.uids), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
-    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.groups), ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan']);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.uids), [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+    ]);
+    assert.deepEqual(dynamo(GATEWAY_TABLE_ACTIONS.groups), [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+    ]);
     for (const action of Object.values(accessOf(t, stack, appFunction.role!)).flat()) assert.ok(!action.includes('*'), `${action} is not a wildcard`);
 
     const env = t.findResources('AWS::Lambda::Function')[logicalId(stack, appFunction)]!.Properties.Environment.Variables;
     // GATEWAY_FANOUT_CONCURRENCY only with a reservation (none by default); GATEWAY_SEND_RATE only when the user sets it.
-    assert.deepEqual(Object.keys(env).sort(), [...Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate), ...Object.values(MetricsEnvVar)].sort());
+    assert.deepEqual(
+      Object.keys(env).sort(),
+      [
+        ...Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate),
+        ...Object.values(MetricsEnvVar),
+      ].sort(),
+    );
     assert.deepEqual(env[GatewayEnvVar.fanoutFunction], { Ref: logicalId(stack, backend.fanoutWorkerFunction) });
     assert.equal(env[GatewayEnvVar.fanoutThreshold], '1000');
     assert.deepEqual(env[GatewayEnvVar.callbackUrl], stack.resolve(backend.callbackUrl));
@@ -482,7 +558,13 @@ describe('grantGateway', () => {
     assert.equal(Object.keys(access).length, 10); // 3 @connections methods, 5 tables, the worker, the bind token secret
     assert.deepEqual(access[`<${logicalId(stack, backend.bindTokenSecret)}>`], ['secretsmanager:GetSecretValue']);
     assert.deepEqual(access[`<${logicalId(stack, backend.fanoutWorkerFunction)}.Arn>`], ['lambda:InvokeFunction']);
-    assert.deepEqual(Object.keys(backend.environment).sort(), [...Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate), ...Object.values(MetricsEnvVar)].sort());
+    assert.deepEqual(
+      Object.keys(backend.environment).sort(),
+      [
+        ...Object.values(GatewayEnvVar).filter((n) => n !== GatewayEnvVar.fanoutConcurrency && n !== GatewayEnvVar.sendRate),
+        ...Object.values(MetricsEnvVar),
+      ].sort(),
+    );
   });
 });
 
@@ -502,7 +584,9 @@ describe('grantInvokeGatewayApi', () => {
 describe('authorizer', () => {
   test('a REQUEST authorizer on $connect only, reading the token from the query string', () => {
     const { template } = build((stack) => ({
-      authorizer: { handler: new lambda.Function(stack, 'Authorizer', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }) },
+      authorizer: {
+        handler: new lambda.Function(stack, 'Authorizer', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }),
+      },
     }));
     const t = template();
     t.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'REQUEST', IdentitySource: ['route.request.querystring.token'] });
@@ -515,15 +599,23 @@ describe('authorizer', () => {
         assert.equal(route.Properties.AuthorizationType, 'NONE');
       }
     }
-    t.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'apigateway.amazonaws.com', FunctionName: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^Authorizer'), 'Arn'] }) });
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'apigateway.amazonaws.com',
+      FunctionName: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('^Authorizer'), 'Arn'] }),
+    });
   });
 
   test('without an authorizer the construct warns, in a form an app can acknowledge; with one it does not', () => {
     const open = build();
     open.template();
-    Annotations.fromStack(open.stack).hasWarning('/TestStack/Gateway', Match.stringLikeRegexp(`No authorizer on \\$connect.*\\[ack: ${NO_AUTHORIZER_WARNING}\\]`));
+    Annotations.fromStack(open.stack).hasWarning(
+      '/TestStack/Gateway',
+      Match.stringLikeRegexp(`No authorizer on \\$connect.*\\[ack: ${NO_AUTHORIZER_WARNING}\\]`),
+    );
     const guarded = build((stack) => ({
-      authorizer: { handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }) },
+      authorizer: {
+        handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }),
+      },
     }));
     guarded.template();
     Annotations.fromStack(guarded.stack).hasNoWarning('*', Match.anyValue());
@@ -531,19 +623,27 @@ describe('authorizer', () => {
 
   test('the query parameter can be renamed', () => {
     const { template } = build((stack) => ({
-      authorizer: { handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }), queryParameter: 'access_token' },
+      authorizer: {
+        handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }),
+        queryParameter: 'access_token',
+      },
     }));
     template().hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { IdentitySource: ['route.request.querystring.access_token'] });
   });
 });
 
-test('outputs: the wss URL and the callback URL of the stage, the five table names, the fan-out worker\'s and the Gateway API\'s names, and the bind token secret\'s ARN', () => {
+test("outputs: the wss URL and the callback URL of the stage, the five table names, the fan-out worker's and the Gateway API's names, and the bind token secret's ARN", () => {
   const { stack, backend, template } = build();
   const outputs = template().findOutputs('*');
   const values = Object.values(outputs).map((o) => flatten(o.Value));
   const api = logicalId(stack, backend.webSocketApi);
-  const names = [...Object.values(backend.tablesByRole()), backend.fanoutWorkerFunction, backend.gatewayApiFunction, backend.bindTokenSecret].map((t) => `<${logicalId(stack, t)}>`);
-  assert.deepEqual(values.sort(), [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...names].sort());
+  const names = [...Object.values(backend.tablesByRole()), backend.fanoutWorkerFunction, backend.gatewayApiFunction, backend.bindTokenSecret].map(
+    (t) => `<${logicalId(stack, t)}>`,
+  );
+  assert.deepEqual(
+    values.sort(),
+    [`https://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, `wss://<${api}>.execute-api.${REGION}.<AWS::URLSuffix>/prod`, ...names].sort(),
+  );
   assert.deepEqual(stack.resolve(backend.urlOutput.value), stack.resolve(backend.url));
   assert.deepEqual(stack.resolve(backend.callbackUrlOutput.value), stack.resolve(backend.callbackUrl));
 });
@@ -576,7 +676,10 @@ test('construct ids are stable: the logical ids the local gateway and deployed s
 
 describe('props checks fail with a message that says what to change', () => {
   const fails = (props: GatewayBackendProps, message: RegExp) =>
-    assert.throws(() => build(props), (error: unknown) => error instanceof GatewayBackendPropsError && message.test(error.message));
+    assert.throws(
+      () => build(props),
+      (error: unknown) => error instanceof GatewayBackendPropsError && message.test(error.message),
+    );
 
   test('fails on an events module that is not a file', () => {
     fails({ eventsModule: 'no/such/events.ts' }, /eventsModule: "no\/such\/events\.ts" resolves to .*no\/such\/events\.ts, which is not a file/);
@@ -613,8 +716,15 @@ describe('props checks fail with a message that says what to change', () => {
 
   test('fails on an authorizer query parameter that cannot be in a URL as is', () => {
     assert.throws(
-      () => build((stack) => ({ authorizer: { handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }), queryParameter: 'a b' } })),
-      (error: unknown) => error instanceof GatewayBackendPropsError && /authorizer\.queryParameter: "a b" must be 1-128 URL-safe characters/.test(error.message),
+      () =>
+        build((stack) => ({
+          authorizer: {
+            handler: new lambda.Function(stack, 'Auth', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler' }),
+            queryParameter: 'a b',
+          },
+        })),
+      (error: unknown) =>
+        error instanceof GatewayBackendPropsError && /authorizer\.queryParameter: "a b" must be 1-128 URL-safe characters/.test(error.message),
     );
   });
 });

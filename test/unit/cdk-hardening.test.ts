@@ -12,7 +12,14 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEFAULT_CONNECT_THROTTLE, GATEWAY_API_PRESETS, GatewayBackend, GatewayBackendPropsError, NO_AUTHORIZER_WARNING, type GatewayBackendProps } from '../../cdk/index.ts';
+import {
+  DEFAULT_CONNECT_THROTTLE,
+  GATEWAY_API_PRESETS,
+  GatewayBackend,
+  GatewayBackendPropsError,
+  NO_AUTHORIZER_WARNING,
+  type GatewayBackendProps,
+} from '../../cdk/index.ts';
 import { AppContextError, appSettingsFromContext, domainNameProps, type AppContextKey } from '../../cdk/appContext.ts';
 import { acknowledgeOpenConnect, OPEN_CONNECT_REASON } from '../../cdk/openConnect.ts';
 import { GATEWAY_API_METHODS_ENV } from '../../lambdas/gatewayApiAccess.ts';
@@ -32,7 +39,10 @@ function build(props: GatewayBackendProps | ((stack: Stack) => GatewayBackendPro
 const zoneOf = (stack: Stack) => route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
 const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
 const fails = (props: GatewayBackendProps | ((stack: Stack) => GatewayBackendProps), message: RegExp) =>
-  assert.throws(() => build(props), (e: unknown) => e instanceof GatewayBackendPropsError && message.test(e.message));
+  assert.throws(
+    () => build(props),
+    (e: unknown) => e instanceof GatewayBackendPropsError && message.test(e.message),
+  );
 
 describe('$connect has a throttle of its own', () => {
   test('by default: a route setting on the stage for $connect (200/s, burst 400), the stage created after the route', () => {
@@ -104,7 +114,11 @@ describe('a custom domain', () => {
       Properties: { ApiId: { Ref: logicalId(stack, backend.webSocketApi) }, Stage: 'prod', DomainName: { Ref: domainId } },
       DependsOn: [logicalId(stack, backend.stage)],
     });
-    assert.equal(Object.values(t.findResources('AWS::ApiGatewayV2::ApiMapping'))[0]!.Properties.ApiMappingKey, undefined, 'the root of the domain: wss://ws.example.com, no path');
+    assert.equal(
+      Object.values(t.findResources('AWS::ApiGatewayV2::ApiMapping'))[0]!.Properties.ApiMappingKey,
+      undefined,
+      'the root of the domain: wss://ws.example.com, no path',
+    );
     t.hasResourceProperties('AWS::Route53::RecordSet', {
       Name: 'ws.example.com.',
       Type: 'A',
@@ -136,7 +150,8 @@ describe('a custom domain', () => {
   test('without domainName: no domain resources, url is the execute-api one', () => {
     const { backend, template } = build();
     const t = template();
-    for (const type of ['AWS::ApiGatewayV2::DomainName', 'AWS::ApiGatewayV2::ApiMapping', 'AWS::CertificateManager::Certificate', 'AWS::Route53::RecordSet']) t.resourceCountIs(type, 0);
+    for (const type of ['AWS::ApiGatewayV2::DomainName', 'AWS::ApiGatewayV2::ApiMapping', 'AWS::CertificateManager::Certificate', 'AWS::Route53::RecordSet'])
+      t.resourceCountIs(type, 0);
     assert.equal(backend.url, backend.stage.url);
     assert.ok(!Object.keys(t.toJSON().Outputs).some((id) => id.includes('CustomDomain')));
   });
@@ -151,7 +166,9 @@ describe('a custom domain', () => {
 
 describe('the Gateway API allow-list', () => {
   const env = (backend: GatewayBackend, t: Template, stack: Stack) =>
-    (t.findResources('AWS::Lambda::Function')[logicalId(stack, backend.gatewayApiFunction)]!.Properties.Environment.Variables as Record<string, unknown>)[GATEWAY_API_METHODS_ENV];
+    (t.findResources('AWS::Lambda::Function')[logicalId(stack, backend.gatewayApiFunction)]!.Properties.Environment.Variables as Record<string, unknown>)[
+      GATEWAY_API_METHODS_ENV
+    ];
 
   test("'all' by default: GATEWAY_API_METHODS unset, every method allowed", () => {
     const { stack, backend, template } = build();
@@ -162,7 +179,10 @@ describe('the Gateway API allow-list', () => {
   test('a preset travels by name; a list sorted and de-duplicated; nothing else in the backend changes', () => {
     const readOnly = build({ gatewayApi: { methods: 'read-only' } });
     assert.equal(env(readOnly.backend, readOnly.template(), readOnly.stack), 'read-only');
-    assert.ok(readOnly.backend.gatewayApiMethods.includes('getSession') && !readOnly.backend.gatewayApiMethods.some((m) => m.startsWith('send') || m.startsWith('close') || m === 'bindUid'));
+    assert.ok(
+      readOnly.backend.gatewayApiMethods.includes('getSession') &&
+        !readOnly.backend.gatewayApiMethods.some((m) => m.startsWith('send') || m.startsWith('close') || m === 'bindUid'),
+    );
     const list = build({ gatewayApi: { methods: ['sendToUid', 'isOnline', 'sendToUid'] } });
     assert.equal(env(list.backend, list.template(), list.stack), 'isOnline,sendToUid');
     assert.deepEqual(GATEWAY_API_PRESETS['send-only'], ['sendToClient', 'sendToUid', 'sendToGroup', 'sendToAll']);
@@ -178,7 +198,10 @@ describe('the Gateway API allow-list', () => {
 describe('-c switches', () => {
   const settings = (context: Partial<Record<AppContextKey, string>>) => appSettingsFromContext((key) => context[key]);
   const failsWith = (context: Partial<Record<AppContextKey, string>>, message: RegExp) =>
-    assert.throws(() => settings(context), (e: unknown) => e instanceof AppContextError && message.test(e.message));
+    assert.throws(
+      () => settings(context),
+      (e: unknown) => e instanceof AppContextError && message.test(e.message),
+    );
 
   test('deletionProtection, connectThrottle, gatewayApiMethods: unset leaves the construct defaults', () => {
     const { props, domain } = settings({});
@@ -196,15 +219,27 @@ describe('-c switches', () => {
   });
 
   test('domainName with certificateArn and the hosted zone: imported, and the stack gets the domain', () => {
-    const { domain } = settings({ domainName: 'ws.example.com', certificateArn: CERTIFICATE_ARN, hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' });
-    assert.deepEqual(domain, { domainName: 'ws.example.com', certificateArn: CERTIFICATE_ARN, hostedZone: { id: 'Z0123456789ABCDEFGHIJ', name: 'example.com' } });
+    const { domain } = settings({
+      domainName: 'ws.example.com',
+      certificateArn: CERTIFICATE_ARN,
+      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      hostedZoneName: 'example.com',
+    });
+    assert.deepEqual(domain, {
+      domainName: 'ws.example.com',
+      certificateArn: CERTIFICATE_ARN,
+      hostedZone: { id: 'Z0123456789ABCDEFGHIJ', name: 'example.com' },
+    });
     const t = build((s) => ({ domainName: domainNameProps(s, domain!) })).template();
     t.resourceCountIs('AWS::CertificateManager::Certificate', 0);
     t.hasResourceProperties('AWS::ApiGatewayV2::DomainName', { DomainNameConfigurations: [Match.objectLike({ CertificateArn: CERTIFICATE_ARN })] });
     t.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'ws.example.com.', HostedZoneId: 'Z0123456789ABCDEFGHIJ' });
     failsWith({ certificateArn: CERTIFICATE_ARN }, /context certificateArn belongs to a custom domain: set domainName too/);
     failsWith({ domainName: 'ws.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ' }, /hostedZoneId and hostedZoneName go together/);
-    failsWith({ domainName: 'ws.example.com', certificateArn: 'arn:aws:iam::123456789012:role/x' }, /context certificateArn must be the ARN of an ACM certificate/);
+    failsWith(
+      { domainName: 'ws.example.com', certificateArn: 'arn:aws:iam::123456789012:role/x' },
+      /context certificateArn must be the ARN of an ACM certificate/,
+    );
   });
 });
 
@@ -213,7 +248,11 @@ test('cdk-nag: a custom domain with a created certificate and alias record, a re
   try {
     const app = new App({ outdir, context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'NagStack', { env: { account: ACCOUNT, region: REGION } });
-    const backend = new GatewayBackend(stack, 'Gateway', { domainName: { domainName: 'ws.example.com', hostedZone: zoneOf(stack) }, gatewayApi: { methods: 'read-only' }, apiGatewayCloudWatchRole: true });
+    const backend = new GatewayBackend(stack, 'Gateway', {
+      domainName: { domainName: 'ws.example.com', hostedZone: zoneOf(stack) },
+      gatewayApi: { methods: 'read-only' },
+      apiGatewayCloudWatchRole: true,
+    });
     const reason = 'test: open $connect';
     Validations.of(backend.connectRoute).acknowledge({ id: 'AwsSolutions-APIG4', reason });
     Validations.of(backend).acknowledge({ id: `annotation::${NO_AUTHORIZER_WARNING}`, reason });
@@ -225,7 +264,9 @@ test('cdk-nag: a custom domain with a created certificate and alias record, a re
       failure = error;
     }
     const reportFile = join(outdir, 'validation-report.json');
-    const report = existsSync(reportFile) ? (JSON.parse(readFileSync(reportFile, 'utf8')) as { pluginReports: Array<{ violations?: Array<{ ruleName: string }> }> }) : { pluginReports: [] };
+    const report = existsSync(reportFile)
+      ? (JSON.parse(readFileSync(reportFile, 'utf8')) as { pluginReports: Array<{ violations?: Array<{ ruleName: string }> }> })
+      : { pluginReports: [] };
     const findings = report.pluginReports.flatMap((r) => (r.violations ?? []).map((v) => v.ruleName));
     assert.deepEqual(findings, []);
     if (failure) throw failure;
@@ -240,7 +281,10 @@ test("the app's acknowledgement of the open $connect says that sendToAll reaches
   const { backend } = build();
   acknowledgeOpenConnect(backend);
   const acknowledged = (scope: { node: { metadata: Array<{ type: string; data: unknown }> } }) =>
-    Object.assign({}, ...scope.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map((m) => m.data as Record<string, string>)) as Record<string, string>;
+    Object.assign(
+      {},
+      ...scope.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map((m) => m.data as Record<string, string>),
+    ) as Record<string, string>;
   const onRoute = Object.entries(acknowledged(backend.connectRoute)).find(([id]) => id.endsWith('AwsSolutions-APIG4'));
   const onBackend = Object.entries(acknowledged(backend)).find(([id]) => id.endsWith(NO_AUTHORIZER_WARNING));
   assert.equal(onRoute?.[1], OPEN_CONNECT_REASON);

@@ -24,7 +24,14 @@ function build(props: GatewayBackendProps | ((stack: Stack) => GatewayBackendPro
 }
 
 const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
-const theFunctions = (backend: GatewayBackend) => [backend.connectFunction, backend.disconnectFunction, backend.messageFunction, backend.initSenderFunction, backend.fanoutWorkerFunction, backend.gatewayApiFunction];
+const theFunctions = (backend: GatewayBackend) => [
+  backend.connectFunction,
+  backend.disconnectFunction,
+  backend.messageFunction,
+  backend.initSenderFunction,
+  backend.fanoutWorkerFunction,
+  backend.gatewayApiFunction,
+];
 
 describe('the fan-out failure alarm', () => {
   test('in alarm while any failed chunk waits in the failure queue; missing data is not a breach', () => {
@@ -83,7 +90,13 @@ describe('metric methods', () => {
       assert.ok(metric instanceof cloudwatch.Metric);
       const stat = metric.toMetricConfig().metricStat!;
       assert.deepEqual(
-        { namespace: stat.namespace, metricName: stat.metricName, dimensions: stack.resolve(stat.dimensions), period: stat.period.toSeconds(), statistic: stat.statistic },
+        {
+          namespace: stat.namespace,
+          metricName: stat.metricName,
+          dimensions: stack.resolve(stat.dimensions),
+          period: stat.period.toSeconds(),
+          statistic: stat.statistic,
+        },
         { namespace: 'Chat/Push', metricName: name, dimensions: [{ name: METRICS_SERVICE_DIMENSION, value: 'chat-push' }], period: 300, statistic: 'Sum' },
         method,
       );
@@ -106,13 +119,17 @@ describe('metric methods', () => {
 
   test('a namespace CloudWatch refuses fails before anything is built', () => {
     for (const bad of ['AWS/Lambda', '', '   ', 'a'.repeat(256), 'émoji']) {
-      assert.throws(() => build({ metricsNamespace: bad }), (e: unknown) => e instanceof GatewayBackendPropsError && /metricsNamespace: .* must be 1-255 letters/.test(e.message), bad);
+      assert.throws(
+        () => build({ metricsNamespace: bad }),
+        (e: unknown) => e instanceof GatewayBackendPropsError && /metricsNamespace: .* must be 1-255 letters/.test(e.message),
+        bad,
+      );
     }
   });
 });
 
 describe('tracing and log format', () => {
-  test('by default: no X-Ray, text logs (Lambda\'s defaults: nothing set)', () => {
+  test("by default: no X-Ray, text logs (Lambda's defaults: nothing set)", () => {
     const { stack, backend } = build();
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
     for (const fn of theFunctions(backend)) {
@@ -127,7 +144,9 @@ describe('tracing and log format', () => {
     const t = Template.fromStack(stack);
     const functions = t.findResources('AWS::Lambda::Function');
     for (const fn of theFunctions(backend)) assert.deepEqual(functions[logicalId(stack, fn)]!.Properties.TracingConfig, { Mode: 'Active' });
-    const xray = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.PolicyDocument).includes('xray:PutTraceSegments'));
+    const xray = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('xray:PutTraceSegments'),
+    );
     assert.equal(xray.length, 6);
   });
 
@@ -135,6 +154,9 @@ describe('tracing and log format', () => {
     const { stack, backend } = build({ logFormat: 'json' });
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
     for (const fn of theFunctions(backend)) assert.equal(functions[logicalId(stack, fn)]!.Properties.LoggingConfig.LogFormat, 'JSON');
-    assert.throws(() => build({ logFormat: 'JSON' as never }), (e: unknown) => e instanceof GatewayBackendPropsError && /logFormat: "JSON" must be 'text' or 'json'/.test(e.message));
+    assert.throws(
+      () => build({ logFormat: 'JSON' as never }),
+      (e: unknown) => e instanceof GatewayBackendPropsError && /logFormat: "JSON" must be 'text' or 'json'/.test(e.message),
+    );
   });
 });

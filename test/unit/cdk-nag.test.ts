@@ -75,7 +75,7 @@ function appLikeStack(props: GatewayBackendProps = {}) {
   };
 }
 
-test('the app\'s configuration has no unacknowledged AwsSolutions finding', () => {
+test("the app's configuration has no unacknowledged AwsSolutions finding", () => {
   const { findings } = synthWithNag(appLikeStack());
   assert.deepEqual(findings, []);
 });
@@ -84,18 +84,29 @@ test('the construct with default props (no account role, so no access logs) has 
   const { findings, app } = synthWithNag(appLikeStack({ apiGatewayCloudWatchRole: undefined }));
   assert.deepEqual(findings, []);
   const stageAcks = acknowledgements(app).filter((a) => a.path === 'NagStack/Gateway/Stage');
-  assert.deepEqual(stageAcks.map((a) => a.id.replace(/^[Aa]nnotation::/, '')), ['AwsSolutions-APIG1']);
+  assert.deepEqual(
+    stageAcks.map((a) => a.id.replace(/^[Aa]nnotation::/, '')),
+    ['AwsSolutions-APIG1'],
+  );
   assert.match(stageAcks[0]!.reason, /CloudWatch Logs role/);
   // With access logs on, nothing needs acknowledging there.
   const withLogs = synthWithNag(appLikeStack({ apiGatewayCloudWatchRole: undefined, accessLogs: true }));
   assert.deepEqual(withLogs.findings, []);
-  assert.deepEqual(acknowledgements(withLogs.app).filter((a) => a.path === 'NagStack/Gateway/Stage'), []);
+  assert.deepEqual(
+    acknowledgements(withLogs.app).filter((a) => a.path === 'NagStack/Gateway/Stage'),
+    [],
+  );
 });
 
 test('every option on (authorizer, custom routes, no PITR, X-Ray tracing, JSON logs, access logs, a granted application Lambda) still has none', () => {
   const { findings } = synthWithNag((stack) => {
     const role = (id: string) => new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    const authorizer = new lambda.Function(stack, 'Authorizer', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler', role: role('AuthorizerRole') });
+    const authorizer = new lambda.Function(stack, 'Authorizer', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      code: lambda.Code.fromInline('x'),
+      handler: 'index.handler',
+      role: role('AuthorizerRole'),
+    });
     const backend = new GatewayBackend(stack, 'Gateway', {
       authorizer: { handler: authorizer },
       routes: ['chat', 'typing'],
@@ -105,7 +116,12 @@ test('every option on (authorizer, custom routes, no PITR, X-Ray tracing, JSON l
       logFormat: 'json',
       accessLogs: true,
     });
-    const appFunction = new lambda.Function(stack, 'AppBackend', { runtime: lambda.Runtime.NODEJS_24_X, code: lambda.Code.fromInline('x'), handler: 'index.handler', role: role('AppBackendRole') });
+    const appFunction = new lambda.Function(stack, 'AppBackend', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      code: lambda.Code.fromInline('x'),
+      handler: 'index.handler',
+      role: role('AppBackendRole'),
+    });
     backend.grantGateway(appFunction);
   });
   assert.deepEqual(findings, []);
@@ -132,9 +148,15 @@ test('every acknowledgement the construct and the app make has a written reason'
   }
   const ids = new Set(acks.map((a) => a.id.replace(/^[Aa]nnotation::/, '')));
   for (const method of ['POST', 'GET', 'DELETE']) {
-    assert.ok([...ids].some((id) => id.startsWith('AwsSolutions-IAM5[Resource::') && id.endsWith(`/prod/${method}/@connections/*]`)), `the ${method} @connections wildcard is acknowledged`);
+    assert.ok(
+      [...ids].some((id) => id.startsWith('AwsSolutions-IAM5[Resource::') && id.endsWith(`/prod/${method}/@connections/*]`)),
+      `the ${method} @connections wildcard is acknowledged`,
+    );
   }
   // The fan-out worker's own: its POST wildcard, and its failure queue having no DLQ (it is one).
   assert.ok(acks.some((a) => a.path.endsWith('/FanoutWorkerFunctionRole') && a.id.includes('/prod/POST/@connections/*]')));
-  assert.deepEqual(acks.filter((a) => a.id.replace(/^[Aa]nnotation::/, '') === 'AwsSolutions-SQS3').map((a) => a.path), ['NagStack/Gateway/FanoutFailures']);
+  assert.deepEqual(
+    acks.filter((a) => a.id.replace(/^[Aa]nnotation::/, '') === 'AwsSolutions-SQS3').map((a) => a.path),
+    ['NagStack/Gateway/FanoutFailures'],
+  );
 });

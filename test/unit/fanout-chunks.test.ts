@@ -5,7 +5,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildChunks, encodeChunkMessage, parseChunk, parseThreshold, queueChunks, resolveFanoutOptions, type FanoutChunk, type FanoutIndexRole } from '../../sdk/Fanout.ts';
+import {
+  buildChunks,
+  encodeChunkMessage,
+  parseChunk,
+  parseThreshold,
+  queueChunks,
+  resolveFanoutOptions,
+  type FanoutChunk,
+  type FanoutIndexRole,
+} from '../../sdk/Fanout.ts';
 import { ConfigurationError, Gateway, GatewayEnvVar, ServiceError, ThrottledError, ValidationError, ForbiddenError } from '../../sdk/index.ts';
 import { MAX_CHUNK_EVENT_BYTES } from '../../sdk/Fanout.ts';
 
@@ -25,9 +34,17 @@ describe('buildChunks', () => {
     ] as const) {
       const list = ids(n);
       const chunks = buildChunks('f', 'sendToGroup', Buffer.from('m'), recipientsOf(list), chunkSize);
-      assert.deepEqual(chunks.map((c) => c.recipients.length), expected, `${n} by ${chunkSize}`);
-      assert.deepEqual(chunks.flatMap((c) => c.recipients), list);
-      for (const [i, c] of chunks.entries()) assert.deepEqual([c.index, c.count, c.fanoutId, c.operation, c.type, c.version], [i, chunks.length, 'f', 'sendToGroup', 'gateway.fanout.chunk', 1]);
+      assert.deepEqual(
+        chunks.map((c) => c.recipients.length),
+        expected,
+        `${n} by ${chunkSize}`,
+      );
+      assert.deepEqual(
+        chunks.flatMap((c) => c.recipients),
+        list,
+      );
+      for (const [i, c] of chunks.entries())
+        assert.deepEqual([c.index, c.count, c.fanoutId, c.operation, c.type, c.version], [i, chunks.length, 'f', 'sendToGroup', 'gateway.fanout.chunk', 1]);
     }
     assert.deepEqual(buildChunks('f', 'sendToAll', Buffer.from('m'), new Map(), 10), []);
   });
@@ -39,7 +56,10 @@ describe('buildChunks', () => {
     for (const c of chunks) assert.ok(size(c) <= MAX_CHUNK_EVENT_BYTES, `${size(c)} bytes`);
     assert.ok(chunks.length >= 6 && chunks.length <= 8, `${chunks.length} chunks`);
     assert.ok(chunks[0]!.recipients.length >= 1400, `${chunks[0]!.recipients.length} ids in a full chunk`);
-    assert.deepEqual(chunks.flatMap((c) => c.recipients), list);
+    assert.deepEqual(
+      chunks.flatMap((c) => c.recipients),
+      list,
+    );
     assert.ok('base64' in chunks[0]!.message);
     // A typical message lets a chunk hold 10,000 ids.
     const small = buildChunks('f', 'sendToAll', Buffer.from('{"type":"news"}'), recipientsOf(list), 10_000);
@@ -53,10 +73,24 @@ describe('buildChunks', () => {
     const both = ids(5, 'b');
     const recipients = new Map<string, Array<{ role: FanoutIndexRole; key: string }>>();
     for (const id of g1) recipients.set(id, [{ role: 'groups', key: 'one' }]);
-    for (const id of both) recipients.set(id, [{ role: 'groups', key: 'one' }, { role: 'groups', key: 'two' }]);
+    for (const id of both)
+      recipients.set(id, [
+        { role: 'groups', key: 'one' },
+        { role: 'groups', key: 'two' },
+      ]);
     for (const id of g2) recipients.set(id, [{ role: 'groups', key: 'two' }]);
     const chunks = buildChunks('f', 'sendToGroup', Buffer.from('m'), recipients, 22);
-    assert.deepEqual(chunks.map((c) => c.via), [[['groups', 'one']], [['groups', 'one'], ['groups', 'two']], [['groups', 'two']]]);
+    assert.deepEqual(
+      chunks.map((c) => c.via),
+      [
+        [['groups', 'one']],
+        [
+          ['groups', 'one'],
+          ['groups', 'two'],
+        ],
+        [['groups', 'two']],
+      ],
+    );
     assert.equal(buildChunks('f', 'sendToAll', Buffer.from('m'), recipientsOf(ids(3)), 10)[0]!.via, undefined);
   });
 
@@ -98,7 +132,11 @@ describe('parseChunk', () => {
       [{ ...valid(), via: [['sessions', 'x']] }, /chunk\.via\[0\]/],
       [{ ...valid(), via: [['groups', '']] }, /chunk\.via\[0\]\[1\] must not be empty/],
     ] as const) {
-      assert.throws(() => parseChunk(bad), (error: unknown) => error instanceof ValidationError && message.test(error.message), String(message));
+      assert.throws(
+        () => parseChunk(bad),
+        (error: unknown) => error instanceof ValidationError && message.test(error.message),
+        String(message),
+      );
     }
   });
 
@@ -106,17 +144,40 @@ describe('parseChunk', () => {
     const [a] = valid().recipients;
     // eslint-disable-next-line no-sparse-arrays
     const holes: unknown[] = [, a];
-    assert.throws(() => parseChunk({ ...valid(), recipients: holes }), (e: unknown) => e instanceof ValidationError && /chunk\.recipients\[0\] is a hole/.test(e.message));
+    assert.throws(
+      () => parseChunk({ ...valid(), recipients: holes }),
+      (e: unknown) => e instanceof ValidationError && /chunk\.recipients\[0\] is a hole/.test(e.message),
+    );
     // eslint-disable-next-line no-sparse-arrays
-    assert.throws(() => parseChunk({ ...valid(), via: [, ['uids', 'u']] }), (e: unknown) => e instanceof ValidationError && /chunk\.via\[0\] must be/.test(e.message));
+    assert.throws(
+      () => parseChunk({ ...valid(), via: [, ['uids', 'u']] }),
+      (e: unknown) => e instanceof ValidationError && /chunk\.via\[0\] must be/.test(e.message),
+    );
     const boom = new TypeError('boom');
-    const getter = Object.defineProperty({ ...valid() }, 'recipients', { get: () => { throw boom; } });
-    assert.throws(() => parseChunk(getter), (e: unknown) => e instanceof ValidationError && e.cause === boom && /chunk\.recipients could not be read: boom/.test(e.message));
+    const getter = Object.defineProperty({ ...valid() }, 'recipients', {
+      get: () => {
+        throw boom;
+      },
+    });
+    assert.throws(
+      () => parseChunk(getter),
+      (e: unknown) => e instanceof ValidationError && e.cause === boom && /chunk\.recipients could not be read: boom/.test(e.message),
+    );
     const { proxy, revoke } = Proxy.revocable({ ...valid() }, {});
     revoke();
-    assert.throws(() => parseChunk(proxy), (e: unknown) => e instanceof ValidationError && /could not be read/.test(e.message));
-    const message = Object.defineProperty({}, 'utf8', { get: () => { throw boom; } });
-    assert.throws(() => parseChunk({ ...valid(), message }), (e: unknown) => e instanceof ValidationError && e.cause === boom);
+    assert.throws(
+      () => parseChunk(proxy),
+      (e: unknown) => e instanceof ValidationError && /could not be read/.test(e.message),
+    );
+    const message = Object.defineProperty({}, 'utf8', {
+      get: () => {
+        throw boom;
+      },
+    });
+    assert.throws(
+      () => parseChunk({ ...valid(), message }),
+      (e: unknown) => e instanceof ValidationError && e.cause === boom,
+    );
   });
 });
 
@@ -156,7 +217,10 @@ describe('queueChunks', () => {
       backoff,
     );
     assert.equal(most, 2);
-    assert.deepEqual(outcome.queued.map((c) => c.index), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      outcome.queued.map((c) => c.index),
+      [0, 1, 2, 3, 4],
+    );
     assert.deepEqual(outcome.failed, []);
   });
 
@@ -182,7 +246,10 @@ describe('queueChunks', () => {
       backoff,
     );
     assert.deepEqual(Object.fromEntries(attempts), { 0: 3, 1: 3, 2: 3, 3: 1, 4: 1 });
-    assert.deepEqual(outcome.queued.map((c) => c.index), [4]);
+    assert.deepEqual(
+      outcome.queued.map((c) => c.index),
+      [4],
+    );
     const [throttled, server, network, denied] = outcome.failed.map((f) => f.error);
     assert.ok(throttled instanceof ThrottledError && throttled.statusCode === 429);
     assert.ok(server instanceof ServiceError && server.statusCode === 500 && server.errorType === 'ServiceException');
@@ -193,7 +260,11 @@ describe('queueChunks', () => {
 });
 
 describe('configuration', () => {
-  const base = { callbackUrl: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod', tables: { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' }, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };
+  const base = {
+    callbackUrl: 'https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod',
+    tables: { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' },
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+  };
 
   test('fanout options out of range are ConfigurationErrors naming the option', () => {
     for (const [fanout, message] of [
@@ -205,7 +276,11 @@ describe('configuration', () => {
       [{ functionName: 'w', maxRetries: -1 }, /fanout\.maxRetries/],
       ['worker', /fanout must be an object or false/],
     ] as const) {
-      assert.throws(() => new Gateway({ ...base, fanout: fanout as never }), (error: unknown) => error instanceof ConfigurationError && message.test(error.message), String(message));
+      assert.throws(
+        () => new Gateway({ ...base, fanout: fanout as never }),
+        (error: unknown) => error instanceof ConfigurationError && message.test(error.message),
+        String(message),
+      );
     }
   });
 

@@ -18,7 +18,18 @@ function fakeGateway(report: Partial<ChunkReport> | Error, seen: Array<{ event: 
     async deliverChunk(event: unknown, options: DeliverChunkOptions) {
       seen.push({ event, options });
       if (report instanceof Error) throw report;
-      return { fanoutId: 'f-1', index: 2, count: 5, operation: 'sendToGroup', rounds: 1, recipients: 3, sent: [], gone: [], failed: [], ...report } as ChunkReport;
+      return {
+        fanoutId: 'f-1',
+        index: 2,
+        count: 5,
+        operation: 'sendToGroup',
+        rounds: 1,
+        recipients: 3,
+        sent: [],
+        gone: [],
+        failed: [],
+        ...report,
+      } as ChunkReport;
     },
   } as unknown as Gateway;
 }
@@ -49,7 +60,23 @@ describe('fan-out worker', () => {
       rounds: 3,
       outcome: 'delivered',
     });
-    assert.deepEqual({ ...result, durationMs: 0 }, { fanoutId: 'f-1', chunk: 2, chunks: 5, operation: 'sendToGroup', recipients: 3, sent: 1, gone: 1, failed: 1, failedCodes: { THROTTLED: 1 }, rounds: 3, durationMs: 0, outcome: 'delivered' });
+    assert.deepEqual(
+      { ...result, durationMs: 0 },
+      {
+        fanoutId: 'f-1',
+        chunk: 2,
+        chunks: 5,
+        operation: 'sendToGroup',
+        recipients: 3,
+        sent: 1,
+        gone: 1,
+        failed: 1,
+        failedCodes: { THROTTLED: 1 },
+        rounds: 3,
+        durationMs: 0,
+        outcome: 'delivered',
+      },
+    );
   });
 
   test('only gone recipients is a delivered chunk, not a failure', async () => {
@@ -64,7 +91,12 @@ describe('fan-out worker', () => {
       gateway: fakeGateway({ failed: [A, B, C].map((connectionId) => ({ connectionId, error: forbidden })) }),
       log: (line) => lines.push(line),
     });
-    await assert.rejects(handler({}), (error: unknown) => error instanceof FanoutChunkFailedError && /chunk 3\/5 of fan-out f-1 delivered nothing \(3 FORBIDDEN\); first error: POST @connections answered 403/.test(error.message));
+    await assert.rejects(
+      handler({}),
+      (error: unknown) =>
+        error instanceof FanoutChunkFailedError &&
+        /chunk 3\/5 of fan-out f-1 delivered nothing \(3 FORBIDDEN\); first error: POST @connections answered 403/.test(error.message),
+    );
     assert.deepEqual([lines[0]!.outcome, lines[0]!.failedIds], ['failed', [A, B, C]]);
   });
 
@@ -75,7 +107,13 @@ describe('fan-out worker', () => {
 
   test('passes the invocation deadline minus the margin, and the round settings, to deliverChunk', async () => {
     const seen: Array<{ event: unknown; options: DeliverChunkOptions }> = [];
-    const handler = createFanoutWorkerHandler({ gateway: fakeGateway({ sent: [A] }, seen), log: () => {}, extraRounds: 1, roundDelayMs: 50, deadlineMarginMs: 2000 });
+    const handler = createFanoutWorkerHandler({
+      gateway: fakeGateway({ sent: [A] }, seen),
+      log: () => {},
+      extraRounds: 1,
+      roundDelayMs: 50,
+      deadlineMarginMs: 2000,
+    });
     const before = Date.now();
     await handler({ e: 1 }, { getRemainingTimeInMillis: () => 30_000 });
     const after = Date.now();

@@ -27,12 +27,26 @@ describe('sessionUseOf', () => {
       assert.equal(sessionUseOf(fn(source)), source.includes('"ctx"') ? 'maybe' : 'unused', source);
     }
     // A method, a static method of a class, and esbuild's minified output of an arrow.
-    assert.equal(sessionUseOf({ onMessage(_id: string, m: string, ctx: { sendToCurrentClient(m: string): void }) { ctx.sendToCurrentClient(m); } }.onMessage), 'unused');
+    assert.equal(
+      sessionUseOf(
+        {
+          onMessage(_id: string, m: string, ctx: { sendToCurrentClient(m: string): void }) {
+            ctx.sendToCurrentClient(m);
+          },
+        }.onMessage,
+      ),
+      'unused',
+    );
     class Events {
-      static onMessage(_id: string, m: string, ctx: { sendToCurrentClient(m: string): void }) { ctx.sendToCurrentClient(m); }
+      static onMessage(_id: string, m: string, ctx: { sendToCurrentClient(m: string): void }) {
+        ctx.sendToCurrentClient(m);
+      }
     }
     assert.equal(sessionUseOf(Events.onMessage), 'unused');
-    const minified = transformSync('export const onMessage = async (id, message, ctx) => { await ctx.sendToCurrentClient(message) }', { minify: true, format: 'cjs' }).code;
+    const minified = transformSync('export const onMessage = async (id, message, ctx) => { await ctx.sendToCurrentClient(message) }', {
+      minify: true,
+      format: 'cjs',
+    }).code;
     const module = { exports: {} as Record<string, (...args: never[]) => unknown> };
     new Function('exports', 'module', minified)(module.exports, module);
     assert.equal(sessionUseOf(module.exports.onMessage!), 'unused', minified);
@@ -68,7 +82,11 @@ describe('sessionUseOf', () => {
     assert.equal(sessionUseOf(((_a: string, _b: string, ctx: { session: object }) => ctx.session).bind(null)), 'maybe', 'a bound function shows no source');
     assert.equal(sessionUseOf(Math.max as never), 'maybe', 'native code');
     // A computed method name may hold a parenthesis before the parameter list.
-    const computed = { [`on${String('Message')}`](_id: string, _m: string, ctx: { session: object }) { return ctx.session; } };
+    const computed = {
+      [`on${String('Message')}`](_id: string, _m: string, ctx: { session: object }) {
+        return ctx.session;
+      },
+    };
     assert.equal(sessionUseOf(fn('(() => { const f = () => "x"; return { [f(1)](id, m, ctx) { return ctx.session } }.x; })()')), 'maybe');
     assert.equal(sessionUseOf(computed.onMessage!), 'maybe');
     assert.equal(sessionUseOf(new Proxy(() => {}, {}) as never), 'maybe', 'a proxy');

@@ -145,7 +145,13 @@ describe('finding the callbacks of an Events module', () => {
     assert.deepEqual(Object.keys(named), ['onMessage']);
     const fromDefault = resolveEvents({ default: { onClose: () => 'default' } });
     assert.deepEqual(Object.keys(fromDefault), ['onClose']);
-    const fromEventsExport = resolveEvents({ Events: class { static onConnect() { return 'Events'; } } });
+    const fromEventsExport = resolveEvents({
+      Events: class {
+        static onConnect() {
+          return 'Events';
+        }
+      },
+    });
     assert.deepEqual(Object.keys(fromEventsExport), ['onConnect']);
 
     const fromClass = resolveEvents(classEventsModule);
@@ -199,7 +205,10 @@ describe('the init sender', () => {
     assert.equal(result.outcome, 'sent');
     assert.equal(result.delivered, 2);
     assert.equal(result.attempts, 4);
-    assert.deepEqual(posts.map((p) => p.data), ['init', 'welcome']);
+    assert.deepEqual(
+      posts.map((p) => p.data),
+      ['init', 'welcome'],
+    );
     assert.ok(posts.every((p) => p.connectionId === CONNECTION_ID));
   });
 
@@ -222,7 +231,9 @@ describe('the init sender', () => {
 
   test('stops when its own invocation is about to time out', async () => {
     const { client } = scriptedManagement(Array(50).fill('gone'));
-    const result = await createInitSenderHandler({ management: client, backoff: fastBackoff, log: quiet })(event(['init']), { getRemainingTimeInMillis: () => 100 });
+    const result = await createInitSenderHandler({ management: client, backoff: fastBackoff, log: quiet })(event(['init']), {
+      getRemainingTimeInMillis: () => 100,
+    });
     assert.equal(result.outcome, 'expired');
   });
 
@@ -240,7 +251,11 @@ describe('the init sender', () => {
     assert.equal(verifyResumeToken(key, CONNECTION_ID, init.bind_token), false, 'a bind token is no resume token');
     // Recovery off (window 0): no resume token, the cut is still told.
     const off = scriptedManagement(['ok']);
-    await createInitSenderHandler({ management: off.client, backoff: fastBackoff, bindTokenKey: { key: async () => key }, log: quiet })({ ...event([]), init: true, recovery: { cutAt, windowMs: 0 } });
+    await createInitSenderHandler({ management: off.client, backoff: fastBackoff, bindTokenKey: { key: async () => key }, log: quiet })({
+      ...event([]),
+      init: true,
+      recovery: { cutAt, windowMs: 0 },
+    });
     assert.deepEqual(Object.keys(JSON.parse(off.posts[0]!.data)), ['type', 'client_id', 'bind_token', 'cut_in']);
   });
 
@@ -277,10 +292,14 @@ describe('the init sender', () => {
   });
 
   test('a 410 after a delivered message means gone; other errors are reported, not thrown (no async retry resends)', async () => {
-    const afterFirst = await createInitSenderHandler({ management: scriptedManagement(['ok', 'gone']).client, backoff: fastBackoff, log: quiet })(event(['a', 'b']));
+    const afterFirst = await createInitSenderHandler({ management: scriptedManagement(['ok', 'gone']).client, backoff: fastBackoff, log: quiet })(
+      event(['a', 'b']),
+    );
     assert.deepEqual([afterFirst.outcome, afterFirst.delivered], ['gone', 1]);
     const logged: string[] = [];
-    const failed = await createInitSenderHandler({ management: scriptedManagement(['boom']).client, backoff: fastBackoff, log: (m) => logged.push(m) })(event(['a']));
+    const failed = await createInitSenderHandler({ management: scriptedManagement(['boom']).client, backoff: fastBackoff, log: (m) => logged.push(m) })(
+      event(['a']),
+    );
     assert.equal(failed.outcome, 'failed');
     assert.equal(logged.length, 1);
   });
@@ -350,7 +369,10 @@ describe('$connect', () => {
     const handler = createConnectHandler({ events, gateway, lambda: lambda.client, initFunction: 'init-fn', initMessage: true, log: quiet });
     const started = Date.now();
     assert.deepEqual(await handler(connectEvent({ token: ['t1'] }), lambdaContext), { statusCode: 200 });
-    assert.deepEqual(calls[0], ['registerConnection', { connectionId: CONNECTION_ID, connectedAt: 1_731_324_924_553, sourceIp: '49.105.91.154', userAgent: 'Mozilla/5.0' }]);
+    assert.deepEqual(calls[0], [
+      'registerConnection',
+      { connectionId: CONNECTION_ID, connectedAt: 1_731_324_924_553, sourceIp: '49.105.91.154', userAgent: 'Mozilla/5.0' },
+    ]);
     assert.deepEqual(calls[1], ['updateSession', CONNECTION_ID, { token: 't1' }]);
     assert.equal(lambda.invocations.length, 1);
     const [invocation] = lambda.invocations;
@@ -365,7 +387,15 @@ describe('$connect', () => {
   test('?gw=1 (the browser client): the connection is stored as enveloped, and the init sender is told when the gateway will cut it and the recovery window', async () => {
     const { gateway, calls } = fakeGateway();
     const lambda = fakeLambda();
-    const handler = createConnectHandler({ events: {}, gateway: Object.assign(gateway, { recoveryWindowSeconds: 120 }), lambda: lambda.client, initFunction: 'init-fn', initMessage: true, connectionMaxAgeMs: 5_000, log: quiet });
+    const handler = createConnectHandler({
+      events: {},
+      gateway: Object.assign(gateway, { recoveryWindowSeconds: 120 }),
+      lambda: lambda.client,
+      initFunction: 'init-fn',
+      initMessage: true,
+      connectionMaxAgeMs: 5_000,
+      log: quiet,
+    });
     assert.deepEqual(await handler(connectEvent({ gw: ['1'] }), lambdaContext), { statusCode: 200 });
     assert.equal((calls[0]![1] as { envelope?: boolean }).envelope, true);
     assert.deepEqual(lambda.invocations[0]!.payload.recovery, { cutAt: 1_731_324_924_553 + 5_000, windowMs: 120_000 });
@@ -395,8 +425,14 @@ describe('$connect', () => {
     const handler = createConnectHandler({ events, gateway, lambda: lambda.client, initFunction: 'init-fn', initMessage: true, log: quiet });
     assert.deepEqual(await handler(connectEvent(), lambdaContext), { statusCode: 200 });
     assert.equal(refused.length, 2);
-    assert.ok(refused.every((e) => e instanceof PayloadTooLargeError && e.code === 'PAYLOAD_TOO_LARGE'), '131073 ASCII bytes, and 43,691 three-byte characters');
-    assert.deepEqual(lambda.invocations[0]!.payload.messages.map((m: string) => m.length), [131072, 5]);
+    assert.ok(
+      refused.every((e) => e instanceof PayloadTooLargeError && e.code === 'PAYLOAD_TOO_LARGE'),
+      '131073 ASCII bytes, and 43,691 three-byte characters',
+    );
+    assert.deepEqual(
+      lambda.invocations[0]!.payload.messages.map((m: string) => m.length),
+      [131072, 5],
+    );
   });
 
   test('a queue that would pass the 1 MB of an asynchronous invocation throws LimitExceededError; what was queued is sent; uncaught, the connection is refused', async () => {
@@ -411,15 +447,29 @@ describe('$connect', () => {
         }
       },
     };
-    await createConnectHandler({ events, gateway: fakeGateway().gateway, lambda: lambda.client, initFunction: 'init-fn', initMessage: true, log: quiet })(connectEvent(), lambdaContext);
+    await createConnectHandler({ events, gateway: fakeGateway().gateway, lambda: lambda.client, initFunction: 'init-fn', initMessage: true, log: quiet })(
+      connectEvent(),
+      lambdaContext,
+    );
     assert.ok(thrown instanceof LimitExceededError && thrown.code === 'LIMIT_EXCEEDED' && /1048576 bytes Lambda accepts/.test(thrown.message), String(thrown));
     const invocation = lambda.invocations[0]!;
     assert.equal(invocation.payload.messages.length, 8, '8 messages of 120,000 bytes fit, the 9th does not');
     assert.ok(Buffer.byteLength(JSON.stringify(invocation.payload)) <= MAX_ASYNC_INVOKE_BYTES);
 
     const uncaught = fakeGateway();
-    const events2: GatewayEvents = { onConnect: (_id, ctx) => { for (let i = 0; i < 20; i++) ctx.sendToCurrentClient('y'.repeat(120_000)); } };
-    const handler = createConnectHandler({ events: events2, gateway: uncaught.gateway, lambda: fakeLambda().client, initFunction: 'init-fn', initMessage: true, log: quiet });
+    const events2: GatewayEvents = {
+      onConnect: (_id, ctx) => {
+        for (let i = 0; i < 20; i++) ctx.sendToCurrentClient('y'.repeat(120_000));
+      },
+    };
+    const handler = createConnectHandler({
+      events: events2,
+      gateway: uncaught.gateway,
+      lambda: fakeLambda().client,
+      initFunction: 'init-fn',
+      initMessage: true,
+      log: quiet,
+    });
     await assert.rejects(handler(connectEvent(), lambdaContext), LimitExceededError);
     assert.deepEqual(uncaught.names(), ['registerConnection', 'unregisterConnection'], 'a failed $connect leaves nothing behind (API Gateway answers 502)');
   });
@@ -427,7 +477,10 @@ describe('$connect', () => {
   test('the seed module: init only, and no session write', async () => {
     const { gateway, names } = fakeGateway();
     const lambda = fakeLambda();
-    await createConnectHandler({ events: defaultEvents, gateway, lambda: lambda.client, initFunction: 'f', initMessage: true, log: quiet })(connectEvent(), lambdaContext);
+    await createConnectHandler({ events: defaultEvents, gateway, lambda: lambda.client, initFunction: 'f', initMessage: true, log: quiet })(
+      connectEvent(),
+      lambdaContext,
+    );
     assert.deepEqual(names(), ['registerConnection']);
     assert.equal(lambda.invocations[0]!.payload.init, true);
     assert.deepEqual(lambda.invocations[0]!.payload.messages, []);
@@ -435,15 +488,29 @@ describe('$connect', () => {
 
   test('with the init message off and nothing queued, nothing is invoked', async () => {
     const lambda = fakeLambda();
-    await createConnectHandler({ events: {}, gateway: fakeGateway().gateway, lambda: lambda.client, initFunction: 'f', initMessage: false, log: quiet })(connectEvent(), lambdaContext);
+    await createConnectHandler({ events: {}, gateway: fakeGateway().gateway, lambda: lambda.client, initFunction: 'f', initMessage: false, log: quiet })(
+      connectEvent(),
+      lambdaContext,
+    );
     assert.equal(lambda.invocations.length, 0);
   });
 
   test('a refusal answers its status, removes the connection again and sends nothing', async () => {
-    for (const [decision, status] of [[false, 403], [{ statusCode: 401 }, 401], [{ statusCode: 429, headers: { 'Retry-After': '1' } }, 429]] as const) {
+    for (const [decision, status] of [
+      [false, 403],
+      [{ statusCode: 401 }, 401],
+      [{ statusCode: 429, headers: { 'Retry-After': '1' } }, 429],
+    ] as const) {
       const { gateway, names } = fakeGateway();
       const lambda = fakeLambda();
-      const handler = createConnectHandler({ events: { onWebSocketConnect: () => decision }, gateway, lambda: lambda.client, initFunction: 'f', initMessage: true, log: quiet });
+      const handler = createConnectHandler({
+        events: { onWebSocketConnect: () => decision },
+        gateway,
+        lambda: lambda.client,
+        initFunction: 'f',
+        initMessage: true,
+        log: quiet,
+      });
       assert.deepEqual(await handler(connectEvent(), lambdaContext), { statusCode: status });
       assert.deepEqual(names(), ['registerConnection', 'unregisterConnection']);
       assert.equal(lambda.invocations.length, 0);
@@ -454,7 +521,10 @@ describe('$connect', () => {
     const { gateway, names } = fakeGateway();
     let reached = false;
     const events: GatewayEvents = { onConnect: (_id, ctx) => ctx.closeCurrentClient(), onWebSocketConnect: () => void (reached = true) };
-    const result = await createConnectHandler({ events, gateway, lambda: fakeLambda().client, initFunction: 'f', initMessage: true, log: quiet })(connectEvent(), lambdaContext);
+    const result = await createConnectHandler({ events, gateway, lambda: fakeLambda().client, initFunction: 'f', initMessage: true, log: quiet })(
+      connectEvent(),
+      lambdaContext,
+    );
     assert.deepEqual(result, { statusCode: 403 });
     assert.equal(reached, false);
     assert.deepEqual(names(), ['registerConnection', 'unregisterConnection']);
@@ -462,20 +532,41 @@ describe('$connect', () => {
 
   test('response headers (a subprotocol) go back on the 101', async () => {
     const events: GatewayEvents = { onWebSocketConnect: () => ({ statusCode: 200, headers: { 'Sec-WebSocket-Protocol': 'chat.v1' } }) };
-    const result = await createConnectHandler({ events, gateway: fakeGateway().gateway, lambda: fakeLambda().client, initFunction: 'f', initMessage: true, log: quiet })(connectEvent(), lambdaContext);
+    const result = await createConnectHandler({
+      events,
+      gateway: fakeGateway().gateway,
+      lambda: fakeLambda().client,
+      initFunction: 'f',
+      initMessage: true,
+      log: quiet,
+    })(connectEvent(), lambdaContext);
     assert.deepEqual(result, { statusCode: 200, headers: { 'Sec-WebSocket-Protocol': 'chat.v1' } });
   });
 
   test('a throwing callback removes the connection and fails the invocation (API Gateway answers 502)', async () => {
     const { gateway, names } = fakeGateway();
-    const handler = createConnectHandler({ events: { onConnect: () => { throw new Error('nope'); } }, gateway, lambda: fakeLambda().client, initFunction: 'f', initMessage: true, log: quiet });
+    const handler = createConnectHandler({
+      events: {
+        onConnect: () => {
+          throw new Error('nope');
+        },
+      },
+      gateway,
+      lambda: fakeLambda().client,
+      initFunction: 'f',
+      initMessage: true,
+      log: quiet,
+    });
     await assert.rejects(handler(connectEvent(), lambdaContext), /nope/);
     assert.deepEqual(names(), ['registerConnection', 'unregisterConnection']);
   });
 
   test('when the init sender cannot be invoked, the connection is refused with 500 so the browser reconnects', async () => {
     const { gateway, names } = fakeGateway();
-    const result = await createConnectHandler({ events: {}, gateway, lambda: fakeLambda(true).client, initFunction: 'f', initMessage: true, log: quiet })(connectEvent(), lambdaContext);
+    const result = await createConnectHandler({ events: {}, gateway, lambda: fakeLambda(true).client, initFunction: 'f', initMessage: true, log: quiet })(
+      connectEvent(),
+      lambdaContext,
+    );
     assert.deepEqual(result, { statusCode: 500 });
     assert.deepEqual(names(), ['registerConnection', 'unregisterConnection']);
   });
@@ -544,7 +635,9 @@ describe('messages', () => {
   test('a client that left while onMessage ran: the session is dropped, not an error', async () => {
     const { gateway } = fakeGateway({ session: {}, updateError: new ConnectionGoneError(CONNECTION_ID) });
     const logged: string[] = [];
-    const result = await createMessageHandler({ events: { onMessage: (_id, _m, ctx) => void (ctx.session.x = 1) }, gateway, log: (m) => logged.push(m) })(messageEvent('x'));
+    const result = await createMessageHandler({ events: { onMessage: (_id, _m, ctx) => void (ctx.session.x = 1) }, gateway, log: (m) => logged.push(m) })(
+      messageEvent('x'),
+    );
     assert.deepEqual(result, { statusCode: 200 });
     assert.equal(logged.length, 1);
   });
@@ -578,7 +671,11 @@ describe('$disconnect', () => {
 
 test('handler settings: the init message is on unless GATEWAY_INIT_MESSAGE is false', () => {
   assert.deepEqual(handlerSettings({}), { initFunction: undefined, initMessage: true, connectionMaxAgeMs: 7_200_000 });
-  assert.deepEqual(handlerSettings({ [LambdaEnvVar.initFunction]: 'fn', [LambdaEnvVar.initMessage]: 'FALSE' }), { initFunction: 'fn', initMessage: false, connectionMaxAgeMs: 7_200_000 });
+  assert.deepEqual(handlerSettings({ [LambdaEnvVar.initFunction]: 'fn', [LambdaEnvVar.initMessage]: 'FALSE' }), {
+    initFunction: 'fn',
+    initMessage: false,
+    connectionMaxAgeMs: 7_200_000,
+  });
   // A local gateway with a lowered age limit says so; anything else is AWS's 2 hours.
   assert.equal(handlerSettings({ [LambdaEnvVar.connectionMaxAge]: '5000' }).connectionMaxAgeMs, 5000);
   assert.equal(handlerSettings({ [LambdaEnvVar.connectionMaxAge]: 'soon' }).connectionMaxAgeMs, 7_200_000);

@@ -21,7 +21,7 @@ test('no esbuild next to aws-cdk-lib and none on PATH: the install command, befo
   assert.throws(() => assertBundlingPeers(lookup), /local esbuild .*Docker is never used.*run `npm install --save-dev esbuild`$/);
 });
 
-test('the bundled Lambdas\' optional peers are named, with esbuild when both are missing', () => {
+test("the bundled Lambdas' optional peers are named, with esbuild when both are missing", () => {
   assert.deepEqual([...BUNDLED_PEERS], ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-secrets-manager', '@aws-lambda-powertools/metrics']);
   const onlySecrets = (name: string) => (name === '@aws-sdk/client-secrets-manager' ? notFound() : found(name));
   assert.deepEqual(missingBundlingPeers({ ...everything, resolvePeer: onlySecrets }), ['@aws-sdk/client-secrets-manager']);
@@ -34,7 +34,7 @@ test('the bundled Lambdas\' optional peers are named, with esbuild when both are
 });
 
 // The real lookup also finds @aws-lambda-powertools/metrics, whose exports have no ./package.json.
-test('esbuild on PATH or next to aws-cdk-lib passes, and the real lookup finds this repository\'s install', () => {
+test("esbuild on PATH or next to aws-cdk-lib passes, and the real lookup finds this repository's install", () => {
   assert.deepEqual(missingBundlingPeers({ ...everything, esbuildFromCdk: notFound, esbuildOnPath: () => true }), []);
   assert.deepEqual(missingBundlingPeers(everything), []);
   assert.doesNotThrow(() => assertBundlingPeers());
@@ -42,10 +42,16 @@ test('esbuild on PATH or next to aws-cdk-lib passes, and the real lookup finds t
 
 test('the command names the missing local gateway peers and how to install them', () => {
   assert.deepEqual([...LOCAL_GATEWAY_PEERS], ['dynalite', 'ws', '@aws-sdk/client-apigatewaymanagementapi']);
-  assert.deepEqual(missingLocalPeers((specifier) => (specifier.startsWith('ws/') ? notFound() : specifier)), ['ws']);
+  assert.deepEqual(
+    missingLocalPeers((specifier) => (specifier.startsWith('ws/') ? notFound() : specifier)),
+    ['ws'],
+  );
   assert.deepEqual(missingLocalPeers(notFound), ['dynalite', 'ws', '@aws-sdk/client-apigatewaymanagementapi']);
   assert.deepEqual(missingLocalPeers(), []);
   assert.equal(missingPeersMessage(['ws']), 'The local gateway needs ws, which this install does not have: npm install --save-dev ws');
   assert.match(missingPeersMessage([...LOCAL_GATEWAY_PEERS]), /needs dynalite, ws and @aws-sdk\/client-apigatewaymanagementapi, /);
-  assert.equal(missingPeersMessage(['dynalite', 'ws']), 'The local gateway needs dynalite and ws, which this install does not have: npm install --save-dev dynalite ws');
+  assert.equal(
+    missingPeersMessage(['dynalite', 'ws']),
+    'The local gateway needs dynalite and ws, which this install does not have: npm install --save-dev dynalite ws',
+  );
 });

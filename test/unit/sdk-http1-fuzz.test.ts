@@ -49,7 +49,13 @@ const answerArbitrary = fc.record({
   twist: fc.option(fc.constantFrom(...FRAMING_TWISTS), { freq: 2 }),
   mutations: fc.oneof(
     { weight: 2, arbitrary: fc.constant([]) },
-    { weight: 3, arbitrary: fc.array(fc.record({ at: fc.nat(), kind: fc.constantFrom('insert', 'replace', 'delete'), byte: fc.constantFrom(...INTERESTING) }), { minLength: 1, maxLength: 3 }) },
+    {
+      weight: 3,
+      arbitrary: fc.array(fc.record({ at: fc.nat(), kind: fc.constantFrom('insert', 'replace', 'delete'), byte: fc.constantFrom(...INTERESTING) }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+    },
   ),
 });
 

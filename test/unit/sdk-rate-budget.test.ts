@@ -9,7 +9,15 @@ import type { AddressInfo } from 'node:net';
 import { ConnectionsApi, type CallOptions } from '../../sdk/ConnectionsApi.ts';
 import { CredentialCache } from '../../sdk/CredentialCache.ts';
 import { RateLimiter, checkRateLimit } from '../../sdk/RateLimiter.ts';
-import { buildChunks, chunkRate, parseChunk, resolveFanoutOptions, MAX_CHUNK_EVENT_BYTES, type FanoutInvoker, type FanoutInvokeCommand } from '../../sdk/Fanout.ts';
+import {
+  buildChunks,
+  chunkRate,
+  parseChunk,
+  resolveFanoutOptions,
+  MAX_CHUNK_EVENT_BYTES,
+  type FanoutInvoker,
+  type FanoutInvokeCommand,
+} from '../../sdk/Fanout.ts';
 import { ConfigurationError, ForbiddenError, Gateway, ThrottledError, ValidationError } from '../../sdk/index.ts';
 import { EMPTY_PAYLOAD_HASH } from '../../sdk/sigv4.ts';
 
@@ -61,10 +69,17 @@ test('RateLimiter: a rested bucket lets `burst` go at once, then one request eve
   const granted: Array<[number, number]> = [];
   const all = [0, 1, 2, 3, 4].map((i) => limiter.take().then((ok) => ok && granted.push([i, clock.now()])));
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(granted, [[0, 1000], [1, 1000], [2, 1000]]);
+  assert.deepEqual(granted, [
+    [0, 1000],
+    [1, 1000],
+    [2, 1000],
+  ]);
   await clock.advance(1_300);
   await Promise.all(all);
-  assert.deepEqual(granted.slice(3), [[3, 1100], [4, 1200]]);
+  assert.deepEqual(granted.slice(3), [
+    [3, 1100],
+    [4, 1200],
+  ]);
   // A rested bucket holds no more than its burst, however long it rested.
   await clock.advance(60_000);
   const at = [1, 2, 3, 4].map(() => limiter.take());
@@ -122,7 +137,7 @@ test("each chunk's share is the budget over the chunks that may run at once, nev
   assert.equal(chunkRate(1, 100_000, undefined), 0.001, 'a floor, so that a chunk always moves');
 });
 
-test("chunks carry their rate within the size bound, and a worker refuses a malformed one", async () => {
+test('chunks carry their rate within the size bound, and a worker refuses a malformed one', async () => {
   const ids = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(15, 'A')}=`);
   const recipients = new Map(ids.map((id) => [id, []]));
   const chunks = buildChunks('f', 'sendToAll', Buffer.from('x'.repeat(100_000)), recipients, 10_000);
@@ -134,11 +149,22 @@ test("chunks carry their rate within the size bound, and a worker refuses a malf
 
   // The queued chunks, as the worker receives them.
   const sent: unknown[] = [];
-  const lambda: FanoutInvoker = { send: async (command: FanoutInvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload).toString())), { StatusCode: 202 }) };
-  const gateway = new Gateway({ callbackUrl: 'http://127.0.0.1:9/local', tables, region: 'us-east-1', credentials, fanout: { functionName: 'w', lambda, threshold: 0, chunkSize: 10, rateLimit: 90, maxConcurrentChunks: 2 } });
+  const lambda: FanoutInvoker = {
+    send: async (command: FanoutInvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload).toString())), { StatusCode: 202 }),
+  };
+  const gateway = new Gateway({
+    callbackUrl: 'http://127.0.0.1:9/local',
+    tables,
+    region: 'us-east-1',
+    credentials,
+    fanout: { functionName: 'w', lambda, threshold: 0, chunkSize: 10, rateLimit: 90, maxConcurrentChunks: 2 },
+  });
   const report = await gateway.sendToAll('hi', { clientIds: ids.slice(0, 30) });
   assert.equal(report.queued?.chunkRate, 45);
-  assert.deepEqual(sent.map((c) => (c as { rate: number }).rate), [45, 45, 45]);
+  assert.deepEqual(
+    sent.map((c) => (c as { rate: number }).rate),
+    [45, 45, 45],
+  );
   gateway.destroy();
 });
 
@@ -146,27 +172,41 @@ test('options and variables that set the budget, and their errors', () => {
   const client = { region: 'us-east-1' };
   assert.equal(resolveFanoutOptions({ functionName: 'w' }, client).rateLimit, 2000);
   assert.equal(resolveFanoutOptions({ functionName: 'w' }, client).maxConcurrentChunks, undefined);
-  for (const rateLimit of [0, -1, Number.NaN, 2_000_000, '10']) assert.throws(() => resolveFanoutOptions({ functionName: 'w', rateLimit: rateLimit as number }, client), /fanout\.rateLimit/);
-  for (const maxConcurrentChunks of [0, 1.5, '2']) assert.throws(() => resolveFanoutOptions({ functionName: 'w', maxConcurrentChunks: maxConcurrentChunks as number }, client), /fanout\.maxConcurrentChunks/);
+  for (const rateLimit of [0, -1, Number.NaN, 2_000_000, '10'])
+    assert.throws(() => resolveFanoutOptions({ functionName: 'w', rateLimit: rateLimit as number }, client), /fanout\.rateLimit/);
+  for (const maxConcurrentChunks of [0, 1.5, '2'])
+    assert.throws(() => resolveFanoutOptions({ functionName: 'w', maxConcurrentChunks: maxConcurrentChunks as number }, client), /fanout\.maxConcurrentChunks/);
   const base = { callbackUrl: 'http://127.0.0.1:9/local', tables, region: 'us-east-1', credentials };
-  for (const sendRate of [0, -5, Number.POSITIVE_INFINITY, '100', true]) assert.throws(() => new Gateway({ ...base, sendRate: sendRate as number }), /sendRate/);
+  for (const sendRate of [0, -5, Number.POSITIVE_INFINITY, '100', true])
+    assert.throws(() => new Gateway({ ...base, sendRate: sendRate as number }), /sendRate/);
   for (const name of ['throttleBaseDelayMs', 'throttleMaxDelayMs']) assert.throws(() => new Gateway({ ...base, [name]: -1 }), new RegExp(name));
   new Gateway({ ...base, sendRate: false }).destroy();
 
   const env = FANOUT_ENV;
-  assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_RATE: 'fast' }), /GATEWAY_FANOUT_RATE must be a positive number of requests per second, got "fast"/);
+  assert.throws(
+    () => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_RATE: 'fast' }),
+    /GATEWAY_FANOUT_RATE must be a positive number of requests per second, got "fast"/,
+  );
   assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_RATE: '0' }), /GATEWAY_FANOUT_RATE/);
-  assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_CONCURRENCY: '2.5' }), /GATEWAY_FANOUT_CONCURRENCY must be a whole number of chunks/);
+  assert.throws(
+    () => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_CONCURRENCY: '2.5' }),
+    /GATEWAY_FANOUT_CONCURRENCY must be a whole number of chunks/,
+  );
   assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_CONCURRENCY: '0' }), /fanout\.maxConcurrentChunks/);
   Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_FANOUT_RATE: '750.5', GATEWAY_FANOUT_CONCURRENCY: '4' }).destroy();
-  assert.throws(() => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_SEND_RATE: 'unlimited' }), /GATEWAY_SEND_RATE must be a positive number of requests per second, got "unlimited"/);
+  assert.throws(
+    () => Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_SEND_RATE: 'unlimited' }),
+    /GATEWAY_SEND_RATE must be a positive number of requests per second, got "unlimited"/,
+  );
   Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_SEND_RATE: 'off' }).destroy();
   Gateway.fromEnv({ credentials, region: 'us-east-1' }, { ...env, GATEWAY_SEND_RATE: '500' }).destroy();
 });
 
 test('fromEnv hands the budget and the reservation to every chunk', async () => {
   const sent: Array<{ rate: number }> = [];
-  const lambda: FanoutInvoker = { send: async (command: FanoutInvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload).toString())), { StatusCode: 202 }) };
+  const lambda: FanoutInvoker = {
+    send: async (command: FanoutInvokeCommand) => (sent.push(JSON.parse(Buffer.from(command.input.Payload).toString())), { StatusCode: 202 }),
+  };
   const env = { ...FANOUT_ENV, GATEWAY_FANOUT_THRESHOLD: '0', GATEWAY_FANOUT_RATE: '300', GATEWAY_FANOUT_CONCURRENCY: '3' };
   const gateway = Gateway.fromEnv({ credentials, region: 'us-east-1' }, env);
   // fromEnv builds its own LambdaClient; swap the invoker for one that records.
@@ -174,7 +214,10 @@ test('fromEnv hands the budget and the reservation to every chunk', async () => 
   const ids = Array.from({ length: 5000 }, (_, i) => `${String(i).padStart(15, 'B')}=`);
   await gateway.sendToAll('hi', { clientIds: ids });
   assert.equal(sent.length, 5);
-  assert.ok(sent.every((c) => c.rate === 100), '300/s over the 3 chunks that may run at once');
+  assert.ok(
+    sent.every((c) => c.rate === 100),
+    '300/s over the 3 chunks that may run at once',
+  );
   gateway.destroy();
 });
 
@@ -184,7 +227,7 @@ async function scripted(answers: Array<(req: IncomingMessage, res: ServerRespons
   const server = createServer((req, res) => {
     seen.push({ amzDate: String(req.headers['x-amz-date']) });
     req.resume();
-    (answers[Math.min(seen.length - 1, answers.length - 1)]!)(req, res);
+    answers[Math.min(seen.length - 1, answers.length - 1)]!(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -214,7 +257,14 @@ const answer =
     res.writeHead(status, { ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}), 'content-type': 'application/json', ...headers });
     res.end(message ? JSON.stringify({ message }) : '');
   };
-const expired = (serverMs: number) => answer(403, 'InvalidSignatureException', 'Signature expired: 20200101T000000Z is now earlier than 20260101T000000Z (20260101T000500Z - 5 min.)', { date: new Date(serverMs).toUTCString() }, false);
+const expired = (serverMs: number) =>
+  answer(
+    403,
+    'InvalidSignatureException',
+    'Signature expired: 20200101T000000Z is now earlier than 20260101T000000Z (20260101T000500Z - 5 min.)',
+    { date: new Date(serverMs).toUTCString() },
+    false,
+  );
 const ID = 'AAAAAAAAAAAAAAA=';
 
 test('429: counted, retried with the throttle backoff maxRetries times without a deadline, then ThrottledError', async () => {
@@ -227,7 +277,13 @@ test('429: counted, retried with the throttle backoff maxRetries times without a
 });
 
 test('429 with a deadline: retried past maxRetries until the next wait would pass it', async () => {
-  const s = await scripted([answer(429, 'LimitExceededException', 'Too Many Requests'), answer(429, 'LimitExceededException'), answer(429, 'LimitExceededException'), answer(429, 'LimitExceededException'), answer(200)]);
+  const s = await scripted([
+    answer(429, 'LimitExceededException', 'Too Many Requests'),
+    answer(429, 'LimitExceededException'),
+    answer(429, 'LimitExceededException'),
+    answer(429, 'LimitExceededException'),
+    answer(200),
+  ]);
   const counters = { throttled: 0 };
   assert.equal(await s.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH, { counters, deadlineMs: Date.now() + 10_000 }), 'sent');
   assert.deepEqual([s.seen.length, counters.throttled], [5, 4]);
@@ -245,7 +301,10 @@ test('a call whose budget has no slot before its deadline is not sent: Throttled
   const s = await scripted([answer(200)]);
   const call: CallOptions = { limiter: new RateLimiter({ rate: 1, burst: 1 }), deadlineMs: Date.now() + 200 };
   assert.equal(await s.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH, call), 'sent');
-  await assert.rejects(s.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH, call), (e: Error) => e instanceof ThrottledError && /no slot left before the deadline/.test(e.message));
+  await assert.rejects(
+    s.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH, call),
+    (e: Error) => e instanceof ThrottledError && /no slot left before the deadline/.test(e.message),
+  );
   assert.equal(s.seen.length, 1);
   await s.close();
 });
@@ -268,7 +327,10 @@ test('clock skew: no Date header, a second refusal, or another 403 is a Forbidde
   await noDate.close();
 
   const persistent = await scripted([expired(Date.now() + 20 * 60_000)]);
-  await assert.rejects(persistent.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH), (e: Error) => e instanceof ForbiddenError && /Signature expired/.test(e.message));
+  await assert.rejects(
+    persistent.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH),
+    (e: Error) => e instanceof ForbiddenError && /Signature expired/.test(e.message),
+  );
   assert.equal(persistent.seen.length, 2, 'retried once');
   await persistent.close();
 
@@ -281,7 +343,13 @@ test('clock skew: no Date header, a second refusal, or another 403 is a Forbidde
 test('a kept-alive socket the server reset before answering is replaced once, on a fresh socket, without spending a retry', async () => {
   let first: IncomingMessage['socket'] | undefined;
   // maxRetries 0: only the stale-socket resend can deliver the second post.
-  const s = await scripted([(req, res) => ((first = req.socket), res.writeHead(200).end()), (req, res) => (req.socket === first ? req.socket.resetAndDestroy() : res.writeHead(200).end())], 0);
+  const s = await scripted(
+    [
+      (req, res) => ((first = req.socket), res.writeHead(200).end()),
+      (req, res) => (req.socket === first ? req.socket.resetAndDestroy() : res.writeHead(200).end()),
+    ],
+    0,
+  );
   try {
     assert.equal(await s.api.post(ID, Buffer.from('x'), EMPTY_PAYLOAD_HASH), 'sent');
     assert.equal(await s.api.post(ID, Buffer.from('y'), EMPTY_PAYLOAD_HASH), 'sent');
@@ -308,7 +376,10 @@ test('GATEWAY_SEND_RATE sets the process budget (explicit options win); off lift
     [fromEnv({ GATEWAY_SEND_RATE: 'off' }), undefined],
     [fromEnv({ GATEWAY_SEND_RATE: '40' }, { sendRate: false }), undefined],
   ];
-  assert.deepEqual(cases.map(([g]) => limiterOf(g)?.rate), cases.map(([, rate]) => rate));
+  assert.deepEqual(
+    cases.map(([g]) => limiterOf(g)?.rate),
+    cases.map(([, rate]) => rate),
+  );
   // A second's worth, at most 1,000: one send up to the chunking threshold goes out unpaced.
   assert.deepEqual([limiterOf(cases[0]![0])?.burst, limiterOf(cases[1]![0])?.burst], [1000, 40]);
   for (const [g] of cases) g.destroy();

@@ -12,7 +12,13 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { SigV4Signer, amzDate, canonicalPath, escapeUri, sha256Hex } from '../../sdk/sigv4.ts';
 import { Gateway } from '../../sdk/index.ts';
 
-const TEST_TABLES_FOR_SIGV4 = { connections: 'unused-connections', sessions: 'unused-sessions', memberships: 'unused-memberships', uids: 'unused-uids', groups: 'unused-groups' };
+const TEST_TABLES_FOR_SIGV4 = {
+  connections: 'unused-connections',
+  sessions: 'unused-sessions',
+  memberships: 'unused-memberships',
+  uids: 'unused-uids',
+  groups: 'unused-groups',
+};
 
 const ID = 'Ab-_cD3fGh1Jk-2=';
 const DATE = new Date('2026-03-04T05:06:07.890Z');
@@ -21,7 +27,15 @@ const WITH_TOKEN = { ...STATIC, sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLE//////////
 
 async function smithyAuthorization(
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
-  request: { method: string; hostname: string; port?: number; path: string; query?: Record<string, string>; headers: Record<string, string>; body?: Uint8Array | string },
+  request: {
+    method: string;
+    hostname: string;
+    port?: number;
+    path: string;
+    query?: Record<string, string>;
+    headers: Record<string, string>;
+    body?: Uint8Array | string;
+  },
 ): Promise<Record<string, string>> {
   const signer = new SignatureV4({ service: 'execute-api', region: 'eu-west-3', credentials, sha256: Sha256Js, applyChecksum: false });
   const signed = await signer.sign({ protocol: 'https:', query: {}, ...request }, { signingDate: DATE });
@@ -149,5 +163,12 @@ test('the fast path posts to the same URL as ApiGatewayManagementApiClient, with
   const signedHeaders = /SignedHeaders=([^,]+)/.exec(stockAuth)![1]!.split(';');
   const stockSigned = Object.fromEntries(signedHeaders.map((h) => [h, String(stock.headers[h])]));
   const stockDate = stock.headers['x-amz-date'] as string;
-  assert.equal(new SigV4Signer('eu-west-3', 'execute-api').authorization({ method: 'POST', path: stock.url, headers: stockSigned, payloadHash: sha256Hex(stock.body) }, WITH_TOKEN, stockDate.slice(0, 8)), stockAuth);
+  assert.equal(
+    new SigV4Signer('eu-west-3', 'execute-api').authorization(
+      { method: 'POST', path: stock.url, headers: stockSigned, payloadHash: sha256Hex(stock.body) },
+      WITH_TOKEN,
+      stockDate.slice(0, 8),
+    ),
+    stockAuth,
+  );
 });

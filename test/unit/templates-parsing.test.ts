@@ -54,9 +54,18 @@ test('JSON is read as JSON; YAML flow style that starts with { is still YAML; da
 });
 
 test('fails: an unknown tag, bad YAML and a duplicate key are TemplateErrors naming the file', () => {
-  assert.throws(() => parseTemplateText('a: !Bogus x', 'bad.yaml'), (e: unknown) => e instanceof TemplateError && /bad\.yaml: .*!Bogus/.test(e.message));
-  assert.throws(() => parseTemplateText('a: [1, 2', 'broken.yaml'), (e: unknown) => e instanceof TemplateError && /^broken\.yaml: /.test(e.message));
-  assert.throws(() => parseTemplateText('a: 1\na: 2', 'dup.yaml'), (e: unknown) => e instanceof TemplateError && /dup\.yaml: .*unique/i.test(e.message));
+  assert.throws(
+    () => parseTemplateText('a: !Bogus x', 'bad.yaml'),
+    (e: unknown) => e instanceof TemplateError && /bad\.yaml: .*!Bogus/.test(e.message),
+  );
+  assert.throws(
+    () => parseTemplateText('a: [1, 2', 'broken.yaml'),
+    (e: unknown) => e instanceof TemplateError && /^broken\.yaml: /.test(e.message),
+  );
+  assert.throws(
+    () => parseTemplateText('a: 1\na: 2', 'dup.yaml'),
+    (e: unknown) => e instanceof TemplateError && /dup\.yaml: .*unique/i.test(e.message),
+  );
 });
 
 /** A template with one inline function, its environment the values under test. */
@@ -66,15 +75,38 @@ function withEnvironment(variables: Record<string, unknown>, extra: Partial<CfnT
     Resources: {
       Api: { Type: 'AWS::ApiGatewayV2::Api', Properties: { ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' } },
       Stage: { Type: 'AWS::ApiGatewayV2::Stage', Properties: { ApiId: { Ref: 'Api' }, StageName: { Ref: 'StageName' } } },
-      Table: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: { 'Fn::Sub': '${AWS::StackName}-t' }, KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }] } },
-      Fn: { Type: 'AWS::Lambda::Function', Properties: { Runtime: 'nodejs22.x', Handler: 'index.handler', Code: { ZipFile: 'exports.handler = async () => 1;' }, Environment: { Variables: variables } } },
+      Table: {
+        Type: 'AWS::DynamoDB::Table',
+        Properties: {
+          TableName: { 'Fn::Sub': '${AWS::StackName}-t' },
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        },
+      },
+      Fn: {
+        Type: 'AWS::Lambda::Function',
+        Properties: {
+          Runtime: 'nodejs22.x',
+          Handler: 'index.handler',
+          Code: { ZipFile: 'exports.handler = async () => 1;' },
+          Environment: { Variables: variables },
+        },
+      },
       ...(extra.Resources ?? {}),
     },
   };
 }
 
 function environmentOf(template: CfnTemplate, parameters: Record<string, string> = {}) {
-  const app = readWebSocketTemplate({ stackName: 'st', template, region: 'eu-west-1', accountId: '111122223333', apiId: 'api1', parameters, locateCode: () => '/dev/null' });
+  const app = readWebSocketTemplate({
+    stackName: 'st',
+    template,
+    region: 'eu-west-1',
+    accountId: '111122223333',
+    apiId: 'api1',
+    parameters,
+    locateCode: () => '/dev/null',
+  });
   return { environment: app.environments.Fn!, warnings: app.warnings, app };
 }
 
@@ -112,7 +144,10 @@ test('intrinsics with Parameters, Conditions and Mappings: defaults, overrides, 
   });
   assert.equal(dev.app.gatewayOptions.stage, 'dev');
   const prod = environmentOf(template, { StageName: 'prod' });
-  assert.deepEqual([prod.environment.MODE, prod.environment.ONLY_PROD, prod.environment.SIZE, prod.app.gatewayOptions.stage], ['strict', 'yes', '1024', 'prod']);
+  assert.deepEqual(
+    [prod.environment.MODE, prod.environment.ONLY_PROD, prod.environment.SIZE, prod.app.gatewayOptions.stage],
+    ['strict', 'yes', '1024', 'prod'],
+  );
 });
 
 test('a resource whose Condition is false is left out; Fn::ImportValue and an unknown GetAtt are warnings', () => {
@@ -128,19 +163,37 @@ test('a resource whose Condition is false is left out; Fn::ImportValue and an un
     },
   );
   const { app, warnings, environment } = environmentOf(template);
-  assert.deepEqual(app.gatewayOptions.tables!.map((t) => t.name), ['st-t']);
+  assert.deepEqual(
+    app.gatewayOptions.tables!.map((t) => t.name),
+    ['st-t'],
+  );
   assert.equal(environment.SHARED, 'UNRESOLVED(Fn::ImportValue)');
-  assert.ok(warnings.some((w) => /Fn::ImportValue "other-stack-export" reads another stack's export/.test(w)), warnings.join('\n'));
-  assert.ok(warnings.some((w) => /Fn::GetAtt Queue\.QueueUrl is not evaluated locally/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /Fn::ImportValue "other-stack-export" reads another stack's export/.test(w)),
+    warnings.join('\n'),
+  );
+  assert.ok(
+    warnings.some((w) => /Fn::GetAtt Queue\.QueueUrl is not evaluated locally/.test(w)),
+    warnings.join('\n'),
+  );
 });
 
 test('fails: a parameter without a value, one outside AllowedValues, an undeclared override, a missing Mappings entry', () => {
   const base = (parameters: CfnTemplate['Parameters']) => withEnvironment({ X: { Ref: 'StageName' } }, { Parameters: parameters });
-  assert.throws(() => environmentOf(base({ StageName: { Type: 'String' } })), /parameter StageName has no Default: pass --parameter-overrides StageName=<value>/);
-  assert.throws(() => environmentOf(base({ StageName: { Default: 'dev', AllowedValues: ['dev'] } }), { StageName: 'qa' }), /"qa" is not one of its AllowedValues \(dev\)/);
+  assert.throws(
+    () => environmentOf(base({ StageName: { Type: 'String' } })),
+    /parameter StageName has no Default: pass --parameter-overrides StageName=<value>/,
+  );
+  assert.throws(
+    () => environmentOf(base({ StageName: { Default: 'dev', AllowedValues: ['dev'] } }), { StageName: 'qa' }),
+    /"qa" is not one of its AllowedValues \(dev\)/,
+  );
   assert.throws(() => environmentOf(base({ StageName: { Default: 'dev' } }), { Stage: 'x' }), /parameter Stage is not declared/);
   const missing = withEnvironment({ X: { 'Fn::FindInMap': ['M', 'a', 'b'] } }, { Mappings: { M: {} } });
-  assert.throws(() => environmentOf(missing), (e: unknown) => e instanceof TemplateError && /Fn::FindInMap M\.a\.b is not in the template's Mappings/.test(e.message));
+  assert.throws(
+    () => environmentOf(missing),
+    (e: unknown) => e instanceof TemplateError && /Fn::FindInMap M\.a\.b is not in the template's Mappings/.test(e.message),
+  );
 });
 
 const scratchDirectories: string[] = [];
@@ -233,8 +286,13 @@ test('fails: a SAM function whose handler file is not in its CodeUri folder, or 
 `,
     'src/other.mjs': '',
   });
-  assert.throws(() => loadTemplate({ path: join(dir, 'template.yaml') }), /function Fn: no app\.mjs, \.js, \.cjs or \.ts in .*src \(its handler is app\.handler\)/);
-  const noFolder = scratch({ 'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Serverless::Function, Properties: { CodeUri: nowhere, Handler: app.handler } }\n` });
+  assert.throws(
+    () => loadTemplate({ path: join(dir, 'template.yaml') }),
+    /function Fn: no app\.mjs, \.js, \.cjs or \.ts in .*src \(its handler is app\.handler\)/,
+  );
+  const noFolder = scratch({
+    'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Serverless::Function, Properties: { CodeUri: nowhere, Handler: app.handler } }\n`,
+  });
   assert.throws(() => loadTemplate({ path: join(noFolder, 'template.yaml') }), /its code folder .*nowhere does not exist/);
 });
 
@@ -273,7 +331,11 @@ test('serverless variables: self, opt with a default, env with and without a def
   assert.equal(resolved.custom.region, 'eu-west-2');
   assert.deepEqual([resolved.custom.token, resolved.custom.missingEnv, resolved.custom.quoted, resolved.custom.flag], ['secret', 'none', 'double', true]);
   assert.equal(resolved.custom.nested, 'chat-dev-connections');
-  assert.equal(resolved.custom.cfn, '!Sub ${AWS::Region}-${MyFunction.Arn}-${envName}-${cfStack}-${selfLink}', "CloudFormation's Sub syntax is left alone, names that start like a source too");
+  assert.equal(
+    resolved.custom.cfn,
+    '!Sub ${AWS::Region}-${MyFunction.Arn}-${envName}-${cfStack}-${selfLink}',
+    "CloudFormation's Sub syntax is left alone, names that start like a source too",
+  );
   assert.equal(resolved.custom.account, '000000000000');
   const prod = resolveServerlessVariables(config, sources({ options: { stage: 'prod' }, env: { TOKEN: 't', WHICH: 'table' } })) as Record<string, any>;
   assert.deepEqual([prod.provider.stage, prod.provider.timeout, prod.custom.table], ['prod', 29, 'chat-prod-connections']);
@@ -307,10 +369,17 @@ functions:
   const app = loadServerlessConfig({ path: join(dir, 'serverless.yml'), env: {} });
   const fn = app.gatewayOptions.functions!['files-dev-connect'] as { timeoutMs: number; memoryMB: number; environment: Record<string, string> };
   assert.deepEqual([fn.timeoutMs, fn.memoryMB, fn.environment.FROM_FILE], [6000, 1024, 'from a file']);
-  assert.deepEqual([fn.environment.REGION, app.gatewayOptions.region], ['eu-central-1', 'eu-central-1'], '${aws:region} is the region provider.region computes');
+  assert.deepEqual(
+    [fn.environment.REGION, app.gatewayOptions.region],
+    ['eu-central-1', 'eu-central-1'],
+    '${aws:region} is the region provider.region computes',
+  );
   assert.equal(app.gatewayOptions.stage, 'dev');
   assert.equal(app.gatewayOptions.authorizer, undefined);
-  assert.ok(app.warnings.some((w) => /the \$connect authorizer arn:aws:lambda:us-east-1:1:function:elsewhere is not a function of this service/.test(w)), app.warnings.join('\n'));
+  assert.ok(
+    app.warnings.some((w) => /the \$connect authorizer arn:aws:lambda:us-east-1:1:function:elsewhere is not a function of this service/.test(w)),
+    app.warnings.join('\n'),
+  );
   const noRoutes = scratch({ 'serverless.yml': 'service: x\nfunctions: { a: { handler: a.b } }\n' });
   assert.throws(() => loadServerlessConfig({ path: join(noRoutes, 'serverless.yml') }), /no function has a websocket event/);
 });
@@ -322,26 +391,42 @@ test('fails: code that cannot be served locally is a TemplateError naming the fu
 `,
     'src/broken.ts': 'export const handler = async (: number) => 1;',
   });
-  assert.throws(() => loadTemplate({ path: join(dir, 'template.yaml') }), (e: unknown) => e instanceof TemplateError && /function Broken: esbuild could not bundle .*broken\.ts: .*\(.*broken\.ts:1\)/.test(e.message));
-  const zipped = scratch({ 'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Lambda::Function, Properties: { Code: code.zip, Handler: index.handler, Runtime: nodejs22.x } }\n`, 'code.zip': 'PK' });
+  assert.throws(
+    () => loadTemplate({ path: join(dir, 'template.yaml') }),
+    (e: unknown) => e instanceof TemplateError && /function Broken: esbuild could not bundle .*broken\.ts: .*\(.*broken\.ts:1\)/.test(e.message),
+  );
+  const zipped = scratch({
+    'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Lambda::Function, Properties: { Code: code.zip, Handler: index.handler, Runtime: nodejs22.x } }\n`,
+    'code.zip': 'PK',
+  });
   assert.throws(() => loadTemplate({ path: join(zipped, 'template.yaml') }), /function Fn: .*code\.zip is not a folder \(a \.zip is not unpacked locally/);
-  const noExport = scratch({ 'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Lambda::Function, Properties: { Code: ., Handler: index, Runtime: nodejs22.x } }\n` });
+  const noExport = scratch({
+    'template.yaml': `Resources:${API}\n  Fn: { Type: AWS::Lambda::Function, Properties: { Code: ., Handler: index, Runtime: nodejs22.x } }\n`,
+  });
   assert.throws(() => loadTemplate({ path: join(noExport, 'template.yaml') }), /function Fn: the handler "index" is not file\.export/);
-  const badKey = scratch({ 'template.yaml': `Resources:${API}\n  T: { Type: AWS::Serverless::SimpleTable, Properties: { PrimaryKey: { Name: id, Type: Date } } }\n` });
+  const badKey = scratch({
+    'template.yaml': `Resources:${API}\n  T: { Type: AWS::Serverless::SimpleTable, Properties: { PrimaryKey: { Name: id, Type: Date } } }\n`,
+  });
   assert.throws(() => loadTemplate({ path: join(badKey, 'template.yaml') }), /SimpleTable PrimaryKey type Date is not String, Number or Binary/);
   const notTemplate = scratch({ 'template.yaml': 'just: text\n' });
   assert.throws(() => loadTemplate({ path: join(notTemplate, 'template.yaml') }), /is not a CloudFormation template: it has no Resources/);
 });
 
 test('fails: Conditions that refer to themselves or to no condition; a serverless authorizer off $connect; a websocket event without a route', () => {
-  const conditions = (c: Record<string, unknown>) => withEnvironment({ X: { 'Fn::If': ['A', 'yes', 'no'] } }, { Parameters: { StageName: { Default: 'dev' } }, Conditions: c });
+  const conditions = (c: Record<string, unknown>) =>
+    withEnvironment({ X: { 'Fn::If': ['A', 'yes', 'no'] } }, { Parameters: { StageName: { Default: 'dev' } }, Conditions: c });
   assert.throws(() => environmentOf(conditions({ A: { Condition: 'A' } })), /condition A refers to itself/);
   assert.throws(() => environmentOf(conditions({})), /condition A is not in the template's Conditions/);
   const offConnect = scratch({
     'serverless.yml': 'service: s\nfunctions:\n  a: { handler: h.a, events: [{ websocket: { route: send, authorizer: a } }] }\n',
   });
-  assert.throws(() => loadServerlessConfig({ path: join(offConnect, 'serverless.yml') }), /function a: an authorizer is only allowed on the \$connect route \(route send\)/);
-  const noRoute = scratch({ 'serverless.yml': 'service: s\nfunctions:\n  a: { handler: h.a, events: [{ websocket: { routeResponseSelectionExpression: $default } }] }\n' });
+  assert.throws(
+    () => loadServerlessConfig({ path: join(offConnect, 'serverless.yml') }),
+    /function a: an authorizer is only allowed on the \$connect route \(route send\)/,
+  );
+  const noRoute = scratch({
+    'serverless.yml': 'service: s\nfunctions:\n  a: { handler: h.a, events: [{ websocket: { routeResponseSelectionExpression: $default } }] }\n',
+  });
   assert.throws(() => loadServerlessConfig({ path: join(noRoute, 'serverless.yml') }), /function a: a websocket event has no route/);
 });
 
@@ -355,7 +440,8 @@ provider: { name: aws, runtime: nodejs22.x }
 functions:
   connect: { handler: src/connect.handler, events: [{ websocket: $connect }] }
 `,
-    'src/connect.ts': 'export const handler = async (event: { requestContext: { connectionId: string } }): Promise<{ statusCode: number }> => ({ statusCode: event.requestContext.connectionId ? 200 : 400 });',
+    'src/connect.ts':
+      'export const handler = async (event: { requestContext: { connectionId: string } }): Promise<{ statusCode: number }> => ({ statusCode: event.requestContext.connectionId ? 200 : 400 });',
   });
   const app = loadServerlessConfig({ path: join(dir, 'serverless.yml'), env: {} });
   const fn = app.gatewayOptions.functions!['v4-dev-connect'] as { entry: string; handlerName: string };

@@ -153,7 +153,10 @@ async function connectAll(options: ConnectOptions): Promise<ConnectResult> {
         }
         resolve();
       };
-      const timer = setTimeout(() => settle(`no init message within ${initTimeoutMs} ms (socket ${socket.readyState === WebSocket.OPEN ? 'open' : 'not open'})`), initTimeoutMs);
+      const timer = setTimeout(
+        () => settle(`no init message within ${initTimeoutMs} ms (socket ${socket.readyState === WebSocket.OPEN ? 'open' : 'not open'})`),
+        initTimeoutMs,
+      );
       socket.once('open', () => (openMs[i] = wallClock() - started));
       socket.once('unexpected-response', (_req, res) => {
         res.resume();

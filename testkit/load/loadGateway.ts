@@ -60,7 +60,13 @@ function log(line: string): void {
 
 function stats(): GatewayLoadStats {
   const g = gateway!;
-  return { ...g.stats(), asyncFailures: g.functions.asyncFailures().length, failureLines, firstFailures: [...firstFailures], postOutcomes: { ...postOutcomes } };
+  return {
+    ...g.stats(),
+    asyncFailures: g.functions.asyncFailures().length,
+    failureLines,
+    firstFailures: [...firstFailures],
+    postOutcomes: { ...postOutcomes },
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

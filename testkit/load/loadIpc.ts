@@ -61,7 +61,13 @@ export class MemorySampler {
     const now = this.sample();
     const cpu = process.cpuUsage();
     return {
-      peak: { rssBytes: this.peakRss, heapUsedBytes: this.peakHeapUsed, heapTotalBytes: this.peakHeapTotal, externalBytes: this.peakExternal, samples: this.samples },
+      peak: {
+        rssBytes: this.peakRss,
+        heapUsedBytes: this.peakHeapUsed,
+        heapTotalBytes: this.peakHeapTotal,
+        externalBytes: this.peakExternal,
+        samples: this.samples,
+      },
       now,
       cpuMs: (cpu.user + cpu.system) / 1000,
       eventLoop: (({ active, idle }) => ({ activeMs: active, idleMs: idle }))(performance.eventLoopUtilization(this.elu)),
@@ -151,7 +157,11 @@ export class ChildHandle {
     const list = this.listeners.get(name) ?? [];
     list.push(listener);
     this.listeners.set(name, list);
-    return () => this.listeners.set(name, (this.listeners.get(name) ?? []).filter((l) => l !== listener));
+    return () =>
+      this.listeners.set(
+        name,
+        (this.listeners.get(name) ?? []).filter((l) => l !== listener),
+      );
   }
 
   /** Asks the child to exit (its `stop` handler), then kills it if it has not within `graceMs`. */
@@ -172,7 +182,13 @@ export class ChildHandle {
  * as they are), with the open-file limit raised to `fileLimit` when given. stdout and stderr go to
  * this process's stderr.
  */
-export function spawnChild(name: string, script: string, env: Record<string, string | undefined>, fileLimit?: number, nodeArgs: readonly string[] = []): ChildHandle {
+export function spawnChild(
+  name: string,
+  script: string,
+  env: Record<string, string | undefined>,
+  fileLimit?: number,
+  nodeArgs: readonly string[] = [],
+): ChildHandle {
   const node = [process.execPath, ...nodeArgs, '--import', 'tsx', script];
   const [command, ...args] = fileLimit === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${Math.floor(fileLimit)} && exec "$@"`, 'sh', ...node];
   const child = spawn(command!, args, {

@@ -321,7 +321,9 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         } while (startKey);
         return total;
       };
-      const [connections, sessions, memberships, uids, groups] = await Promise.all([tables.connections, tables.sessions, tables.memberships, tables.uids, tables.groups].map(count));
+      const [connections, sessions, memberships, uids, groups] = await Promise.all(
+        [tables.connections, tables.sessions, tables.memberships, tables.uids, tables.groups].map(count),
+      );
       return { connections: connections!, sessions: sessions!, memberships: memberships!, uids: uids!, groups: groups! };
     };
 
@@ -347,7 +349,11 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         backendCpuMs: now.backend.cpuMs - last.backend.cpuMs,
         otherCpuMs: Math.max(
           0,
-          now.machineBusyMs - last.machineBusyMs - (now.gateway.cpuMs - last.gateway.cpuMs) - (now.clients.cpuMs - last.clients.cpuMs) - (now.backend.cpuMs - last.backend.cpuMs),
+          now.machineBusyMs -
+            last.machineBusyMs -
+            (now.gateway.cpuMs - last.gateway.cpuMs) -
+            (now.clients.cpuMs - last.clients.cpuMs) -
+            (now.backend.cpuMs - last.backend.cpuMs),
         ),
         gatewayRssBytes: now.gateway.now.rssBytes,
         gatewayHeapUsedBytes: now.gateway.now.heapUsedBytes,
@@ -357,7 +363,9 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     };
 
     // ---- 1. connect storm ----
-    progress(`connect storm: ${config.connections} clients, ${config.connectConcurrency} in flight${config.connectRate > 0 ? `, at most ${config.connectRate}/s` : ''}`);
+    progress(
+      `connect storm: ${config.connections} clients, ${config.connectConcurrency} in flight${config.connectRate > 0 ? `, at most ${config.connectRate}/s` : ''}`,
+    );
     const connected = await clientsProcess.call<ConnectResult>('connect', {
       url: started.wsUrl,
       count: config.connections,
@@ -371,12 +379,17 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     const indexOf = new Map<string, number>(); // client id -> original client index
     for (const [i, id] of connected.ids.entries()) if (id) indexOf.set(id, i);
     const connectMs = connected.endedAt - connected.startedAt;
-    progress(`connected ${ids.length}/${config.connections} in ${connectMs.toFixed(0)} ms (${((ids.length / connectMs) * 1000).toFixed(0)}/s), ${connected.failures} failures`);
-    if (connected.failures > 0) problem(`${connected.failures} of ${config.connections} clients did not get their init message: ${connected.firstErrors.join('; ')}`);
+    progress(
+      `connected ${ids.length}/${config.connections} in ${connectMs.toFixed(0)} ms (${((ids.length / connectMs) * 1000).toFixed(0)}/s), ${connected.failures} failures`,
+    );
+    if (connected.failures > 0)
+      problem(`${connected.failures} of ${config.connections} clients did not get their init message: ${connected.firstErrors.join('; ')}`);
     if (new Set(ids).size !== ids.length) problem('two clients got the same client id');
     const tablesAfterConnect = await countTables();
-    if (tablesAfterConnect.connections !== ids.length) problem(`after the connect storm the connections table holds ${tablesAfterConnect.connections} items for ${ids.length} connections`);
-    if (tablesAfterConnect.sessions !== ids.length) problem(`after the connect storm the sessions table holds ${tablesAfterConnect.sessions} items for ${ids.length} connections`);
+    if (tablesAfterConnect.connections !== ids.length)
+      problem(`after the connect storm the connections table holds ${tablesAfterConnect.connections} items for ${ids.length} connections`);
+    if (tablesAfterConnect.sessions !== ids.length)
+      problem(`after the connect storm the sessions table holds ${tablesAfterConnect.sessions} items for ${ids.length} connections`);
 
     // ---- 2. binds and joins ----
     const n = ids.length;
@@ -412,8 +425,10 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     await endPhase('joins');
     const tablesAfterJoins = await countTables();
     if (tablesAfterJoins.uids !== n) problem(`after the binds the uid table holds ${tablesAfterJoins.uids} items for ${n} bound connections`);
-    if (tablesAfterJoins.groups !== n * groupSizes.length) problem(`after the joins the group table holds ${tablesAfterJoins.groups} items, expected ${n * groupSizes.length}`);
-    if (tablesAfterJoins.memberships !== n * groupSizes.length) problem(`after the joins the memberships table holds ${tablesAfterJoins.memberships} items, expected ${n * groupSizes.length}`);
+    if (tablesAfterJoins.groups !== n * groupSizes.length)
+      problem(`after the joins the group table holds ${tablesAfterJoins.groups} items, expected ${n * groupSizes.length}`);
+    if (tablesAfterJoins.memberships !== n * groupSizes.length)
+      problem(`after the joins the memberships table holds ${tablesAfterJoins.memberships} items, expected ${n * groupSizes.length}`);
     for (const size of groupSizes) {
       const members = await sdk.getClientCountByGroup(groupOf(size, 0));
       if (members !== size) problem(`group ${groupOf(size, 0)} has ${members} members, expected ${size}`);
@@ -474,11 +489,20 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         const queued = report.queued !== undefined;
         if (!queued && (report.sent.length !== expected || report.gone.length > 0 || report.failed.length > 0 || report.recipients !== expected)) {
           reportMismatches++;
-          problem(`round ${round}: report says ${report.recipients} recipients, ${report.sent.length} sent, ${report.gone.length} gone, ${report.failed.length} failed; expected ${expected} sent`);
+          problem(
+            `round ${round}: report says ${report.recipients} recipients, ${report.sent.length} sent, ${report.gone.length} gone, ${report.failed.length} failed; expected ${expected} sent`,
+          );
         }
         const m = sendMetrics.length > metricsBefore ? sendMetrics[sendMetrics.length - 1] : undefined;
         if (r >= config.sendWarmup) {
-          samples.get(size)!.push({ e2e: d.lastAt - t0, call: tCall - t0, first: d.firstAt - t0, resolveMs: m?.resolveMs ?? Number.NaN, deliverMs: m?.deliverMs ?? Number.NaN, queued });
+          samples.get(size)!.push({
+            e2e: d.lastAt - t0,
+            call: tCall - t0,
+            first: d.firstAt - t0,
+            resolveMs: m?.resolveMs ?? Number.NaN,
+            deliverMs: m?.deliverMs ?? Number.NaN,
+            queued,
+          });
         }
       }
       progress(`round ${r + 1}/${totalRounds}: ${sendSizes.map((s) => `${s}: ${samples.get(s)!.at(-1)?.e2e.toFixed(1) ?? '-'} ms`).join(', ')}`);
@@ -523,7 +547,8 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
       }
       for (const rnd of got.keys()) if (!expectedMembers.has(rnd)) strays++;
     });
-    if (missing + duplicates + strays > 0) problem(`deliveries: ${missing} missing, ${duplicates} duplicates, ${strays} to non-members; e.g. ${examples.join('; ')}`);
+    if (missing + duplicates + strays > 0)
+      problem(`deliveries: ${missing} missing, ${duplicates} duplicates, ${strays} to non-members; e.g. ${examples.join('; ')}`);
     if (received.unexpected > 0) problem(`${received.unexpected} unexpected messages, e.g. ${received.firstUnexpected.join(' | ')}`);
     progress(`deliveries checked: ${received.rounds.length} received, ${expectedDeliveries} expected`);
 
@@ -535,7 +560,9 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     const closed = await clientsProcess.call<{ startedAt: number; allClosedAt: number; abnormal: number }>('closeAll');
     const done = await gatewayDone;
     const disconnect = { clientsClosedMs: closed.allClosedAt - t0, disconnectsDoneMs: done.at - t0, abnormalCloses: closed.abnormal };
-    progress(`disconnect storm: clients closed in ${disconnect.clientsClosedMs.toFixed(0)} ms, every $disconnect done in ${disconnect.disconnectsDoneMs.toFixed(0)} ms`);
+    progress(
+      `disconnect storm: clients closed in ${disconnect.clientsClosedMs.toFixed(0)} ms, every $disconnect done in ${disconnect.disconnectsDoneMs.toFixed(0)} ms`,
+    );
     if (closed.abnormal > 0) problem(`${closed.abnormal} clients saw a close code other than 1000`);
     await endPhase('disconnect storm');
 
@@ -543,21 +570,30 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     const tablesAfter = await countTables();
     const statsAfter = await gatewayProcess.call<GatewayLoadStats>('stats');
     if (Object.values(tablesAfter).some((n) => n > 0)) {
-      problem(`items left after the disconnect storm: ${tablesAfter.connections} connections, ${tablesAfter.sessions} sessions, ${tablesAfter.memberships} memberships, ${tablesAfter.uids} uids, ${tablesAfter.groups} groups`);
+      problem(
+        `items left after the disconnect storm: ${tablesAfter.connections} connections, ${tablesAfter.sessions} sessions, ${tablesAfter.memberships} memberships, ${tablesAfter.uids} uids, ${tablesAfter.groups} groups`,
+      );
     }
     if (statsAfter.openConnections !== 0) problem(`the gateway still has ${statsAfter.openConnections} open connections`);
-    if (statsAfter.disconnects !== statsAfter.connects) problem(`the gateway counted ${statsAfter.connects} connects and ${statsAfter.disconnects} disconnects`);
+    if (statsAfter.disconnects !== statsAfter.connects)
+      problem(`the gateway counted ${statsAfter.connects} connects and ${statsAfter.disconnects} disconnects`);
     if (statsAfter.connects !== config.connections) problem(`the gateway counted ${statsAfter.connects} connects for ${config.connections} clients`);
     if (statsAfter.rejectedConnects > 0) problem(`the gateway rejected ${statsAfter.rejectedConnects} connects`);
     if (statsAfter.droppedDisconnects > 0) problem(`the gateway dropped ${statsAfter.droppedDisconnects} $disconnects`);
     if (statsAfter.asyncFailures > 0) problem(`${statsAfter.asyncFailures} asynchronous invocations failed for good`);
-    if (statsAfter.failureLines > 0) problem(`the gateway logged ${statsAfter.failureLines} failures, e.g. ${statsAfter.firstFailures.slice(0, 3).join(' | ')}`);
+    if (statsAfter.failureLines > 0)
+      problem(`the gateway logged ${statsAfter.failureLines} failures, e.g. ${statsAfter.firstFailures.slice(0, 3).join(' | ')}`);
 
     const [gatewayReport, clientsReport] = await Promise.all([gatewayProcess.call<ProcessReport>('report'), clientsProcess.call<ProcessReport>('report')]);
     const timeToInit = percentiles(connected.initMs);
     return {
       config,
-      app: { stackName: started.stackName, functions: started.functions, routes: started.routes, chunkedFanout: Boolean(started.env[GatewayEnvVar.fanoutFunction]) },
+      app: {
+        stackName: started.stackName,
+        functions: started.functions,
+        routes: started.routes,
+        chunkedFanout: Boolean(started.env[GatewayEnvVar.fanoutFunction]),
+      },
       connect: {
         attempted: config.connections,
         connected: ids.length,
