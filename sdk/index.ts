@@ -49,6 +49,7 @@ export {
 } from './errors.ts';
 export type { BindOptions, SecretsManagerClientLike } from './bindToken.ts';
 export { MAX_PRESENCE_INFO_BYTES, PresenceEvent, type PresenceMember, type PresenceJoin } from './gateway/presence.ts';
+export type { ResumeOutcome } from './gateway/recovery.ts';
 export { GatewayEnvVar, gatewayEnvironment, type GatewayEnvVarName } from './env.ts';
 export { GatewayMetricName, type GatewayMetricNameValue } from './metricNames.ts';
 export type { GatewayTableNames, GatewayTableRole } from './tables.ts';
