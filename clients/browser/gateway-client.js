@@ -63,6 +63,7 @@ export function connect(url, options = {}) {
       end(next);
       cur = next = undefined;
       win?.removeEventListener('online', onOnline);
+      win?.removeEventListener('pagehide', onPageHide);
       setState('closed', {});
     },
   };
@@ -237,7 +238,15 @@ export function connect(url, options = {}) {
     open(last);
   }
 
+  // The page is going away (its tab closed, a navigation): a deliberate end, not a lost connection.
+  // Without this the browser's own close says 1001, the code of the gateway's cuts, and the gateway
+  // would hold the connection for a resume that never comes (its uid, groups and presence with it).
+  function onPageHide(event) {
+    if (!event.persisted) client.close();
+  }
+
   win?.addEventListener('online', onOnline);
+  win?.addEventListener('pagehide', onPageHide);
   setState('connecting', {});
   open();
   return client;

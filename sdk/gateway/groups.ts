@@ -74,7 +74,7 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
       throw error;
     }
     if (live) {
-      if (envelope === true) await ctx.store.putIndex('joinGroup', { ...index, env: true }, now);
+      if (envelope === true) await ctx.store.putIndex('joinGroup', { ...index, env: true }, now, extra?.index);
       return;
     }
     await undo(true);
@@ -93,7 +93,8 @@ export async function joinGroup(ctx: GatewayContext, clientId: string, group: st
         returnValues: 'ALL_NEW',
       });
       // A connection of the browser client (docs/guides/recovery.md): the index item says so, for sends.
-      if (updated?.env === true) await ctx.store.putIndex('joinGroup', { ...index, env: true }, now);
+      // The same item again with the flag: a presence member's attributes (extra) stay on it.
+      if (updated?.env === true) await ctx.store.putIndex('joinGroup', { ...index, env: true }, now, extra?.index);
       return;
     } catch (error) {
       if (!(error instanceof ConditionFailed)) {

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { GatewayHarness, type TestClient } from '../../testkit/gatewayHarness.ts';
 import { MAX_PRESENCE_INFO_BYTES, PresenceEvent, ValidationError } from '../../sdk/index.ts';
 
@@ -21,6 +21,19 @@ describe('presence groups', () => {
     h = await GatewayHarness.start();
   });
   after(() => h.stop());
+
+  test('a browser-client connection (?gw=1, enveloped pushes) joins as a presence member: its index item keeps the member', async () => {
+    const group = 'presence-enveloped';
+    const page = await h.connect();
+    // What $connect stores for the browser client's ?gw=1 (this harness's inline $connect does not).
+    await h.doc.send(new UpdateCommand({ TableName: h.tables.connections, Key: { connectionId: page.id }, UpdateExpression: 'SET env = :t', ExpressionAttributeValues: { ':t': true } }));
+    const join = await h.gateway.joinPresence(page.id, group, { id: '7', info: { name: 'Eve' } });
+    assert.deepEqual(join.members, [{ id: '7', info: { name: 'Eve' } }]);
+    assert.deepEqual(await h.gateway.getPresenceMembers(group), [{ id: '7', info: { name: 'Eve' } }]);
+    const item = (await h.doc.send(new GetCommand({ TableName: h.tables.groups, Key: { group, connectionId: page.id }, ConsistentRead: true }))).Item;
+    assert.equal(item?.env, true, 'the index item says the connection takes enveloped pushes');
+    assert.equal(item?.presenceUid, '7');
+  });
 
   test('a joiner gets the members; the others get member_added once per uid and member_removed when its last tab leaves', async () => {
     const group = 'presence-room.1';
