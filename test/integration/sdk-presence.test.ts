@@ -26,7 +26,14 @@ describe('presence groups', () => {
     const group = 'presence-enveloped';
     const page = await h.connect();
     // What $connect stores for the browser client's ?gw=1 (this harness's inline $connect does not).
-    await h.doc.send(new UpdateCommand({ TableName: h.tables.connections, Key: { connectionId: page.id }, UpdateExpression: 'SET env = :t', ExpressionAttributeValues: { ':t': true } }));
+    await h.doc.send(
+      new UpdateCommand({
+        TableName: h.tables.connections,
+        Key: { connectionId: page.id },
+        UpdateExpression: 'SET env = :t',
+        ExpressionAttributeValues: { ':t': true },
+      }),
+    );
     const join = await h.gateway.joinPresence(page.id, group, { id: '7', info: { name: 'Eve' } });
     assert.deepEqual(join.members, [{ id: '7', info: { name: 'Eve' } }]);
     assert.deepEqual(await h.gateway.getPresenceMembers(group), [{ id: '7', info: { name: 'Eve' } }]);
