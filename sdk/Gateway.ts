@@ -88,6 +88,10 @@ class GatewayView {
   ) {}
 }
 
+/** The argument `new Gateway()` gets for a view, with the view in `pendingView` (set just before). */
+const VIEW = Object.freeze({}) as GatewayOptions;
+let pendingView: GatewayView | undefined;
+
 /** Set by the class's static block: sdk/internal.ts's way in, not exported from the package. */
 export let viewOf: (gateway: Gateway, change: Partial<GatewayContext>) => Gateway;
 export let contextOf: (gateway: Gateway) => GatewayContext;
@@ -120,20 +124,28 @@ export class Gateway {
   readonly #ownsDoc: boolean;
 
   static {
-    viewOf = (gateway, change) => new Gateway(new GatewayView(gateway, change) as unknown as GatewayOptions);
+    viewOf = (gateway, change) => {
+      // Not a Gateway of this module (a test double of one): there is no context to change.
+      if (!(#ctx in gateway)) return gateway;
+      pendingView = new GatewayView(gateway, change);
+      return new Gateway(VIEW);
+    };
     contextOf = (gateway) => gateway.#ctx;
   }
 
   /** Throws a ConfigurationError for options that are missing, of the wrong type or unreadable. */
   constructor(options: GatewayOptions) {
-    if (options instanceof GatewayView) {
+    // An identity check: it reads nothing of `options`, which may be any value (a hostile Proxy too).
+    if (options === VIEW && pendingView) {
       // A view of another Gateway (sdk/internal.ts): its clients and settings, a changed context.
-      this.callbackUrl = options.of.callbackUrl;
-      this.region = options.of.region;
-      this.tables = options.of.tables;
-      this.#doc = options.of.#doc;
+      const view = pendingView;
+      pendingView = undefined;
+      this.callbackUrl = view.of.callbackUrl;
+      this.region = view.of.region;
+      this.tables = view.of.tables;
+      this.#doc = view.of.#doc;
       this.#ownsDoc = false;
-      this.#ctx = { ...options.of.#ctx, ...options.change };
+      this.#ctx = { ...view.of.#ctx, ...view.change };
       return;
     }
     const o = resolveOptions(options);

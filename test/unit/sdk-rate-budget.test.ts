@@ -20,6 +20,7 @@ import {
 } from '../../sdk/Fanout.ts';
 import { ConfigurationError, ForbiddenError, Gateway, ThrottledError, ValidationError } from '../../sdk/index.ts';
 import { EMPTY_PAYLOAD_HASH } from '../../sdk/sigv4.ts';
+import { gatewayContext } from '../../sdk/internal.ts';
 
 const tables = { connections: 'c-table', sessions: 'c-sessions', memberships: 'c-memberships', uids: 'u-table', groups: 'g-table' };
 const credentials = { accessKeyId: 'AKID', secretAccessKey: 'secret' };
@@ -210,7 +211,7 @@ test('fromEnv hands the budget and the reservation to every chunk', async () => 
   const env = { ...FANOUT_ENV, GATEWAY_FANOUT_THRESHOLD: '0', GATEWAY_FANOUT_RATE: '300', GATEWAY_FANOUT_CONCURRENCY: '3' };
   const gateway = Gateway.fromEnv({ credentials, region: 'us-east-1' }, env);
   // fromEnv builds its own LambdaClient; swap the invoker for one that records.
-  (gateway as unknown as { ctx: { fanout: { lambda: FanoutInvoker } } }).ctx.fanout.lambda = lambda;
+  (gatewayContext(gateway).fanout as unknown as { lambda: FanoutInvoker }).lambda = lambda;
   const ids = Array.from({ length: 5000 }, (_, i) => `${String(i).padStart(15, 'B')}=`);
   await gateway.sendToAll('hi', { clientIds: ids });
   assert.equal(sent.length, 5);
@@ -368,7 +369,7 @@ test('GATEWAY_SEND_RATE sets the process budget (explicit options win); off lift
     GATEWAY_UIDS_TABLE: 'u-table',
     GATEWAY_GROUPS_TABLE: 'g-table',
   };
-  const limiterOf = (g: Gateway) => (g as unknown as { ctx: { api: { options: { limiter?: RateLimiter } } } }).ctx.api.options.limiter;
+  const limiterOf = (g: Gateway) => (gatewayContext(g).api as unknown as { options: { limiter?: RateLimiter } }).options.limiter;
   const fromEnv = (extra: Record<string, string>, overrides = {}) => Gateway.fromEnv({ credentials, region: 'us-east-1', ...overrides }, { ...env, ...extra });
   const cases: Array<[Gateway, number | undefined]> = [
     [fromEnv({}), 2000],
