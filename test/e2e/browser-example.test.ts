@@ -10,18 +10,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { startDevEnvironment, type DevEnvironment } from '../../example/devEnvironment.ts';
 import { documentClient } from '../helpers/awsClients.ts';
 import { eventually } from '../helpers/wsClient.ts';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost',
-];
+import { CHROMIUM_ARGS } from '../helpers/chromium.ts';
 
 let dev: DevEnvironment;
 let browser: Browser;

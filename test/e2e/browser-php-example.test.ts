@@ -16,18 +16,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startGatewayApiApp, type GatewayApiApp } from '../../testkit/gatewayApiApp.ts';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost',
-];
+import { CHROMIUM_ARGS } from '../helpers/chromium.ts';
 
 /** Waits until `probe` answers true (a probe that throws counts as not yet). */
 async function until(probe: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
